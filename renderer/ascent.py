@@ -1,0 +1,162 @@
+"""The TensorFlow part of the dream: tiled gradient ascent steps, as one compiled graph.
+
+Everything TensorFlow-specific lives here (GradientTape, tf.function); octaves, noise
+and files are numpy elsewhere, so a JAX version of this one module is all another
+backend would need.
+
+Tiling: the image is cut into near-equal tiles no larger than ``tile_size``; each tile's
+gradient is taken over the tile plus a ``margin`` of context around it and only the
+tile's own core is kept. Convolutions near a window edge see padding instead of the
+neighbouring pixels; the margin keeps that error out of the kept core, so tiled and
+untiled gradients nearly agree and no grid shows. A random roll (jitter) each step
+moves the tile borders and hides what is left.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class AscentSettings:
+    tile_size: int = 512
+    tile_margin: int = 64
+    jitter: int = 32
+    normalize_gradients: bool = True
+    smoothing: float = 0.0  # Gaussian sigma in pixels applied to the gradient; 0 is off
+
+
+class Ascent:
+    """Compiled gradient-ascent steps for one model and one set of tiling options.
+
+    ``run(image, steps, step_size, first_step, seed)`` takes and returns model-space
+    float32 images (H, W, 3) of any size; ``step_size`` is per channel (a negative one
+    descends). The random roll of step i depends only on (seed, first_step + i), so a
+    run split into chunks (for snapshots) equals one uninterrupted run.
+    """
+
+    def __init__(self, model, settings: AscentSettings):
+        import tensorflow as tf
+
+        self.model = model
+        self.settings = settings
+        layer_weights = [float(w) for w in model.weights]
+        low = tf.constant(model.preprocessing.low, tf.float32)
+        high = tf.constant(model.preprocessing.high, tf.float32)
+        tile = int(settings.tile_size)
+        margin = int(settings.tile_margin)
+        jitter = int(settings.jitter)
+        kernel = _gaussian_kernel(settings.smoothing)
+        extractor = model.extractor
+
+        def window_loss(window):
+            activations = extractor(window[tf.newaxis], training=False)
+            if not isinstance(activations, (list, tuple)):
+                activations = [activations]
+            return tf.add_n([w * tf.reduce_mean(a) for w, a in zip(layer_weights, activations)])
+
+        def tile_grid(size):
+            count = (size + tile - 1) // tile
+            step = (size + count - 1) // count
+            return count, step
+
+        def tiled_loss_and_gradient(image):
+            """Area-weighted loss over the tiles and the gradient of that same sum."""
+            shape = tf.shape(image)
+            height, width = shape[0], shape[1]
+            area = tf.cast(height * width, tf.float32)
+            rows, row_step = tile_grid(height)
+            cols, col_step = tile_grid(width)
+            gradient = tf.zeros_like(image)
+            loss = tf.constant(0.0)
+            for r in tf.range(rows):
+                for c in tf.range(cols):
+                    y0 = r * row_step
+                    y1 = tf.minimum(y0 + row_step, height)
+                    x0 = c * col_step
+                    x1 = tf.minimum(x0 + col_step, width)
+                    wy0, wy1 = tf.maximum(y0 - margin, 0), tf.minimum(y1 + margin, height)
+                    wx0, wx1 = tf.maximum(x0 - margin, 0), tf.minimum(x1 + margin, width)
+                    weight = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
+                    with tf.GradientTape() as tape:
+                        window = image[wy0:wy1, wx0:wx1]
+                        tape.watch(window)
+                        window_value = weight * window_loss(window)
+                    window_gradient = tape.gradient(window_value, window)
+                    core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+                    gradient += tf.pad(core, [[y0, height - y1], [x0, width - x1], [0, 0]])
+                    loss += window_value
+            return loss, gradient
+
+        def step_shift(seed, step):
+            if jitter == 0:
+                return tf.zeros([2], tf.int32)
+            return tf.random.stateless_uniform(
+                [2], seed=tf.stack([seed, step]), minval=-jitter, maxval=jitter + 1, dtype=tf.int32)
+
+        def smooth(gradient):
+            if kernel is None:
+                return gradient
+            pad = kernel.shape[0] // 2
+            padded = tf.pad(gradient[tf.newaxis], [[0, 0], [pad, pad], [pad, pad], [0, 0]], "REFLECT")
+            return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")[0]
+
+        spec = tf.TensorSpec
+        signature = [spec([None, None, 3], tf.float32), spec([], tf.int32), spec([3], tf.float32),
+                     spec([], tf.int32), spec([], tf.int32)]
+
+        @tf.function(input_signature=signature)
+        def run(image, steps, step_size, first_step, seed):
+            losses = tf.TensorArray(tf.float32, size=steps)
+            for i in tf.range(steps):
+                shift = step_shift(seed, first_step + i)
+                rolled = tf.roll(image, shift, axis=[0, 1])
+                loss, gradient = tiled_loss_and_gradient(rolled)
+                gradient = smooth(tf.roll(gradient, -shift, axis=[0, 1]))
+                if settings.normalize_gradients:
+                    gradient /= tf.math.reduce_std(gradient) + 1e-8
+                image = tf.clip_by_value(image + step_size * gradient, low, high)
+                losses = losses.write(i, loss)
+            return image, losses.stack()
+
+        @tf.function(input_signature=signature[:1])
+        def measure(image):
+            return tiled_loss_and_gradient(image)[0]
+
+        @tf.function(input_signature=signature[:1])
+        def gradient_of(image):
+            return tiled_loss_and_gradient(image)[1]
+
+        self._run, self._measure, self._gradient = run, measure, gradient_of
+
+    def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
+            seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        if steps <= 0:
+            return np.asarray(image, np.float32), np.zeros(0, np.float32)
+        out, losses = self._run(np.asarray(image, np.float32), np.int32(steps),
+                                np.asarray(step_size, np.float32), np.int32(first_step),
+                                np.int32(seed % 2**31))
+        return out.numpy(), losses.numpy()
+
+    def loss(self, image: np.ndarray) -> float:
+        """Loss of a model-space image (tiled the same way, no roll)."""
+        return float(self._measure(np.asarray(image, np.float32)))
+
+    def gradient(self, image: np.ndarray) -> np.ndarray:
+        """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
+        return self._gradient(np.asarray(image, np.float32)).numpy()
+
+
+def _gaussian_kernel(sigma: float):
+    """Depthwise (k, k, 3, 1) Gaussian kernel, or None when smoothing is off."""
+    if sigma <= 0:
+        return None
+    import tensorflow as tf
+
+    radius = max(1, int(np.ceil(3 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float32)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    k2 = np.outer(g, g) / np.outer(g, g).sum()
+    return tf.constant(np.repeat(k2[:, :, None, None], 3, axis=2), tf.float32)
