@@ -63,7 +63,7 @@ class Ascent:
             return count, step
 
         def tiled_loss_and_gradient(image):
-            """Area-weighted loss over the tiles and the gradient of that same sum."""
+            """The image's loss and gradient, assembled tile by tile."""
             shape = tf.shape(image)
             height, width = shape[0], shape[1]
             area = tf.cast(height * width, tf.float32)
@@ -79,15 +79,18 @@ class Ascent:
                     x1 = tf.minimum(x0 + col_step, width)
                     wy0, wy1 = tf.maximum(y0 - margin, 0), tf.minimum(y1 + margin, height)
                     wx0, wx1 = tf.maximum(x0 - margin, 0), tf.minimum(x1 + margin, width)
-                    weight = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
                     with tf.GradientTape() as tape:
                         window = image[wy0:wy1, wx0:wx1]
                         tape.watch(window)
-                        window_value = weight * window_loss(window)
-                    window_gradient = tape.gradient(window_value, window)
+                        value = window_loss(window)
+                    # Scaled by the window's share of the image, each activation weighs what
+                    # it weighs in the whole image's mean; the loss counts only the core.
+                    window_share = tf.cast((wy1 - wy0) * (wx1 - wx0), tf.float32) / area
+                    core_share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
+                    window_gradient = tape.gradient(value, window) * window_share
                     core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
                     gradient += tf.pad(core, [[y0, height - y1], [x0, width - x1], [0, 0]])
-                    loss += window_value
+                    loss += core_share * value
             return loss, gradient
 
         def step_shift(seed, step):

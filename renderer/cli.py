@@ -1,0 +1,179 @@
+"""The ``dreamreel`` command line: render, models, presets.
+
+User errors (DreamreelError) end in one line on stderr and exit status 2; TensorFlow is
+imported only by the commands that need it, so ``--help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import DreamreelError
+
+EXAMPLES = {
+    "render": "example: dreamreel render progress --input samples/chelsea.jpg --set dream.steps=30",
+    "models": "example: dreamreel models layers mobilenet_v2_dogs",
+    "presets": "example: dreamreel presets show progress",
+    "models list": "example: dreamreel models list",
+    "models layers": "example: dreamreel models layers inception_v3",
+    "models fetch": "example: dreamreel models fetch mobilenet_v2_dogs",
+    "presets list": "example: dreamreel presets list",
+    "presets show": "example: dreamreel presets show progress",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dreamreel", description="Batch renderer of DeepDream animations.",
+        epilog="example: dreamreel render progress --input photo.jpg --out renders/photo")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    render = _command(commands, "render", "render a preset (a bare name or a .toml path)")
+    render.add_argument("preset", metavar="PRESET_OR_TOML")
+    render.add_argument("--input", help="input image (default: the preset's, else noise)")
+    render.add_argument("--out", type=Path, help="output folder (default: renders/PRESET)")
+    render.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override a preset key, e.g. dream.steps=30")
+    render.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    render.set_defaults(run=cmd_render)
+
+    models = _command(commands, "models", "list, inspect and fetch the models to dream with")
+    model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    _command(model_commands, "list", "models by name, default layers, weights offline or not",
+             "models list").set_defaults(run=cmd_models_list)
+    layers = _command(model_commands, "layers", "layers of a model you can dream on, with shapes",
+                      "models layers")
+    layers.add_argument("name", help="a model name or a .keras/.h5 file")
+    layers.set_defaults(run=cmd_models_layers)
+    fetch = _command(model_commands, "fetch", "download a model's weights ahead of time",
+                     "models fetch")
+    fetch.add_argument("name", nargs="?", default="mobilenet_v2_dogs")
+    fetch.set_defaults(run=cmd_models_fetch)
+
+    presets = _command(commands, "presets", "list the shipped presets or show one")
+    preset_commands = presets.add_subparsers(dest="presets_command", required=True, metavar="ACTION")
+    _command(preset_commands, "list", "the presets shipped with dreamreel",
+             "presets list").set_defaults(run=cmd_presets_list)
+    show = _command(preset_commands, "show", "print a preset's TOML", "presets show")
+    show.add_argument("name")
+    show.set_defaults(run=cmd_presets_show)
+    return parser
+
+
+def _command(group, name: str, summary: str, example_key: str | None = None):
+    return group.add_parser(name, help=summary, description=summary[0].upper() + summary[1:] + ".",
+                            epilog=EXAMPLES[example_key or name])
+
+
+# Commands that never touch TensorFlow: they skip its multi-second import.
+_LIGHT_COMMANDS = {"presets"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command not in _LIGHT_COMMANDS:
+            from .quiet_tf import import_tensorflow_quietly
+
+            import_tensorflow_quietly()
+        return args.run(args) or 0
+    except DreamreelError as exc:
+        print(f"dreamreel: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("dreamreel: interrupted", file=sys.stderr)
+        return 130
+
+
+def _say(args, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def cmd_render(args) -> int:
+    from .spec import load_spec
+
+    spec = load_spec(args.preset, args.overrides, input=args.input)
+    out_dir = args.out or Path("renders") / spec.name
+    _check_writable(out_dir)
+    from .models import load_dream_model
+    from .modes.progress import render_progress
+    from .progress_bar import step_bar
+
+    model = load_dream_model(spec.model, spec.layers, preprocess=spec.preprocess,
+                             announce=lambda m: _say(args, m))
+    total = spec.dream.steps * spec.dream.octaves
+    with step_bar(total, quiet=args.quiet, desc=spec.name) as advance:
+        result = render_progress(spec, model, out_dir, progress=advance)
+    _say(args, f"wrote {result.frames} frames, progress.gif, progress.mp4 and contact_sheet.png "
+               f"to {out_dir} in {result.seconds:.1f} s (final loss {result.final_loss:.4f})")
+    return 0
+
+
+def _check_writable(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DreamreelError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
+    if not os.access(out_dir, os.W_OK):
+        raise DreamreelError(f"output folder {out_dir} is not writable")
+
+
+def cmd_models_list(args) -> int:
+    from .models import REGISTRY
+
+    rows = [("model", "preprocessing", "default layers", "weights offline")]
+    for entry in REGISTRY:
+        layers = " + ".join(entry.default_layers)
+        rows.append((entry.name, entry.family, layers, "yes" if entry.weights_available() else "no"))
+    _print_table(rows)
+    print("\nAlso: any .keras/.h5 file of yours (dreamreel models layers FILE lists its layers).")
+    return 0
+
+
+def cmd_models_layers(args) -> int:
+    from .models import dreamable_layers
+
+    rows = [("layer", "output shape")]
+    rows += [(name, str(shape)) for name, shape in dreamable_layers(args.name)]
+    _print_table(rows)
+    return 0
+
+
+def cmd_models_fetch(args) -> int:
+    from .models import fetch_weights
+
+    path = fetch_weights(args.name, announce=lambda m: _say(args, m))
+    print(f"{args.name}: weights ready at {path}")
+    return 0
+
+
+def cmd_presets_list(args) -> int:
+    from .spec import preset_names, resolve_preset
+
+    rows = [("preset", "what it does")]
+    for name in preset_names():
+        first = resolve_preset(name).read_text().splitlines()[0].lstrip("# ")
+        rows.append((name, first.split(": ", 1)[-1]))
+    _print_table(rows)
+    return 0
+
+
+def cmd_presets_show(args) -> int:
+    from .spec import resolve_preset
+
+    print(resolve_preset(args.name).read_text(), end="")
+    return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

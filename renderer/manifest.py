@@ -1,0 +1,39 @@
+"""What a render records about itself: resolved spec, model, library versions, timings."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+from importlib import metadata
+from typing import Any
+
+_LIBRARIES = ("dreamreel", "tensorflow", "keras", "numpy", "opencv-python-headless",
+              "imageio", "imageio-ffmpeg")
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def spec_hash(spec_dict: dict[str, Any]) -> str:
+    """A stable hash of the resolved spec: equal specs render equal frames."""
+    canonical = json.dumps(spec_dict, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def build_manifest(spec_dict: dict[str, Any], model, **extra: Any) -> dict[str, Any]:
+    return {
+        "spec": spec_dict,
+        "spec_hash": spec_hash(spec_dict),
+        "model": {"name": model.name, "layers": dict(zip(model.layers, model.weights)),
+                  "preprocessing": model.preprocessing.name},
+        "versions": library_versions(),
+        **extra,
+    }

@@ -1,0 +1,132 @@
+"""Progress mode: how one dream grows, as captioned snapshots over steps and octaves.
+
+Writes frames/NNNNNN.png (every snapshot at the output size, captioned), progress.gif,
+progress.mp4, contact_sheet.png, losses.csv (one row a snapshot), steps.csv (the loss
+before every gradient step) and manifest.json.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..captions import caption
+from ..dream import Snapshot, dream, octave_shapes, resize
+from ..manifest import build_manifest
+from ..noise import make_noise
+from ..output import (contact_sheet, read_image, write_csv_atomic, write_gif,
+                      write_image_atomic, write_json_atomic, write_mp4)
+from ..spec import RenderSpec
+
+
+@dataclass
+class ProgressResult:
+    out_dir: Path
+    frames: int
+    losses: list[float]       # one per snapshot
+    final_loss: float
+    seconds: float
+
+
+def source_image(spec: RenderSpec) -> np.ndarray:
+    """The input photo (or seeded noise) at the output size, RGB float32 0..255."""
+    if spec.input:
+        image = read_image(spec.input)
+        height, width = output_size(spec, image.shape[:2])
+        return resize(image.astype(np.float32), (height, width))
+    height, width = output_size(spec, None)
+    return make_noise(height, width, kind=spec.noise, seed=spec.seed).astype(np.float32)
+
+
+def output_size(spec: RenderSpec, input_shape: tuple[int, int] | None) -> tuple[int, int]:
+    """(height, width): given sizes win; one given side keeps the input's aspect ratio."""
+    if input_shape is None:
+        input_shape = (spec.height or spec.width or 512, spec.width or spec.height or 512)
+    in_h, in_w = input_shape
+    if spec.width and spec.height:
+        return spec.height, spec.width
+    if spec.width:
+        return max(16, round(in_h * spec.width / in_w)), spec.width
+    if spec.height:
+        return spec.height, max(16, round(in_w * spec.height / in_h))
+    return in_h, in_w
+
+
+def caption_text(snap: Snapshot) -> str:
+    return f"octave {snap.octave}/{snap.octaves}  step {snap.step}/{snap.steps}  loss {snap.loss:.4f}"
+
+
+def render_progress(spec: RenderSpec, model, out_dir: Path, *,
+                    progress: Callable[[int, int], None] | None = None) -> ProgressResult:
+    """Dream ``spec``'s image with ``model`` (a models.DreamModel) and write every output.
+
+    ``progress(steps_done, steps_total)`` is called as the dream advances (for a progress bar).
+    """
+    started = time.perf_counter()
+    image = source_image(spec)
+    height, width = image.shape[:2]
+    frames_dir = out_dir / "frames"
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    for stale in frames_dir.glob("*.png"):  # a previous run's snapshots would mix in
+        stale.unlink()
+    rows: list[list] = []
+    thumbs: list[tuple[np.ndarray, str]] = []
+    settings = spec.dream_settings()
+    thumb_shape = _thumb_shape(height, width, spec.progress.contact_thumb)
+
+    def on_snapshot(snap: Snapshot) -> None:
+        frame = np.clip(np.rint(resize(snap.image, (height, width))), 0, 255).astype(np.uint8)
+        text = caption_text(snap)
+        thumbs.append((cv2.resize(frame, thumb_shape[::-1], interpolation=cv2.INTER_AREA), text))
+        if spec.progress.caption:
+            frame = caption(frame, text)
+        index = len(rows) + 1
+        write_image_atomic(frames_dir / f"{index:06d}.png", frame)
+        done = (snap.octave - 1) * snap.steps + snap.step
+        rows.append([index, snap.octave, snap.step, done, f"{snap.loss:.6f}"])
+        if progress:
+            progress(done, snap.octaves * snap.steps)
+
+    result = dream(image, model, settings, snapshot_every=spec.progress.every,
+                   on_snapshot=on_snapshot)
+    write_csv_atomic(out_dir / "losses.csv", ["frame", "octave", "step", "total_step", "loss"], rows)
+    write_csv_atomic(out_dir / "steps.csv", ["octave", "step", "loss"],
+                     [[o + 1, s, f"{loss:.6f}"] for o, losses in enumerate(result.losses)
+                      for s, loss in enumerate(losses)])
+    sheet = contact_sheet([caption(t, text) if spec.progress.caption else t for t, text in thumbs],
+                          columns=spec.progress.contact_columns or None)
+    write_image_atomic(out_dir / "contact_sheet.png", sheet)
+    frame_paths = sorted(frames_dir.glob("*.png"))
+    _stitch(spec, frame_paths, out_dir)
+    seconds = time.perf_counter() - started
+    shapes = octave_shapes(height, width, settings.octaves, settings.octave_scale)
+    manifest = build_manifest(spec.to_dict(), model, mode="progress", frames=len(frame_paths),
+                              size=[width, height], octave_shapes=shapes,
+                              octave_losses=result.octave_losses, seconds=round(seconds, 2))
+    write_json_atomic(out_dir / "manifest.json", manifest)
+    return ProgressResult(out_dir, len(frame_paths), [float(r[-1]) for r in rows],
+                          result.final_loss, seconds)
+
+
+def _stitch(spec: RenderSpec, frame_paths: list[Path], out_dir: Path) -> None:
+    """GIF and MP4 from the frames on disk, the last one held ``hold_last`` seconds."""
+    hold = round(spec.output.hold_last * spec.fps)
+    sequence = frame_paths + frame_paths[-1:] * hold
+
+    def frames():  # streamed from disk: never every frame in memory at once
+        return (read_image(p) for p in sequence)
+
+    if spec.output.mp4:
+        write_mp4(out_dir / "progress.mp4", frames(), spec.fps)
+    if spec.output.gif:
+        write_gif(out_dir / "progress.gif", frames(), spec.fps, max_side=spec.output.gif_max_side)
+
+
+def _thumb_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
+    scale = min(1.0, long_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
