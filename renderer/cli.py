@@ -86,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("dreamreel: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `dreamreel models layers X | head` closed our stdout early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _say(args, message: str) -> None:
