@@ -53,9 +53,12 @@ def load() -> tuple[float, float, float]:
     return tuple(round(x, 2) for x in os.getloadavg())
 
 
-def test_image(height: int, width: int) -> np.ndarray:
+def test_image(height: int, width: int, half_offset: bool = False) -> np.ndarray:
     """A natural RGB float32 0..255 image of the given size (the samples, side by side,
-    resized), so the dream has real edges to work on; random noise if they are missing."""
+    resized), so the dream has real edges to work on; random noise if they are missing.
+
+    With ``half_offset`` the strip starts half a square in, so the photos' borders fall at
+    (k + 1/2) * height and never on a multiple of 512 px for height 256 (for seam checks)."""
     try:
         import cv2
 
@@ -71,7 +74,11 @@ def test_image(height: int, width: int) -> np.ndarray:
         tiles = [cv2.resize(t, (side, side), interpolation=cv2.INTER_AREA) for t in tiles]
         # Enough squares side by side to keep the aspect ratio about right.
         count = max(1, round(width / height))
+        if half_offset:
+            count += 1
         strip = np.concatenate([tiles[i % len(tiles)] for i in range(count)], axis=1)
+        if half_offset:
+            strip = strip[:, side // 2: strip.shape[1] - side // 2]
         out = cv2.resize(strip, (width, height), interpolation=cv2.INTER_AREA)
         return out.astype(np.float32)
     except (ImportError, FileNotFoundError):

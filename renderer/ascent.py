@@ -34,7 +34,8 @@ class Ascent:
     ``run(image, steps, step_size, first_step, seed)`` takes and returns model-space
     float32 images (H, W, 3) of any size; ``step_size`` is per channel (a negative one
     descends). The random roll of step i depends only on (seed, first_step + i), so a
-    run split into chunks (for snapshots) equals one uninterrupted run.
+    run split into chunks (for snapshots) equals one uninterrupted run. Layer weights
+    are a graph input, so a schedule that morphs one layer into another never retraces.
     """
 
     def __init__(self, model, settings: AscentSettings):
@@ -42,7 +43,6 @@ class Ascent:
 
         self.model = model
         self.settings = settings
-        layer_weights = [float(w) for w in model.weights]
         low = tf.constant(model.preprocessing.low, tf.float32)
         high = tf.constant(model.preprocessing.high, tf.float32)
         tile = int(settings.tile_size)
@@ -51,18 +51,19 @@ class Ascent:
         kernel = _gaussian_kernel(settings.smoothing)
         extractor = model.extractor
 
-        def window_loss(window):
+        def window_loss(window, layer_weights):
             activations = extractor(window[tf.newaxis], training=False)
             if not isinstance(activations, (list, tuple)):
                 activations = [activations]
-            return tf.add_n([w * tf.reduce_mean(a) for w, a in zip(layer_weights, activations)])
+            return tf.add_n([layer_weights[i] * tf.reduce_mean(a)
+                             for i, a in enumerate(activations)])
 
         def tile_grid(size):
             count = (size + tile - 1) // tile
             step = (size + count - 1) // count
             return count, step
 
-        def tiled_loss_and_gradient(image):
+        def tiled_loss_and_gradient(image, layer_weights):
             """The image's loss and gradient, assembled tile by tile."""
             shape = tf.shape(image)
             height, width = shape[0], shape[1]
@@ -82,7 +83,7 @@ class Ascent:
                     with tf.GradientTape() as tape:
                         window = image[wy0:wy1, wx0:wx1]
                         tape.watch(window)
-                        value = window_loss(window)
+                        value = window_loss(window, layer_weights)
                     # Scaled by the window's share of the image, each activation weighs what
                     # it weighs in the whole image's mean; the loss counts only the core.
                     window_share = tf.cast((wy1 - wy0) * (wx1 - wx0), tf.float32) / area
@@ -107,16 +108,17 @@ class Ascent:
             return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")[0]
 
         spec = tf.TensorSpec
-        signature = [spec([None, None, 3], tf.float32), spec([], tf.int32), spec([3], tf.float32),
+        image_spec, weights_spec = spec([None, None, 3], tf.float32), spec([None], tf.float32)
+        signature = [image_spec, weights_spec, spec([], tf.int32), spec([3], tf.float32),
                      spec([], tf.int32), spec([], tf.int32)]
 
         @tf.function(input_signature=signature)
-        def run(image, steps, step_size, first_step, seed):
+        def run(image, layer_weights, steps, step_size, first_step, seed):
             losses = tf.TensorArray(tf.float32, size=steps)
             for i in tf.range(steps):
                 shift = step_shift(seed, first_step + i)
                 rolled = tf.roll(image, shift, axis=[0, 1])
-                loss, gradient = tiled_loss_and_gradient(rolled)
+                loss, gradient = tiled_loss_and_gradient(rolled, layer_weights)
                 gradient = smooth(tf.roll(gradient, -shift, axis=[0, 1]))
                 if settings.normalize_gradients:
                     gradient /= tf.math.reduce_std(gradient) + 1e-8
@@ -124,32 +126,38 @@ class Ascent:
                 losses = losses.write(i, loss)
             return image, losses.stack()
 
-        @tf.function(input_signature=signature[:1])
-        def measure(image):
-            return tiled_loss_and_gradient(image)[0]
+        @tf.function(input_signature=signature[:2])
+        def measure(image, layer_weights):
+            return tiled_loss_and_gradient(image, layer_weights)[0]
 
-        @tf.function(input_signature=signature[:1])
-        def gradient_of(image):
-            return tiled_loss_and_gradient(image)[1]
+        @tf.function(input_signature=signature[:2])
+        def gradient_of(image, layer_weights):
+            return tiled_loss_and_gradient(image, layer_weights)[1]
 
         self._run, self._measure, self._gradient = run, measure, gradient_of
 
     def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
-            seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+            seed: int = 0, layer_weights=None) -> tuple[np.ndarray, np.ndarray]:
         if steps <= 0:
             return np.asarray(image, np.float32), np.zeros(0, np.float32)
-        out, losses = self._run(np.asarray(image, np.float32), np.int32(steps),
-                                np.asarray(step_size, np.float32), np.int32(first_step),
-                                np.int32(seed % 2**31))
+        out, losses = self._run(np.asarray(image, np.float32), self._weights(layer_weights),
+                                np.int32(steps), np.asarray(step_size, np.float32),
+                                np.int32(first_step), np.int32(seed % 2**31))
         return out.numpy(), losses.numpy()
 
-    def loss(self, image: np.ndarray) -> float:
+    def loss(self, image: np.ndarray, layer_weights=None) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
-        return float(self._measure(np.asarray(image, np.float32)))
+        return float(self._measure(np.asarray(image, np.float32), self._weights(layer_weights)))
 
-    def gradient(self, image: np.ndarray) -> np.ndarray:
+    def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
-        return self._gradient(np.asarray(image, np.float32)).numpy()
+        return self._gradient(np.asarray(image, np.float32),
+                              self._weights(layer_weights)).numpy()
+
+    def _weights(self, layer_weights) -> np.ndarray:
+        """The model's own layer weights unless a caller (a schedule) gives others."""
+        weights = self.model.weights if layer_weights is None else layer_weights
+        return np.asarray(weights, np.float32)
 
 
 def _gaussian_kernel(sigma: float):

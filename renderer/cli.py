@@ -106,7 +106,7 @@ def cmd_render(args) -> int:
     from .modes.progress import render_progress
     from .progress_bar import step_bar
 
-    model = load_dream_model(spec.model, spec.layers, preprocess=spec.preprocess,
+    model = load_dream_model(spec.model, spec.layer_weights(0), preprocess=spec.preprocess,
                              announce=lambda m: _say(args, m))
     total = spec.dream.steps * spec.dream.octaves
     with step_bar(total, quiet=args.quiet, desc=spec.name) as advance:

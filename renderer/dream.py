@@ -7,7 +7,7 @@ Knows nothing about files or frames. Images come in and go out as RGB float32 in
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -113,9 +113,12 @@ def ascent_for(model, settings: DreamSettings) -> Ascent:
 
 
 def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *,
+          layer_weights: Sequence[float] | None = None,
           snapshot_every: int | None = None,
           on_snapshot: Callable[[Snapshot], None] | None = None) -> DreamResult:
     """Dream an RGB float image (0..255, any size) with ``model`` (a models.DreamModel).
+
+    ``layer_weights`` (one per model layer) replaces the model's own for this dream.
 
     Octaves follow Google's original: the source is shrunk into a pyramid, each octave
     starts from that level plus the dream detail grown so far (upscaled), and the new
@@ -144,20 +147,22 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
         def report(done: int) -> None:
             if on_snapshot:
                 on_snapshot(Snapshot(octave, len(shapes), done, settings.steps,
-                                     ascent.loss(current), prep.from_model(current)))
+                                     ascent.loss(current, layer_weights),
+                                     prep.from_model(current)))
 
         if octave == 1:
             report(0)
         done = 0
         while done < settings.steps:
             n = min(max(1, chunk), settings.steps - done)
-            current, losses = ascent.run(current, n, step_size, first_step + done, settings.seed)
+            current, losses = ascent.run(current, n, step_size, first_step + done, settings.seed,
+                                         layer_weights)
             octave_losses.append(losses)
             done += n
             if done < settings.steps:
                 report(done)
         first_step += settings.steps
-        end_loss = ascent.loss(current)
+        end_loss = ascent.loss(current, layer_weights)
         if on_snapshot:
             on_snapshot(Snapshot(octave, len(shapes), done, settings.steps, end_loss,
                                  prep.from_model(current)))

@@ -17,8 +17,53 @@ from typing import Any
 
 from .dream import DreamSettings
 from .errors import DreamreelError
+from .schedule import INTERPOLATIONS, Schedule, parse_schedule
 
-MODES = ("progress",)
+MODES = ("progress", "zoom")
+
+
+def constant(value: float) -> Schedule:
+    return parse_schedule(value, key="default")
+
+
+_ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
+
+
+@dataclass(frozen=True)
+class DreamTable:
+    """The ``dream`` table: DreamSettings, with steps and step size as keyframe schedules."""
+
+    steps: Schedule = constant(_ENGINE.steps)
+    step_size: Schedule = constant(_ENGINE.step_size)
+    octaves: int = _ENGINE.octaves
+    octave_scale: float = _ENGINE.octave_scale
+    tile_size: int = _ENGINE.tile_size
+    tile_margin: int = _ENGINE.tile_margin
+    jitter: int = _ENGINE.jitter
+    normalize_gradients: bool = _ENGINE.normalize_gradients
+    smoothing: float = _ENGINE.smoothing
+
+    def at(self, frame: int, seed: int, **changes: Any) -> DreamSettings:
+        """The engine's settings for one frame (schedules evaluated, seed applied)."""
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        values["steps"] = round(self.steps(frame))
+        values["step_size"] = self.step_size(frame)
+        values.update(changes)
+        return DreamSettings(**values, seed=seed).validate()
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """The ``zoom`` table: how each frame moves from the last (all per-frame schedules)."""
+
+    scale: Schedule = constant(1.04)        # zoom factor per frame; > 1 flies in
+    rotation: Schedule = constant(0.0)      # degrees per frame, counter-clockwise
+    translate_x: Schedule = constant(0.0)   # pixels per frame, + moves the view right
+    translate_y: Schedule = constant(0.0)   # pixels per frame, + moves the view down
+    noise: Schedule = constant(0.0)         # std of gaussian noise added (0..255 scale)
+    first_steps: int = 40                   # frame 0 is dreamed harder to grow structure
+    first_octaves: int = 4
+    color_coherence: bool = True            # match colour statistics to frame 0
 
 
 @dataclass(frozen=True)
@@ -35,31 +80,59 @@ class OutputSettings:
     mp4: bool = True
     gif_max_side: int = 480        # GIFs get big fast; the MP4 keeps the full size
     hold_last: float = 1.0         # seconds the final image stays on screen in GIF/MP4
+    pingpong: bool = False         # forward then backward: a seamless loop
 
 
 @dataclass(frozen=True)
 class RenderSpec:
     mode: str = "progress"
     model: str = "mobilenet_v2_dogs"
-    layers: dict[str, float] | None = None   # None: the model's default layers
+    layers: dict[str, Schedule] | None = None  # name -> weight (a schedule); None: defaults
     preprocess: str | None = None            # only for user model files
     input: str | None = None                 # image path; None dreams from noise
     noise: str = "uniform"                   # kind of noise when there is no input
     width: int | None = None                 # output size; None keeps the input's
     height: int | None = None
-    seed: int = 0
+    frames: int = 60                         # frames to render (zoom)
     fps: float = 8.0
-    dream: DreamSettings = field(default_factory=DreamSettings)
+    seed: int = 0
+    interpolation: str = "linear"            # between schedule keyframes: linear or smooth
+    dream: DreamTable = field(default_factory=DreamTable)
+    zoom: ZoomSettings = field(default_factory=ZoomSettings)
     progress: ProgressSettings = field(default_factory=ProgressSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     name: str = "custom"                     # the preset's name, for output folders
 
-    def dream_settings(self) -> DreamSettings:
-        """The dream table with the render seed applied."""
-        return dataclasses.replace(self.dream, seed=self.seed)
+    def dream_settings(self, frame: int = 0) -> DreamSettings:
+        """The dream table at ``frame`` with the render seed applied."""
+        return self.dream.at(frame, self.seed)
+
+    def layer_weights(self, frame: int = 0) -> dict[str, float] | None:
+        if self.layers is None:
+            return None
+        return {name: weight(frame) for name, weight in self.layers.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain data (schedules as their text) for manifests and ``presets show``."""
+        return _plain(self)
+
+    def frames_identity(self) -> dict[str, Any]:
+        """What decides the frames' pixels: resuming needs it unchanged. Frame count,
+        fps and output options can change without invalidating finished frames."""
+        data = self.to_dict()
+        for key in ("frames", "fps", "output", "progress", "name"):
+            data.pop(key)
+        return data
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Schedule):  # a one-keyframe schedule reads back as its number
+        return value.keyframes[0][1] if len(value.keyframes) == 1 else str(value)
+    if dataclasses.is_dataclass(value):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
 
 
 # Keys a preset may not set: the seed is the render's, the name comes from the file.
@@ -109,7 +182,11 @@ def load_spec(name_or_path: str, overrides: list[str] = (), **direct: Any) -> Re
         if value is not None:
             table[key] = value
     table["name"] = path.stem
-    return _build(RenderSpec, table, "")
+    interpolation = table.get("interpolation", "linear")
+    if interpolation not in INTERPOLATIONS:
+        raise DreamreelError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, "
+                             f"got {interpolation!r}")
+    return _build(RenderSpec, table, "", interpolation)
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -133,7 +210,7 @@ def _set_path(table: dict, key: list[str], value: Any) -> None:
     table[key[-1]] = value
 
 
-def _build(cls, table: dict, prefix: str):
+def _build(cls, table: dict, prefix: str, interpolation: str):
     if not isinstance(table, dict):
         raise DreamreelError(f"{prefix.rstrip('.')} must be a table")
     hints = typing.get_type_hints(cls)
@@ -147,8 +224,12 @@ def _build(cls, table: dict, prefix: str):
             raise DreamreelError(f"unknown key {full!r}; {hint}valid keys: "
                                  f"{', '.join(prefix + n for n in names)}")
         kind = hints[key]
-        if dataclasses.is_dataclass(kind):
-            values[key] = _build(kind, raw, full + ".")
+        if kind is Schedule:
+            values[key] = parse_schedule(raw, key=full, interpolation=interpolation)
+        elif full == "layers":
+            values[key] = None if raw is None else _layers(raw, interpolation)
+        elif dataclasses.is_dataclass(kind):
+            values[key] = _build(kind, raw, full + ".", interpolation)
         else:
             values[key] = _coerce(full, kind, raw)
     spec = cls(**values)
@@ -169,23 +250,22 @@ def _coerce(key: str, kind, value: Any):
             return value
         if origin in (bool, str) and isinstance(value, origin):
             return value
-        if origin is dict and key == "layers":
-            return _layers(value)
     wanted = " or ".join(_type_name(o) for o in options if o is not NoneType)
     raise DreamreelError(f"{key} must be {wanted}, got {value!r}")
 
 
-def _layers(value: Any) -> dict[str, float]:
-    """layers = ["a", "b"] (weight 1 each), "a" or { a = 1.0, b = 0.5 }."""
+def _layers(value: Any, interpolation: str) -> dict[str, Schedule]:
+    """layers = "a", ["a", "b"] (weight 1 each) or { a = 1.0, b = "0:(0), 60:(1)" }."""
     if isinstance(value, str):
         value = [value]
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return {name: 1.0 for name in value}
-    if isinstance(value, dict) and value and all(
-            isinstance(w, (int, float)) and not isinstance(w, bool) for w in value.values()):
-        return {str(k): float(w) for k, w in value.items()}
+        value = {name: 1.0 for name in value}
+    if isinstance(value, dict) and value:
+        return {str(name): parse_schedule(weight, key=f"layers.{name}",
+                                          interpolation=interpolation)
+                for name, weight in value.items()}
     raise DreamreelError(f"layers must be a layer name, a list of names or a table of "
-                         f"name = weight, got {value!r}")
+                         f"name = weight (a number or a schedule), got {value!r}")
 
 
 def _type_name(kind) -> str:
@@ -196,11 +276,21 @@ def _type_name(kind) -> str:
 
 def _check(spec, prefix: str) -> None:
     """Range checks that the types alone don't express."""
-    if isinstance(spec, DreamSettings):
-        spec.validate()
+    if isinstance(spec, DreamTable):
+        for frame in _keyframe_frames(spec.steps, spec.step_size):
+            spec.at(frame, seed=0)  # validates every keyframe's values
+    elif isinstance(spec, ZoomSettings):
+        if min(v for _, v in spec.scale.keyframes) <= 0:
+            raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
+        if min(v for _, v in spec.noise.keyframes) < 0:
+            raise DreamreelError(f"{prefix}noise must be >= 0")
+        if spec.first_steps < 0 or spec.first_octaves < 1:
+            raise DreamreelError(f"{prefix}first_steps must be >= 0 and {prefix}first_octaves >= 1")
     elif isinstance(spec, RenderSpec):
         if spec.mode not in MODES:
             raise DreamreelError(f"mode must be one of {', '.join(MODES)}, got {spec.mode!r}")
+        if spec.frames < 1:
+            raise DreamreelError(f"frames must be >= 1, got {spec.frames}")
         for key in ("width", "height"):
             value = getattr(spec, key)
             if value is not None and not 16 <= value <= 8192:
@@ -216,3 +306,7 @@ def _check(spec, prefix: str) -> None:
     elif isinstance(spec, OutputSettings):
         if spec.gif_max_side < 16 or spec.hold_last < 0:
             raise DreamreelError(f"{prefix}gif_max_side must be >= 16 and {prefix}hold_last >= 0")
+
+
+def _keyframe_frames(*schedules: Schedule) -> list[int]:
+    return sorted({frame for schedule in schedules for frame, _ in schedule.keyframes})

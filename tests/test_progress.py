@@ -21,7 +21,7 @@ def rendered(embedded_cache, samples_dir, tmp_path_factory):
     spec = load_spec("progress", ["width=192", "dream.steps=6", "dream.octaves=2",
                                   "progress.every=3", "fps=5", "output.hold_last=0.4"],
                      input=str(samples_dir / "coffee.jpg"))
-    model = load_dream_model(spec.model, spec.layers)
+    model = load_dream_model(spec.model, spec.layer_weights(0))
     out = tmp_path_factory.mktemp("progress")
     calls = []
     result = render_progress(spec, model, out, progress=lambda done, total: calls.append(done))

@@ -13,7 +13,7 @@ def test_progress_preset_loads_by_bare_name_and_path():
     by_path = load_spec(str(resolve_preset("progress")))
     assert by_name == by_path
     assert by_name.mode == "progress" and by_name.name == "progress"
-    assert by_name.layers == {"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0}
+    assert by_name.layer_weights(0) == {"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0}
     assert "progress" in preset_names()
 
 
@@ -21,10 +21,11 @@ def test_overrides_parse_as_toml_values_and_reach_nested_tables():
     spec = load_spec("progress", ["dream.steps=7", "dream.step_size=0.05", "seed=3",
                                   "model=inception_v3", "layers=[\"mixed3\"]", "fps=12",
                                   "progress.caption=false"])
-    assert spec.dream.steps == 7 and spec.dream.step_size == 0.05
-    assert spec.model == "inception_v3" and spec.layers == {"mixed3": 1.0}
+    settings = spec.dream_settings()
+    assert settings.steps == 7 and settings.step_size == 0.05
+    assert spec.model == "inception_v3" and spec.layer_weights(0) == {"mixed3": 1.0}
     assert spec.fps == 12.0 and spec.progress.caption is False
-    assert spec.dream_settings().seed == 3
+    assert settings.seed == 3
 
 
 def test_direct_values_win_and_none_is_ignored():
@@ -35,7 +36,10 @@ def test_direct_values_win_and_none_is_ignored():
 @pytest.mark.parametrize("override,message", [
     ("dream.stepz=3", "did you mean dream.steps"),
     ("colour=1", "unknown key 'colour'"),
-    ("dream.steps=many", "dream.steps must be an integer"),
+    ("dream.steps=many", "dream.steps: cannot parse schedule"),
+    ("dream.octaves=2.5", "dream.octaves must be an integer"),
+    ("zoom.scale=\"0:(1.0), 10:(-1)\"", "zoom.scale must be > 0"),
+    ("interpolation=cubic", "interpolation must be one of"),
     ("dream.steps=-1", "dream.steps must be >= 0"),
     ("dream.octave_scale=1", "octave_scale must be > 1"),
     ("fps=0", "fps must be > 0"),
