@@ -14,7 +14,8 @@ from pathlib import Path
 from .errors import DreamreelError
 
 EXAMPLES = {
-    "render": "example: dreamreel render progress --input samples/chelsea.jpg --set dream.steps=30",
+    "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
+    "stitch": "example: dreamreel stitch renders/noise-zoom",
     "models": "example: dreamreel models layers mobilenet_v2_dogs",
     "presets": "example: dreamreel presets show progress",
     "models list": "example: dreamreel models list",
@@ -37,8 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", type=Path, help="output folder (default: renders/PRESET)")
     render.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a preset key, e.g. dream.steps=30")
+    render.add_argument("--restart", action="store_true",
+                        help="discard frames of an earlier render in --out and start over")
     render.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     render.set_defaults(run=cmd_render)
+
+    stitch = _command(commands, "stitch", "re-stitch a render folder's frames into MP4 and GIF")
+    stitch.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    stitch.set_defaults(run=cmd_stitch)
 
     models = _command(commands, "models", "list, inspect and fetch the models to dream with")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -69,7 +76,7 @@ def _command(group, name: str, summary: str, example_key: str | None = None):
 
 
 # Commands that never touch TensorFlow: they skip its multi-second import.
-_LIGHT_COMMANDS = {"presets"}
+_LIGHT_COMMANDS = {"presets", "stitch"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,16 +110,38 @@ def cmd_render(args) -> int:
     out_dir = args.out or Path("renders") / spec.name
     _check_writable(out_dir)
     from .models import load_dream_model
-    from .modes.progress import render_progress
     from .progress_bar import step_bar
 
     model = load_dream_model(spec.model, spec.layer_weights(0), preprocess=spec.preprocess,
                              announce=lambda m: _say(args, m))
-    total = spec.dream.steps * spec.dream.octaves
-    with step_bar(total, quiet=args.quiet, desc=spec.name) as advance:
-        result = render_progress(spec, model, out_dir, progress=advance)
-    _say(args, f"wrote {result.frames} frames, progress.gif, progress.mp4 and contact_sheet.png "
-               f"to {out_dir} in {result.seconds:.1f} s (final loss {result.final_loss:.4f})")
+    if spec.mode == "progress":
+        from .modes.progress import render_progress
+
+        with step_bar(1, quiet=args.quiet, desc=spec.name) as advance:
+            result = render_progress(spec, model, out_dir, progress=advance)
+        _say(args, f"wrote {result.frames} snapshots, progress.gif, progress.mp4 and "
+                   f"contact_sheet.png to {out_dir} in {result.seconds:.1f} s "
+                   f"(final loss {result.final_loss:.4f})")
+        return 0
+    from .scheduler import render_animation
+
+    with step_bar(spec.frames, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
+        result = render_animation(
+            spec, model, out_dir, restart=args.restart,
+            progress=lambda done, total, loss: advance(done, total, loss=loss))
+    resumed = result.frames - result.rendered
+    note = f" ({resumed} resumed from an earlier run)" if resumed else ""
+    _say(args, f"wrote {result.frames} frames{note} and "
+               f"{', '.join(p.name for p in result.outputs)} to {out_dir} "
+               f"in {result.seconds:.1f} s")
+    return 0
+
+
+def cmd_stitch(args) -> int:
+    from .stitch import stitch_from_manifest
+
+    outputs = stitch_from_manifest(args.out_dir)
+    print(f"wrote {', '.join(str(p) for p in outputs)}")
     return 0
 
 

@@ -32,6 +32,8 @@ class DreamSettings:
     jitter: int = 32              # max random roll per step, in pixels
     normalize_gradients: bool = True  # divide the gradient by its std (TF tutorial)
     smoothing: float = 0.0        # Gaussian sigma (px) on the gradient; 0 is off
+    keep_source_detail: bool = True  # re-add the source's fine detail at each octave (off
+                                     # for noise: its pixel grain would come back each time)
     seed: int = 0                 # random rolls; the same seed gives the same dream
 
     def validate(self) -> "DreamSettings":
@@ -122,8 +124,10 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
 
     Octaves follow Google's original: the source is shrunk into a pyramid, each octave
     starts from that level plus the dream detail grown so far (upscaled), and the new
-    detail is what the octave added. With ``on_snapshot``, the image is reported at
-    the start, every ``snapshot_every`` steps and at the end of each octave.
+    detail is what the octave added. Without ``keep_source_detail`` each octave simply
+    starts from the last one's result, upscaled (the TF tutorial's way): right for noise.
+    With ``on_snapshot``, the image is reported at the start, every ``snapshot_every``
+    steps and at the end of each octave.
     """
     settings = settings.validate()
     rgb = np.asarray(image, np.float32)
@@ -141,7 +145,10 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
     first_step = 0
     for octave, shape in enumerate(shapes, start=1):
         base = resize(source, shape)
-        current = np.clip(base + resize(detail, shape), prep.low, prep.high)
+        if octave == 1 or settings.keep_source_detail:
+            current = np.clip(base + resize(detail, shape), prep.low, prep.high)
+        else:
+            current = resize(current, shape)
         octave_losses: list[np.ndarray] = []
 
         def report(done: int) -> None:

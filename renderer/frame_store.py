@@ -243,31 +243,36 @@ class FrameStore:
     # ------------------------------------------------------------ opening
 
     def _check_same_render(self) -> None:
+        """Refuse to mix frames of two renders; a folder without frames is free to reuse."""
         hint = "add --restart to start over or choose another --out"
         try:
             old = read_manifest(self.out_dir)
         except DreamreelError:
-            if not self._has_render_files():
-                return  # nothing to protect: a broken manifest alone is just replaced
+            old, unreadable = None, True
+        else:
+            unreadable = False
+        new_spec = self.manifest.get("spec", {})
+        same = old is not None and (old.get("spec_hash") or spec_hash(old["spec"])) == (
+            self.manifest.get("spec_hash") or spec_hash(new_spec)
+        )
+        if same:
+            self.previous_manifest = old
+            return
+        if not self._has_render_files():
+            return  # e.g. killed before the first frame: the manifest is simply replaced
+        if unreadable:
             raise DreamreelError(
                 f"{self.out_dir} holds frames with an unreadable {MANIFEST_NAME}; {hint}"
-            ) from None
-        if old is None:
-            if self._has_render_files():
-                raise DreamreelError(
-                    f"{self.out_dir} holds frames but no {MANIFEST_NAME} (not known to be this "
-                    f"render); {hint}"
-                )
-            return
-        new_spec = self.manifest.get("spec", {})
-        old_hash = old.get("spec_hash") or spec_hash(old["spec"])
-        new_hash = self.manifest.get("spec_hash") or spec_hash(new_spec)
-        if old_hash != new_hash:
-            changed = _describe_changes(old["spec"], new_spec)
-            raise DreamreelError(
-                f"{self.out_dir} holds frames of a different render (changed: {changed}); {hint}"
             )
-        self.previous_manifest = old
+        if old is None:
+            raise DreamreelError(
+                f"{self.out_dir} holds frames but no {MANIFEST_NAME} (not known to be this "
+                f"render); {hint}"
+            )
+        changed = _describe_changes(old["spec"], new_spec)
+        raise DreamreelError(
+            f"{self.out_dir} holds frames of a different render (changed: {changed}); {hint}"
+        )
 
     def _has_render_files(self) -> bool:
         return self.csv_path.exists() or bool(numbered_frame_files(self.frames_dir))

@@ -28,10 +28,13 @@ def spec_hash(spec_dict: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def build_manifest(spec_dict: dict[str, Any], model, **extra: Any) -> dict[str, Any]:
+def build_manifest(spec_dict: dict[str, Any], model, *, identity: dict[str, Any] | None = None,
+                   **extra: Any) -> dict[str, Any]:
+    """``identity``: the part of the spec that decides the pixels (hashed for resuming);
+    by default the whole spec."""
     return {
         "spec": spec_dict,
-        "spec_hash": spec_hash(spec_dict),
+        "spec_hash": spec_hash(spec_dict if identity is None else identity),
         "model": {"name": model.name, "layers": dict(zip(model.layers, model.weights)),
                   "preprocessing": model.preprocessing.name},
         "versions": library_versions(),

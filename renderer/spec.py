@@ -42,6 +42,7 @@ class DreamTable:
     jitter: int = _ENGINE.jitter
     normalize_gradients: bool = _ENGINE.normalize_gradients
     smoothing: float = _ENGINE.smoothing
+    keep_source_detail: bool = _ENGINE.keep_source_detail
 
     def at(self, frame: int, seed: int, **changes: Any) -> DreamSettings:
         """The engine's settings for one frame (schedules evaluated, seed applied)."""

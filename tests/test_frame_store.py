@@ -120,7 +120,7 @@ def test_changed_spec_is_refused_naming_the_changes(tmp_path):
 
 
 def test_many_changes_are_cut_short(tmp_path):
-    FrameStore(tmp_path, make_manifest())
+    write_frames(FrameStore(tmp_path, make_manifest()), 1)
     changed = make_manifest(**{"dream.steps": 1, "dream.octaves": 1, "zoom.scale": 2.0,
                                "zoom.angle": 3.0, "fps": 1.0, "seed": 5, "mode": "video"})
     with pytest.raises(DreamreelError, match=r"\.\.\.\); add --restart"):
@@ -141,6 +141,13 @@ def test_restart_clears_our_files_only(tmp_path):
     assert (tmp_path / "zoom.mp4").exists()
     saved = json.loads((tmp_path / "manifest.json").read_text())
     assert saved["spec"]["dream"]["steps"] == 30
+
+
+def test_manifest_without_frames_is_simply_replaced(tmp_path):
+    FrameStore(tmp_path, make_manifest())  # e.g. killed before the first frame
+    store = FrameStore(tmp_path, make_manifest(**{"dream.steps": 30}))
+    assert json.loads((tmp_path / "manifest.json").read_text())["spec"]["dream"]["steps"] == 30
+    assert store.done_count() == 0
 
 
 def test_frames_without_manifest_are_protected(tmp_path):

@@ -18,10 +18,10 @@ import numpy as np
 from ..captions import caption
 from ..dream import Snapshot, dream, octave_shapes, resize
 from ..manifest import build_manifest
-from ..noise import make_noise
-from ..output import (contact_sheet, read_image, write_csv_atomic, write_gif,
-                      write_image_atomic, write_json_atomic, write_mp4)
+from ..output import contact_sheet, write_csv_atomic, write_image_atomic, write_json_atomic
 from ..spec import RenderSpec
+from ..stitch import stitch
+from .source import source_image
 
 
 @dataclass
@@ -31,30 +31,6 @@ class ProgressResult:
     losses: list[float]       # one per snapshot
     final_loss: float
     seconds: float
-
-
-def source_image(spec: RenderSpec) -> np.ndarray:
-    """The input photo (or seeded noise) at the output size, RGB float32 0..255."""
-    if spec.input:
-        image = read_image(spec.input)
-        height, width = output_size(spec, image.shape[:2])
-        return resize(image.astype(np.float32), (height, width))
-    height, width = output_size(spec, None)
-    return make_noise(height, width, kind=spec.noise, seed=spec.seed).astype(np.float32)
-
-
-def output_size(spec: RenderSpec, input_shape: tuple[int, int] | None) -> tuple[int, int]:
-    """(height, width): given sizes win; one given side keeps the input's aspect ratio."""
-    if input_shape is None:
-        input_shape = (spec.height or spec.width or 512, spec.width or spec.height or 512)
-    in_h, in_w = input_shape
-    if spec.width and spec.height:
-        return spec.height, spec.width
-    if spec.width:
-        return max(16, round(in_h * spec.width / in_w)), spec.width
-    if spec.height:
-        return spec.height, max(16, round(in_w * spec.height / in_h))
-    return in_h, in_w
 
 
 def caption_text(snap: Snapshot) -> str:
@@ -101,30 +77,22 @@ def render_progress(spec: RenderSpec, model, out_dir: Path, *,
     sheet = contact_sheet([caption(t, text) if spec.progress.caption else t for t, text in thumbs],
                           columns=spec.progress.contact_columns or None)
     write_image_atomic(out_dir / "contact_sheet.png", sheet)
-    frame_paths = sorted(frames_dir.glob("*.png"))
-    _stitch(spec, frame_paths, out_dir)
+    _stitch(spec, len(rows), out_dir)
     seconds = time.perf_counter() - started
     shapes = octave_shapes(height, width, settings.octaves, settings.octave_scale)
-    manifest = build_manifest(spec.to_dict(), model, mode="progress", frames=len(frame_paths),
+    manifest = build_manifest(spec.to_dict(), model, mode="progress", frames=len(rows),
                               size=[width, height], octave_shapes=shapes,
                               octave_losses=result.octave_losses, seconds=round(seconds, 2))
     write_json_atomic(out_dir / "manifest.json", manifest)
-    return ProgressResult(out_dir, len(frame_paths), [float(r[-1]) for r in rows],
+    return ProgressResult(out_dir, len(rows), [float(r[-1]) for r in rows],
                           result.final_loss, seconds)
 
 
-def _stitch(spec: RenderSpec, frame_paths: list[Path], out_dir: Path) -> None:
+def _stitch(spec: RenderSpec, frame_count: int, out_dir: Path) -> None:
     """GIF and MP4 from the frames on disk, the last one held ``hold_last`` seconds."""
-    hold = round(spec.output.hold_last * spec.fps)
-    sequence = frame_paths + frame_paths[-1:] * hold
-
-    def frames():  # streamed from disk: never every frame in memory at once
-        return (read_image(p) for p in sequence)
-
-    if spec.output.mp4:
-        write_mp4(out_dir / "progress.mp4", frames(), spec.fps)
-    if spec.output.gif:
-        write_gif(out_dir / "progress.gif", frames(), spec.fps, max_side=spec.output.gif_max_side)
+    out = spec.output
+    stitch(out_dir, name="progress", fps=spec.fps, count=frame_count, mp4=out.mp4, gif=out.gif,
+           gif_max_side=out.gif_max_side, hold_last=out.hold_last)
 
 
 def _thumb_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
