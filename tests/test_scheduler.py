@@ -1,0 +1,145 @@
+"""Zoom renders through the scheduler: resume, refusal, stitched outputs, real zooming."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from renderer.errors import DreamreelError
+from renderer.output import probe_video, read_image
+from renderer.scheduler import frame_seed, render_animation
+from renderer.spec import load_spec
+
+FRAMES = 5
+SMALL = ["width=96", "height=96", f"frames={FRAMES}", "fps=10", "dream.steps=3",
+         "zoom.first_steps=4", "zoom.first_octaves=1", "zoom.scale=1.25", "output.gif_max_side=96"]
+
+
+def small_spec(*extra: str):
+    return load_spec("noise-zoom", [*SMALL, *extra])
+
+
+@pytest.fixture(scope="module")
+def dogs(embedded_cache):
+    from renderer.models import load_dream_model
+
+    return load_dream_model("mobilenet_v2_dogs")
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(dogs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    result = render_animation(small_spec(), dogs, out)
+    return out, result
+
+
+def frame_bytes(out, count=FRAMES):
+    return [(out / "frames" / f"{i:06d}.png").read_bytes() for i in range(1, count + 1)]
+
+
+def test_render_writes_frames_losses_plot_and_stitched_videos(uninterrupted):
+    out, result = uninterrupted
+    assert result.frames == result.rendered == FRAMES
+    assert len(list((out / "frames").glob("*.png"))) == FRAMES
+    rows = (out / "losses.csv").read_text().splitlines()
+    assert rows[0].startswith("frame,final_loss,octave_losses,seconds") and len(rows) == FRAMES + 1
+    assert read_image(out / "losses.png").shape[:2] == (320, 640)
+    video = probe_video(out / "zoom.mp4")
+    assert (video["frames"], video["width"], video["height"]) == (FRAMES, 96, 96)
+    assert video["fps"] == 10 and video["codec"] == "h264" and video["pix_fmt"] == "yuv420p"
+    gif = Image.open(out / "zoom.gif")
+    assert gif.n_frames == FRAMES and gif.info["loop"] == 0
+
+
+def test_frames_really_zoom(uninterrupted):
+    """A centre crop of frame t, scaled up by the zoom, matches frame t+1 far better
+    than frame t+1 matches anything unrelated."""
+    out, _ = uninterrupted
+    frames = [read_image(out / "frames" / f"{i:06d}.png").astype(np.float32)
+              for i in range(1, FRAMES + 1)]
+    size, crop = 96, round(96 / 1.25)
+    lo = (size - crop) // 2
+    for before, after in zip(frames[1:], frames[2:]):
+        zoomed = cv2.resize(before[lo:lo + crop, lo:lo + crop], (size, size),
+                            interpolation=cv2.INTER_CUBIC)
+        matched = np.abs(zoomed - after).mean()
+        unrelated = np.abs(np.flipud(before) - after).mean()
+        assert matched < 0.6 * unrelated
+
+
+def test_resume_after_interruption_gives_identical_frames(dogs, uninterrupted, tmp_path):
+    whole, _ = uninterrupted
+    calls = []
+
+    def interrupt_after_two(done, total, loss):
+        calls.append(done)
+        if done == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_animation(small_spec(), dogs, tmp_path, progress=interrupt_after_two)
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 2
+    result = render_animation(small_spec(), dogs, tmp_path)
+    assert result.rendered == FRAMES - 2
+    assert frame_bytes(tmp_path) == frame_bytes(whole)
+
+
+def test_a_png_without_its_loss_row_is_rendered_again(dogs, uninterrupted, tmp_path):
+    whole, _ = uninterrupted
+    render_animation(small_spec("frames=3"), dogs, tmp_path)
+    # As if killed between writing frame 3's PNG and its row: drop the row.
+    lines = (tmp_path / "losses.csv").read_text().splitlines()
+    (tmp_path / "losses.csv").write_text("\n".join(lines[:-1]) + "\n")
+    (tmp_path / "frames" / "000003.png").write_bytes(b"\x89PNG truncated")
+    result = render_animation(small_spec(), dogs, tmp_path)
+    assert result.rendered == FRAMES - 2
+    assert frame_bytes(tmp_path) == frame_bytes(whole)
+
+
+def test_more_frames_extend_a_finished_render(dogs, uninterrupted, tmp_path):
+    whole, _ = uninterrupted
+    render_animation(small_spec("frames=3"), dogs, tmp_path)
+    result = render_animation(small_spec(), dogs, tmp_path)  # frames=5: two more
+    assert result.rendered == 2 and frame_bytes(tmp_path) == frame_bytes(whole)
+
+
+def test_a_changed_spec_refuses_to_resume_unless_restarted(dogs, uninterrupted, tmp_path):
+    render_animation(small_spec("frames=2"), dogs, tmp_path)
+    with pytest.raises(DreamreelError, match=r"zoom\.scale.*--restart"):
+        render_animation(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path)
+    result = render_animation(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path,
+                              restart=True)
+    assert result.rendered == 2
+
+
+def test_frame_seeds_differ_per_frame_and_render():
+    seeds = {frame_seed(0, i) for i in range(100)}
+    assert len(seeds) == 100 and frame_seed(1, 0) != frame_seed(0, 0)
+
+
+def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterrupted,
+                                                                  tmp_path, samples_dir):
+    """The real CLI in a child process, killed without warning mid-render."""
+    whole, _ = uninterrupted
+    argv = [sys.executable, "-m", "renderer.cli", "render", "noise-zoom", "--out", str(tmp_path),
+            "--quiet", *[a for item in SMALL for a in ("--set", item)]]
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 240
+    while not (tmp_path / "frames" / "000002.png").exists():
+        assert child.poll() is None, child.stderr.read().decode()
+        assert time.monotonic() < deadline, "the child never wrote frame 2"
+        time.sleep(0.05)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    result = render_animation(small_spec(), dogs, tmp_path)
+    assert 0 < result.rendered < FRAMES
+    assert frame_bytes(tmp_path) == frame_bytes(whole)
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".partial")]

@@ -1,0 +1,83 @@
+"""Zoom mode's geometry and colour coherence (numpy only, no dreaming)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from renderer.modes.zoom import Motion, match_colours, next_init, warp
+from renderer.spec import load_spec
+
+
+def marker_image(size: int = 101) -> np.ndarray:
+    """Grey with a bright dot at (row 50, col 70)."""
+    image = np.full((size, size, 3), 100.0, np.float32)
+    image[48:53, 68:73] = 250.0
+    return image
+
+
+def dot_position(image: np.ndarray) -> tuple[float, float]:
+    weight = np.clip(image[..., 0] - 150.0, 0, None)
+    rows, cols = np.indices(weight.shape)
+    return float((rows * weight).sum() / weight.sum()), float((cols * weight).sum() / weight.sum())
+
+
+def test_zoom_moves_points_away_from_the_centre():
+    row, col = dot_position(warp(marker_image(), Motion(scale=2.0)))
+    assert row == pytest.approx(50, abs=0.6) and col == pytest.approx(50 + 2 * 20, abs=0.6)
+
+
+def test_translation_slides_the_view_and_rotation_turns_it():
+    row, col = dot_position(warp(marker_image(), Motion(translate_x=10.0, translate_y=-5.0)))
+    assert (row, col) == pytest.approx((55, 60), abs=0.6)  # view right/up: content left/down
+    row, col = dot_position(warp(marker_image(), Motion(rotation=90.0)))
+    assert (row, col) == pytest.approx((30, 50), abs=0.6)  # counter-clockwise a quarter turn
+
+
+def test_warp_leaves_no_black_borders():
+    grey = np.full((101, 101, 3), 100.0, np.float32)
+    moved = warp(grey, Motion(scale=0.8, rotation=30.0, translate_x=15.0))
+    assert np.abs(moved - 100.0).max() < 0.5  # a zero border would show as black corners
+
+
+def test_schedules_drive_the_motion_frame_by_frame():
+    spec = load_spec("noise-zoom", ['zoom.scale="0:(1.0), 10:(1.1)"',
+                                    'zoom.rotation="0:(0), 20:(-2)"'])
+    assert Motion.at(spec, 0).scale == 1.0
+    assert Motion.at(spec, 5).scale == pytest.approx(1.05)
+    assert Motion.at(spec, 30).scale == pytest.approx(1.1)
+    assert Motion.at(spec, 10).rotation == pytest.approx(-1.0)
+
+
+def test_colour_match_moves_statistics_to_the_reference():
+    rng = np.random.default_rng(0)
+    reference = rng.uniform(0, 255, (64, 64, 3)).astype(np.float32)
+    washed = reference * 0.3 + 150.0  # grey drift
+    matched = match_colours(washed, reference)
+    for channel in range(3):
+        assert matched[..., channel].mean() == pytest.approx(reference[..., channel].mean(), abs=6)
+        assert matched[..., channel].std() == pytest.approx(reference[..., channel].std(), rel=0.1)
+
+
+def lab_stats(rgb: np.ndarray) -> np.ndarray:
+    lab = cv2.cvtColor(np.clip(rgb, 0, 255).astype(np.float32) / 255.0, cv2.COLOR_RGB2Lab)
+    return np.concatenate([lab.mean(axis=(0, 1)), lab.std(axis=(0, 1))])
+
+
+@pytest.mark.parametrize("coherence", [True, False])
+def test_a_hundred_frames_keep_frame_zeros_colours_only_with_coherence(coherence):
+    """A stand-in dream that saturates a little each frame drifts without coherence."""
+    spec = load_spec("noise-zoom", [f"zoom.color_coherence={str(coherence).lower()}",
+                                    "zoom.scale=1.02"])
+    rng = np.random.default_rng(1)
+    frame0 = cv2.GaussianBlur(rng.uniform(0, 255, (64, 64, 3)).astype(np.float32), (0, 0), 2)
+    previous = frame0
+    for index in range(1, 101):
+        start = next_init(spec, previous, frame0, index, seed=index)
+        previous = np.clip((start - 128.0) * 1.04 + 131.0, 0, 255)  # "dream": contrast, warmth
+    drift = np.abs(lab_stats(previous) - lab_stats(frame0)).max()
+    if coherence:
+        assert drift < 8.0
+    else:
+        assert drift > 15.0
