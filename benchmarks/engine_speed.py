@@ -164,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"warm-up {name:9s} {size:5d} px: {time.perf_counter() - t0:6.2f} s", flush=True)
 
     times: dict[str, dict[int, list[float]]] = {}
+    cpu_times: dict[str, dict[int, list[float]]] = {}
     loads = []
     for round_index in range(args.rounds):
         loads.append(load())
@@ -171,12 +172,15 @@ def main(argv: list[str] | None = None) -> int:
             variants = list(variants_for(size).items())
             shift = round_index % len(variants)
             for name, call in variants[shift:] + variants[:shift]:
-                t0 = time.perf_counter()
+                c0, t0 = time.process_time(), time.perf_counter()
                 call(images[size], steps_for[size])
                 elapsed = time.perf_counter() - t0
+                cpu_s = time.process_time() - c0
                 times.setdefault(name, {}).setdefault(size, []).append(elapsed)
+                cpu_times.setdefault(name, {}).setdefault(size, []).append(cpu_s)
                 print(f"round {round_index + 1}/{args.rounds} {name:9s} {size:5d} px: "
-                      f"{steps_for[size] / elapsed:7.2f} steps/s", flush=True)
+                      f"{steps_for[size] / elapsed:7.2f} steps/s  ({cpu_s / steps_for[size] * 1000:6.0f}"
+                      f" CPU ms/step)", flush=True)
     loads.append(load())
 
     rate = {name: {size: steps_for[size] / statistics.median(ts) for size, ts in by_size.items()}
@@ -194,18 +198,46 @@ def main(argv: list[str] | None = None) -> int:
         value = rate.get(name, {}).get(size)
         return fmt.format(value) if value is not None else "—"
 
-    def ratio(a, b, size):
-        if size in rate.get(a, {}) and size in rate.get(b, {}):
-            return f"{rate[a][size] / rate[b][size]:.2f}"
-        return "—"
+    def paired(a, b, size, table=None):
+        """Median over rounds of the speed ratio a/b measured in the same round (the
+        variants of one round run back to back, so they saw about the same load)."""
+        table = times if table is None else table
+        if size not in table.get(a, {}) or size not in table.get(b, {}):
+            return None
+        return statistics.median(tb / ta for ta, tb in zip(table[a][size], table[b][size]))
+
+    def ratio(a, b, size, table=None):
+        value = paired(a, b, size, table)
+        return "—" if value is None else f"{value:.2f}"
 
     for size in args.sizes:
         row = [f"{size}x{size}", cell("engine", size), cell("ref_a", size), cell("ref_b", size),
                ratio("engine", "ref_a", size), ratio("engine", "ref_b", size),
                cell("engine_1t", size), ratio("engine", "engine_1t", size)]
         print("| " + " | ".join(row) + " |")
-    print("\nsteps/s; higher is better. engine = dream(..., octaves=1), default tile_size=512;"
-          " engine 1 tile = tile_size=side (only above 512 px).")
+    print("\nsteps/s (wall clock), median over rounds; higher is better. Ratios: median over"
+          " rounds of the ratio within a round. engine = dream(..., octaves=1), default"
+          " tile_size=512; engine 1 tile = tile_size=side (only above 512 px).")
+
+    # CPU seconds of this process (all threads), less disturbed by other processes' load.
+    print()
+    header = ["size", "engine", "ref A", "ref B", "engine 1 tile", "A/engine", "B/engine",
+              "1 tile/engine"]
+    print("CPU ms per step (this process, all threads; lower is better; ratios >1 mean the"
+          " engine used less CPU):\n")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "|".join("---:" for _ in header) + "|")
+
+    def cpu_cell(name, size):
+        ts = cpu_times.get(name, {}).get(size)
+        return f"{statistics.median(ts) / steps_for[size] * 1000:.0f}" if ts else "—"
+
+    for size in args.sizes:
+        row = [f"{size}x{size}", cpu_cell("engine", size), cpu_cell("ref_a", size),
+               cpu_cell("ref_b", size), cpu_cell("engine_1t", size),
+               ratio("engine", "ref_a", size, cpu_times), ratio("engine", "ref_b", size, cpu_times),
+               ratio("engine", "engine_1t", size, cpu_times)]
+        print("| " + " | ".join(row) + " |")
 
     if args.json:
         args.json.write_text(json.dumps({
@@ -213,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             "steps": {str(s): n for s, n in steps_for.items()}, "rounds": args.rounds,
             "loadavg_per_round": loads,
             "seconds": {n: {str(s): ts for s, ts in by.items()} for n, by in times.items()},
+            "cpu_seconds": {n: {str(s): ts for s, ts in by.items()} for n, by in cpu_times.items()},
             "steps_per_s_median": {n: {str(s): r for s, r in by.items()} for n, by in rate.items()},
         }, indent=2))
         print(f"wrote {args.json}")

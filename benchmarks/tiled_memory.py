@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--widths", type=int, nargs="+", default=[512, 1024, 2048, 2560])
     parser.add_argument("--height", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=10, help="timed steps per dream (default 10)")
+    parser.add_argument("--steps", type=int, default=8, help="timed steps per dream (default 8)")
     parser.add_argument("--rounds", type=int, default=2,
                         help="repeat everything; medians are reported (default 2)")
     parser.add_argument("--tile", type=int, default=512, help="tile size of the tiled runs")

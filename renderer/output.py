@@ -389,33 +389,31 @@ def write_gif(
 ) -> int:
     """Write an animated GIF (looping forever unless `loop=False`); return frames given.
 
-    Frames are downscaled so the long side is at most `max_side` (GIFs grow fast).
-    Pillow collects the frames until the file closes, so memory grows with the count,
-    and it merges identical consecutive frames into one longer frame (timing is kept).
+    Frames are downscaled so the long side is at most `max_side` (GIFs grow fast) and
+    kept as 8-bit palette images until the file is written (1 byte a pixel). Pillow
+    merges identical consecutive frames into one longer frame (timing is kept).
     Faster than 50 fps is played at 50 fps: browsers slow shorter delays to 100 ms.
     """
-    import imageio.v3 as iio
+    from PIL import Image
 
     fps = _check_fps(fps)
     frames = iter(frames)
     first = _first_frame(frames, path)
-    with _atomic_path(path) as tmp:
-        with iio.imopen(tmp, "w", plugin="pillow", extension=".gif") as gif:
-            count = _write_gif_frames(gif, _chain(first, frames), fps, loop, max_side)
-    return count
-
-
-def _write_gif_frames(gif, frames, fps, loop, max_side) -> int:
-    """Write frames one behind, so the last write can carry the per-frame delays."""
-    pending, count = None, 0
-    for frame in frames:
-        if pending is not None:
-            gif.write(pending)
-        pending = _fit_long_side(_as_rgb(frame), max_side)
-        count += 1
+    palette_frames = [_gif_frame(frame, max_side, Image) for frame in _chain(first, frames)]
     options = {"loop": 0} if loop else {}  # NETSCAPE loop 0 = forever; absent = once
-    gif.write(pending, duration=_gif_durations(count, fps), **options)
-    return count
+    with _atomic_path(path) as tmp:
+        palette_frames[0].save(tmp, format="GIF", save_all=True,
+                               append_images=palette_frames[1:],
+                               duration=_gif_durations(len(palette_frames), fps), **options)
+    return len(palette_frames)
+
+
+def _gif_frame(frame: np.ndarray, max_side: int | None, image_module):
+    """RGB -> 256-colour palette image. Fast octree: Pillow's default quantizer took
+    ~0.4 s a frame on 320 px dreams (40 s for a 96-frame zoom), this ~10 ms, and the
+    two look the same on DeepDream's busy textures."""
+    rgb = _fit_long_side(_as_rgb(frame), max_side)
+    return image_module.fromarray(rgb).quantize(256, method=image_module.Quantize.FASTOCTREE)
 
 
 # ---------------------------------------------------------------- probing
