@@ -23,6 +23,9 @@ Times, side by side and interleaved (order rotated each round, median reported):
                rows and columns, dynamic window slice, window/core scaling, tf.pad + add of
                the core into a full-size gradient), here with one tile
   clone        B with all three of the above: should time like `run`
+  clone_serial clone with the tile loops at parallel_iterations=1 (tiles strictly one after
+               another; TF's default, which the engine uses, is 10). Same as clone when the
+               image is one tile (<= 512 px); try --size 1024 to see what it costs
 
 and the same as CPU seconds of this process per step (user + system, all threads), which
 other processes' load disturbs less than wall time.
@@ -47,8 +50,13 @@ PER_CALL = ("loss", "dream0", "fwd")
 
 
 def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool,
-               stateless: bool, tile_loop: bool):
-    """The reference in-graph loop with some of the engine's features switched on."""
+               stateless: bool, tile_loop: bool, tile_parallel_iterations: int | None = None):
+    """The reference in-graph loop with some of the engine's features switched on.
+
+    ``tile_parallel_iterations``: None keeps TensorFlow's default for the tile loops, 10
+    (as the engine does: a While op may then run up to 10 iterations, i.e. tiles, at
+    once); 1 runs the tiles strictly one after another."""
+    parallel = 10 if tile_parallel_iterations is None else int(tile_parallel_iterations)
     import tensorflow as tf
 
     extractor = model.extractor
@@ -83,7 +91,9 @@ def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool
         gradient = tf.zeros_like(image)
         loss = tf.constant(0.0)
         for r in tf.range(rows):
+            tf.autograph.experimental.set_loop_options(parallel_iterations=parallel)
             for c in tf.range(cols):
+                tf.autograph.experimental.set_loop_options(parallel_iterations=parallel)
                 y0 = r * row_step
                 y1 = tf.minimum(y0 + row_step, height)
                 x0 = c * col_step
@@ -204,6 +214,8 @@ def main(argv: list[str] | None = None) -> int:
         "B+stateless": loop_variant(**{**off, "stateless": True}),
         "B+tileloop": loop_variant(**{**off, "tile_loop": True}),
         "clone": loop_variant(tensor_array=True, stateless=True, tile_loop=True),
+        "clone_serial": loop_variant(tensor_array=True, stateless=True, tile_loop=True,
+                                     tile_parallel_iterations=1),
     }
     for name, call in variants.items():  # warm-up: tracing excluded
         call()

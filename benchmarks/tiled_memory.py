@@ -31,6 +31,7 @@ on a tile border.)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -58,9 +59,31 @@ def child(args) -> int:
     model = load_dream_model(args.model)
     image = test_image(args.height, args.width, half_offset=True)
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    settings = DreamSettings(steps=args.steps, octaves=1, tile_size=args.tile)
+    settings = DreamSettings(steps=args.steps, octaves=1, tile_size=args.tile,
+                             tile_margin=args.margin, jitter=args.jitter)
+    if args.copy:
+        # A copy of the engine's compiled step loop (benchmarks/engine_profile.py), tile
+        # loops with TF's default parallel_iterations (10) or with 1. No dream() around it.
+        from engine_profile import build_loop
+
+        loop = build_loop(model, settings.jitter, args.tile, settings.tile_margin,
+                          tensor_array=True, stateless=True, tile_loop=True,
+                          tile_parallel_iterations=1 if args.copy == "serial" else None)
+        prep = model.preprocessing
+        x = prep.to_model(image)
+        step_size = np.asarray(settings.step_size * (prep.high - prep.low) / 2.0, np.float32)
+        t0 = time.perf_counter()
+        loop(x, np.int32(1), step_size)
+        warm = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        loop(x, np.int32(args.steps), step_size)[0].numpy()
+        elapsed = time.perf_counter() - t0
+        print(json.dumps({"baseline_kib": baseline_kib,
+                          "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                          "warmup_s": warm, "seconds": elapsed}), flush=True)
+        return 0
     t0 = time.perf_counter()
-    dream(image, model, DreamSettings(steps=1, octaves=1, tile_size=args.tile))
+    dream(image, model, dataclasses.replace(settings, steps=1))
     warm = time.perf_counter() - t0
     t0 = time.perf_counter()
     result = dream(image, model, settings)
@@ -77,11 +100,15 @@ def child(args) -> int:
 
 
 def run_child(script: Path, width: int, height: int, tile: int, steps: int, model: str,
-              save: str | None) -> dict:
+              save: str | None, copy: str | None = None, margin: int = 64,
+              jitter: int = 32) -> dict:
     cmd = [sys.executable, str(script), "--child", "--width", str(width), "--height",
-           str(height), "--tile", str(tile), "--steps", str(steps), "--model", model]
+           str(height), "--tile", str(tile), "--steps", str(steps), "--model", model,
+           "--margin", str(margin), "--jitter", str(jitter)]
     if save:
         cmd += ["--save", save]
+    if copy:
+        cmd += ["--copy", copy]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(cmd, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(process.pid, 0)
@@ -125,8 +152,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="mobilenet_v2_dogs")
     parser.add_argument("--png-dir", default="/tmp/dreamreel-bench",
                         help="save the widest tiled/untiled dreams here ('' to skip)")
+    parser.add_argument("--copies", action="store_true",
+                        help="also run a copy of the engine's step loop with the tile loops at "
+                             "TF's default parallel_iterations (copy) and at 1 (serial)")
+    parser.add_argument("--seam-controls", action="store_true",
+                        help="also dream the widest image tiled with jitter 0 (margin 64, then "
+                             "margin 0) and measure its seams: shows the seam statistic can see "
+                             "a seam when there is one")
     parser.add_argument("--json", type=Path, default=None)
     # child mode
+    parser.add_argument("--margin", type=int, default=64, help=argparse.SUPPRESS)
+    parser.add_argument("--jitter", type=int, default=32, help=argparse.SUPPRESS)
+    parser.add_argument("--copy", choices=["parallel", "serial"], help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--save", default=None, help=argparse.SUPPRESS)
@@ -146,14 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     for round_index in range(args.rounds):
         loads.append(load())
         for width in args.widths:
-            modes = [("tiled", args.tile), ("untiled", width)]
+            modes = [("tiled", args.tile, None), ("untiled", width, None)]
+            if args.copies:
+                modes += [("copy", args.tile, "parallel"), ("serial", args.tile, "serial")]
             if round_index % 2:
                 modes.reverse()
-            for mode, tile in modes:
+            for mode, tile, copy in modes:
                 save = None
-                if args.png_dir and width == widest and round_index == 0:
+                if args.png_dir and width == widest and round_index == 0 and not copy:
                     save = str(Path(args.png_dir) / f"dream_{args.height}x{width}_{mode}.png")
-                report = run_child(script, width, args.height, tile, args.steps, args.model, save)
+                report = run_child(script, width, args.height, tile, args.steps, args.model, save,
+                                   copy)
                 report["load"] = load()
                 results.setdefault((mode, width), []).append(report)
                 print(f"round {round_index + 1}/{args.rounds} {mode:8s} {args.height}x{width:<5d} "
@@ -175,10 +215,11 @@ def main(argv: list[str] | None = None) -> int:
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|")
     rows = []
+    all_modes = ("tiled", "untiled") + (("copy", "serial") if args.copies else ())
     for width in args.widths:
         tiles = -(-width // args.tile) * -(-args.height // args.tile)
         row = {"width": width, "tiles": tiles}
-        for mode in ("tiled", "untiled"):
+        for mode in all_modes:
             peak = med(mode, width, "peak_kib") / 1024
             base = med(mode, width, "baseline_kib") / 1024
             row[mode] = {"peak_mib": peak, "baseline_mib": base,
@@ -193,10 +234,33 @@ def main(argv: list[str] | None = None) -> int:
               f"{row['untiled']['steps_per_s']:.2f} |")
     print("\npeak = child's ru_maxrss; dream MiB = peak minus the peak before the first dream "
           "call (TF + model loaded).")
+    if args.copies:
+        print("\nCopies of the engine's step loop (benchmarks/engine_profile.py build_loop, tile "
+              f"size {args.tile}, no dream() around it): copy = tile loops at TF's default "
+              "parallel_iterations (10), as in renderer/ascent.py; serial = parallel_iterations=1."
+              "\n")
+        header = ["width", "copy peak MiB", "copy dream MiB", "copy steps/s",
+                  "serial peak MiB", "serial dream MiB", "serial steps/s"]
+        print("| " + " | ".join(header) + " |")
+        print("|" + "|".join("---:" for _ in header) + "|")
+        for row in rows:
+            c, r = row["copy"], row["serial"]
+            print(f"| {args.height}x{row['width']} | {c['peak_mib']:.0f} | {c['dream_mib']:.0f} | "
+                  f"{c['steps_per_s']:.2f} | {r['peak_mib']:.0f} | {r['dream_mib']:.0f} | "
+                  f"{r['steps_per_s']:.2f} |")
 
+    seam_modes = ["tiled", "untiled"]
+    if args.png_dir and args.seam_controls:
+        for margin in (64, 0):
+            mode = f"tiled_jitter0_margin{margin}"
+            png = str(Path(args.png_dir) / f"dream_{args.height}x{widest}_{mode}.png")
+            run_child(script, widest, args.height, args.tile, args.steps, args.model, png,
+                      margin=margin, jitter=0)
+            seam_modes.append(mode)
     seams = {}
     if args.png_dir:
-        for mode in ("tiled", "untiled"):
+        print()
+        for mode in seam_modes:
             png = str(Path(args.png_dir) / f"dream_{args.height}x{widest}_{mode}.png")
             if Path(png).is_file():
                 source = test_image(args.height, widest, half_offset=True)
@@ -204,9 +268,9 @@ def main(argv: list[str] | None = None) -> int:
                                "detail": seam_ratio(png, args.tile, source)}
                 for what in ("image", "detail"):
                     s = seams[mode][what]
-                    print(f"{mode:8s} {what:6s}: column step at x=512k / median column step = "
+                    print(f"{mode:24s} {what:6s}: column step at x=512k / median column step = "
                           f"{s['ratio']:.2f} (per border {s['per_border']})")
-                print(f"         {png}")
+                print(f"{'':24s} {png}")
 
     if args.json:
         args.json.write_text(json.dumps({

@@ -18,8 +18,8 @@ import numpy as np
 from .dream import dream
 from .frame_store import FrameStore
 from .manifest import build_manifest
-from .modes import zoom
-from .modes.source import source_image
+from .modes.zoom import ZoomFrames
+from .output import write_json_atomic
 from .spec import RenderSpec
 from .stitch import stitch
 
@@ -34,6 +34,7 @@ class AnimationResult:
     rendered: int        # frames dreamed by this run (the rest were resumed)
     seconds: float
     outputs: list[Path]
+    report: dict          # video: temporal stability and scene cuts; zoom: empty
 
 
 def frame_seed(render_seed: int, frame: int) -> int:
@@ -45,53 +46,58 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def frames_for(spec: RenderSpec):
+    """The mode object that says where each frame's dream starts."""
+    if spec.mode == "video":
+        from .modes.video import VideoFrames
+
+        return VideoFrames(spec)
+    return ZoomFrames(spec)
+
+
 def render_animation(spec: RenderSpec, model, out_dir: Path, *, restart: bool = False,
                      progress: FrameProgress | None = None) -> AnimationResult:
     """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF."""
     _deterministic_ops()
     started = time.perf_counter()
+    mode = frames_for(spec)
     manifest = build_manifest(spec.to_dict(), model, identity=spec.frames_identity(),
-                              mode=spec.mode)
+                              mode=spec.mode, fps=mode.fps)
     store = FrameStore(out_dir, manifest, restart=restart)
-    start = min(store.done_count(), spec.frames)
-    reference = store.read_frame(0) if start > 0 else None
-    previous = store.read_frame(start - 1) if start > 0 else None
+    start = min(store.done_count(), mode.count)
+    mode.resume(start, store.read_frame)
     if progress:
-        progress(start, spec.frames, None)
-    for index in range(start, spec.frames):
+        progress(start, mode.count, None)
+    for index in range(start, mode.count):
         frame_started = time.perf_counter()
         seed = frame_seed(spec.seed, index)
-        if index == 0:
-            init = source_image(spec)
-            # Noise has no detail worth keeping: its grain would return at every octave.
-            settings = spec.dream.at(0, seed, steps=spec.zoom.first_steps,
-                                     octaves=spec.zoom.first_octaves,
-                                     keep_source_detail=spec.dream.keep_source_detail
-                                     and spec.input is not None)
-        else:
-            init = zoom.next_init(spec, previous, reference, index, seed)
-            settings = spec.dream.at(index, seed)
+        init, overrides, extra = mode.start(index, seed)
+        settings = spec.dream.at(index, seed, **overrides)
         weights = spec.layer_weights(index)
         result = dream(init, model, settings,
                        layer_weights=None if weights is None else list(weights.values()))
-        previous = to_uint8(result.image)
-        reference = previous if reference is None else reference
-        motion = zoom.Motion.at(spec, index)
-        store.write_frame(index, previous, octave_losses=result.octave_losses,
+        frame = to_uint8(result.image)
+        store.write_frame(index, frame, octave_losses=result.octave_losses,
                           final_loss=result.final_loss,
                           seconds=time.perf_counter() - frame_started,
-                          steps=settings.steps, zoom=round(motion.scale, 6),
-                          rotation=round(motion.rotation, 6))
+                          steps=settings.steps, **extra)
+        mode.finished(index, frame)
         if progress:
-            progress(index + 1, spec.frames, result.final_loss)
+            progress(index + 1, mode.count, result.final_loss)
     store.write_loss_plot()
+    report = mode.close(store)
+    if report:
+        write_json_atomic(out_dir / "report.json", report)
     out = spec.output
-    outputs = stitch(out_dir, name=spec.mode, fps=spec.fps, count=spec.frames, mp4=out.mp4,
+    audio = mode.audio()
+    outputs = stitch(out_dir, name=mode.name, fps=mode.fps, count=mode.count, mp4=out.mp4,
                      gif=out.gif, gif_max_side=out.gif_max_side, pingpong=out.pingpong,
-                     hold_last=0.0 if out.pingpong else out.hold_last)
+                     hold_last=0.0 if out.pingpong else out.hold_last,
+                     audio_from=audio[0] if audio else None,
+                     audio_start=audio[1] if audio else 0.0)
     seconds = time.perf_counter() - started
-    store.update_manifest(frames=spec.frames, seconds_this_run=round(seconds, 2))
-    return AnimationResult(out_dir, spec.frames, spec.frames - start, seconds, outputs)
+    store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2))
+    return AnimationResult(out_dir, mode.count, mode.count - start, seconds, outputs, report)
 
 
 def _deterministic_ops() -> None:

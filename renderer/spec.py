@@ -19,7 +19,10 @@ from .dream import DreamSettings
 from .errors import DreamreelError
 from .schedule import INTERPOLATIONS, Schedule, parse_schedule
 
-MODES = ("progress", "zoom")
+MODES = ("progress", "zoom", "video")
+FLOW_METHODS = ("dis", "farneback")  # renderer.flow has the same; spec stays OpenCV-free
+DIS_PRESETS = ("ultrafast", "fast", "medium")
+BLEND_MODES = ("residual", "full")
 
 
 def constant(value: float) -> Schedule:
@@ -68,6 +71,34 @@ class ZoomSettings:
 
 
 @dataclass(frozen=True)
+class VideoSettings:
+    """The ``video`` table: which part of the clip, and how frames carry the dream."""
+
+    start: float | None = None        # seconds into the clip
+    end: float | None = None
+    start_frame: int | None = None    # or a frame range (end exclusive)
+    end_frame: int | None = None
+    every: int = 1                    # keep every n-th frame (fps divides by n)
+    max_size: int | None = None       # long side at most this (aspect kept, even sizes)
+    blend: Schedule = constant(0.9)   # how much of the last frame's dream carries over
+    blend_mode: str = "residual"      # residual: warp (dream - raw); full: warp the dream
+    first_steps: int = 20             # the first frame and frames after a cut dream fully
+    first_octaves: int = 3
+    audio: bool = True                # mux the clip's sound into the MP4
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """The ``flow`` table: optical flow on the raw frames (OpenCV)."""
+
+    enabled: bool = True              # off: every frame dreamed alone (the flicker baseline)
+    method: str = "dis"               # dis or farneback
+    preset: str = "medium"            # DIS: ultrafast, fast, medium
+    cut_min_reliable: float = 0.4     # a cut when less of the frame has a reliable flow
+    cut_hist_threshold: float = 0.5   # ... or grey histograms jump more than this
+
+
+@dataclass(frozen=True)
 class ProgressSettings:
     every: int = 5                 # a snapshot every this many steps (and at each octave end)
     caption: bool = True           # octave, step and loss written on each snapshot
@@ -94,12 +125,14 @@ class RenderSpec:
     noise: str = "uniform"                   # kind of noise when there is no input
     width: int | None = None                 # output size; None keeps the input's
     height: int | None = None
-    frames: int = 60                         # frames to render (zoom)
+    frames: int = 60                         # frames to render (zoom; video: the clip decides)
     fps: float = 8.0
     seed: int = 0
     interpolation: str = "linear"            # between schedule keyframes: linear or smooth
     dream: DreamTable = field(default_factory=DreamTable)
     zoom: ZoomSettings = field(default_factory=ZoomSettings)
+    video: VideoSettings = field(default_factory=VideoSettings)
+    flow: FlowSettings = field(default_factory=FlowSettings)
     progress: ProgressSettings = field(default_factory=ProgressSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     name: str = "custom"                     # the preset's name, for output folders
@@ -287,7 +320,22 @@ def _check(spec, prefix: str) -> None:
             raise DreamreelError(f"{prefix}noise must be >= 0")
         if spec.first_steps < 0 or spec.first_octaves < 1:
             raise DreamreelError(f"{prefix}first_steps must be >= 0 and {prefix}first_octaves >= 1")
+    elif isinstance(spec, VideoSettings):
+        if spec.every < 1 or spec.first_steps < 0 or spec.first_octaves < 1:
+            raise DreamreelError(f"{prefix}every and {prefix}first_octaves must be >= 1, "
+                                 f"{prefix}first_steps >= 0")
+        if spec.blend_mode not in BLEND_MODES:
+            raise DreamreelError(f"{prefix}blend_mode must be one of {', '.join(BLEND_MODES)}")
+        if not all(0.0 <= v <= 1.0 for _, v in spec.blend.keyframes):
+            raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
+    elif isinstance(spec, FlowSettings):
+        if spec.method not in FLOW_METHODS or spec.preset not in DIS_PRESETS:
+            raise DreamreelError(f"{prefix}method must be one of {', '.join(FLOW_METHODS)} and "
+                                 f"{prefix}preset one of {', '.join(DIS_PRESETS)}")
     elif isinstance(spec, RenderSpec):
+        if spec.mode == "video" and not spec.input:
+            raise DreamreelError("video mode needs an input clip: --input CLIP (a video file "
+                                 "or a folder of numbered frames)")
         if spec.mode not in MODES:
             raise DreamreelError(f"mode must be one of {', '.join(MODES)}, got {spec.mode!r}")
         if spec.frames < 1:

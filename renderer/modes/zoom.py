@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from ..spec import RenderSpec
+from .source import source_image
 
 
 @dataclass(frozen=True)
@@ -80,3 +81,45 @@ def next_init(spec: RenderSpec, previous: np.ndarray, reference: np.ndarray, fra
     if spec.zoom.color_coherence:
         moved = match_colours(moved, reference)
     return np.clip(moved, 0.0, 255.0)
+
+
+class ZoomFrames:
+    """The zoom animation as the scheduler sees it: where each frame's dream starts."""
+
+    name = "zoom"
+
+    def __init__(self, spec: RenderSpec):
+        self.spec = spec
+        self.count = spec.frames
+        self.fps = spec.fps
+        self.reference: np.ndarray | None = None  # frame 0, for colour coherence
+        self.previous: np.ndarray | None = None
+
+    def resume(self, start: int, read_frame) -> None:
+        """Pick up after ``start`` finished frames (read back from the store)."""
+        if start > 0:
+            self.reference, self.previous = read_frame(0), read_frame(start - 1)
+
+    def start(self, index: int, seed: int) -> tuple[np.ndarray, dict, dict]:
+        """(start image, dream-setting overrides, extra columns for losses.csv)."""
+        motion = Motion.at(self.spec, index)
+        extra = {"zoom": round(motion.scale, 6), "rotation": round(motion.rotation, 6)}
+        if index == 0:
+            # Noise has no detail worth keeping: its grain would return at every octave.
+            overrides = {"steps": self.spec.zoom.first_steps,
+                         "octaves": self.spec.zoom.first_octaves,
+                         "keep_source_detail": self.spec.dream.keep_source_detail
+                         and self.spec.input is not None}
+            return source_image(self.spec), overrides, extra
+        return next_init(self.spec, self.previous, self.reference, index, seed), {}, extra
+
+    def finished(self, index: int, frame: np.ndarray) -> None:
+        self.previous = frame
+        if self.reference is None:
+            self.reference = frame
+
+    def audio(self):
+        return None
+
+    def close(self, store) -> dict:
+        return {}

@@ -1,0 +1,109 @@
+"""Video mode: dream over a clip, carrying the last frame's dream along the optical flow.
+
+Each frame starts from its raw frame plus the previous frame's dream residual
+(dream - raw) warped onto it by backward optical flow, weighted by ``video.blend`` and by
+the occlusion mask: where the flow is unreliable (occluded, uncovered, from outside the
+image) the raw frame shows through, so nothing smears and no ghost lingers. The blend
+below 1 lets old dream fade instead of building up brightness frame after frame.
+A scene cut (flow collapses or histograms jump) starts afresh from the raw frame.
+Pure numpy/OpenCV: the scheduler runs the dream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..flow import (FlowEstimator, StabilityMeter, backward_warp, flow_pair, is_scene_cut,
+                    occlusion_mask, to_gray)
+from ..spec import RenderSpec
+from ..video_io import iter_frames, open_video
+
+
+@dataclass(frozen=True)
+class Carry:
+    """How one frame starts."""
+
+    image: np.ndarray       # RGB float32 0..255
+    fresh: bool             # no dream carried: first frame, cut, or flow off
+    cut: bool = False
+    reliable: float = 1.0   # share of pixels whose flow passed the consistency check
+
+
+def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, raw: np.ndarray,
+                previous_raw: np.ndarray | None, previous_dream: np.ndarray | None) -> Carry:
+    """Frame ``frame``'s start image from its raw frame and the previous dreamed frame."""
+    raw_f = raw.astype(np.float32)
+    if estimator is None or previous_raw is None or previous_dream is None:
+        return Carry(raw_f, fresh=True)
+    gray_prev, gray_cur = to_gray(previous_raw), to_gray(raw)
+    backward, forward = flow_pair(estimator, gray_prev, gray_cur)
+    mask = occlusion_mask(backward, forward)
+    flow = spec.flow
+    if is_scene_cut(gray_prev, gray_cur, mask, min_reliable=flow.cut_min_reliable,
+                    hist_threshold=flow.cut_hist_threshold):
+        return Carry(raw_f, fresh=True, cut=True, reliable=float(mask.mean()))
+    weight = (spec.video.blend(frame) * mask)[..., None]
+    if spec.video.blend_mode == "residual":
+        residual = previous_dream.astype(np.float32) - previous_raw.astype(np.float32)
+        start = raw_f + weight * backward_warp(residual, backward)
+    else:
+        warped = backward_warp(previous_dream.astype(np.float32), backward)
+        start = weight * warped + (1.0 - weight) * raw_f
+    return Carry(np.clip(start, 0.0, 255.0), fresh=False, reliable=float(mask.mean()))
+
+
+class VideoFrames:
+    """The video animation as the scheduler sees it."""
+
+    name = "video"
+
+    def __init__(self, spec: RenderSpec):
+        self.spec = spec
+        v = spec.video
+        self.source = open_video(spec.input, start=v.start, end=v.end,
+                                 start_frame=v.start_frame, end_frame=v.end_frame,
+                                 every=v.every, max_size=v.max_size, folder_fps=spec.fps)
+        self.count = self.source.frame_count
+        self.fps = self.source.fps
+        self.estimator = (FlowEstimator(spec.flow.method, spec.flow.preset)
+                          if spec.flow.enabled else None)
+        self._raws = None
+        self.raw = self.previous_raw = self.previous_dream = None
+        self.cut = False
+
+    def resume(self, start: int, read_frame) -> None:
+        """Stream raw frames from ``start - 1`` on; the dream chain restarts from disk."""
+        self._raws = iter_frames(self.source, first=max(0, start - 1))
+        if start > 0:
+            self.previous_raw = next(self._raws)
+            self.previous_dream = read_frame(start - 1)
+
+    def start(self, index: int, seed: int) -> tuple[np.ndarray, dict, dict]:
+        self.raw = next(self._raws)
+        carry = carry_dream(self.spec, self.estimator, index, self.raw, self.previous_raw,
+                            self.previous_dream)
+        overrides = ({"steps": self.spec.video.first_steps,
+                      "octaves": self.spec.video.first_octaves} if carry.fresh else {})
+        extra = {"cut": int(carry.cut), "reliable": round(carry.reliable, 4)}
+        return carry.image, overrides, extra
+
+    def finished(self, index: int, frame: np.ndarray) -> None:
+        self.previous_raw, self.previous_dream = self.raw, frame
+
+    def audio(self):
+        """(clip, start seconds) to mux into the MP4, or None."""
+        if self.spec.video.audio and self.source.has_audio:
+            return self.source.path, self.source.start_seconds
+        return None
+
+    def close(self, store) -> dict:
+        """The temporal stability report of the stored frames against the raw clip."""
+        meter = StabilityMeter(self.fps, FlowEstimator(self.spec.flow.method,
+                                                       self.spec.flow.preset))
+        for index, raw in zip(range(self.count), iter_frames(self.source)):
+            meter.add(raw, store.read_frame(index))
+        report = meter.report().to_dict()
+        report["cuts"] = [int(r["frame"]) for r in store.rows() if int(r.get("cut", 0))]
+        return report
