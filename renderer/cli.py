@@ -16,6 +16,7 @@ from .errors import DreamreelError
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
     "stitch": "example: dreamreel stitch renders/noise-zoom",
+    "stability": "example: dreamreel stability renders/video-quick/video.mp4 --source clip.mp4",
     "models": "example: dreamreel models layers mobilenet_v2_dogs",
     "presets": "example: dreamreel presets show progress",
     "models list": "example: dreamreel models list",
@@ -42,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="discard frames of an earlier render in --out and start over")
     render.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     render.set_defaults(run=cmd_render)
+
+    stability = _command(commands, "stability",
+                         "temporal stability of a dreamed video against its source (E_warp)")
+    stability.add_argument("output", type=Path, metavar="OUT.mp4")
+    stability.add_argument("--source", type=Path, required=True, metavar="IN.mp4")
+    stability.add_argument("--json", type=Path, metavar="PATH", help="also write the report here")
+    stability.set_defaults(run=cmd_stability)
 
     stitch = _command(commands, "stitch", "re-stitch a render folder's frames into MP4 and GIF")
     stitch.add_argument("out_dir", type=Path, metavar="OUT_DIR")
@@ -76,7 +84,7 @@ def _command(group, name: str, summary: str, example_key: str | None = None):
 
 
 # Commands that never touch TensorFlow: they skip its multi-second import.
-_LIGHT_COMMANDS = {"presets", "stitch"}
+_LIGHT_COMMANDS = {"presets", "stitch", "stability"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,7 +133,8 @@ def cmd_render(args) -> int:
         return 0
     from .scheduler import render_animation
 
-    with step_bar(spec.frames, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
+    total = spec.frames if spec.mode == "zoom" else None  # a clip's count comes with the clip
+    with step_bar(total, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
         result = render_animation(
             spec, model, out_dir, restart=args.restart,
             progress=lambda done, total, loss: advance(done, total, loss=loss))
@@ -134,6 +143,25 @@ def cmd_render(args) -> int:
     _say(args, f"wrote {result.frames} frames{note} and "
                f"{', '.join(p.name for p in result.outputs)} to {out_dir} "
                f"in {result.seconds:.1f} s")
+    if "summary" in result.report:
+        cuts = result.report["cuts"]
+        _say(args, result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))
+    return 0
+
+
+def cmd_stability(args) -> int:
+    import json
+
+    from .flow import stability_of_videos
+
+    report = stability_of_videos(args.output, args.source)
+    print(report.summary_line())
+    if args.json:
+        from .output import write_json_atomic
+
+        write_json_atomic(args.json, report.to_dict())
+    else:
+        print(json.dumps(report.to_dict(), indent=2))
     return 0
 
 

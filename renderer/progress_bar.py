@@ -9,7 +9,7 @@ from tqdm import tqdm
 
 
 @contextmanager
-def step_bar(total: int, *, quiet: bool = False, desc: str = "",
+def step_bar(total: int | None, *, quiet: bool = False, desc: str = "",
              unit: str = "step") -> Iterator[Callable[[int], None]]:
     """Yields ``advance(done, total=None, **postfix)``: moves the bar to ``done``.
 

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from renderer.errors import DreamreelError
+
 from renderer.spec import load_spec, preset_names
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED = {"noise-zoom", "zoom-hd", "progress", "inception-classic"}
+SHIPPED = {"noise-zoom", "zoom-hd", "progress", "inception-classic", "video-dream", "video-quick"}
 
 
 def test_the_promised_presets_ship():
@@ -20,7 +22,7 @@ def test_the_promised_presets_ship():
 
 @pytest.mark.parametrize("name", preset_names())
 def test_every_preset_is_valid_and_its_first_line_describes_it(name):
-    spec = load_spec(name)
+    spec = load_spec(name, input="clip.mp4")  # video presets need an input; others accept one
     assert spec.name == name
     first = (ROOT / "presets" / f"{name}.toml").read_text().splitlines()[0]
     assert first.startswith(f"# {name}: ")
@@ -48,3 +50,8 @@ def test_presets_are_found_from_an_installed_wheel(tmp_path):
     assert str(site) in out
     for name in SHIPPED:
         assert f"'{name}'" in out
+
+
+def test_video_presets_need_an_input_clip():
+    with pytest.raises(DreamreelError, match="--input CLIP"):
+        load_spec("video-quick")

@@ -112,3 +112,17 @@ def test_the_clips_audio_survives_into_the_output(dogs, clip, tmp_path):
     video = probe_video(tmp_path / "out" / "video.mp4")
     assert video["audio"] == "aac" and video["frames"] == result.frames == 10
     assert video["duration"] == pytest.approx(10 / FPS, abs=0.1)
+
+
+def test_stability_command_compares_any_two_videos(with_flow, clip, capsys, tmp_path):
+    from renderer.cli import main
+
+    out, result = with_flow
+    assert main(["stability", str(out / "video.mp4"), "--source", str(clip),
+                 "--json", str(tmp_path / "r.json")]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.startswith("stability (12 frames") and "added flicker" in line
+    import json
+    report = json.loads((tmp_path / "r.json").read_text())
+    # From the MP4 (compressed) rather than the PNGs: close to the render's own report.
+    assert report["dream_strength"] == pytest.approx(result.report["dream_strength"], rel=0.15)

@@ -104,6 +104,7 @@ class VideoFrames:
                                                        self.spec.flow.preset))
         for index, raw in zip(range(self.count), iter_frames(self.source)):
             meter.add(raw, store.read_frame(index))
-        report = meter.report().to_dict()
+        stability = meter.report()
+        report = {"summary": stability.summary_line(), **stability.to_dict()}
         report["cuts"] = [int(r["frame"]) for r in store.rows() if int(r.get("cut", 0))]
         return report
