@@ -53,6 +53,10 @@ def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool
                stateless: bool, tile_loop: bool, tile_parallel_iterations: int | None = None):
     """The reference in-graph loop with some of the engine's features switched on.
 
+    With all three on it is a copy of renderer/ascent.py's step loop, except that the layer
+    weights are Python constants here (a graph input there) and smoothing is left out (off
+    by default there).
+
     ``tile_parallel_iterations``: None keeps TensorFlow's default for the tile loops, 10
     (as the engine does: a While op may then run up to 10 iterations, i.e. tiles, at
     once); 1 runs the tiles strictly one after another."""

@@ -11,11 +11,12 @@ layers) and the same square test image, same algorithm (random roll jitter of up
 loss = sum of weight * mean activation, gradient / (std + 1e-8), step 0.02 of half the
 input range, clip to the input range):
 
-  engine     renderer.dream.dream(image, model, DreamSettings(steps=N, octaves=1)), exactly
-             as a user calls it: one octave, no snapshots, default tile_size=512 (so an
-             image wider than 512 px is cut into tiles with 64-px margins). This includes
-             what dream() does around the ascent: preprocessing, the final per-octave
-             `ascent.loss` measurement (one more forward pass), clipping back to RGB.
+  engine     renderer.dream.dream(image, model, DreamSettings(steps=N, octaves=1),
+             measure_octave_ends=False), as renderer.dream_image calls it: one octave, no
+             snapshots, default tile_size=512 (so an image wider than 512 px is cut into
+             tiles with 64-px margins); includes preprocessing and clipping back to RGB.
+  engine_end the same with the end-of-octave loss measured (one more forward pass, what
+             the frame scheduler logs to losses.csv): the cost of that measurement.
   engine_1t  the same call with tile_size = the image side (one tile); only at sizes above
              the default tile size, to show what tiling costs.
   ref_a      one tf.function call per step, image back to numpy between steps (the plain
@@ -111,8 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", default="mobilenet_v2_dogs")
     parser.add_argument("--layers", nargs="+", default=None,
                         help="layers to dream on (default: the model's defaults)")
-    parser.add_argument("--variants", nargs="+", default=["engine", "engine_1t", "ref_a", "ref_b"],
-                        choices=["engine", "engine_1t", "ref_a", "ref_b"])
+    parser.add_argument("--variants", nargs="+",
+                        default=["engine", "engine_end", "engine_1t", "ref_a", "ref_b"],
+                        choices=["engine", "engine_end", "engine_1t", "ref_a", "ref_b"])
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     if len(args.steps) not in (1, len(args.sizes)):
@@ -135,10 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     step_size = np.asarray(defaults.step_size * (prep.high - prep.low) / 2.0, np.float32)
     ref_a, ref_b = build_references(model, defaults.jitter)
 
-    def engine_call(tile_size):
+    def engine_call(tile_size, measure_end=False):
         def call(rgb, steps):
             settings = DreamSettings(steps=steps, octaves=1, tile_size=tile_size)
-            return dream(rgb, model, settings).image
+            return dream(rgb, model, settings, measure_octave_ends=measure_end).image
         return call
 
     def variants_for(size):
@@ -146,6 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.variants:
             if name == "engine":
                 out[name] = engine_call(defaults.tile_size)
+            elif name == "engine_end":
+                out[name] = engine_call(defaults.tile_size, measure_end=True)
             elif name == "engine_1t":
                 if size > defaults.tile_size:
                     out[name] = engine_call(size)
@@ -190,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
           f" per call; load average (1/5/15 min) per round: {loads}")
     print()
     header = ["size", "engine", "ref A (per-step)", "ref B (in-graph)", "engine/A", "engine/B",
-              "engine 1 tile", "tiled/1 tile"]
+              "engine + end loss", "(engine + end loss)/B", "engine 1 tile", "tiled/1 tile"]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|")
 
@@ -213,6 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         row = [f"{size}x{size}", cell("engine", size), cell("ref_a", size), cell("ref_b", size),
                ratio("engine", "ref_a", size), ratio("engine", "ref_b", size),
+               cell("engine_end", size), ratio("engine_end", "ref_b", size),
                cell("engine_1t", size), ratio("engine", "engine_1t", size)]
         print("| " + " | ".join(row) + " |")
     print("\nsteps/s (wall clock), median over rounds; higher is better. Ratios: median over"

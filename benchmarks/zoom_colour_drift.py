@@ -34,8 +34,8 @@ def main() -> None:
     from renderer.scheduler import render_animation
     from renderer.spec import load_spec
 
-    print(f"| colour coherence | frame | L mean | a mean | b mean | L std | a std | b std | "
-          f"max abs change vs frame 0 | render s |")
+    print("| colour coherence | frame | L mean | a mean | b mean | L std | a std | b std | "
+          "max abs change vs frame 0 | render s |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for coherence in ("true", "false"):
         spec = load_spec(args.preset, [f"frames={args.frames}", f"width={args.size}",

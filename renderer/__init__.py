@@ -43,8 +43,8 @@ def dream_image(image, model: str = "mobilenet_v2_dogs", layers=None, *, preproc
     except TypeError as exc:
         raise DreamreelError(f"dream_image: {exc}") from None
     dream_model = load_dream_model(model, layers, preprocess=preprocess)
-    result = dream(rgb, dream_model, dream_settings, snapshot_every=snapshot_every,
-                   on_snapshot=on_snapshot)
+    result = dream(rgb, dream_model, dream_settings, measure_octave_ends=False,
+                   snapshot_every=snapshot_every, on_snapshot=on_snapshot)
     if is_uint8:
         out = np.clip(np.rint(result.image), 0, 255).astype(np.uint8)
     else:

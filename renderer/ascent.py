@@ -63,23 +63,35 @@ class Ascent:
             step = (size + count - 1) // count
             return count, step
 
-        def tiled_loss_and_gradient(image, layer_weights):
-            """The image's loss and gradient, assembled tile by tile."""
+        def tiled_loss_and_gradient(image, layer_weights, with_gradient=True):
+            """The image's loss (and gradient), assembled tile by tile.
+
+            Tiles run one at a time (parallel_iterations=1): autograph's default of 10
+            would keep several tiles' activations alive at once and memory would grow
+            with the image after all. Without ``with_gradient`` no tape is recorded, so
+            measuring a loss costs a forward pass, not a whole step.
+            """
             shape = tf.shape(image)
             height, width = shape[0], shape[1]
             area = tf.cast(height * width, tf.float32)
             rows, row_step = tile_grid(height)
             cols, col_step = tile_grid(width)
-            gradient = tf.zeros_like(image)
+            gradient = tf.zeros_like(image) if with_gradient else tf.zeros([0, 0, 3])
             loss = tf.constant(0.0)
             for r in tf.range(rows):
+                tf.autograph.experimental.set_loop_options(parallel_iterations=1)
                 for c in tf.range(cols):
+                    tf.autograph.experimental.set_loop_options(parallel_iterations=1)
                     y0 = r * row_step
                     y1 = tf.minimum(y0 + row_step, height)
                     x0 = c * col_step
                     x1 = tf.minimum(x0 + col_step, width)
                     wy0, wy1 = tf.maximum(y0 - margin, 0), tf.minimum(y1 + margin, height)
                     wx0, wx1 = tf.maximum(x0 - margin, 0), tf.minimum(x1 + margin, width)
+                    core_share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
+                    if not with_gradient:
+                        loss += core_share * window_loss(image[wy0:wy1, wx0:wx1], layer_weights)
+                        continue
                     with tf.GradientTape() as tape:
                         window = image[wy0:wy1, wx0:wx1]
                         tape.watch(window)
@@ -87,7 +99,6 @@ class Ascent:
                     # Scaled by the window's share of the image, each activation weighs what
                     # it weighs in the whole image's mean; the loss counts only the core.
                     window_share = tf.cast((wy1 - wy0) * (wx1 - wx0), tf.float32) / area
-                    core_share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
                     window_gradient = tape.gradient(value, window) * window_share
                     core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
                     gradient += tf.pad(core, [[y0, height - y1], [x0, width - x1], [0, 0]])
@@ -128,7 +139,7 @@ class Ascent:
 
         @tf.function(input_signature=signature[:2])
         def measure(image, layer_weights):
-            return tiled_loss_and_gradient(image, layer_weights)[0]
+            return tiled_loss_and_gradient(image, layer_weights, with_gradient=False)[0]
 
         @tf.function(input_signature=signature[:2])
         def gradient_of(image, layer_weights):

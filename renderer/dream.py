@@ -116,11 +116,15 @@ def ascent_for(model, settings: DreamSettings) -> Ascent:
 
 def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *,
           layer_weights: Sequence[float] | None = None,
+          measure_octave_ends: bool = True,
           snapshot_every: int | None = None,
           on_snapshot: Callable[[Snapshot], None] | None = None) -> DreamResult:
     """Dream an RGB float image (0..255, any size) with ``model`` (a models.DreamModel).
 
     ``layer_weights`` (one per model layer) replaces the model's own for this dream.
+    ``measure_octave_ends`` measures the loss of each octave's final image (one forward
+    pass an octave, ~2-5% of a dream): what losses.csv logs. Callers that only want the
+    image and the per-step losses (``renderer.dream_image``) switch it off.
 
     Octaves follow Google's original: the source is shrunk into a pyramid, each octave
     starts from that level plus the dream detail grown so far (upscaled), and the new
@@ -169,7 +173,8 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
             if done < settings.steps:
                 report(done)
         first_step += settings.steps
-        end_loss = ascent.loss(current, layer_weights)
+        end_loss = (ascent.loss(current, layer_weights) if measure_octave_ends or on_snapshot
+                     else float("nan"))
         if on_snapshot:
             on_snapshot(Snapshot(octave, len(shapes), done, settings.steps, end_loss,
                                  prep.from_model(current)))

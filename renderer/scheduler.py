@@ -61,8 +61,10 @@ def render_animation(spec: RenderSpec, model, out_dir: Path, *, restart: bool = 
     _deterministic_ops()
     started = time.perf_counter()
     mode = frames_for(spec)
+    audio = mode.audio()
     manifest = build_manifest(spec.to_dict(), model, identity=spec.frames_identity(),
-                              mode=spec.mode, fps=mode.fps)
+                              mode=spec.mode, fps=mode.fps,
+                              audio={"path": str(audio[0]), "start": audio[1]} if audio else None)
     store = FrameStore(out_dir, manifest, restart=restart)
     start = min(store.done_count(), mode.count)
     mode.resume(start, store.read_frame)
@@ -89,7 +91,6 @@ def render_animation(spec: RenderSpec, model, out_dir: Path, *, restart: bool = 
     if report:
         write_json_atomic(out_dir / "report.json", report)
     out = spec.output
-    audio = mode.audio()
     outputs = stitch(out_dir, name=mode.name, fps=mode.fps, count=mode.count, mp4=out.mp4,
                      gif=out.gif, gif_max_side=out.gif_max_side, pingpong=out.pingpong,
                      hold_last=0.0 if out.pingpong else out.hold_last,

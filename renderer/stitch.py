@@ -104,7 +104,8 @@ def _leading_pngs(frames_dir: Path) -> int:
 
 
 def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
-    """`dreamreel stitch OUT_DIR`: stitch the done frames with the settings in manifest.json.
+    """`dreamreel stitch OUT_DIR`: stitch the done frames with the settings in manifest.json
+    (and a video render's recorded fps and sound).
 
     Done frames are those with a PNG and a losses.csv row (FrameStore's rule); a folder
     whose losses.csv is in another format (progress mode) falls back to the manifest's
@@ -122,7 +123,7 @@ def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
     output = spec.get("output") or {}
     try:
         name = str(spec["mode"])
-        fps = float(spec["fps"])
+        fps = float(manifest.get("fps") or spec["fps"])  # a clip's own fps, when recorded
         settings = {
             "mp4": bool(output.get("mp4", True)),
             "gif": bool(output.get("gif", True)),
@@ -142,4 +143,6 @@ def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
         count = min(recorded, _leading_pngs(out_dir / FRAMES_DIR))
     if count <= 0:
         raise DreamreelError(f"no frames in {out_dir / FRAMES_DIR} to stitch")
-    return stitch(out_dir, name=name, fps=fps, count=count, **settings)
+    audio = manifest.get("audio") or {}
+    return stitch(out_dir, name=name, fps=fps, count=count, audio_from=audio.get("path"),
+                  audio_start=float(audio.get("start", 0.0)), **settings)

@@ -112,6 +112,13 @@ def test_the_clips_audio_survives_into_the_output(dogs, clip, tmp_path):
     video = probe_video(tmp_path / "out" / "video.mp4")
     assert video["audio"] == "aac" and video["frames"] == result.frames == 10
     assert video["duration"] == pytest.approx(10 / FPS, abs=0.1)
+    # `dreamreel stitch` afterwards keeps the clip's fps and sound.
+    from renderer.stitch import stitch_from_manifest
+
+    (tmp_path / "out" / "video.mp4").unlink()
+    stitch_from_manifest(tmp_path / "out")
+    again = probe_video(tmp_path / "out" / "video.mp4")
+    assert (again["audio"], again["fps"], again["frames"]) == ("aac", FPS, 10)
 
 
 def test_stability_command_compares_any_two_videos(with_flow, clip, capsys, tmp_path):
