@@ -6,7 +6,6 @@ import subprocess
 
 import cv2
 import imageio_ffmpeg
-import numpy as np
 import pytest
 
 from renderer.output import probe_video, read_image, write_mp4
