@@ -127,9 +127,9 @@ def cmd_render(args) -> int:
 
         with step_bar(1, quiet=args.quiet, desc=spec.name) as advance:
             result = render_progress(spec, model, out_dir, progress=advance)
-        _say(args, f"wrote {result.frames} snapshots, progress.gif, progress.mp4 and "
-                   f"contact_sheet.png to {out_dir} in {result.seconds:.1f} s "
-                   f"(final loss {result.final_loss:.4f})")
+        _say(args, f"wrote {result.frames} snapshots and "
+                   f"{', '.join(p.name for p in result.outputs)} to {out_dir} in "
+                   f"{result.seconds:.1f} s (final loss {result.final_loss:.4f})")
         return 0
     from .scheduler import render_animation
 

@@ -31,6 +31,7 @@ class ProgressResult:
     losses: list[float]       # one per snapshot
     final_loss: float
     seconds: float
+    outputs: list[Path]       # GIF/MP4 as asked, the contact sheet
 
 
 def caption_text(snap: Snapshot) -> str:
@@ -77,7 +78,7 @@ def render_progress(spec: RenderSpec, model, out_dir: Path, *,
     sheet = contact_sheet([caption(t, text) if spec.progress.caption else t for t, text in thumbs],
                           columns=spec.progress.contact_columns or None)
     write_image_atomic(out_dir / "contact_sheet.png", sheet)
-    _stitch(spec, len(rows), out_dir)
+    outputs = _stitch(spec, len(rows), out_dir) + [out_dir / "contact_sheet.png"]
     seconds = time.perf_counter() - started
     shapes = octave_shapes(height, width, settings.octaves, settings.octave_scale)
     manifest = build_manifest(spec.to_dict(), model, mode="progress", frames=len(rows),
@@ -85,13 +86,13 @@ def render_progress(spec: RenderSpec, model, out_dir: Path, *,
                               octave_losses=result.octave_losses, seconds=round(seconds, 2))
     write_json_atomic(out_dir / "manifest.json", manifest)
     return ProgressResult(out_dir, len(rows), [float(r[-1]) for r in rows],
-                          result.final_loss, seconds)
+                          result.final_loss, seconds, outputs)
 
 
-def _stitch(spec: RenderSpec, frame_count: int, out_dir: Path) -> None:
+def _stitch(spec: RenderSpec, frame_count: int, out_dir: Path) -> list[Path]:
     """GIF and MP4 from the frames on disk, the last one held ``hold_last`` seconds."""
     out = spec.output
-    stitch(out_dir, name="progress", fps=spec.fps, count=frame_count, mp4=out.mp4, gif=out.gif,
+    return stitch(out_dir, name="progress", fps=spec.fps, count=frame_count, mp4=out.mp4, gif=out.gif,
            gif_max_side=out.gif_max_side, hold_last=out.hold_last)
 
 
