@@ -99,7 +99,11 @@ class VideoFrames:
         return None
 
     def close(self, store) -> dict:
-        """The temporal stability report of the stored frames against the raw clip."""
+        """The temporal stability report of the stored frames against the raw clip.
+
+        It recomputes the raw clip's flow rather than keeping the render's: a resumed
+        render never saw the earlier frames' flow, and the report covers every frame.
+        """
         meter = StabilityMeter(self.fps, FlowEstimator(self.spec.flow.method,
                                                        self.spec.flow.preset))
         for index, raw in zip(range(self.count), iter_frames(self.source)):
