@@ -84,3 +84,20 @@ def test_image(height: int, width: int, half_offset: bool = False) -> np.ndarray
     except (ImportError, FileNotFoundError):
         rng = np.random.default_rng(0)
         return rng.uniform(0, 255, (height, width, 3)).astype(np.float32)
+
+
+def weighted_mean_loss(model):
+    """The engine's loss as a plain TF function for the reference loops: sum over the
+    chosen layers of weight * mean activation (weights fixed as Python constants)."""
+    import tensorflow as tf
+
+    extractor = model.extractor
+    weights = [float(w) for w in model.weights]
+
+    def loss_of(image):
+        activations = extractor(image[tf.newaxis], training=False)
+        if not isinstance(activations, (list, tuple)):
+            activations = [activations]
+        return tf.add_n([w * tf.reduce_mean(a) for w, a in zip(weights, activations)])
+
+    return loss_of

@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, test_image  # noqa: E402
+from _common import load, machine_info, test_image, weighted_mean_loss  # noqa: E402
 
 
 PER_CALL = ("loss", "dream0", "fwd")
@@ -63,17 +63,10 @@ def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool
     parallel = 10 if tile_parallel_iterations is None else int(tile_parallel_iterations)
     import tensorflow as tf
 
-    extractor = model.extractor
-    weights = [float(w) for w in model.weights]
     prep = model.preprocessing
     low = tf.constant(prep.low, tf.float32)
     high = tf.constant(prep.high, tf.float32)
-
-    def loss_of(image):
-        activations = extractor(image[tf.newaxis], training=False)
-        if not isinstance(activations, (list, tuple)):
-            activations = [activations]
-        return tf.add_n([w * tf.reduce_mean(a) for w, a in zip(weights, activations)])
+    loss_of = weighted_mean_loss(model)
 
     def plain(image):
         with tf.GradientTape() as tape:

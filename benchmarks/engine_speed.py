@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, test_image  # noqa: E402
+from _common import load, machine_info, test_image, weighted_mean_loss  # noqa: E402
 
 
 def build_references(model, jitter: int):
@@ -48,17 +48,10 @@ def build_references(model, jitter: int):
     from renderer.quiet_tf import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
-    extractor = model.extractor
-    weights = [float(w) for w in model.weights]
     prep = model.preprocessing
     low = tf.constant(prep.low, tf.float32)
     high = tf.constant(prep.high, tf.float32)
-
-    def loss_of(image):
-        activations = extractor(image[tf.newaxis], training=False)
-        if not isinstance(activations, (list, tuple)):
-            activations = [activations]
-        return tf.add_n([w * tf.reduce_mean(a) for w, a in zip(weights, activations)])
+    loss_of = weighted_mean_loss(model)
 
     def one_step(image, step_size):
         shift = tf.random.uniform([2], -jitter, jitter + 1, dtype=tf.int32)

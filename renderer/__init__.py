@@ -46,7 +46,9 @@ def dream_image(image, model: str = "mobilenet_v2_dogs", layers=None, *, preproc
     result = dream(rgb, dream_model, dream_settings, measure_octave_ends=False,
                    snapshot_every=snapshot_every, on_snapshot=on_snapshot)
     if is_uint8:
-        out = np.clip(np.rint(result.image), 0, 255).astype(np.uint8)
+        from .output import to_uint8
+
+        out = to_uint8(result.image)
     else:
         out = (result.image / 255.0).astype(array.dtype if array.dtype.kind == "f" else np.float32)
     return out, result.losses

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 
 from .errors import DreamreelError
+from .output import to_uint8
 
 NOISE_KINDS = ("uniform", "gaussian", "smooth", "fractal")
 
@@ -24,16 +25,16 @@ def make_noise(height: int, width: int, *, kind: str = "uniform", seed: int = 0)
     if kind == "uniform":
         return rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
     if kind == "gaussian":
-        return _to_uint8(127.5 + 40.0 * rng.standard_normal((height, width, 3)))
+        return to_uint8(127.5 + 40.0 * rng.standard_normal((height, width, 3)))
     if kind == "smooth":
-        return _to_uint8(_smooth_layer(rng, height, width, 16) * 255.0)
+        return to_uint8(_smooth_layer(rng, height, width, 16) * 255.0)
     if kind == "fractal":
         # Halving the amplitude with each finer scale gives the 1/f look of clouds.
         scales = (64, 32, 16, 8, 4, 2)
         amplitudes = np.array([0.5 ** i for i in range(len(scales))])
         total = sum(a * _smooth_layer(rng, height, width, s) for a, s in zip(amplitudes, scales))
         total = (total - total.min()) / max(float(np.ptp(total)), 1e-8)
-        return _to_uint8(total * 255.0)
+        return to_uint8(total * 255.0)
     raise DreamreelError(f"unknown noise kind {kind!r}; choose one of: {', '.join(NOISE_KINDS)}")
 
 
@@ -41,7 +42,3 @@ def _smooth_layer(rng: np.random.Generator, height: int, width: int, factor: int
     """Uniform [0, 1] noise at 1/factor resolution, bicubically upscaled."""
     small = rng.random((max(1, height // factor), max(1, width // factor), 3)).astype(np.float32)
     return np.clip(cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC), 0.0, 1.0)
-
-
-def _to_uint8(x: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(x), 0, 255).astype(np.uint8)

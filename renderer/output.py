@@ -157,6 +157,11 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
     return image[:, :, :3]
 
 
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float RGB in 0..255 (any range) -> uint8: rounded, clipped."""
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
 def write_image_atomic(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
     """Encode an RGB image (format from the suffix, PNG for frames) and write it atomically."""
     target = Path(path)

@@ -19,7 +19,7 @@ from .dream import dream
 from .frame_store import FrameStore
 from .manifest import build_manifest
 from .modes.zoom import ZoomFrames
-from .output import write_json_atomic
+from .output import to_uint8, write_json_atomic
 from .spec import RenderSpec
 from .stitch import stitch
 
@@ -40,10 +40,6 @@ class AnimationResult:
 def frame_seed(render_seed: int, frame: int) -> int:
     """Each frame's own seed: independent of which frames were rendered before."""
     return int(np.random.SeedSequence([render_seed, frame]).generate_state(1)[0] % 2**31)
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
 def frames_for(spec: RenderSpec):

@@ -18,7 +18,8 @@ import numpy as np
 from ..captions import caption
 from ..dream import Snapshot, dream, octave_shapes, resize
 from ..manifest import build_manifest
-from ..output import contact_sheet, write_csv_atomic, write_image_atomic, write_json_atomic
+from ..output import (contact_sheet, to_uint8, write_csv_atomic, write_image_atomic,
+                      write_json_atomic)
 from ..spec import RenderSpec
 from ..stitch import stitch
 from .source import source_image
@@ -57,7 +58,7 @@ def render_progress(spec: RenderSpec, model, out_dir: Path, *,
     thumb_shape = _thumb_shape(height, width, spec.progress.contact_thumb)
 
     def on_snapshot(snap: Snapshot) -> None:
-        frame = np.clip(np.rint(resize(snap.image, (height, width))), 0, 255).astype(np.uint8)
+        frame = to_uint8(resize(snap.image, (height, width)))
         text = caption_text(snap)
         thumbs.append((cv2.resize(frame, thumb_shape[::-1], interpolation=cv2.INTER_AREA), text))
         if spec.progress.caption:
