@@ -46,7 +46,7 @@ def dream_image(image, model: str = "mobilenet_v2_dogs", layers=None, *, preproc
     result = dream(rgb, dream_model, dream_settings, measure_octave_ends=False,
                    snapshot_every=snapshot_every, on_snapshot=on_snapshot)
     if is_uint8:
-        from .output import to_uint8
+        from renderer.media.images import to_uint8
 
         out = to_uint8(result.image)
     else:

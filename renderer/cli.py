@@ -157,7 +157,7 @@ def cmd_stability(args) -> int:
     report = stability_of_videos(args.output, args.source)
     print(report.summary_line())
     if args.json:
-        from .output import write_json_atomic
+        from renderer.files import write_json_atomic
 
         write_json_atomic(args.json, report.to_dict())
     else:

@@ -25,13 +25,8 @@ import numpy as np
 
 from renderer.errors import DreamreelError
 from renderer.manifest import spec_hash
-from renderer.output import (
-    read_image,
-    remove_partial_files,
-    write_csv_atomic,
-    write_image_atomic,
-    write_json_atomic,
-)
+from renderer.media.images import read_image, write_image_atomic
+from renderer.files import remove_partial_files, write_csv_atomic, write_json_atomic
 
 MANIFEST_NAME = "manifest.json"
 LOSSES_CSV = "losses.csv"

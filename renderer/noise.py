@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from .errors import DreamreelError
-from .output import to_uint8
+from renderer.media.images import to_uint8
 
 NOISE_KINDS = ("uniform", "gaussian", "smooth", "fractal")
 

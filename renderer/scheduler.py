@@ -19,7 +19,8 @@ from .dream import dream
 from .frame_store import FrameStore
 from .manifest import build_manifest
 from .modes.zoom import ZoomFrames
-from .output import to_uint8, write_json_atomic
+from renderer.media.images import to_uint8
+from renderer.files import write_json_atomic
 from .spec import RenderSpec
 from .stitch import stitch
 

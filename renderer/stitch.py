@@ -20,7 +20,8 @@ from renderer.frame_store import (
     numbered_frame_files,
     read_manifest,
 )
-from renderer.output import _check_fps, read_image, write_gif, write_mp4
+from renderer.media.video_out import check_fps, write_gif, write_mp4
+from renderer.media.images import read_image
 
 
 def play_order(count: int, *, fps: float, pingpong: bool = False, hold_last: float = 0.0
@@ -66,7 +67,7 @@ def stitch(
     `count` takes only the first that many frames (e.g. the done ones of a resumed run).
     """
     out_dir = Path(out_dir)
-    fps = _check_fps(fps)
+    fps = check_fps(fps)
     if not (hold_last >= 0 and hold_last != float("inf")):
         raise DreamreelError(f"hold_last must be a number of seconds >= 0, got {hold_last}")
     if not name or Path(name).name != name or name in (".", ".."):

@@ -10,7 +10,7 @@ from renderer.ascent import Ascent, AscentSettings
 from renderer.dream import DreamSettings, dream, octave_shapes
 from renderer.errors import DreamreelError
 from renderer.noise import NOISE_KINDS, make_noise
-from renderer.output import read_image
+from renderer.media.images import read_image
 
 QUICK = dict(steps=8, octaves=1, step_size=0.02)
 

@@ -18,7 +18,7 @@ from renderer.flow import (
     to_gray,
     warp_error,
 )
-from renderer.output import write_mp4
+from renderer.media.video_out import write_mp4
 
 H, W = 96, 128
 INTERIOR = (slice(12, -12), slice(12, -12))

@@ -9,7 +9,7 @@ from renderer.errors import DreamreelError
 from renderer.frame_store import FrameStore, done_frame_count
 from renderer.loss_plot import loss_plot
 from renderer.manifest import spec_hash
-from renderer.output import read_image
+from renderer.media.images import read_image
 
 H, W = 32, 48
 

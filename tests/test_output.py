@@ -1,4 +1,4 @@
-"""Behaviour of renderer.output and renderer.captions: what lands on disk, and when."""
+"""Behaviour of renderer.files, renderer.media and renderer.captions: what lands on disk, and when."""
 
 import os
 import subprocess
@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer import output
+from renderer.contact_sheet import contact_sheet
+from renderer.files import remove_partial_files, write_csv_atomic, write_json_atomic, write_text_atomic
+from renderer.media.images import even_size, read_image, write_image_atomic
+from renderer.media.video_out import probe_video, write_gif, write_mp4
 from renderer.captions import caption
 from renderer.errors import DreamreelError
 
@@ -45,9 +48,9 @@ def sine_wav(path, seconds):
 
 def test_mp4_reads_back_with_exact_frames_size_fps_codec(tmp_path):
     path = tmp_path / "dream.mp4"
-    written = output.write_mp4(path, noise_frames(15, 49, 65), fps=12)
+    written = write_mp4(path, noise_frames(15, 49, 65), fps=12)
 
-    info = output.probe_video(path)
+    info = probe_video(path)
     assert written == 15
     assert info["frames"] == 15
     assert (info["width"], info["height"]) == (64, 48)  # odd input cropped to even
@@ -60,13 +63,13 @@ def test_mp4_reads_back_with_exact_frames_size_fps_codec(tmp_path):
 
 def test_mp4_names_with_colons_are_files_not_ffmpeg_protocols(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    output.write_mp4("take:2.mp4", noise_frames(3, 32, 32), fps=8)
-    assert output.probe_video("take:2.mp4")["frames"] == 3
+    write_mp4("take:2.mp4", noise_frames(3, 32, 32), fps=8)
+    assert probe_video("take:2.mp4")["frames"] == 3
 
 
 def test_mp4_is_faststart_so_browsers_play_while_loading(tmp_path):
     path = tmp_path / "dream.mp4"
-    output.write_mp4(path, noise_frames(4, 32, 32), fps=8)
+    write_mp4(path, noise_frames(4, 32, 32), fps=8)
     data = path.read_bytes()
     assert data.index(b"moov") < data.index(b"mdat")
 
@@ -75,7 +78,7 @@ def test_mp4_keeps_rgb_channel_order(tmp_path):
     red = np.zeros((32, 48, 3), np.uint8)
     red[..., 0] = 255
     path = tmp_path / "red.mp4"
-    output.write_mp4(path, [red, red], fps=2)
+    write_mp4(path, [red, red], fps=2)
     mean = first_decoded_frame(path).reshape(-1, 3).mean(axis=0)
     assert mean[0] > 200 and mean[1] < 40 and mean[2] < 40
 
@@ -84,9 +87,9 @@ def test_mp4_keeps_rgb_channel_order(tmp_path):
 def test_mp4_muxes_audio_without_losing_frames(tmp_path, audio_seconds):
     wav = sine_wav(tmp_path / "sound.wav", audio_seconds)
     path = tmp_path / "dream.mp4"
-    output.write_mp4(path, noise_frames(12, 32, 32), fps=12, audio_from=wav, audio_start=0.1)
+    write_mp4(path, noise_frames(12, 32, 32), fps=12, audio_from=wav, audio_start=0.1)
 
-    info = output.probe_video(path)
+    info = probe_video(path)
     assert info["frames"] == 12  # longer audio is cut, shorter is padded with silence
     assert info["audio"] == "aac"
     assert info["duration"] == pytest.approx(1.0, abs=0.05)
@@ -94,22 +97,22 @@ def test_mp4_muxes_audio_without_losing_frames(tmp_path, audio_seconds):
 
 def test_mp4_audio_source_without_sound_adds_no_audio_stream(tmp_path):
     silent = tmp_path / "silent.mp4"
-    output.write_mp4(silent, noise_frames(4, 32, 32), fps=8)
+    write_mp4(silent, noise_frames(4, 32, 32), fps=8)
     path = tmp_path / "dream.mp4"
-    output.write_mp4(path, noise_frames(4, 32, 32), fps=8, audio_from=silent)
-    assert output.probe_video(path)["audio"] is None
+    write_mp4(path, noise_frames(4, 32, 32), fps=8, audio_from=silent)
+    assert probe_video(path)["audio"] is None
 
 
 def test_mp4_rejects_frames_of_different_sizes_and_leaves_nothing(tmp_path):
     frames = [np.zeros((32, 32, 3), np.uint8), np.zeros((40, 32, 3), np.uint8)]
     with pytest.raises(DreamreelError, match="frame 1 is 32x40, expected 32x32"):
-        output.write_mp4(tmp_path / "dream.mp4", frames, fps=8)
+        write_mp4(tmp_path / "dream.mp4", frames, fps=8)
     assert files_in(tmp_path) == []
 
 
 def test_mp4_without_frames_is_a_user_error(tmp_path):
     with pytest.raises(DreamreelError, match="no frames"):
-        output.write_mp4(tmp_path / "dream.mp4", iter([]), fps=8)
+        write_mp4(tmp_path / "dream.mp4", iter([]), fps=8)
     assert files_in(tmp_path) == []
 
 
@@ -117,11 +120,11 @@ def test_probe_of_a_non_video_is_one_clear_error(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     with pytest.raises(DreamreelError, match="not a media file ffmpeg can read"):
-        output.probe_video(text)
+        probe_video(text)
     with pytest.raises(DreamreelError, match="no such file"):
-        output.probe_video(tmp_path / "missing.mp4")
+        probe_video(tmp_path / "missing.mp4")
     with pytest.raises(DreamreelError, match="no video stream"):
-        output.probe_video(sine_wav(tmp_path / "sound.wav", 0.2))
+        probe_video(sine_wav(tmp_path / "sound.wav", 0.2))
 
 
 # ---------------------------------------------------------------- GIF
@@ -139,7 +142,7 @@ def gif_frames_info(path):
 @pytest.mark.parametrize("fps", [10, 24])
 def test_gif_loops_forever_with_durations_from_fps(tmp_path, fps):
     path = tmp_path / "dream.gif"
-    written = output.write_gif(path, noise_frames(12, 24, 30), fps=fps)
+    written = write_gif(path, noise_frames(12, 24, 30), fps=fps)
 
     size, durations, loop = gif_frames_info(path)
     assert written == 12 and len(durations) == 12
@@ -153,7 +156,7 @@ def test_gif_loops_forever_with_durations_from_fps(tmp_path, fps):
 
 def test_gif_can_play_once_and_downscale(tmp_path):
     path = tmp_path / "once.gif"
-    output.write_gif(path, noise_frames(3, 100, 200), fps=5, loop=False, max_side=50)
+    write_gif(path, noise_frames(3, 100, 200), fps=5, loop=False, max_side=50)
     size, durations, loop = gif_frames_info(path)
     assert size == (50, 25)
     assert loop is None
@@ -168,7 +171,7 @@ def crashing_frames(good):
     raise RuntimeError("renderer crashed")
 
 
-@pytest.mark.parametrize("writer", [output.write_mp4, output.write_gif])
+@pytest.mark.parametrize("writer", [write_mp4, write_gif])
 def test_crash_mid_stream_leaves_no_file_and_no_temp(tmp_path, writer):
     target = tmp_path / "dream.out"
     with pytest.raises(RuntimeError, match="renderer crashed"):
@@ -182,13 +185,13 @@ def test_interrupt_mid_mp4_leaves_no_temp(tmp_path):
         raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        output.write_mp4(tmp_path / "dream.mp4", interrupted(), fps=8)
+        write_mp4(tmp_path / "dream.mp4", interrupted(), fps=8)
     assert files_in(tmp_path) == []
 
 
 def test_failed_rename_keeps_the_old_file_and_removes_the_temp(tmp_path, monkeypatch):
     target = tmp_path / "000001.png"
-    output.write_image_atomic(target, np.zeros((4, 4, 3), np.uint8))
+    write_image_atomic(target, np.zeros((4, 4, 3), np.uint8))
     before = target.read_bytes()
 
     def no_rename(src, dst):
@@ -196,7 +199,7 @@ def test_failed_rename_keeps_the_old_file_and_removes_the_temp(tmp_path, monkeyp
 
     monkeypatch.setattr(os, "replace", no_rename)
     with pytest.raises(DreamreelError, match="cannot write .*No space left on device"):
-        output.write_image_atomic(target, np.full((4, 4, 3), 255, np.uint8))
+        write_image_atomic(target, np.full((4, 4, 3), 255, np.uint8))
     assert target.read_bytes() == before
     assert files_in(tmp_path) == ["000001.png"]
 
@@ -205,24 +208,24 @@ def test_unwritable_destination_is_one_clear_error(tmp_path):
     blocker = tmp_path / "frames"
     blocker.write_text("a file where a folder should be")
     with pytest.raises(DreamreelError, match="is a file, not a folder"):
-        output.write_image_atomic(blocker / "000001.png", np.zeros((4, 4, 3), np.uint8))
+        write_image_atomic(blocker / "000001.png", np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(DreamreelError, match="cannot write"):
-        output.write_mp4(blocker / "dream.mp4", noise_frames(2, 32, 32), fps=8)
+        write_mp4(blocker / "dream.mp4", noise_frames(2, 32, 32), fps=8)
 
 
 @pytest.mark.skipif(os.name == "nt", reason="POSIX permission bits")
 def test_written_files_follow_the_umask_not_private_temp_modes(tmp_path):
     target = tmp_path / "losses.csv"
-    output.write_csv_atomic(target, ["frame", "loss"], [[1, 0.5]])
+    write_csv_atomic(target, ["frame", "loss"], [[1, 0.5]])
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_text_csv_json_round_trip_and_missing_folders_are_created(tmp_path):
-    output.write_text_atomic(tmp_path / "a" / "note.txt", "héllo\n")
-    output.write_csv_atomic(tmp_path / "losses.csv", ["frame", "loss"], [[1, 0.5], [2, 0.25]])
-    output.write_json_atomic(tmp_path / "manifest.json", {"model": "inception", "fps": 24})
+    write_text_atomic(tmp_path / "a" / "note.txt", "héllo\n")
+    write_csv_atomic(tmp_path / "losses.csv", ["frame", "loss"], [[1, 0.5], [2, 0.25]])
+    write_json_atomic(tmp_path / "manifest.json", {"model": "inception", "fps": 24})
     assert (tmp_path / "a" / "note.txt").read_text(encoding="utf-8") == "héllo\n"
     assert (tmp_path / "losses.csv").read_bytes() == b"frame,loss\n1,0.5\n2,0.25\n"
     assert '"fps": 24' in (tmp_path / "manifest.json").read_text()
@@ -231,7 +234,7 @@ def test_text_csv_json_round_trip_and_missing_folders_are_created(tmp_path):
 def test_remove_partial_files_sweeps_only_temp_leftovers(tmp_path):
     (tmp_path / ".000002.png.1a2b3c4d.partial").write_bytes(b"half")
     (tmp_path / "000001.png").write_bytes(b"done")
-    assert output.remove_partial_files(tmp_path) == 1
+    assert remove_partial_files(tmp_path) == 1
     assert files_in(tmp_path) == ["000001.png"]
 
 
@@ -240,8 +243,8 @@ def test_remove_partial_files_sweeps_only_temp_leftovers(tmp_path):
 
 def test_png_round_trip_is_exact_rgb(tmp_path):
     image = next(noise_frames(1, 7, 9))
-    output.write_image_atomic(tmp_path / "x.png", image)
-    np.testing.assert_array_equal(output.read_image(tmp_path / "x.png"), image)
+    write_image_atomic(tmp_path / "x.png", image)
+    np.testing.assert_array_equal(read_image(tmp_path / "x.png"), image)
 
 
 def test_read_image_turns_grayscale_and_rgba_into_rgb(tmp_path):
@@ -251,45 +254,45 @@ def test_read_image_turns_grayscale_and_rgba_into_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "rgba.png"), bgra)
     cv2.imwrite(str(tmp_path / "photo.webp"), np.zeros((5, 6, 3), np.uint8))
 
-    gray = output.read_image(tmp_path / "gray.png")
-    rgba = output.read_image(tmp_path / "rgba.png")
+    gray = read_image(tmp_path / "gray.png")
+    rgba = read_image(tmp_path / "rgba.png")
     assert gray.shape == rgba.shape == (5, 6, 3) and gray.dtype == np.uint8
     assert (gray == 77).all()
     assert tuple(rgba[0, 0]) == (30, 20, 10)
-    assert output.read_image(tmp_path / "photo.webp").shape == (5, 6, 3)
+    assert read_image(tmp_path / "photo.webp").shape == (5, 6, 3)
 
 
 def test_read_image_errors_are_one_clear_line(tmp_path):
     (tmp_path / "x.jpg").write_text("this is not a jpeg")
     with pytest.raises(DreamreelError) as err:
-        output.read_image(tmp_path / "x.jpg")
+        read_image(tmp_path / "x.jpg")
     expected = f"cannot read image '{tmp_path / 'x.jpg'}': not an image file OpenCV can decode"
     assert str(err.value) == expected
     with pytest.raises(DreamreelError, match="no such file"):
-        output.read_image(tmp_path / "missing.png")
+        read_image(tmp_path / "missing.png")
     with pytest.raises(DreamreelError, match="folder"):
-        output.read_image(tmp_path)
+        read_image(tmp_path)
 
 
 # ---------------------------------------------------------------- layout helpers
 
 
 def test_even_size_crops_odd_sides_only():
-    assert output.even_size(np.zeros((49, 65, 3), np.uint8)).shape == (48, 64, 3)
-    assert output.even_size(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64, 3)
+    assert even_size(np.zeros((49, 65, 3), np.uint8)).shape == (48, 64, 3)
+    assert even_size(np.zeros((48, 64, 3), np.uint8)).shape == (48, 64, 3)
 
 
 def test_contact_sheet_grid_layout():
     tiles = [np.full((10, 20, 3), 50 * (i + 1), np.uint8) for i in range(5)]
-    sheet = output.contact_sheet(tiles, gap=4)
+    sheet = contact_sheet(tiles, gap=4)
 
     assert sheet.shape == (2 * 10 + 3 * 4, 3 * 20 + 4 * 4, 3)  # 3 columns, 2 rows
     assert (sheet[4:14, 4:24] == 50).all()  # first tile, top left
     assert (sheet[18:28, 28:48] == 250).all()  # fifth tile, second row, middle
     assert (sheet[18:28, 52:72] == 16).all()  # empty slot shows the background
-    assert output.contact_sheet(tiles, columns=1, gap=0).shape == (50, 20, 3)
+    assert contact_sheet(tiles, columns=1, gap=0).shape == (50, 20, 3)
     with pytest.raises(ValueError):
-        output.contact_sheet([tiles[0], np.zeros((5, 5, 3), np.uint8)])
+        contact_sheet([tiles[0], np.zeros((5, 5, 3), np.uint8)])
 
 
 # ---------------------------------------------------------------- captions

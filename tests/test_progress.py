@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from renderer.modes.progress import render_progress
-from renderer.output import probe_video, read_image
+from renderer.media.video_out import probe_video
+from renderer.media.images import read_image
 from renderer.spec import load_spec
 
 

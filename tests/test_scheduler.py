@@ -14,7 +14,8 @@ import pytest
 from PIL import Image
 
 from renderer.errors import DreamreelError
-from renderer.output import probe_video, read_image
+from renderer.media.video_out import probe_video
+from renderer.media.images import read_image
 from renderer.scheduler import frame_seed, render_animation
 from renderer.spec import load_spec
 

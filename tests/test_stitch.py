@@ -9,7 +9,7 @@ from PIL import Image, ImageSequence
 from renderer.errors import DreamreelError
 from renderer.frame_store import FrameStore
 from renderer.manifest import spec_hash
-from renderer.output import probe_video
+from renderer.media.video_out import probe_video
 from renderer.stitch import play_order, stitch, stitch_from_manifest
 
 H, W = 32, 48

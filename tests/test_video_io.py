@@ -1,4 +1,4 @@
-"""Behaviour of renderer.video_io: which frames come back, how many, how big, and errors.
+"""Behaviour of renderer.media.video_in: which frames come back, how many, how big, and errors.
 
 Every test clip encodes its frame number in its colour (red = units of 24, green = 24s),
 so a test sees WHICH source frames came back, not just how many.
@@ -12,9 +12,9 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from renderer import output
+from renderer.media.video_out import write_gif, write_mp4
 from renderer.errors import DreamreelError
-from renderer.video_io import iter_frames, numbered_frames, open_video
+from renderer.media.video_in import iter_frames, numbered_frames, open_video
 
 H, W = 48, 64
 
@@ -43,7 +43,7 @@ def ffmpeg(*args):
 
 
 def make_clip(path, count, fps=24, height=H, width=W):
-    output.write_mp4(path, (frame_image(i, height, width) for i in range(count)), fps=fps)
+    write_mp4(path, (frame_image(i, height, width) for i in range(count)), fps=fps)
     return path
 
 
@@ -61,7 +61,7 @@ def clips(tmp_path_factory):
     ffmpeg("-i", clip, "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
            "-c:v", "copy", "-c:a", "aac", "-shortest", folder / "with_audio.mp4")
     ffmpeg("-display_rotation", 90, "-i", clip, "-c", "copy", folder / "rotated.mp4")
-    output.write_gif(folder / "long.gif", (frame_image(i) for i in range(96)), fps=24)
+    write_gif(folder / "long.gif", (frame_image(i) for i in range(96)), fps=24)
     return {"clip": clip, "long": folder / "long.mp4", "cut": folder / "cut.mp4",
             "audio": folder / "with_audio.mp4", "rotated": folder / "rotated.mp4",
             "gif": folder / "long.gif", "folder": folder}

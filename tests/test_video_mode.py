@@ -8,7 +8,9 @@ import cv2
 import imageio_ffmpeg
 import pytest
 
-from renderer.output import probe_video, read_image, write_mp4
+from renderer.media.video_out import probe_video, write_mp4
+
+from renderer.media.images import read_image
 from renderer.scheduler import render_animation
 from renderer.spec import load_spec
 

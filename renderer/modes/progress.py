@@ -18,8 +18,9 @@ import numpy as np
 from ..captions import caption
 from ..dream import Snapshot, dream, octave_shapes, resize
 from ..manifest import build_manifest
-from ..output import (contact_sheet, to_uint8, write_csv_atomic, write_image_atomic,
-                      write_json_atomic)
+from renderer.contact_sheet import contact_sheet
+from renderer.media.images import to_uint8, write_image_atomic
+from renderer.files import write_csv_atomic, write_json_atomic
 from ..spec import RenderSpec
 from ..stitch import stitch
 from .source import source_image

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ..noise import make_noise
-from ..output import read_image
+from renderer.media.images import read_image
 from ..spec import RenderSpec
 
 

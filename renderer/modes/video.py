@@ -18,7 +18,7 @@ import numpy as np
 from ..flow import (FlowEstimator, StabilityMeter, backward_warp, flow_pair, is_scene_cut,
                     occlusion_mask, to_gray)
 from ..spec import RenderSpec
-from ..video_io import iter_frames, open_video
+from ..media.video_in import iter_frames, open_video
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ import cv2
 import numpy as np
 
 from renderer.errors import DreamreelError
-from renderer.output import _ffmpeg_arg, even_size, probe_video, read_image
+from renderer.media.video_out import _ffmpeg_arg, probe_video
+from renderer.media.images import even_size, read_image
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 _SEEKABLE_FORMATS = ("mov", "matroska")  # demuxers "mov,mp4,m4a,..." and "matroska,webm"

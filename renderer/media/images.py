@@ -1,0 +1,83 @@
+"""Still images: read any format as RGB uint8, write PNG frames atomically, sizes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from renderer.errors import DreamreelError
+from renderer.files import user_os_errors, write_bytes_atomic
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """Return an HxWx3 uint8 view or copy: grayscale is repeated, alpha dropped."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        # Refuse rather than guess whether floats mean 0..1 or 0..255.
+        raise ValueError(f"expected a uint8 image, got dtype {image.dtype}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got {image.shape}")
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return image[:, :, :3]
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float RGB in 0..255 (any range) -> uint8: rounded, clipped."""
+    return np.clip(np.rint(image), 0, 255).astype(np.uint8)
+
+
+def write_image_atomic(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
+    """Encode an RGB image (format from the suffix, PNG for frames) and write it atomically."""
+    target = Path(path)
+    bgr = cv2.cvtColor(np.ascontiguousarray(as_rgb(rgb_uint8)), cv2.COLOR_RGB2BGR)
+    try:
+        ok, encoded = cv2.imencode(target.suffix or ".png", bgr)
+    except cv2.error:
+        ok = False
+    if not ok:
+        reason = f"OpenCV cannot encode '{target.suffix}' images"
+        raise DreamreelError(f"cannot write '{target}': {reason}")
+    write_bytes_atomic(target, encoded.tobytes())
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    """Read any image OpenCV decodes (jpg, png, webp, ...) as HxWx3 RGB uint8.
+
+    Grayscale becomes RGB, alpha is dropped, 16-bit is scaled to 8-bit, and EXIF
+    orientation is applied (phone photos come out upright).
+    """
+    source = Path(path)
+    if not source.exists():
+        raise DreamreelError(f"cannot read image '{source}': no such file")
+    if source.is_dir():
+        raise DreamreelError(f"cannot read image '{source}': it is a folder, not a file")
+    with user_os_errors(source, "read image"):
+        data = np.fromfile(source, dtype=np.uint8)  # unlike imread, fine with non-ASCII paths
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    if bgr is None:
+        raise DreamreelError(f"cannot read image '{source}': not an image file OpenCV can decode")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def even_size(rgb: np.ndarray) -> np.ndarray:
+    """Crop the last row/column if needed so width and height are even (yuv420p needs it)."""
+    height, width = rgb.shape[:2]
+    if height < 2 or width < 2:
+        raise ValueError(f"image of {width}x{height} is too small for a video frame")
+    return rgb[: height - height % 2, : width - width % 2]
+
+
+def fit_long_side(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
+    height, width = rgb.shape[:2]
+    if max_side is None or max(height, width) <= max_side:
+        return rgb
+    scale = max_side / max(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)  # INTER_AREA: no aliasing
+
