@@ -14,26 +14,29 @@ __version__ = "0.1.0"
 
 from .errors import DreamreelError  # noqa: E402  (cheap, and what callers catch)
 
-__all__ = ["DreamreelError", "dream_image", "make_noise", "__version__"]
+__all__ = ["DreamreelError", "dream_image", "load_model", "make_noise", "render", "__version__"]
 
 
-def dream_image(image, model: str = "mobilenet_v2_dogs", layers=None, *, preprocess=None,
+def dream_image(image, model="mobilenet_v2_dogs", layers=None, *, preprocess=None,
                 snapshot_every=None, on_snapshot=None, **settings):
     """Dream one image; returns ``(dreamed_image, losses)``.
 
     image     -- RGB numpy array (H, W, 3): uint8 0..255, or float in 0..1; the result
                  has the same dtype and range.
-    model     -- a registered model name (``dreamreel models list``) or a .keras/.h5 path.
+    model     -- a registered model name (``dreamreel models list``) or a .keras/.h5 path:
+                 the last few loaded are kept, so the next call pays for the dream alone;
+                 or a model from ``renderer.load_model`` (then no layers/preprocess here).
     layers    -- layer names, or {name: weight}; None takes the model's defaults.
     settings  -- any field of ``renderer.dream.DreamSettings`` (steps, step_size,
                  octaves, octave_scale, tile_size, jitter, normalize_gradients,
                  smoothing, seed, ...).
     losses    -- one numpy array per octave: the loss before each step.
     """
+    import os
+
     import numpy as np
 
     from .dream import DreamSettings, dream
-    from .models import load_dream_model
 
     array = np.asarray(image)
     is_uint8 = array.dtype == np.uint8
@@ -42,7 +45,13 @@ def dream_image(image, model: str = "mobilenet_v2_dogs", layers=None, *, preproc
         dream_settings = DreamSettings(**settings)
     except TypeError as exc:
         raise DreamreelError(f"dream_image: {exc}") from None
-    dream_model = load_dream_model(model, layers, preprocess=preprocess)
+    if isinstance(model, (str, os.PathLike)):
+        dream_model = load_model(model, layers, preprocess=preprocess)
+    elif layers is not None or preprocess is not None:
+        raise DreamreelError("dream_image: a loaded model has its layers and preprocessing; "
+                             "pass them to renderer.load_model instead")
+    else:
+        dream_model = model
     result = dream(rgb, dream_model, dream_settings, measure_octave_ends=False,
                    snapshot_every=snapshot_every, on_snapshot=on_snapshot)
     if is_uint8:
@@ -54,8 +63,28 @@ def dream_image(image, model: str = "mobilenet_v2_dogs", layers=None, *, preproc
     return out, result.losses
 
 
+def load_model(model="mobilenet_v2_dogs", layers=None, *, preprocess=None):
+    """A dream model to pass to ``dream_image`` (or ``renderer.dream.dream``): a registered
+    name or a .keras/.h5 path, with layer names or {name: weight} (None: the defaults).
+
+    The last few models loaded by name are kept, with their compiled gradient steps; the
+    returned object keeps its own, so a notebook can hold on to it for any number of calls.
+    """
+    from .models import cached_dream_model
+
+    return cached_dream_model(model, layers, preprocess=preprocess)
+
+
 def make_noise(height: int, width: int, *, kind: str = "uniform", seed: int = 0):
     """Seeded RGB uint8 noise to dream from (see renderer.noise)."""
     from .noise import make_noise as _make_noise
 
     return _make_noise(height, width, kind=kind, seed=seed)
+
+
+def render(preset, **options):
+    """Render a preset (name, .toml path or RenderSpec) into a folder: the CLI's
+    ``dreamreel render``. See ``renderer.pipeline.render`` for the options."""
+    from .pipeline import render as _render
+
+    return _render(preset, **options)

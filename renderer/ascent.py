@@ -41,6 +41,7 @@ class Ascent:
     def __init__(self, model, settings: AscentSettings):
         import tensorflow as tf
 
+        _deterministic_ops()
         self.model = model
         self.settings = settings
         low = tf.constant(model.preprocessing.low, tf.float32)
@@ -169,6 +170,21 @@ class Ascent:
         """The model's own layer weights unless a caller (a schedule) gives others."""
         weights = self.model.weights if layer_weights is None else layer_weights
         return np.asarray(weights, np.float32)
+
+
+_determinism_enabled = False
+
+
+def _deterministic_ops() -> None:
+    """Same inputs, same image, bit for bit: a render resumed from disk must equal an
+    uninterrupted one, and a dream run in chunks (progress frames) the dream run whole.
+    Enabled once, process-wide, before the first ascent is traced."""
+    global _determinism_enabled
+    if not _determinism_enabled:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+        _determinism_enabled = True
 
 
 def _gaussian_kernel(sigma: float):

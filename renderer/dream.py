@@ -70,15 +70,49 @@ class Snapshot:
     image: np.ndarray      # RGB float32 0..255 at this octave's size
 
 
+@dataclass(frozen=True, eq=False)
+class DreamState:
+    """Where a dream stands: all it takes to continue it exactly where it stopped.
+
+    Progress frames continue the dream of the frame before; a render killed mid-way
+    stores this (``to_arrays`` -> ``np.savez``) and resumes from it bit for bit.
+    """
+
+    octave: int          # 0-based index into octave_shapes(...)
+    step: int            # steps done in that octave (== settings.steps at an octave's end)
+    image: np.ndarray    # model-space float32 at that octave's size (the 'current' image)
+    detail: np.ndarray   # model-space detail carried between octaves: the image minus the
+                         # source's pyramid level; the next octave starts from its own
+                         # level plus this, upscaled (keep_source_detail)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """For ``np.savez``: the ints as 0-d arrays."""
+        return {"octave": np.asarray(self.octave, np.int64),
+                "step": np.asarray(self.step, np.int64),
+                "image": np.asarray(self.image, np.float32),
+                "detail": np.asarray(self.detail, np.float32)}
+
+    @classmethod
+    def from_arrays(cls, arrays) -> "DreamState":
+        """From ``to_arrays``' dict or the ``np.load`` of its ``np.savez``."""
+        try:
+            return cls(int(arrays["octave"]), int(arrays["step"]),
+                       np.array(arrays["image"], np.float32),
+                       np.array(arrays["detail"], np.float32))
+        except KeyError as missing:
+            raise DreamreelError(f"stored dream state has no {missing}") from None
+
+
 @dataclass
 class DreamResult:
     image: np.ndarray                                        # RGB float32 0..255
-    losses: list[np.ndarray] = field(default_factory=list)  # per octave, loss before each step
-    octave_losses: list[float] = field(default_factory=list)  # loss at the end of each octave
-
-    @property
-    def final_loss(self) -> float:
-        return self.octave_losses[-1] if self.octave_losses else float("nan")
+    losses: list[np.ndarray] = field(default_factory=list)  # per octave worked on in this
+                                                             # call, loss before each step
+    octave_losses: list[float] = field(default_factory=list)  # loss at each octave end
+                                                               # reached in this call
+    final_loss: float = float("nan")   # loss of ``image`` (NaN when not measured)
+    state: DreamState | None = None    # where the dream stands after this call
+    finished: bool = False             # the last octave's last step is done
 
 
 def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -103,84 +137,137 @@ def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-_ASCENTS: dict[tuple[int, AscentSettings], Ascent] = {}
-
-
 def ascent_for(model, settings: DreamSettings) -> Ascent:
-    """One compiled Ascent per (model, tiling options): retracing costs seconds."""
-    key = (id(model), settings.ascent)
-    if key not in _ASCENTS:
-        _ASCENTS[key] = Ascent(model, settings.ascent)
-    return _ASCENTS[key]
+    """The model's compiled Ascent for these settings' tiling options (kept on the model)."""
+    return model.ascent(settings.ascent)
 
 
 def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *,
           layer_weights: Sequence[float] | None = None,
           measure_octave_ends: bool = True,
           snapshot_every: int | None = None,
-          on_snapshot: Callable[[Snapshot], None] | None = None) -> DreamResult:
+          on_snapshot: Callable[[Snapshot], None] | None = None,
+          resume: DreamState | None = None,
+          max_steps: int | None = None) -> DreamResult:
     """Dream an RGB float image (0..255, any size) with ``model`` (a models.DreamModel).
 
     ``layer_weights`` (one per model layer) replaces the model's own for this dream.
-    ``measure_octave_ends`` measures the loss of each octave's final image (one forward
-    pass an octave, ~2-5% of a dream): what losses.csv logs. Callers that only want the
-    image and the per-step losses (``renderer.dream_image``) switch it off.
+    ``measure_octave_ends`` measures the loss of each octave's final image and of the
+    image the call returns (one forward pass each, ~2-5% of a dream): what losses.csv
+    logs. Callers that only want the image and the per-step losses
+    (``renderer.dream_image``) switch it off.
 
     Octaves follow Google's original: the source is shrunk into a pyramid, each octave
     starts from that level plus the dream detail grown so far (upscaled), and the new
     detail is what the octave added. Without ``keep_source_detail`` each octave simply
     starts from the last one's result, upscaled (the TF tutorial's way): right for noise.
-    With ``on_snapshot``, the image is reported at the start, every ``snapshot_every``
-    steps and at the end of each octave.
+    With ``on_snapshot``, the image is reported at the start (of a call that starts the
+    dream), every ``snapshot_every`` steps of an octave and at the end of each octave.
+
+    In parts: ``image`` is always the source. ``resume`` (a previous result's ``state``)
+    continues a dream; without it the dream starts at octave 0, step 0. ``max_steps``
+    caps the steps this call runs, and a capped call also stops at the end of an octave
+    (octave ends make frames); from an octave end that is not the last, a call begins
+    the next octave. ``max_steps=0`` runs nothing and returns the state it starts from.
+    Without ``max_steps`` the dream runs to its end. The random roll of every step
+    depends only on (seed, octave * steps + step), so a dream run in parts of any size
+    equals the dream run whole, bit for bit. ``result.image`` is then the RGB image at
+    the state's octave size.
     """
     settings = settings.validate()
     rgb = np.asarray(image, np.float32)
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise DreamreelError(f"expected an RGB image of shape (H, W, 3), got {rgb.shape}")
+    if max_steps is not None and max_steps < 0:
+        raise DreamreelError(f"max_steps must be >= 0, got {max_steps}")
     prep = model.preprocessing
-    ascent = ascent_for(model, settings)
+    low, high = prep.low, prep.high
+    ascent = model.ascent(settings.ascent)
     # A step moves every channel by the same fraction of its range, whatever the family.
-    step_size = settings.step_size * (prep.high - prep.low) / 2.0
+    step_size = settings.step_size * (high - low) / 2.0
     source = prep.to_model(rgb)
     shapes = octave_shapes(*rgb.shape[:2], settings.octaves, settings.octave_scale)
-    chunk = snapshot_every if (on_snapshot and snapshot_every) else settings.steps
+    last, steps = len(shapes) - 1, settings.steps
+    chunk = max(1, snapshot_every if (on_snapshot and snapshot_every) else steps)
+
+    if resume is None:
+        octave, done = 0, 0
+        base = resize(source, shapes[0])
+        current = np.clip(base, low, high)
+        carried = None          # detail of the state we started from, while still valid
+    else:
+        _check_state(resume, shapes, steps)
+        octave, done, current, carried = resume.octave, resume.step, resume.image, resume.detail
+        base = resize(source, shapes[octave])
     result = DreamResult(image=rgb)
-    detail = np.zeros((*shapes[0], 3), np.float32)
-    first_step = 0
-    for octave, shape in enumerate(shapes, start=1):
-        base = resize(source, shape)
-        if octave == 1 or settings.keep_source_detail:
-            current = np.clip(base + resize(detail, shape), prep.low, prep.high)
-        else:
-            current = resize(current, shape)
-        octave_losses: list[np.ndarray] = []
+    parts: list[np.ndarray] = []         # this octave's per-step losses in this call
+    known_loss: float | None = None      # loss of `current`, when measured already
 
-        def report(done: int) -> None:
-            if on_snapshot:
-                on_snapshot(Snapshot(octave, len(shapes), done, settings.steps,
-                                     ascent.loss(current, layer_weights),
-                                     prep.from_model(current)))
+    def report(step: int, loss: float) -> None:
+        on_snapshot(Snapshot(octave + 1, len(shapes), step, steps, loss, prep.from_model(current)))
 
-        if octave == 1:
-            report(0)
-        done = 0
-        while done < settings.steps:
-            n = min(max(1, chunk), settings.steps - done)
-            current, losses = ascent.run(current, n, step_size, first_step + done, settings.seed,
-                                         layer_weights)
-            octave_losses.append(losses)
-            done += n
-            if done < settings.steps:
-                report(done)
-        first_step += settings.steps
-        end_loss = (ascent.loss(current, layer_weights) if measure_octave_ends or on_snapshot
-                     else float("nan"))
-        if on_snapshot:
-            on_snapshot(Snapshot(octave, len(shapes), done, settings.steps, end_loss,
-                                 prep.from_model(current)))
-        result.losses.append(np.concatenate(octave_losses) if octave_losses else np.zeros(0))
-        result.octave_losses.append(end_loss)
-        detail = current - base
+    if on_snapshot and resume is None:
+        known_loss = ascent.loss(current, layer_weights)
+        report(0, known_loss)
+    entered = resume is None  # this octave began in this call
+    if max_steps != 0:
+        budget = max_steps
+        while True:
+            while done < steps and budget != 0:
+                n = min(steps - done, chunk - done % chunk)
+                if budget is not None:
+                    n = min(n, budget)
+                    budget -= n
+                current, losses = ascent.run(current, n, step_size, octave * steps + done,
+                                             settings.seed, layer_weights)
+                parts.append(losses)
+                done += n
+                carried = known_loss = None
+                if on_snapshot and done < steps and done % chunk == 0:
+                    known_loss = ascent.loss(current, layer_weights)
+                    report(done, known_loss)
+            if done < steps:  # the budget ran out inside the octave
+                break
+            if entered or parts:  # this octave ended in this call
+                end_loss = (ascent.loss(current, layer_weights)
+                            if measure_octave_ends or on_snapshot else float("nan"))
+                if on_snapshot:
+                    report(done, end_loss)
+                result.octave_losses.append(end_loss)
+                result.losses.append(np.concatenate(parts) if parts else np.zeros(0, np.float32))
+                parts = []
+                known_loss = end_loss if measure_octave_ends or on_snapshot else None
+                if max_steps is not None:
+                    break
+            if octave == last:
+                break
+            # The next octave: its pyramid level plus the detail dreamed so far.
+            detail = carried if carried is not None else current - base
+            octave, done, entered, carried = octave + 1, 0, True, None
+            base = resize(source, shapes[octave])
+            if settings.keep_source_detail:
+                current = np.clip(base + resize(detail, shapes[octave]), low, high)
+            else:
+                current = resize(current, shapes[octave])
+        if parts:
+            result.losses.append(np.concatenate(parts))
+    if known_loss is None and measure_octave_ends:
+        known_loss = ascent.loss(current, layer_weights)
+    result.final_loss = float("nan") if known_loss is None else known_loss
+    result.state = DreamState(octave, done, current,
+                              carried if carried is not None else current - base)
+    result.finished = octave == last and done >= steps
     result.image = np.clip(prep.from_model(current), 0.0, 255.0)
     return result
 
+
+def _check_state(state: DreamState, shapes: list[tuple[int, int]], steps: int) -> None:
+    """A stored state must belong to this image and these settings."""
+    fits = (0 <= state.octave < len(shapes) and 0 <= state.step <= steps
+            and state.image.shape == (*shapes[state.octave], 3)
+            and state.detail.shape == state.image.shape)
+    if not fits:
+        raise DreamreelError(
+            f"dream state (octave {state.octave}, step {state.step}, image "
+            f"{tuple(state.image.shape)}) does not fit this image and settings "
+            f"({len(shapes)} octaves {shapes}, {steps} steps each)")

@@ -29,6 +29,8 @@ from .preprocessing import Preprocessing, get_preprocessing
 if TYPE_CHECKING:
     import keras
 
+    from .ascent import Ascent, AscentSettings
+
 Announce = Callable[[str], None]
 Builder = Callable[[str | None, Announce | None], "keras.Model"]
 
@@ -38,6 +40,10 @@ MODEL_FILE_SUFFIXES = (".keras", ".h5")
 _PREPROCESSING_SCAN_DEPTH = 4
 # Fixed-size user models are rebuilt for any size, then probed this much off their size.
 _PROBE_EXTRA_PX = (8, 24)
+# Compiled ascents kept per model (one per tiling option set), and loaded models kept by
+# `cached_dream_model` (renderer.dream_image / renderer.load_model).
+_ASCENTS_KEPT = 4
+_LOADED_KEPT = 3
 
 
 # --------------------------------------------------------------------------- registry
@@ -309,10 +315,28 @@ class DreamModel:
     layers: tuple[str, ...]
     weights: tuple[float, ...]
     preprocessing: Preprocessing
+    # AscentSettings -> compiled Ascent, most recently used last; lives and dies with the
+    # model, so a dropped model takes its traced graphs with it.
+    _ascents: collections.OrderedDict = field(default_factory=collections.OrderedDict,
+                                              init=False, repr=False, compare=False)
 
     def activations(self, x: Any) -> list[Any]:
         out = self.extractor(x, training=False)
         return list(out) if isinstance(out, (list, tuple)) else [out]
+
+    def ascent(self, settings: AscentSettings | None = None) -> Ascent:
+        """The compiled gradient ascent for these tiling options, traced once per model:
+        tracing costs seconds, and image sizes never retrace (the graph takes any H, W)."""
+        from .ascent import Ascent, AscentSettings
+
+        settings = AscentSettings() if settings is None else settings
+        ascent = self._ascents.get(settings)
+        if ascent is None:
+            ascent = self._ascents[settings] = Ascent(self, settings)
+            while len(self._ascents) > _ASCENTS_KEPT:
+                self._ascents.popitem(last=False)
+        self._ascents.move_to_end(settings)
+        return ascent
 
 
 @dataclass(frozen=True)
@@ -348,6 +372,58 @@ def load_dream_model(model: str, layers: Mapping[str, float] | Sequence[str] | N
         weights=tuple(chosen.values()),
         preprocessing=get_preprocessing(family),
     )
+
+
+_LOADED: collections.OrderedDict[tuple, DreamModel] = collections.OrderedDict()
+
+
+def cached_dream_model(model: str | os.PathLike,
+                       layers: Mapping[str, float] | Sequence[str] | None = None, *,
+                       preprocess: str | None = None, weights: str | None = "default",
+                       announce: Announce | None = None) -> DreamModel:
+    """`load_dream_model`, but the last few loaded models are kept (least recently used
+    goes first), so repeated `renderer.dream_image` calls reuse the model and its traced
+    ascent. The key is the registry name (or the model file's resolved path and mtime:
+    an edited file loads afresh), the layers as given, the preprocessing and the weights."""
+    key = _loaded_key(model, layers, preprocess, weights)
+    if key is None:  # unhashable layer spec: let load_dream_model judge it, uncached
+        return load_dream_model(model, layers, preprocess=preprocess, weights=weights,
+                                announce=announce)
+    dream_model = _LOADED.get(key)
+    if dream_model is None:
+        dream_model = load_dream_model(model, layers, preprocess=preprocess, weights=weights,
+                                       announce=announce)
+        _LOADED[key] = dream_model
+        while len(_LOADED) > _LOADED_KEPT:
+            _LOADED.popitem(last=False)
+    _LOADED.move_to_end(key)
+    return dream_model
+
+
+def _loaded_key(model: str | os.PathLike, layers: Any, preprocess: str | None,
+                weights: str | None) -> tuple | None:
+    model = os.fspath(model)
+    if is_model_file(model):
+        path = Path(model).expanduser()
+        if not path.is_file():
+            raise DreamreelError(f"model file {path} does not exist")
+        source: tuple = ("file", str(path.resolve()), path.stat().st_mtime_ns)
+    else:
+        entry = REGISTRY.get(model)
+        source = ("registry", entry.name,
+                  entry.default_weights if weights == "default" else weights)
+    if layers is None or isinstance(layers, str):
+        chosen: Any = layers
+    elif isinstance(layers, Mapping):
+        chosen = ("mapping", tuple(layers.items()))
+    else:
+        chosen = ("sequence", tuple(layers))
+    key = (source, chosen, preprocess)
+    try:
+        hash(key)
+    except TypeError:
+        return None
+    return key
 
 
 def dreamable_layers(model: str, weights: str | None = None) -> list[tuple[str, tuple]]:
@@ -387,6 +463,8 @@ def _load_model_file(path: Path) -> keras.Model:
         raise DreamreelError(f"model file {path} does not exist")
     key = (str(path.resolve()), path.stat().st_mtime_ns)
     if key not in _BASES:
+        for stale in [k for k in _BASES if k[0] == key[0]]:  # an older version of the file
+            del _BASES[stale]
         try:
             _BASES[key] = keras.models.load_model(path, compile=False)
         except Exception as error:

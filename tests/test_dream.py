@@ -7,7 +7,7 @@ import pytest
 
 import renderer
 from renderer.ascent import Ascent, AscentSettings
-from renderer.dream import DreamSettings, dream, octave_shapes
+from renderer.dream import DreamSettings, DreamState, dream, octave_shapes, resize
 from renderer.errors import DreamreelError
 from renderer.noise import NOISE_KINDS, make_noise
 from renderer.media.images import read_image
@@ -134,12 +134,138 @@ def test_same_seed_same_dream_and_snapshots_do_not_change_it(dogs, photo):
     plain = dream(image, dogs, settings)
     snaps = []
     chunked = dream(image, dogs, settings, snapshot_every=2, on_snapshot=snaps.append)
-    np.testing.assert_allclose(chunked.image, plain.image, atol=1e-3)
+    np.testing.assert_array_equal(chunked.image, plain.image)  # deterministic ops
     other = dream(image, dogs, DreamSettings(steps=6, octaves=2, seed=8))
     assert np.abs(other.image - plain.image).mean() > 0.5
     # start, every 2 steps, octave ends: 1 + (2 + 1) * 2
     assert [(s.octave, s.step) for s in snaps] == [(1, 0), (1, 2), (1, 4), (1, 6),
                                                    (2, 2), (2, 4), (2, 6)]
+
+
+# ---------------------------------------------------------------- dreams in parts
+
+PARTS = DreamSettings(steps=5, octaves=2, seed=11)  # 120x160: octaves of 86x114 and 120x160
+
+
+def in_parts(image, model, settings, max_steps, *, via=None):
+    """Run a dream call by call, each resuming from the state the last one returned."""
+    results, state = [], None
+    while not results or not results[-1].finished:
+        results.append(dream(image, model, settings, resume=state, max_steps=max_steps))
+        state = results[-1].state if via is None else via(results[-1].state)
+    return results
+
+
+@pytest.mark.parametrize("max_steps", [1, 2, 3, 7])
+def test_a_dream_in_parts_equals_the_dream_run_whole(dogs, photo, max_steps):
+    image = small(photo, 120, 160)
+    whole = dream(image, dogs, PARTS)
+    parts = in_parts(image, dogs, PARTS, max_steps)
+    assert whole.finished and parts[-1].finished
+    np.testing.assert_array_equal(parts[-1].image, whole.image)
+    np.testing.assert_array_equal(parts[-1].state.image, whole.state.image)
+    # The per-step losses, call after call, are the whole dream's.
+    np.testing.assert_array_equal(np.concatenate([l for r in parts for l in r.losses]),
+                                  np.concatenate(whole.losses))
+    # A capped call never runs past an octave end: the end of octave 1 is a call's end.
+    assert (0, 5) in [(r.state.octave, r.state.step) for r in parts]
+    assert all(r.state.step <= 5 for r in parts)
+    assert parts[-1].final_loss == whole.final_loss
+
+
+def test_one_step_a_call_walks_every_step_and_octave_end(dogs, photo):
+    parts = in_parts(small(photo, 120, 160), dogs, PARTS, 1)
+    assert [(r.state.octave, r.state.step) for r in parts] == \
+        [(0, s) for s in range(1, 6)] + [(1, s) for s in range(1, 6)]
+    assert [r.image.shape[:2] for r in parts] == [(86, 114)] * 5 + [(120, 160)] * 5
+    assert [r.finished for r in parts] == [False] * 9 + [True]
+    assert all(len(r.losses) == 1 and len(r.losses[0]) == 1 for r in parts)
+    assert [len(r.octave_losses) for r in parts] == [0, 0, 0, 0, 1] * 2
+
+
+def test_a_dream_resumed_from_a_stored_state_equals_the_uninterrupted_one(dogs, photo,
+                                                                           tmp_path):
+    image = small(photo, 120, 160)
+    whole = dream(image, dogs, PARTS)
+
+    def through_disk(state: DreamState) -> DreamState:
+        path = tmp_path / "state.npz"
+        np.savez(path, **state.to_arrays())
+        with np.load(path) as stored:
+            return DreamState.from_arrays(stored)
+
+    resumed = in_parts(image, dogs, PARTS, 3, via=through_disk)
+    np.testing.assert_array_equal(resumed[-1].image, whole.image)
+    # Stopped mid-octave, then everything that is left in one call.
+    halfway = dream(image, dogs, PARTS, max_steps=4)
+    rest = dream(image, dogs, PARTS, resume=through_disk(halfway.state))
+    assert rest.finished and len(rest.losses) == 2 and len(rest.losses[0]) == 1
+    np.testing.assert_array_equal(rest.image, whole.image)
+
+
+def test_max_steps_zero_returns_the_start_and_octave_ends_stop_a_call(dogs, photo):
+    image = small(photo, 120, 160)
+    start = dream(image, dogs, PARTS, max_steps=0)
+    assert (start.state.octave, start.state.step, start.finished) == (0, 0, False)
+    assert start.losses == [] and start.octave_losses == []
+    np.testing.assert_allclose(start.image, resize(image, (86, 114)), atol=1e-3)
+    assert not np.any(start.state.detail)
+    assert np.isfinite(start.final_loss)
+    again = dream(image, dogs, PARTS, resume=start.state, max_steps=0)
+    assert again.state.image is start.state.image
+
+    first = dream(image, dogs, PARTS, max_steps=100)  # stops at the end of octave 1
+    assert (first.state.octave, first.state.step, first.finished) == (0, 5, False)
+    assert first.image.shape == (86, 114, 3) and len(first.octave_losses) == 1
+    assert first.final_loss == first.octave_losses[0]
+    second = dream(image, dogs, PARTS, resume=first.state, max_steps=100)
+    assert (second.state.octave, second.state.step, second.finished) == (1, 5, True)
+    done = dream(image, dogs, PARTS, resume=second.state, max_steps=100)
+    assert done.finished and done.losses == [] and done.state.image is second.state.image
+
+
+def test_a_state_from_another_image_or_settings_is_refused(dogs, photo):
+    image = small(photo, 120, 160)
+    state = dream(image, dogs, PARTS, max_steps=0).state
+    with pytest.raises(DreamreelError, match="does not fit"):
+        dream(small(photo, 100, 160), dogs, PARTS, resume=state)
+    late = DreamState(0, 9, state.image, state.detail)
+    with pytest.raises(DreamreelError, match="does not fit"):
+        dream(image, dogs, PARTS, resume=late)
+    with pytest.raises(DreamreelError, match="max_steps"):
+        dream(image, dogs, PARTS, max_steps=-1)
+
+
+# ---------------------------------------------------------------- the engine is kept
+
+def test_the_ascent_lives_on_the_model_and_new_sizes_do_not_retrace(dogs, photo):
+    settings = DreamSettings(steps=2, octaves=1, tile_size=256)
+    ascent = dogs.ascent(settings.ascent)
+    assert dogs.ascent(settings.ascent) is ascent
+    assert dogs.ascent(DreamSettings(tile_size=320).ascent) is not ascent
+    for height, width in ((88, 96), (101, 133), (96, 88)):
+        dream(small(photo, height, width), dogs, settings)
+    assert ascent._run.experimental_get_tracing_count() == 1
+    assert ascent._measure.experimental_get_tracing_count() == 1
+
+
+def test_dream_image_reuses_the_loaded_model(embedded_cache, photo):
+    from renderer import models
+
+    image = small(photo, 80, 96).astype(np.uint8)
+    model = renderer.load_model()
+    assert renderer.load_model() is model
+    assert renderer.load_model(layers=["block_13_expand_relu"]) is not model
+    traced = model.ascent(DreamSettings().ascent)._run.experimental_get_tracing_count()
+    renderer.dream_image(image, steps=2, octaves=1)
+    by_name = models._LOADED[next(reversed(models._LOADED))]
+    assert by_name is model
+    out, _ = renderer.dream_image(image, model=model, steps=2, octaves=1)
+    assert model.ascent(DreamSettings().ascent)._run.experimental_get_tracing_count() \
+        == max(traced, 1)
+    assert out.shape == image.shape
+    with pytest.raises(DreamreelError, match="load_model"):
+        renderer.dream_image(image, model=model, layers=["block_13_expand_relu"])
 
 
 def test_dream_image_api_keeps_dtype_and_range(embedded_cache, photo):

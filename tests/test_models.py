@@ -328,3 +328,37 @@ def test_preprocessing_round_trips_and_spans_0_to_255(family):
     np.testing.assert_allclose(prep.from_model(prep.low), [0, 0, 0], atol=1e-3)
     np.testing.assert_allclose(prep.from_model(prep.high), [255, 255, 255], atol=1e-3)
     assert np.all(prep.low < prep.high)
+
+
+# ------------------------------------------------------------- loaded models are kept
+
+def test_cached_dream_models_are_reused_and_the_oldest_goes(monkeypatch):
+    from renderer import models
+
+    monkeypatch.setattr(models, "_LOADED", type(models._LOADED)())
+    load = lambda layers: models.cached_dream_model("mobilenet_v2", layers,  # noqa: E731
+                                                     weights=None)
+    first = load(["block_5_expand_relu"])
+    assert load(["block_5_expand_relu"]) is first
+    assert load({"block_5_expand_relu": 2.0}) is not first  # other weights, other model
+    for depth in range(6, 6 + models._LOADED_KEPT):
+        load([f"block_{depth}_expand_relu"])
+    assert len(models._LOADED) == models._LOADED_KEPT
+    assert load(["block_5_expand_relu"]) is not first  # least recently used: dropped
+
+
+def test_cached_model_files_load_afresh_when_the_file_changes(tmp_path, monkeypatch):
+    import os
+
+    from renderer import models
+
+    monkeypatch.setattr(models, "_LOADED", type(models._LOADED)())
+    path = tmp_path / "m.keras"
+    _save_tiny_model(path, rescale=True)
+    first = models.cached_dream_model(str(path), ["c1"])
+    assert models.cached_dream_model(path, ["c1"]) is first  # a Path is the same file
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert models.cached_dream_model(str(path), ["c1"]) is not first
+    with pytest.raises(DreamreelError, match="does not exist"):
+        models.cached_dream_model(str(tmp_path / "gone.keras"), ["c1"])
