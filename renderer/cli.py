@@ -112,37 +112,24 @@ def _say(args, message: str) -> None:
 
 
 def cmd_render(args) -> int:
+    from .pipeline import render
+    from .progress_bar import step_bar
     from .spec import load_spec
 
-    spec = load_spec(args.preset, args.overrides, input=args.input)
+    spec = load_spec(args.preset, args.overrides, input=args.input)  # bad keys: before TF
     out_dir = args.out or Path("renders") / spec.name
     _check_writable(out_dir)
-    from .models import load_dream_model
-    from .progress_bar import step_bar
-
-    model = load_dream_model(spec.model, spec.layer_weights(0), preprocess=spec.preprocess,
-                             announce=lambda m: _say(args, m))
-    if spec.mode == "progress":
-        from .modes.progress import render_progress
-
-        with step_bar(1, quiet=args.quiet, desc=spec.name) as advance:
-            result = render_progress(spec, model, out_dir, progress=advance)
-        _say(args, f"wrote {result.frames} snapshots and "
-                   f"{', '.join(p.name for p in result.outputs)} to {out_dir} in "
-                   f"{result.seconds:.1f} s (final loss {result.final_loss:.4f})")
-        return 0
-    from .scheduler import render_animation
-
-    total = spec.frames if spec.mode == "zoom" else None  # a clip's count comes with the clip
-    with step_bar(total, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
-        result = render_animation(
-            spec, model, out_dir, restart=args.restart,
-            progress=lambda done, total, loss: advance(done, total, loss=loss))
+    # The frame count comes with the mode (a clip's own length); the first call says it.
+    with step_bar(None, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
+        result = render(spec, out=out_dir, restart=args.restart,
+                        announce=lambda m: _say(args, m),
+                        progress=lambda done, total, loss: advance(done, total, loss=loss))
     resumed = result.frames - result.rendered
     note = f" ({resumed} resumed from an earlier run)" if resumed else ""
+    loss = f", final loss {result.final_loss:.4f}" if result.final_loss is not None else ""
     _say(args, f"wrote {result.frames} frames{note} and "
                f"{', '.join(p.name for p in result.outputs)} to {out_dir} "
-               f"in {result.seconds:.1f} s")
+               f"in {result.seconds:.1f} s{loss}")
     if "summary" in result.report:
         cuts = result.report["cuts"]
         _say(args, result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))

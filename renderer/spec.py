@@ -13,16 +13,12 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any
+from typing import Any, Sequence
 
 from .dream import DreamSettings
 from .errors import DreamreelError
 from .schedule import INTERPOLATIONS, Schedule, parse_schedule
 
-MODES = ("progress", "zoom", "video")
-FLOW_METHODS = ("dis", "farneback")  # renderer.flow has the same; spec stays OpenCV-free
-DIS_PRESETS = ("ultrafast", "fast", "medium")
-BLEND_MODES = ("residual", "full")
 
 
 def constant(value: float) -> Schedule:
@@ -55,6 +51,10 @@ class DreamTable:
         values.update(changes)
         return DreamSettings(**values, seed=seed).validate()
 
+    def check(self, prefix: str) -> None:
+        for frame in _keyframe_frames(self.steps, self.step_size):
+            self.at(frame, seed=0)  # the engine validates every keyframe's values
+
 
 @dataclass(frozen=True)
 class ZoomSettings:
@@ -68,6 +68,14 @@ class ZoomSettings:
     first_steps: int = 40                   # frame 0 is dreamed harder to grow structure
     first_octaves: int = 4
     color_coherence: bool = True            # match colour statistics to frame 0
+
+    def check(self, prefix: str) -> None:
+        if min(v for _, v in self.scale.keyframes) <= 0:
+            raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
+        if min(v for _, v in self.noise.keyframes) < 0:
+            raise DreamreelError(f"{prefix}noise must be >= 0")
+        if self.first_steps < 0 or self.first_octaves < 1:
+            raise DreamreelError(f"{prefix}first_steps must be >= 0 and {prefix}first_octaves >= 1")
 
 
 @dataclass(frozen=True)
@@ -86,6 +94,16 @@ class VideoSettings:
     first_octaves: int = 3
     audio: bool = True                # mux the clip's sound into the MP4
 
+    def check(self, prefix: str) -> None:
+        from .modes.video import BLEND_MODES
+
+        if self.every < 1 or self.first_steps < 0 or self.first_octaves < 1:
+            raise DreamreelError(f"{prefix}every and {prefix}first_octaves must be >= 1, "
+                                 f"{prefix}first_steps >= 0")
+        _one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
+        if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
+            raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
+
 
 @dataclass(frozen=True)
 class FlowSettings:
@@ -97,6 +115,12 @@ class FlowSettings:
     cut_min_reliable: float = 0.4     # a cut when less of the frame has a reliable flow
     cut_hist_threshold: float = 0.5   # ... or grey histograms jump more than this
 
+    def check(self, prefix: str) -> None:
+        from .flow import DIS_PRESETS, FLOW_METHODS
+
+        _one_of(prefix + "method", self.method, FLOW_METHODS)
+        _one_of(prefix + "preset", self.preset, DIS_PRESETS)
+
 
 @dataclass(frozen=True)
 class ProgressSettings:
@@ -104,6 +128,13 @@ class ProgressSettings:
     caption: bool = True           # octave, step and loss written on each snapshot
     contact_columns: int = 0       # columns of the contact sheet; 0 picks ~sqrt(n)
     contact_thumb: int = 256       # long side of each contact-sheet thumbnail
+
+    def check(self, prefix: str) -> None:
+        if self.every < 1:
+            raise DreamreelError(f"{prefix}every must be >= 1, got {self.every}")
+        if self.contact_columns < 0 or self.contact_thumb < 16:
+            raise DreamreelError(f"{prefix}contact_columns must be >= 0 and "
+                                 f"{prefix}contact_thumb >= 16")
 
 
 @dataclass(frozen=True)
@@ -113,6 +144,10 @@ class OutputSettings:
     gif_max_side: int = 480        # GIFs get big fast; the MP4 keeps the full size
     hold_last: float = 1.0         # seconds the final image stays on screen in GIF/MP4
     pingpong: bool = False         # forward then backward: a seamless loop
+
+    def check(self, prefix: str) -> None:
+        if self.gif_max_side < 16 or self.hold_last < 0:
+            raise DreamreelError(f"{prefix}gif_max_side must be >= 16 and {prefix}hold_last >= 0")
 
 
 @dataclass(frozen=True)
@@ -137,6 +172,19 @@ class RenderSpec:
     output: OutputSettings = field(default_factory=OutputSettings)
     name: str = "custom"                     # the preset's name, for output folders
 
+    def check(self, prefix: str = "") -> None:
+        from .modes import mode_class
+
+        mode_class(self.mode).check(self)  # an unknown mode: one line naming the modes
+        if self.frames < 1:
+            raise DreamreelError(f"frames must be >= 1, got {self.frames}")
+        for key in ("width", "height"):
+            value = getattr(self, key)
+            if value is not None and not 16 <= value <= 8192:
+                raise DreamreelError(f"{key} must be between 16 and 8192, got {value}")
+        if self.fps <= 0:
+            raise DreamreelError(f"fps must be > 0, got {self.fps}")
+
     def dream_settings(self, frame: int = 0) -> DreamSettings:
         """The dream table at ``frame`` with the render seed applied."""
         return self.dream.at(frame, self.seed)
@@ -151,12 +199,10 @@ class RenderSpec:
         return _plain(self)
 
     def frames_identity(self) -> dict[str, Any]:
-        """What decides the frames' pixels: resuming needs it unchanged. Frame count,
-        fps and output options can change without invalidating finished frames."""
-        data = self.to_dict()
-        for key in ("frames", "fps", "output", "progress", "name"):
-            data.pop(key)
-        return data
+        """What decides the frames' pixels (the mode says): resuming needs it unchanged."""
+        from .modes import mode_class
+
+        return mode_class(self.mode).identity(self)
 
 
 def _plain(value: Any) -> Any:
@@ -202,25 +248,35 @@ def resolve_preset(name_or_path: str) -> Path:
     raise DreamreelError(f"unknown preset {name_or_path!r}; {hint}(presets: {', '.join(names)})")
 
 
-def load_spec(name_or_path: str, overrides: list[str] = (), **direct: Any) -> RenderSpec:
-    """Preset + ``key.sub=value`` overrides + direct keyword values -> RenderSpec."""
-    path = resolve_preset(name_or_path)
-    try:
-        table = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise DreamreelError(f"cannot read preset {path}: {exc}") from None
+def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct: Any) -> RenderSpec:
+    """A preset (a name, a .toml path, or a RenderSpec) + ``key.sub=value`` overrides +
+    direct keyword values (tables as dicts: ``dream={"steps": 8}``) -> RenderSpec."""
+    if isinstance(preset, RenderSpec):
+        table, name = preset.to_dict(), preset.name  # plain data: schedules as their text
+    else:
+        path = resolve_preset(preset)
+        try:
+            table = tomllib.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise DreamreelError(f"cannot read preset {path}: {exc}") from None
+        name = path.stem
     for item in overrides:
         key, value = parse_override(item)
         _set_path(table, key, value)
-    for key, value in direct.items():
-        if value is not None:
-            table[key] = value
-    table["name"] = path.stem
+    _merge(table, {key: value for key, value in direct.items() if value is not None})
+    table["name"] = name
     interpolation = table.get("interpolation", "linear")
-    if interpolation not in INTERPOLATIONS:
-        raise DreamreelError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, "
-                             f"got {interpolation!r}")
+    _one_of("interpolation", interpolation, INTERPOLATIONS)
     return _build(RenderSpec, table, "", interpolation)
+
+
+def _merge(table: dict, changes: dict) -> None:
+    """Deep-merge ``changes`` into ``table``: {"dream": {"steps": 5}} changes one key."""
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(table.get(key), dict):
+            _merge(table[key], value)
+        else:
+            table[key] = value
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -267,7 +323,7 @@ def _build(cls, table: dict, prefix: str, interpolation: str):
         else:
             values[key] = _coerce(full, kind, raw)
     spec = cls(**values)
-    _check(spec, prefix)
+    spec.check(prefix)  # each table checks its own ranges
     return spec
 
 
@@ -308,53 +364,11 @@ def _type_name(kind) -> str:
             dict: "a table"}.get(origin, str(kind))
 
 
-def _check(spec, prefix: str) -> None:
-    """Range checks that the types alone don't express."""
-    if isinstance(spec, DreamTable):
-        for frame in _keyframe_frames(spec.steps, spec.step_size):
-            spec.at(frame, seed=0)  # validates every keyframe's values
-    elif isinstance(spec, ZoomSettings):
-        if min(v for _, v in spec.scale.keyframes) <= 0:
-            raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
-        if min(v for _, v in spec.noise.keyframes) < 0:
-            raise DreamreelError(f"{prefix}noise must be >= 0")
-        if spec.first_steps < 0 or spec.first_octaves < 1:
-            raise DreamreelError(f"{prefix}first_steps must be >= 0 and {prefix}first_octaves >= 1")
-    elif isinstance(spec, VideoSettings):
-        if spec.every < 1 or spec.first_steps < 0 or spec.first_octaves < 1:
-            raise DreamreelError(f"{prefix}every and {prefix}first_octaves must be >= 1, "
-                                 f"{prefix}first_steps >= 0")
-        if spec.blend_mode not in BLEND_MODES:
-            raise DreamreelError(f"{prefix}blend_mode must be one of {', '.join(BLEND_MODES)}")
-        if not all(0.0 <= v <= 1.0 for _, v in spec.blend.keyframes):
-            raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
-    elif isinstance(spec, FlowSettings):
-        if spec.method not in FLOW_METHODS or spec.preset not in DIS_PRESETS:
-            raise DreamreelError(f"{prefix}method must be one of {', '.join(FLOW_METHODS)} and "
-                                 f"{prefix}preset one of {', '.join(DIS_PRESETS)}")
-    elif isinstance(spec, RenderSpec):
-        if spec.mode == "video" and not spec.input:
-            raise DreamreelError("video mode needs an input clip: --input CLIP (a video file "
-                                 "or a folder of numbered frames)")
-        if spec.mode not in MODES:
-            raise DreamreelError(f"mode must be one of {', '.join(MODES)}, got {spec.mode!r}")
-        if spec.frames < 1:
-            raise DreamreelError(f"frames must be >= 1, got {spec.frames}")
-        for key in ("width", "height"):
-            value = getattr(spec, key)
-            if value is not None and not 16 <= value <= 8192:
-                raise DreamreelError(f"{key} must be between 16 and 8192, got {value}")
-        if spec.fps <= 0:
-            raise DreamreelError(f"fps must be > 0, got {spec.fps}")
-    elif isinstance(spec, ProgressSettings):
-        if spec.every < 1:
-            raise DreamreelError(f"{prefix}every must be >= 1, got {spec.every}")
-        if spec.contact_columns < 0 or spec.contact_thumb < 16:
-            raise DreamreelError(f"{prefix}contact_columns must be >= 0 and "
-                                 f"{prefix}contact_thumb >= 16")
-    elif isinstance(spec, OutputSettings):
-        if spec.gif_max_side < 16 or spec.hold_last < 0:
-            raise DreamreelError(f"{prefix}gif_max_side must be >= 16 and {prefix}hold_last >= 0")
+def _one_of(key: str, value: str, choices) -> None:
+    if value not in choices:
+        close = difflib.get_close_matches(str(value), list(choices), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise DreamreelError(f"{key} must be one of {', '.join(choices)}, got {value!r}{hint}")
 
 
 def _keyframe_frames(*schedules: Schedule) -> list[int]:

@@ -1,4 +1,5 @@
-"""Progress mode end to end: captioned snapshots, GIF, MP4, contact sheet, rising losses."""
+"""Progress mode end to end: captioned snapshots, GIF, MP4, contact sheet, rising losses,
+resume after an interruption, re-stitching."""
 
 from __future__ import annotations
 
@@ -9,23 +10,31 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.modes.progress import render_progress
+from renderer.scheduler import render_frames
 from renderer.media.video_out import probe_video
 from renderer.media.images import read_image
 from renderer.spec import load_spec
 
 
+SMALL = ["width=192", "dream.steps=6", "dream.octaves=2", "progress.every=3", "fps=5",
+         "output.hold_last=0.4"]
+
+
 @pytest.fixture(scope="module")
-def rendered(embedded_cache, samples_dir, tmp_path_factory):
+def dogs(embedded_cache):
     from renderer.models import load_dream_model
 
-    spec = load_spec("progress", ["width=192", "dream.steps=6", "dream.octaves=2",
-                                  "progress.every=3", "fps=5", "output.hold_last=0.4"],
-                     input=str(samples_dir / "coffee.jpg"))
-    model = load_dream_model(spec.model, spec.layer_weights(0))
+    return load_dream_model("mobilenet_v2_dogs")
+
+
+@pytest.fixture(scope="module")
+def rendered(dogs, samples_dir, tmp_path_factory):
+    spec = load_spec("progress", SMALL, input=str(samples_dir / "coffee.jpg"))
+    model = dogs
     out = tmp_path_factory.mktemp("progress")
     calls = []
-    result = render_progress(spec, model, out, progress=lambda done, total: calls.append(done))
+    result = render_frames(spec, model, out,
+                           progress=lambda done, total, loss: calls.append(done))
     return spec, result, out, calls
 
 
@@ -36,7 +45,7 @@ def test_writes_one_captioned_frame_per_snapshot(rendered):
     assert len(frames) == result.frames == 5
     first = read_image(frames[0])
     assert first.shape == (128, 192, 3)  # coffee.jpg is 512x341: width 192 keeps the aspect
-    assert calls == sorted(calls) and calls[-1] == 12
+    assert calls == sorted(calls) and calls[-1] == 5
 
 
 def test_caption_is_drawn_on_the_frame(rendered, samples_dir):
@@ -56,7 +65,7 @@ def test_losses_csv_rises_within_each_octave(rendered):
         rows = list(csv.DictReader(f))
     assert [int(r["frame"]) for r in rows] == [1, 2, 3, 4, 5]
     for octave in ("1", "2"):
-        losses = [float(r["loss"]) for r in rows if r["octave"] == octave]
+        losses = [float(r["final_loss"]) for r in rows if r["octave"] == octave]
         assert losses[-1] > losses[0]
     with open(out / "steps.csv") as f:
         steps = list(csv.DictReader(f))
@@ -89,3 +98,45 @@ def test_contact_sheet_and_manifest(rendered):
     assert manifest["spec"]["dream"]["steps"] == 6
     assert manifest["model"]["name"] == "mobilenet_v2_dogs"
     assert manifest["frames"] == 5 and "tensorflow" in manifest["versions"]
+
+
+def _frames_bytes(out):
+    return [p.read_bytes() for p in sorted((out / "frames").glob("*.png"))]
+
+
+@pytest.mark.parametrize("lose_checkpoint", [False, True])
+def test_an_interrupted_progress_render_resumes_to_the_same_frames(
+        rendered, dogs, samples_dir, tmp_path, lose_checkpoint):
+    spec, result, out, _ = rendered
+
+    def stop_after_three(done, total, loss):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_frames(spec, dogs, tmp_path, progress=stop_after_three)
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 3
+    if lose_checkpoint:  # e.g. a folder from before checkpoints: dream again from the start
+        for path in (tmp_path / "checkpoints").glob("*.npz"):
+            path.unlink()
+    again = render_frames(spec, dogs, tmp_path)
+    assert again.rendered == (5 if lose_checkpoint else 2)
+    assert _frames_bytes(tmp_path) == _frames_bytes(out)
+    with open(tmp_path / "losses.csv") as f:
+        assert [int(r["frame"]) for r in csv.DictReader(f)] == [1, 2, 3, 4, 5]
+    assert (tmp_path / "steps.csv").read_text() == (out / "steps.csv").read_text()
+
+
+def test_dreamreel_stitch_rebuilds_a_progress_render(rendered, tmp_path):
+    import shutil
+
+    from renderer.cli import main
+
+    _, result, out, _ = rendered
+    copy = tmp_path / "copy"
+    shutil.copytree(out, copy)
+    (copy / "progress.mp4").unlink()
+    (copy / "progress.gif").unlink()
+    assert main(["stitch", str(copy)]) == 0
+    assert probe_video(copy / "progress.mp4")["frames"] == probe_video(out / "progress.mp4")["frames"]
+    assert Image.open(copy / "progress.gif").n_frames == result.frames

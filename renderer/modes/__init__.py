@@ -1,0 +1,173 @@
+"""Animation modes: what each frame's dream starts from, and what a finished frame is.
+
+Every mode is one module that registers a class under its name with ``@register``;
+spec validation, the command line and the frame loop look modes up here and nowhere
+else. Adding a mode is one module, a preset and tests.
+
+A mode is driven by the frame loop (renderer/frame_loop.py), one frame at a time:
+
+    mode = create_mode(spec)              # opens its input; knows fps and frame count
+    first = mode.resume(done, store)      # continue after `done` stored frames
+    for index in range(first, mode.count):
+        start = mode.start(index, seed)   # FrameStart: start image, setting changes, log
+        result = dream(...)               # the engine, which knows nothing of modes
+        out = mode.finish(index, result)  # FrameOut: the picture to store
+        store.write_frame(...)
+    summary = mode.close(store)           # report, extra files
+
+Modes are pure numpy/OpenCV: they never call the engine or write frames themselves.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import numpy as np
+
+from ..errors import DreamreelError
+
+if TYPE_CHECKING:
+    from ..dream import DreamResult, DreamState
+    from ..frame_store import FrameStore
+    from ..media import AudioSource
+    from ..spec import RenderSpec
+
+
+@dataclass(frozen=True)
+class FrameStart:
+    """Where one frame's dream starts."""
+
+    image: np.ndarray                                   # RGB float32 0..255
+    settings: dict[str, Any] = field(default_factory=dict)  # dream-setting changes (steps...)
+    log: dict[str, Any] = field(default_factory=dict)   # extra losses.csv columns
+    state: DreamState | None = None    # continue this dream instead of starting afresh
+    max_steps: int | None = None       # with state: dream at most this many steps
+
+
+@dataclass(frozen=True)
+class FrameOut:
+    """A finished frame as the store keeps it."""
+
+    image: np.ndarray                                 # RGB uint8, the stored picture
+    checkpoint: dict[str, np.ndarray] | None = None   # what resuming needs beyond the PNG
+    log: dict[str, Any] = field(default_factory=dict)  # columns known only after the dream
+
+
+@dataclass(frozen=True)
+class ModeSummary:
+    """What a mode adds when the frames are done."""
+
+    report: dict[str, Any] = field(default_factory=dict)  # written to report.json if any
+    files: list[Path] = field(default_factory=list)       # extra outputs (contact sheet...)
+
+
+class Mode(Protocol):
+    name: ClassVar[str]
+    columns: ClassVar[tuple[str, ...]]   # extra losses.csv columns, in order
+    fps: float                           # of the frames (a clip's own rate for video)
+    count: int                           # frames the render has when done
+
+    @classmethod
+    def check(cls, spec: RenderSpec) -> None:
+        """Raise DreamreelError for a spec this mode cannot render."""
+
+    @classmethod
+    def identity(cls, spec: RenderSpec) -> dict[str, Any]:
+        """The spec values that decide this mode's pixels (resume needs them unchanged)."""
+
+    def resume(self, done: int, store: FrameStore) -> int:
+        """Prepare to continue after ``done`` stored frames; return the frame to start at
+        (``done``, or fewer when the stored frames are not enough to pick up from)."""
+
+    def start(self, index: int, seed: int) -> FrameStart: ...
+
+    def finish(self, index: int, result: DreamResult) -> FrameOut: ...
+
+    def audio(self) -> AudioSource | None:
+        """The sound to carry into the MP4, if any."""
+
+    def manifest(self) -> dict[str, Any]:
+        """Facts for manifest.json (a clip's fps and audio, octave sizes...)."""
+
+    def close(self, store: FrameStore) -> ModeSummary: ...
+
+
+class ModeBase:
+    """Defaults most modes share: no extra columns, no audio, nothing to add at the end."""
+
+    name: ClassVar[str] = ""
+    columns: ClassVar[tuple[str, ...]] = ()
+    # Spec tables that only some modes read; each mode keeps the ones it reads in its
+    # identity (a zoom's frames do not change when the progress table does).
+    _OPTIONAL_TABLES: ClassVar[tuple[str, ...]] = ("progress",)
+    tables: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def check(cls, spec: RenderSpec) -> None:
+        return None
+
+    @classmethod
+    def identity(cls, spec: RenderSpec) -> dict[str, Any]:
+        data = spec.to_dict()
+        for key in ("frames", "fps", "output", "name"):  # change freely: frames stay valid
+            data.pop(key)
+        for table in cls._OPTIONAL_TABLES:
+            if table not in cls.tables:
+                data.pop(table)
+        return data
+
+    def resume(self, done: int, store: FrameStore) -> int:
+        return done
+
+    def audio(self) -> AudioSource | None:
+        return None
+
+    def manifest(self) -> dict[str, Any]:
+        return {}
+
+    def close(self, store: FrameStore) -> ModeSummary:
+        return ModeSummary()
+
+
+class ModeRegistry:
+    """Mode name -> class; ``@register`` adds one."""
+
+    def __init__(self) -> None:
+        self._modes: dict[str, type] = {}
+
+    def register(self, cls: type) -> type:
+        if not cls.name or cls.name in self._modes:
+            raise ValueError(f"mode {cls.name!r} has no name or is registered twice")
+        self._modes[cls.name] = cls
+        return cls
+
+    def get(self, name: str) -> type:
+        if name in self._modes:
+            return self._modes[name]
+        close = difflib.get_close_matches(str(name), self.names(), n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        raise DreamreelError(f"mode must be one of {', '.join(self.names())}, "
+                             f"got {name!r}{hint}")
+
+    def names(self) -> list[str]:
+        return sorted(self._modes)
+
+
+MODES = ModeRegistry()
+register = MODES.register
+
+
+def mode_class(name: str) -> type:
+    return MODES.get(name)
+
+
+def create_mode(spec: RenderSpec) -> Mode:
+    """The mode object for ``spec`` (opens its input: a clip, a photo)."""
+    return mode_class(spec.mode)(spec)
+
+
+# The built-in modes register themselves on import.
+from . import progress, video, zoom  # noqa: E402,F401

@@ -1,103 +1,142 @@
 """Progress mode: how one dream grows, as captioned snapshots over steps and octaves.
 
-Writes frames/NNNNNN.png (every snapshot at the output size, captioned), progress.gif,
-progress.mp4, contact_sheet.png, losses.csv (one row a snapshot), steps.csv (the loss
-before every gradient step) and manifest.json.
+Each snapshot is a frame of the common frame loop: frame 0 is the start image, then a
+frame every ``progress.every`` steps and at the end of each octave. Each frame continues
+the one dream from where the last frame left it (the engine's DreamState, kept as the
+frame's checkpoint), so a killed render resumes mid-dream and re-stitches like any other.
+
+Besides frames/, losses.csv, the MP4 and GIF, it writes steps.csv (the loss before every
+gradient step), thumbs/ (captioned thumbnails) and contact_sheet.png (a grid of them).
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..captions import caption
-from ..dream import Snapshot, dream, octave_shapes, resize
-from ..manifest import build_manifest
-from renderer.contact_sheet import contact_sheet
-from renderer.media.images import to_uint8, write_image_atomic
-from renderer.files import write_csv_atomic, write_json_atomic
-from ..spec import RenderSpec
-from ..stitch import stitch
+from ..contact_sheet import contact_sheet
+from ..dream import DreamState, octave_shapes, resize
+from ..files import write_csv_atomic
+from ..media.images import read_image, to_uint8, write_image_atomic
+from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
 from .source import source_image
 
+if TYPE_CHECKING:
+    from ..spec import RenderSpec
 
-@dataclass
-class ProgressResult:
-    out_dir: Path
-    frames: int
-    losses: list[float]       # one per snapshot
-    final_loss: float
-    seconds: float
-    outputs: list[Path]       # GIF/MP4 as asked, the contact sheet
+THUMBS_DIR = "thumbs"
+CONTACT_SHEET = "contact_sheet.png"
+STEPS_CSV = "steps.csv"
 
 
-def caption_text(snap: Snapshot) -> str:
-    return f"octave {snap.octave}/{snap.octaves}  step {snap.step}/{snap.steps}  loss {snap.loss:.4f}"
+def snapshot_plan(octaves: int, steps: int, every: int) -> list[tuple[int, int]]:
+    """(octave, steps done in it) of every snapshot, octaves 0-based: the start, every
+    ``every`` steps, and each octave's end."""
+    if steps == 0:
+        return [(0, 0)]  # nothing grows: the start is the whole story
+    plan = [(0, 0)]
+    for octave in range(octaves):
+        plan += [(octave, step) for step in range(every, steps, every)]
+        plan.append((octave, steps))
+    return plan
 
 
-def render_progress(spec: RenderSpec, model, out_dir: Path, *,
-                    progress: Callable[[int, int], None] | None = None) -> ProgressResult:
-    """Dream ``spec``'s image with ``model`` (a models.DreamModel) and write every output.
-
-    ``progress(steps_done, steps_total)`` is called as the dream advances (for a progress bar).
-    """
-    started = time.perf_counter()
-    image = source_image(spec)
-    height, width = image.shape[:2]
-    frames_dir = out_dir / "frames"
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    for stale in frames_dir.glob("*.png"):  # a previous run's snapshots would mix in
-        stale.unlink()
-    rows: list[list] = []
-    thumbs: list[tuple[np.ndarray, str]] = []
-    settings = spec.dream_settings()
-    thumb_shape = _thumb_shape(height, width, spec.progress.contact_thumb)
-
-    def on_snapshot(snap: Snapshot) -> None:
-        frame = to_uint8(resize(snap.image, (height, width)))
-        text = caption_text(snap)
-        thumbs.append((cv2.resize(frame, thumb_shape[::-1], interpolation=cv2.INTER_AREA), text))
-        if spec.progress.caption:
-            frame = caption(frame, text)
-        index = len(rows) + 1
-        write_image_atomic(frames_dir / f"{index:06d}.png", frame)
-        done = (snap.octave - 1) * snap.steps + snap.step
-        rows.append([index, snap.octave, snap.step, done, f"{snap.loss:.6f}"])
-        if progress:
-            progress(done, snap.octaves * snap.steps)
-
-    result = dream(image, model, settings, snapshot_every=spec.progress.every,
-                   on_snapshot=on_snapshot)
-    write_csv_atomic(out_dir / "losses.csv", ["frame", "octave", "step", "total_step", "loss"], rows)
-    write_csv_atomic(out_dir / "steps.csv", ["octave", "step", "loss"],
-                     [[o + 1, s, f"{loss:.6f}"] for o, losses in enumerate(result.losses)
-                      for s, loss in enumerate(losses)])
-    sheet = contact_sheet([caption(t, text) if spec.progress.caption else t for t, text in thumbs],
-                          columns=spec.progress.contact_columns or None)
-    write_image_atomic(out_dir / "contact_sheet.png", sheet)
-    outputs = _stitch(spec, len(rows), out_dir) + [out_dir / "contact_sheet.png"]
-    seconds = time.perf_counter() - started
-    shapes = octave_shapes(height, width, settings.octaves, settings.octave_scale)
-    manifest = build_manifest(spec.to_dict(), model, mode="progress", frames=len(rows),
-                              size=[width, height], octave_shapes=shapes,
-                              octave_losses=result.octave_losses, seconds=round(seconds, 2))
-    write_json_atomic(out_dir / "manifest.json", manifest)
-    return ProgressResult(out_dir, len(rows), [float(r[-1]) for r in rows],
-                          result.final_loss, seconds, outputs)
+def caption_text(octave: int, octaves: int, step: int, steps: int, loss: float) -> str:
+    return f"octave {octave}/{octaves}  step {step}/{steps}  loss {loss:.4f}"
 
 
-def _stitch(spec: RenderSpec, frame_count: int, out_dir: Path) -> list[Path]:
-    """GIF and MP4 from the frames on disk, the last one held ``hold_last`` seconds."""
-    out = spec.output
-    return stitch(out_dir, name="progress", fps=spec.fps, count=frame_count, mp4=out.mp4, gif=out.gif,
-           gif_max_side=out.gif_max_side, hold_last=out.hold_last)
+@register
+class ProgressMode(ModeBase):
+    """One image dreamed once; its snapshots are the frames."""
+
+    name = "progress"
+    columns = ("octave", "step", "total_step", "step_losses")
+    tables = ("progress",)
+
+    def __init__(self, spec: RenderSpec):
+        self.spec = spec
+        self.source = source_image(spec)
+        self.height, self.width = self.source.shape[:2]
+        # One dream with the render's seed and frame 0's schedules, split into frames.
+        self.settings = spec.dream_settings()
+        self.shapes = octave_shapes(self.height, self.width, self.settings.octaves,
+                                    self.settings.octave_scale)
+        self.plan = snapshot_plan(len(self.shapes), self.settings.steps, spec.progress.every)
+        self.count = len(self.plan)
+        self.fps = spec.fps
+        self.state: DreamState | None = None
+        self.thumbs_dir: Path | None = None
+        scale = min(1.0, spec.progress.contact_thumb / max(self.height, self.width))
+        self.thumb_size = (max(1, round(self.width * scale)), max(1, round(self.height * scale)))
+
+    def resume(self, done: int, store) -> int:
+        """Continue from the last stored frame's dream state; without one (a render of an
+        older version), dream again from the start: the frames come out the same."""
+        self.thumbs_dir = store.out_dir / THUMBS_DIR
+        if done == 0:
+            return 0
+        arrays = store.read_checkpoint(done - 1)
+        if arrays is None:
+            return 0
+        self.state = DreamState.from_arrays(arrays)
+        return done
+
+    def start(self, index: int, seed: int) -> FrameStart:
+        octave, step = self.plan[index]
+        if index == 0:
+            max_steps = 0
+        else:
+            last_octave, last_step = self.plan[index - 1]
+            max_steps = step - last_step if octave == last_octave else step
+        settings = {"seed": self.settings.seed, "steps": self.settings.steps,
+                    "step_size": self.settings.step_size}
+        log = {"octave": octave + 1, "step": step,
+               "total_step": octave * self.settings.steps + step}
+        return FrameStart(self.source, settings, log, state=self.state, max_steps=max_steps)
+
+    def finish(self, index: int, result) -> FrameOut:
+        self.state = result.state
+        octave, step = self.plan[index]
+        frame = to_uint8(resize(result.image, (self.height, self.width)))
+        text = caption_text(octave + 1, len(self.shapes), step, self.settings.steps,
+                            result.final_loss)
+        thumb = cv2.resize(frame, self.thumb_size, interpolation=cv2.INTER_AREA)
+        if self.spec.progress.caption:
+            frame, thumb = caption(frame, text), caption(thumb, text)
+        # Written before the frame counts as done, so every done frame has its thumbnail.
+        write_image_atomic(self._thumb_path(index), thumb)
+        step_losses = np.concatenate([np.ravel(l) for l in result.losses] or [np.zeros(0)])
+        return FrameOut(frame, checkpoint=result.state.to_arrays(),
+                        log={"step_losses": " ".join(f"{v:.6f}" for v in step_losses)})
+
+    def manifest(self) -> dict:
+        return {"size": [self.width, self.height],
+                "octave_shapes": [list(shape) for shape in self.shapes]}
+
+    def close(self, store) -> ModeSummary:
+        rows = store.rows()[: self.count]
+        steps_rows = []
+        for row in rows:
+            losses = _losses(row.get("step_losses"))
+            octave, first = int(row["octave"]), int(row["step"]) - len(losses)
+            for offset, loss in enumerate(losses):
+                steps_rows.append([octave, first + offset, f"{loss:.6f}"])
+        write_csv_atomic(store.out_dir / STEPS_CSV, ["octave", "step", "loss"], steps_rows)
+        thumbs = [read_image(self._thumb_path(index)) for index in range(len(rows))]
+        sheet = contact_sheet(thumbs, columns=self.spec.progress.contact_columns or None)
+        write_image_atomic(store.out_dir / CONTACT_SHEET, sheet)
+        return ModeSummary(files=[store.out_dir / CONTACT_SHEET])
+
+    def _thumb_path(self, index: int) -> Path:
+        return self.thumbs_dir / f"{index + 1:06d}.png"
 
 
-def _thumb_shape(height: int, width: int, long_side: int) -> tuple[int, int]:
-    scale = min(1.0, long_side / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
+def _losses(logged) -> list[float]:
+    """A step_losses cell: space-separated numbers (one number reads back as a float)."""
+    if logged is None or logged == "":
+        return []
+    return [float(v) for v in str(logged).split()]

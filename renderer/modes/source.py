@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
+from ..media.images import read_image
 from ..noise import make_noise
-from renderer.media.images import read_image
-from ..spec import RenderSpec
+
+if TYPE_CHECKING:
+    from ..spec import RenderSpec
 
 
 def output_size(spec: RenderSpec, input_shape: tuple[int, int] | None) -> tuple[int, int]:

@@ -6,19 +6,27 @@ the occlusion mask: where the flow is unreliable (occluded, uncovered, from outs
 image) the raw frame shows through, so nothing smears and no ghost lingers. The blend
 below 1 lets old dream fade instead of building up brightness frame after frame.
 A scene cut (flow collapses or histograms jump) starts afresh from the raw frame.
-Pure numpy/OpenCV: the scheduler runs the dream.
+Pure numpy/OpenCV: the frame loop runs the dream.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..errors import DreamreelError
 from ..flow import (FlowEstimator, StabilityMeter, backward_warp, flow_pair, is_scene_cut,
                     occlusion_mask, to_gray)
-from ..spec import RenderSpec
+from ..media.images import to_uint8
 from ..media.video_in import iter_frames, open_video
+from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
+
+if TYPE_CHECKING:
+    from ..spec import RenderSpec
+
+BLEND_MODES = ("residual", "full")  # residual: warp (dream - raw); full: warp the dream
 
 
 @dataclass(frozen=True)
@@ -54,10 +62,19 @@ def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, r
     return Carry(np.clip(start, 0.0, 255.0), fresh=False, reliable=float(mask.mean()))
 
 
-class VideoFrames:
-    """The video animation as the scheduler sees it."""
+@register
+class VideoMode(ModeBase):
+    """A clip, frame by frame, each frame carrying the last one's dream along the flow."""
 
     name = "video"
+    columns = ("cut", "reliable")
+    tables = ()
+
+    @classmethod
+    def check(cls, spec: RenderSpec) -> None:
+        if not spec.input:
+            raise DreamreelError("video mode needs an input clip: --input CLIP (a video file "
+                                 "or a folder of numbered frames)")
 
     def __init__(self, spec: RenderSpec):
         self.spec = spec
@@ -73,24 +90,27 @@ class VideoFrames:
         self.raw = self.previous_raw = self.previous_dream = None
         self.cut = False
 
-    def resume(self, start: int, read_frame) -> None:
-        """Stream raw frames from ``start - 1`` on; the dream chain restarts from disk."""
-        self._raws = iter_frames(self.source, first=max(0, start - 1))
-        if start > 0:
+    def resume(self, done: int, store) -> int:
+        """Stream raw frames from ``done - 1`` on; the dream chain restarts from disk."""
+        self._raws = iter_frames(self.source, first=max(0, done - 1))
+        if done > 0:
             self.previous_raw = next(self._raws)
-            self.previous_dream = read_frame(start - 1)
+            self.previous_dream = store.read_frame(done - 1)
+        return done
 
-    def start(self, index: int, seed: int) -> tuple[np.ndarray, dict, dict]:
+    def start(self, index: int, seed: int) -> FrameStart:
         self.raw = next(self._raws)
         carry = carry_dream(self.spec, self.estimator, index, self.raw, self.previous_raw,
                             self.previous_dream)
-        overrides = ({"steps": self.spec.video.first_steps,
-                      "octaves": self.spec.video.first_octaves} if carry.fresh else {})
-        extra = {"cut": int(carry.cut), "reliable": round(carry.reliable, 4)}
-        return carry.image, overrides, extra
+        settings = ({"steps": self.spec.video.first_steps,
+                     "octaves": self.spec.video.first_octaves} if carry.fresh else {})
+        log = {"cut": int(carry.cut), "reliable": round(carry.reliable, 4)}
+        return FrameStart(carry.image, settings, log)
 
-    def finished(self, index: int, frame: np.ndarray) -> None:
+    def finish(self, index: int, result) -> FrameOut:
+        frame = to_uint8(result.image)
         self.previous_raw, self.previous_dream = self.raw, frame
+        return FrameOut(frame)
 
     def audio(self):
         """(clip, start seconds) to mux into the MP4, or None."""
@@ -98,7 +118,12 @@ class VideoFrames:
             return self.source.path, self.source.start_seconds
         return None
 
-    def close(self, store) -> dict:
+    def manifest(self) -> dict:
+        audio = self.audio()
+        return {"fps": self.fps,
+                "audio": {"path": str(audio[0]), "start": audio[1]} if audio else None}
+
+    def close(self, store) -> ModeSummary:
         """The temporal stability report of the stored frames against the raw clip.
 
         It recomputes the raw clip's flow rather than keeping the render's: a resumed
@@ -111,4 +136,4 @@ class VideoFrames:
         stability = meter.report()
         report = {"summary": stability.summary_line(), **stability.to_dict()}
         report["cuts"] = [int(r["frame"]) for r in store.rows() if int(r.get("cut", 0))]
-        return report
+        return ModeSummary(report)

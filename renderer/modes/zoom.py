@@ -1,18 +1,23 @@
 """Zoom mode: each frame starts from the last dreamed frame, zoomed into its centre.
 
-Pure numpy/OpenCV: the scheduler runs the dream; this module only says where each
+Pure numpy/OpenCV: the frame loop runs the dream; this module only says where each
 frame's dream starts. Frame 0 is seeded noise or the input image (modes/source.py).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
-from ..spec import RenderSpec
+from ..media.images import to_uint8
+from . import FrameOut, FrameStart, ModeBase, register
 from .source import source_image
+
+if TYPE_CHECKING:
+    from ..spec import RenderSpec
 
 
 @dataclass(frozen=True)
@@ -83,10 +88,13 @@ def next_init(spec: RenderSpec, previous: np.ndarray, reference: np.ndarray, fra
     return np.clip(moved, 0.0, 255.0)
 
 
-class ZoomFrames:
-    """The zoom animation as the scheduler sees it: where each frame's dream starts."""
+@register
+class ZoomMode(ModeBase):
+    """The zoom animation: each frame starts from the last one, moved by the camera."""
 
     name = "zoom"
+    columns = ("zoom", "rotation")
+    tables = ()
 
     def __init__(self, spec: RenderSpec):
         self.spec = spec
@@ -95,31 +103,28 @@ class ZoomFrames:
         self.reference: np.ndarray | None = None  # frame 0, for colour coherence
         self.previous: np.ndarray | None = None
 
-    def resume(self, start: int, read_frame) -> None:
-        """Pick up after ``start`` finished frames (read back from the store)."""
-        if start > 0:
-            self.reference, self.previous = read_frame(0), read_frame(start - 1)
+    def resume(self, done: int, store) -> int:
+        """Pick up after ``done`` stored frames: frame 0 and the last one are all it needs."""
+        if done > 0:
+            self.reference, self.previous = store.read_frame(0), store.read_frame(done - 1)
+        return done
 
-    def start(self, index: int, seed: int) -> tuple[np.ndarray, dict, dict]:
-        """(start image, dream-setting overrides, extra columns for losses.csv)."""
+    def start(self, index: int, seed: int) -> FrameStart:
         motion = Motion.at(self.spec, index)
-        extra = {"zoom": round(motion.scale, 6), "rotation": round(motion.rotation, 6)}
+        log = {"zoom": round(motion.scale, 6), "rotation": round(motion.rotation, 6)}
         if index == 0:
             # Noise has no detail worth keeping: its grain would return at every octave.
-            overrides = {"steps": self.spec.zoom.first_steps,
-                         "octaves": self.spec.zoom.first_octaves,
-                         "keep_source_detail": self.spec.dream.keep_source_detail
-                         and self.spec.input is not None}
-            return source_image(self.spec), overrides, extra
-        return next_init(self.spec, self.previous, self.reference, index, seed), {}, extra
+            settings = {"steps": self.spec.zoom.first_steps,
+                        "octaves": self.spec.zoom.first_octaves,
+                        "keep_source_detail": self.spec.dream.keep_source_detail
+                        and self.spec.input is not None}
+            return FrameStart(source_image(self.spec), settings, log)
+        return FrameStart(next_init(self.spec, self.previous, self.reference, index, seed),
+                          log=log)
 
-    def finished(self, index: int, frame: np.ndarray) -> None:
-        self.previous = frame
+    def finish(self, index: int, result) -> FrameOut:
+        frame = to_uint8(result.image)
+        self.previous = frame  # frames chain through the stored uint8 picture
         if self.reference is None:
             self.reference = frame
-
-    def audio(self):
-        return None
-
-    def close(self, store) -> dict:
-        return {}
+        return FrameOut(frame)

@@ -1,0 +1,34 @@
+"""``renderer.render``: a preset (or spec) in, a render folder out. The CLI calls it too."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .scheduler import FrameProgress, RenderResult, render_frames
+from .spec import RenderSpec, load_spec
+
+
+def render(preset: str | RenderSpec, *, input: str | Path | None = None,
+           out: str | Path | None = None, overrides: Sequence[str] = (),
+           restart: bool = False, progress: FrameProgress | None = None,
+           announce: Callable[[str], None] | None = None,
+           **settings: Any) -> RenderResult:
+    """Render ``preset`` (a shipped preset's name, a .toml path or a RenderSpec).
+
+    input     -- a photo (zoom, progress) or a clip / frame folder (video)
+    out       -- the render folder (default: renders/<preset name>); an earlier render of
+                 the same settings there is resumed, a different one refused (see restart)
+    overrides -- ``"dream.steps=8"`` strings, as the CLI's --set takes them
+    settings  -- the same as keywords: ``frames=48, dream={"steps": 8}``
+    progress  -- called as (frames done, frames total, last loss or None)
+    """
+    spec = load_spec(preset, overrides, input=None if input is None else str(input),
+                     **settings)
+    out_dir = Path(out) if out is not None else Path("renders") / spec.name
+    from .models import load_dream_model
+
+    model = load_dream_model(spec.model, spec.layer_weights(0), preprocess=spec.preprocess,
+                             announce=announce)
+    return render_frames(spec, model, out_dir, restart=restart, progress=progress)
