@@ -27,8 +27,9 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     spec = load_spec(preset, overrides, input=None if input is None else str(input),
                      **settings)
     out_dir = Path(out) if out is not None else Path("renders") / spec.name
-    from .models import load_dream_model
+    from .models import cached_dream_model
 
-    model = load_dream_model(spec.model, spec.layer_weights(0), preprocess=spec.preprocess,
-                             announce=announce)
+    # Kept between calls: a notebook rendering again pays for the frames alone.
+    model = cached_dream_model(spec.model, spec.layer_weights(0), preprocess=spec.preprocess,
+                               announce=announce)
     return render_frames(spec, model, out_dir, restart=restart, progress=progress)
