@@ -4,33 +4,51 @@ The text sits on a semi-opaque dark band across the full width, so it reads on a
 Its size follows the image width (the same look at 128 px and at 1920 px); when a line
 would not fit it wraps, at double spaces first (they separate fields), and only when
 a single word is still too wide does the text shrink. It never runs off the image.
+
+Drawn with Pillow in its built-in scalable font (Aileron, Pillow >= 10.1): clean at any
+size, anti-aliased, and its zero has no slash (losses are mostly digits).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-_FONT = cv2.FONT_HERSHEY_SIMPLEX
-_TEXT_COLOR = (255, 255, 255)
 _BAND_DARKEN = 0.6  # share of black blended into the band
 _CAP_PER_WIDTH = 1 / 48  # cap height as a share of image width
-_MIN_CAP_PX = 9  # smaller Hershey capitals stop being legible
+_MIN_CAP_PX = 9  # smaller capitals stop being legible
 _MAX_BAND_SHARE = 0.5  # the caption may cover at most this much of the height
 _SHRINK = 0.9  # per try, when the text does not fit
-_MIN_SCALE = 0.1
+_MIN_SIZE_PX = 4  # below this no text is readable: stop shrinking
+_REFERENCE_SIZE = 100  # font size at which the cap height is measured once
+_TALL_AND_DEEP = "Hdgjpy"  # ink above and below the baseline: a line's full extent
+
+
+@functools.lru_cache(maxsize=64)
+def caption_font(size: int) -> ImageFont.FreeTypeFont:
+    """Pillow's built-in scalable font at `size` pixels (the em size)."""
+    font = ImageFont.load_default(size=size)
+    if not isinstance(font, ImageFont.FreeTypeFont):  # Pillow built without FreeType
+        raise RuntimeError("captions need Pillow >= 10.1 with FreeType (pip install Pillow)")
+    return font
+
+
+def _size_for_cap(cap_px: float) -> int:
+    """Font size whose capital H is about `cap_px` tall."""
+    top = caption_font(_REFERENCE_SIZE).getbbox("H", anchor="ls")[1]  # negative: above
+    return max(1, round(cap_px * _REFERENCE_SIZE / -top))
 
 
 @dataclass(frozen=True)
 class _Layout:
     lines: list[str]
-    scale: float
-    thickness: int
-    ascent: int  # pixels above the baseline
-    descent: int  # pixels below it (g, p, y)
+    size: int  # font size in pixels
+    ascent: int  # ink above the baseline
+    descent: int  # ink below it (g, p, y)
     gap: int  # between lines
     padding: int  # around the text block
 
@@ -59,42 +77,47 @@ def caption(image_uint8: np.ndarray, text: str, *, where: str = "bottom") -> np.
     top = height - layout.band_height if where == "bottom" else 0
     band = out[max(top, 0) : top + layout.band_height]
     band[:] = (band * (1 - _BAND_DARKEN)).astype(np.uint8)  # blend toward black
+
+    canvas = Image.fromarray(out)
+    white = 255 if canvas.mode in ("L", "I", "F") else (255,) * len(canvas.getbands())
+    draw = ImageDraw.Draw(canvas)
+    font = caption_font(layout.size)
     for index, line in enumerate(layout.lines):
         origin = (layout.padding, top + layout.baseline(index))
-        cv2.putText(
-            out, line, origin, _FONT, layout.scale, _TEXT_COLOR, layout.thickness, cv2.LINE_AA
-        )
-    return out
+        draw.text(origin, line, font=font, fill=white, anchor="ls")
+    return np.asarray(canvas).copy()
 
 
 def _layout(text: str, width: int, height: int) -> _Layout:
     """Largest readable layout that fits; shrinks only when wrapping is not enough."""
-    cap_at_scale_1 = cv2.getTextSize("H", _FONT, 1.0, 1)[0][1]
-    scale = max(_MIN_CAP_PX, width * _CAP_PER_WIDTH) / cap_at_scale_1
+    size = _size_for_cap(max(_MIN_CAP_PX, width * _CAP_PER_WIDTH))
     while True:
-        layout = _layout_at(text, width, scale)
+        layout = _layout_at(text, width, size)
         fits = layout is not None and layout.band_height <= height * _MAX_BAND_SHARE
-        if fits or scale * _SHRINK < _MIN_SCALE:
-            # Below the minimum scale the image is too small for any text: draw a
-            # single line, which putText clips, rather than loop forever.
-            return layout or _layout_at(" ".join(text.split()), 10**9, scale)
-        scale *= _SHRINK
+        smaller = min(size - 1, int(size * _SHRINK))
+        if fits or smaller < _MIN_SIZE_PX:
+            # Below the minimum size the image is too small for any text: draw a
+            # single line, which the image edge clips, rather than loop forever.
+            return layout or _layout_at(" ".join(text.split()), 10**9, size)
+        size = smaller
 
 
-def _layout_at(text: str, width: int, scale: float) -> _Layout | None:
-    """Wrap `text` at this scale, or None if a single word is wider than the image."""
-    thickness = max(1, round(scale * 1.5))
-    (_, ascent), descent = cv2.getTextSize("Hg", _FONT, scale, thickness)
+def _layout_at(text: str, width: int, size: int) -> _Layout | None:
+    """Wrap `text` at this font size, or None if a single word is wider than the image."""
+    font = caption_font(size)
+    _, top, _, bottom = font.getbbox(_TALL_AND_DEEP, anchor="ls")
+    ascent, descent = -top, bottom
     padding = max(2, round(ascent * 0.5))
 
     def measure(line: str) -> int:
-        return cv2.getTextSize(line, _FONT, scale, thickness)[0][0]
+        """Right edge of the ink (or of the advance, if wider) from the line's start."""
+        return max(font.getbbox(line, anchor="ls")[2], round(font.getlength(line)))
 
     lines = _wrap(text, width - 2 * padding, measure)
     if lines is None:
         return None
     gap = max(1, round(ascent * 0.4))
-    return _Layout(lines, scale, thickness, ascent, descent, gap, padding)
+    return _Layout(lines, size, ascent, descent, gap, padding)
 
 
 def _wrap(text: str, max_width: int, measure) -> list[str] | None:

@@ -1,4 +1,4 @@
-"""Behaviour of renderer.files, renderer.media and renderer.captions: what lands on disk, and when."""
+"""Behaviour of renderer.files and renderer.media: what lands on disk, and when."""
 
 import os
 import subprocess
@@ -13,7 +13,6 @@ from renderer.contact_sheet import contact_sheet
 from renderer.files import remove_partial_files, write_csv_atomic, write_json_atomic, write_text_atomic
 from renderer.media.images import even_size, read_image, write_image_atomic
 from renderer.media.video_out import probe_video, write_gif, write_mp4
-from renderer.captions import caption
 from renderer.errors import DreamreelError
 
 
@@ -293,55 +292,3 @@ def test_contact_sheet_grid_layout():
     assert contact_sheet(tiles, columns=1, gap=0).shape == (50, 20, 3)
     with pytest.raises(ValueError):
         contact_sheet([tiles[0], np.zeros((5, 5, 3), np.uint8)])
-
-
-# ---------------------------------------------------------------- captions
-
-
-TEXT = "octave 2/4  step 30  loss 1.234"
-
-
-def gray_image(width, height=None, value=100):
-    return np.full((height or width * 3 // 4, width, 3), value, np.uint8)
-
-
-def text_pixels(width, text=TEXT):
-    """(row, col) of pixels brighter than the dark background: glyphs, anti-aliasing too."""
-    image = gray_image(width, value=30)
-    captioned = caption(image, text)
-    return captioned, np.argwhere(captioned.max(axis=2) > 30)
-
-
-@pytest.mark.parametrize("where", ["bottom", "top"])
-def test_caption_changes_only_a_full_width_band(where):
-    image = gray_image(320)
-    captioned = caption(image, TEXT, where=where)
-
-    changed_rows = np.flatnonzero((captioned != image).any(axis=(1, 2)))
-    band = np.arange(changed_rows.min(), changed_rows.max() + 1)
-    assert (changed_rows == band).all()  # one contiguous band
-    edge_row = image.shape[0] - 1 if where == "bottom" else 0
-    assert edge_row in (band[0], band[-1])
-    assert len(band) < image.shape[0] // 2
-    assert (captioned[band][:, :2] < 100).all()  # darkened across the full width
-    assert (image == 100).all()  # the input is not modified
-
-
-@pytest.mark.parametrize("width", [64, 128, 200, 640, 1920])
-def test_caption_text_stays_inside_the_image(width):
-    captioned, text = text_pixels(width)
-    assert len(text) > 0
-    rows, cols = text[:, 0], text[:, 1]
-    assert cols.min() > 0 and cols.max() < width - 1  # no glyph touches a side
-    assert rows.max() < captioned.shape[0] - 1
-
-
-def test_caption_size_follows_width_and_stays_readable_when_small():
-    def text_height(width):
-        rows = text_pixels(width, "step 30")[1][:, 0]
-        return rows.max() - rows.min() + 1
-
-    assert text_height(128) >= 9  # never shrunk below legible ...
-    text_rows = np.unique(text_pixels(128)[1][:, 0])
-    assert (np.diff(text_rows) > 1).any()  # ... the long caption wraps to two lines instead
-    assert text_height(1920) > 3 * text_height(256)
