@@ -483,11 +483,26 @@ class FrameStore:
                     frame: {k: v for k, v in log.rows[frame].items() if k in keep}
                     for frame in range(1, done + 1)
                 }
-                text = _csv_line(header) + "".join(
-                    _row_line(self._rows[frame], self.columns) for frame in sorted(self._rows)
-                )
-                write_text_atomic(self.csv_path, text)
+                self._rewrite_log()
         self._log_exists = True
+
+    def _rewrite_log(self) -> None:
+        """losses.csv anew (atomically) from the rows kept: the rare, whole-file path."""
+        text = _csv_line([*CORE_COLUMNS, *self.columns]) + "".join(
+            _row_line(self._rows[frame], self.columns) for frame in sorted(self._rows)
+        )
+        write_text_atomic(self.csv_path, text)
+
+    def rewind(self, count: int) -> None:
+        """Forget every frame from `count` on (rows and checkpoints; the PNGs are simply
+        overwritten): for a mode that must render again from an earlier frame."""
+        if count >= self.done_count():
+            return
+        self._rows = {frame: row for frame, row in self._rows.items() if frame <= count}
+        for index in self._checkpoints:
+            _remove_quietly(self.checkpoint_path(index))
+        self._checkpoints = set()
+        self._rewrite_log()
 
     def _open_checkpoints(self) -> None:
         """Keep only the checkpoint of the last done frame: a resume starts right after it."""

@@ -250,3 +250,8 @@ def _monotone_tangents(keyframes: tuple[tuple[int, float], ...]) -> tuple[float,
         w2 = h[k] + 2 * h[k - 1]
         tangents[k] = (w1 + w2) / (w1 / before + w2 / after)
     return tuple(tangents)
+
+
+def constant(value: float) -> Schedule:
+    """A schedule that is ``value`` on every frame (a setting's default)."""
+    return parse_schedule(value, key="default")

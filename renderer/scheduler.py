@@ -55,7 +55,10 @@ def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = Fal
     manifest = build_manifest(spec.to_dict(), model, identity=type(mode).identity(spec),
                               mode=mode.name, **{"fps": mode.fps, **mode.manifest()})
     store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
-    first = mode.resume(min(store.done_count(), mode.count), store)
+    done = min(store.done_count(), mode.count)
+    first = mode.resume(done, store)
+    if first < done:  # the mode cannot pick up from the stored frames alone
+        store.rewind(first)
     if progress:
         progress(first, mode.count, None)
     final_loss = None

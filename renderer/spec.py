@@ -16,13 +16,9 @@ from types import NoneType, UnionType
 from typing import Any, Sequence
 
 from .dream import DreamSettings
-from .errors import DreamreelError
-from .schedule import INTERPOLATIONS, Schedule, parse_schedule
+from .errors import DreamreelError, one_of
+from .schedule import INTERPOLATIONS, Schedule, constant, parse_schedule
 
-
-
-def constant(value: float) -> Schedule:
-    return parse_schedule(value, key="default")
 
 
 _ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
@@ -57,87 +53,6 @@ class DreamTable:
 
 
 @dataclass(frozen=True)
-class ZoomSettings:
-    """The ``zoom`` table: how each frame moves from the last (all per-frame schedules)."""
-
-    scale: Schedule = constant(1.04)        # zoom factor per frame; > 1 flies in
-    rotation: Schedule = constant(0.0)      # degrees per frame, counter-clockwise
-    translate_x: Schedule = constant(0.0)   # pixels per frame, + moves the view right
-    translate_y: Schedule = constant(0.0)   # pixels per frame, + moves the view down
-    noise: Schedule = constant(0.0)         # std of gaussian noise added (0..255 scale)
-    first_steps: int = 40                   # frame 0 is dreamed harder to grow structure
-    first_octaves: int = 4
-    color_coherence: bool = True            # match colour statistics to frame 0
-
-    def check(self, prefix: str) -> None:
-        if min(v for _, v in self.scale.keyframes) <= 0:
-            raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
-        if min(v for _, v in self.noise.keyframes) < 0:
-            raise DreamreelError(f"{prefix}noise must be >= 0")
-        if self.first_steps < 0 or self.first_octaves < 1:
-            raise DreamreelError(f"{prefix}first_steps must be >= 0 and {prefix}first_octaves >= 1")
-
-
-@dataclass(frozen=True)
-class VideoSettings:
-    """The ``video`` table: which part of the clip, and how frames carry the dream."""
-
-    start: float | None = None        # seconds into the clip
-    end: float | None = None
-    start_frame: int | None = None    # or a frame range (end exclusive)
-    end_frame: int | None = None
-    every: int = 1                    # keep every n-th frame (fps divides by n)
-    max_size: int | None = None       # long side at most this (aspect kept, even sizes)
-    blend: Schedule = constant(0.9)   # how much of the last frame's dream carries over
-    blend_mode: str = "residual"      # residual: warp (dream - raw); full: warp the dream
-    first_steps: int = 20             # the first frame and frames after a cut dream fully
-    first_octaves: int = 3
-    audio: bool = True                # mux the clip's sound into the MP4
-
-    def check(self, prefix: str) -> None:
-        from .modes.video import BLEND_MODES
-
-        if self.every < 1 or self.first_steps < 0 or self.first_octaves < 1:
-            raise DreamreelError(f"{prefix}every and {prefix}first_octaves must be >= 1, "
-                                 f"{prefix}first_steps >= 0")
-        _one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
-        if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
-            raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
-
-
-@dataclass(frozen=True)
-class FlowSettings:
-    """The ``flow`` table: optical flow on the raw frames (OpenCV)."""
-
-    enabled: bool = True              # off: every frame dreamed alone (the flicker baseline)
-    method: str = "dis"               # dis or farneback
-    preset: str = "medium"            # DIS: ultrafast, fast, medium
-    cut_min_reliable: float = 0.4     # a cut when less of the frame has a reliable flow
-    cut_hist_threshold: float = 0.5   # ... or grey histograms jump more than this
-
-    def check(self, prefix: str) -> None:
-        from .flow import DIS_PRESETS, FLOW_METHODS
-
-        _one_of(prefix + "method", self.method, FLOW_METHODS)
-        _one_of(prefix + "preset", self.preset, DIS_PRESETS)
-
-
-@dataclass(frozen=True)
-class ProgressSettings:
-    every: int = 5                 # a snapshot every this many steps (and at each octave end)
-    caption: bool = True           # octave, step and loss written on each snapshot
-    contact_columns: int = 0       # columns of the contact sheet; 0 picks ~sqrt(n)
-    contact_thumb: int = 256       # long side of each contact-sheet thumbnail
-
-    def check(self, prefix: str) -> None:
-        if self.every < 1:
-            raise DreamreelError(f"{prefix}every must be >= 1, got {self.every}")
-        if self.contact_columns < 0 or self.contact_thumb < 16:
-            raise DreamreelError(f"{prefix}contact_columns must be >= 0 and "
-                                 f"{prefix}contact_thumb >= 16")
-
-
-@dataclass(frozen=True)
 class OutputSettings:
     gif: bool = True
     mp4: bool = True
@@ -165,12 +80,16 @@ class RenderSpec:
     seed: int = 0
     interpolation: str = "linear"            # between schedule keyframes: linear or smooth
     dream: DreamTable = field(default_factory=DreamTable)
-    zoom: ZoomSettings = field(default_factory=ZoomSettings)
-    video: VideoSettings = field(default_factory=VideoSettings)
-    flow: FlowSettings = field(default_factory=FlowSettings)
-    progress: ProgressSettings = field(default_factory=ProgressSettings)
     output: OutputSettings = field(default_factory=OutputSettings)
     name: str = "custom"                     # the preset's name, for output folders
+    # The modes' own tables (zoom, video, flow, progress...), each defined by its mode:
+    # read them as attributes, spec.zoom.scale.
+    tables: dict[str, Any] = field(default_factory=lambda: _mode_table_defaults())
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "tables" and name in self.tables:
+            return self.tables[name]
+        raise AttributeError(f"RenderSpec has no {name!r}")
 
     def check(self, prefix: str = "") -> None:
         from .modes import mode_class
@@ -205,7 +124,21 @@ class RenderSpec:
         return mode_class(self.mode).identity(self)
 
 
+def _mode_tables() -> dict[str, type]:
+    from .modes import MODES
+
+    return MODES.tables()
+
+
+def _mode_table_defaults() -> dict[str, Any]:
+    return {name: cls() for name, cls in _mode_tables().items()}
+
+
 def _plain(value: Any) -> Any:
+    if isinstance(value, RenderSpec):  # the modes' tables read as top-level tables
+        plain = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        tables, name = plain.pop("tables"), plain.pop("name")
+        return {**plain, **tables, "name": name}
     if isinstance(value, Schedule):  # a one-keyframe schedule reads back as its number
         return value.keyframes[0][1] if len(value.keyframes) == 1 else str(value)
     if dataclasses.is_dataclass(value):
@@ -215,8 +148,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# Keys a preset may not set: the seed is the render's, the name comes from the file.
-_HIDDEN = {"dream.seed", "name"}
+# Keys a preset may not set: the seed is the render's, the name comes from the file, the
+# modes' tables are set by their own names.
+_HIDDEN = {"dream.seed", "name", "tables"}
 
 
 def presets_dir() -> Path:
@@ -266,7 +200,7 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
     _merge(table, {key: value for key, value in direct.items() if value is not None})
     table["name"] = name
     interpolation = table.get("interpolation", "linear")
-    _one_of("interpolation", interpolation, INTERPOLATIONS)
+    one_of("interpolation", interpolation, INTERPOLATIONS)
     return _build(RenderSpec, table, "", interpolation)
 
 
@@ -306,6 +240,10 @@ def _build(cls, table: dict, prefix: str, interpolation: str):
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls) if prefix + f.name not in _HIDDEN]
     values = {}
+    mode_tables = _mode_tables() if cls is RenderSpec else {}
+    if mode_tables:
+        names += list(mode_tables)
+        values["tables"] = _mode_table_defaults()
     for key, raw in table.items():
         full = prefix + key
         if key not in names and full != "name":  # name: set by load_spec, not by users
@@ -313,6 +251,9 @@ def _build(cls, table: dict, prefix: str, interpolation: str):
             hint = f"did you mean {prefix}{close[0]}? " if close else ""
             raise DreamreelError(f"unknown key {full!r}; {hint}valid keys: "
                                  f"{', '.join(prefix + n for n in names)}")
+        if key in mode_tables:
+            values["tables"][key] = _build(mode_tables[key], raw, full + ".", interpolation)
+            continue
         kind = hints[key]
         if kind is Schedule:
             values[key] = parse_schedule(raw, key=full, interpolation=interpolation)
@@ -362,13 +303,6 @@ def _type_name(kind) -> str:
     origin = typing.get_origin(kind) or kind
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
             dict: "a table"}.get(origin, str(kind))
-
-
-def _one_of(key: str, value: str, choices) -> None:
-    if value not in choices:
-        close = difflib.get_close_matches(str(value), list(choices), n=1)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        raise DreamreelError(f"{key} must be one of {', '.join(choices)}, got {value!r}{hint}")
 
 
 def _keyframe_frames(*schedules: Schedule) -> list[int]:

@@ -100,10 +100,13 @@ class ModeBase:
 
     name: ClassVar[str] = ""
     columns: ClassVar[tuple[str, ...]] = ()
-    # Spec tables that only some modes read; each mode keeps the ones it reads in its
-    # identity (a zoom's frames do not change when the progress table does).
-    _OPTIONAL_TABLES: ClassVar[tuple[str, ...]] = ("progress",)
-    tables: ClassVar[tuple[str, ...]] = ()
+    # The mode's own settings tables (name -> frozen dataclass with check(prefix)): the
+    # spec reads them from here, so presets and --set reach them as [zoom], zoom.scale.
+    settings: ClassVar[dict[str, type]] = {}
+    # Those of its tables that no other mode's frames depend on: other modes leave them
+    # out of their identity (changing progress.every never invalidates a zoom render).
+    # zoom, video and flow stay in every identity, as they were before modes had tables.
+    private_tables: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def check(cls, spec: RenderSpec) -> None:
@@ -114,9 +117,10 @@ class ModeBase:
         data = spec.to_dict()
         for key in ("frames", "fps", "output", "name"):  # change freely: frames stay valid
             data.pop(key)
-        for table in cls._OPTIONAL_TABLES:
-            if table not in cls.tables:
-                data.pop(table)
+        for other in MODES.classes():
+            if other is not cls:
+                for table in other.private_tables:
+                    data.pop(table, None)
         return data
 
     def resume(self, done: int, store: FrameStore) -> int:
@@ -154,6 +158,18 @@ class ModeRegistry:
 
     def names(self) -> list[str]:
         return sorted(self._modes)
+
+    def classes(self) -> list[type]:
+        return [self._modes[name] for name in self.names()]
+
+    def tables(self) -> dict[str, type]:
+        """Every mode's settings tables by name (a name is owned by one mode)."""
+        tables: dict[str, type] = {}
+        for cls in self.classes():
+            for name, table in cls.settings.items():
+                if tables.setdefault(name, table) is not table:
+                    raise ValueError(f"settings table {name!r} is defined by two modes")
+        return tables
 
 
 MODES = ModeRegistry()

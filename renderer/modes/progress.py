@@ -11,6 +11,7 @@ gradient step), thumbs/ (captioned thumbnails) and contact_sheet.png (a grid of 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ import numpy as np
 from ..captions import caption
 from ..contact_sheet import contact_sheet
 from ..dream import DreamState, octave_shapes, resize
+from ..errors import DreamreelError
 from ..files import write_csv_atomic
 from ..media.images import read_image, to_uint8, write_image_atomic
 from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
@@ -31,6 +33,23 @@ if TYPE_CHECKING:
 THUMBS_DIR = "thumbs"
 CONTACT_SHEET = "contact_sheet.png"
 STEPS_CSV = "steps.csv"
+
+
+@dataclass(frozen=True)
+class ProgressSettings:
+    """The ``progress`` table: which snapshots become frames, and the contact sheet."""
+
+    every: int = 5                 # a snapshot every this many steps (and at each octave end)
+    caption: bool = True           # octave, step and loss written on each snapshot
+    contact_columns: int = 0       # columns of the contact sheet; 0 picks ~sqrt(n)
+    contact_thumb: int = 256       # long side of each contact-sheet thumbnail
+
+    def check(self, prefix: str) -> None:
+        if self.every < 1:
+            raise DreamreelError(f"{prefix}every must be >= 1, got {self.every}")
+        if self.contact_columns < 0 or self.contact_thumb < 16:
+            raise DreamreelError(f"{prefix}contact_columns must be >= 0 and "
+                                 f"{prefix}contact_thumb >= 16")
 
 
 def snapshot_plan(octaves: int, steps: int, every: int) -> list[tuple[int, int]]:
@@ -55,7 +74,8 @@ class ProgressMode(ModeBase):
 
     name = "progress"
     columns = ("octave", "step", "total_step", "step_losses")
-    tables = ("progress",)
+    settings = {"progress": ProgressSettings}
+    private_tables = ("progress",)
 
     def __init__(self, spec: RenderSpec):
         self.spec = spec

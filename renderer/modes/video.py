@@ -16,17 +16,58 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import DreamreelError
-from ..flow import (FlowEstimator, StabilityMeter, backward_warp, flow_pair, is_scene_cut,
-                    occlusion_mask, to_gray)
+from ..errors import DreamreelError, one_of
+from ..flow import (DIS_PRESETS, FLOW_METHODS, FlowEstimator, StabilityMeter, backward_warp,
+                    flow_pair, is_scene_cut, occlusion_mask, to_gray)
 from ..media.images import to_uint8
 from ..media.video_in import iter_frames, open_video
+from ..schedule import Schedule, constant
 from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
 
 BLEND_MODES = ("residual", "full")  # residual: warp (dream - raw); full: warp the dream
+
+
+@dataclass(frozen=True)
+class VideoSettings:
+    """The ``video`` table: which part of the clip, and how frames carry the dream."""
+
+    start: float | None = None        # seconds into the clip
+    end: float | None = None
+    start_frame: int | None = None    # or a frame range (end exclusive)
+    end_frame: int | None = None
+    every: int = 1                    # keep every n-th frame (fps divides by n)
+    max_size: int | None = None       # long side at most this (aspect kept, even sizes)
+    blend: Schedule = constant(0.9)   # how much of the last frame's dream carries over
+    blend_mode: str = "residual"      # residual: warp (dream - raw); full: warp the dream
+    first_steps: int = 20             # the first frame and frames after a cut dream fully
+    first_octaves: int = 3
+    audio: bool = True                # mux the clip's sound into the MP4
+
+    def check(self, prefix: str) -> None:
+        if self.every < 1 or self.first_steps < 0 or self.first_octaves < 1:
+            raise DreamreelError(f"{prefix}every and {prefix}first_octaves must be >= 1, "
+                                 f"{prefix}first_steps >= 0")
+        one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
+        if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
+            raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """The ``flow`` table: optical flow on the raw frames (OpenCV)."""
+
+    enabled: bool = True              # off: every frame dreamed alone (the flicker baseline)
+    method: str = "dis"               # dis or farneback
+    preset: str = "medium"            # DIS: ultrafast, fast, medium
+    cut_min_reliable: float = 0.4     # a cut when less of the frame has a reliable flow
+    cut_hist_threshold: float = 0.5   # ... or grey histograms jump more than this
+
+    def check(self, prefix: str) -> None:
+        one_of(prefix + "method", self.method, FLOW_METHODS)
+        one_of(prefix + "preset", self.preset, DIS_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -68,7 +109,7 @@ class VideoMode(ModeBase):
 
     name = "video"
     columns = ("cut", "reliable")
-    tables = ()
+    settings = {"video": VideoSettings, "flow": FlowSettings}
 
     @classmethod
     def check(cls, spec: RenderSpec) -> None:

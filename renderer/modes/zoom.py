@@ -12,12 +12,36 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ..errors import DreamreelError
 from ..media.images import to_uint8
+from ..schedule import Schedule, constant
 from . import FrameOut, FrameStart, ModeBase, register
 from .source import source_image
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
+
+
+@dataclass(frozen=True)
+class ZoomSettings:
+    """The ``zoom`` table: how each frame moves from the last (all per-frame schedules)."""
+
+    scale: Schedule = constant(1.04)        # zoom factor per frame; > 1 flies in
+    rotation: Schedule = constant(0.0)      # degrees per frame, counter-clockwise
+    translate_x: Schedule = constant(0.0)   # pixels per frame, + moves the view right
+    translate_y: Schedule = constant(0.0)   # pixels per frame, + moves the view down
+    noise: Schedule = constant(0.0)         # std of gaussian noise added (0..255 scale)
+    first_steps: int = 40                   # frame 0 is dreamed harder to grow structure
+    first_octaves: int = 4
+    color_coherence: bool = True            # match colour statistics to frame 0
+
+    def check(self, prefix: str) -> None:
+        if min(v for _, v in self.scale.keyframes) <= 0:
+            raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
+        if min(v for _, v in self.noise.keyframes) < 0:
+            raise DreamreelError(f"{prefix}noise must be >= 0")
+        if self.first_steps < 0 or self.first_octaves < 1:
+            raise DreamreelError(f"{prefix}first_steps must be >= 0 and {prefix}first_octaves >= 1")
 
 
 @dataclass(frozen=True)
@@ -94,7 +118,7 @@ class ZoomMode(ModeBase):
 
     name = "zoom"
     columns = ("zoom", "rotation")
-    tables = ()
+    settings = {"zoom": ZoomSettings}
 
     def __init__(self, spec: RenderSpec):
         self.spec = spec
