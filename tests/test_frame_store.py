@@ -453,3 +453,35 @@ def test_loss_plot_draws_the_line_where_the_values_are():
     ys, xs = np.nonzero(blue)
     left_half, right_half = ys[xs < xs.mean()], ys[xs > xs.mean()]
     assert left_half.mean() > right_half.mean()  # rising loss: the line goes up (smaller y)
+
+
+def test_loss_plot_labels_both_axes(monkeypatch):
+    import renderer.loss_plot as plot_module
+
+    values = [1.0, 1.26, 1.5, 1.9, 2.37]
+    labelled = loss_plot(values, width=640, height=320)
+    monkeypatch.setattr(plot_module, "X_LABEL", "")
+    monkeypatch.setattr(plot_module, "Y_LABEL", "")
+    bare = loss_plot(values, width=640, height=320)
+    rows, cols = np.nonzero((labelled != bare).any(axis=2))
+    y_label = cols < 40
+    x_label = ~y_label
+    assert y_label.any() and x_label.any()
+    assert 100 < rows[y_label].mean() < 220  # "loss": at the left edge, halfway up
+    assert (cols[y_label].max() - cols[y_label].min()) < (rows[y_label].max() - rows[y_label].min())
+    assert rows[x_label].min() > 280 and 260 < cols[x_label].mean() < 400  # "frame": below
+
+
+def test_loss_plot_axis_ends_carry_values():
+    image = loss_plot([1.03, 1.5, 2.37], width=640, height=320, title="")
+    dark = (image < 100).all(axis=2)
+    axis_col = int(np.argmax(dark.sum(axis=0)))  # the y axis: the longest dark column
+    axis_row = int(np.argmax(dark.sum(axis=1)))  # the x axis: the longest dark row
+    top = int(np.flatnonzero(dark[:, axis_col]).min())
+    for end in (top, axis_row):  # a tick mark and a value at each end of the loss axis
+        assert dark[end, axis_col - 3]
+        assert dark[end - 5 : end + 6, : axis_col - 5].any()
+    x_axis = axis_col + np.flatnonzero(dark[axis_row, axis_col:])  # not the "1.0" left of it
+    for end in (x_axis.min(), x_axis.max()):  # first and last frame: a tick and a number
+        assert dark[axis_row + 3, end - 1 : end + 2].any()
+        assert dark[axis_row + 6 : axis_row + 25, end - 6 : end + 7].any()
