@@ -403,6 +403,20 @@ def test_kill_between_png_checkpoint_and_row_never_counts_the_frame(tmp_path, mo
     assert not store.checkpoint_path(2).exists()  # frame 3's is stale: removed on open
 
 
+def test_rewind_forgets_later_frames_and_appends_after(tmp_path):
+    store = open_store(tmp_path)
+    write_frames(store, 5)
+    store.rewind(9)  # nothing to forget
+    assert store.done_count() == 5
+    store.rewind(2)
+    assert store.done_count() == 2 and [r["frame"] for r in store.rows()] == [1, 2]
+    assert [line.split(",")[0] for line in log_bytes(tmp_path).decode().splitlines()] == \
+        ["frame", "1", "2"]
+    assert open_store(tmp_path).done_count() == 2  # PNGs 3-5 remain, without rows
+    write_frames(store, 1, start=2)
+    assert open_store(tmp_path).done_count() == 3
+
+
 def test_failed_append_leaves_no_half_line(tmp_path, monkeypatch):
     import os as real_os
 
