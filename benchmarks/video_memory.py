@@ -27,7 +27,7 @@ SETTINGS = ["mode=video", "dream.steps=3", "dream.octaves=1", "video.first_steps
 
 def make_clip(path: Path, frames: int) -> None:
     from renderer.media.images import read_image
-    from renderer.media.video_out import write_mp4
+    from renderer.media import write_mp4
 
     photo = cv2.resize(read_image(ROOT / "samples" / "astronaut.jpg"), (900, 240))
 

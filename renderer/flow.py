@@ -437,98 +437,52 @@ class StabilityMeter:
 # ---------------------------------------------------------------- videos on disk
 
 
-class _VideoFrames:
-    """Stream RGB uint8 frames from a file with imageio-ffmpeg (closes on `close`)."""
+def _open_role(path: str | Path, role: str):
+    """open_video, its errors naming the video's role ("output", "source")."""
+    from .media import open_video
 
-    def __init__(self, path: str | Path, role: str):
-        import imageio_ffmpeg
-
-        self.path = Path(path)
-        if not self.path.is_file():
-            raise DreamreelError(f"cannot read {role} video '{self.path}': no such file")
-        self._reader = imageio_ffmpeg.read_frames(str(self.path.absolute()))
-        try:
-            self.meta = next(self._reader)
-        except (OSError, RuntimeError, StopIteration) as exc:
-            self.close()
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unreadable"
-            raise DreamreelError(
-                f"cannot read {role} video '{self.path}': {reason}") from None
-        self.width, self.height = self.meta["size"]
-        self.fps = float(self.meta.get("fps") or 0.0)
-        duration = self.meta.get("duration")
-        self.estimated_frames = (
-            int(round(duration * self.fps)) if duration and self.fps > 0 else None
-        )
-        self.read = 0
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        for buffer in self._reader:
-            self.read += 1
-            yield np.frombuffer(buffer, np.uint8).reshape(self.height, self.width, 3)
-
-    def has_more(self) -> bool:
-        """Whether one more frame can be read (reads and drops it)."""
-        return next(self._reader, None) is not None
-
-    def close(self) -> None:
-        self._reader.close()
+    try:
+        return open_video(path)
+    except DreamreelError as err:
+        message = str(err).replace("cannot read video", f"cannot read {role} video", 1)
+        raise DreamreelError(message) from None
 
 
 def stability_of_videos(output_path: str | Path, source_path: str | Path, *,
                         method: str = "dis", preset: str = "medium") -> StabilityReport:
     """Stream both videos (never all in memory) through a `StabilityMeter`.
 
-    Frames pair by index at the output's fps. A source of another size is resized
-    (INTER_AREA) to the output's size; when the frame counts differ, the shorter count is
-    measured. Both are said in the report's notes.
+    Both are read with the one video reader (renderer.media.open_video: frames on each
+    clip's constant rate, upright). Frames pair by index at the output's fps. A source of
+    another size is resized (INTER_AREA) to the output's size; when the frame counts
+    differ, the shorter count is measured. Both are said in the report's notes.
     """
     estimator = FlowEstimator(method, preset)
-    output = _VideoFrames(output_path, "output")
-    try:
-        source = _VideoFrames(source_path, "source")
-    except DreamreelError:
-        output.close()
-        raise
-    try:
-        fps = output.fps if output.fps > 0 else source.fps
-        if fps <= 0:
-            raise DreamreelError(f"cannot read the frame rate of '{output.path}'")
-        meter = StabilityMeter(fps, estimator)
+    with _open_role(output_path, "output") as output, _open_role(source_path, "source") as source:
+        meter = StabilityMeter(output.fps, estimator)
         size = (output.width, output.height)
         if (source.width, source.height) != size:
             meter.notes.append(
                 f"source {source.width}x{source.height} resized to the output's "
                 f"{output.width}x{output.height}"
             )
-        if source.fps > 0 and output.fps > 0 and abs(source.fps - output.fps) > 1e-3:
+        if source.rate != output.rate:
             meter.notes.append(
                 f"fps differ (output {output.fps:g}, source {source.fps:g}): frames "
                 "paired by index"
             )
-        for out_frame, src_frame in zip(output, source):
+        for out_frame, src_frame in zip(output.frames(), source.frames()):
             if (source.width, source.height) != size:
                 src_frame = cv2.resize(src_frame, size, interpolation=cv2.INTER_AREA)
             meter.add(src_frame, out_frame)
-        if meter.frames == 0:
-            raise DreamreelError(
-                f"no frames to compare: '{output.path}' has {output.read}, "
-                f"'{source.path}' has {source.read}"
-            )
-        # zip stops at the first exhausted stream; the other may still hold frames.
-        if output.read > source.read or output.has_more():
+        if output.frame_count > source.frame_count:
             meter.notes.append(
-                f"output has more frames than the source's {source.read}: measured the "
-                f"first {meter.frames}"
+                f"output has more frames ({output.frame_count}) than the source's "
+                f"{source.frame_count}: measured the first {meter.frames}"
             )
-        elif source.has_more():
-            about = (f" (about {source.estimated_frames})"
-                     if source.estimated_frames else "")
+        elif source.frame_count > output.frame_count:
             meter.notes.append(
-                f"source has more frames{about} than the output's {output.read}: measured "
-                f"the first {meter.frames}"
+                f"source has more frames ({source.frame_count}) than the output's "
+                f"{output.frame_count}: measured the first {meter.frames}"
             )
         return meter.report()
-    finally:
-        output.close()
-        source.close()

@@ -20,7 +20,8 @@ from renderer.frame_store import (
     numbered_frame_files,
     read_manifest,
 )
-from renderer.media.video_out import check_fps, write_gif, write_mp4
+from renderer.media.audio import AudioSource
+from renderer.media.writer import check_fps, write_gif, write_mp4
 from renderer.media.images import read_image
 
 
@@ -59,12 +60,12 @@ def stitch(
     gif_max_side: int = 480,
     pingpong: bool = False,
     hold_last: float = 0.0,
-    audio_from=None,
-    audio_start: float = 0.0,
+    audio: AudioSource | None = None,
 ) -> list[Path]:
     """Write out_dir/<name>.mp4 and/or <name>.gif from out_dir/frames/*.png; return them.
 
     `count` takes only the first that many frames (e.g. the done ones of a resumed run).
+    `audio` (a video render's `clip.audio`) puts the clip's sound under the MP4.
     """
     out_dir = Path(out_dir)
     fps = check_fps(fps)
@@ -87,8 +88,7 @@ def stitch(
     written = []
     if mp4:
         target = out_dir / f"{name}.mp4"
-        write_mp4(target, _stream(paths, order), fps, audio_from=audio_from,
-                  audio_start=audio_start)
+        write_mp4(target, _stream(paths, order), fps, audio=audio)
         written.append(target)
     if gif:
         target = out_dir / f"{name}.gif"
@@ -144,6 +144,10 @@ def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
         count = min(recorded, _leading_pngs(out_dir / FRAMES_DIR))
     if count <= 0:
         raise DreamreelError(f"no frames in {out_dir / FRAMES_DIR} to stitch")
-    audio = manifest.get("audio") or {}
-    return stitch(out_dir, name=name, fps=fps, count=count, audio_from=audio.get("path"),
-                  audio_start=float(audio.get("start", 0.0)), **settings)
+    try:
+        audio = AudioSource.from_dict(manifest["audio"]) if manifest.get("audio") else None
+    except (TypeError, ValueError, AttributeError) as err:
+        raise DreamreelError(
+            f"cannot stitch '{out_dir}': manifest.json has an unusable audio entry ({err})"
+        ) from err
+    return stitch(out_dir, name=name, fps=fps, count=count, audio=audio, **settings)

@@ -1,7 +1,9 @@
 """Behaviour of renderer.files and renderer.media: what lands on disk, and when."""
 
+import json
 import os
 import subprocess
+from fractions import Fraction
 
 import cv2
 import imageio_ffmpeg
@@ -12,7 +14,7 @@ from PIL import Image
 from renderer.contact_sheet import contact_sheet
 from renderer.files import remove_partial_files, write_csv_atomic, write_json_atomic, write_text_atomic
 from renderer.media.images import even_size, read_image, write_image_atomic
-from renderer.media.video_out import probe_video, write_gif, write_mp4
+from renderer.media import AudioSource, open_video, probe, write_gif, write_mp4
 from renderer.errors import DreamreelError
 
 
@@ -28,11 +30,8 @@ def files_in(folder):
 
 
 def first_decoded_frame(path):
-    reader = imageio_ffmpeg.read_frames(str(path))
-    meta = next(reader)
-    frame = np.frombuffer(next(reader), np.uint8).reshape(meta["size"][1], meta["size"][0], 3)
-    reader.close()
-    return frame
+    with open_video(path) as clip:
+        return next(clip.frames())
 
 
 def sine_wav(path, seconds):
@@ -49,7 +48,7 @@ def test_mp4_reads_back_with_exact_frames_size_fps_codec(tmp_path):
     path = tmp_path / "dream.mp4"
     written = write_mp4(path, noise_frames(15, 49, 65), fps=12)
 
-    info = probe_video(path)
+    info = probe(path)
     assert written == 15
     assert info["frames"] == 15
     assert (info["width"], info["height"]) == (64, 48)  # odd input cropped to even
@@ -63,7 +62,7 @@ def test_mp4_reads_back_with_exact_frames_size_fps_codec(tmp_path):
 def test_mp4_names_with_colons_are_files_not_ffmpeg_protocols(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     write_mp4("take:2.mp4", noise_frames(3, 32, 32), fps=8)
-    assert probe_video("take:2.mp4")["frames"] == 3
+    assert probe("take:2.mp4")["frames"] == 3
 
 
 def test_mp4_is_faststart_so_browsers_play_while_loading(tmp_path):
@@ -86,20 +85,61 @@ def test_mp4_keeps_rgb_channel_order(tmp_path):
 def test_mp4_muxes_audio_without_losing_frames(tmp_path, audio_seconds):
     wav = sine_wav(tmp_path / "sound.wav", audio_seconds)
     path = tmp_path / "dream.mp4"
-    write_mp4(path, noise_frames(12, 32, 32), fps=12, audio_from=wav, audio_start=0.1)
+    write_mp4(path, noise_frames(12, 32, 32), fps=12, audio=AudioSource(str(wav), start=0.1))
 
-    info = probe_video(path)
+    info = probe(path)
     assert info["frames"] == 12  # longer audio is cut, shorter is padded with silence
     assert info["audio"] == "aac"
     assert info["duration"] == pytest.approx(1.0, abs=0.05)
+    assert sound_seconds(path) == pytest.approx(1.0, abs=0.001)  # exactly the video's
+
+
+def sound_seconds(path):
+    """Seconds of sound a player plays: the audio track's duration, which leaves out the
+    AAC encoder's priming (an edit list) and the padding of its last packet."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return float(stream.duration * stream.time_base)
 
 
 def test_mp4_audio_source_without_sound_adds_no_audio_stream(tmp_path):
     silent = tmp_path / "silent.mp4"
     write_mp4(silent, noise_frames(4, 32, 32), fps=8)
     path = tmp_path / "dream.mp4"
-    write_mp4(path, noise_frames(4, 32, 32), fps=8, audio_from=silent)
-    assert probe_video(path)["audio"] is None
+    write_mp4(path, noise_frames(4, 32, 32), fps=8, audio=AudioSource(str(silent)))
+    assert probe(path)["audio"] is None
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])  # PCM and AAC (priming samples) sources
+def test_mp4_audio_from_a_later_start_keeps_the_click_in_place(tmp_path, suffix):
+    """A click 0.75 s into the source, the sound taken from 0.25 s: the output's click is
+    at 0.5 s, within 20 ms (a shift of the start by a frame or more shows)."""
+    from helpers import click_time, click_track, write_clip
+
+    frames = list(noise_frames(16, 32, 32))
+    source = write_clip(tmp_path / f"click{suffix}", frames, 8, audio=click_track(2.0, 0.75))
+    assert click_time(source) == pytest.approx(0.75, abs=0.002)
+    path = tmp_path / "dream.mp4"
+    write_mp4(path, frames[:8], fps=8, audio=AudioSource(str(source), start=0.25))
+    assert click_time(path) == pytest.approx(0.5, abs=0.02)
+
+
+def test_mp4_keeps_ntsc_rates_exact(tmp_path):
+    path = tmp_path / "ntsc.mp4"
+    write_mp4(path, noise_frames(30, 32, 32), fps=30000 / 1001)  # a float, as manifests hold
+    with open_video(path) as clip:
+        assert clip.rate == Fraction(30000, 1001) and clip.frame_count == 30
+    assert probe(path)["duration"] == pytest.approx(30 * 1001 / 30000, abs=0.001)
+
+
+def test_audio_source_round_trips_through_json():
+    audio = AudioSource("clip.mp4", start=1.5, origin=0.25, stream=1)
+    assert AudioSource.from_dict(json.loads(json.dumps(audio.to_dict()))) == audio
+    assert AudioSource.from_dict({"path": "old.mp4", "start": 2}) == AudioSource("old.mp4", 2.0)
+    with pytest.raises(ValueError):
+        AudioSource.from_dict({"start": 2})
 
 
 def test_mp4_rejects_frames_of_different_sizes_and_leaves_nothing(tmp_path):
@@ -119,11 +159,11 @@ def test_probe_of_a_non_video_is_one_clear_error(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
     with pytest.raises(DreamreelError, match="not a media file ffmpeg can read"):
-        probe_video(text)
+        probe(text)
     with pytest.raises(DreamreelError, match="no such file"):
-        probe_video(tmp_path / "missing.mp4")
+        probe(tmp_path / "missing.mp4")
     with pytest.raises(DreamreelError, match="no video stream"):
-        probe_video(sine_wav(tmp_path / "sound.wav", 0.2))
+        probe(sine_wav(tmp_path / "sound.wav", 0.2))
 
 
 # ---------------------------------------------------------------- GIF

@@ -9,7 +9,7 @@ from PIL import Image, ImageSequence
 from renderer.errors import DreamreelError
 from renderer.frame_store import FrameStore
 from renderer.manifest import spec_hash
-from renderer.media.video_out import probe_video
+from renderer.media import probe
 from renderer.stitch import play_order, stitch, stitch_from_manifest
 
 H, W = 32, 48
@@ -40,7 +40,7 @@ def test_mp4_and_gif_match_the_frames(tmp_path):
     written = stitch(tmp_path, name="zoom", fps=12)
     assert written == [tmp_path / "zoom.mp4", tmp_path / "zoom.gif"]
 
-    info = probe_video(tmp_path / "zoom.mp4")
+    info = probe(tmp_path / "zoom.mp4")
     assert info["frames"] == 4
     assert (info["width"], info["height"]) == (W, H)
     assert info["fps"] == 12
@@ -51,7 +51,7 @@ def test_mp4_and_gif_match_the_frames(tmp_path):
 def test_pingpong_plays_back_without_repeating_the_ends(tmp_path):
     render_folder(tmp_path, 4)
     stitch(tmp_path, name="loop", fps=8, pingpong=True, hold_last=2.0)  # hold ignored
-    assert probe_video(tmp_path / "loop.mp4")["frames"] == 2 * 4 - 2
+    assert probe(tmp_path / "loop.mp4")["frames"] == 2 * 4 - 2
     assert gif_colours(tmp_path / "loop.gif") == [COLOURS[i] for i in (0, 1, 2, 3, 2, 1)]
 
 
@@ -66,7 +66,7 @@ def test_play_order():
 def test_hold_last_adds_frames(tmp_path):
     render_folder(tmp_path, 3)
     stitch(tmp_path, name="held", fps=10, hold_last=0.5, gif=False)
-    assert probe_video(tmp_path / "held.mp4")["frames"] == 3 + 5
+    assert probe(tmp_path / "held.mp4")["frames"] == 3 + 5
     assert not (tmp_path / "held.gif").exists()
 
 
@@ -84,7 +84,7 @@ def test_stitch_from_manifest_uses_its_settings_and_done_frames(tmp_path):
     (tmp_path / "frames" / "000004.png").write_bytes(store.frame_path(0).read_bytes())  # no row
     written = stitch_from_manifest(tmp_path)
     assert written == [tmp_path / "zoom.mp4", tmp_path / "zoom.gif"]
-    info = probe_video(tmp_path / "zoom.mp4")
+    info = probe(tmp_path / "zoom.mp4")
     assert info["fps"] == 6
     assert info["frames"] == 3 + 3  # 3 done frames, not the stray 4th; round(0.5 * 6) held
 
@@ -93,7 +93,7 @@ def test_stitch_from_manifest_pingpong_and_no_gif(tmp_path):
     render_folder(tmp_path, 3, output={"gif": False, "mp4": True, "gif_max_side": 480,
                                        "pingpong": True, "hold_last": 1.0})
     assert stitch_from_manifest(tmp_path) == [tmp_path / "zoom.mp4"]
-    assert probe_video(tmp_path / "zoom.mp4")["frames"] == 4
+    assert probe(tmp_path / "zoom.mp4")["frames"] == 4
 
 
 def test_stitch_from_manifest_of_a_progress_folder(tmp_path):
@@ -104,7 +104,7 @@ def test_stitch_from_manifest_of_a_progress_folder(tmp_path):
     manifest["spec"]["mode"] = "progress"
     (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "frames": 3}))
     assert stitch_from_manifest(tmp_path) == [tmp_path / "progress.mp4", tmp_path / "progress.gif"]
-    assert probe_video(tmp_path / "progress.mp4")["frames"] == 3
+    assert probe(tmp_path / "progress.mp4")["frames"] == 3
 
 
 def test_empty_and_foreign_folders_are_one_line_errors(tmp_path):

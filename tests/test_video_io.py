@@ -1,4 +1,4 @@
-"""Behaviour of renderer.media.video_in: which frames come back, how many, how big, and errors.
+"""Behaviour of renderer.media.open_video: which frames come back, how many, how big, and errors.
 
 Every test clip encodes its frame number in its colour (red = units of 24, green = 24s),
 so a test sees WHICH source frames came back, not just how many.
@@ -12,9 +12,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from renderer.media.video_out import write_gif, write_mp4
 from renderer.errors import DreamreelError
-from renderer.media.video_in import iter_frames, numbered_frames, open_video
+from renderer.media import numbered_frames, open_video, write_gif, write_mp4
 
 H, W = 48, 64
 
@@ -75,30 +74,35 @@ def write_png(path, image):
 
 
 def test_all_frames_stream_back_in_order(clips):
-    source = open_video(clips["clip"])
-
-    assert (source.frame_count, source.fps, source.source_fps) == (24, 24.0, 24.0)
-    assert (source.width, source.height) == (W, H)
-    assert (source.start_seconds, source.has_audio, source.is_folder) == (0.0, False, False)
-    frames = iter_frames(source)
-    assert inspect.isgenerator(frames)  # streamed, not a list
-    frames = list(frames)
+    with open_video(clips["clip"]) as source:
+        assert (source.frame_count, source.fps, source.source_fps) == (24, 24.0, 24.0)
+        assert (source.width, source.height) == (W, H)
+        assert (source.start_seconds, source.has_audio, source.is_folder) == (0.0, False, False)
+        assert source.audio is None and source.rate == 24
+        frames = source.frames()
+        assert inspect.isgenerator(frames)  # streamed, not a list
+        frames = list(frames)
     assert ids(frames) == list(range(24))
     assert all(f.shape == (H, W, 3) and f.dtype == np.uint8 for f in frames)
     frames[0][0, 0] = 0  # writable: callers may work in place
 
 
 def test_closing_early_stops_cleanly(clips):
-    frames = iter_frames(open_video(clips["long"]))
-    assert ids([next(frames), next(frames)]) == [0, 1]
-    frames.close()  # ffmpeg is stopped; no error, no hang
+    with open_video(clips["long"]) as clip:
+        frames = clip.frames()
+        assert ids([next(frames), next(frames)]) == [0, 1]
+        frames.close()  # the decoder is closed; no error, no hang
+        other = clip.frames(3)
+        assert frame_id(next(other)) == 3
+    # leaving the clip closes the streams still open
+    assert next(other, None) is None
 
 
 def test_gif_clip(clips):
     source = open_video(clips["gif"])
     # GIF stores delays in 1/100 s (40, 40, 50 ms...): the mean rate is still 24 fps.
     assert (source.frame_count, source.fps) == (96, 24.0)
-    assert ids(iter_frames(source)) == list(range(96))
+    assert ids(source.frames()) == list(range(96))
 
 
 # ---------------------------------------------------------------- ranges, every, resume
@@ -117,7 +121,7 @@ def test_gif_clip(clips):
 def test_ranges_pick_exactly_the_right_frames(clips, kwargs, expected):
     source = open_video(clips["clip"], **kwargs)
 
-    frames = list(iter_frames(source))
+    frames = list(source.frames())
     assert ids(frames) == list(expected)
     assert source.frame_count == len(frames)
     assert source.fps == 24 / kwargs.get("every", 1)
@@ -130,30 +134,38 @@ def test_first_resumes_at_the_right_frame(clips, name):
     source = open_video(clips[name], start_frame=2, every=3)
     everything = list(range(2, 96, 3))
     assert source.frame_count == len(everything) == 32
-    assert source._seekable == (name == "long")  # both code paths are covered
+    assert source._scan.seekable == (name == "long")  # both code paths are covered
 
     for first in (0, 1, 7, 8, 20, 31):  # 8 -> frame 26: 1 s in, after a keyframe at 24
-        frames = iter_frames(source, first)
+        frames = source.frames(first)
         assert ids([next(frames), *frames][:3]) == everything[first:first + 3]
-    assert list(iter_frames(source, 32)) == []  # a finished render resumes at the end
-    assert ids(iter_frames(source, 29)) == everything[29:]  # and the tail is complete
+    assert list(source.frames(32)) == []  # a finished render resumes at the end
+    assert ids(source.frames(29)) == everything[29:]  # and the tail is complete
+    with pytest.raises(ValueError):
+        source.frames(33)
 
 
-def plain_decode_ids(path):
-    """What a plain ffmpeg decode shows, one frame per decoded frame: the ground truth."""
-    reader = imageio_ffmpeg.read_frames(str(path), output_params=["-fps_mode", "passthrough"])
+def decoded_ids(path, fps=None):
+    """What the ffmpeg program shows, the ground truth: one frame per decoded picture, or
+    (fps) the pictures shown at its times (its fps filter: dropped frames held)."""
+    params = ["-vf", f"fps={fps}"] if fps else ["-fps_mode", "passthrough"]
+    reader = imageio_ffmpeg.read_frames(str(path), output_params=params)
     width, height = next(reader)["size"]
     return [frame_id(np.frombuffer(data, np.uint8).reshape(height, width, 3)) for data in reader]
 
 
 def test_edit_list_cut_counts_only_shown_frames(clips):
     source = open_video(clips["cut"])
-    frames = ids(iter_frames(source))
+    frames = ids(source.frames())
 
-    assert frames == plain_decode_ids(clips["cut"])
+    # The stream-copy cut also lost two B-frames before its last picture: a 2-frame gap
+    # a player fills by holding the picture before it, as ffmpeg's fps filter does.
+    assert frames == decoded_ids(clips["cut"], fps=24)
+    pictures = decoded_ids(clips["cut"])
+    assert sorted(set(frames)) == pictures and len(frames) == len(pictures) + 2
     assert frames[0] > 12  # shown from 0.6 s on: the keyframe at 12 (0.5 s) is only decoded
     assert source.frame_count == len(frames)
-    resumed = iter_frames(source, 30)
+    resumed = source.frames(30)
     assert ids([next(resumed), next(resumed)]) == frames[30:32]
     resumed.close()
 
@@ -176,7 +188,7 @@ def test_max_size_keeps_aspect_and_even_sides(clips, size, max_size, expected):
         make_clip(path, 3, height=height, width=width)
     source = open_video(path, max_size=max_size)
 
-    frames = list(iter_frames(source))
+    frames = list(source.frames())
     assert (source.width, source.height) == expected
     assert all(frame.shape == (expected[1], expected[0], 3) for frame in frames)
     assert ids(frames) == [0, 1, 2]
@@ -186,10 +198,11 @@ def test_max_size_keeps_aspect_and_even_sides(clips, size, max_size, expected):
 def test_rotated_phone_clip_comes_upright(clips):
     source = open_video(clips["rotated"])
 
-    frames = list(iter_frames(source))
+    frames = list(source.frames())
     assert (source.width, source.height) == (H, W)
     assert frames[0].shape == (W, H, 3)
     assert ids(frames) == list(range(24))
+    assert source.rotation == 90
 
 
 # ---------------------------------------------------------------- folders
@@ -205,14 +218,14 @@ def test_numbered_folder_sorts_numerically(tmp_path):
     assert [p.name for p in numbered_frames(tmp_path)] == [
         "frame_1.png", "frame_2.png", "frame_10.png", "frame_999.png", "frame_1000.png"]
     source = open_video(tmp_path, folder_fps=12)
-    frames = list(iter_frames(source))
+    frames = list(source.frames())
     assert (source.frame_count, source.fps, source.has_audio) == (5, 12, False)
     assert source.is_folder
     assert (source.width, source.height) == (64, 48)  # cropped to even
     assert ids(frames) == [0, 1, 2, 3, 4]
-    assert ids(iter_frames(open_video(tmp_path, start_frame=1, every=2), first=1)) == [3]
+    assert ids(open_video(tmp_path, start_frame=1, every=2).frames(first=1)) == [3]
     small = open_video(tmp_path, max_size=32)
-    assert [f.shape for f in iter_frames(small)] == [(24, 32, 3)] * 5
+    assert [f.shape for f in small.frames()] == [(24, 32, 3)] * 5
 
 
 def test_folder_of_mixed_sizes_names_the_odd_one_out(tmp_path):
@@ -244,6 +257,8 @@ def test_has_audio(clips):
     assert open_video(clips["audio"]).has_audio
     assert not open_video(clips["clip"]).has_audio
     assert open_video(clips["audio"], start=0.5).start_seconds == 0.5  # where to trim sound
+    audio = open_video(clips["audio"], start=0.5).audio
+    assert (audio.path, audio.start, audio.origin) == (str(clips["audio"]), 0.5, 0.0)
 
 
 @pytest.mark.parametrize("content, message", [

@@ -81,3 +81,24 @@ def fit_long_side(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)  # INTER_AREA: no aliasing
 
+
+
+def video_frame_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:
+    """Even width and height for video frames: long side at most max_size, aspect kept,
+    never larger (an odd last row or column is cropped). ValueError below 2x2."""
+    if width < 2 or height < 2:
+        raise ValueError(f"{width}x{height} frames are too small for video (2x2 at least)")
+    if max_size is None or max(width, height) <= max_size:
+        return width - width % 2, height - height % 2
+    scale = max_size / max(width, height)
+
+    def even(side: int) -> int:
+        return min(side - side % 2, max(2, 2 * round(side * scale / 2)))
+
+    new_width, new_height = even(width), even(height)
+    long_side = 2 * (max_size // 2)  # rounding must not push the long side past max_size
+    if width >= height:
+        new_width = long_side
+    else:
+        new_height = long_side
+    return new_width, new_height

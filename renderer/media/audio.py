@@ -1,0 +1,213 @@
+"""A clip's sound carried into the rendered MP4: trimmed to the range, in sync.
+
+`AudioSource` says where the sound is (a file, and the time in it where the render's
+frame 0 is); `AudioTrack` decodes it alongside the video being written and encodes it
+as AAC, sample-exact: the output's sound at time u is the source's at time
+`origin + start + u`. Sound that starts later than the video keeps its offset (silence
+before it), a gap stays a gap, and the track lasts exactly as long as the video (cut,
+or padded with silence). It is always re-encoded: a copied AAC stream could only be cut
+at its packets (21 ms apart, plus the encoder's priming), not at the range's first
+sample.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from renderer.errors import DreamreelError
+
+_AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
+                        12000, 11025, 8000, 7350})
+_AAC_BIT_RATE = 192_000
+_JITTER_S = 0.002  # timestamps this close to where the last frame ended are contiguous
+
+
+@dataclass(frozen=True)
+class AudioSource:
+    """The sound of `path` to put under a render's frames.
+
+    `start`: seconds on the clip's timeline (0 = its first video picture) of the render's
+    frame 0; `origin`: the container time of that first picture (audio and video share
+    the container's clock); `stream`: the audio stream's index in the container (None:
+    the first audio stream).
+    """
+
+    path: str
+    start: float = 0.0
+    origin: float = 0.0
+    stream: int | None = None
+
+    @property
+    def container_start(self) -> float:
+        """Container time (seconds) of the output's first sample."""
+        return self.origin + self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AudioSource:
+        """The inverse of to_dict (also reads manifests that stored only path and start)."""
+        if not isinstance(data, dict) or not data.get("path"):
+            raise ValueError(f"an audio source needs a path, got {data!r}")
+        stream = data.get("stream")
+        return cls(path=str(data["path"]), start=float(data.get("start", 0.0)),
+                   origin=float(data.get("origin", 0.0)),
+                   stream=None if stream is None else int(stream))
+
+
+def has_sound(audio: AudioSource | str | os.PathLike) -> bool:
+    """Whether the source exists and holds an audio stream (errors: one clear line)."""
+    from renderer.media.reader import open_container
+
+    path = audio.path if isinstance(audio, AudioSource) else audio
+    with open_container(Path(path), "read audio") as container:
+        return bool(container.streams.audio)
+
+
+class AudioTrack:
+    """AAC audio for an MP4 being written: call `advance_to(t)` after each video frame
+    (keeps the streams interleaved) and `finish(duration)` once at the end."""
+
+    def __init__(self, output, source: AudioSource):
+        import av
+
+        from renderer.media.reader import open_container
+
+        self._av = av
+        self.source = source
+        self._input = open_container(Path(source.path), "read audio")
+        streams = self._input.streams
+        try:
+            self._in = streams[source.stream] if source.stream is not None else streams.audio[0]
+        except IndexError:
+            self._input.close()
+            raise DreamreelError(f"cannot read audio '{source.path}': it has no audio stream")
+        if self._in.type != "audio":
+            self._input.close()
+            raise DreamreelError(
+                f"cannot read audio '{source.path}': stream {source.stream} is not audio")
+        channels = self._in.codec_context.channels or 2
+        self.layout = "mono" if channels == 1 else "stereo"
+        in_rate = self._in.codec_context.sample_rate or 48000
+        self.rate = in_rate if in_rate in _AAC_RATES else 48000
+        self._out = output.add_stream("aac", rate=self.rate)
+        self._out.layout = self.layout
+        self._out.bit_rate = _AAC_BIT_RATE
+        self._out.codec_context.time_base = Fraction(1, self.rate)
+        self._output = output
+        self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
+        self._placed: list[np.ndarray] = []  # (channels, n) float32, from sample _encoded on
+        self._placed_samples = 0  # samples on the output timeline so far
+        self._encoded = 0  # samples handed to the encoder so far
+        self._chunks = self._decode()
+
+    # the output timeline: sample s plays at output time s / rate
+
+    def _decode(self):
+        """Source audio as (first output sample, (channels, n) float32 samples)."""
+        av = self._av
+        start = self.source.container_start
+        if start > 1.0:  # seek a second early; samples before `start` are cut below
+            try:
+                self._input.seek(int((start - 1.0) / self._in.time_base), stream=self._in)
+            except av.FFmpegError:
+                self._input.seek(0)
+        position = None  # output sample where the next decoded sample goes
+        for packet in self._input.demux(self._in):
+            try:
+                frames = packet.decode()
+            except av.error.InvalidDataError:
+                continue  # a damaged packet: its samples are missing (silence)
+            for frame in frames:
+                if frame.pts is not None and frame.time_base is not None:
+                    stamped = round((float(frame.pts * frame.time_base) - start) * self.rate)
+                    if position is None or abs(stamped - position) > _JITTER_S * self.rate:
+                        position = stamped
+                for converted in self._resampler.resample(frame):
+                    samples = converted.to_ndarray().astype(np.float32, copy=False)
+                    if position is None:
+                        position = -round(start * self.rate)
+                    yield position, samples
+                    position += samples.shape[1]
+        for converted in self._resampler.resample(None):
+            if position is not None:
+                samples = converted.to_ndarray().astype(np.float32, copy=False)
+                yield position, samples
+                position += samples.shape[1]
+
+    def _place_until(self, total: int) -> None:
+        """Lay samples on the output timeline up to sample `total` (silence where none)."""
+        channels = 1 if self.layout == "mono" else 2
+        while self._placed_samples < total:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                gap = total - self._placed_samples
+                self._placed.append(np.zeros((channels, gap), np.float32))
+                self._placed_samples = total
+                break
+            position, samples = chunk
+            if position > self._placed_samples:  # starts late, or a gap: silence
+                gap = position - self._placed_samples
+                self._placed.append(np.zeros((channels, gap), np.float32))
+                self._placed_samples += gap
+            skip = self._placed_samples - position  # before the range, or overlapping
+            if skip < samples.shape[1]:
+                samples = samples[:, max(0, skip):]
+                self._placed.append(samples)
+                self._placed_samples += samples.shape[1]
+
+    def _encode(self, upto: int, final: bool = False) -> None:
+        """Encode placed samples up to output sample `upto` in whole encoder frames."""
+        if not self._placed:
+            return
+        buffer = np.concatenate(self._placed, axis=1)
+        size = self._out.codec_context.frame_size or 1024
+        available = min(upto, self._placed_samples) - self._encoded
+        count = available if final else available - available % size
+        done = 0
+        while done < count:
+            n = min(size, count - done)
+            frame = self._av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(buffer[:, done:done + n]), format="fltp",
+                layout=self.layout)
+            frame.sample_rate = self.rate
+            frame.pts = self._encoded + done
+            frame.time_base = Fraction(1, self.rate)
+            for packet in self._out.encode(frame):
+                self._output.mux(packet)
+            done += n
+        self._encoded += done
+        rest = buffer[:, done:]
+        self._placed = [rest] if rest.shape[1] else []
+
+    def advance_to(self, seconds: float) -> None:
+        """Encode the sound up to output time `seconds`."""
+        total = round(seconds * self.rate)
+        self._place_until(total)
+        self._encode(total)
+
+    def finish(self, seconds: float) -> None:
+        """End the track at exactly `seconds` (the video's duration) and close the source."""
+        total = round(seconds * self.rate)
+        try:
+            self._place_until(total)
+            if self._placed_samples > total:  # cut what lies past the end
+                buffer = np.concatenate(self._placed, axis=1)
+                self._placed = [buffer[:, :buffer.shape[1] - (self._placed_samples - total)]]
+                self._placed_samples = total
+            self._encode(total, final=True)
+            for packet in self._out.encode(None):
+                self._output.mux(packet)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._chunks.close()
+        self._input.close()

@@ -1,0 +1,46 @@
+"""Facts about a video file from its container (no decoding): for tests and reports."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from renderer.errors import DreamreelError
+from renderer.media.reader import open_container, video_stream
+
+
+def probe(path: str | os.PathLike, *, count_frames: bool = True) -> dict[str, Any]:
+    """Describe a video: codec, pix_fmt, width, height, fps, duration, audio, frames.
+
+    `fps` is the stream's average rate (a float; None if unknown); `duration` the
+    container's, in seconds; `audio` the first audio stream's codec name or None;
+    `frames` the pictures in the video stream, counted by demuxing (empty and edit-list
+    discarded packets left out; None with count_frames=False); `rotation` the degrees
+    the display matrix turns the pictures counter-clockwise (from the first picture).
+    """
+    import av
+
+    source = Path(path)
+    with open_container(source) as container:
+        stream = video_stream(container, source)
+        codec = stream.codec_context
+        rate = stream.average_rate or stream.guessed_rate
+        audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+        info = {
+            "codec": codec.name,
+            "pix_fmt": codec.pix_fmt,
+            "width": codec.width,
+            "height": codec.height,
+            "fps": float(rate) if rate else None,
+            "duration": container.duration / av.time_base if container.duration else None,
+            "audio": audio,
+            "frames": None,
+        }
+        if count_frames:
+            try:
+                info["frames"] = sum(1 for packet in container.demux(stream)
+                                     if packet.size and not packet.is_discard)
+            except av.FFmpegError as err:
+                raise DreamreelError(f"cannot read video '{source}': damaged ({err})") from err
+    return info

@@ -1,0 +1,136 @@
+"""A clip's timeline: its constant output rate and which picture shows at each time.
+
+Pure arithmetic on timestamps (no decoding), so every rule here is testable alone.
+
+A player shows a picture from its presentation time until the next picture's. Frame j
+of a clip is the picture shown at time j / rate (0 = the first picture), on the clip's
+constant output rate: a dropped frame (an empty packet, or a gap in the timestamps)
+holds the picture before it, and a variable-rate clip is sampled on its nominal or
+mean rate. Timestamps are rounded by containers (milliseconds in MKV, hundredths of a
+second in GIF), so "shown at j / rate" allows half a frame: frame j is the last picture
+whose time is before (j + 1/2) / rate, the rule of ffmpeg's `fps` filter.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+MAX_RATE = 240  # a "nominal" rate above this is a time base, not a frame rate
+_ON_GRID = 0.25  # a timestamp within a quarter frame of the grid is on it (rounded ms ...)
+_ON_GRID_SHARE = 0.9  # ... and a nominal rate needs 90% of them on it
+_NOMINAL_SNAP = Fraction(1, 1000)  # 29.97 -> 30000/1001, 24.0001 -> 24
+_MEAN_SNAP = Fraction(1, 200)  # a measured mean within 0.5% of a common rate is that rate
+_SAME_TIME_S = 1e-9  # a frame at 0.5 s is "at or after start=0.5" despite float rounding
+
+
+def tidy_rate(rate: Fraction | float, tolerance: Fraction = _NOMINAL_SNAP) -> Fraction:
+    """Snap a rate to the nearest whole or NTSC (n * 1000/1001) rate within `tolerance`
+    (relative); otherwise keep it, as a Fraction with a denominator below 1001."""
+    rate = Fraction(rate)
+    if rate <= 0:
+        raise ValueError(f"a frame rate must be positive, got {rate}")
+    whole = Fraction(max(1, round(rate)))
+    ntsc = Fraction(max(1, round(rate * Fraction(1001, 1000))) * 1000, 1001)
+    nearest = min((whole, ntsc), key=lambda c: abs(c - rate))
+    if abs(nearest - rate) <= rate * tolerance:
+        return nearest
+    return rate.limit_denominator(1000)
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Pictures (decodable frames) and slots (pictures + dropped frames) of one clip.
+
+    Times are seconds from the clip's first picture; `origin` is that picture's time
+    in the container (where audio is aligned).
+    """
+
+    pictures: tuple[float, ...]  # sorted presentation times of the decodable pictures
+    rate: Fraction  # the constant output rate
+    frame_count: int  # frames at `rate` the clip lasts
+    origin: float
+
+    @property
+    def duration(self) -> float:
+        return self.frame_count / self.rate
+
+    def picture_at(self, frame: int) -> int:
+        """Index of the picture shown as frame `frame` (the last one before mid-frame)."""
+        limit = float((frame + Fraction(1, 2)) / self.rate)
+        return max(0, bisect.bisect_left(self.pictures, limit - _SAME_TIME_S) - 1)
+
+    def frame_at_or_after(self, seconds: float) -> int:
+        """The first frame whose time is at or after `seconds`."""
+        return max(0, math.ceil(seconds * self.rate - _SAME_TIME_S * self.rate))
+
+
+def build_timeline(
+    pictures: Sequence[float],
+    dropped: Sequence[float] = (),
+    end: float | None = None,
+    nominal: Sequence[Fraction | None] = (),
+) -> Timeline:
+    """The timeline of a clip from its packets' container times (seconds).
+
+    `pictures`: times of packets that decode to a picture; `dropped`: times of empty
+    packets (dropped frames: they take a frame's time but show nothing new); `end`: when
+    the last frame ends (its time + duration), if known; `nominal`: the rates the
+    container declares (guessed, average), best first.
+    """
+    if not pictures:
+        raise ValueError("a timeline needs at least one picture")
+    origin = min(pictures)
+    times = sorted({t - origin for t in pictures})
+    slots = sorted({t - origin for t in (*pictures, *dropped) if t >= origin})
+    end = None if end is None or end - origin <= slots[-1] else end - origin
+    rate = _choose_rate(slots, end, [r for r in nominal if r])
+    if end is None:
+        end = slots[-1] + 1 / rate
+    count = max(1, round(end * rate))
+    return Timeline(tuple(times), rate, count, origin)
+
+
+def _choose_rate(slots: list[float], end: float | None, nominal: list[Fraction]) -> Fraction:
+    """The first rate whose grid the timestamps sit on, of: the mean rate when it is a
+    whole or NTSC rate (a GIF's 40, 40, 50 ms delays are 24 fps, not the 23.976 FFmpeg
+    guesses), then the container's rates. Otherwise the mean rate (variable-rate clips).
+    """
+    span = (end if end is not None else slots[-1]) - slots[0]
+    count = len(slots) if end is not None else len(slots) - 1
+    mean = Fraction(count / span) if span > 0 and count > 0 else None
+    candidates = []
+    if mean is not None:
+        standard = tidy_rate(mean)
+        if standard.denominator in (1, 1001):
+            candidates.append(standard)
+    for rate in nominal:
+        rate = tidy_rate(rate)
+        if 0 < rate <= MAX_RATE and rate not in candidates:
+            candidates.append(rate)
+    for rate in candidates:
+        if _fits_grid(slots, rate):
+            return rate
+    if mean is None:  # a single picture without a duration
+        return candidates[0] if candidates else Fraction(25)
+    for rate in candidates:  # a drifting phone clip: its nominal rate is close to the mean
+        if abs(rate - mean) <= mean * _MEAN_SNAP:
+            return rate
+    return tidy_rate(mean, _MEAN_SNAP)
+
+
+def _fits_grid(slots: list[float], rate: Fraction) -> bool:
+    """Timestamps on the rate's grid, with at least some pictures one frame apart.
+
+    The second condition refuses a time base posing as a rate (a GIF's 100 "fps"):
+    every timestamp is on its grid, but no two frames are adjacent on it.
+    """
+    positions = [t * float(rate) for t in slots]
+    on_grid = sum(abs(p - round(p)) <= _ON_GRID for p in positions)
+    if on_grid < _ON_GRID_SHARE * len(positions):
+        return False
+    steps = [round(b) - round(a) for a, b in zip(positions, positions[1:])]
+    return not steps or steps.count(1) >= max(1, 0.05 * len(steps))
