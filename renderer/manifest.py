@@ -9,7 +9,7 @@ from importlib import metadata
 from typing import Any
 
 _LIBRARIES = ("dreamreel", "tensorflow", "keras", "numpy", "opencv-python-headless",
-              "imageio", "imageio-ffmpeg")
+              "av", "imageio", "pillow")
 
 
 def library_versions() -> dict[str, str]:
