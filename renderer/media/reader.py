@@ -483,7 +483,8 @@ def _scan_clip(source: Path) -> _Scan:
             seconds = [float(p * time_base) for p in pictures]
             timeline = build_timeline(
                 seconds, [float(p * time_base) for p in dropped],
-                None if end is None else float(end * time_base), nominal)
+                None if end is None else float(end * time_base), nominal,
+                resolution=float(time_base))
             picture_pts = tuple(sorted(set(pictures)))
         audio = next((s.index for s in container.streams.audio), None)
         rotation = round(first_frame.rotation / 90) * 90 % 360

@@ -6,15 +6,15 @@ A player shows a picture from its presentation time until the next picture's. Fr
 of a clip is the picture shown at time j / rate (0 = the first picture), on the clip's
 constant output rate: a dropped frame (an empty packet, or a gap in the timestamps)
 holds the picture before it, and a variable-rate clip is sampled on its nominal or
-mean rate. Timestamps are rounded by containers (milliseconds in MKV, hundredths of a
-second in GIF), so "shown at j / rate" allows half a frame: frame j is the last picture
-whose time is before (j + 1/2) / rate, the rule of ffmpeg's `fps` filter.
+mean rate. Containers round timestamps (to milliseconds in MKV, hundredths of a second
+in GIF: 24 fps frame 3 is stamped 0.13 s, not 0.125 s), so a picture counts as shown at
+j / rate when its time is at most one tick of the time base (1 ms at least, a quarter
+frame at most) later.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -24,7 +24,6 @@ _ON_GRID = 0.25  # a timestamp within a quarter frame of the grid is on it (roun
 _ON_GRID_SHARE = 0.9  # ... and a nominal rate needs 90% of them on it
 _NOMINAL_SNAP = Fraction(1, 1000)  # 29.97 -> 30000/1001, 24.0001 -> 24
 _MEAN_SNAP = Fraction(1, 200)  # a measured mean within 0.5% of a common rate is that rate
-_SAME_TIME_S = 1e-9  # a frame at 0.5 s is "at or after start=0.5" despite float rounding
 
 
 def tidy_rate(rate: Fraction | float, tolerance: Fraction = _NOMINAL_SNAP) -> Fraction:
@@ -53,19 +52,15 @@ class Timeline:
     rate: Fraction  # the constant output rate
     frame_count: int  # frames at `rate` the clip lasts
     origin: float
+    tolerance: float = 0.001  # seconds a rounded timestamp may lie after its true time
 
     @property
     def duration(self) -> float:
         return self.frame_count / self.rate
 
     def picture_at(self, frame: int) -> int:
-        """Index of the picture shown as frame `frame` (the last one before mid-frame)."""
-        limit = float((frame + Fraction(1, 2)) / self.rate)
-        return max(0, bisect.bisect_left(self.pictures, limit - _SAME_TIME_S) - 1)
-
-    def frame_at_or_after(self, seconds: float) -> int:
-        """The first frame whose time is at or after `seconds`."""
-        return max(0, math.ceil(seconds * self.rate - _SAME_TIME_S * self.rate))
+        """Index of the picture a player shows at frame `frame`'s time."""
+        return max(0, bisect.bisect_right(self.pictures, frame / self.rate + self.tolerance) - 1)
 
 
 def build_timeline(
@@ -73,13 +68,15 @@ def build_timeline(
     dropped: Sequence[float] = (),
     end: float | None = None,
     nominal: Sequence[Fraction | None] = (),
+    resolution: float = 0.0,
 ) -> Timeline:
     """The timeline of a clip from its packets' container times (seconds).
 
     `pictures`: times of packets that decode to a picture; `dropped`: times of empty
     packets (dropped frames: they take a frame's time but show nothing new); `end`: when
     the last frame ends (its time + duration), if known; `nominal`: the rates the
-    container declares (guessed, average), best first.
+    container declares (guessed, average), best first; `resolution`: the seconds one
+    tick of the timestamps stands for.
     """
     if not pictures:
         raise ValueError("a timeline needs at least one picture")
@@ -91,7 +88,8 @@ def build_timeline(
     if end is None:
         end = slots[-1] + 1 / rate
     count = max(1, round(end * rate))
-    return Timeline(tuple(times), rate, count, origin)
+    tolerance = min(0.25 / float(rate), max(resolution, 0.001))
+    return Timeline(tuple(times), rate, count, origin, tolerance)
 
 
 def _choose_rate(slots: list[float], end: float | None, nominal: list[Fraction]) -> Fraction:
