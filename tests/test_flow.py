@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from helpers import ShiftFlow
 from renderer.errors import DreamreelError
 from renderer.flow import (
     FlowEstimator,
@@ -18,7 +19,7 @@ from renderer.flow import (
     to_gray,
     warp_error,
 )
-from renderer.media.video_out import write_mp4
+from renderer.media import write_mp4
 
 H, W = 96, 128
 INTERIOR = (slice(12, -12), slice(12, -12))
@@ -255,25 +256,67 @@ def test_warp_error_normalisation_sums_channels_and_averages_masked_pixels():
     assert as_uint8 == pytest.approx(3.0)
 
 
-def test_meter_matches_a_direct_computation():
-    sources = panning_clip(4, step=3)
-    outputs = brightness_flicker(sources, 0.05, seed=1)
-    report = measure(sources, outputs, estimator=FlowEstimator("dis", "medium"))
+def test_warp_error_by_hand_for_a_shift_and_a_partial_mask():
+    """Flow (+3, -2): warp(prev)(y, x) = prev(y - 2, x + 3). The mask drops the rows and
+    columns read from outside the image and the left half; the expected value is summed
+    by hand over what is left."""
+    rng = np.random.default_rng(5)
+    prev = rng.uniform(0, 1, (H, W, 3)).astype(np.float32)
+    cur = rng.uniform(0, 1, (H, W, 3)).astype(np.float32)
+    flow = np.zeros((H, W, 2), np.float32)
+    flow[..., 0], flow[..., 1] = 3, -2
+    mask = np.zeros((H, W), np.float32)
+    mask[2:, W // 2:W - 3] = 1
 
-    estimator = FlowEstimator("dis", "medium")
-    e_out, e_in = [], []
-    for t in range(1, 4):
-        backward, forward = flow_pair(estimator, to_gray(sources[t - 1]), to_gray(sources[t]))
-        mask = occlusion_mask(backward, forward)
-        e_out.append(warp_error(outputs[t - 1], outputs[t], mask, backward))
-        e_in.append(warp_error(sources[t - 1], sources[t], mask, backward))
+    total = 0.0
+    for y in range(2, H):
+        for x in range(W // 2, W - 3):
+            total += sum((float(cur[y, x, c]) - float(prev[y - 2, x + 3, c])) ** 2
+                         for c in range(3))
+    expected = total / ((H - 2) * (W - 3 - W // 2))
+    assert warp_error(prev, cur, mask, flow) == pytest.approx(expected, rel=1e-5)
+
+
+def test_meter_by_hand_for_a_pan_with_noise():
+    """A pan of 3 px a frame with noise on the sources and more on the outputs. By hand:
+    E_warp = mean over t of the squared RGB error between frame t and frame t-1 moved 3 px
+    right, summed over channels, averaged over the pixels that have a past (x >= 3)."""
+    step, frames = 3, 5
+    rng = np.random.default_rng(2)
+    pan = panning_clip(frames, step=step)
+    sources = [np.clip(f + rng.normal(0, 3, f.shape), 0, 255).astype(np.uint8) for f in pan]
+    outputs = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8)
+               for f in sources]
+
+    def e_warp(clip):
+        terms = []
+        for prev, cur in zip(clip, clip[1:]):
+            moved = prev[:, :-step].astype(np.float64) / 255  # frame t-1 at x - 3
+            diff = cur[:, step:].astype(np.float64) / 255 - moved
+            terms.append((diff ** 2).sum(axis=2).mean())
+        return float(np.mean(terms))
+
+    report = measure(sources, outputs, estimator=ShiftFlow(step))
+    assert report.e_warp_input == pytest.approx(e_warp(sources), rel=1e-5)
+    assert report.e_warp_output == pytest.approx(e_warp(outputs), rel=1e-5)
+    assert report.added_flicker == pytest.approx(e_warp(outputs) - e_warp(sources), rel=1e-5)
     strength = np.mean([np.abs(o / 255.0 - s / 255.0).mean() for s, o in zip(sources, outputs)])
-
-    assert report.e_warp_output == pytest.approx(np.mean(e_out), rel=1e-6)
-    assert report.e_warp_input == pytest.approx(np.mean(e_in), rel=1e-6)
-    assert report.added_flicker == pytest.approx(np.mean(e_out) - np.mean(e_in), rel=1e-5)
     assert report.dream_strength == pytest.approx(strength, rel=1e-5)
-    assert report.method == "dis/medium"
+    assert report.method == "shift"
+
+
+def test_meter_uses_the_dis_flow_it_is_given():
+    """The real estimator on the same pan: close to the exact-flow numbers."""
+    step = 3
+    rng = np.random.default_rng(2)
+    sources = panning_clip(4, step=step)
+    outputs = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8)
+               for f in sources]
+    exact = measure(sources, outputs, estimator=ShiftFlow(step))
+    dis = measure(sources, outputs, estimator=FlowEstimator("dis", "medium"))
+    assert dis.e_warp_output == pytest.approx(exact.e_warp_output, rel=0.05)
+    assert dis.e_warp_input < 0.05 * dis.e_warp_output
+    assert dis.method == "dis/medium"
 
 
 @pytest.mark.parametrize("frames, fps", [(5, 2), (8, 4), (9, 4), (1, 4), (7, 2.5)])

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
-
 import cv2
 import numpy as np
 import pytest
@@ -129,17 +123,10 @@ def test_frame_seeds_differ_per_frame_and_render():
 def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterrupted,
                                                                   tmp_path, samples_dir):
     """The real CLI in a child process, killed without warning mid-render."""
+    from helpers import set_args, signal_render_after
+
     whole, _ = uninterrupted
-    argv = [sys.executable, "-m", "renderer.cli", "render", "noise-zoom", "--out", str(tmp_path),
-            "--quiet", *[a for item in SMALL for a in ("--set", item)]]
-    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.monotonic() + 240
-    while not (tmp_path / "frames" / "000002.png").exists():
-        assert child.poll() is None, child.stderr.read().decode()
-        assert time.monotonic() < deadline, "the child never wrote frame 2"
-        time.sleep(0.05)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait()
+    signal_render_after(tmp_path, ["noise-zoom", *set_args(SMALL)], frames=2)
     result = render_animation(small_spec(), dogs, tmp_path)
     assert 0 < result.rendered < FRAMES
     assert frame_bytes(tmp_path) == frame_bytes(whole)

@@ -1,29 +1,53 @@
-"""Dreaming over clips: flow keeps the dream stable, cuts restart it, audio and resume work."""
+"""Dreaming over clips: the carry follows the flow and the occlusion mask, cuts restart the
+dream, the sound keeps its place, and a render killed mid-way resumes to the same frames.
+
+Tricks that make the checks exact: with ``dream.steps=0`` a carried frame is its start
+image (rounded), so the render shows the carry itself; with ``dream.jitter=0`` a dream no
+longer depends on the frame's seed, so a frame dreamed fresh after a cut must equal the
+first frame of a render that starts there.
+"""
 
 from __future__ import annotations
 
-import subprocess
+import csv
+import math
 
 import cv2
-import imageio_ffmpeg
+import numpy as np
 import pytest
+from PIL import Image
 
-from renderer.media.video_out import probe_video, write_mp4
+from helpers import (ShiftFlow, click_time, click_track, decode_frames, differing_frames,
+                     frame_bytes, set_args, signal_render_after, write_clip)
 
-from renderer.media.images import read_image
-from renderer.scheduler import render_animation
+# The renderer's API these tests call, in one place (issue 7 renames some of it).
+import renderer
+from renderer.cli import main as cli_main
+from renderer.flow import FlowEstimator
+from renderer.modes.video import carry_dream
 from renderer.spec import load_spec
 
-FPS = 12
-QUICK = ["mode=video", "fps=12", "dream.steps=4", "dream.octaves=1", "video.first_steps=8",
+
+def render(spec, out, **options):
+    """``renderer.render``: what ``dreamreel render`` runs (the model is loaded once)."""
+    return renderer.render(spec, out=out, **options)
+
+
+FPS = 4
+FRAMES = 16  # four seconds: the per-second report has something to compare
+QUICK = ["mode=video", f"fps={FPS}", "dream.steps=4", "dream.octaves=1", "video.first_steps=8",
          "video.first_octaves=1", "output.gif=false", "output.hold_last=0"]
+BLEND = 0.9  # the default video.blend
 
 
-def pan_clip(path, samples_dir, frames=12, cut_at=None):
+def photo(samples_dir, name):
+    return cv2.resize(np.asarray(Image.open(samples_dir / name).convert("RGB")), (300, 220))
+
+
+def pan_frames(samples_dir, frames=FRAMES, cut_at=None):
     """A camera pan over a photo with a square sliding the other way; optionally a cut
     to another photo at frame ``cut_at``."""
-    big = cv2.resize(read_image(samples_dir / "astronaut.jpg"), (300, 220))
-    other = cv2.resize(read_image(samples_dir / "coffee.jpg"), (300, 220))
+    big, other = photo(samples_dir, "astronaut.jpg"), photo(samples_dir, "coffee.jpg")
     images = []
     for t in range(frames):
         source = other if cut_at is not None and t >= cut_at else big
@@ -32,62 +56,228 @@ def pan_clip(path, samples_dir, frames=12, cut_at=None):
         sx = 80 - 4 * t
         frame[40:70, max(0, sx):sx + 30] = source[0:30, 0:30][:, max(0, -sx):]
         images.append(frame)
-    write_mp4(path, images, FPS)
-    return path
+    return images
 
 
 def spec_for(clip, *extra):
     return load_spec("progress", [*QUICK, *extra], input=str(clip))
 
 
-@pytest.fixture(scope="module")
-def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+def read_frames(out):
+    return [np.asarray(Image.open(p).convert("RGB"))
+            for p in sorted((out / "frames").glob("*.png"))]
 
-    return load_dream_model("mobilenet_v2_dogs")
+
+def loss_rows(out):
+    with open(out / "losses.csv", newline="") as f:
+        return list(csv.DictReader(f))
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, samples_dir):
-    return pan_clip(tmp_path_factory.mktemp("clip") / "pan.mp4", samples_dir)
+    return write_clip(tmp_path_factory.mktemp("clip") / "pan.mp4", pan_frames(samples_dir), FPS)
 
 
 @pytest.fixture(scope="module")
-def with_flow(dogs, clip, tmp_path_factory):
+def with_flow(embedded_cache, clip, tmp_path_factory):
     out = tmp_path_factory.mktemp("flow-on")
-    return out, render_animation(spec_for(clip), dogs, out)
+    return out, render(spec_for(clip), out)
 
 
-def test_flow_adds_far_less_flicker_at_a_similar_dream_strength(dogs, clip, with_flow,
-                                                                 tmp_path):
+# ---------------------------------------------------------------- the carry, by hand
+
+
+def texture(height, width, seed):
+    """Smooth RGB noise in 20..200 (room for a +40 residual without clipping)."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((height, width, 3), np.float32)
+    for sigma in (2.0, 6.0):
+        image += cv2.GaussianBlur(rng.normal(size=(height, width, 3)).astype(np.float32),
+                                  (0, 0), sigma) * sigma
+    image = (image - image.min()) / (image.max() - image.min())
+    return (20 + 180 * image).astype(np.uint8)
+
+
+def shifted(image, dx, seed):
+    """``image`` moved dx px right, new content entering at the left."""
+    out = image.copy()
+    out[:, dx:] = image[:, :-dx]
+    out[:, :dx] = texture(image.shape[0], dx, seed)
+    return out
+
+
+@pytest.mark.parametrize("blend_mode", ["residual", "full"])
+def test_carry_by_hand_for_a_known_shift_and_a_partial_mask(clip, blend_mode):
+    """residual: start = raw + blend * M * warp(dream - raw); full: start =
+    blend * M * warp(dream) + (1 - blend * M) * raw, M = 0 on the entering strip."""
+    dx = 5
+    previous_raw = texture(64, 96, seed=1)
+    raw = shifted(previous_raw, dx, seed=2)
+    previous_dream = np.clip(previous_raw.astype(np.int16) + texture(64, 96, seed=3) // 4,
+                             0, 255).astype(np.uint8)
+    spec = spec_for(clip, f"video.blend_mode={blend_mode}")
+    carry = carry_dream(spec, ShiftFlow(dx), 1, raw, previous_raw, previous_dream)
+
+    raw_f, prev_raw_f, dream_f = (a.astype(np.float32) for a in (raw, previous_raw,
+                                                                 previous_dream))
+    expected = raw_f.copy()  # the entering strip: nothing to carry, the raw frame
+    if blend_mode == "residual":
+        expected[:, dx:] = raw_f[:, dx:] + BLEND * (dream_f - prev_raw_f)[:, :-dx]
+    else:
+        expected[:, dx:] = BLEND * dream_f[:, :-dx] + (1 - BLEND) * raw_f[:, dx:]
+    assert not carry.fresh and not carry.cut
+    np.testing.assert_allclose(carry.image, expected, atol=1e-3)
+
+
+def moving_square(x, background, square):
+    image = background.copy()
+    image[24:56, x:x + 32] = square
+    return image
+
+
+def test_carry_shows_the_raw_frame_where_the_flow_is_unreliable(clip):
+    """A square moves 8 px right over a still background: the strip it uncovers has no
+    past in frame t-1 and must start from the raw frame, not from a carried ghost.
+
+    With a constant residual of 40 the warped residual is 40 wherever it reads, so the
+    carry adds exactly blend * 40 * mask: the start image shows the mask itself.
+    """
+    background, square = texture(80, 112, seed=4), texture(32, 32, seed=5)
+    previous_raw, raw = moving_square(40, background, square), moving_square(48, background,
+                                                                              square)
+    previous_dream = previous_raw + np.uint8(40)
+    carry = carry_dream(spec_for(clip), FlowEstimator(), 1, raw, previous_raw, previous_dream)
+    carried = (carry.image - raw.astype(np.float32)).mean(axis=2) / (BLEND * 40)
+    assert np.all((np.abs(carried) < 1e-3) | (np.abs(carried - 1) < 1e-3))  # 0 or 1: a mask
+
+    uncovered = carried[26:54, 41:47]  # background in frame t that the square hid in t-1
+    assert uncovered.mean() < 0.2, f"{uncovered.mean():.0%} of the uncovered strip carried"
+    assert carried[26:54, 52:76].mean() > 0.95  # the square itself is tracked
+    assert carried[:16].mean() > 0.95 and carried[64:].mean() > 0.95  # still background
+    assert carry.reliable == pytest.approx(carried.mean(), abs=1e-3)
+
+
+def test_a_cut_starts_from_the_raw_frame(clip):
+    previous_raw, raw = texture(64, 96, seed=6), texture(64, 96, seed=7)[::-1].copy()
+    previous_dream = previous_raw + np.uint8(40)
+    carry = carry_dream(spec_for(clip), FlowEstimator(), 1, raw, previous_raw, previous_dream)
+    assert carry.cut and carry.fresh
+    np.testing.assert_array_equal(carry.image, raw)
+
+
+# ---------------------------------------------------------------- the carry in a render
+
+
+def test_a_render_leaves_no_ghost_where_a_moving_square_uncovers_the_background(
+        embedded_cache, tmp_path):
+    """Frame 0 dreamed, the rest carried only (dream.steps=0): each output is its start
+    image. Where the square uncovers background the output is the raw frame, while the
+    still background keeps the carried dream."""
+    background, square = texture(80, 128, seed=8), texture(32, 32, seed=9)
+    raws = [moving_square(24 + 8 * t, background, square) for t in range(6)]
+    clip = write_clip(tmp_path / "square.mkv", raws, FPS)
+    raws = decode_frames(clip)  # what the render reads
+    out = tmp_path / "out"
+    render(spec_for(clip, "dream.steps=0", "video.first_steps=10"), out)
+    outputs = read_frames(out)
+
+    ghost, kept = [], []
+    for t in range(1, 6):
+        diff = np.abs(outputs[t].astype(np.float32) - raws[t]).mean(axis=2)
+        x = 24 + 8 * t
+        ghost.append(diff[26:54, x - 7:x - 1].mean())  # uncovered this frame
+        kept.append(np.concatenate([diff[:16].ravel(), diff[64:].ravel()]).mean())
+    assert min(kept) > 2.0, kept  # the carried dream is there to see
+    # Measured: at most 0.27 (DIS misses a few uncovered pixels); mask ignored: 0.8-1.2.
+    assert max(g / k for g, k in zip(ghost, kept)) < 0.5, (ghost, kept)
+
+
+def test_flow_cuts_flicker_and_keeps_more_dream_than_dreaming_each_frame_alone(
+        clip, with_flow, tmp_path):
     _, on = with_flow
-    off = render_animation(spec_for(clip, "flow.enabled=false"), dogs, tmp_path)
-    assert on.report["added_flicker"] < 0.5 * off.report["added_flicker"]
-    assert on.report["dream_strength"] > 0.7 * off.report["dream_strength"]
-    assert on.report["e_warp_input"] == pytest.approx(off.report["e_warp_input"])
+    off = render(spec_for(clip, "flow.enabled=false"), tmp_path)
+    # Measured: 0.28 (flow backwards: 1.8, carried without warping: 2.7).
+    assert on.report["added_flicker"] < 0.4 * off.report["added_flicker"]
+    # Carried dream adds up (measured 1.4x); a carry at half strength falls below.
+    assert on.report["dream_strength"] > off.report["dream_strength"]
+    expected = input_e_warp(decode_frames(clip))
+    assert on.report["e_warp_input"] == pytest.approx(expected, rel=1e-3)
+    assert off.report["e_warp_input"] == pytest.approx(expected, rel=1e-3)
+
+
+def input_e_warp(frames):
+    """E_warp of the raw clip written out from DESIGN.md (Lai et al. 2018; Sundaram et
+    al.'s occlusion check) with OpenCV alone: DIS medium, as the render's flow."""
+    dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+    terms = []
+    for prev, cur in zip(frames, frames[1:]):
+        g_prev, g_cur = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (prev, cur))
+        w = dis.calc(g_cur, g_prev, None)       # t -> t-1
+        forward = dis.calc(g_prev, g_cur, None)  # t-1 -> t
+        h, wd = g_cur.shape
+        map_x = (np.arange(wd, dtype=np.float32)[None, :] + w[..., 0]).astype(np.float32)
+        map_y = (np.arange(h, dtype=np.float32)[:, None] + w[..., 1]).astype(np.float32)
+        w_tilde = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR,
+                            borderMode=cv2.BORDER_REPLICATE)
+        round_trip = ((w + w_tilde) ** 2).sum(axis=2)
+        magnitude = (w ** 2).sum(axis=2) + (w_tilde ** 2).sum(axis=2)
+        inside = (map_x >= -0.5) & (map_x < wd - 0.5) & (map_y >= -0.5) & (map_y < h - 0.5)
+        mask = ((round_trip <= 0.01 * magnitude + 0.5) & inside).astype(np.float64)
+        warped = cv2.remap(prev.astype(np.float32) / 255, map_x, map_y, cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+        error = ((cur.astype(np.float32) / 255 - warped) ** 2).sum(axis=2)
+        terms.append((mask * error).sum() / mask.sum())
+    return float(np.mean(terms))
 
 
 def test_dream_strength_stays_level_along_the_clip(with_flow):
+    """Four seconds: a dream that builds up frame after frame (no fade, measured 1.7x
+    from the first second to the last) or dies away shows here."""
     _, result = with_flow
     strengths = [s["dream_strength"] for s in result.report["per_second"]]
-    assert len(strengths) == 1 or max(strengths) < 1.5 * min(strengths)
+    assert len(strengths) == FRAMES // FPS == 4
+    assert max(strengths) < 1.45 * min(strengths), strengths  # measured 1.3
+    assert strengths[-1] < 1.15 * strengths[1], strengths  # settled after the first second
+    assert strengths[-1] > 0.85 * strengths[1], strengths
 
 
 def test_output_keeps_the_clips_fps_and_frame_count(with_flow):
     out, result = with_flow
-    video = probe_video(out / "video.mp4")
-    assert result.frames == video["frames"] == 12 and video["fps"] == FPS
-    assert (video["width"], video["height"]) == (128, 96)
+    frames = decode_frames(out / "video.mp4")
+    assert result.frames == len(frames) == FRAMES
+    assert frames[0].shape == (96, 128, 3)
+    import av
+
+    with av.open(str(out / "video.mp4")) as container:
+        assert container.streams.video[0].average_rate == FPS
     assert (out / "report.json").is_file()
 
 
-def test_a_scene_cut_restarts_the_dream(dogs, tmp_path, samples_dir):
-    clip = pan_clip(tmp_path / "cut.mp4", samples_dir, frames=8, cut_at=4)
-    result = render_animation(spec_for(clip), dogs, tmp_path / "out")
-    assert result.report["cuts"] == [5]  # frame numbers are 1-based, like the file names
+# ---------------------------------------------------------------- cuts
 
 
-def test_a_video_render_resumes_to_identical_frames(dogs, clip, with_flow, tmp_path):
+def test_a_scene_cut_restarts_the_dream(embedded_cache, tmp_path, samples_dir):
+    """After the cut the render is the render of a clip that starts there, frame for
+    frame: the first frame after the cut starts from its raw frame (no residual of the
+    other shot) and is dreamed with video.first_steps, and the chain restarts from it."""
+    clip = write_clip(tmp_path / "cut.mp4", pan_frames(samples_dir, frames=8, cut_at=4), FPS)
+    whole = render(spec_for(clip, "dream.jitter=0"), tmp_path / "whole")
+    assert whole.report["cuts"] == [5]  # frame numbers are 1-based, like the file names
+    steps = [int(row["steps"]) for row in loss_rows(tmp_path / "whole")]
+    assert steps == [8, 4, 4, 4, 8, 4, 4, 4]
+
+    after = render(spec_for(clip, "dream.jitter=0", "video.start_frame=4"),
+                   tmp_path / "after")
+    assert after.frames == 4
+    differ = differing_frames(frame_bytes(tmp_path / "whole")[4:],
+                              frame_bytes(tmp_path / "after"))
+    assert not differ, f"frames {[4 + n for n in differ]} differ from a render from the cut"
+
+
+# ---------------------------------------------------------------- resume
+
+
+def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path):
     whole, _ = with_flow
 
     def stop_after_five(done, total, loss):
@@ -95,42 +285,59 @@ def test_a_video_render_resumes_to_identical_frames(dogs, clip, with_flow, tmp_p
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        render_animation(spec_for(clip), dogs, tmp_path, progress=stop_after_five)
-    result = render_animation(spec_for(clip), dogs, tmp_path)
-    assert result.rendered == 7
-    for i in range(1, 13):
-        name = f"frames/{i:06d}.png"
-        assert (tmp_path / name).read_bytes() == (whole / name).read_bytes(), name
+        render(spec_for(clip), tmp_path, progress=stop_after_five)
+    result = render(spec_for(clip), tmp_path)
+    assert result.rendered == FRAMES - 5
+    differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
+    assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
 
 
-def test_the_clips_audio_survives_into_the_output(dogs, clip, tmp_path):
-    with_sound = tmp_path / "sound.mp4"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(clip), "-f",
-                    "lavfi", "-i", "sine=frequency=440:duration=1", "-c:v", "copy", "-c:a",
-                    "aac", "-shortest", str(with_sound)], check=True)
-    result = render_animation(spec_for(with_sound, "video.start_frame=2"), dogs,
-                              tmp_path / "out")
-    video = probe_video(tmp_path / "out" / "video.mp4")
-    assert video["audio"] == "aac" and video["frames"] == result.frames == 10
-    assert video["duration"] == pytest.approx(10 / FPS, abs=0.1)
-    # `dreamreel stitch` afterwards keeps the clip's fps and sound.
-    from renderer.stitch import stitch_from_manifest
+def test_a_video_render_killed_with_sigkill_resumes_to_the_same_frames(clip, with_flow, tmp_path):
+    """The real CLI in a child process, killed without warning mid-render."""
+    whole, _ = with_flow
+    signal_render_after(tmp_path, ["progress", "--input", str(clip), *set_args(QUICK)],
+                        frames=4)
+    result = render(spec_for(clip), tmp_path)
+    assert 0 < result.rendered < FRAMES  # a PNG may lack its losses.csv row: done again
+    differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
+    assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
+    assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".partial")]
 
-    (tmp_path / "out" / "video.mp4").unlink()
-    stitch_from_manifest(tmp_path / "out")
-    again = probe_video(tmp_path / "out" / "video.mp4")
-    assert (again["audio"], again["fps"], again["frames"]) == ("aac", FPS, 10)
+
+# ---------------------------------------------------------------- sound
+
+
+def test_the_clips_sound_stays_in_sync_from_a_later_start(embedded_cache, tmp_path,
+                                                          samples_dir):
+    """A click 1.75 s into the clip; the render starts at frame 3 (0.75 s), so the
+    output's click is at 1.0 s: also after `dreamreel stitch` rebuilds the MP4."""
+    clip = write_clip(tmp_path / "click.mkv", pan_frames(samples_dir), FPS,
+                      audio=click_track(FRAMES / FPS, click_at=1.75))
+    assert click_time(clip) == pytest.approx(1.75, abs=0.002)
+    out = tmp_path / "out"
+    result = render(spec_for(clip, "video.start_frame=3"), out)
+    assert result.frames == len(decode_frames(out / "video.mp4")) == FRAMES - 3
+    assert click_time(out / "video.mp4") == pytest.approx(1.0, abs=0.02)
+    import av
+
+    with av.open(str(out / "video.mp4")) as container:
+        assert container.streams.audio[0].codec_context.name == "aac"
+        assert float(container.duration / av.time_base) == pytest.approx(13 / FPS, abs=0.1)
+
+    (out / "video.mp4").unlink()
+    assert cli_main(["stitch", str(out)]) == 0
+    assert len(decode_frames(out / "video.mp4")) == FRAMES - 3
+    assert click_time(out / "video.mp4") == pytest.approx(1.0, abs=0.02)
 
 
 def test_stability_command_compares_any_two_videos(with_flow, clip, capsys, tmp_path):
-    from renderer.cli import main
-
     out, result = with_flow
-    assert main(["stability", str(out / "video.mp4"), "--source", str(clip),
-                 "--json", str(tmp_path / "r.json")]) == 0
+    assert cli_main(["stability", str(out / "video.mp4"), "--source", str(clip),
+                     "--json", str(tmp_path / "r.json")]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith("stability (12 frames") and "added flicker" in line
+    assert line.startswith(f"stability ({FRAMES} frames") and "added flicker" in line
     import json
     report = json.loads((tmp_path / "r.json").read_text())
     # From the MP4 (compressed) rather than the PNGs: close to the render's own report.
     assert report["dream_strength"] == pytest.approx(result.report["dream_strength"], rel=0.15)
+    assert not math.isnan(report["added_flicker"])

@@ -5,9 +5,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
+from helpers import differing_frames, frame_bytes
+
+# The renderer's API these tests call, in one place (issue 7 renames some of it).
+import renderer
 from renderer.modes.zoom import Motion, match_colours, next_init, warp
 from renderer.spec import load_spec
+
+
+def render(spec, out, **options):
+    """``renderer.render``: what ``dreamreel render`` runs (the model is loaded once)."""
+    return renderer.render(spec, out=out, **options)
 
 
 def marker_image(size: int = 101) -> np.ndarray:
@@ -81,3 +91,51 @@ def test_a_hundred_frames_keep_frame_zeros_colours_only_with_coherence(coherence
         assert drift < 8.0
     else:
         assert drift > 15.0
+
+
+# ---------------------------------------------------------------- colour coherence in a render
+
+
+# Frame 0 is the photo itself (zoom.first_steps=0), frame 1 a strong dream that shifts the
+# colours, frames 2.. no dream at all (dream.steps=0): each of them is its start image, the
+# previous frame zoomed and recoloured, so it shows which frame the colours were matched to.
+COLOUR_PROBE = ["width=96", "height=96", "frames=5", "fps=10", "zoom.scale=1.1",
+                'dream.steps="0:(0), 1:(10), 2:(0)"', "dream.step_size=0.05",
+                "zoom.first_steps=0", "zoom.first_octaves=1", "zoom.color_coherence=true",
+                "output.gif=false"]
+
+
+@pytest.fixture(scope="module")
+def colour_probe(embedded_cache, samples_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("colour-probe")
+    render(load_spec("noise-zoom", COLOUR_PROBE, input=str(samples_dir / "coffee.jpg")), out)
+    return out
+
+
+def frame_lab_stats(out):
+    return [lab_stats(np.asarray(Image.open(p).convert("RGB"), np.float32))
+            for p in sorted((out / "frames").glob("*.png"))]
+
+
+def test_a_render_matches_every_frames_colours_to_frame_zero(colour_probe):
+    stats = frame_lab_stats(colour_probe)
+    drift = [float(np.abs(s - stats[0]).max()) for s in stats]
+    assert len(drift) == 5
+    assert drift[1] > 2.0, drift  # the dream moved the colours (measured 4.0)...
+    # ...and the next frames are pulled back to frame 0's, not to the previous frame's
+    # (measured 0.2 and less; matched to the previous frame: 4.0).
+    assert max(drift[2:]) < 0.8, drift
+
+
+def test_a_resumed_render_keeps_matching_colours_to_frame_zero(colour_probe, samples_dir,
+                                                                tmp_path):
+    def stop_after_three(done, total, loss):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    spec = load_spec("noise-zoom", COLOUR_PROBE, input=str(samples_dir / "coffee.jpg"))
+    with pytest.raises(KeyboardInterrupt):
+        render(spec, tmp_path, progress=stop_after_three)
+    assert render(spec, tmp_path).rendered == 2
+    differ = differing_frames(frame_bytes(tmp_path), frame_bytes(colour_probe))
+    assert not differ, f"resumed frames {differ} differ from the uninterrupted render"

@@ -1,0 +1,174 @@
+"""Helpers shared by test modules (pytest puts tests/ on sys.path: ``from helpers import``).
+
+Written on PyAV, OpenCV and subprocess only, never on the renderer's own media code, so a
+test that checks the renderer's output does not measure it with the code under test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+AUDIO_RATE = 48000
+
+
+# ---------------------------------------------------------------- clips and sound
+
+
+def click_track(seconds: float, click_at: float, rate: int = AUDIO_RATE) -> np.ndarray:
+    """Mono float32 silence with one 10 ms burst of 2 kHz centred on ``click_at`` s."""
+    t = np.arange(int(round(seconds * rate))) / rate
+    track = np.zeros(t.shape, np.float32)
+    burst = np.abs(t - click_at) < 0.005
+    track[burst] = 0.8 * np.sin(2 * np.pi * 2000 * (t[burst] - click_at))
+    return track
+
+
+def write_clip(path, frames, fps, audio: np.ndarray | None = None,
+               rate: int = AUDIO_RATE) -> Path:
+    """Encode RGB uint8 frames (H.264) and optional mono float audio with PyAV.
+
+    The audio is lossless (PCM) in .mkv/.mov files and AAC in .mp4.
+    """
+    path = Path(path)
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        video.height, video.width = frames[0].shape[:2]
+        video.pix_fmt = "yuv420p"
+        sound = None
+        if audio is not None:
+            codec = "pcm_s16le" if path.suffix in (".mkv", ".mov") else "aac"
+            sound = container.add_stream(codec, rate=rate, layout="mono")
+        for frame in frames:
+            container.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(video.encode(None))
+        if sound is not None:
+            samples = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
+            for start in range(0, len(samples), 1024):
+                chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024],
+                                                   format="s16", layout="mono")
+                chunk.sample_rate, chunk.pts = rate, start
+                chunk.time_base = Fraction(1, rate)
+                container.mux(sound.encode(chunk))
+            container.mux(sound.encode(None))
+    return path
+
+
+def decode_frames(path) -> list[np.ndarray]:
+    """Every video frame of a file, RGB uint8."""
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def click_time(path) -> float:
+    """When the sound of a file's first audio stream happens (energy-weighted mean time,
+    seconds on the file's own clock): the click's centre for a click track."""
+    times, energy = [], []
+    with av.open(str(path)) as container:
+        for frame in container.decode(audio=0):
+            samples = frame.to_ndarray().astype(np.float64)
+            if frame.format.is_planar:
+                mono = samples.reshape(-1, frame.samples).mean(axis=0)
+            else:
+                mono = samples.reshape(frame.samples, -1).mean(axis=1)
+            times.append(float(frame.pts * frame.time_base) + np.arange(frame.samples)
+                         / frame.sample_rate)
+            energy.append(mono * mono)
+    t, e = np.concatenate(times), np.concatenate(energy)
+    assert e.sum() > 0, f"{path} is silent"
+    return float((t * e).sum() / e.sum())
+
+
+# ---------------------------------------------------------------- flow
+
+
+class ShiftFlow:
+    """A flow estimator that knows the answer: content moves ``dx`` px right a frame.
+
+    Backward flow (frame t -> t-1) is (-dx, 0), forward (t-1 -> t) is (+dx, 0); which one
+    is asked for is read off the frames. The occlusion mask is then exactly 0 on the
+    ``dx`` columns entering at the left (they come from outside frame t-1), 1 elsewhere.
+    """
+
+    name = "shift"
+
+    def __init__(self, dx: int):
+        self.dx = dx
+
+    def __call__(self, gray_from, gray_to):
+        a, b, d = np.asarray(gray_from, np.float32), np.asarray(gray_to, np.float32), self.dx
+        from_is_later = np.abs(a[:, d:] - b[:, :-d]).mean() < np.abs(a[:, :-d] - b[:, d:]).mean()
+        flow = np.zeros(a.shape[:2] + (2,), np.float32)
+        flow[..., 0] = -d if from_is_later else d
+        return flow
+
+
+# ---------------------------------------------------------------- the CLI in a child process
+
+
+def dreamreel_argv(*args: str) -> list[str]:
+    """The real command line, in a fresh interpreter that imports the checkout under test."""
+    return [sys.executable, "-m", "renderer.cli", *args]
+
+
+def set_args(items) -> list[str]:
+    """["a=1", "b=2"] -> ["--set", "a=1", "--set", "b=2"]."""
+    return [arg for item in items for arg in ("--set", item)]
+
+
+def start_render(out_dir, *args: str) -> subprocess.Popen:
+    """``dreamreel render ARGS --out OUT_DIR --quiet`` in a child process."""
+    return subprocess.Popen(dreamreel_argv("render", *args, "--out", str(out_dir), "--quiet"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def wait_for_frames(child: subprocess.Popen, out_dir, count: int, timeout: float = 240) -> int:
+    """Wait until the child has written at least ``count`` frame PNGs; return how many."""
+    frames = Path(out_dir) / "frames"
+    deadline = time.monotonic() + timeout
+    while True:
+        done = len(list(frames.glob("*.png"))) if frames.is_dir() else 0
+        if done >= count:
+            return done
+        assert child.poll() is None, (
+            f"the render ended (exit {child.returncode}) before frame {count}:\n"
+            + child.stderr.read().decode(errors="replace"))
+        assert time.monotonic() < deadline, f"the render never wrote frame {count}"
+        time.sleep(0.02)
+
+
+def signal_render_after(out_dir, args, frames: int, sig=signal.SIGKILL,
+                        timeout: float = 240) -> subprocess.CompletedProcess:
+    """Start ``dreamreel render ARGS``, send ``sig`` once ``frames`` PNGs are on disk,
+    wait for the child to end; returns its exit code and stderr."""
+    child = start_render(out_dir, *args)
+    try:
+        wait_for_frames(child, out_dir, frames, timeout)
+        os.kill(child.pid, sig)
+        _, err = child.communicate(timeout=120)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    return subprocess.CompletedProcess(child.args, child.returncode, b"", err)
+
+
+def frame_bytes(out_dir) -> list[bytes]:
+    """Every frame PNG of a render folder, in order, as bytes."""
+    return [p.read_bytes() for p in sorted((Path(out_dir) / "frames").glob("*.png"))]
+
+
+def differing_frames(frames_a: list[bytes], frames_b: list[bytes]) -> list[int]:
+    """Frame numbers (1-based, like the files) where two renders differ; a missing frame
+    counts as different."""
+    count = max(len(frames_a), len(frames_b))
+    return [i + 1 for i in range(count)
+            if i >= len(frames_a) or i >= len(frames_b) or frames_a[i] != frames_b[i]]
