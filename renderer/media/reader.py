@@ -62,7 +62,7 @@ def open_container(path: str | os.PathLike, verb: str = "read video"):
         raise DreamreelError(f"cannot {verb} '{source}': permission denied") from err
     except (av.FFmpegError, OSError, ValueError) as err:
         raise DreamreelError(
-            f"cannot {verb} '{source}': not a media file ffmpeg can read"
+            f"cannot {verb} '{source}': not a media file ffmpeg can read (or a damaged one)"
         ) from err
     if container.format.name == "tty":  # FFmpeg plays longer text files as ANSI art
         container.close()
