@@ -86,9 +86,7 @@ def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = Fal
     out = spec.output
     outputs = stitch(out_dir, name=mode.name, fps=mode.fps, count=mode.count, mp4=out.mp4,
                      gif=out.gif, gif_max_side=out.gif_max_side, pingpong=out.pingpong,
-                     hold_last=0.0 if out.pingpong else out.hold_last,
-                     audio_from=audio[0] if audio else None,
-                     audio_start=audio[1] if audio else 0.0)
+                     hold_last=0.0 if out.pingpong else out.hold_last, audio=audio)
     seconds = time.perf_counter() - started
     store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2))
     return RenderResult(out_dir, mode.name, mode.count, mode.count - first, seconds,

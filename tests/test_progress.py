@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from renderer.scheduler import render_frames
-from renderer.media.video_out import probe_video
+from renderer.media import probe as probe_video
 from renderer.media.images import read_image
 from renderer.spec import load_spec
 

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from renderer.errors import DreamreelError
-from renderer.media.video_out import probe_video
+from renderer.media import probe as probe_video
 from renderer.media.images import read_image
 from renderer.scheduler import frame_seed, render_animation
 from renderer.spec import load_spec

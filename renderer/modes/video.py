@@ -20,7 +20,7 @@ from ..errors import DreamreelError, one_of
 from ..flow import (DIS_PRESETS, FLOW_METHODS, FlowEstimator, StabilityMeter, backward_warp,
                     flow_pair, is_scene_cut, occlusion_mask, to_gray)
 from ..media.images import to_uint8
-from ..media.video_in import iter_frames, open_video
+from ..media import open_video
 from ..schedule import Schedule, constant
 from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
 
@@ -133,7 +133,7 @@ class VideoMode(ModeBase):
 
     def resume(self, done: int, store) -> int:
         """Stream raw frames from ``done - 1`` on; the dream chain restarts from disk."""
-        self._raws = iter_frames(self.source, first=max(0, done - 1))
+        self._raws = self.source.frames(first=max(0, done - 1))
         if done > 0:
             self.previous_raw = next(self._raws)
             self.previous_dream = store.read_frame(done - 1)
@@ -154,15 +154,13 @@ class VideoMode(ModeBase):
         return FrameOut(frame)
 
     def audio(self):
-        """(clip, start seconds) to mux into the MP4, or None."""
-        if self.spec.video.audio and self.source.has_audio:
-            return self.source.path, self.source.start_seconds
-        return None
+        """The clip's sound from the range's start (an AudioSource), or None."""
+        return self.source.audio if self.spec.video.audio else None
 
     def manifest(self) -> dict:
         audio = self.audio()
         return {"fps": self.fps,
-                "audio": {"path": str(audio[0]), "start": audio[1]} if audio else None}
+                "audio": audio.to_dict() if audio else None}
 
     def close(self, store) -> ModeSummary:
         """The temporal stability report of the stored frames against the raw clip.
@@ -172,7 +170,7 @@ class VideoMode(ModeBase):
         """
         meter = StabilityMeter(self.fps, FlowEstimator(self.spec.flow.method,
                                                        self.spec.flow.preset))
-        for index, raw in zip(range(self.count), iter_frames(self.source)):
+        for index, raw in zip(range(self.count), self.source.frames()):
             meter.add(raw, store.read_frame(index))
         stability = meter.report()
         report = {"summary": stability.summary_line(), **stability.to_dict()}
