@@ -16,7 +16,6 @@ from renderer.errors import DreamreelError
 from renderer.frame_store import (
     FRAMES_DIR,
     done_frame_count,
-    frame_file_name,
     numbered_frame_files,
     read_manifest,
 )
@@ -97,20 +96,11 @@ def stitch(
     return written
 
 
-def _leading_pngs(frames_dir: Path) -> int:
-    count = 0
-    while (frames_dir / frame_file_name(count)).is_file():
-        count += 1
-    return count
-
-
 def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
     """`dreamreel stitch OUT_DIR`: stitch the done frames with the settings in manifest.json
     (and a video render's recorded fps and sound).
 
-    Done frames are those with a PNG and a losses.csv row (FrameStore's rule); a folder
-    whose losses.csv is in another format (progress mode) falls back to the manifest's
-    "frames" count, capped at the consecutive PNGs present.
+    Done frames are those with a PNG and a losses.csv row (FrameStore's rule), in every mode.
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
@@ -137,11 +127,6 @@ def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
             f"cannot stitch '{out_dir}': manifest.json lacks a usable mode/fps/output ({err!r})"
         ) from err
     count = done_frame_count(out_dir)
-    recorded = manifest.get("frames")
-    if count == 0 and isinstance(recorded, int) and not isinstance(recorded, bool):
-        # A mode that logs losses its own way (progress: one row a snapshot) and records
-        # its finished frame count in the manifest: trust that, as far as the PNGs go.
-        count = min(recorded, _leading_pngs(out_dir / FRAMES_DIR))
     if count <= 0:
         raise DreamreelError(f"no frames in {out_dir / FRAMES_DIR} to stitch")
     try:

@@ -97,12 +97,11 @@ def test_stitch_from_manifest_pingpong_and_no_gif(tmp_path):
 
 
 def test_stitch_from_manifest_of_a_progress_folder(tmp_path):
-    """Progress mode writes its own losses.csv format and records "frames" in the manifest."""
+    """Progress snapshots are frames like any other: stored, logged and stitched alike."""
     render_folder(tmp_path, 3)
-    (tmp_path / "losses.csv").write_text("frame,octave,step,total_step,loss\n1,1,5,5,0.5\n")
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     manifest["spec"]["mode"] = "progress"
-    (tmp_path / "manifest.json").write_text(json.dumps({**manifest, "frames": 3}))
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert stitch_from_manifest(tmp_path) == [tmp_path / "progress.mp4", tmp_path / "progress.gif"]
     assert probe(tmp_path / "progress.mp4")["frames"] == 3
 
