@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from renderer.models import load_dream_model
-    from renderer.scheduler import render_animation
+    from renderer.scheduler import render_frames
     from renderer.spec import load_spec
 
     print("| colour coherence | frame | L mean | a mean | b mean | L std | a std | b std | "
@@ -44,7 +44,7 @@ def main() -> None:
         model = load_dream_model(spec.model, spec.layer_weights(0))
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
-            render_animation(spec, model, Path(tmp))
+            render_frames(spec, model, Path(tmp))
             seconds = time.perf_counter() - started
             first = cv2.cvtColor(cv2.imread(f"{tmp}/frames/000001.png"), cv2.COLOR_BGR2RGB)
             last = cv2.cvtColor(cv2.imread(f"{tmp}/frames/{args.frames:06d}.png"),
