@@ -50,7 +50,12 @@ def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = Fal
                   progress: FrameProgress | None = None) -> RenderResult:
     """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF."""
     started = time.perf_counter()
-    mode = create_mode(spec)
+    with create_mode(spec) as mode:  # leaving it closes the mode's input (a clip)
+        return _render(mode, spec, model, Path(out_dir), restart, progress, started)
+
+
+def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
+            progress: FrameProgress | None, started: float) -> RenderResult:
     audio = mode.audio()
     manifest = build_manifest(spec.to_dict(), model, identity=type(mode).identity(spec),
                               mode=mode.name, **{"fps": mode.fps, **mode.manifest()})
@@ -91,4 +96,6 @@ def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = Fal
     store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2))
     return RenderResult(out_dir, mode.name, mode.count, mode.count - first, seconds,
                         outputs + summary.files, summary.report, final_loss)
+
+
 render_animation = render_frames  # TEMP: removed once the tests are renamed

@@ -6,14 +6,15 @@ else. Adding a mode is one module, a preset and tests.
 
 A mode is driven by the frame loop (renderer/frame_loop.py), one frame at a time:
 
-    mode = create_mode(spec)              # opens its input; knows fps and frame count
-    first = mode.resume(done, store)      # continue after `done` stored frames
-    for index in range(first, mode.count):
-        start = mode.start(index, seed)   # FrameStart: start image, setting changes, log
-        result = dream(...)               # the engine, which knows nothing of modes
-        out = mode.finish(index, result)  # FrameOut: the picture to store
-        store.write_frame(...)
-    summary = mode.close(store)           # report, extra files
+    with create_mode(spec) as mode:           # opens its input; knows fps and frame count
+        first = mode.resume(done, store)      # continue after `done` stored frames
+        for index in range(first, mode.count):
+            start = mode.start(index, seed)   # FrameStart: start image, setting changes, log
+            result = dream(...)               # the engine, which knows nothing of modes
+            out = mode.finish(index, result)  # FrameOut: the picture to store
+            store.write_frame(...)
+        summary = mode.close(store)           # report, extra files
+                                              # (leaving `with` releases the input)
 
 Modes are pure numpy/OpenCV: they never call the engine or write frames themselves.
 """
@@ -94,6 +95,9 @@ class Mode(Protocol):
 
     def close(self, store: FrameStore) -> ModeSummary: ...
 
+    def release(self) -> None:
+        """Let go of open inputs (a clip); the frame loop calls it however the render ends."""
+
 
 class ModeBase:
     """Defaults most modes share: no extra columns, no audio, nothing to add at the end."""
@@ -134,6 +138,15 @@ class ModeBase:
 
     def close(self, store: FrameStore) -> ModeSummary:
         return ModeSummary()
+
+    def release(self) -> None:
+        return None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
 
 
 class ModeRegistry:

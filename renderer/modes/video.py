@@ -129,7 +129,9 @@ class VideoMode(ModeBase):
                           if spec.flow.enabled else None)
         self._raws = None
         self.raw = self.previous_raw = self.previous_dream = None
-        self.cut = False
+
+    def release(self) -> None:
+        self.source.close()
 
     def resume(self, done: int, store) -> int:
         """Stream raw frames from ``done - 1`` on; the dream chain restarts from disk."""
