@@ -124,10 +124,17 @@ def set_args(items) -> list[str]:
     return [arg for item in items for arg in ("--set", item)]
 
 
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and Python then never installs
+    # its Ctrl-C handler: give the child a terminal's default, whatever runs the tests.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_render(out_dir, *args: str) -> subprocess.Popen:
     """``dreamreel render ARGS --out OUT_DIR --quiet`` in a child process."""
     return subprocess.Popen(dreamreel_argv("render", *args, "--out", str(out_dir), "--quiet"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            preexec_fn=_default_sigint)
 
 
 def wait_for_frames(child: subprocess.Popen, out_dir, count: int, timeout: float = 240) -> int:

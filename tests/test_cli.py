@@ -113,7 +113,7 @@ def test_ctrl_c_mid_render_exits_130_with_one_line(tmp_path, embedded_cache):
         ["width=64", "height=64", "frames=500", "dream.steps=2", "zoom.first_steps=2",
          "zoom.first_octaves=1", "output.gif=false"])], frames=2, sig=signal.SIGINT)
     err = proc.stderr.decode()
-    assert proc.returncode == 130, err
+    assert proc.returncode == 130, f"exit {proc.returncode}: {err}"
     assert err.strip().splitlines()[-1] == "dreamreel: interrupted", err
     assert "Traceback" not in err
     assert not [p for p in out.rglob("*") if p.name.endswith(".partial")]
@@ -150,5 +150,5 @@ def test_a_closed_pipe_on_stdout_exits_0_quietly(buffered):
                               stderr=subprocess.PIPE, text=True, env=env, timeout=120)
     finally:
         os.close(write_end)
-    assert proc.returncode == 0, proc.stderr
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr}"
     assert proc.stderr == ""
