@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
             from .quiet_tf import import_tensorflow_quietly
 
             import_tensorflow_quietly()
-        return args.run(args) or 0
+        status = args.run(args) or 0
+        sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError
+        return status
     except DreamreelError as exc:
         print(f"dreamreel: error: {exc}", file=sys.stderr)
         return 2

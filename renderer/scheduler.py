@@ -98,4 +98,3 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
                         outputs + summary.files, summary.report, final_loss)
 
 
-render_animation = render_frames  # TEMP: removed once the tests are renamed

@@ -10,7 +10,7 @@ from PIL import Image
 from renderer.errors import DreamreelError
 from renderer.media import probe as probe_video
 from renderer.media.images import read_image
-from renderer.scheduler import frame_seed, render_animation
+from renderer.scheduler import frame_seed, render_frames
 from renderer.spec import load_spec
 
 FRAMES = 5
@@ -32,7 +32,7 @@ def dogs(embedded_cache):
 @pytest.fixture(scope="module")
 def uninterrupted(dogs, tmp_path_factory):
     out = tmp_path_factory.mktemp("whole")
-    result = render_animation(small_spec(), dogs, out)
+    result = render_frames(small_spec(), dogs, out)
     return out, result
 
 
@@ -80,37 +80,37 @@ def test_resume_after_interruption_gives_identical_frames(dogs, uninterrupted, t
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        render_animation(small_spec(), dogs, tmp_path, progress=interrupt_after_two)
+        render_frames(small_spec(), dogs, tmp_path, progress=interrupt_after_two)
     assert len(list((tmp_path / "frames").glob("*.png"))) == 2
-    result = render_animation(small_spec(), dogs, tmp_path)
+    result = render_frames(small_spec(), dogs, tmp_path)
     assert result.rendered == FRAMES - 2
     assert frame_bytes(tmp_path) == frame_bytes(whole)
 
 
 def test_a_png_without_its_loss_row_is_rendered_again(dogs, uninterrupted, tmp_path):
     whole, _ = uninterrupted
-    render_animation(small_spec("frames=3"), dogs, tmp_path)
+    render_frames(small_spec("frames=3"), dogs, tmp_path)
     # As if killed between writing frame 3's PNG and its row: drop the row.
     lines = (tmp_path / "losses.csv").read_text().splitlines()
     (tmp_path / "losses.csv").write_text("\n".join(lines[:-1]) + "\n")
     (tmp_path / "frames" / "000003.png").write_bytes(b"\x89PNG truncated")
-    result = render_animation(small_spec(), dogs, tmp_path)
+    result = render_frames(small_spec(), dogs, tmp_path)
     assert result.rendered == FRAMES - 2
     assert frame_bytes(tmp_path) == frame_bytes(whole)
 
 
 def test_more_frames_extend_a_finished_render(dogs, uninterrupted, tmp_path):
     whole, _ = uninterrupted
-    render_animation(small_spec("frames=3"), dogs, tmp_path)
-    result = render_animation(small_spec(), dogs, tmp_path)  # frames=5: two more
+    render_frames(small_spec("frames=3"), dogs, tmp_path)
+    result = render_frames(small_spec(), dogs, tmp_path)  # frames=5: two more
     assert result.rendered == 2 and frame_bytes(tmp_path) == frame_bytes(whole)
 
 
 def test_a_changed_spec_refuses_to_resume_unless_restarted(dogs, uninterrupted, tmp_path):
-    render_animation(small_spec("frames=2"), dogs, tmp_path)
+    render_frames(small_spec("frames=2"), dogs, tmp_path)
     with pytest.raises(DreamreelError, match=r"zoom\.scale.*--restart"):
-        render_animation(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path)
-    result = render_animation(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path,
+        render_frames(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path)
+    result = render_frames(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path,
                               restart=True)
     assert result.rendered == 2
 
@@ -127,7 +127,7 @@ def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterru
 
     whole, _ = uninterrupted
     signal_render_after(tmp_path, ["noise-zoom", *set_args(SMALL)], frames=2)
-    result = render_animation(small_spec(), dogs, tmp_path)
+    result = render_frames(small_spec(), dogs, tmp_path)
     assert 0 < result.rendered < FRAMES
     assert frame_bytes(tmp_path) == frame_bytes(whole)
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".partial")]
