@@ -170,6 +170,29 @@ def test_edit_list_cut_counts_only_shown_frames(clips):
     resumed.close()
 
 
+def test_a_cut_whose_only_keyframe_is_before_the_edit_list_still_opens(clips, tmp_path):
+    """Stream-copy cut at a non-keyframe of a clip with one keyframe: every shown picture
+    needs the discarded keyframe decoded first (found on a real clip, not the fixture's)."""
+    one_gop = tmp_path / "one_gop.mp4"
+    ffmpeg("-i", clips["long"], "-c:v", "libx264", "-x264-params", "keyint=1000:scenecut=0",
+           "-pix_fmt", "yuv420p", one_gop)
+    cut = tmp_path / "cut.mp4"
+    ffmpeg("-ss", 0.6, "-i", one_gop, "-c", "copy", "-t", 2, cut)
+    with open_video(cut) as source:
+        frames = ids(source.frames())
+    assert frames == decoded_ids(cut, fps=24) and len(frames) == source.frame_count
+    assert frames[0] > 12
+
+
+@pytest.mark.parametrize("end, count", [(1.01, 24), (1.03, 25), (1.0, 24), (0.99, 24)])
+def test_an_end_between_frames_rounds_to_the_nearest_frame(clips, end, count):
+    """The output lasts the range asked to within half a frame (24 fps: 1.01 s is 24
+    frames, not the 25 that 'every frame before the end' would give)."""
+    with open_video(clips["long"], end=end) as source:
+        assert source.frame_count == count
+        assert abs(source.frame_count / source.fps - end) <= 0.5 / source.fps
+
+
 # ---------------------------------------------------------------- size
 
 

@@ -393,7 +393,9 @@ def _pick_range(source: Path, rate: Fraction, total: int, bounds) -> tuple[int, 
 
     if start is not None or end is not None:
         first = frame_at_or_after(start) if start else 0
-        stop = total if end is None else min(total, frame_at_or_after(end))
+        # The range ends at the frame boundary nearest its end: an end between two frames
+        # neither adds nor drops more than half a frame of output.
+        stop = total if end is None else min(total, max(0, round(end * rate)))
         asked = f"from {start or 0:g} s to {'the end' if end is None else f'{end:g} s'}"
     else:
         first = start_frame or 0
@@ -461,8 +463,12 @@ def _scan_clip(source: Path) -> _Scan:
                     elif first_frame is None:  # the flush at the end: drain the decoder
                         first_frame = _first_decoded(stream, None)
                     continue
-                if packet.is_discard:
-                    continue  # before an edit list's start: decoded, never shown
+                if packet.is_discard:  # before an edit list's start: decoded, never shown
+                    if first_frame is None and packet.size:
+                        # The decoder needs them (the keyframe a cut clip starts after)
+                        # to decode the first shown picture; it drops their own pictures.
+                        first_frame = _first_decoded(stream, packet)
+                    continue
                 (pictures if packet.size else dropped).append(stamp)
                 if packet.duration:
                     end = stamp + packet.duration if end is None else max(end, stamp + packet.duration)
