@@ -16,6 +16,7 @@ from .errors import DreamreelError
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
     "stitch": "example: dreamreel stitch renders/noise-zoom",
+    "bench": "example: dreamreel bench --json bench.json",
     "stability": "example: dreamreel stability renders/video-quick/video.mp4 --source clip.mp4",
     "models": "example: dreamreel models layers mobilenet_v2_dogs",
     "presets": "example: dreamreel presets show progress",
@@ -54,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     stitch = _command(commands, "stitch", "re-stitch a render folder's frames into MP4 and GIF")
     stitch.add_argument("out_dir", type=Path, metavar="OUT_DIR")
     stitch.set_defaults(run=cmd_stitch)
+
+    bench = _command(commands, "bench", "measure how fast this machine dreams (1-2 minutes)")
+    bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
+    bench.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    bench.set_defaults(run=cmd_bench)
 
     models = _command(commands, "models", "list, inspect and fetch the models to dream with")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -151,6 +157,18 @@ def cmd_stability(args) -> int:
         write_json_atomic(args.json, report.to_dict())
     else:
         print(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    report = run_bench(quick=args.quick, say=lambda line: _say(args, line))
+    print("\n".join(report.lines()))
+    if args.json:
+        from .files import write_json_atomic
+
+        write_json_atomic(args.json, report.to_dict())
     return 0
 
 

@@ -1,0 +1,169 @@
+"""`dreamreel bench`: how fast this machine dreams, and which settings suit it.
+
+A short run (1-2 minutes on 2 CPU cores) with the embedded model:
+- the engine alone: gradient steps per second and megapixel-steps per second on square
+  images (512, 1024, 2048 px by default), traced once beforehand (one trace serves every
+  size);
+- one zoom frame and one video frame at 720p, rendered through the real frame loop
+  (`renderer.render`), with where their seconds went when the render records it;
+- suggestions drawn from those numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+FULL = {"sizes": (512, 1024, 2048), "steps": (6, 3, 2), "frame": (1280, 720), "frames": 3}
+QUICK = {"sizes": (64, 128), "steps": (2, 2), "frame": (160, 96), "frames": 3}
+
+
+@dataclass
+class EngineSpeed:
+    size: int
+    steps: int
+    seconds: float
+
+    @property
+    def steps_per_s(self) -> float:
+        return self.steps / self.seconds
+
+    @property
+    def mpix_steps_per_s(self) -> float:
+        return self.size * self.size / 1e6 * self.steps_per_s
+
+
+@dataclass
+class FrameSpeed:
+    mode: str
+    width: int
+    height: int
+    seconds_per_frame: float          # median over the frames after the first
+    profile: dict[str, Any] | None    # the render's stage table, where it records one
+
+
+@dataclass
+class BenchReport:
+    engine: list[EngineSpeed] = field(default_factory=list)
+    frames: list[FrameSpeed] = field(default_factory=list)
+    suggestions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "engine": [{**asdict(e), "steps_per_s": round(e.steps_per_s, 3),
+                        "mpix_steps_per_s": round(e.mpix_steps_per_s, 3)} for e in self.engine],
+            "frames": [asdict(f) for f in self.frames],
+            "suggestions": self.suggestions,
+        }
+
+    def lines(self) -> list[str]:
+        out = ["engine (embedded model, 1 octave):"]
+        out += [f"  {e.size:>5} px  {e.steps_per_s:7.2f} steps/s  "
+                f"{e.mpix_steps_per_s:7.2f} megapixel-steps/s" for e in self.engine]
+        out.append("frames through the frame loop:")
+        for f in self.frames:
+            out.append(f"  {f.mode:<5} {f.width}x{f.height}  {f.seconds_per_frame:6.2f} s/frame")
+            stages = (f.profile or {}).get("stages") or {}
+            if stages:
+                shares = ", ".join(f"{name} {value.get('share', 0) * 100:.0f}%"
+                                   for name, value in stages.items()
+                                   if isinstance(value, dict))
+                out.append(f"        {shares}")
+        out.append("suggestions:")
+        out += [f"  - {s}" for s in self.suggestions]
+        return out
+
+
+def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> BenchReport:
+    from .models import cached_dream_model
+
+    plan = QUICK if quick else FULL
+    model = cached_dream_model("mobilenet_v2_dogs")
+    report = BenchReport()
+    for size, steps in zip(plan["sizes"], plan["steps"]):
+        say(f"engine: {steps} steps at {size}x{size}...")
+        report.engine.append(engine_speed(model, size, steps))
+    width, height = plan["frame"]
+    with tempfile.TemporaryDirectory(prefix="dreamreel-bench-") as tmp:
+        say(f"a zoom at {width}x{height}...")
+        report.frames.append(zoom_frame_speed(Path(tmp), width, height, plan["frames"]))
+        say(f"a video at {width}x{height}...")
+        report.frames.append(video_frame_speed(Path(tmp), width, height, plan["frames"]))
+    report.suggestions = suggest(report)
+    return report
+
+
+def engine_speed(model, size: int, steps: int) -> EngineSpeed:
+    """Seconds for `steps` gradient steps on a size x size image (after a warm-up step)."""
+    from .dream import DreamSettings, dream
+    from .noise import make_noise
+
+    image = make_noise(size, size, kind="fractal", seed=0).astype(np.float32)
+    dream(image, model, DreamSettings(steps=1, octaves=1), measure_octave_ends=False)
+    started = time.perf_counter()
+    dream(image, model, DreamSettings(steps=steps, octaves=1), measure_octave_ends=False)
+    return EngineSpeed(size, steps, time.perf_counter() - started)
+
+
+def zoom_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameSpeed:
+    """noise-zoom's settings at this size; frame 0 dreams like the rest (no warm-up)."""
+    from .pipeline import render
+
+    result = render("noise-zoom", out=tmp / "zoom", width=width, height=height,
+                    frames=frames, zoom={"first_steps": 5, "first_octaves": 1},
+                    output={"gif": False})
+    return FrameSpeed("zoom", width, height, _seconds_per_frame(tmp / "zoom"),
+                      getattr(result, "profile", None))
+
+
+def video_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameSpeed:
+    """video-quick's settings on a made-up clip of this size (a pan over fractal noise)."""
+    from .media import write_mp4
+    from .noise import make_noise
+    from .pipeline import render
+
+    scene = make_noise(height + 8 * frames, width + 8 * frames, kind="fractal", seed=1)
+    clip = tmp / "pan.mp4"
+    write_mp4(clip, (scene[4 * k:4 * k + height, 8 * k:8 * k + width] for k in range(frames)),
+              24)
+    result = render("video-quick", input=clip, out=tmp / "video",
+                    video={"max_size": max(width, height), "every": 1, "first_steps": 6,
+                           "first_octaves": 1},
+                    output={"gif": False})
+    return FrameSpeed("video", width, height, _seconds_per_frame(tmp / "video"),
+                      getattr(result, "profile", None))
+
+
+def _seconds_per_frame(out_dir: Path) -> float:
+    """Median dream-loop seconds of the frames after the first (which pays for tracing)."""
+    from .frame_store import LOSSES_CSV, read_loss_rows
+
+    rows = read_loss_rows(out_dir / LOSSES_CSV)
+    seconds = [row["seconds"] for frame, row in sorted(rows.items()) if frame > 1]
+    return statistics.median(seconds) if seconds else float("nan")
+
+
+def suggest(report: BenchReport) -> list[str]:
+    """What to try, from the numbers: tiling, previews with cadence, the GPU."""
+    notes = []
+    small, large = report.engine[0], report.engine[-1]
+    ratio = large.mpix_steps_per_s / small.mpix_steps_per_s
+    if ratio < 0.75:
+        notes.append(f"large images dream at {ratio:.0%} of the small-image rate: try a "
+                     f"larger dream.tile_size if memory allows")
+    else:
+        notes.append(f"tiling costs little here ({large.size} px runs at {ratio:.0%} of the "
+                     f"{small.size} px rate per pixel): keep the default dream.tile_size")
+    video = next((f for f in report.frames if f.mode == "video"), None)
+    if video is not None and video.seconds_per_frame > 1.0:
+        hours = video.seconds_per_frame * 24 * 60 / 3600
+        notes.append(f"a minute of 24 fps video takes ~{hours:.1f} h at {video.width}x"
+                     f"{video.height}: preview with video.max_size=480 and video.every=2 "
+                     f"first, and render the full size on a GPU")
+    return notes
