@@ -20,7 +20,8 @@ def run_cli(capsys, *argv):
 
 @pytest.mark.parametrize("argv", [[], ["render"], ["models"], ["models", "list"],
                                   ["models", "layers"], ["models", "fetch"], ["presets"],
-                                  ["presets", "list"], ["presets", "show"]])
+                                  ["presets", "list"], ["presets", "show"], ["bench"],
+                                  ["stitch"], ["stability"]])
 def test_every_command_has_help_with_an_example(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         build_parser().parse_args(argv + ["--help"])
