@@ -6,6 +6,8 @@ Knows nothing about files or frames. Images come in and go out as RGB float32 in
 
 from __future__ import annotations
 
+import math
+import os
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -18,6 +20,41 @@ from .errors import DreamreelError
 # Below this side a net's stride-32 stages run out of pixels (InceptionV3 needs 75).
 MIN_OCTAVE_SIDE = 80
 
+# The automatic tile size (dream.tile_size unset / "auto"). A dream's memory is a fixed
+# part (TF + model, ~0.65-0.75 GiB), a part per frame pixel (the image, its roll, the
+# gradient and the octave arrays: ~140 bytes per pixel, ~1.1 GiB at 3840x2160) and the
+# activations and their gradients of ONE window (tile + 2 margins) at a time: ~640 bytes
+# per window pixel for mobilenet_v2_dogs' default layers on the CPU (measured with
+# benchmarks/resolution_memory.py, see benchmarks/RESULTS.md). The rule:
+#   window budget = total physical memory / 32        (24 GiB -> 768 MiB)
+#   window side   = sqrt(budget / 640 B)
+#   tile          = window side - 2 * tile_margin, rounded down to a multiple of 64,
+#                   clamped to [AUTO_TILE_MIN, AUTO_TILE_MAX]
+# 8 GiB -> 512 (the old fixed default), 16 GiB -> 768, 24 GiB -> 960, 64 GiB -> 1664.
+# On a 24 GiB machine a 3840x2160 frame then peaks near 2.5 GiB, well under 4 GiB.
+# TOTAL memory, never the free memory: the tiles change the pixels (slightly), so a
+# resumed render must pick the same tiles as the run it continues, whatever else runs.
+AUTO_TILE_MEMORY_FRACTION = 32   # the window's activations may use 1/32 of total memory
+AUTO_TILE_BYTES_PER_PIXEL = 640  # activation + gradient bytes per window pixel (measured)
+AUTO_TILE_MIN, AUTO_TILE_MAX = 256, 2048
+
+
+def total_memory_bytes() -> int:
+    """The machine's total physical memory (fixed for a machine, unlike free memory)."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): assume 8 GiB
+        return 8 * 2**30
+
+
+def auto_tile_size(tile_margin: int = 64, total_memory: int | None = None) -> int:
+    """The tile side for ``dream.tile_size = "auto"``: see the rule above."""
+    memory = total_memory_bytes() if total_memory is None else int(total_memory)
+    budget = memory / AUTO_TILE_MEMORY_FRACTION
+    window = math.isqrt(int(budget // AUTO_TILE_BYTES_PER_PIXEL))
+    tile = (window - 2 * max(0, int(tile_margin))) // 64 * 64
+    return max(AUTO_TILE_MIN, min(AUTO_TILE_MAX, tile))
+
 
 @dataclass(frozen=True)
 class DreamSettings:
@@ -27,7 +64,9 @@ class DreamSettings:
     step_size: float = 0.02       # per step, relative to half the model's input range
     octaves: int = 3              # number of scales, the last one the full size
     octave_scale: float = 1.4     # size ratio between neighbouring octaves
-    tile_size: int = 512          # gradients per tile of at most this side: bounded memory
+    tile_size: int | str | None = None  # gradients per tile of at most this side: bounded
+                                  # memory; None or "auto": auto_tile_size() from the
+                                  # machine's total memory (resolved_tile_size())
     tile_margin: int = 64         # context around each tile, so tile borders leave no seams
     jitter: int = 32              # max random roll per step, in pixels
     normalize_gradients: bool = True  # divide the gradient by its std (TF tutorial)
@@ -42,7 +81,8 @@ class DreamSettings:
             (self.step_size != 0, "dream.step_size must not be 0"),
             (self.octaves >= 1, "dream.octaves must be >= 1"),
             (self.octave_scale > 1.0, "dream.octave_scale must be > 1"),
-            (self.tile_size >= 64, "dream.tile_size must be >= 64"),
+            (_tile_size_ok(self.tile_size), f'dream.tile_size must be an integer >= 64 or '
+                                            f'"auto", got {self.tile_size!r}'),
             (self.tile_margin >= 0, "dream.tile_margin must be >= 0"),
             (self.jitter >= 0, "dream.jitter must be >= 0"),
             (self.smoothing >= 0, "dream.smoothing must be >= 0"),
@@ -52,10 +92,24 @@ class DreamSettings:
                 raise DreamreelError(message)
         return self
 
+    def resolved_tile_size(self) -> int:
+        """The tile side the dream uses: ``tile_size`` when set, else the machine's
+        ``auto_tile_size`` (the same on every run of one machine: record it with a render
+        to reproduce its pixels on another)."""
+        if self.tile_size is None or self.tile_size == "auto":
+            return auto_tile_size(self.tile_margin)
+        return int(self.tile_size)
+
     @property
     def ascent(self) -> AscentSettings:
-        return AscentSettings(self.tile_size, self.tile_margin, self.jitter,
+        return AscentSettings(self.resolved_tile_size(), self.tile_margin, self.jitter,
                               self.normalize_gradients, self.smoothing)
+
+
+def _tile_size_ok(tile_size) -> bool:
+    if tile_size is None or tile_size == "auto":
+        return True
+    return isinstance(tile_size, int) and not isinstance(tile_size, bool) and tile_size >= 64
 
 
 @dataclass(frozen=True)
@@ -119,13 +173,20 @@ def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[t
     """(h, w) per octave, smallest first, the last exactly (height, width).
 
     Octaves whose shorter side would fall below MIN_OCTAVE_SIDE are dropped, so tiny
-    images still dream at their own size.
+    images still dream at their own size. No octave exceeds the frame on either side
+    (``x / scale**k`` rounds to at most ``x`` for scale > 1; clamped all the same), and an
+    earlier octave that would round to the frame's own size (a scale very close to 1)
+    is dropped: every octave but the last is smaller than the frame.
     """
     shapes = []
     for k in range(octaves - 1, -1, -1):
-        h, w = round(height / scale**k), round(width / scale**k)
-        if k == 0 or min(h, w) >= MIN_OCTAVE_SIDE:
-            shapes.append((max(1, h), max(1, w)))
+        if k == 0:
+            shapes.append((height, width))
+            continue
+        h = min(height, round(height / scale**k))
+        w = min(width, round(width / scale**k))
+        if min(h, w) >= MIN_OCTAVE_SIDE and (h, w) != (height, width):
+            shapes.append((h, w))
     return shapes
 
 

@@ -32,7 +32,7 @@ class DreamTable:
     step_size: Schedule = constant(_ENGINE.step_size)
     octaves: int = _ENGINE.octaves
     octave_scale: float = _ENGINE.octave_scale
-    tile_size: int = _ENGINE.tile_size
+    tile_size: int | str = "auto"  # an integer >= 64, or "auto": from the machine's memory
     tile_margin: int = _ENGINE.tile_margin
     jitter: int = _ENGINE.jitter
     normalize_gradients: bool = _ENGINE.normalize_gradients

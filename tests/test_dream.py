@@ -121,6 +121,64 @@ def test_octave_shapes_end_at_the_input_size_and_grow(height, width):
     assert all(min(s) >= 80 for s in shapes[:-1])
 
 
+@pytest.mark.parametrize("height,width", [(2160, 3840), (1080, 1920), (719, 1281), (81, 4000),
+                                          (101, 77), (80, 80), (5, 3)])
+def test_octave_shapes_never_exceed_the_frame_for_any_scale_and_count(height, width):
+    for octaves in range(1, 9):
+        for scale in (1.0000001, 1.001, 1.01, 1.1, 1.25, 1.3, 1.4, 1.5, 2.0, 3.7, 10.0):
+            shapes = octave_shapes(height, width, octaves, scale)
+            assert shapes[-1] == (height, width)
+            assert 1 <= len(shapes) <= octaves
+            assert all(h <= height and w <= width for h, w in shapes)
+            assert all((h, w) != (height, width) for h, w in shapes[:-1])  # smaller
+            assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in zip(shapes, shapes[1:]))
+
+
+def test_octave_shapes_of_4k_with_the_defaults():
+    settings = DreamSettings()
+    assert octave_shapes(2160, 3840, settings.octaves, settings.octave_scale) == [
+        (1102, 1959), (1543, 2743), (2160, 3840)]
+
+
+def test_auto_tile_size_follows_total_memory_and_is_deterministic():
+    from renderer.dream import (AUTO_TILE_MAX, AUTO_TILE_MIN, auto_tile_size,
+                                total_memory_bytes)
+
+    gib = 2**30
+    assert total_memory_bytes() > 0
+    assert auto_tile_size() == auto_tile_size() == auto_tile_size(64, total_memory_bytes())
+    sizes = [auto_tile_size(64, g * gib) for g in (1, 2, 4, 8, 16, 24, 32, 64, 128, 1024)]
+    assert sizes == sorted(sizes)  # more memory, never smaller tiles
+    assert all(AUTO_TILE_MIN <= t <= AUTO_TILE_MAX and t % 64 == 0 for t in sizes)
+    assert sizes[0] == AUTO_TILE_MIN and sizes[-1] == AUTO_TILE_MAX
+    assert auto_tile_size(64, 8 * gib) == 512 and auto_tile_size(64, 24 * gib) == 960
+    assert auto_tile_size(0, 24 * gib) >= auto_tile_size(128, 24 * gib)  # margins count
+    for unset in (DreamSettings(), DreamSettings(tile_size="auto"),
+                  DreamSettings(tile_size=None)):
+        assert unset.validate().resolved_tile_size() == auto_tile_size(unset.tile_margin)
+        assert unset.ascent.tile_size == auto_tile_size(unset.tile_margin)
+
+
+def test_an_explicit_tile_size_is_kept_and_bad_ones_are_refused():
+    for tile in (64, 320, 512, 5000):
+        settings = DreamSettings(tile_size=tile).validate()
+        assert settings.resolved_tile_size() == tile and settings.ascent.tile_size == tile
+    for bad in (63, 0, -512, "big", 512.0, True):
+        with pytest.raises(DreamreelError, match="tile_size"):
+            DreamSettings(tile_size=bad).validate()
+
+
+def test_spec_tile_size_is_auto_unless_set():
+    from renderer.dream import auto_tile_size
+    from renderer.spec import DreamTable
+
+    assert DreamTable().tile_size == "auto"
+    assert DreamTable().at(0, seed=0).resolved_tile_size() == auto_tile_size(64)
+    assert DreamTable(tile_size=384).at(0, seed=0).resolved_tile_size() == 384
+    with pytest.raises(DreamreelError, match="tile_size"):
+        DreamTable(tile_size="huge").check("dream.")
+
+
 def test_octaves_preserve_odd_sizes(dogs, photo):
     image = small(photo, 167, 243)
     result = dream(image, dogs, DreamSettings(steps=3, octaves=3, octave_scale=1.3))
