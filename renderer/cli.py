@@ -141,6 +141,8 @@ def cmd_render(args) -> int:
     if "summary" in result.report:
         cuts = result.report["cuts"]
         _say(args, result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))
+    if result.profile:  # where the time went; the full table is in manifest.json
+        _say(args, "time: " + result.profile["summary"])
     return 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -23,6 +23,7 @@ from .frame_store import FrameStore
 from .manifest import build_manifest
 from .modes import create_mode
 from .spec import RenderSpec
+from .stage_clock import StageClock
 from .stitch import stitch
 
 # Progress callback: (frames done, frames total, last frame's loss or None).
@@ -39,6 +40,8 @@ class RenderResult:
     outputs: list[Path]   # MP4, GIF and whatever the mode adds (a contact sheet)
     report: dict          # video: temporal stability and scene cuts; else empty
     final_loss: float | None  # the last frame's loss (None if this run dreamed nothing)
+    # Where this run's time went: StageClock.table() (seconds per stage, frames/s, summary)
+    profile: dict = field(default_factory=dict)
 
 
 def frame_seed(render_seed: int, frame: int) -> int:
@@ -49,19 +52,23 @@ def frame_seed(render_seed: int, frame: int) -> int:
 def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = False,
                   progress: FrameProgress | None = None) -> RenderResult:
     """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF."""
-    started = time.perf_counter()
-    with create_mode(spec) as mode:  # leaving it closes the mode's input (a clip)
-        return _render(mode, spec, model, Path(out_dir), restart, progress, started)
+    clock = StageClock()
+    with clock.stage("open"):  # opening the input (probing a clip, listing a folder)
+        mode = create_mode(spec)
+    with mode:  # leaving it closes the mode's input (a clip)
+        mode.clock = clock  # the mode times its own stages (decode, flow, carry...)
+        return _render(mode, spec, model, Path(out_dir), restart, progress, clock)
 
 
 def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
-            progress: FrameProgress | None, started: float) -> RenderResult:
+            progress: FrameProgress | None, clock: StageClock) -> RenderResult:
     audio = mode.audio()
     manifest = build_manifest(spec.to_dict(), model, identity=type(mode).identity(spec),
                               mode=mode.name, **{"fps": mode.fps, **mode.manifest()})
     store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
     done = min(store.done_count(), mode.count)
-    first = mode.resume(done, store)
+    with clock.stage("mode"):
+        first = mode.resume(done, store)
     if first < done:  # the mode cannot pick up from the stored frames alone
         store.rewind(first)
     if progress:
@@ -70,31 +77,40 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
     for index in range(first, mode.count):
         frame_started = time.perf_counter()
         seed = frame_seed(spec.seed, index)
-        start = mode.start(index, seed)
+        with clock.stage("mode"):  # what the mode does not itemise itself
+            start = mode.start(index, seed)
         settings = dataclasses.replace(spec.dream.at(index, seed), **start.settings).validate()
         weights = spec.layer_weights(index)
-        result = dream(start.image, model, settings,
-                       layer_weights=None if weights is None else list(weights.values()),
-                       resume=start.state, max_steps=start.max_steps)
-        out = mode.finish(index, result)
+        with clock.stage("dream"):
+            result = dream(start.image, model, settings,
+                           layer_weights=None if weights is None else list(weights.values()),
+                           resume=start.state, max_steps=start.max_steps)
+        with clock.stage("mode"):
+            out = mode.finish(index, result)
         final_loss = result.final_loss
-        store.write_frame(index, out.image, octave_losses=result.octave_losses,
-                          final_loss=final_loss, seconds=time.perf_counter() - frame_started,
-                          steps=settings.steps, checkpoint=out.checkpoint,
-                          **start.log, **out.log)
+        with clock.stage("write"):
+            store.write_frame(index, out.image, octave_losses=result.octave_losses,
+                              final_loss=final_loss, seconds=time.perf_counter() - frame_started,
+                              steps=settings.steps, checkpoint=out.checkpoint,
+                              **start.log, **out.log)
+        clock.frame()
         if progress:
             progress(index + 1, mode.count, final_loss)
-    store.write_loss_plot()
-    summary = mode.close(store)
+    with clock.stage("write"):
+        store.write_loss_plot()
+    with clock.stage("close"):  # the video mode times its stability pass inside
+        summary = mode.close(store)
     if summary.report:
         write_json_atomic(out_dir / "report.json", summary.report)
     out = spec.output
     outputs = stitch(out_dir, name=mode.name, fps=mode.fps, count=mode.count, mp4=out.mp4,
                      gif=out.gif, gif_max_side=out.gif_max_side, pingpong=out.pingpong,
-                     hold_last=0.0 if out.pingpong else out.hold_last, audio=audio)
-    seconds = time.perf_counter() - started
-    store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2))
+                     hold_last=0.0 if out.pingpong else out.hold_last, audio=audio,
+                     clock=clock)
+    seconds = clock.stop()
+    profile = clock.table()
+    store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2), profile=profile)
     return RenderResult(out_dir, mode.name, mode.count, mode.count - first, seconds,
-                        outputs + summary.files, summary.report, final_loss)
+                        outputs + summary.files, summary.report, final_loss, profile)
 
 

@@ -22,6 +22,7 @@ from renderer.frame_store import (
 from renderer.media.audio import AudioSource
 from renderer.media.writer import check_fps, write_gif, write_mp4
 from renderer.media.images import read_image
+from renderer.stage_clock import NULL_CLOCK
 
 
 def play_order(count: int, *, fps: float, pingpong: bool = False, hold_last: float = 0.0
@@ -60,11 +61,14 @@ def stitch(
     pingpong: bool = False,
     hold_last: float = 0.0,
     audio: AudioSource | None = None,
+    clock=NULL_CLOCK,
 ) -> list[Path]:
     """Write out_dir/<name>.mp4 and/or <name>.gif from out_dir/frames/*.png; return them.
 
     `count` takes only the first that many frames (e.g. the done ones of a resumed run).
     `audio` (a video render's `clip.audio`) puts the clip's sound under the MP4.
+    `clock` (a StageClock) gets the seconds of each as "encode_mp4" and "encode_gif"
+    (reading the PNGs back included).
     """
     out_dir = Path(out_dir)
     fps = check_fps(fps)
@@ -87,11 +91,13 @@ def stitch(
     written = []
     if mp4:
         target = out_dir / f"{name}.mp4"
-        write_mp4(target, _stream(paths, order), fps, audio=audio)
+        with clock.stage("encode_mp4"):
+            write_mp4(target, _stream(paths, order), fps, audio=audio)
         written.append(target)
     if gif:
         target = out_dir / f"{name}.gif"
-        write_gif(target, _stream(paths, order), fps, loop=True, max_side=gif_max_side)
+        with clock.stage("encode_gif"):
+            write_gif(target, _stream(paths, order), fps, loop=True, max_side=gif_max_side)
         written.append(target)
     return written
 

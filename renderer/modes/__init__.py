@@ -29,12 +29,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import numpy as np
 
 from ..errors import DreamreelError
+from ..stage_clock import NULL_CLOCK
 
 if TYPE_CHECKING:
     from ..dream import DreamResult, DreamState
     from ..frame_store import FrameStore
     from ..media import AudioSource
     from ..spec import RenderSpec
+    from ..stage_clock import NullClock, StageClock
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,9 @@ class Mode(Protocol):
     columns: ClassVar[tuple[str, ...]]   # extra losses.csv columns, in order
     fps: float                           # of the frames (a clip's own rate for video)
     count: int                           # frames the render has when done
+    # The frame loop's StageClock, set before resume: the mode times its own stages in it
+    # (``with self.clock.stage("flow"): ...``); the frame loop times the rest as "mode".
+    clock: StageClock | NullClock
 
     @classmethod
     def check(cls, spec: RenderSpec) -> None:
@@ -111,6 +116,7 @@ class ModeBase:
     # out of their identity (changing progress.every never invalidates a zoom render).
     # zoom, video and flow stay in every identity, as they were before modes had tables.
     private_tables: ClassVar[tuple[str, ...]] = ()
+    clock = NULL_CLOCK  # measures nothing until the frame loop sets its own
 
     @classmethod
     def check(cls, spec: RenderSpec) -> None:
