@@ -156,10 +156,10 @@ def suggest(report: BenchReport) -> list[str]:
     ratio = large.mpix_steps_per_s / small.mpix_steps_per_s
     if ratio < 0.75:
         notes.append(f"large images dream at {ratio:.0%} of the small-image rate: try a "
-                     f"larger dream.tile_size if memory allows")
+                     f"larger dream.tile_size (e.g. 1024) if memory allows")
     else:
         notes.append(f"tiling costs little here ({large.size} px runs at {ratio:.0%} of the "
-                     f"{small.size} px rate per pixel): keep the default dream.tile_size")
+                     f"{small.size} px rate per pixel): keep dream.tile_size = "auto"")
     video = next((f for f in report.frames if f.mode == "video"), None)
     if video is not None and video.seconds_per_frame > 1.0:
         hours = video.seconds_per_frame * 24 * 60 / 3600
