@@ -139,3 +139,84 @@ def test_a_resumed_render_keeps_matching_colours_to_frame_zero(colour_probe, sam
     assert render(spec, tmp_path).rendered == 2
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(colour_probe))
     assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
+
+
+# ---------------------------------------------------------------- cadence
+
+
+# A small zoom from a photo with zoom.cadence=3: frames 0, 3, 6 dream, the rest are the
+# camera move alone (zoom.between_steps=0). Noise is on to show it feeds only dreams.
+CADENCE = ["width=64", "height=64", "frames=7", "fps=10", "zoom.scale=1.05",
+           "zoom.rotation=1.0", "zoom.noise=6", "dream.steps=2", "dream.octaves=1",
+           "zoom.first_steps=3", "zoom.first_octaves=1", "zoom.cadence=3",
+           "zoom.between_steps=0", "output.gif=false"]
+
+
+def cadence_spec(samples_dir, *extra):
+    return load_spec("noise-zoom", [*CADENCE, *extra], input=str(samples_dir / "coffee.jpg"))
+
+
+def rows_of(out):
+    import csv
+
+    with open(out / "losses.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def frames_of(out):
+    return [np.asarray(Image.open(p).convert("RGB"))
+            for p in sorted((out / "frames").glob("*.png"))]
+
+
+@pytest.fixture(scope="module")
+def zoom_cadence(embedded_cache, samples_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("zoom-cadence")
+    render(cadence_spec(samples_dir), out)
+    return out
+
+
+def test_zoom_cadence_dreams_every_third_frame_and_moves_the_camera_between(zoom_cadence,
+                                                                            samples_dir):
+    rows = rows_of(zoom_cadence)
+    assert [int(r["steps"]) for r in rows] == [3, 0, 0, 2, 0, 0, 2]
+    assert [int(r["keyframe"]) for r in rows] == [1, 0, 0, 1, 0, 0, 1]
+    spec, frames = cadence_spec(samples_dir), frames_of(zoom_cadence)
+    for t in (1, 2, 4, 5):  # each the previous frame moved and recoloured, with no noise
+        expected = np.rint(next_init(spec, frames[t - 1], frames[0], t, seed=0, noise=False))
+        diff = np.abs(frames[t].astype(np.int16) - expected)
+        assert diff.max() <= 1 and (diff == 0).mean() > 0.99, f"frame {t + 1}"
+
+
+def test_zoom_between_steps_dream_the_frames_between(embedded_cache, samples_dir, tmp_path):
+    render(cadence_spec(samples_dir, "frames=4", "zoom.between_steps=1"), tmp_path)
+    assert [int(r["steps"]) for r in rows_of(tmp_path)] == [3, 1, 1, 2]
+
+
+def test_zoom_cadence_1_changes_nothing(embedded_cache, samples_dir, tmp_path):
+    plain = [s for s in CADENCE if not s.startswith("zoom.cadence")] + ["frames=3"]
+    spec = load_spec("noise-zoom", plain, input=str(samples_dir / "coffee.jpg"))
+    render(spec, tmp_path / "default")
+    render(load_spec("noise-zoom", plain + ["zoom.cadence=1", "zoom.between_steps=4"],
+                     input=str(samples_dir / "coffee.jpg")), tmp_path / "one")
+    assert [int(r["steps"]) for r in rows_of(tmp_path / "one")] == [3, 2, 2]
+    assert frame_bytes(tmp_path / "one") == frame_bytes(tmp_path / "default")
+
+
+def test_a_zoom_with_cadence_resumes_to_identical_frames(zoom_cadence, samples_dir, tmp_path):
+    def stop_after_five(done, total, loss):
+        if done == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render(cadence_spec(samples_dir), tmp_path, progress=stop_after_five)
+    assert render(cadence_spec(samples_dir), tmp_path).rendered == 2
+    differ = differing_frames(frame_bytes(tmp_path), frame_bytes(zoom_cadence))
+    assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
+
+
+@pytest.mark.parametrize("setting", ["zoom.cadence=0", "zoom.between_steps=-1"])
+def test_zoom_cadence_settings_are_checked(setting):
+    from renderer.errors import DreamreelError
+
+    with pytest.raises(DreamreelError, match="cadence must be >= 1"):
+        load_spec("noise-zoom", [setting])

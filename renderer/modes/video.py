@@ -6,6 +6,8 @@ the occlusion mask: where the flow is unreliable (occluded, uncovered, from outs
 image) the raw frame shows through, so nothing smears and no ghost lingers. The blend
 below 1 lets old dream fade instead of building up brightness frame after frame.
 A scene cut (flow collapses or histograms jump) starts afresh from the raw frame.
+With ``video.cadence = k`` only every k-th frame (a keyframe) dreams; the frames between
+are carried along the flow (Deforum's cadence: previews in about 1/k of the time).
 Pure numpy/OpenCV: the frame loop runs the dream.
 """
 
@@ -45,14 +47,42 @@ class VideoSettings:
     first_steps: int = 20             # the first frame and frames after a cut dream fully
     first_octaves: int = 3
     audio: bool = True                # mux the clip's sound into the MP4
+    # Cadence, as Deforum users know it: dream every cadence-th frame (a keyframe) with
+    # the full dream.steps; the frames between only carry the dream along the flow, with
+    # between_steps steps on top (0: the carried frame is the output). Frames 0, k, 2k...
+    # are keyframes, and so is every first frame and frame after a cut. About cadence
+    # times fewer gradient steps: for previews. blend fades the dream once a keyframe,
+    # not once a frame, so the dream keeps its strength between keyframes.
+    cadence: int = 1
+    between_steps: int = 0
+    # A carried keyframe dreams with dream.step_size times this: it stands in for the
+    # frames between, which add no dream while the flow's unreliable pixels drop some.
+    # Unset: sqrt(cadence), which kept dream strength and added flicker level with
+    # cadence 1 on a real clip (benchmarks/RESULTS.md; 1 left 0.7x the strength, 2 added
+    # 1.4x the flicker). 1 (or cadence 1) leaves the steps as they are.
+    keyframe_step_scale: float | None = None
 
     def check(self, prefix: str) -> None:
         if self.every < 1 or self.first_steps < 0 or self.first_octaves < 1:
             raise DreamreelError(f"{prefix}every and {prefix}first_octaves must be >= 1, "
                                  f"{prefix}first_steps >= 0")
+        if self.cadence < 1 or self.between_steps < 0:
+            raise DreamreelError(f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
+                                 f"{prefix}between_steps >= 0 (0: frames between keyframes "
+                                 f"are the carried dream only)")
+        if self.keyframe_step_scale is not None and not self.keyframe_step_scale > 0:
+            raise DreamreelError(f"{prefix}keyframe_step_scale must be > 0")
         one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
         if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
             raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
+
+    def step_scale(self) -> float:
+        """What a carried keyframe's step_size is multiplied by (1 without cadence)."""
+        if self.cadence == 1:
+            return 1.0
+        if self.keyframe_step_scale is None:
+            return self.cadence ** 0.5
+        return float(self.keyframe_step_scale)
 
 
 @dataclass(frozen=True)
@@ -81,8 +111,14 @@ class Carry:
 
 
 def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, raw: np.ndarray,
-                previous_raw: np.ndarray | None, previous_dream: np.ndarray | None) -> Carry:
-    """Frame ``frame``'s start image from its raw frame and the previous dreamed frame."""
+                previous_raw: np.ndarray | None, previous_dream: np.ndarray | None, *,
+                fade: bool = True) -> Carry:
+    """Frame ``frame``'s start image from its raw frame and the previous dreamed frame.
+
+    ``fade=False`` carries the whole dream (blend 1, the occlusion mask still applies):
+    frames between cadence keyframes add no dream, so fading them too would thin the
+    dream by blend**cadence a keyframe instead of by blend.
+    """
     raw_f = raw.astype(np.float32)
     if estimator is None or previous_raw is None or previous_dream is None:
         return Carry(raw_f, fresh=True)
@@ -93,7 +129,7 @@ def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, r
     if is_scene_cut(gray_prev, gray_cur, mask, min_reliable=flow.cut_min_reliable,
                     hist_threshold=flow.cut_hist_threshold):
         return Carry(raw_f, fresh=True, cut=True, reliable=float(mask.mean()))
-    weight = (spec.video.blend(frame) * mask)[..., None]
+    weight = ((spec.video.blend(frame) if fade else 1.0) * mask)[..., None]
     if spec.video.blend_mode == "residual":
         residual = previous_dream.astype(np.float32) - previous_raw.astype(np.float32)
         start = raw_f + weight * backward_warp(residual, backward)
@@ -103,12 +139,19 @@ def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, r
     return Carry(np.clip(start, 0.0, 255.0), fresh=False, reliable=float(mask.mean()))
 
 
+def between_settings(steps: int) -> dict:
+    """Dream settings of a frame between cadence keyframes: ``steps`` steps; with none,
+    one octave too, so the frame is its start image (0 steps over octaves would still
+    measure a loss per octave, and without keep_source_detail blur the start)."""
+    return {"steps": steps, "octaves": 1} if steps == 0 else {"steps": steps}
+
+
 @register
 class VideoMode(ModeBase):
     """A clip, frame by frame, each frame carrying the last one's dream along the flow."""
 
     name = "video"
-    columns = ("cut", "reliable")
+    columns = ("cut", "reliable", "keyframe")
     settings = {"video": VideoSettings, "flow": FlowSettings}
 
     @classmethod
@@ -143,11 +186,23 @@ class VideoMode(ModeBase):
 
     def start(self, index: int, seed: int) -> FrameStart:
         self.raw = next(self._raws)
+        # A keyframe by its index alone (and by a cut, which the raw frames decide): a
+        # resumed render decides the same, whatever it stored before.
+        between = index % self.spec.video.cadence != 0
         carry = carry_dream(self.spec, self.estimator, index, self.raw, self.previous_raw,
-                            self.previous_dream)
-        settings = ({"steps": self.spec.video.first_steps,
-                     "octaves": self.spec.video.first_octaves} if carry.fresh else {})
-        log = {"cut": int(carry.cut), "reliable": round(carry.reliable, 4)}
+                            self.previous_dream, fade=not between)
+        if carry.fresh:
+            settings = {"steps": self.spec.video.first_steps,
+                        "octaves": self.spec.video.first_octaves}
+        elif between:
+            settings = between_settings(self.spec.video.between_steps)
+        elif self.spec.video.step_scale() != 1.0:
+            step_size = self.spec.dream_settings(index).step_size  # its schedule, this frame
+            settings = {"step_size": step_size * self.spec.video.step_scale()}
+        else:
+            settings = {}
+        log = {"cut": int(carry.cut), "reliable": round(carry.reliable, 4),
+               "keyframe": int(carry.fresh or not between)}
         return FrameStart(carry.image, settings, log)
 
     def finish(self, index: int, result) -> FrameOut:

@@ -34,8 +34,18 @@ class ZoomSettings:
     first_steps: int = 40                   # frame 0 is dreamed harder to grow structure
     first_octaves: int = 4
     color_coherence: bool = True            # match colour statistics to frame 0
+    # Cadence, as Deforum users know it: dream every cadence-th frame (0, k, 2k...) with
+    # the full dream.steps; each frame between is the previous frame moved by the camera
+    # (and recoloured) with between_steps steps (0: the camera move alone). About cadence
+    # times fewer gradient steps: for previews. zoom.noise feeds only frames that dream.
+    cadence: int = 1
+    between_steps: int = 0
 
     def check(self, prefix: str) -> None:
+        if self.cadence < 1 or self.between_steps < 0:
+            raise DreamreelError(f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
+                                 f"{prefix}between_steps >= 0 (0: frames between keyframes "
+                                 f"are the camera move alone)")
         if min(v for _, v in self.scale.keyframes) <= 0:
             raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
         if min(v for _, v in self.noise.keyframes) < 0:
@@ -103,10 +113,15 @@ def _to_lab(rgb: np.ndarray) -> np.ndarray:
 
 
 def next_init(spec: RenderSpec, previous: np.ndarray, reference: np.ndarray, frame: int,
-              seed: int) -> np.ndarray:
-    """Where frame ``frame`` (>= 1) starts: the previous frame moved, noised, recoloured."""
+              seed: int, *, noise: bool = True) -> np.ndarray:
+    """Where frame ``frame`` (>= 1) starts: the previous frame moved, noised, recoloured.
+
+    ``noise=False`` leaves the noise out: a frame that is not dreamed (a cadence frame
+    with no steps) would show it as grain, and pass it on to the next frames.
+    """
     moved = warp(previous, Motion.at(spec, frame))
-    moved = add_noise(moved, spec.zoom.noise(frame), seed)
+    if noise:
+        moved = add_noise(moved, spec.zoom.noise(frame), seed)
     if spec.zoom.color_coherence:
         moved = match_colours(moved, reference)
     return np.clip(moved, 0.0, 255.0)
@@ -117,7 +132,7 @@ class ZoomMode(ModeBase):
     """The zoom animation: each frame starts from the last one, moved by the camera."""
 
     name = "zoom"
-    columns = ("zoom", "rotation")
+    columns = ("zoom", "rotation", "keyframe")
     settings = {"zoom": ZoomSettings}
 
     def __init__(self, spec: RenderSpec):
@@ -135,7 +150,10 @@ class ZoomMode(ModeBase):
 
     def start(self, index: int, seed: int) -> FrameStart:
         motion = Motion.at(self.spec, index)
-        log = {"zoom": round(motion.scale, 6), "rotation": round(motion.rotation, 6)}
+        # A keyframe by its index alone: a resumed render decides the same.
+        between = index % self.spec.zoom.cadence != 0
+        log = {"zoom": round(motion.scale, 6), "rotation": round(motion.rotation, 6),
+               "keyframe": int(not between)}
         if index == 0:
             # Noise has no detail worth keeping: its grain would return at every octave.
             settings = {"steps": self.spec.zoom.first_steps,
@@ -143,6 +161,13 @@ class ZoomMode(ModeBase):
                         "keep_source_detail": self.spec.dream.keep_source_detail
                         and self.spec.input is not None}
             return FrameStart(source_image(self.spec), settings, log)
+        if between:
+            steps = self.spec.zoom.between_steps
+            start = next_init(self.spec, self.previous, self.reference, index, seed,
+                              noise=steps > 0)
+            # With no steps, one octave: the frame is its start (see between_settings).
+            settings = {"steps": steps, "octaves": 1} if steps == 0 else {"steps": steps}
+            return FrameStart(start, settings, log)
         return FrameStart(next_init(self.spec, self.previous, self.reference, index, seed),
                           log=log)
 
