@@ -24,6 +24,7 @@ from ..flow import (DIS_PRESETS, FLOW_METHODS, FlowEstimator, StabilityMeter, ba
 from ..media.images import to_uint8
 from ..media import open_video
 from ..schedule import Schedule, constant
+from ..stage_clock import NULL_CLOCK
 from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
 
 if TYPE_CHECKING:
@@ -112,7 +113,7 @@ class Carry:
 
 def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, raw: np.ndarray,
                 previous_raw: np.ndarray | None, previous_dream: np.ndarray | None, *,
-                fade: bool = True) -> Carry:
+                fade: bool = True, clock=NULL_CLOCK) -> Carry:
     """Frame ``frame``'s start image from its raw frame and the previous dreamed frame.
 
     ``fade=False`` carries the whole dream (blend 1, the occlusion mask still applies):
@@ -122,12 +123,14 @@ def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, r
     raw_f = raw.astype(np.float32)
     if estimator is None or previous_raw is None or previous_dream is None:
         return Carry(raw_f, fresh=True)
-    gray_prev, gray_cur = to_gray(previous_raw), to_gray(raw)
-    backward, forward = flow_pair(estimator, gray_prev, gray_cur)
-    mask = occlusion_mask(backward, forward)
-    flow = spec.flow
-    if is_scene_cut(gray_prev, gray_cur, mask, min_reliable=flow.cut_min_reliable,
-                    hist_threshold=flow.cut_hist_threshold):
+    with clock.stage("flow"):  # the raw frames' flow, where it holds, and cuts
+        gray_prev, gray_cur = to_gray(previous_raw), to_gray(raw)
+        backward, forward = flow_pair(estimator, gray_prev, gray_cur)
+        mask = occlusion_mask(backward, forward)
+        flow = spec.flow
+        cut = is_scene_cut(gray_prev, gray_cur, mask, min_reliable=flow.cut_min_reliable,
+                           hist_threshold=flow.cut_hist_threshold)
+    if cut:
         return Carry(raw_f, fresh=True, cut=True, reliable=float(mask.mean()))
     weight = ((spec.video.blend(frame) if fade else 1.0) * mask)[..., None]
     if spec.video.blend_mode == "residual":
@@ -178,19 +181,22 @@ class VideoMode(ModeBase):
 
     def resume(self, done: int, store) -> int:
         """Stream raw frames from ``done - 1`` on; the dream chain restarts from disk."""
-        self._raws = self.source.frames(first=max(0, done - 1))
+        with self.clock.stage("decode"):
+            self._raws = self.source.frames(first=max(0, done - 1))
+            self.previous_raw = next(self._raws) if done > 0 else None
         if done > 0:
-            self.previous_raw = next(self._raws)
             self.previous_dream = store.read_frame(done - 1)
         return done
 
     def start(self, index: int, seed: int) -> FrameStart:
-        self.raw = next(self._raws)
+        with self.clock.stage("decode"):
+            self.raw = next(self._raws)
         # A keyframe by its index alone (and by a cut, which the raw frames decide): a
         # resumed render decides the same, whatever it stored before.
         between = index % self.spec.video.cadence != 0
-        carry = carry_dream(self.spec, self.estimator, index, self.raw, self.previous_raw,
-                            self.previous_dream, fade=not between)
+        with self.clock.stage("carry"):  # the warp and blend (carry_dream times its flow)
+            carry = carry_dream(self.spec, self.estimator, index, self.raw, self.previous_raw,
+                                self.previous_dream, fade=not between, clock=self.clock)
         if carry.fresh:
             settings = {"steps": self.spec.video.first_steps,
                         "octaves": self.spec.video.first_octaves}
@@ -225,11 +231,12 @@ class VideoMode(ModeBase):
         It recomputes the raw clip's flow rather than keeping the render's: a resumed
         render never saw the earlier frames' flow, and the report covers every frame.
         """
-        meter = StabilityMeter(self.fps, FlowEstimator(self.spec.flow.method,
-                                                       self.spec.flow.preset))
-        for index, raw in zip(range(self.count), self.source.frames()):
-            meter.add(raw, store.read_frame(index))
-        stability = meter.report()
+        with self.clock.stage("stability"):  # decoding the clip again included
+            meter = StabilityMeter(self.fps, FlowEstimator(self.spec.flow.method,
+                                                           self.spec.flow.preset))
+            for index, raw in zip(range(self.count), self.source.frames()):
+                meter.add(raw, store.read_frame(index))
+            stability = meter.report()
         report = {"summary": stability.summary_line(), **stability.to_dict()}
         report["cuts"] = [int(r["frame"]) for r in store.rows() if int(r.get("cut", 0))]
         return ModeSummary(report)

@@ -163,13 +163,15 @@ class ZoomMode(ModeBase):
             return FrameStart(source_image(self.spec), settings, log)
         if between:
             steps = self.spec.zoom.between_steps
-            start = next_init(self.spec, self.previous, self.reference, index, seed,
-                              noise=steps > 0)
+            with self.clock.stage("carry"):  # warp and colour match
+                start = next_init(self.spec, self.previous, self.reference, index, seed,
+                                  noise=steps > 0)
             # With no steps, one octave: the frame is its start (see between_settings).
             settings = {"steps": steps, "octaves": 1} if steps == 0 else {"steps": steps}
             return FrameStart(start, settings, log)
-        return FrameStart(next_init(self.spec, self.previous, self.reference, index, seed),
-                          log=log)
+        with self.clock.stage("carry"):  # warp, noise and colour match
+            start = next_init(self.spec, self.previous, self.reference, index, seed)
+        return FrameStart(start, log=log)
 
     def finish(self, index: int, result) -> FrameOut:
         frame = to_uint8(result.image)
