@@ -18,8 +18,9 @@ from typing import Callable
 import numpy as np
 
 from .dream import dream
+from .errors import DreamreelError
 from .files import write_json_atomic
-from .frame_store import FrameStore
+from .frame_store import FrameStore, read_manifest
 from .manifest import build_manifest
 from .modes import create_mode
 from .spec import RenderSpec
@@ -65,6 +66,7 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
     audio = mode.audio()
     manifest = build_manifest(spec.to_dict(), model, identity=type(mode).identity(spec),
                               mode=mode.name, **{"fps": mode.fps, **mode.manifest()})
+    tile_size = manifest["tile_size"] = _tile_size(spec, out_dir, manifest, restart)
     store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
     done = min(store.done_count(), mode.count)
     with clock.stage("mode"):
@@ -79,7 +81,8 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
         seed = frame_seed(spec.seed, index)
         with clock.stage("mode"):  # what the mode does not itemise itself
             start = mode.start(index, seed)
-        settings = dataclasses.replace(spec.dream.at(index, seed), **start.settings).validate()
+        settings = dataclasses.replace(spec.dream.at(index, seed), tile_size=tile_size,
+                                       **start.settings).validate()
         weights = spec.layer_weights(index)
         with clock.stage("dream"):
             result = dream(start.image, model, settings,
@@ -114,3 +117,22 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
                         outputs + summary.files, summary.report, final_loss, profile)
 
 
+
+
+def _tile_size(spec: RenderSpec, out_dir: Path, manifest: dict, restart: bool) -> int:
+    """The tile side this render dreams with. ``"auto"`` follows the machine's memory, so
+    it is resolved once per render folder and kept in the manifest: a resume, here or on a
+    machine with other memory, dreams with the tiles its first frames were dreamed with
+    (tiles move pixels slightly)."""
+    resolved = spec.dream_settings().resolved_tile_size()
+    if restart or spec.dream.tile_size != "auto":
+        return resolved
+    try:
+        old = read_manifest(out_dir)
+    except DreamreelError:  # unreadable: the store decides what that means
+        return resolved
+    recorded = (old or {}).get("tile_size")
+    same_render = old is not None and old.get("spec_hash") == manifest["spec_hash"]
+    if same_render and isinstance(recorded, int) and not isinstance(recorded, bool):
+        return recorded
+    return resolved

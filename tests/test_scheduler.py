@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cv2
 import numpy as np
 import pytest
@@ -131,3 +133,25 @@ def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterru
     assert 0 < result.rendered < FRAMES
     assert frame_bytes(tmp_path) == frame_bytes(whole)
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".partial")]
+
+
+def test_an_auto_tile_size_is_kept_for_the_whole_render_folder(dogs, tmp_path, monkeypatch):
+    """"auto" follows the machine's memory: resolved once, recorded, and reused when the
+    render resumes or extends on a machine with other memory (tiles move pixels)."""
+    import renderer.dream
+    import renderer.scheduler
+
+    render_frames(small_spec("frames=2"), dogs, tmp_path)
+    first = json.loads((tmp_path / "manifest.json").read_text())["tile_size"]
+    assert first == small_spec().dream_settings().resolved_tile_size()
+    used = []
+    monkeypatch.setattr(renderer.dream, "auto_tile_size", lambda *a, **k: first + 64)
+    real_dream = renderer.scheduler.dream
+    monkeypatch.setattr(renderer.scheduler, "dream",
+                        lambda image, model, settings, **kw: used.append(settings.tile_size)
+                        or real_dream(image, model, settings, **kw))
+    render_frames(small_spec("frames=3"), dogs, tmp_path)  # "another machine" extends it
+    assert used == [first]
+    assert json.loads((tmp_path / "manifest.json").read_text())["tile_size"] == first
+    render_frames(small_spec("frames=3"), dogs, tmp_path, restart=True)
+    assert used[1:] == [first + 64] * 3

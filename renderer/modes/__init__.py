@@ -4,7 +4,7 @@ Every mode is one module that registers a class under its name with ``@register`
 spec validation, the command line and the frame loop look modes up here and nowhere
 else. Adding a mode is one module, a preset and tests.
 
-A mode is driven by the frame loop (renderer/frame_loop.py), one frame at a time:
+A mode is driven by the frame loop (renderer/scheduler.py), one frame at a time:
 
     with create_mode(spec) as mode:           # opens its input; knows fps and frame count
         first = mode.resume(done, store)      # continue after `done` stored frames
