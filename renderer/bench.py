@@ -159,11 +159,12 @@ def suggest(report: BenchReport) -> list[str]:
                      f"larger dream.tile_size (e.g. 1024) if memory allows")
     else:
         notes.append(f"tiling costs little here ({large.size} px runs at {ratio:.0%} of the "
-                     f"{small.size} px rate per pixel): keep dream.tile_size = "auto"")
+                     f"{small.size} px rate per pixel): keep dream.tile_size = 'auto'")
     video = next((f for f in report.frames if f.mode == "video"), None)
     if video is not None and video.seconds_per_frame > 1.0:
         hours = video.seconds_per_frame * 24 * 60 / 3600
         notes.append(f"a minute of 24 fps video takes ~{hours:.1f} h at {video.width}x"
-                     f"{video.height}: preview with video.max_size=480 and video.every=2 "
-                     f"first, and render the full size on a GPU")
+                     f"{video.height}: preview first with video.cadence=3 (the video-preview "
+                     f"preset: ~2.3x faster) and video.max_size=480, and render the full "
+                     f"size on a GPU")
     return notes
