@@ -87,7 +87,10 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
         with clock.stage("dream"):
             result = dream(start.image, model, settings,
                            layer_weights=None if weights is None else list(weights.values()),
-                           resume=start.state, max_steps=start.max_steps)
+                           resume=start.state, max_steps=start.max_steps,
+                           # A frame that takes no step (between cadence keyframes) skips
+                           # the loss pass too: it was half of such a frame's time.
+                           measure_octave_ends=settings.steps > 0)
         with clock.stage("mode"):
             out = mode.finish(index, result)
         final_loss = result.final_loss
