@@ -165,6 +165,6 @@ def suggest(report: BenchReport) -> list[str]:
         hours = video.seconds_per_frame * 24 * 60 / 3600
         notes.append(f"a minute of 24 fps video takes ~{hours:.1f} h at {video.width}x"
                      f"{video.height}: preview first with video.cadence=3 (the video-preview "
-                     f"preset: ~2.3x faster) and video.max_size=480, and render the full "
+                     f"preset: ~2.7x faster) and video.max_size=480, and render the full "
                      f"size on a GPU")
     return notes
