@@ -10,6 +10,7 @@ same (deterministic) engine.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,7 @@ class RenderResult:
     seconds: float
     outputs: list[Path]   # MP4, GIF and whatever the mode adds (a contact sheet)
     report: dict          # video: temporal stability and scene cuts; else empty
-    final_loss: float | None  # the last frame's loss (None if this run dreamed nothing)
+    final_loss: float | None  # the last measured loss (None if this run measured none)
     # Where this run's time went: StageClock.table() (seconds per stage, frames/s, summary)
     profile: dict = field(default_factory=dict)
 
@@ -93,15 +94,17 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
                            measure_octave_ends=settings.steps > 0)
         with clock.stage("mode"):
             out = mode.finish(index, result)
-        final_loss = result.final_loss
+        loss = result.final_loss if math.isfinite(result.final_loss) else None
+        final_loss = final_loss if loss is None else loss  # 0-step frames measure none
         with clock.stage("write"):
             store.write_frame(index, out.image, octave_losses=result.octave_losses,
-                              final_loss=final_loss, seconds=time.perf_counter() - frame_started,
+                              final_loss=result.final_loss,
+                              seconds=time.perf_counter() - frame_started,
                               steps=settings.steps, checkpoint=out.checkpoint,
                               **start.log, **out.log)
         clock.frame()
         if progress:
-            progress(index + 1, mode.count, final_loss)
+            progress(index + 1, mode.count, loss)
     with clock.stage("write"):
         store.write_loss_plot()
     with clock.stage("close"):  # the video mode times its stability pass inside
