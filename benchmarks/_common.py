@@ -49,6 +49,13 @@ def machine_info() -> dict:
     return info
 
 
+def machine_line(info: dict) -> str:
+    """One header line for a benchmark's output from machine_info(): date, cores, CPU,
+    RAM, TensorFlow, load."""
+    return (f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  RAM={info['ram_gib']} "
+            f"GiB  TF {info.get('tensorflow')}  load at start {info['loadavg']}")
+
+
 def load() -> tuple[float, float, float]:
     return tuple(round(x, 2) for x in os.getloadavg())
 

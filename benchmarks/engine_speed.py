@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, test_image, weighted_mean_loss  # noqa: E402
+from _common import load, machine_info, machine_line, test_image, weighted_mean_loss  # noqa: E402
 
 
 def build_references(model, jitter: int):
@@ -122,8 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     from renderer.models import load_dream_model
 
     info = machine_info()
-    print(f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  RAM={info['ram_gib']} GiB"
-          f"  TF {info.get('tensorflow')}  load at start {info['loadavg']}", flush=True)
+    print(machine_line(info), flush=True)
     model = load_dream_model(args.model, args.layers)
     defaults = DreamSettings()
     prep = model.preprocessing

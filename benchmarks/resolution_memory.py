@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, test_image  # noqa: E402
+from _common import load, machine_info, machine_line, test_image  # noqa: E402
 
 
 def child(args) -> int:
@@ -94,8 +94,7 @@ def main(argv=None) -> int:
         return child(args)
 
     info = machine_info()
-    print(f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  RAM={info['ram_gib']} GiB"
-          f"  TF {info.get('tensorflow')}  load at start {info['loadavg']}", flush=True)
+    print(machine_line(info), flush=True)
     print(f"# steps={args.steps} per octave, octaves={args.octaves}, model {args.model}\n")
     header = ["frame", "tile_size", "tile used", "baseline MiB", "peak MiB", "dream MiB",
               "s/step", "load"]

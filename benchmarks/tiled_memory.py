@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, test_image  # noqa: E402
+from _common import load, machine_info, machine_line, test_image  # noqa: E402
 
 
 def child(args) -> int:
@@ -172,8 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         return child(args)
 
     info = machine_info()
-    print(f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  RAM={info['ram_gib']} GiB"
-          f"  TF {info.get('tensorflow')}  load at start {info['loadavg']}", flush=True)
+    print(machine_line(info), flush=True)
     script = Path(__file__).resolve()
     widest = max(args.widths)
     if args.png_dir:
