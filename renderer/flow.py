@@ -359,8 +359,14 @@ class StabilityMeter:
         # Frame i starts at i / fps seconds; the epsilon keeps 2997 / 29.97 in second 100.
         return int(math.floor(index / self.fps + 1e-9))
 
-    def add(self, source_rgb: np.ndarray, output_rgb: np.ndarray) -> None:
-        """Measure one frame: the source frame and the rendered frame made from it."""
+    def add(self, source_rgb: np.ndarray, output_rgb: np.ndarray, *,
+            flows: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+        """Measure one frame: the source frame and the rendered frame made from it.
+
+        ``flows``: the ``flow_pair`` of the previous and this source frame when the caller
+        has it already (the video mode's carry, with this meter's estimator): the same
+        numbers without computing the flows twice.
+        """
         source = _unit_rgb(source_rgb)
         output = _unit_rgb(output_rgb)
         if source.shape != output.shape:
@@ -384,7 +390,7 @@ class StabilityMeter:
         e_out = e_in = math.nan
         if self._prev is not None:
             prev_gray, prev_source, prev_output = self._prev
-            backward, forward = flow_pair(self.estimator, prev_gray, gray)
+            backward, forward = flows or flow_pair(self.estimator, prev_gray, gray)
             mask = occlusion_mask(backward, forward)
             e_out = warp_error(prev_output, output, mask, backward)
             e_in = warp_error(prev_source, source, mask, backward)

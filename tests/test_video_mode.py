@@ -9,6 +9,8 @@ first frame of a render that starts there.
 
 from __future__ import annotations
 
+import json
+
 import csv
 import math
 
@@ -294,6 +296,12 @@ def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path):
     assert result.rendered == FRAMES - 5
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
     assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
+    # The uninterrupted render measured its stability during the render (the carry's
+    # flows); the resumed one measured it afterwards from the clip: the same report.
+    measured_live = json.loads((whole / "report.json").read_text())
+    measured_after = json.loads((tmp_path / "report.json").read_text())
+    assert measured_after == measured_live
+    assert "stability" in result.profile["stages"]
 
 
 def test_a_video_render_killed_with_sigkill_resumes_to_the_same_frames(clip, with_flow, tmp_path):

@@ -109,6 +109,7 @@ class Carry:
     fresh: bool             # no dream carried: first frame, cut, or flow off
     cut: bool = False
     reliable: float = 1.0   # share of pixels whose flow passed the consistency check
+    flows: tuple[np.ndarray, np.ndarray] | None = None  # (backward, forward), if computed
 
 
 def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, raw: np.ndarray,
@@ -130,8 +131,9 @@ def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, r
         flow = spec.flow
         cut = is_scene_cut(gray_prev, gray_cur, mask, min_reliable=flow.cut_min_reliable,
                            hist_threshold=flow.cut_hist_threshold)
+    flows = (backward, forward)
     if cut:
-        return Carry(raw_f, fresh=True, cut=True, reliable=float(mask.mean()))
+        return Carry(raw_f, fresh=True, cut=True, reliable=float(mask.mean()), flows=flows)
     weight = ((spec.video.blend(frame) if fade else 1.0) * mask)[..., None]
     if spec.video.blend_mode == "residual":
         residual = previous_dream.astype(np.float32) - previous_raw.astype(np.float32)
@@ -139,7 +141,8 @@ def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, r
     else:
         warped = backward_warp(previous_dream.astype(np.float32), backward)
         start = weight * warped + (1.0 - weight) * raw_f
-    return Carry(np.clip(start, 0.0, 255.0), fresh=False, reliable=float(mask.mean()))
+    return Carry(np.clip(start, 0.0, 255.0), fresh=False, reliable=float(mask.mean()),
+                 flows=flows)
 
 
 def between_settings(steps: int) -> dict:
@@ -175,6 +178,10 @@ class VideoMode(ModeBase):
                           if spec.flow.enabled else None)
         self._raws = None
         self.raw = self.previous_raw = self.previous_dream = None
+        # A render from frame 0 measures its stability as it goes, reusing the carry's
+        # flows; a resumed one never saw the earlier frames and measures at the end.
+        self._meter: StabilityMeter | None = None
+        self._flows = None
 
     def release(self) -> None:
         self.source.close()
@@ -186,7 +193,12 @@ class VideoMode(ModeBase):
             self.previous_raw = next(self._raws) if done > 0 else None
         if done > 0:
             self.previous_dream = store.read_frame(done - 1)
+        else:
+            self._meter = StabilityMeter(self.fps, self.estimator or self._report_estimator())
         return done
+
+    def _report_estimator(self) -> FlowEstimator:
+        return FlowEstimator(self.spec.flow.method, self.spec.flow.preset)
 
     def start(self, index: int, seed: int) -> FrameStart:
         with self.clock.stage("decode"):
@@ -197,6 +209,7 @@ class VideoMode(ModeBase):
         with self.clock.stage("carry"):  # the warp and blend (carry_dream times its flow)
             carry = carry_dream(self.spec, self.estimator, index, self.raw, self.previous_raw,
                                 self.previous_dream, fade=not between, clock=self.clock)
+        self._flows = carry.flows
         if carry.fresh:
             settings = {"steps": self.spec.video.first_steps,
                         "octaves": self.spec.video.first_octaves}
@@ -213,6 +226,9 @@ class VideoMode(ModeBase):
 
     def finish(self, index: int, result) -> FrameOut:
         frame = to_uint8(result.image)
+        if self._meter is not None:
+            with self.clock.stage("stability"):
+                self._meter.add(self.raw, frame, flows=self._flows)
         self.previous_raw, self.previous_dream = self.raw, frame
         return FrameOut(frame)
 
@@ -228,15 +244,16 @@ class VideoMode(ModeBase):
     def close(self, store) -> ModeSummary:
         """The temporal stability report of the stored frames against the raw clip.
 
-        It recomputes the raw clip's flow rather than keeping the render's: a resumed
-        render never saw the earlier frames' flow, and the report covers every frame.
+        A render that ran from frame 0 measured it frame by frame; a resumed one never saw
+        the earlier frames' flow, so the clip is read and its flow computed again here.
         """
-        with self.clock.stage("stability"):  # decoding the clip again included
-            meter = StabilityMeter(self.fps, FlowEstimator(self.spec.flow.method,
-                                                           self.spec.flow.preset))
-            for index, raw in zip(range(self.count), self.source.frames()):
-                meter.add(raw, store.read_frame(index))
-            stability = meter.report()
+        meter = self._meter
+        if meter is None or meter.frames != self.count:
+            with self.clock.stage("stability"):  # decoding the clip again included
+                meter = StabilityMeter(self.fps, self._report_estimator())
+                for index, raw in zip(range(self.count), self.source.frames()):
+                    meter.add(raw, store.read_frame(index))
+        stability = meter.report()
         report = {"summary": stability.summary_line(), **stability.to_dict()}
         report["cuts"] = [int(r["frame"]) for r in store.rows() if int(r.get("cut", 0))]
         return ModeSummary(report)
