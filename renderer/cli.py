@@ -124,7 +124,7 @@ def cmd_render(args) -> int:
     from .progress_bar import step_bar
     from .spec import load_spec
 
-    spec = load_spec(args.preset, args.overrides, input=args.input)  # bad keys: before TF
+    spec = load_spec(args.preset, args.overrides, input=args.input)  # for the default --out
     out_dir = args.out or Path("renders") / spec.name
     _check_writable(out_dir)
     # The frame count comes with the mode (a clip's own length); the first call says it.

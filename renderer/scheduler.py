@@ -65,8 +65,8 @@ def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = Fal
 def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
             progress: FrameProgress | None, clock: StageClock) -> RenderResult:
     audio = mode.audio()
-    manifest = build_manifest(spec.to_dict(), model, identity=type(mode).identity(spec),
-                              mode=mode.name, **{"fps": mode.fps, **mode.manifest()})
+    manifest = build_manifest(spec.to_dict(), model, identity=spec.frames_identity(),
+                              mode=mode.name, fps=mode.fps, **mode.manifest())
     tile_size = manifest["tile_size"] = _tile_size(spec, out_dir, manifest, restart)
     store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
     done = min(store.done_count(), mode.count)

@@ -237,9 +237,8 @@ class VideoMode(ModeBase):
         return self.source.audio if self.spec.video.audio else None
 
     def manifest(self) -> dict:
-        audio = self.audio()
-        return {"fps": self.fps,
-                "audio": audio.to_dict() if audio else None}
+        audio = self.audio()  # the frame loop records fps for every mode
+        return {"audio": audio.to_dict() if audio else None}
 
     def close(self, store) -> ModeSummary:
         """The temporal stability report of the stored frames against the raw clip.
