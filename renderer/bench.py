@@ -3,7 +3,8 @@
 A short run (1-2 minutes on 2 CPU cores) with the embedded model:
 - the engine alone: gradient steps per second and megapixel-steps per second on square
   images (512, 1024, 2048 px by default), traced once beforehand (one trace serves every
-  size);
+  size), with the FLOP rate that makes (`renderer.flops`) against a measured float32
+  matmul peak;
 - one zoom frame and one video frame at 720p, rendered through the real frame loop
   (`renderer.render`), with where their seconds went when the render records it;
 - suggestions drawn from those numbers.
@@ -22,6 +23,8 @@ import numpy as np
 
 FULL = {"sizes": (512, 1024, 2048), "steps": (6, 3, 2), "frame": (1280, 720), "frames": 3}
 QUICK = {"sizes": (64, 128), "steps": (2, 2), "frame": (160, 96), "frames": 3}
+# The matmul peak the GFLOP/s are compared with: well under a second on 2 cores.
+PEAK_QUICK = {"matmul_size": 2048, "repeats": 5, "budget_s": 1.0}
 
 
 @dataclass
@@ -29,6 +32,7 @@ class EngineSpeed:
     size: int
     steps: int
     seconds: float
+    flops_per_step: float = 0.0  # every tile window's forward + input gradient (renderer.flops)
 
     @property
     def steps_per_s(self) -> float:
@@ -37,6 +41,10 @@ class EngineSpeed:
     @property
     def mpix_steps_per_s(self) -> float:
         return self.size * self.size / 1e6 * self.steps_per_s
+
+    @property
+    def gflops_per_s(self) -> float:
+        return self.flops_per_step * self.steps_per_s / 1e9
 
 
 @dataclass
@@ -53,19 +61,37 @@ class BenchReport:
     engine: list[EngineSpeed] = field(default_factory=list)
     frames: list[FrameSpeed] = field(default_factory=list)
     suggestions: list[str] = field(default_factory=list)
+    peak: dict[str, Any] | None = None  # renderer.flops.machine_peak()
+
+    def share_of_peak(self, engine: EngineSpeed) -> float | None:
+        """The engine's GFLOP/s over the measured matmul peak."""
+        measured = (self.peak or {}).get("measured_gflops")
+        return engine.gflops_per_s / measured if measured else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "engine": [{**asdict(e), "steps_per_s": round(e.steps_per_s, 3),
-                        "mpix_steps_per_s": round(e.mpix_steps_per_s, 3)} for e in self.engine],
+                        "mpix_steps_per_s": round(e.mpix_steps_per_s, 3),
+                        "gflops_per_s": round(e.gflops_per_s, 2),
+                        "share_of_matmul_peak": _rounded(self.share_of_peak(e), 4)}
+                       for e in self.engine],
+            "peak": self.peak,
             "frames": [asdict(f) for f in self.frames],
             "suggestions": self.suggestions,
         }
 
     def lines(self) -> list[str]:
         out = ["engine (embedded model, 1 octave):"]
-        out += [f"  {e.size:>5} px  {e.steps_per_s:7.2f} steps/s  "
-                f"{e.mpix_steps_per_s:7.2f} megapixel-steps/s" for e in self.engine]
+        for e in self.engine:
+            share = self.share_of_peak(e)
+            out.append(f"  {e.size:>5} px  {e.steps_per_s:7.2f} steps/s  "
+                       f"{e.mpix_steps_per_s:7.2f} megapixel-steps/s  "
+                       f"{e.gflops_per_s:6.1f} GFLOP/s"
+                       + (f"  {share:4.0%} of matmul peak" if share is not None else ""))
+        if self.peak:
+            out.append(f"  GFLOP/s: the convolutions' forward + input gradient per step; "
+                       f"matmul peak {self.peak['measured_gflops']:.0f} GFLOP/s: "
+                       f"{self.peak['measured_how']}")
         out.append("frames through the frame loop:")
         for f in self.frames:
             out.append(f"  {f.mode:<5} {f.width}x{f.height}  {f.seconds_per_frame:6.2f} s/frame")
@@ -81,6 +107,7 @@ class BenchReport:
 
 
 def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> BenchReport:
+    from .flops import machine_peak
     from .models import cached_dream_model
 
     plan = QUICK if quick else FULL
@@ -89,6 +116,8 @@ def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> Ben
     for size, steps in zip(plan["sizes"], plan["steps"]):
         say(f"engine: {steps} steps at {size}x{size}...")
         report.engine.append(engine_speed(model, size, steps))
+    say("float32 matmul peak...")
+    report.peak = machine_peak(**PEAK_QUICK)
     width, height = plan["frame"]
     with tempfile.TemporaryDirectory(prefix="dreamreel-bench-") as tmp:
         say(f"a zoom at {width}x{height}...")
@@ -102,13 +131,18 @@ def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> Ben
 def engine_speed(model, size: int, steps: int) -> EngineSpeed:
     """Seconds for `steps` gradient steps on a size x size image (after a warm-up step)."""
     from .dream import DreamSettings, dream
+    from .flops import image_step_flops
     from .noise import make_noise
 
     image = make_noise(size, size, kind="fractal", seed=0).astype(np.float32)
     dream(image, model, DreamSettings(steps=1, octaves=1), measure_octave_ends=False)
+    settings = DreamSettings(steps=steps, octaves=1)
     started = time.perf_counter()
-    dream(image, model, DreamSettings(steps=steps, octaves=1), measure_octave_ends=False)
-    return EngineSpeed(size, steps, time.perf_counter() - started)
+    dream(image, model, settings, measure_octave_ends=False)
+    seconds = time.perf_counter() - started
+    flops = image_step_flops(model, size, size, settings.resolved_tile_size(),
+                             settings.tile_margin)
+    return EngineSpeed(size, steps, seconds, flops)
 
 
 def zoom_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameSpeed:
@@ -138,6 +172,10 @@ def video_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameS
                     output={"gif": False})
     return FrameSpeed("video", width, height, _seconds_per_frame(tmp / "video"),
                       getattr(result, "profile", None))
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def _seconds_per_frame(out_dir: Path) -> float:
