@@ -1,13 +1,15 @@
-"""Stitch a render folder's numbered PNG frames into `<name>.mp4` and `<name>.gif`.
+"""Encode a render's frames into `<name>.mp4` and `<name>.gif`.
 
-Frames are read from disk one at a time as the encoders ask for them: the MP4 never
-holds more than one frame in memory (the GIF writer, Pillow, keeps its downscaled
-frames until the file closes).
+`Stitcher` encodes them live, as the frame loop stores each frame (on its worker thread),
+so that after the last dream only the encoders' tails are left: the frames x264 still
+holds, the pingpong's way back, the GIF file itself. `stitch` feeds the same Stitcher
+from a folder's PNGs (`dreamreel stitch`), so both give the same bytes. The MP4 holds one
+frame at a time; the GIF holds its downscaled 256-colour frames until the file is written.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +22,7 @@ from renderer.frame_store import (
     read_manifest,
 )
 from renderer.media.audio import AudioSource
-from renderer.media.writer import check_fps, write_gif, write_mp4
+from renderer.media.writer import GifWriter, Mp4Writer, check_fps
 from renderer.media.images import read_image
 from renderer.stage_clock import NULL_CLOCK
 
@@ -40,13 +42,112 @@ def play_order(count: int, *, fps: float, pingpong: bool = False, hold_last: flo
     return forward + [count - 1] * extra
 
 
-def _stream(paths: Sequence[Path], order: Sequence[int]) -> Iterator[np.ndarray]:
-    """Decode frames lazily in `order`; a frame repeated back to back is decoded once."""
-    last_index, last_frame = None, None
-    for index in order:
-        if index != last_index:
-            last_index, last_frame = index, read_image(paths[index])
-        yield last_frame
+def _check_settings(name: str, fps: float, hold_last: float) -> float:
+    fps = check_fps(fps)
+    if not (hold_last >= 0 and hold_last != float("inf")):
+        raise DreamreelError(f"hold_last must be a number of seconds >= 0, got {hold_last}")
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise DreamreelError(f"output name must be a plain file name, got {name!r}")
+    return fps
+
+
+class Stitcher:
+    """Writes out_dir/<name>.mp4 and/or <name>.gif from frames given as they are made.
+
+    `add(i, frame)` for i = 0, 1, ..., count-1 in order, then `finish(read_frame)`, which
+    adds what `play_order` repeats (hold_last: the last frame, held here; pingpong's way
+    back: the MP4 reads frames n-2..1 through `read_frame(i)`, the GIF reuses its reduced
+    ones) and closes both files. `abandon()` (or any encoder error) deletes what was begun.
+    `clock` (a StageClock) gets the encoders' seconds as "encode_mp4" and "encode_gif".
+    """
+
+    def __init__(
+        self,
+        out_dir: str | Path,
+        *,
+        name: str,
+        fps: float,
+        count: int,
+        mp4: bool = True,
+        gif: bool = True,
+        gif_max_side: int = 480,
+        pingpong: bool = False,
+        hold_last: float = 0.0,
+        audio: AudioSource | None = None,
+        clock=NULL_CLOCK,
+    ):
+        out_dir = Path(out_dir)
+        fps = _check_settings(name, fps, hold_last)
+        if count < 1:
+            raise DreamreelError(f"no frames to stitch into '{out_dir / name}'")
+        self.count = count
+        self.order = play_order(count, fps=float(fps), pingpong=pingpong, hold_last=hold_last)
+        self._clock = clock
+        self._mp4 = Mp4Writer(out_dir / f"{name}.mp4", fps, audio=audio) if mp4 else None
+        self._gif = (GifWriter(out_dir / f"{name}.gif", fps, loop=True, max_side=gif_max_side)
+                     if gif else None)
+        self._next = 0  # the index add expects
+        self._last: np.ndarray | None = None  # the last frame, for hold_last
+        self._ended = False
+
+    def add(self, index: int, frame: np.ndarray) -> None:
+        """Encode frame `index` (RGB uint8); frames come in order, each once."""
+        if self._ended:
+            raise ValueError("this Stitcher has finished or was abandoned")
+        if index != self._next or index >= self.count:
+            expected = (f"frame {self._next} expected" if self._next < self.count
+                        else f"all {self.count} frames given already")
+            raise ValueError(f"frame {index} given to the stitcher, {expected}")
+        try:
+            if self._mp4 is not None:
+                with self._clock.stage("encode_mp4"):
+                    self._mp4.add(frame)
+            if self._gif is not None:
+                with self._clock.stage("encode_gif"):
+                    self._gif.add(frame)
+        except BaseException:
+            self.abandon()
+            raise
+        self._next += 1
+        if self._next == self.count:
+            self._last = frame  # nothing changes it now that the render is done
+
+    def finish(self, read_frame: Callable[[int], np.ndarray]) -> list[Path]:
+        """Add the frames play_order repeats, close the files; return them (MP4 first)."""
+        if self._ended or self._next != self.count:
+            raise ValueError(f"the stitcher got {self._next} of {self.count} frames"
+                             + (" and has ended" if self._ended else ""))
+        repeats = self.order[self.count:]
+        written = []
+        try:
+            if self._mp4 is not None:
+                with self._clock.stage("encode_mp4"):
+                    for index in repeats:
+                        self._mp4.add(self._last if index == self.count - 1
+                                      else read_frame(index))
+                    self._mp4.close()
+                written.append(self._mp4.path)
+            if self._gif is not None:
+                with self._clock.stage("encode_gif"):
+                    for index in repeats:
+                        self._gif.repeat(index)
+                    self._gif.close()
+                written.append(self._gif.path)
+        except BaseException:
+            self.abandon()
+            raise
+        self._ended = True
+        self._last = None
+        return written
+
+    def abandon(self) -> None:
+        """Stop and delete the outputs not yet complete (a render that failed or was
+        interrupted); files already in place stay. Safe to repeat."""
+        self._ended = True
+        self._last = None
+        for writer in (self._mp4, self._gif):
+            if writer is not None:
+                writer.abandon()
 
 
 def stitch(
@@ -67,15 +168,11 @@ def stitch(
 
     `count` takes only the first that many frames (e.g. the done ones of a resumed run).
     `audio` (a video render's `clip.audio`) puts the clip's sound under the MP4.
-    `clock` (a StageClock) gets the seconds of each as "encode_mp4" and "encode_gif"
-    (reading the PNGs back included).
+    `clock` (a StageClock) gets the seconds of each as "encode_mp4" and "encode_gif", and
+    of reading the PNGs back as "encode_read".
     """
     out_dir = Path(out_dir)
-    fps = check_fps(fps)
-    if not (hold_last >= 0 and hold_last != float("inf")):
-        raise DreamreelError(f"hold_last must be a number of seconds >= 0, got {hold_last}")
-    if not name or Path(name).name != name or name in (".", ".."):
-        raise DreamreelError(f"output name must be a plain file name, got {name!r}")
+    _check_settings(name, fps, hold_last)
     frames_dir = out_dir / FRAMES_DIR
     paths = numbered_frame_files(frames_dir)
     if count is not None:
@@ -87,19 +184,20 @@ def stitch(
     if not paths:
         raise DreamreelError(f"no frames in {frames_dir} to stitch")
 
-    order = play_order(len(paths), fps=float(fps), pingpong=pingpong, hold_last=hold_last)
-    written = []
-    if mp4:
-        target = out_dir / f"{name}.mp4"
-        with clock.stage("encode_mp4"):
-            write_mp4(target, _stream(paths, order), fps, audio=audio)
-        written.append(target)
-    if gif:
-        target = out_dir / f"{name}.gif"
-        with clock.stage("encode_gif"):
-            write_gif(target, _stream(paths, order), fps, loop=True, max_side=gif_max_side)
-        written.append(target)
-    return written
+    def read_frame(index: int) -> np.ndarray:
+        with clock.stage("encode_read"):
+            return read_image(paths[index])
+
+    stitcher = Stitcher(out_dir, name=name, fps=fps, count=len(paths), mp4=mp4, gif=gif,
+                        gif_max_side=gif_max_side, pingpong=pingpong, hold_last=hold_last,
+                        audio=audio, clock=clock)
+    try:
+        for index in range(len(paths)):
+            stitcher.add(index, read_frame(index))
+        return stitcher.finish(read_frame)
+    except BaseException:
+        stitcher.abandon()
+        raise
 
 
 def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
