@@ -6,7 +6,8 @@ A short run (1-2 minutes on 2 CPU cores) with the embedded model:
   size), with the FLOP rate that makes (`renderer.flops`) against a measured float32
   matmul peak;
 - one zoom frame and one video frame at 720p, rendered through the real frame loop
-  (`renderer.render`), with where their seconds went when the render records it;
+  (`renderer.render`), with where their seconds went when the render records it; the
+  video once more with ``pipeline = false``, to compare the loops on this machine;
 - suggestions drawn from those numbers.
 """
 
@@ -54,6 +55,15 @@ class FrameSpeed:
     height: int
     seconds_per_frame: float          # median over the frames after the first
     profile: dict[str, Any] | None    # the render's stage table, where it records one
+    pipeline: bool = True             # decode/flow ahead, writing behind, on threads
+
+    @property
+    def wall_per_frame(self) -> float | None:
+        """The render's whole wall time (outputs included) over its frames."""
+        profile = self.profile or {}
+        if not profile.get("frames"):
+            return None
+        return profile["wall_seconds"] / profile["frames"]
 
 
 @dataclass
@@ -94,13 +104,12 @@ class BenchReport:
                        f"{self.peak['measured_how']}")
         out.append("frames through the frame loop:")
         for f in self.frames:
-            out.append(f"  {f.mode:<5} {f.width}x{f.height}  {f.seconds_per_frame:6.2f} s/frame")
-            stages = (f.profile or {}).get("stages") or {}
-            if stages:
-                shares = ", ".join(f"{name} {value.get('share', 0) * 100:.0f}%"
-                                   for name, value in stages.items()
-                                   if isinstance(value, dict))
-                out.append(f"        {shares}")
+            loop = "" if f.pipeline else "  (pipeline = false)"
+            out.append(f"  {f.mode:<5} {f.width}x{f.height}  {f.seconds_per_frame:6.2f} s/frame"
+                       + loop)
+            summary = (f.profile or {}).get("summary", "")
+            if ": " in summary:  # the stages by share, then what ran alongside the dream
+                out.append(f"        {summary.split(': ', 1)[1]}")
         out.append("suggestions:")
         out += [f"  - {s}" for s in self.suggestions]
         return out
@@ -122,8 +131,10 @@ def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> Ben
     with tempfile.TemporaryDirectory(prefix="dreamreel-bench-") as tmp:
         say(f"a zoom at {width}x{height}...")
         report.frames.append(zoom_frame_speed(Path(tmp), width, height, plan["frames"]))
-        say(f"a video at {width}x{height}...")
-        report.frames.append(video_frame_speed(Path(tmp), width, height, plan["frames"]))
+        for pipeline in (True, False):  # the zoom traced this size: both run warm
+            say(f"a video at {width}x{height}{'' if pipeline else ', pipeline = false'}...")
+            report.frames.append(video_frame_speed(Path(tmp), width, height, plan["frames"],
+                                                   pipeline=pipeline))
     report.suggestions = suggest(report)
     return report
 
@@ -156,22 +167,25 @@ def zoom_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameSp
                       getattr(result, "profile", None))
 
 
-def video_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameSpeed:
+def video_frame_speed(tmp: Path, width: int, height: int, frames: int, *,
+                      pipeline: bool = True) -> FrameSpeed:
     """video-quick's settings on a made-up clip of this size (a pan over fractal noise)."""
     from .media import write_mp4
     from .noise import make_noise
     from .pipeline import render
 
-    scene = make_noise(height + 8 * frames, width + 8 * frames, kind="fractal", seed=1)
     clip = tmp / "pan.mp4"
-    write_mp4(clip, (scene[4 * k:4 * k + height, 8 * k:8 * k + width] for k in range(frames)),
-              24)
-    result = render("video-quick", input=clip, out=tmp / "video",
+    if not clip.exists():
+        scene = make_noise(height + 8 * frames, width + 8 * frames, kind="fractal", seed=1)
+        write_mp4(clip, (scene[4 * k:4 * k + height, 8 * k:8 * k + width]
+                         for k in range(frames)), 24)
+    out = tmp / f"video-{'pipelined' if pipeline else 'sequential'}"
+    result = render("video-quick", input=clip, out=out, pipeline=pipeline,
                     video={"max_size": max(width, height), "every": 1, "first_steps": 6,
                            "first_octaves": 1},
                     output={"gif": False})
-    return FrameSpeed("video", width, height, _seconds_per_frame(tmp / "video"),
-                      getattr(result, "profile", None))
+    return FrameSpeed("video", width, height, _seconds_per_frame(out),
+                      getattr(result, "profile", None), pipeline)
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -198,6 +212,7 @@ def suggest(report: BenchReport) -> list[str]:
     else:
         notes.append(f"tiling costs little here ({large.size} px runs at {ratio:.0%} of the "
                      f"{small.size} px rate per pixel): keep dream.tile_size = 'auto'")
+    notes.append(_suggest_pipeline(report))
     video = next((f for f in report.frames if f.mode == "video"), None)
     if video is not None and video.seconds_per_frame > 1.0:
         hours = video.seconds_per_frame * 24 * 60 / 3600
@@ -205,4 +220,17 @@ def suggest(report: BenchReport) -> list[str]:
                      f"{video.height}: preview first with video.cadence=3 (the video-preview "
                      f"preset: ~2.7x faster) and video.max_size=480, and render the full "
                      f"size on a GPU")
-    return notes
+    return [note for note in notes if note]
+
+
+def _suggest_pipeline(report: BenchReport) -> str | None:
+    """pipeline = true or false, from the same video rendered both ways."""
+    videos = {f.pipeline: f.wall_per_frame for f in report.frames if f.mode == "video"}
+    piped, plain = videos.get(True), videos.get(False)
+    if not piped or not plain:
+        return None
+    if piped <= plain * 1.02:
+        return (f"keep pipeline = true: a video frame takes {piped:.2f} s with decoding and "
+                f"flow ahead of the dream and writing behind it, {plain:.2f} s in line")
+    return (f"pipeline = false was faster here ({plain:.2f} s against {piped:.2f} s a video "
+            f"frame): the dream leaves no core idle for the workers")

@@ -327,8 +327,64 @@ class _Sums:
         }
 
 
+@dataclass(frozen=True)
+class FrameTerms:
+    """One frame's part of the stability report; a render keeps them in losses.csv, so
+    its report is the same whether it ran in one go or was resumed."""
+
+    dream_strength: float
+    e_warp_output: float | None = None  # None: no frame before it; NaN: no reliable pixel
+    e_warp_input: float | None = None
+
+    def to_log(self) -> dict[str, float | None]:
+        return asdict(self)
+
+    @classmethod
+    def from_log(cls, row: dict[str, Any]) -> "FrameTerms | None":
+        """The terms of a losses.csv row; None when the row has none (an older render)."""
+        strength = row.get("dream_strength")
+        if not isinstance(strength, (int, float)):
+            return None
+        return cls(float(strength), _logged_float(row.get("e_warp_output")),
+                   _logged_float(row.get("e_warp_input")))
+
+
+def _logged_float(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def measure_frame(source: np.ndarray, output: np.ndarray,
+                  previous: tuple[np.ndarray, np.ndarray] | None = None, *,
+                  estimator: FlowEstimator | None = None,
+                  flows: tuple[np.ndarray, np.ndarray] | None = None) -> FrameTerms:
+    """The terms of one frame: its dream strength and, with the ``previous`` frame's
+    ``(source, output)``, the E_warp of the pair for the output and for the source.
+
+    ``flows``: the pair's ``flow_pair`` when the caller has it (the video mode computed
+    it for its carry); otherwise ``estimator`` computes it from the two source frames.
+    """
+    source_unit, output_unit = _unit_rgb(source), _unit_rgb(output)
+    if source_unit.shape != output_unit.shape:
+        raise DreamreelError(
+            f"output frame {output_unit.shape[1]}x{output_unit.shape[0]} and source frame "
+            f"{source_unit.shape[1]}x{source_unit.shape[0]} differ in size"
+        )
+    strength = dream_strength(source_unit, output_unit)
+    if previous is None:
+        return FrameTerms(strength)
+    prev_source, prev_output = previous
+    if flows is None:
+        estimator = estimator if estimator is not None else FlowEstimator()
+        flows = flow_pair(estimator, to_gray(prev_source), to_gray(source_unit))
+    backward, forward = flows
+    mask = occlusion_mask(backward, forward)
+    return FrameTerms(strength, warp_error(prev_output, output_unit, mask, backward),
+                      warp_error(prev_source, source_unit, mask, backward))
+
+
 class StabilityMeter:
-    """Streaming E_warp / dream strength: ``add(source, output)`` frame by frame.
+    """Streaming E_warp / dream strength: ``add(source, output)`` frame by frame, or
+    ``add_terms`` with terms measured before (a render's losses.csv).
 
     Holds only the previous frame pair and running sums: O(1) memory in the clip length.
     Two flows per frame (backward and forward, from the *source*), so at 720p the cost is
@@ -347,7 +403,7 @@ class StabilityMeter:
         self._second_index = 0
         self._second_first = 0
         self._per_second: list[dict[str, Any]] = []
-        self._prev: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._prev: tuple[np.ndarray, np.ndarray] | None = None
         self._shape: tuple[int, ...] | None = None
         self._empty_masks = 0
 
@@ -360,51 +416,46 @@ class StabilityMeter:
         return int(math.floor(index / self.fps + 1e-9))
 
     def add(self, source_rgb: np.ndarray, output_rgb: np.ndarray, *,
-            flows: tuple[np.ndarray, np.ndarray] | None = None) -> None:
+            flows: tuple[np.ndarray, np.ndarray] | None = None) -> FrameTerms:
         """Measure one frame: the source frame and the rendered frame made from it.
 
         ``flows``: the ``flow_pair`` of the previous and this source frame when the caller
-        has it already (the video mode's carry, with this meter's estimator): the same
-        numbers without computing the flows twice.
+        has it already (with this meter's estimator): the same numbers without computing
+        the flows twice. Returns the frame's terms, as added.
         """
         source = _unit_rgb(source_rgb)
         output = _unit_rgb(output_rgb)
-        if source.shape != output.shape:
-            raise DreamreelError(
-                f"output frame {output.shape[1]}x{output.shape[0]} and source frame "
-                f"{source.shape[1]}x{source.shape[0]} differ in size"
-            )
         if self._shape is not None and source.shape != self._shape:
             raise DreamreelError(
                 f"frame {self.frames} is {source.shape[1]}x{source.shape[0]}, expected "
                 f"{self._shape[1]}x{self._shape[0]}: all frames must share one size"
             )
+        terms = measure_frame(source, output, self._prev, estimator=self.estimator,
+                              flows=flows)
         self._shape = source.shape
+        self._prev = (source, output)
+        self.add_terms(terms)
+        return terms
+
+    def add_terms(self, terms: FrameTerms) -> None:
+        """Count one more frame with terms measured before (``add`` returns them)."""
         index = self.frames
         second = self._second_of(index)
         if second != self._second_index:
             self._close_second()
             self._second_index, self._second_first = second, index
-
-        gray = to_gray(source)
-        e_out = e_in = math.nan
-        if self._prev is not None:
-            prev_gray, prev_source, prev_output = self._prev
-            backward, forward = flows or flow_pair(self.estimator, prev_gray, gray)
-            mask = occlusion_mask(backward, forward)
-            e_out = warp_error(prev_output, output, mask, backward)
-            e_in = warp_error(prev_source, source, mask, backward)
-            if math.isnan(e_out):
-                self._empty_masks += 1
-        strength = dream_strength(source, output)
+        e_out, e_in = terms.e_warp_output, terms.e_warp_input
+        paired = e_out is not None and e_in is not None
+        if paired and math.isnan(e_out):
+            self._empty_masks += 1
+            paired = False
         for sums in (self._total, self._second):
             sums.frames += 1
-            sums.strength += strength
-            if not math.isnan(e_out):
+            sums.strength += terms.dream_strength
+            if paired:
                 sums.pairs += 1
                 sums.e_out += e_out
                 sums.e_in += e_in
-        self._prev = (gray, source, output)
 
     def _close_second(self) -> None:
         if self._second.frames:

@@ -14,7 +14,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -23,13 +23,19 @@ from .errors import DreamreelError
 from .files import write_json_atomic
 from .frame_store import FrameStore, read_manifest
 from .manifest import build_manifest
-from .modes import create_mode
+from .modes import FrameOut, create_mode
+from .pipelining import Ahead, Behind
 from .spec import RenderSpec
 from .stage_clock import StageClock
-from .stitch import stitch
+from .stitch import Stitcher
 
 # Progress callback: (frames done, frames total, last frame's loss or None).
 FrameProgress = Callable[[int, int, "float | None"], None]
+
+# Frames the workers may run ahead of the dream / lag behind it. Enough to hide a slow
+# frame's decode, flow or write; small, since each holds full-size frames and flows.
+_AHEAD = 2
+_BEHIND = 2
 
 
 @dataclass
@@ -62,6 +68,20 @@ def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = Fal
         return _render(mode, spec, model, Path(out_dir), restart, progress, clock)
 
 
+@dataclass
+class _Dreamed:
+    """A frame dreamed and finished, on its way to the store (behind the dream)."""
+
+    index: int
+    ready: Any            # what mode.prepare gave
+    out: FrameOut
+    octave_losses: list
+    final_loss: float
+    seconds: float
+    steps: int
+    log: dict
+
+
 def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
             progress: FrameProgress | None, clock: StageClock) -> RenderResult:
     audio = mode.audio()
@@ -74,14 +94,82 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
         first = mode.resume(done, store)
     if first < done:  # the mode cannot pick up from the stored frames alone
         store.rewind(first)
-    if progress:
-        progress(first, mode.count, None)
+    out = spec.output
+    # The MP4 and GIF are encoded as frames are stored (frames kept from an earlier run
+    # are read back first), so little is left to do after the last dream.
+    stitcher = Stitcher(out_dir, name=mode.name, fps=mode.fps, count=mode.count,
+                        mp4=out.mp4, gif=out.gif, gif_max_side=out.gif_max_side,
+                        pingpong=out.pingpong,
+                        hold_last=0.0 if out.pingpong else out.hold_last, audio=audio,
+                        clock=clock)
+
+    def store_frame(job: "_Dreamed | int") -> None:
+        if isinstance(job, int):  # frames 0..job-1, stored before: into the outputs
+            for index in range(job):
+                with clock.stage("encode_read"):
+                    image = store.read_frame(index)
+                stitcher.add(index, image)
+            return
+        log = mode.measure(job.index, job.ready, job.out)
+        with clock.stage("write"):
+            store.write_frame(job.index, job.out.image, octave_losses=job.octave_losses,
+                              final_loss=job.final_loss, seconds=job.seconds,
+                              steps=job.steps, checkpoint=job.out.checkpoint,
+                              **job.log, **job.out.log, **log)
+        stitcher.add(job.index, job.out.image)
+
+    # Ahead of the dream: what the input alone gives (decoding, flow). Behind it: the
+    # rest (stability terms, PNG, losses.csv, MP4/GIF encoding). pipeline = false runs
+    # the same calls in line: the reference, byte-identical.
+    ahead = Ahead(mode.prepare, range(first, mode.count), depth=_AHEAD,
+                  threaded=spec.pipeline, name="ahead")
+    behind = Behind(store_frame, depth=_BEHIND, threaded=spec.pipeline, name="behind")
+    failed = True
+    try:
+        if first:
+            behind.put(first)
+        if progress:
+            progress(first, mode.count, None)
+        final_loss = _dream_frames(mode, spec, model, first, tile_size, ahead, behind,
+                                   progress, clock)
+        with clock.stage("wait_behind"):
+            behind.close()
+        failed = False
+    finally:
+        ahead.close()
+        if failed:
+            behind.close(raise_error=False)  # the frames dreamed so far still count
+            stitcher.abandon()
+    with clock.stage("loss_plot"):
+        store.write_loss_plot()
+    with clock.stage("close"):
+        summary = mode.close(store)
+    if summary.report:
+        write_json_atomic(out_dir / "report.json", summary.report)
+    try:
+        outputs = stitcher.finish(store.read_frame)
+    except BaseException:
+        stitcher.abandon()
+        raise
+    seconds = clock.stop()
+    profile = clock.table()
+    store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2), profile=profile)
+    return RenderResult(out_dir, mode.name, mode.count, mode.count - first, seconds,
+                        outputs + summary.files, summary.report, final_loss, profile)
+
+
+def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahead: Ahead,
+                  behind: Behind, progress: FrameProgress | None, clock: StageClock):
+    """The critical path: each frame's start (from the last dream), dream and finish.
+    Returns the last measured loss (None if no frame measured one)."""
     final_loss = None
     for index in range(first, mode.count):
-        frame_started = time.perf_counter()
+        frame_started = time.perf_counter()  # the row's seconds: input, start, dream, finish
+        with clock.stage("wait_ahead"):  # in line (pipeline = false): the mode's own stages
+            ready = next(ahead)
         seed = frame_seed(spec.seed, index)
         with clock.stage("mode"):  # what the mode does not itemise itself
-            start = mode.start(index, seed)
+            start = mode.start(index, seed, ready)
         settings = dataclasses.replace(spec.dream.at(index, seed), tile_size=tile_size,
                                        **start.settings).validate()
         weights = spec.layer_weights(index)
@@ -96,33 +184,14 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
             out = mode.finish(index, result)
         loss = result.final_loss if math.isfinite(result.final_loss) else None
         final_loss = final_loss if loss is None else loss  # 0-step frames measure none
-        with clock.stage("write"):
-            store.write_frame(index, out.image, octave_losses=result.octave_losses,
-                              final_loss=result.final_loss,
-                              seconds=time.perf_counter() - frame_started,
-                              steps=settings.steps, checkpoint=out.checkpoint,
-                              **start.log, **out.log)
+        with clock.stage("wait_behind"):  # the queue to the store is full
+            behind.put(_Dreamed(index, ready, out, result.octave_losses, result.final_loss,
+                                time.perf_counter() - frame_started, settings.steps,
+                                {**start.log}))
         clock.frame()
         if progress:
             progress(index + 1, mode.count, loss)
-    with clock.stage("write"):
-        store.write_loss_plot()
-    with clock.stage("close"):  # the video mode times its stability pass inside
-        summary = mode.close(store)
-    if summary.report:
-        write_json_atomic(out_dir / "report.json", summary.report)
-    out = spec.output
-    outputs = stitch(out_dir, name=mode.name, fps=mode.fps, count=mode.count, mp4=out.mp4,
-                     gif=out.gif, gif_max_side=out.gif_max_side, pingpong=out.pingpong,
-                     hold_last=0.0 if out.pingpong else out.hold_last, audio=audio,
-                     clock=clock)
-    seconds = clock.stop()
-    profile = clock.table()
-    store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2), profile=profile)
-    return RenderResult(out_dir, mode.name, mode.count, mode.count - first, seconds,
-                        outputs + summary.files, summary.report, final_loss, profile)
-
-
+    return final_loss
 
 
 def _tile_size(spec: RenderSpec, out_dir: Path, manifest: dict, restart: bool) -> int:

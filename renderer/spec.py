@@ -82,6 +82,10 @@ class RenderSpec:
     dream: DreamTable = field(default_factory=DreamTable)
     output: OutputSettings = field(default_factory=OutputSettings)
     name: str = "custom"                     # the preset's name, for output folders
+    # Decode and compute flow ahead of the dream, write and encode behind it, on threads
+    # (renderer/pipelining.py). false: the plain sequential loop, the reference; the
+    # frames are byte-identical either way.
+    pipeline: bool = True
     # The modes' own tables (zoom, video, flow, progress...), each defined by its mode:
     # read them as attributes, spec.zoom.scale.
     tables: dict[str, Any] = field(default_factory=lambda: _mode_table_defaults())

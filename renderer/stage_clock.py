@@ -10,8 +10,13 @@
 Stages nest exclusively: time spent in an inner stage counts for the inner stage only
 (the frame loop times ``mode.start`` as "mode" while the video mode times "decode" and
 "flow" inside it), so in one thread the stages never add up to more than the wall time.
-What no stage covers is reported as "other". Stages timed on several threads at once
-may add up to more than the wall time; "other" then stays at 0.
+What no stage covers is reported as "other".
+
+Stages timed on another thread than the clock's own (the frame loop's workers that decode
+and compute flow ahead of the dream, or write and encode behind it) ran alongside the
+main thread: they are kept apart as "overlapped" and never count towards the wall time's
+shares. The main thread's stages then say what remained on the critical path, including
+the time it spent waiting for a worker ("wait_ahead", "wait_behind").
 
 ``NULL_CLOCK`` has the same ``stage`` and ``frame`` and measures nothing: modes use it
 until the frame loop hands them its clock.
@@ -35,7 +40,9 @@ class StageClock:
                  now: Callable[[], float] = time.perf_counter):
         self._now = now
         self.started = now() if started is None else started
-        self.seconds: dict[str, float] = {}
+        self.seconds: dict[str, float] = {}      # timed on the clock's own thread
+        self.overlapped: dict[str, float] = {}   # timed on other threads, alongside it
+        self._thread = threading.get_ident()
         self.frames = 0
         self._stopped: float | None = None
         self._lock = threading.Lock()
@@ -79,15 +86,23 @@ class StageClock:
         wall = self.wall()
         with self._lock:
             seconds = dict(self.seconds)
+            overlapped = dict(self.overlapped)
             frames = self.frames
         seconds[OTHER] = max(0.0, wall - sum(seconds.values()))
-        stages = {name: {"seconds": round(s, 4),
-                         "share": round(s / wall, 4) if wall > 0 else 0.0,
-                         "per_frame": round(s / frames, 4) if frames else None}
-                  for name, s in seconds.items()}
-        return {"wall_seconds": round(wall, 3), "frames": frames,
-                "frames_per_second": round(frames / wall, 4) if wall > 0 else None,
-                "stages": stages, "summary": summary_line(wall, frames, seconds)}
+
+        def rows(stages: dict[str, float]) -> dict[str, dict]:
+            return {name: {"seconds": round(s, 4),
+                           "share": round(s / wall, 4) if wall > 0 else 0.0,
+                           "per_frame": round(s / frames, 4) if frames else None}
+                    for name, s in stages.items()}
+
+        table = {"wall_seconds": round(wall, 3), "frames": frames,
+                 "frames_per_second": round(frames / wall, 4) if wall > 0 else None,
+                 "stages": rows(seconds),
+                 "summary": summary_line(wall, frames, seconds, overlapped)}
+        if overlapped:
+            table["overlapped"] = rows(overlapped)
+        return table
 
     def summary(self) -> str:
         return self.table()["summary"]
@@ -99,20 +114,27 @@ class StageClock:
         return stack
 
     def _add(self, name: str, seconds: float) -> None:
+        own = threading.get_ident() == self._thread
         with self._lock:
-            self.seconds[name] = self.seconds.get(name, 0.0) + max(0.0, seconds)
+            target = self.seconds if own else self.overlapped
+            target[name] = target.get(name, 0.0) + max(0.0, seconds)
 
 
-def summary_line(wall: float, frames: int, seconds: dict[str, float]) -> str:
+def summary_line(wall: float, frames: int, seconds: dict[str, float],
+                 overlapped: dict[str, float] | None = None) -> str:
     """"12 frames in 30.1 s (0.40 frames/s): dream 88%, flow 6%, other 1%": the stages by
-    share, largest first; those under 0.5 % of the wall time are left out."""
+    share, largest first; those under 0.5 % of the wall time are left out. Overlapped
+    stages follow in seconds: "; alongside: flow 3.1 s, write 1.2 s"."""
     rate = f"{frames / wall:.2f}" if wall > 0 else "-"
     head = f"{frames} frame{'' if frames == 1 else 's'} in {wall:.1f} s ({rate} frames/s)"
     if wall <= 0:
         return head
     shares = sorted(((s / wall, name) for name, s in seconds.items()), reverse=True)
     parts = [f"{name} {share:.0%}" for share, name in shares if share >= 0.005]
-    return head + (": " + ", ".join(parts) if parts else "")
+    line = head + (": " + ", ".join(parts) if parts else "")
+    alongside = sorted(((s, name) for name, s in (overlapped or {}).items()), reverse=True)
+    alongside = [f"{name} {s:.1f} s" for s, name in alongside if s >= 0.05]
+    return line + ("; alongside: " + ", ".join(alongside) if alongside else "")
 
 
 def format_table(table: dict[str, Any]) -> list[str]:
@@ -124,6 +146,9 @@ def format_table(table: dict[str, Any]) -> list[str]:
     lines.append(f"{'wall':<12} {table['wall_seconds']:>9.3f} {'100.0%':>7} "
                  f"{'':>9}  {table['frames']} frames, "
                  f"{table['frames_per_second'] or 0:.3f} frames/s")
+    for name, row in table.get("overlapped", {}).items():  # not part of the wall's 100 %
+        per = "-" if row["per_frame"] is None else f"{row['per_frame']:.4f}"
+        lines.append(f"{'+' + name:<12} {row['seconds']:>9.3f} {'':>7} {per:>9}  alongside")
     return lines
 
 

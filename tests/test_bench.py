@@ -15,8 +15,9 @@ def test_bench_measures_the_engine_and_both_frame_kinds(tmp_path, capsys, embedd
         assert entry["steps_per_s"] > 0
         expected = entry["size"] ** 2 / 1e6 * entry["steps_per_s"]
         assert math.isclose(entry["mpix_steps_per_s"], expected, rel_tol=0.01)
-    assert [f["mode"] for f in report["frames"]] == ["zoom", "video"]
+    assert [(f["mode"], f["pipeline"]) for f in report["frames"]] == [
+        ("zoom", True), ("video", True), ("video", False)]
     assert all(f["seconds_per_frame"] > 0 for f in report["frames"])
-    assert report["suggestions"]
+    assert any("pipeline" in s for s in report["suggestions"])
     printed = capsys.readouterr().out
     assert "megapixel-steps/s" in printed and "s/frame" in printed and "suggestions" in printed

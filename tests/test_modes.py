@@ -64,7 +64,7 @@ class StillMode(ModeBase):
         self.last = store.read_frame(done - 1).astype(np.float32) if done else None
         return done
 
-    def start(self, index, seed):
+    def start(self, index, seed, ready):
         fade = self.spec.still.fade
         image = self.photo if self.last is None else fade * self.last + (1 - fade) * self.photo
         return FrameStart(image, {"octaves": 1}, {"fade": fade})

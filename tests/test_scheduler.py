@@ -127,11 +127,16 @@ def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterru
     """The real CLI in a child process, killed without warning mid-render."""
     from helpers import set_args, signal_render_after
 
-    whole, _ = uninterrupted
-    signal_render_after(tmp_path, ["noise-zoom", *set_args(SMALL)], frames=2)
-    result = render_frames(small_spec(), dogs, tmp_path)
-    assert 0 < result.rendered < FRAMES
-    assert frame_bytes(tmp_path) == frame_bytes(whole)
+    # More frames than the other tests: at 96 px a frame takes ~30 ms, and the child
+    # must still be rendering when the test sees its second PNG.
+    many = 40
+    whole = tmp_path / "whole"
+    render_frames(small_spec(f"frames={many}"), dogs, whole)
+    signal_render_after(tmp_path, ["noise-zoom", *set_args(SMALL), "--set", f"frames={many}"],
+                        frames=2)
+    result = render_frames(small_spec(f"frames={many}"), dogs, tmp_path)
+    assert 0 < result.rendered < many
+    assert frame_bytes(tmp_path, many) == frame_bytes(whole, many)
     assert not [p for p in tmp_path.rglob("*") if p.name.endswith(".partial")]
 
 
@@ -155,3 +160,74 @@ def test_an_auto_tile_size_is_kept_for_the_whole_render_folder(dogs, tmp_path, m
     assert json.loads((tmp_path / "manifest.json").read_text())["tile_size"] == first
     render_frames(small_spec("frames=3"), dogs, tmp_path, restart=True)
     assert used[1:] == [first + 64] * 3
+
+
+# ---------------------------------------------------------------- the pipelined loop
+
+
+def rows_without_seconds(out):
+    """losses.csv as text rows, the seconds column (wall time) left out."""
+    import csv
+
+    with open(out / "losses.csv", newline="") as f:
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
+
+
+def test_the_sequential_loop_gives_byte_identical_frames_logs_and_outputs(dogs, uninterrupted,
+                                                                         tmp_path):
+    """pipeline = false is the reference: the threads change when work runs, not what
+    it computes. Both encode the MP4 and GIF as frames come: the same bytes."""
+    whole, piped = uninterrupted
+    plain = render_frames(small_spec("pipeline=false"), dogs, tmp_path)
+    assert frame_bytes(tmp_path) == frame_bytes(whole)
+    assert rows_without_seconds(tmp_path) == rows_without_seconds(whole)
+    for name in ("zoom.mp4", "zoom.gif"):
+        assert (tmp_path / name).read_bytes() == (whole / name).read_bytes(), name
+    # Where the work ran: behind the dream on a worker, or in line.
+    assert {"write", "encode_mp4", "encode_gif"} <= set(piped.profile["overlapped"])
+    assert "write" not in piped.profile["stages"]
+    assert "overlapped" not in plain.profile and "write" in plain.profile["stages"]
+
+
+def test_a_pipelined_render_resumed_without_the_pipeline_gives_the_same_frames(
+        dogs, uninterrupted, tmp_path):
+    whole, _ = uninterrupted
+
+    def interrupt_after_three(done, total, loss):
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        render_frames(small_spec(), dogs, tmp_path, progress=interrupt_after_three)
+    # The frames dreamed before the interrupt are written before it propagates.
+    assert len(list((tmp_path / "frames").glob("*.png"))) == 3
+    assert not list(tmp_path.glob("*.mp4")) and not list(tmp_path.glob("*.gif"))
+    result = render_frames(small_spec("pipeline=false"), dogs, tmp_path)
+    assert result.rendered == FRAMES - 3
+    assert frame_bytes(tmp_path) == frame_bytes(whole)
+    assert (tmp_path / "zoom.mp4").read_bytes() == (whole / "zoom.mp4").read_bytes()
+
+
+def test_a_write_that_fails_behind_the_dream_stops_the_render_cleanly(dogs, uninterrupted,
+                                                                      tmp_path, monkeypatch):
+    """A full disk while writing frame 2 on the worker: the error reaches the caller, the
+    frames before stay done, no output is left half-written; a resume finishes the job."""
+    from renderer.frame_store import FrameStore
+
+    whole, _ = uninterrupted
+    real_write = FrameStore.write_frame
+
+    def write_frame(self, index, *args, **kwargs):
+        if index == 2:
+            raise DreamreelError("cannot write frame 3: No space left on device")
+        return real_write(self, index, *args, **kwargs)
+
+    monkeypatch.setattr(FrameStore, "write_frame", write_frame)
+    with pytest.raises(DreamreelError, match="No space left"):
+        render_frames(small_spec(), dogs, tmp_path)
+    assert sorted(p.name for p in (tmp_path / "frames").glob("*.png")) == [
+        "000001.png", "000002.png"]
+    assert not [p for p in tmp_path.rglob("*") if p.suffix in (".mp4", ".gif", ".partial")]
+    monkeypatch.setattr(FrameStore, "write_frame", real_write)
+    assert render_frames(small_spec(), dogs, tmp_path).rendered == FRAMES - 2
+    assert frame_bytes(tmp_path) == frame_bytes(whole)

@@ -86,6 +86,35 @@ def test_other_is_a_reserved_name_and_the_null_clock_measures_nothing():
         NULL_CLOCK.frame()
 
 
+def test_stages_timed_on_other_threads_are_kept_apart_as_overlapped():
+    """A worker's stages ran alongside the main thread: they never eat into the wall
+    time's shares, which say what stayed on the critical path."""
+    import threading
+
+    now = FakeTime()
+    clock = StageClock(now=now)
+    with clock.stage("dream"):
+        now.tick(4.0)
+
+    def worker():
+        with clock.stage("flow"):
+            now.tick(3.0)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join()
+    with clock.stage("wait_ahead"):
+        now.tick(1.0)
+    clock.frame()
+    table = clock.table()
+    assert table["wall_seconds"] == 8.0
+    assert set(table["stages"]) == {"dream", "wait_ahead", OTHER}
+    assert table["stages"][OTHER]["seconds"] == 3.0  # the main thread timed nothing then
+    assert table["overlapped"] == {"flow": {"seconds": 3.0, "share": 0.375, "per_frame": 3.0}}
+    assert table["summary"].endswith("; alongside: flow 3.0 s")
+    assert format_table(table)[-1].split() == ["+flow", "3.000", "3.0000", "alongside"]
+
+
 def test_the_table_prints_as_aligned_lines():
     now = FakeTime()
     clock = StageClock(now=now)
@@ -102,9 +131,10 @@ def test_the_table_prints_as_aligned_lines():
 
 
 def check_profile(profile, frames, expected):
+    """``expected`` stages timed on the main thread or alongside it (the workers)."""
     stages = profile["stages"]
     assert profile["frames"] == frames
-    assert set(expected) <= set(stages), sorted(stages)
+    assert set(expected) <= set(stages) | set(profile.get("overlapped", {})), sorted(stages)
     assert stages["dream"]["seconds"] > 0
     timed = sum(row["seconds"] for name, row in stages.items() if name != OTHER)
     assert timed <= profile["wall_seconds"] + 1e-3

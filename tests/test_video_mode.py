@@ -283,7 +283,7 @@ def test_a_scene_cut_restarts_the_dream(embedded_cache, tmp_path, samples_dir):
 # ---------------------------------------------------------------- resume
 
 
-def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path):
+def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path, monkeypatch):
     whole, _ = with_flow
 
     def stop_after_five(done, total, loss):
@@ -292,16 +292,59 @@ def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path):
 
     with pytest.raises(KeyboardInterrupt):
         render(spec_for(clip), tmp_path, progress=stop_after_five)
+    # Each frame logs its stability terms: the resumed render measures only the frames
+    # it renders (with the carry's flows) and never reads the clip again to do so.
+    import renderer.flow
+
+    def no_second_pass(*args, **kwargs):
+        raise AssertionError("the stability of stored frames was measured again")
+
+    monkeypatch.setattr(renderer.flow.StabilityMeter, "add", no_second_pass)
     result = render(spec_for(clip), tmp_path)
     assert result.rendered == FRAMES - 5
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
     assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
-    # The uninterrupted render measured its stability during the render (the carry's
-    # flows); the resumed one measured it afterwards from the clip: the same report.
-    measured_live = json.loads((whole / "report.json").read_text())
-    measured_after = json.loads((tmp_path / "report.json").read_text())
-    assert measured_after == measured_live
-    assert "stability" in result.profile["stages"]
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(
+        (whole / "report.json").read_text())
+
+
+def test_a_render_logged_without_stability_terms_measures_them_from_the_clip(clip, with_flow,
+                                                                               tmp_path):
+    """Frames of an older version have no terms in losses.csv: the report is measured
+    from the clip and the stored frames, and comes out the same."""
+    import shutil
+
+    whole, _ = with_flow
+    out = tmp_path / "old"
+    shutil.copytree(whole, out)
+    rows = loss_rows(out)
+    old_columns = [c for c in rows[0] if c not in ("dream_strength", "e_warp_output",
+                                                   "e_warp_input")]
+    with open(out / "losses.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, old_columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    (out / "report.json").unlink()
+    assert render(spec_for(clip), out).rendered == 0
+    assert json.loads((out / "report.json").read_text()) == json.loads(
+        (whole / "report.json").read_text())
+
+
+def test_the_sequential_loop_renders_the_same_video(clip, with_flow, tmp_path):
+    """pipeline = false (decode, flow, measuring and writing in line with the dream):
+    byte-identical frames, the same log, report and MP4."""
+    whole, piped = with_flow
+    plain = render(spec_for(clip, "pipeline=false"), tmp_path)
+    differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
+    assert not differ, f"frames {differ} differ between the pipelined and sequential loops"
+    without_seconds = [[{k: v for k, v in row.items() if k != "seconds"} for row in
+                        loss_rows(out)] for out in (whole, tmp_path)]
+    assert without_seconds[0] == without_seconds[1]
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(
+        (whole / "report.json").read_text())
+    assert (tmp_path / "video.mp4").read_bytes() == (whole / "video.mp4").read_bytes()
+    assert {"decode", "flow", "stability", "write"} <= set(piped.profile["overlapped"])
+    assert {"decode", "flow", "stability", "write"} <= set(plain.profile["stages"])
 
 
 def test_a_video_render_killed_with_sigkill_resumes_to_the_same_frames(clip, with_flow, tmp_path):

@@ -9,12 +9,19 @@ A mode is driven by the frame loop (renderer/scheduler.py), one frame at a time:
     with create_mode(spec) as mode:           # opens its input; knows fps and frame count
         first = mode.resume(done, store)      # continue after `done` stored frames
         for index in range(first, mode.count):
-            start = mode.start(index, seed)   # FrameStart: start image, setting changes, log
+            ready = mode.prepare(index)       # AHEAD: what the input alone gives (decode, flow)
+            start = mode.start(index, seed, ready)  # FrameStart: start image, settings, log
             result = dream(...)               # the engine, which knows nothing of modes
             out = mode.finish(index, result)  # FrameOut: the picture to store
+            log = mode.measure(index, ready, out)   # BEHIND: columns nothing later needs
             store.write_frame(...)
         summary = mode.close(store)           # report, extra files
                                               # (leaving `with` releases the input)
+
+With ``pipeline = true`` (the default) ``prepare`` runs on a worker thread a few frames
+ahead and ``measure`` on another after the dream (renderer/pipelining.py): each is called
+in frame order from one thread, so ``prepare`` may keep its own state (a decoder, the last
+raw frame) and so may ``measure``, but neither may touch what start/finish change.
 
 Modes are pure numpy/OpenCV: they never call the engine or write frames themselves.
 """
@@ -88,9 +95,17 @@ class Mode(Protocol):
         """Prepare to continue after ``done`` stored frames; return the frame to start at
         (``done``, or fewer when the stored frames are not enough to pick up from)."""
 
-    def start(self, index: int, seed: int) -> FrameStart: ...
+    def prepare(self, index: int) -> Any:
+        """What frame ``index`` needs from the input alone, independent of every dream
+        (a decoded frame, its optical flow); handed to ``start`` and ``measure``."""
+
+    def start(self, index: int, seed: int, ready: Any) -> FrameStart: ...
 
     def finish(self, index: int, result: DreamResult) -> FrameOut: ...
+
+    def measure(self, index: int, ready: Any, out: FrameOut) -> dict[str, Any]:
+        """Extra losses.csv columns from a finished frame that no later frame depends on
+        (the stability terms)."""
 
     def audio(self) -> AudioSource | None:
         """The sound to carry into the MP4, if any."""
@@ -125,7 +140,7 @@ class ModeBase:
     @classmethod
     def identity(cls, spec: RenderSpec) -> dict[str, Any]:
         data = spec.to_dict()
-        for key in ("frames", "fps", "output", "name"):  # change freely: frames stay valid
+        for key in ("frames", "fps", "output", "name", "pipeline"):  # frames stay valid
             data.pop(key)
         for other in MODES.classes():
             if other is not cls:
@@ -135,6 +150,12 @@ class ModeBase:
 
     def resume(self, done: int, store: FrameStore) -> int:
         return done
+
+    def prepare(self, index: int) -> Any:
+        return None
+
+    def measure(self, index: int, ready: Any, out: FrameOut) -> dict[str, Any]:
+        return {}
 
     def audio(self) -> AudioSource | None:
         return None

@@ -105,7 +105,7 @@ class ProgressMode(ModeBase):
         self.state = DreamState.from_arrays(arrays)
         return done
 
-    def start(self, index: int, seed: int) -> FrameStart:
+    def start(self, index: int, seed: int, ready=None) -> FrameStart:
         octave, step = self.plan[index]
         if index == 0:
             max_steps = 0

@@ -16,11 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import cv2
 import numpy as np
 
 from ..errors import DreamreelError, one_of
-from ..flow import (DIS_PRESETS, FLOW_METHODS, FlowEstimator, StabilityMeter, backward_warp,
-                    flow_pair, is_scene_cut, occlusion_mask, to_gray)
+from ..flow import (DIS_PRESETS, FLOW_METHODS, FlowEstimator, FrameTerms, StabilityMeter,
+                    backward_warp, flow_pair, is_scene_cut, measure_frame, occlusion_mask,
+                    to_gray)
 from ..media.images import to_uint8
 from ..media import open_video
 from ..schedule import Schedule, constant
@@ -102,6 +104,40 @@ class FlowSettings:
 
 
 @dataclass(frozen=True)
+class RawMotion:
+    """What the optical flow of two raw frames says, before any dream: it depends on the
+    clip alone, so the frame loop computes it ahead of the dream."""
+
+    flows: tuple[np.ndarray, np.ndarray]  # (backward t -> t-1, forward t-1 -> t)
+    mask: np.ndarray                      # occlusion mask: 1 where the flow holds
+    cut: bool                             # a new shot starts at frame t
+
+    @property
+    def reliable(self) -> float:
+        return float(self.mask.mean())
+
+
+def raw_motion(spec: RenderSpec, estimator: FlowEstimator, previous_raw: np.ndarray,
+               raw: np.ndarray) -> RawMotion:
+    """The flow from ``previous_raw`` to ``raw`` both ways, where it holds, and cuts."""
+    gray_prev, gray_cur = to_gray(previous_raw), to_gray(raw)
+    backward, forward = flow_pair(estimator, gray_prev, gray_cur)
+    mask = occlusion_mask(backward, forward)
+    cut = is_scene_cut(gray_prev, gray_cur, mask, min_reliable=spec.flow.cut_min_reliable,
+                       hist_threshold=spec.flow.cut_hist_threshold)
+    return RawMotion((backward, forward), mask, cut)
+
+
+@dataclass(frozen=True)
+class RawFrame:
+    """One frame of the clip, decoded ahead of the dream (what ``prepare`` gives)."""
+
+    image: np.ndarray                  # RGB uint8
+    previous: np.ndarray | None        # the raw frame before it; None for the first
+    motion: RawMotion | None = None    # from previous to image; None without flow
+
+
+@dataclass(frozen=True)
 class Carry:
     """How one frame starts."""
 
@@ -109,40 +145,47 @@ class Carry:
     fresh: bool             # no dream carried: first frame, cut, or flow off
     cut: bool = False
     reliable: float = 1.0   # share of pixels whose flow passed the consistency check
-    flows: tuple[np.ndarray, np.ndarray] | None = None  # (backward, forward), if computed
 
 
 def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, raw: np.ndarray,
                 previous_raw: np.ndarray | None, previous_dream: np.ndarray | None, *,
                 fade: bool = True, clock=NULL_CLOCK) -> Carry:
-    """Frame ``frame``'s start image from its raw frame and the previous dreamed frame.
+    """Frame ``frame``'s start image from its raw frame and the previous dreamed frame,
+    the flow computed here (the frame loop computes it ahead and calls `carry_motion`)."""
+    motion = None
+    if estimator is not None and previous_raw is not None and previous_dream is not None:
+        with clock.stage("flow"):
+            motion = raw_motion(spec, estimator, previous_raw, raw)
+    return carry_motion(spec, motion, frame, raw, previous_raw, previous_dream, fade=fade)
+
+
+def carry_motion(spec: RenderSpec, motion: RawMotion | None, frame: int, raw: np.ndarray,
+                 previous_raw: np.ndarray | None, previous_dream: np.ndarray | None, *,
+                 fade: bool = True) -> Carry:
+    """Carry the previous frame's dream along ``motion`` onto ``raw``.
 
     ``fade=False`` carries the whole dream (blend 1, the occlusion mask still applies):
     frames between cadence keyframes add no dream, so fading them too would thin the
     dream by blend**cadence a keyframe instead of by blend.
     """
-    raw_f = raw.astype(np.float32)
-    if estimator is None or previous_raw is None or previous_dream is None:
-        return Carry(raw_f, fresh=True)
-    with clock.stage("flow"):  # the raw frames' flow, where it holds, and cuts
-        gray_prev, gray_cur = to_gray(previous_raw), to_gray(raw)
-        backward, forward = flow_pair(estimator, gray_prev, gray_cur)
-        mask = occlusion_mask(backward, forward)
-        flow = spec.flow
-        cut = is_scene_cut(gray_prev, gray_cur, mask, min_reliable=flow.cut_min_reliable,
-                           hist_threshold=flow.cut_hist_threshold)
-    flows = (backward, forward)
-    if cut:
-        return Carry(raw_f, fresh=True, cut=True, reliable=float(mask.mean()), flows=flows)
-    weight = ((spec.video.blend(frame) if fade else 1.0) * mask)[..., None]
+    if motion is None or previous_raw is None or previous_dream is None:
+        return Carry(raw.astype(np.float32), fresh=True)
+    if motion.cut:
+        return Carry(raw.astype(np.float32), fresh=True, cut=True, reliable=motion.reliable)
+    backward = motion.flows[0]
+    weight = ((spec.video.blend(frame) if fade else 1.0) * motion.mask)[..., None]
     if spec.video.blend_mode == "residual":
-        residual = previous_dream.astype(np.float32) - previous_raw.astype(np.float32)
-        start = raw_f + weight * backward_warp(residual, backward)
+        # raw + weight * warp(dream - raw), in place: half the time of the plain numpy
+        # expression at 720p (it is on the critical path), the same floats.
+        start = backward_warp(cv2.subtract(previous_dream, previous_raw, dtype=cv2.CV_32F),
+                              backward)
+        start *= weight
+        start += raw
     else:
         warped = backward_warp(previous_dream.astype(np.float32), backward)
-        start = weight * warped + (1.0 - weight) * raw_f
-    return Carry(np.clip(start, 0.0, 255.0), fresh=False, reliable=float(mask.mean()),
-                 flows=flows)
+        start = weight * warped + (1.0 - weight) * raw.astype(np.float32)
+    np.clip(start, 0.0, 255.0, out=start)
+    return Carry(start, fresh=False, reliable=motion.reliable)
 
 
 def between_settings(steps: int) -> dict:
@@ -157,7 +200,10 @@ class VideoMode(ModeBase):
     """A clip, frame by frame, each frame carrying the last one's dream along the flow."""
 
     name = "video"
-    columns = ("cut", "reliable", "keyframe")
+    # dream_strength, e_warp_*: each frame's stability terms (flow.FrameTerms), which
+    # report.json adds up.
+    columns = ("cut", "reliable", "keyframe", "dream_strength", "e_warp_output",
+               "e_warp_input")
     settings = {"video": VideoSettings, "flow": FlowSettings}
 
     @classmethod
@@ -174,14 +220,14 @@ class VideoMode(ModeBase):
                                  every=v.every, max_size=v.max_size, folder_fps=spec.fps)
         self.count = self.source.frame_count
         self.fps = self.source.fps
+        # Each estimator is used by one thread only: OpenCV's DIS object is not shared.
         self.estimator = (FlowEstimator(spec.flow.method, spec.flow.preset)
                           if spec.flow.enabled else None)
+        self._measure_estimator = self._report_estimator()  # flow off: measuring needs one
         self._raws = None
-        self.raw = self.previous_raw = self.previous_dream = None
-        # A render from frame 0 measures its stability as it goes, reusing the carry's
-        # flows; a resumed one never saw the earlier frames and measures at the end.
-        self._meter: StabilityMeter | None = None
-        self._flows = None
+        self._last_raw: np.ndarray | None = None       # prepare's: the frame decoded last
+        self.previous_dream: np.ndarray | None = None  # start/finish's: the last dream
+        self._measured: tuple[np.ndarray, np.ndarray] | None = None  # measure's: (raw, dream)
 
     def release(self) -> None:
         self.source.close()
@@ -190,26 +236,33 @@ class VideoMode(ModeBase):
         """Stream raw frames from ``done - 1`` on; the dream chain restarts from disk."""
         with self.clock.stage("decode"):
             self._raws = self.source.frames(first=max(0, done - 1))
-            self.previous_raw = next(self._raws) if done > 0 else None
+            self._last_raw = next(self._raws) if done > 0 else None
         if done > 0:
             self.previous_dream = store.read_frame(done - 1)
-        else:
-            self._meter = StabilityMeter(self.fps, self.estimator or self._report_estimator())
+            self._measured = (self._last_raw, self.previous_dream)
         return done
 
     def _report_estimator(self) -> FlowEstimator:
         return FlowEstimator(self.spec.flow.method, self.spec.flow.preset)
 
-    def start(self, index: int, seed: int) -> FrameStart:
+    def prepare(self, index: int) -> RawFrame:
+        """Decode frame ``index`` and its flow from the frame before: the clip alone."""
         with self.clock.stage("decode"):
-            self.raw = next(self._raws)
+            raw = next(self._raws)
+        previous, self._last_raw = self._last_raw, raw
+        motion = None
+        if self.estimator is not None and previous is not None:
+            with self.clock.stage("flow"):
+                motion = raw_motion(self.spec, self.estimator, previous, raw)
+        return RawFrame(raw, previous, motion)
+
+    def start(self, index: int, seed: int, ready: RawFrame) -> FrameStart:
         # A keyframe by its index alone (and by a cut, which the raw frames decide): a
         # resumed render decides the same, whatever it stored before.
         between = index % self.spec.video.cadence != 0
-        with self.clock.stage("carry"):  # the warp and blend (carry_dream times its flow)
-            carry = carry_dream(self.spec, self.estimator, index, self.raw, self.previous_raw,
-                                self.previous_dream, fade=not between, clock=self.clock)
-        self._flows = carry.flows
+        with self.clock.stage("carry"):  # the warp and blend
+            carry = carry_motion(self.spec, ready.motion, index, ready.image, ready.previous,
+                                 self.previous_dream, fade=not between)
         if carry.fresh:
             settings = {"steps": self.spec.video.first_steps,
                         "octaves": self.spec.video.first_octaves}
@@ -226,11 +279,18 @@ class VideoMode(ModeBase):
 
     def finish(self, index: int, result) -> FrameOut:
         frame = to_uint8(result.image)
-        if self._meter is not None:
-            with self.clock.stage("stability"):
-                self._meter.add(self.raw, frame, flows=self._flows)
-        self.previous_raw, self.previous_dream = self.raw, frame
+        self.previous_dream = frame
         return FrameOut(frame)
+
+    def measure(self, index: int, ready: RawFrame, out: FrameOut) -> dict:
+        """The frame's stability terms (E_warp against the frame before, dream strength),
+        with the flow the carry used: kept in losses.csv, summed into report.json."""
+        with self.clock.stage("stability"):
+            terms = measure_frame(ready.image, out.image, self._measured,
+                                  estimator=self._measure_estimator,
+                                  flows=ready.motion.flows if ready.motion else None)
+        self._measured = (ready.image, out.image)
+        return terms.to_log()
 
     def audio(self):
         """The clip's sound from the range's start (an AudioSource), or None."""
@@ -243,16 +303,22 @@ class VideoMode(ModeBase):
     def close(self, store) -> ModeSummary:
         """The temporal stability report of the stored frames against the raw clip.
 
-        A render that ran from frame 0 measured it frame by frame; a resumed one never saw
-        the earlier frames' flow, so the clip is read and its flow computed again here.
+        It adds up the terms each frame logged in losses.csv, so a resumed render reports
+        exactly what an uninterrupted one does; only frames logged by an older version,
+        without terms, make it read the clip and compute the flow again.
         """
-        meter = self._meter
-        if meter is None or meter.frames != self.count:
+        rows = store.rows()[: self.count]
+        terms = [FrameTerms.from_log(row) for row in rows]
+        if len(terms) == self.count and None not in terms:
+            meter = StabilityMeter(self.fps, self._report_estimator())
+            for frame_terms in terms:
+                meter.add_terms(frame_terms)
+        else:
             with self.clock.stage("stability"):  # decoding the clip again included
                 meter = StabilityMeter(self.fps, self._report_estimator())
                 for index, raw in zip(range(self.count), self.source.frames()):
                     meter.add(raw, store.read_frame(index))
         stability = meter.report()
         report = {"summary": stability.summary_line(), **stability.to_dict()}
-        report["cuts"] = [int(r["frame"]) for r in store.rows() if int(r.get("cut", 0))]
+        report["cuts"] = [int(r["frame"]) for r in rows if int(r.get("cut", 0))]
         return ModeSummary(report)

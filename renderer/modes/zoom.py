@@ -92,19 +92,38 @@ def add_noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:
     return image + rng.normal(0.0, amount, image.shape).astype(np.float32)
 
 
-def match_colours(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
+def match_colours(image: np.ndarray, reference: "np.ndarray | ColourStats") -> np.ndarray:
     """Per-channel mean and std in Lab moved to the reference's (Reinhard's transfer).
 
     Repeated zoom-and-dream drifts towards grey or oversaturation; pulling every
     start image back to frame 0's colour statistics keeps a long zoom's palette.
+    ``reference``: an RGB image, or its ColourStats (frame 0's, computed once a render).
     """
     lab = _to_lab(image)
-    ref = _to_lab(reference)
-    mean, std = lab.mean(axis=(0, 1)), lab.std(axis=(0, 1))
-    ref_mean, ref_std = ref.mean(axis=(0, 1)), ref.std(axis=(0, 1))
-    matched = (lab - mean) / np.maximum(std, 1e-6) * ref_std + ref_mean
+    mean, std = _lab_stats(lab)
+    ref = reference if isinstance(reference, ColourStats) else ColourStats.of(reference)
+    matched = (lab - mean) / np.maximum(std, 1e-6) * ref.std + ref.mean
     rgb = cv2.cvtColor(matched.astype(np.float32), cv2.COLOR_Lab2RGB) * 255.0
     return np.clip(rgb, 0.0, 255.0)
+
+
+@dataclass(frozen=True)
+class ColourStats:
+    """An image's per-channel Lab mean and standard deviation."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def of(cls, rgb: np.ndarray) -> "ColourStats":
+        return cls(*_lab_stats(_to_lab(rgb)))
+
+
+def _lab_stats(lab: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # OpenCV's one pass in double: 40x faster than numpy's mean and std over two axes,
+    # which took most of a 384 px zoom frame's carry (7 ms each).
+    mean, std = cv2.meanStdDev(lab)
+    return mean.ravel().astype(np.float32), std.ravel().astype(np.float32)
 
 
 def _to_lab(rgb: np.ndarray) -> np.ndarray:
@@ -112,8 +131,8 @@ def _to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(unit, cv2.COLOR_RGB2Lab)
 
 
-def next_init(spec: RenderSpec, previous: np.ndarray, reference: np.ndarray, frame: int,
-              seed: int, *, noise: bool = True) -> np.ndarray:
+def next_init(spec: RenderSpec, previous: np.ndarray, reference: "np.ndarray | ColourStats",
+              frame: int, seed: int, *, noise: bool = True) -> np.ndarray:
     """Where frame ``frame`` (>= 1) starts: the previous frame moved, noised, recoloured.
 
     ``noise=False`` leaves the noise out: a frame that is not dreamed (a cadence frame
@@ -139,16 +158,17 @@ class ZoomMode(ModeBase):
         self.spec = spec
         self.count = spec.frames
         self.fps = spec.fps
-        self.reference: np.ndarray | None = None  # frame 0, for colour coherence
+        self.reference: ColourStats | None = None  # frame 0's colours, for coherence
         self.previous: np.ndarray | None = None
 
     def resume(self, done: int, store) -> int:
         """Pick up after ``done`` stored frames: frame 0 and the last one are all it needs."""
         if done > 0:
-            self.reference, self.previous = store.read_frame(0), store.read_frame(done - 1)
+            self.reference = ColourStats.of(store.read_frame(0))
+            self.previous = store.read_frame(done - 1)
         return done
 
-    def start(self, index: int, seed: int) -> FrameStart:
+    def start(self, index: int, seed: int, ready=None) -> FrameStart:
         motion = Motion.at(self.spec, index)
         # A keyframe by its index alone: a resumed render decides the same.
         between = index % self.spec.zoom.cadence != 0
@@ -177,5 +197,5 @@ class ZoomMode(ModeBase):
         frame = to_uint8(result.image)
         self.previous = frame  # frames chain through the stored uint8 picture
         if self.reference is None:
-            self.reference = frame
+            self.reference = ColourStats.of(frame)
         return FrameOut(frame)
