@@ -24,14 +24,20 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 _POLL_SECONDS = 0.1  # how often a blocked worker looks whether it was told to stop
-_NICE = 10           # niceness of worker threads: the dream first, the rest in its gaps
+_NICE = 19           # niceness of worker threads: the dream first, the rest in its gaps
 
 
 def lower_this_threads_priority() -> None:
     """Make the calling thread yield the CPU to the rest of the process (Linux: threads
-    have their own nice value). Where that is not possible, nothing changes."""
+    have their own scheduling policy). Where that is not possible, nothing changes."""
+    tid = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+        os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, _NICE)
     except (AttributeError, OSError):
         pass
 

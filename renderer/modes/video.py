@@ -286,9 +286,11 @@ class VideoMode(ModeBase):
         """The frame's stability terms (E_warp against the frame before, dream strength),
         with the flow the carry used: kept in losses.csv, summed into report.json."""
         with self.clock.stage("stability"):
+            motion = ready.motion
             terms = measure_frame(ready.image, out.image, self._measured,
                                   estimator=self._measure_estimator,
-                                  flows=ready.motion.flows if ready.motion else None)
+                                  flows=motion.flows if motion else None,
+                                  mask=motion.mask if motion else None)
         self._measured = (ready.image, out.image)
         return terms.to_log()
 
