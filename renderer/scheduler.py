@@ -22,6 +22,7 @@ from .dream import dream
 from .errors import DreamreelError
 from .files import write_json_atomic
 from .frame_store import FrameStore, read_manifest
+from .heap_reuse import reuse_freed_buffers
 from .manifest import build_manifest
 from .modes import FrameOut, create_mode
 from .pipelining import Ahead, Behind
@@ -60,6 +61,7 @@ def frame_seed(render_seed: int, frame: int) -> int:
 def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = False,
                   progress: FrameProgress | None = None) -> RenderResult:
     """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF."""
+    reuse_freed_buffers()  # frame-sized temporaries without page faults (heap_reuse.py)
     clock = StageClock()
     with clock.stage("open"):  # opening the input (probing a clip, listing a folder)
         mode = create_mode(spec)
