@@ -221,3 +221,51 @@ def test_a_killed_store_resumes_into_the_right_frames_only(tmp_path_factory, kil
     for index in range(done, count):
         _write(store, index)
     assert _snapshot(out) == expected  # the same folder as a render never killed
+
+
+# A real process writing frames through the store, SIGKILLed at a random moment: whatever
+# syscall it was in, the reopened store holds right frames only and completes as above.
+_WRITER = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from test_properties import _render
+print("writing", flush=True)
+_render(sys.argv[1], 200)
+"""
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(delay=st.floats(0.0, 0.6))  # 200 frames take ~0.65 s here
+def test_a_store_killed_for_real_resumes_into_the_right_frames_only(tmp_path_factory, delay):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    out = tmp_path_factory.mktemp("sigkill")
+    tests_dir = str(Path(__file__).parent)
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(out), tests_dir],
+                              env={**os.environ, "PYTHONPATH": str(Path(tests_dir).parent)},
+                              stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline() == "writing\n"  # imports done: the kill lands in writes
+    time.sleep(delay)
+    writer.send_signal(signal.SIGKILL)
+    writer.wait()
+    writer.stdout.close()
+
+    store = FrameStore(out, _manifest(), columns=COLUMNS)
+    done = store.done_count()
+    for index in range(done):
+        np.testing.assert_array_equal(store.read_frame(index), _image(index))
+    assert [row["final_loss"] for row in store.rows()] == [i + 1.25 for i in range(done)]
+    if done:
+        state = store.read_checkpoint(done - 1)
+        assert state is None or state["state"].tolist() == [done - 1] * 3
+    for index in range(done, 200):
+        _write(store, index)
+    reference = tmp_path_factory.mktemp("uninterrupted")
+    _render(reference, 200)
+    assert _snapshot(out) == _snapshot(reference)
