@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .numeric_faults import check_steps
+
 
 @dataclass(frozen=True)
 class AscentSettings:
@@ -36,6 +38,7 @@ class Ascent:
     descends). The random roll of step i depends only on (seed, first_step + i), so a
     run split into chunks (for snapshots) equals one uninterrupted run. Layer weights
     are a graph input, so a schedule that morphs one layer into another never retraces.
+    A step whose loss or moved image is NaN or inf raises NumericalFault (numeric_faults).
     """
 
     def __init__(self, model, settings: AscentSettings):
@@ -127,6 +130,7 @@ class Ascent:
         @tf.function(input_signature=signature)
         def run(image, layer_weights, steps, step_size, first_step, seed):
             losses = tf.TensorArray(tf.float32, size=steps)
+            finite = tf.TensorArray(tf.bool, size=steps)
             for i in tf.range(steps):
                 shift = step_shift(seed, first_step + i)
                 rolled = tf.roll(image, shift, axis=[0, 1])
@@ -134,9 +138,13 @@ class Ascent:
                 gradient = smooth(tf.roll(gradient, -shift, axis=[0, 1]))
                 if settings.normalize_gradients:
                     gradient /= tf.math.reduce_std(gradient) + 1e-8
-                image = tf.clip_by_value(image + step_size * gradient, low, high)
+                moved = image + step_size * gradient
+                # A NaN or inf in the gradient or the image shows here, before the clip
+                # could hide it: one pass over the image, nothing next to the network's.
+                finite = finite.write(i, tf.reduce_all(tf.math.is_finite(moved)))
+                image = tf.clip_by_value(moved, low, high)
                 losses = losses.write(i, loss)
-            return image, losses.stack()
+            return image, losses.stack(), finite.stack()
 
         @tf.function(input_signature=signature[:2])
         def measure(image, layer_weights):
@@ -152,10 +160,12 @@ class Ascent:
             seed: int = 0, layer_weights=None) -> tuple[np.ndarray, np.ndarray]:
         if steps <= 0:
             return np.asarray(image, np.float32), np.zeros(0, np.float32)
-        out, losses = self._run(np.asarray(image, np.float32), self._weights(layer_weights),
-                                np.int32(steps), np.asarray(step_size, np.float32),
-                                np.int32(first_step), np.int32(seed % 2**31))
-        return out.numpy(), losses.numpy()
+        out, losses, finite = self._run(
+            np.asarray(image, np.float32), self._weights(layer_weights), np.int32(steps),
+            np.asarray(step_size, np.float32), np.int32(first_step), np.int32(seed % 2**31))
+        losses = losses.numpy()
+        check_steps(losses, finite.numpy())  # NumericalFault, step 1-based in this run
+        return out.numpy(), losses
 
     def loss(self, image: np.ndarray, layer_weights=None) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""

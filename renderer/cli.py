@@ -12,12 +12,16 @@ import sys
 from pathlib import Path
 
 from .errors import DreamreelError
+from .manifest import dreamreel_version
+from .shorthands import SIZE_HELP
+from .interrupts import Interrupted, resume_command, signals_interrupt
 
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
     "stitch": "example: dreamreel stitch renders/noise-zoom",
     "bench": "example: dreamreel bench --json bench.json",
-    "stability": "example: dreamreel stability renders/video-quick/video.mp4 --source clip.mp4",
+    "doctor": "example: dreamreel doctor",
+    "stability": "example: dreamreel stability renders/video-quick --source clip.mp4",
     "models": "example: dreamreel models layers mobilenet_v2_dogs",
     "presets": "example: dreamreel presets show progress",
     "models list": "example: dreamreel models list",
@@ -32,14 +36,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dreamreel", description="Batch renderer of DeepDream animations.",
         epilog="example: dreamreel render progress --input photo.jpg --out renders/photo")
+    parser.add_argument("--version", action="version", version=f"dreamreel {dreamreel_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = _command(commands, "render", "render a preset (a bare name or a .toml path)")
     render.add_argument("preset", metavar="PRESET_OR_TOML")
-    render.add_argument("--input", help="input image (default: the preset's, else noise)")
-    render.add_argument("--out", type=Path, help="output folder (default: renders/PRESET)")
+    render.add_argument("--input", help="input image or clip (default: the preset's, else noise)")
+    render.add_argument("-o", "--out", type=Path, metavar="DIR",
+                        help="output folder (default: renders/PRESET)")
     render.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override a preset key, e.g. dream.steps=30")
+                        metavar="KEY=VALUE", help="override a preset key, e.g. dream.steps=30 "
+                                                  "(KEY= or KEY=none: back to its default)")
+    render.add_argument("--seed", metavar="N", help="the same as --set seed=N (negative: random)")
+    render.add_argument("--frames", metavar="N",
+                        help="the same as --set frames=N (zoom and progress renders)")
+    render.add_argument("--size", metavar="WxH", help=SIZE_HELP)
+    render.add_argument("--dry-run", action="store_true",
+                        help="check everything, print the fully resolved spec as TOML (render "
+                             "reads it back) and stop: no TensorFlow, nothing written")
     render.add_argument("--restart", action="store_true",
                         help="discard frames of an earlier render in --out and start over")
     render.add_argument("--quiet", action="store_true", help="no progress bars or messages")
@@ -47,8 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     stability = _command(commands, "stability",
                          "temporal stability of a dreamed video against its source (E_warp)")
-    stability.add_argument("output", type=Path, metavar="OUT.mp4")
-    stability.add_argument("--source", type=Path, required=True, metavar="IN.mp4")
+    stability.add_argument("output", type=Path, metavar="OUT",
+                           help="a render folder (its range and rate come from its manifest), "
+                                "a video in one, or any video")
+    stability.add_argument("--source", type=Path, metavar="IN.mp4",
+                           help="the clip it was made from (default: a render's own input)")
     stability.add_argument("--json", type=Path, metavar="PATH", help="also write the report here")
     stability.set_defaults(run=cmd_stability)
 
@@ -60,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
     bench.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
     bench.set_defaults(run=cmd_bench)
+
+    doctor = _command(commands, "doctor", "check this machine: libraries, GPU, models, disk")
+    doctor.add_argument("-o", "--out", type=Path, default=Path("renders"), metavar="DIR",
+                        help="where renders will go, for the free disk (default: renders)")
+    doctor.set_defaults(run=cmd_doctor)
 
     models = _command(commands, "models", "list, inspect and fetch the models to dream with")
     model_commands = models.add_subparsers(dest="models_command", required=True, metavar="ACTION")
@@ -89,29 +111,42 @@ def _command(group, name: str, summary: str, example_key: str | None = None):
                             epilog=EXAMPLES[example_key or name])
 
 
-# Commands that never touch TensorFlow: they skip its multi-second import.
-_LIGHT_COMMANDS = {"presets", "stitch", "stability"}
+# Commands that skip TensorFlow's multi-second import here: they never touch it, or load
+# it themselves when they need it (render after checking its spec and inputs; doctor, to
+# report a failed import).
+_LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     try:
-        if args.command not in _LIGHT_COMMANDS:
-            from .quiet_tf import import_tensorflow_quietly
+        # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
+        with signals_interrupt():
+            if args.command not in _LIGHT_COMMANDS:
+                from .quiet_tf import import_tensorflow_quietly
 
-            import_tensorflow_quietly()
-        status = args.run(args) or 0
-        sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError
-        return status
+                import_tensorflow_quietly()
+            status = args.run(args) or 0
+            sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError
+            return status
     except DreamreelError as exc:
         print(f"dreamreel: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("dreamreel: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(_interrupted_line(args, argv, exc), file=sys.stderr)
+        return exc.exit_code if isinstance(exc, Interrupted) else 130
     except BrokenPipeError:  # `dreamreel models layers X | head` closed our stdout early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _interrupted_line(args, argv: list[str], exc: KeyboardInterrupt) -> str:
+    """"dreamreel: interrupted by SIGTERM; ..." and, for a render, the command that resumes it."""
+    line = "dreamreel: interrupted" + (f" by {exc.name}" if isinstance(exc, Interrupted) else "")
+    if args.command == "render":
+        line += f"; the finished frames are kept, resume with: {resume_command(argv)}"
+    return line
 
 
 def _say(args, message: str) -> None:
@@ -120,13 +155,36 @@ def _say(args, message: str) -> None:
 
 
 def cmd_render(args) -> int:
-    from .pipeline import render
-    from .progress_bar import step_bar
+    # Everything a user can get wrong is checked before TensorFlow loads (seconds).
+    from .preflight import check_before_loading
+    from .shorthands import shorthand_overrides
     from .spec import load_spec
 
-    spec = load_spec(args.preset, args.overrides, input=args.input)  # for the default --out
+    spec = load_spec(args.preset, args.overrides, input=args.input)
+    shorthands = shorthand_overrides(spec.mode, seed=args.seed, frames=args.frames,
+                                     size=args.size)
+    if shorthands:  # after the --set's, through the same checks
+        spec = load_spec(args.preset, [*args.overrides, *shorthands], input=args.input)
+    check_before_loading(spec)
+    if args.dry_run:
+        from .spec_toml import spec_to_toml
+
+        print(spec_to_toml(spec), end="")
+        return 0
     out_dir = args.out or Path("renders") / spec.name
     _check_writable(out_dir)
+
+    from .device import render_device
+    from .pipeline import render
+    from .progress_bar import step_bar
+
+    _say(args, f"dreamreel {dreamreel_version()}: rendering {spec.name} ({spec.mode}) on "
+               f"{render_device()} into {out_dir}")
+    from .seeds import resolve_random_seed
+
+    spec, seed_note = resolve_random_seed(spec, out_dir, restart=args.restart)
+    if seed_note:  # here, not inside render(): said before the progress bar starts
+        _say(args, seed_note)
     # The frame count comes with the mode (a clip's own length); the first call says it.
     with step_bar(None, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
         result = render(spec, out=out_dir, restart=args.restart,
@@ -143,6 +201,9 @@ def cmd_render(args) -> int:
         _say(args, result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))
     if result.profile:  # where the time went; the full table is in manifest.json
         _say(args, "time: " + result.profile["summary"])
+    if "stopped" in result.report:  # a short render the user allowed: said even if --quiet
+        print(f"dreamreel: warning: the input {result.report['stopped']}; the video holds "
+              f"the {result.frames} frames before it", file=sys.stderr)
     return 0
 
 
@@ -174,6 +235,16 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_doctor(args) -> int:
+    from .doctor import check, run_doctor
+
+    report = run_doctor(args.out)
+    print(report.text())
+    sys.stdout.flush()
+    check(report)  # something a render needs is missing: one line, exit 2
+    return 0
+
+
 def cmd_stitch(args) -> int:
     from .stitch import stitch_from_manifest
 
@@ -183,12 +254,16 @@ def cmd_stitch(args) -> int:
 
 
 def _check_writable(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DreamreelError(f"cannot create output folder {out_dir}: {exc.strerror}") from None
-    if not os.access(out_dir, os.W_OK):
-        raise DreamreelError(f"output folder {out_dir} is not writable")
+    """Refuse an --out that cannot be written, creating nothing (the render creates it,
+    and removes it again if it fails before its first frame)."""
+    existing = out_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DreamreelError(f"cannot create output folder {out_dir}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DreamreelError(f"cannot write output folder {out_dir}: {existing} is not "
+                             f"writable")
 
 
 def cmd_models_list(args) -> int:

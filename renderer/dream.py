@@ -16,6 +16,7 @@ import numpy as np
 
 from .ascent import Ascent, AscentSettings
 from .errors import DreamreelError
+from .numeric_faults import NumericalFault, checked_loss
 
 # Below this side a net's stride-32 stages run out of pixels (InceptionV3 needs 75).
 MIN_OCTAVE_SIDE = 80
@@ -79,6 +80,8 @@ class DreamSettings:
         checks = [
             (self.steps >= 0, "dream.steps must be >= 0"),
             (self.step_size != 0, "dream.step_size must not be 0"),
+            (math.isfinite(self.step_size), f"dream.step_size must be a finite number, "
+                                            f"got {self.step_size}"),
             (self.octaves >= 1, "dream.octaves must be >= 1"),
             (self.octave_scale > 1.0, "dream.octave_scale must be > 1"),
             (_tile_size_ok(self.tile_size), f'dream.tile_size must be an integer >= 64 or '
@@ -190,6 +193,25 @@ def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[t
     return shapes
 
 
+def too_small_octaves(height: int, width: int, octaves: int, scale: float) -> int:
+    """How many of ``octaves`` octave_shapes drops for falling under MIN_OCTAVE_SIDE."""
+    return sum(1 for k in range(1, octaves)
+               if min(round(height / scale**k), round(width / scale**k)) < MIN_OCTAVE_SIDE)
+
+
+def octave_note(height: int, width: int, octaves: int, scale: float, key: str) -> str | None:
+    """A line saying which octaves a height x width image drops (None: none). ``key`` is
+    the setting that asked for them, e.g. "dream.octaves"."""
+    dropped = too_small_octaves(height, width, octaves, scale)
+    if not dropped:
+        return None
+    kept = octaves - dropped
+    which = "the smallest would be" if dropped == 1 else f"the {dropped} smallest would be"
+    return (f"{dropped} of {octaves} octaves dropped ({key} = {octaves}): {width}x{height} "
+            f"is too small, {which} under {MIN_OCTAVE_SIDE} px on a side; dreaming {kept} "
+            f"octave{'s' if kept > 1 else ''}")
+
+
 def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     h, w = shape
     if image.shape[:2] == (h, w):
@@ -234,6 +256,9 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
     depends only on (seed, octave * steps + step), so a dream run in parts of any size
     equals the dream run whole, bit for bit. ``result.image`` is then the RGB image at
     the state's octave size.
+
+    A loss or image that becomes NaN or inf stops the dream with NumericalFault, naming
+    the octave and step (renderer/numeric_faults.py).
     """
     settings = settings.validate()
     rgb = np.asarray(image, np.float32)
@@ -245,7 +270,9 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
     low, high = prep.low, prep.high
     ascent = model.ascent(settings.ascent)
     # A step moves every channel by the same fraction of its range, whatever the family.
-    step_size = settings.step_size * (high - low) / 2.0
+    # An absurd step_size overflows float32 here: no warning, the first step reports it.
+    with np.errstate(over="ignore"):
+        step_size = settings.step_size * (high - low) / 2.0
     source = prep.to_model(rgb)
     shapes = octave_shapes(*rgb.shape[:2], settings.octaves, settings.octave_scale)
     last, steps = len(shapes) - 1, settings.steps
@@ -267,8 +294,11 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
     def report(step: int, loss: float) -> None:
         on_snapshot(Snapshot(octave + 1, len(shapes), step, steps, loss, prep.from_model(current)))
 
+    def measured(step: int) -> float:  # the loss of `current`, never NaN or inf
+        return checked_loss(ascent.loss(current, layer_weights), octave=octave + 1, step=step)
+
     if on_snapshot and resume is None:
-        known_loss = ascent.loss(current, layer_weights)
+        known_loss = measured(0)
         report(0, known_loss)
     entered = resume is None  # this octave began in this call
     if max_steps != 0:
@@ -279,18 +309,22 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
                 if budget is not None:
                     n = min(n, budget)
                     budget -= n
-                current, losses = ascent.run(current, n, step_size, octave * steps + done,
-                                             settings.seed, layer_weights)
+                try:
+                    current, losses = ascent.run(current, n, step_size, octave * steps + done,
+                                                 settings.seed, layer_weights)
+                except NumericalFault as fault:  # its step counts within this run
+                    fault.octave, fault.step = octave + 1, done + fault.step
+                    raise
                 parts.append(losses)
                 done += n
                 carried = known_loss = None
                 if on_snapshot and done < steps and done % chunk == 0:
-                    known_loss = ascent.loss(current, layer_weights)
+                    known_loss = measured(done)
                     report(done, known_loss)
             if done < steps:  # the budget ran out inside the octave
                 break
             if entered or parts:  # this octave ended in this call
-                end_loss = (ascent.loss(current, layer_weights)
+                end_loss = (measured(done)
                             if measure_octave_ends or on_snapshot else float("nan"))
                 if on_snapshot:
                     report(done, end_loss)
@@ -313,7 +347,7 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
         if parts:
             result.losses.append(np.concatenate(parts))
     if known_loss is None and measure_octave_ends:
-        known_loss = ascent.loss(current, layer_weights)
+        known_loss = measured(done)
     result.final_loss = float("nan") if known_loss is None else known_loss
     result.state = DreamState(octave, done, current,
                               carried if carried is not None else current - base)

@@ -12,6 +12,7 @@ import io
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,12 +24,51 @@ _PARTIAL_SUFFIX = ".partial"  # temp files: ".<name>.<token>.partial", never "*.
 
 @contextlib.contextmanager
 def user_os_errors(path: Path, verb: str) -> Iterator[None]:
-    """Turn OS errors on our own file operations into one clear line for the user."""
+    """Turn OS errors on our own file operations into one clear line for the user; a
+    failed write also says how much space is left there (a full disk is the usual cause)."""
     try:
         yield
     except OSError as err:
-        reason = err.strerror or str(err)
-        raise DreamreelError(f"cannot {verb} '{path}': {reason}") from err
+        if verb.startswith("read"):
+            raise DreamreelError(f"cannot {verb} '{path}': {_reason(err)}") from err
+        raise write_error(path, err, verb=verb) from err
+
+
+def write_error(path: str | os.PathLike, err: OSError, *, verb: str = "write") -> DreamreelError:
+    """One line for a write that failed (no space, read-only, quota, permission, I/O):
+    the path, the OS's reason and the free space on that file system, e.g.
+    "cannot write 'renders/x/frames/000012.png': No space left on device (212 KB free)"."""
+    free = free_space(path)
+    where = f" ({format_bytes(free)} free)" if free is not None else ""
+    return DreamreelError(f"cannot {verb} '{path}': {_reason(err)}{where}")
+
+
+def _reason(err: OSError) -> str:
+    return err.strerror or str(err)
+
+
+def free_space(path: str | os.PathLike) -> int | None:
+    """Bytes free to us on the file system of `path` (or of its nearest existing folder);
+    None when even that cannot be asked."""
+    folder = Path(os.path.abspath(path))
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return None
+
+
+def format_bytes(count: int) -> str:
+    """212 -> "212 bytes", 217088 -> "212 KB", 5.5e9 -> "5.1 GB" (powers of 1024)."""
+    if count < 1024:
+        return f"{count} bytes"
+    value = float(count)
+    for unit in ("KB", "MB", "GB", "TB", "PB"):
+        value /= 1024
+        if value < 1024 or unit == "PB":
+            break
+    return f"{value:.1f} {unit}" if value < 10 else f"{value:.0f} {unit}"
 
 
 def _reserve_temp(target: Path) -> Path:

@@ -513,52 +513,11 @@ class StabilityMeter:
 # ---------------------------------------------------------------- videos on disk
 
 
-def _open_role(path: str | Path, role: str):
-    """open_video, its errors naming the video's role ("output", "source")."""
-    from .media import open_video
+def stability_of_videos(output_path: str | Path, source_path: str | Path | None = None, *,
+                        method: str | None = None, preset: str | None = None
+                        ) -> StabilityReport:
+    """A video (or a render folder) against its source, frames paired by time: see
+    renderer.stability_pairing, which reads a render's range from its manifest."""
+    from .stability_pairing import stability_of_videos as by_time
 
-    try:
-        return open_video(path)
-    except DreamreelError as err:
-        message = str(err).replace("cannot read video", f"cannot read {role} video", 1)
-        raise DreamreelError(message) from None
-
-
-def stability_of_videos(output_path: str | Path, source_path: str | Path, *,
-                        method: str = "dis", preset: str = "medium") -> StabilityReport:
-    """Stream both videos (never all in memory) through a `StabilityMeter`.
-
-    Both are read with the one video reader (renderer.media.open_video: frames on each
-    clip's constant rate, upright). Frames pair by index at the output's fps. A source of
-    another size is resized (INTER_AREA) to the output's size; when the frame counts
-    differ, the shorter count is measured. Both are said in the report's notes.
-    """
-    estimator = FlowEstimator(method, preset)
-    with _open_role(output_path, "output") as output, _open_role(source_path, "source") as source:
-        meter = StabilityMeter(output.fps, estimator)
-        size = (output.width, output.height)
-        if (source.width, source.height) != size:
-            meter.notes.append(
-                f"source {source.width}x{source.height} resized to the output's "
-                f"{output.width}x{output.height}"
-            )
-        if source.rate != output.rate:
-            meter.notes.append(
-                f"fps differ (output {output.fps:g}, source {source.fps:g}): frames "
-                "paired by index"
-            )
-        for out_frame, src_frame in zip(output.frames(), source.frames()):
-            if (source.width, source.height) != size:
-                src_frame = cv2.resize(src_frame, size, interpolation=cv2.INTER_AREA)
-            meter.add(src_frame, out_frame)
-        if output.frame_count > source.frame_count:
-            meter.notes.append(
-                f"output has more frames ({output.frame_count}) than the source's "
-                f"{source.frame_count}: measured the first {meter.frames}"
-            )
-        elif source.frame_count > output.frame_count:
-            meter.notes.append(
-                f"source has more frames ({source.frame_count}) than the output's "
-                f"{output.frame_count}: measured the first {meter.frames}"
-            )
-        return meter.report()
+    return by_time(output_path, source_path, method=method, preset=preset)

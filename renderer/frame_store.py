@@ -43,6 +43,7 @@ from renderer.files import (
     remove_partial_files,
     user_os_errors,
     write_bytes_atomic,
+    write_error,
     write_json_atomic,
     write_text_atomic,
 )
@@ -383,12 +384,12 @@ class FrameStore:
             self._clear()
         else:
             self._check_same_render()
+        self._identify_input()
         self._sweep()
         try:
             self.frames_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            reason = err.strerror or str(err)
-            raise DreamreelError(f"cannot create '{self.frames_dir}': {reason}") from err
+            raise write_error(self.frames_dir, err, verb="create") from err
         self._rows: dict[int, dict[str, Any]] = {}
         self._log_exists = False
         self._open_log()
@@ -413,6 +414,7 @@ class FrameStore:
         )
         if same:
             self.previous_manifest = old
+            self._check_same_input(old)
             return
         if not self._has_render_files():
             return  # e.g. killed before the first frame: the manifest is simply replaced
@@ -429,6 +431,30 @@ class FrameStore:
         raise DreamreelError(
             f"{self.out_dir} holds frames of a different render (changed: {changed}); {hint}"
         )
+
+    def _identify_input(self, known: dict[str, Any] | None = None) -> None:
+        """Record what the input is by content (manifest "input_identity"), once."""
+        path = self.manifest.get("spec", {}).get("input")
+        if "input_identity" in self.manifest or not isinstance(path, str) or not path:
+            return
+        from renderer.input_identity import input_identity
+
+        self.manifest["input_identity"] = input_identity(path, known=known)
+
+    def _check_same_input(self, old: dict[str, Any]) -> None:
+        """Same settings but another file at the input's path: its frames must not mix
+        with the stored ones. Manifests from before this record resume as they did."""
+        from renderer.input_identity import input_changes
+
+        recorded = old.get("input_identity")
+        self._identify_input(known=recorded)
+        changes = input_changes(recorded, self.manifest.get("input_identity"))
+        if changes and self._has_render_files():
+            raise DreamreelError(
+                f"the input changed since frames were rendered in {self.out_dir}: "
+                f"{_one_line(', '.join(changes))}; use --restart to render the new input "
+                f"afresh (or give the original input back)"
+            )
 
     def _has_render_files(self) -> bool:
         return self.csv_path.exists() or bool(numbered_frame_files(self.frames_dir))

@@ -8,8 +8,20 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from .device import render_device
+
 _LIBRARIES = ("dreamreel", "tensorflow", "keras", "numpy", "opencv-python-headless",
               "av", "imageio", "pillow")
+
+
+def dreamreel_version() -> str:
+    """The installed package's version; a plain checkout falls back to the source's."""
+    try:
+        return metadata.version("dreamreel")
+    except metadata.PackageNotFoundError:
+        from . import __version__
+
+        return __version__
 
 
 def library_versions() -> dict[str, str]:
@@ -38,5 +50,6 @@ def build_manifest(spec_dict: dict[str, Any], model, *, identity: dict[str, Any]
         "model": {"name": model.name, "layers": dict(zip(model.layers, model.weights)),
                   "preprocessing": model.preprocessing.name},
         "versions": library_versions(),
+        "device": render_device(),  # "CPU" or "GPU:0 <name>": a broken CUDA shows here
         **extra,
     }

@@ -543,11 +543,10 @@ def _resolve_layers(source: _Source, addresses: list[str]) -> tuple[keras.Model,
 
 
 def _unknown_layer_message(source: _Source, address: str) -> str:
+    from .layer_names import unknown_layer_message
+
     valid = [a for a, _s, layer in _walk(source.base) if _spatial_shape(layer) is not None]
-    close = _closest(address, valid)
-    hint = f"did you mean: {', '.join(close)}? " if close else ""
-    return (f"unknown layer {address!r} in {source.label}; {hint}"
-            f"(all layers: dreamreel models layers {source.label})")
+    return unknown_layer_message(source.label, address, valid)
 
 
 def _guess_family(scope: keras.Model) -> str:

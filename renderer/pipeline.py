@@ -27,9 +27,17 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     spec = load_spec(preset, overrides, input=None if input is None else str(input),
                      **settings)
     out_dir = Path(out) if out is not None else Path("renders") / spec.name
-    from .models import cached_dream_model
+    from .seeds import resolve_random_seed
 
-    # Kept between calls: a notebook rendering again pays for the frames alone.
-    model = cached_dream_model(spec.model, spec.layer_weights(0), preprocess=spec.preprocess,
-                               announce=announce)
-    return render_frames(spec, model, out_dir, restart=restart, progress=progress)
+    spec, seed_note = resolve_random_seed(spec, out_dir, restart=restart)
+    if seed_note and announce:
+        announce(seed_note)
+    from .models import cached_dream_model
+    from .out_folder import removed_if_nothing_rendered
+
+    with removed_if_nothing_rendered(out_dir):  # a failure before frame 0 leaves no folder
+        # Kept between calls: a notebook rendering again pays for the frames alone.
+        model = cached_dream_model(spec.model, spec.layer_weights(0),
+                                   preprocess=spec.preprocess, announce=announce)
+        return render_frames(spec, model, out_dir, restart=restart, progress=progress,
+                             announce=announce)

@@ -23,9 +23,13 @@ from .errors import DreamreelError
 from .files import write_json_atomic
 from .frame_store import FrameStore, read_manifest
 from .heap_reuse import reuse_freed_buffers
+from .input_ended import InputEnded
 from .manifest import build_manifest
 from .modes import FrameOut, create_mode
+from .numeric_faults import NumericalFault
 from .pipelining import Ahead, Behind
+from .render_lock import render_lock
+from .short_render import finish_short
 from .spec import RenderSpec
 from .stage_clock import StageClock
 from .stitch import Stitcher
@@ -59,13 +63,18 @@ def frame_seed(render_seed: int, frame: int) -> int:
 
 
 def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = False,
-                  progress: FrameProgress | None = None) -> RenderResult:
-    """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF."""
+                  progress: FrameProgress | None = None,
+                  announce: Callable[[str], None] | None = None) -> RenderResult:
+    """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF.
+    ``announce`` gets the mode's notes (octaves dropped for a small image...)."""
     reuse_freed_buffers()  # frame-sized temporaries without page faults (heap_reuse.py)
     clock = StageClock()
     with clock.stage("open"):  # opening the input (probing a clip, listing a folder)
         mode = create_mode(spec)
-    with mode:  # leaving it closes the mode's input (a clip)
+    # One render per folder, from before it writes there until it ends (render_lock).
+    with mode, render_lock(out_dir):  # leaving it closes the mode's input (a clip)
+        for note in mode.notes() if announce else ():
+            announce(note)
         mode.clock = clock  # the mode times its own stages (decode, flow, carry...)
         return _render(mode, spec, model, Path(out_dir), restart, progress, clock)
 
@@ -102,7 +111,7 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
     stitcher = Stitcher(out_dir, name=mode.name, fps=mode.fps, count=mode.count,
                         mp4=out.mp4, gif=out.gif, gif_max_side=out.gif_max_side,
                         pingpong=out.pingpong,
-                        hold_last=0.0 if out.pingpong else out.hold_last, audio=audio,
+                        hold_last=out.hold_last, audio=audio,
                         clock=clock)
 
     def store_frame(job: "_Dreamed | int") -> None:
@@ -127,21 +136,32 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
                   threaded=spec.pipeline, name="ahead")
     behind = Behind(store_frame, depth=_BEHIND, threaded=spec.pipeline, name="behind")
     failed = True
+    stopped: InputEnded | None = None  # the input ran out before mode.count frames
     try:
         if first:
             behind.put(first)
         if progress:
             progress(first, mode.count, None)
-        final_loss = _dream_frames(mode, spec, model, first, tile_size, ahead, behind,
-                                   progress, clock)
+        try:
+            final_loss = _dream_frames(mode, spec, model, first, tile_size, ahead, behind,
+                                       progress, clock)
+        except InputEnded as ended:  # a damaged clip: the frames before it are kept
+            stopped, final_loss = ended, None
         with clock.stage("wait_behind"):
             behind.close()
         failed = False
     finally:
         ahead.close()
-        if failed:
+        if failed or stopped is not None:
             behind.close(raise_error=False)  # the frames dreamed so far still count
             stitcher.abandon()
+    if stopped is not None:  # stitched only if the user allows it, else raised
+        outputs, report = finish_short(stopped, mode, store, out_dir, spec, audio, clock)
+        seconds = clock.stop()
+        store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2),
+                              profile=clock.table())
+        return RenderResult(out_dir, mode.name, mode.count, max(0, mode.count - first),
+                            seconds, outputs, report, final_loss, clock.table())
     with clock.stage("loss_plot"):
         store.write_loss_plot()
     with clock.stage("close"):
@@ -176,12 +196,16 @@ def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahe
                                        **start.settings).validate()
         weights = spec.layer_weights(index)
         with clock.stage("dream"):
-            result = dream(start.image, model, settings,
-                           layer_weights=None if weights is None else list(weights.values()),
-                           resume=start.state, max_steps=start.max_steps,
-                           # A frame that takes no step (between cadence keyframes) skips
-                           # the loss pass too: it was half of such a frame's time.
-                           measure_octave_ends=settings.steps > 0)
+            try:
+                result = dream(start.image, model, settings,
+                               layer_weights=None if weights is None else list(weights.values()),
+                               resume=start.state, max_steps=start.max_steps,
+                               # A frame that takes no step (between cadence keyframes) skips
+                               # the loss pass too: it was half of such a frame's time.
+                               measure_octave_ends=settings.steps > 0)
+            except NumericalFault as fault:  # never stored: say which frame it was
+                fault.frame = index + 1
+                raise
         with clock.stage("mode"):
             out = mode.finish(index, result)
         loss = result.final_loss if math.isfinite(result.final_loss) else None

@@ -17,6 +17,8 @@ from typing import Any, Sequence
 
 from .dream import DreamSettings
 from .errors import DreamreelError, one_of
+from .media.limits import DEFAULT_MAX_INPUT_PIXELS
+from .media.transparency import DEFAULT_BACKGROUND, parse_background
 from .schedule import INTERPOLATIONS, Schedule, constant, parse_schedule
 
 
@@ -73,6 +75,10 @@ class RenderSpec:
     preprocess: str | None = None            # only for user model files
     input: str | None = None                 # image path; None dreams from noise
     noise: str = "uniform"                   # kind of noise when there is no input
+    # Inputs (photos, clips, frames) above this many pixels are refused from their header,
+    # before decoding: a decompression bomb or a mistake (renderer/media/limits.py).
+    max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
+    input_background: str = DEFAULT_BACKGROUND  # "#rrggbb" behind a transparent input
     width: int | None = None                 # output size; None keeps the input's
     height: int | None = None
     frames: int = 60                         # frames to render (zoom; video: the clip decides)
@@ -107,6 +113,9 @@ class RenderSpec:
                 raise DreamreelError(f"{key} must be between 16 and 8192, got {value}")
         if self.fps <= 0:
             raise DreamreelError(f"fps must be > 0, got {self.fps}")
+        if self.max_input_pixels < 1:
+            raise DreamreelError(f"max_input_pixels must be >= 1, got {self.max_input_pixels}")
+        parse_background(self.input_background)
 
     def dream_settings(self, frame: int = 0) -> DreamSettings:
         """The dream table at ``frame`` with the render seed applied."""
@@ -202,6 +211,16 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
         key, value = parse_override(item)
         _set_path(table, key, value)
     _merge(table, {key: value for key, value in direct.items() if value is not None})
+    if "mode" not in table:  # an empty or half-written TOML must not render progress silently
+        from .modes import MODES
+
+        raise DreamreelError(f"preset {name!r} sets no mode: add mode = \"progress\" (or "
+                             f"{', '.join(m for m in MODES.names() if m != 'progress')}) to it, "
+                             f"or give --set mode=...")
+    if isinstance(table.get("input"), str) and table["input"]:
+        # Absolute: the manifest's record (and a video's sound) must not depend on the
+        # folder a render or `dreamreel stitch` runs from.
+        table["input"] = str(Path(table["input"]).expanduser().resolve())
     table["name"] = name
     interpolation = table.get("interpolation", "linear")
     one_of("interpolation", interpolation, INTERPOLATIONS)
@@ -217,11 +236,20 @@ def _merge(table: dict, changes: dict) -> None:
             table[key] = value
 
 
+# ``--set key=`` or ``--set key=none``: drop the key, so it takes its default again (a
+# preset's video.end cleared to give video.end_frame instead). TOML has no null to say it.
+UNSET = object()
+_UNSET_WORDS = ("", "none")
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
-    """``dream.steps=30`` -> (["dream", "steps"], 30); values read as TOML, else a string."""
+    """``dream.steps=30`` -> (["dream", "steps"], 30); values read as TOML, else a string;
+    an empty value or ``none`` -> UNSET."""
     key, sep, raw = item.partition("=")
     if not sep or not key.strip():
         raise DreamreelError(f"--set expects key=value (e.g. dream.steps=30), got {item!r}")
+    if raw.strip().lower() in _UNSET_WORDS:
+        return key.strip().split("."), UNSET
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -230,12 +258,39 @@ def parse_override(item: str) -> tuple[list[str], Any]:
 
 
 def _set_path(table: dict, key: list[str], value: Any) -> None:
+    if value is UNSET:
+        _check_key(key)  # a misspelt key must not be "cleared" without a word
+        for part in key[:-1]:
+            table = table.get(part)
+            if not isinstance(table, dict):
+                return  # nothing set there: already the default
+        table.pop(key[-1], None)
+        return
     for part in key[:-1]:
         child = table.setdefault(part, {})
         if not isinstance(child, dict):
             raise DreamreelError(f"cannot set {'.'.join(key)}: {part} is not a table")
         table = child
     table[key[-1]] = value
+
+
+def _check_key(key: list[str]) -> None:
+    """Refuse a dotted key that names no setting, the way _build refuses one."""
+    cls, prefix = RenderSpec, ""
+    for part in key:
+        if cls is None:
+            return  # inside a free-form table (layers.NAME)
+        tables = _mode_tables() if cls is RenderSpec else {}
+        names = [f.name for f in dataclasses.fields(cls) if prefix + f.name not in _HIDDEN]
+        names += list(tables)
+        if part not in names:
+            close = difflib.get_close_matches(part, names, n=1)
+            hint = f"did you mean {prefix}{close[0]}? " if close else ""
+            raise DreamreelError(f"unknown key {prefix + part!r}; {hint}valid keys: "
+                                 f"{', '.join(prefix + n for n in names)}")
+        kind = tables[part] if part in tables else typing.get_type_hints(cls)[part]
+        cls = kind if dataclasses.is_dataclass(kind) else None
+        prefix += part + "."
 
 
 def _build(cls, table: dict, prefix: str, interpolation: str):

@@ -24,6 +24,7 @@ from renderer.frame_store import (
 from renderer.media.audio import AudioSource
 from renderer.media.writer import GifWriter, Mp4Writer, check_fps
 from renderer.media.images import read_image
+from renderer.render_lock import render_lock
 from renderer.stage_clock import NULL_CLOCK
 
 
@@ -32,14 +33,13 @@ def play_order(count: int, *, fps: float, pingpong: bool = False, hold_last: flo
     """Frame indices in playing order.
 
     pingpong: 0..n-1 then n-2..1, so the loop repeats neither end frame (2n-2 frames).
-    hold_last: the last frame shown round(hold_last * fps) extra times; ignored with
-    pingpong, whose last frame leads straight back into the first.
+    hold_last: the last frame (the final image) shown round(hold_last * fps) extra times;
+    with pingpong it is held where the loop turns, before the way back.
     """
     forward = list(range(count))
-    if pingpong:
-        return forward + forward[-2:0:-1]
     extra = max(0, round(hold_last * fps)) if count else 0
-    return forward + [count - 1] * extra
+    back = forward[-2:0:-1] if pingpong else []
+    return forward + [count - 1] * extra + back
 
 
 def _check_settings(name: str, fps: float, hold_last: float) -> float:
@@ -209,6 +209,12 @@ def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise DreamreelError(f"cannot stitch '{out_dir}': no such folder")
+    # A render running there is still adding frames and encoding its own MP4/GIF.
+    with render_lock(out_dir, purpose="stitch"):
+        return _stitch_folder(out_dir)
+
+
+def _stitch_folder(out_dir: Path) -> list[Path]:
     manifest = read_manifest(out_dir)
     if manifest is None:
         raise DreamreelError(
@@ -239,4 +245,22 @@ def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
         raise DreamreelError(
             f"cannot stitch '{out_dir}': manifest.json has an unusable audio entry ({err})"
         ) from err
+    if audio is not None:
+        _check_sound_source(out_dir, Path(audio.path))
     return stitch(out_dir, name=name, fps=fps, count=count, audio=audio, **settings)
+
+
+def _check_sound_source(out_dir: Path, source: Path) -> None:
+    """The clip whose sound goes under the MP4 must still be there. Renders record it as
+    an absolute path; manifests of older versions kept the --input as typed, relative to
+    the folder the render ran in."""
+    if source.is_file():
+        return
+    if not source.is_absolute():
+        raise DreamreelError(
+            f"cannot stitch '{out_dir}': its sound comes from '{source}', a path relative to "
+            f"the folder the render ran in (manifest.json of an older dreamreel); run "
+            f"dreamreel stitch from that folder")
+    raise DreamreelError(
+        f"cannot stitch '{out_dir}': its sound comes from '{source}', which is gone; put the "
+        f"clip back there to stitch it with its sound")

@@ -179,3 +179,47 @@ def differing_frames(frames_a: list[bytes], frames_b: list[bytes]) -> list[int]:
     count = max(len(frames_a), len(frames_b))
     return [i + 1 for i in range(count)
             if i >= len(frames_a) or i >= len(frames_b) or frames_a[i] != frames_b[i]]
+
+
+# Runs `dreamreel ARGS` through main() in a fresh interpreter and prints, as JSON, the exit
+# status and whether TensorFlow or Keras got imported on the way.
+_LIGHTNESS_PROBE = """
+import json, sys
+from renderer.cli import main
+try:
+    code = main(sys.argv[1:])
+except SystemExit as exit_:  # --version, --help
+    code = exit_.code
+print(json.dumps({"code": code, "tensorflow": "tensorflow" in sys.modules,
+                  "keras": "keras" in sys.modules}))
+"""
+
+
+def run_without_tensorflow_probe(*argv: str, cwd) -> tuple[dict, str, str]:
+    """``dreamreel ARGV`` in a fresh process run from ``cwd``: ({"code", "tensorflow",
+    "keras"}, its other stdout, its stderr)."""
+    import json
+
+    checkout = str(Path(__file__).resolve().parent.parent)  # the code under test
+    proc = subprocess.run([sys.executable, "-c", _LIGHTNESS_PROBE, *argv], capture_output=True,
+                          text=True, cwd=cwd, timeout=120,
+                          env={**os.environ, "PYTHONPATH": checkout})
+    *out, last = proc.stdout.splitlines() or [""]
+    assert last.startswith("{"), proc.stderr
+    return json.loads(last), "".join(line + "\n" for line in out), proc.stderr
+
+
+def save_tiny_model(path: Path):
+    """A fully convolutional model with a nested sub-model and a non-spatial head."""
+    import keras
+
+    inner = keras.Sequential([keras.Input((None, None, 4)),
+                              keras.layers.Conv2D(4, 3, name="inner_conv")], name="inner")
+    inputs = keras.Input((None, None, 3))
+    x = keras.layers.Conv2D(4, 3, activation="relu", name="c1")(inputs)
+    x = inner(x)
+    x = keras.layers.Conv2D(6, 3, strides=2, name="c2")(x)
+    pooled = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    model = keras.Model(inputs, [x, pooled])
+    model.save(path)
+    return model

@@ -388,24 +388,40 @@ def test_stability_of_videos_from_mp4_files(tmp_path):
     assert flicker.e_warp_input == pytest.approx(same.e_warp_input, rel=0.05)
 
 
-def test_stability_of_videos_resizes_the_source_and_uses_the_shorter_clip(tmp_path):
+def test_stability_of_videos_resizes_the_source(tmp_path):
     sources = panning_clip(8)
     big = [cv2.resize(f, (2 * W, 2 * H), interpolation=cv2.INTER_LINEAR) for f in sources]
     write_mp4(tmp_path / "big_source.mp4", big, fps=4)
-    write_mp4(tmp_path / "short_output.mp4", sources[:5], fps=4)
+    write_mp4(tmp_path / "output.mp4", sources, fps=4)
 
-    report = stability_of_videos(tmp_path / "short_output.mp4", tmp_path / "big_source.mp4",
+    report = stability_of_videos(tmp_path / "output.mp4", tmp_path / "big_source.mp4",
                                  method="farneback")
-    assert report.frames == 5
+    assert report.frames == 8
     assert any("resized" in note and f"{W}x{H}" in note for note in report.notes)
-    assert any("source has more frames" in note for note in report.notes)
     assert report.dream_strength < 0.03  # a resize away from the same frames
 
-    write_mp4(tmp_path / "short_source.mp4", sources[:3], fps=4)
-    report = stability_of_videos(tmp_path / "short_output.mp4", tmp_path / "short_source.mp4",
-                                 preset="ultrafast")
-    assert report.frames == 3
-    assert any("output has more frames" in note for note in report.notes)
+
+def test_bare_videos_whose_timing_does_not_match_are_refused(tmp_path):
+    """Frames pair by time: a shorter output could be any part of the source (5 frames
+    of 8 at the same rate), so it is refused, not paired by index."""
+    sources = panning_clip(8)
+    write_mp4(tmp_path / "source.mp4", sources, fps=4)
+    write_mp4(tmp_path / "short_output.mp4", sources[:5], fps=4)
+    with pytest.raises(DreamreelError, match=r"cannot pair the frames of .*short_output.mp4' "
+                                             r"\(5 at 4 fps\) with .*\(8 at 4 fps\) by time: "
+                                             r"measure the render folder"):
+        stability_of_videos(tmp_path / "short_output.mp4", tmp_path / "source.mp4")
+
+
+def test_a_bare_video_at_a_whole_fraction_of_the_sources_rate_pairs_by_time(tmp_path):
+    sources = panning_clip(8)
+    write_mp4(tmp_path / "source.mp4", sources, fps=8)
+    write_mp4(tmp_path / "half.mp4", sources[::2], fps=4)
+    report = stability_of_videos(tmp_path / "half.mp4", tmp_path / "source.mp4",
+                                 preset="fast")
+    assert report.frames == 4 and report.fps == pytest.approx(4)
+    assert report.dream_strength < 0.01  # each frame against its own source frame
+    assert any("1 frame in 2 taken" in note for note in report.notes)
 
 
 def test_stability_of_videos_reports_unreadable_files_as_user_errors(tmp_path):

@@ -41,12 +41,12 @@ def leftovers(folder):
 SETTINGS = {
     "plain": {},
     "hold_last": {"hold_last": 0.5},           # round(0.5 s * 8 fps) = 4 extra last frames
-    "pingpong": {"pingpong": True, "hold_last": 1.0},  # the hold is ignored
+    "pingpong": {"pingpong": True, "hold_last": 0.25},  # 2 held where the loop turns
 }
 PLAY_ORDER = {
     "plain": [0, 1, 2, 3, 4, 5, 6],
     "hold_last": [0, 1, 2, 3, 4, 5, 6, 6, 6, 6, 6],
-    "pingpong": [0, 1, 2, 3, 4, 5, 6, 5, 4, 3, 2, 1],
+    "pingpong": [0, 1, 2, 3, 4, 5, 6, 6, 6, 5, 4, 3, 2, 1],
     "audio": [0, 1, 2, 3, 4, 5, 6],
 }
 

@@ -289,7 +289,7 @@ def test_png_round_trip_is_exact_rgb(tmp_path):
 def test_read_image_turns_grayscale_and_rgba_into_rgb(tmp_path):
     cv2.imwrite(str(tmp_path / "gray.png"), np.full((5, 6), 77, np.uint8))
     bgra = np.zeros((5, 6, 4), np.uint8)
-    bgra[...] = (10, 20, 30, 0)  # fully transparent: colour kept, alpha dropped
+    bgra[...] = (10, 20, 30, 0)  # fully transparent: the background shows (issue 9)
     cv2.imwrite(str(tmp_path / "rgba.png"), bgra)
     cv2.imwrite(str(tmp_path / "photo.webp"), np.zeros((5, 6, 3), np.uint8))
 
@@ -297,7 +297,7 @@ def test_read_image_turns_grayscale_and_rgba_into_rgb(tmp_path):
     rgba = read_image(tmp_path / "rgba.png")
     assert gray.shape == rgba.shape == (5, 6, 3) and gray.dtype == np.uint8
     assert (gray == 77).all()
-    assert tuple(rgba[0, 0]) == (30, 20, 10)
+    assert tuple(rgba[0, 0]) == (255, 255, 255)  # white, not the hidden colour
     assert read_image(tmp_path / "photo.webp").shape == (5, 6, 3)
 
 

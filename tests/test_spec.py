@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from renderer.errors import DreamreelError
@@ -30,7 +32,8 @@ def test_overrides_parse_as_toml_values_and_reach_nested_tables():
 
 def test_direct_values_win_and_none_is_ignored():
     spec = load_spec("progress", input="photo.jpg", width=None)
-    assert spec.input == "photo.jpg" and spec.width == 480
+    # The input is recorded absolute (manifests must not depend on the working folder).
+    assert spec.input == str(Path("photo.jpg").resolve()) and spec.width == 480
 
 
 @pytest.mark.parametrize("override,message", [

@@ -50,8 +50,16 @@ def test_mp4_and_gif_match_the_frames(tmp_path):
 
 def test_pingpong_plays_back_without_repeating_the_ends(tmp_path):
     render_folder(tmp_path, 4)
-    stitch(tmp_path, name="loop", fps=8, pingpong=True, hold_last=2.0)  # hold ignored
+    stitch(tmp_path, name="loop", fps=8, pingpong=True)
     assert probe(tmp_path / "loop.mp4")["frames"] == 2 * 4 - 2
+    assert gif_colours(tmp_path / "loop.gif") == [COLOURS[i] for i in (0, 1, 2, 3, 2, 1)]
+
+
+def test_pingpong_holds_the_final_image_where_the_loop_turns(tmp_path):
+    render_folder(tmp_path, 4)
+    stitch(tmp_path, name="loop", fps=8, pingpong=True, hold_last=0.25)  # 2 frames held
+    assert probe(tmp_path / "loop.mp4")["frames"] == 2 * 4 - 2 + 2
+    # The GIF merges equal neighbours into one longer frame: the colours in order.
     assert gif_colours(tmp_path / "loop.gif") == [COLOURS[i] for i in (0, 1, 2, 3, 2, 1)]
 
 
@@ -59,6 +67,7 @@ def test_play_order():
     assert play_order(4, fps=8, pingpong=True) == [0, 1, 2, 3, 2, 1]
     assert play_order(2, fps=8, pingpong=True) == [0, 1]
     assert play_order(1, fps=8, pingpong=True) == [0]
+    assert play_order(4, fps=8, pingpong=True, hold_last=0.25) == [0, 1, 2, 3, 3, 3, 2, 1]
     assert play_order(3, fps=10, hold_last=0.25) == [0, 1, 2, 2, 2]  # round(2.5) == 2
     assert play_order(3, fps=10, hold_last=0.0) == [0, 1, 2]
 
@@ -93,7 +102,7 @@ def test_stitch_from_manifest_pingpong_and_no_gif(tmp_path):
     render_folder(tmp_path, 3, output={"gif": False, "mp4": True, "gif_max_side": 480,
                                        "pingpong": True, "hold_last": 1.0})
     assert stitch_from_manifest(tmp_path) == [tmp_path / "zoom.mp4"]
-    assert probe(tmp_path / "zoom.mp4")["frames"] == 4
+    assert probe(tmp_path / "zoom.mp4")["frames"] == 4 + 8  # 0 1 2, 8 x 2 held, 1
 
 
 def test_stitch_from_manifest_of_a_progress_folder(tmp_path):

@@ -11,7 +11,10 @@ import cv2
 import numpy as np
 
 from renderer.errors import DreamreelError
+from renderer.media.image_header import read_image_header
 from renderer.media.images import even_size, read_image
+from renderer.media.limits import check_input_pixels
+from renderer.media.transparency import DEFAULT_BACKGROUND
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 
@@ -61,11 +64,13 @@ def folder_images(folder: Path) -> list[Path]:
     return files
 
 
-def common_size(folder: Path, files: tuple[Path, ...]) -> tuple[int, int]:
-    """(width, height) shared by all `files`; a DreamreelError names the odd one out."""
-    width, height = image_size(files[0])
+def common_size(folder: Path, files: tuple[Path, ...],
+                max_pixels: int | None = None) -> tuple[int, int]:
+    """(width, height) shared by all `files`; a DreamreelError names the odd one out, or
+    the first above `max_pixels` (from its header, before anything is decoded)."""
+    width, height = image_size(files[0], max_pixels)
     for path in files[1:]:
-        size = image_size(path)
+        size = image_size(path, max_pixels)
         if size != (width, height):
             raise DreamreelError(
                 f"cannot read video '{folder}': '{path.name}' is {size[0]}x{size[1]}, but "
@@ -74,25 +79,23 @@ def common_size(folder: Path, files: tuple[Path, ...]) -> tuple[int, int]:
     return width, height
 
 
-def image_size(path: Path) -> tuple[int, int]:
+def image_size(path: Path, max_pixels: int | None = None) -> tuple[int, int]:
     """(width, height) as read_image will return it, from the header alone where possible."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            orientation = image.getexif().get(0x0112, 1)  # EXIF 5..8: stored sideways
-    except Exception:  # Pillow cannot parse it: let OpenCV decide (or raise its one line)
-        height, width = read_image(path).shape[:2]
+    header = read_image_header(path)
+    if header is None:  # Pillow cannot parse it: let OpenCV decide (or raise its one line)
+        height, width = read_image(path, max_pixels=max_pixels).shape[:2]
         return width, height
-    return (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    check_input_pixels(path, header.width, header.height, max_pixels)
+    return header.width, header.height
 
 
-def iter_images(files: tuple[Path, ...], width: int, height: int) -> Iterator[np.ndarray]:
+def iter_images(files: tuple[Path, ...], width: int, height: int,
+                background: str = DEFAULT_BACKGROUND) -> Iterator[np.ndarray]:
     """Read `files` one at a time as width x height RGB uint8 (cropped to even, or
-    resized with INTER_AREA for max_size or a file replaced since it was opened)."""
+    resized with INTER_AREA for max_size or a file replaced since it was opened);
+    transparent frames flattened onto `background`."""
     for path in files:
-        image = read_image(path)
+        image = read_image(path, background=background)
         rows, cols = image.shape[:2]
         if (cols - cols % 2, rows - rows % 2) == (width, height):
             image = np.ascontiguousarray(even_size(image))

@@ -10,6 +10,9 @@ import numpy as np
 
 from renderer.errors import DreamreelError
 from renderer.files import user_os_errors, write_bytes_atomic
+from renderer.media.image_header import read_image_header
+from renderer.media.limits import check_input_pixels
+from renderer.media.transparency import DEFAULT_BACKGROUND, read_flattened
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -46,11 +49,14 @@ def write_image_atomic(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
     write_bytes_atomic(target, encoded.tobytes())
 
 
-def read_image(path: str | os.PathLike) -> np.ndarray:
+def read_image(path: str | os.PathLike, *, max_pixels: int | None = None,
+               background: str = DEFAULT_BACKGROUND) -> np.ndarray:
     """Read any image OpenCV decodes (jpg, png, webp, ...) as HxWx3 RGB uint8.
 
-    Grayscale becomes RGB, alpha is dropped, 16-bit is scaled to 8-bit, and EXIF
-    orientation is applied (phone photos come out upright).
+    Grayscale becomes RGB, 16-bit is scaled to 8-bit, and EXIF orientation is applied
+    (phone photos come out upright). An image with transparency is flattened onto
+    ``background`` ("#rrggbb"). ``max_pixels`` refuses larger images from their header,
+    before decoding (renderer.media.limits); None: only OpenCV's own limit.
     """
     source = Path(path)
     if not source.exists():
@@ -58,11 +64,33 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     if source.is_dir():
         raise DreamreelError(f"cannot read image '{source}': it is a folder, not a file")
     with user_os_errors(source, "read image"):
+        header = read_image_header(source)
+    if header is not None:
+        check_input_pixels(source, header.width, header.height, max_pixels)
+        if header.has_alpha:
+            return _read_transparent(source, background)
+    with user_os_errors(source, "read image"):
         data = np.fromfile(source, dtype=np.uint8)  # unlike imread, fine with non-ASCII paths
-    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    try:
+        bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
+    except cv2.error as err:  # e.g. above OpenCV's own size limit (2**30 pixels)
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else "cv2.error"
+        if "CV_IO_MAX_IMAGE_PIXELS" in reason:
+            reason = ("it is above OpenCV's own limit of 2**30 pixels (the environment "
+                      "variable CV_IO_MAX_IMAGE_PIXELS raises it)")
+        raise DreamreelError(f"cannot read image '{source}': OpenCV cannot decode it: "
+                             f"{reason}") from None
     if bgr is None:
         raise DreamreelError(f"cannot read image '{source}': not an image file OpenCV can decode")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _read_transparent(source: Path, background: str) -> np.ndarray:
+    try:
+        with user_os_errors(source, "read image"):
+            return read_flattened(source, background)
+    except (OSError, ValueError, SyntaxError) as err:  # Pillow: truncated or damaged data
+        raise DreamreelError(f"cannot read image '{source}': damaged ({err})") from None
 
 
 def even_size(rgb: np.ndarray) -> np.ndarray:

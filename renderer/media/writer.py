@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from renderer.errors import DreamreelError
-from renderer.files import atomic_path, user_os_errors
+from renderer.files import atomic_path, user_os_errors, write_error
 from renderer.media.audio import AudioSource, AudioTrack, has_sound
 from renderer.media.images import as_rgb, even_size, fit_long_side
 from renderer.media.timeline import tidy_rate
@@ -120,6 +120,9 @@ class Mp4Writer:
             raise ValueError(f"'{self.path}' is already closed")
         try:
             self._encode(np.ascontiguousarray(even_size(as_rgb(frame))))
+        except OSError as err:  # FFmpeg's muxer writing the file: a full disk, EIO...
+            self.abandon()
+            raise write_error(self.path, err) from err
         except BaseException:
             self.abandon()
             raise
@@ -178,6 +181,9 @@ class Mp4Writer:
             self._ended = True
             self._temp, temp = None, self._temp
             temp.commit()
+        except OSError as err:  # the encoder's tail and the moved index are written here
+            self.abandon()
+            raise write_error(self.path, err) from err
         except BaseException:
             self.abandon()
             raise

@@ -113,6 +113,10 @@ class Mode(Protocol):
     def manifest(self) -> dict[str, Any]:
         """Facts for manifest.json (a clip's fps and audio, octave sizes...)."""
 
+    def notes(self) -> list[str]:
+        """Lines for the user once per render, before the first frame (octaves dropped
+        for a small image)."""
+
     def close(self, store: FrameStore) -> ModeSummary: ...
 
     def release(self) -> None:
@@ -140,7 +144,8 @@ class ModeBase:
     @classmethod
     def identity(cls, spec: RenderSpec) -> dict[str, Any]:
         data = spec.to_dict()
-        for key in ("frames", "fps", "output", "name", "pipeline"):  # frames stay valid
+        # frames stay valid; max_input_pixels only admits inputs
+        for key in ("frames", "fps", "output", "name", "pipeline", "max_input_pixels"):
             data.pop(key)
         for other in MODES.classes():
             if other is not cls:
@@ -162,6 +167,9 @@ class ModeBase:
 
     def manifest(self) -> dict[str, Any]:
         return {}
+
+    def notes(self) -> list[str]:
+        return []
 
     def close(self, store: FrameStore) -> ModeSummary:
         return ModeSummary()

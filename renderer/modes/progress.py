@@ -25,7 +25,7 @@ from ..errors import DreamreelError
 from ..files import write_csv_atomic
 from ..media.images import read_image, to_uint8, write_image_atomic
 from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
-from .source import source_image
+from .source import octave_notes, source_image
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
@@ -132,6 +132,9 @@ class ProgressMode(ModeBase):
         step_losses = np.concatenate([np.ravel(l) for l in result.losses] or [np.zeros(0)])
         return FrameOut(frame, checkpoint=result.state.to_arrays(),
                         log={"step_losses": " ".join(f"{v:.6f}" for v in step_losses)})
+
+    def notes(self) -> list[str]:
+        return octave_notes(self.spec, self.height, self.width)
 
     def manifest(self) -> dict:
         return {"size": [self.width, self.height],

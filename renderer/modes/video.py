@@ -14,12 +14,15 @@ Pure numpy/OpenCV: the frame loop runs the dream.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from ..errors import DreamreelError, one_of
+from ..input_ended import InputEnded
+from ..media.limits import check_frame_side
 from ..flow import (DIS_PRESETS, FLOW_METHODS, FlowEstimator, FrameTerms, StabilityMeter,
                     backward_warp, flow_pair, is_scene_cut, measure_frame, occlusion_mask,
                     to_gray)
@@ -28,11 +31,13 @@ from ..media import open_video
 from ..schedule import Schedule, constant
 from ..stage_clock import NULL_CLOCK
 from . import FrameOut, FrameStart, ModeBase, ModeSummary, register
+from .source import octave_notes
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
 
 BLEND_MODES = ("residual", "full")  # residual: warp (dream - raw); full: warp the dream
+ALLOW_PARTIAL_KEY = "video.allow_partial"
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,10 @@ class VideoSettings:
     first_steps: int = 20             # the first frame and frames after a cut dream fully
     first_octaves: int = 3
     audio: bool = True                # mux the clip's sound into the MP4
+    # A clip that cannot be decoded to the end of its range (damaged, truncated): true
+    # stitches the frames before the damage into a shorter video (report.json says where
+    # it stopped); false, the default, keeps them but ends the render with an error.
+    allow_partial: bool = False
     # Cadence, as Deforum users know it: dream every cadence-th frame (a keyframe) with
     # the full dream.steps; the frames between only carry the dream along the flow, with
     # between_steps steps on top (0: the carried frame is the output). Frames 0, k, 2k...
@@ -76,6 +85,14 @@ class VideoSettings:
         if self.keyframe_step_scale is not None and not self.keyframe_step_scale > 0:
             raise DreamreelError(f"{prefix}keyframe_step_scale must be > 0")
         one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
+        seconds = [k for k in ("start", "end") if getattr(self, k) is not None]
+        frames = [k for k in ("start_frame", "end_frame") if getattr(self, k) is not None]
+        if seconds and frames:  # often a preset's end plus the user's end_frame
+            clear = " ".join(f"--set {prefix}{k}=" for k in seconds)
+            raise DreamreelError(
+                f"{prefix}{' and '.join(seconds)} (seconds) and {prefix}{' and '.join(frames)} "
+                f"(frames) both set: give the range one way; clear the seconds with {clear} "
+                f"(or the frames with --set {prefix}{frames[0]}=)")
         if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
             raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
 
@@ -195,6 +212,16 @@ def between_settings(steps: int) -> dict:
     return {"steps": steps, "octaves": 1} if steps == 0 else {"steps": steps}
 
 
+def check_video_frame_side(source: str, width: int, height: int,
+                           max_size: int | None) -> None:
+    """Refuse frames too small to dream, naming what makes them so: video.max_size, or
+    the clip itself."""
+    shrunk = max_size is not None and max(width, height) >= max_size - 1
+    hint = ("raise video.max_size (or unset it: --set video.max_size=)" if shrunk
+            else "the clip itself is that small: use a larger one")
+    check_frame_side(width, height, f"frames of {Path(source).name}", hint)
+
+
 @register
 class VideoMode(ModeBase):
     """A clip, frame by frame, each frame carrying the last one's dream along the flow."""
@@ -207,6 +234,16 @@ class VideoMode(ModeBase):
     settings = {"video": VideoSettings, "flow": FlowSettings}
 
     @classmethod
+    def identity(cls, spec: RenderSpec) -> dict:
+        """Where the range ends decides no frame's pixels (frame k is the same clip frame,
+        seed and carry for any end), so a later end extends a finished render the way
+        ``frames`` extends a zoom; start, every and max_size stay in."""
+        data = super().identity(spec)
+        for key in ("end", "end_frame", "allow_partial"):  # allow_partial: what is
+            data["video"].pop(key)                         # stitched, not the frames
+        return data
+
+    @classmethod
     def check(cls, spec: RenderSpec) -> None:
         if not spec.input:
             raise DreamreelError("video mode needs an input clip: --input CLIP (a video file "
@@ -217,8 +254,14 @@ class VideoMode(ModeBase):
         v = spec.video
         self.source = open_video(spec.input, start=v.start, end=v.end,
                                  start_frame=v.start_frame, end_frame=v.end_frame,
-                                 every=v.every, max_size=v.max_size, folder_fps=spec.fps)
-        self.count = self.source.frame_count
+                                 every=v.every, max_size=v.max_size, folder_fps=spec.fps,
+                                 max_pixels=spec.max_input_pixels,
+                                 background=spec.input_background)
+        check_video_frame_side(spec.input, self.source.width, self.source.height,
+                               v.max_size)
+        # What the header promises: a damaged clip's frames run out before it, and
+        # prepare() then raises InputEnded where they do (the frame loop stops there).
+        self.count = self.source.promised_count
         self.fps = self.source.fps
         # Each estimator is used by one thread only: OpenCV's DIS object is not shared.
         self.estimator = (FlowEstimator(spec.flow.method, spec.flow.preset)
@@ -236,11 +279,19 @@ class VideoMode(ModeBase):
         """Stream raw frames from ``done - 1`` on; the dream chain restarts from disk."""
         with self.clock.stage("decode"):
             self._raws = self.source.frames(first=max(0, done - 1))
-            self._last_raw = next(self._raws) if done > 0 else None
+            self._last_raw = self._next_raw(done - 1) if done > 0 else None
         if done > 0:
             self.previous_dream = store.read_frame(done - 1)
             self._measured = (self._last_raw, self.previous_dream)
         return done
+
+    def _next_raw(self, index: int) -> np.ndarray:
+        """The clip's next frame; where the clip ends early, InputEnded naming the key
+        that accepts a shorter render."""
+        try:
+            return next(self._raws)
+        except InputEnded as ended:
+            raise ended.allow(ALLOW_PARTIAL_KEY, self.spec.video.allow_partial) from None
 
     def _report_estimator(self) -> FlowEstimator:
         return FlowEstimator(self.spec.flow.method, self.spec.flow.preset)
@@ -248,7 +299,7 @@ class VideoMode(ModeBase):
     def prepare(self, index: int) -> RawFrame:
         """Decode frame ``index`` and its flow from the frame before: the clip alone."""
         with self.clock.stage("decode"):
-            raw = next(self._raws)
+            raw = self._next_raw(index)
         previous, self._last_raw = self._last_raw, raw
         motion = None
         if self.estimator is not None and previous is not None:
@@ -293,6 +344,10 @@ class VideoMode(ModeBase):
                                   mask=motion.mask if motion else None)
         self._measured = (ready.image, out.image)
         return terms.to_log()
+
+    def notes(self) -> list[str]:
+        return octave_notes(self.spec, self.source.height, self.source.width,
+                            self.spec.video.first_octaves, "video.first_octaves")
 
     def audio(self):
         """The clip's sound from the range's start (an AudioSource), or None."""

@@ -16,7 +16,7 @@ from ..errors import DreamreelError
 from ..media.images import to_uint8
 from ..schedule import Schedule, constant
 from . import FrameOut, FrameStart, ModeBase, register
-from .source import source_image
+from .source import frame_shape, octave_notes, source_image
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
@@ -172,6 +172,12 @@ class ZoomMode(ModeBase):
         self.fps = spec.fps
         self.reference: ColourStats | None = None  # frame 0's colours, for coherence
         self.previous: np.ndarray | None = None
+        # The frame size from the input's header (decoded only at frame 0): checked now.
+        self.height, self.width = frame_shape(spec)
+
+    def notes(self) -> list[str]:
+        return octave_notes(self.spec, self.height, self.width,
+                            self.spec.zoom.first_octaves, "zoom.first_octaves")
 
     def resume(self, done: int, store) -> int:
         """Pick up after ``done`` stored frames: frame 0 and the last one are all it needs."""

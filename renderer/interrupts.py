@@ -1,0 +1,79 @@
+"""Ctrl-C and SIGTERM: stop cleanly, exit as the shell expects, say how to resume.
+
+Python runs signal handlers in the main thread, between bytecodes: a render's worker
+threads (renderer/pipelining.py) and TensorFlow's thread pools never see the signal. The
+handler raises `Interrupted` there, and the render's own cleanup does the rest: the frame
+being dreamed is dropped, the frames already handed to the writer are finished, the
+MP4/GIF being encoded and every temp file are deleted (renderer/scheduler.py, files.py).
+A dream inside one compiled TensorFlow call stops when that call returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import signal
+import threading
+from collections.abc import Iterator, Sequence
+
+HANDLED = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; a KeyboardInterrupt, so what handles Ctrl-C handles both."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    @property
+    def exit_code(self) -> int:
+        """128 + the signal's number, as a shell reports a command the signal ended:
+        130 for SIGINT, 143 for SIGTERM."""
+        return 128 + self.signum
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """While inside, SIGINT and SIGTERM raise Interrupted in the main thread.
+
+    Only the first signal raises. Later ones, while the interrupted work cleans up (finishes
+    the frames being written, deletes temp files), are ignored, so the cleanup is never cut
+    short and leaves nothing half-written. A signal ignored when we started (a job started
+    with nohup or in the background) stays ignored. Outside the main thread, nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired = False
+
+    def handler(signum, frame):
+        nonlocal fired
+        if not fired:
+            fired = True
+            raise Interrupted(signum)
+
+    previous = {}
+    for signum in HANDLED:
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            previous[signum] = signal.signal(signum, handler)
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+
+def resume_command(argv: Sequence[str], program: str = "dreamreel") -> str:
+    """The command line that resumes an interrupted render: the same arguments, without
+    --restart (which would throw away the frames kept), quoted for a POSIX shell."""
+    return shlex.join([program, *(arg for arg in argv if not _is_restart(arg))])
+
+
+def _is_restart(arg: str) -> bool:
+    # argparse also takes an unambiguous abbreviation: --rest, --resta...
+    return len(arg) >= 3 and "--restart".startswith(arg)
