@@ -27,15 +27,17 @@ MIN_OCTAVE_SIDE = 80
 # activations and their gradients of ONE window (tile + 2 margins) at a time: ~640 bytes
 # per window pixel for mobilenet_v2_dogs' default layers on the CPU (measured with
 # benchmarks/resolution_memory.py, see benchmarks/RESULTS.md). The rule:
-#   window budget = total physical memory / 32        (24 GiB -> 768 MiB)
+#   window budget = total physical memory / 28        (24 GiB -> 878 MiB)
 #   window side   = sqrt(budget / 640 B)
 #   tile          = window side - 2 * tile_margin, rounded down to a multiple of 64,
 #                   clamped to [AUTO_TILE_MIN, AUTO_TILE_MAX]
-# 8 GiB -> 512 (the old fixed default), 16 GiB -> 768, 24 GiB -> 960, 64 GiB -> 1664.
-# On a 24 GiB machine a 3840x2160 frame then peaks near 2.5 GiB, well under 4 GiB.
+# 8 GiB -> 512 (the old fixed default), 16 GiB -> 832, 24 GiB -> 1024, 64 GiB -> 1792.
+# 28, not 32: at 32 a 24 GiB machine got 960 px tiles, which cut a 2048 px image into
+# 3 x 3 windows and dreamed it at 69% of the small-image megapixel rate; 1024 px tiles
+# make it 2 x 2 (~90%), peaking at 2.25 GiB. A 3840x2160 frame stays well under 4 GiB.
 # TOTAL memory, never the free memory: the tiles change the pixels (slightly), so a
 # resumed render must pick the same tiles as the run it continues, whatever else runs.
-AUTO_TILE_MEMORY_FRACTION = 32   # the window's activations may use 1/32 of total memory
+AUTO_TILE_MEMORY_FRACTION = 28   # the window's activations may use 1/28 of total memory
 AUTO_TILE_BYTES_PER_PIXEL = 640  # activation + gradient bytes per window pixel (measured)
 AUTO_TILE_MIN, AUTO_TILE_MAX = 256, 2048
 

@@ -151,7 +151,7 @@ def test_auto_tile_size_follows_total_memory_and_is_deterministic():
     assert sizes == sorted(sizes)  # more memory, never smaller tiles
     assert all(AUTO_TILE_MIN <= t <= AUTO_TILE_MAX and t % 64 == 0 for t in sizes)
     assert sizes[0] == AUTO_TILE_MIN and sizes[-1] == AUTO_TILE_MAX
-    assert auto_tile_size(64, 8 * gib) == 512 and auto_tile_size(64, 24 * gib) == 960
+    assert auto_tile_size(64, 8 * gib) == 512 and auto_tile_size(64, 24 * gib) == 1024
     assert auto_tile_size(0, 24 * gib) >= auto_tile_size(128, 24 * gib)  # margins count
     for unset in (DreamSettings(), DreamSettings(tile_size="auto"),
                   DreamSettings(tile_size=None)):
