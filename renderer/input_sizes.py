@@ -40,10 +40,23 @@ def _check_image(spec) -> None:
 
     header = read_image_header(spec.input) if spec.input else None
     if header is None:  # noise (sizes checked by the spec), or a header Pillow cannot read
+        if spec.input:
+            _check_image_signature(Path(spec.input))
         return
     check_input_pixels(spec.input, header.width, header.height, spec.max_input_pixels)
     height, width = output_size(spec, (header.height, header.width))
     check_image_frame_side(spec.input, width, height)
+
+
+def _check_image_signature(path: Path) -> None:
+    """The same refusals reading the image gives (renderer/media/images.py), from its
+    first bytes: a folder, or a file no image decoder claims (text renamed .png)."""
+    import cv2
+
+    if path.is_dir():
+        raise DreamreelError(f"cannot read image '{path}': it is a folder, not a file")
+    if not cv2.haveImageReader(str(path)):  # OpenCV's own signature check, no decoding
+        raise DreamreelError(f"cannot read image '{path}': not an image file OpenCV can decode")
 
 
 def _clip_header(source: Path, spec) -> tuple[int, int] | None:

@@ -8,7 +8,7 @@ import tomllib
 import pytest
 
 from renderer.cli import main
-from renderer.spec import load_spec, preset_names
+from renderer.spec import load_spec, preset_names, resolve_preset
 from renderer.spec_toml import dumps
 
 
@@ -34,8 +34,15 @@ OVERRIDES = [
 def test_dry_run_reads_back_as_the_same_text_and_spec(tmp_path, capsys, monkeypatch,
                                                       preset, overrides):
     monkeypatch.chdir(tmp_path)
-    clip = tmp_path / 'my "clip" ü.mp4'  # a name to escape; a dry run opens no clip
-    clip.write_bytes(b"not decoded by a dry run")
+    if tomllib.loads(resolve_preset(preset).read_text())["mode"] == "video":
+        clip = tmp_path / 'my "clip" ü.mp4'  # a name to escape; a dry run opens no clip
+        clip.write_bytes(b"not decoded by a dry run")
+    else:  # an image mode reads the image's header: a real (tiny) PNG
+        import cv2
+        import numpy as np
+
+        clip = tmp_path / 'my "photo" ü.png'
+        assert cv2.imwrite(str(clip), np.full((64, 64, 3), 128, np.uint8))
     argv = [preset, "--input", str(clip), *overrides]
     first = dry_run(capsys, *argv)
     (tmp_path / "again.toml").write_text(first, encoding="utf-8")

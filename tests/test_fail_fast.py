@@ -27,15 +27,20 @@ def run_probe(*argv: str, cwd: Path) -> tuple[dict, str]:
     (["render", "progress", "--set", "model=inception_v3", "--set", 'layers=["mixed33"]'],
      "unknown layer 'mixed33' in inception_v3"),
     (["render", "progress", "--set", "model=mine.keras"], "does not exist"),
+    (["render", "progress", "--input", "text.png"], "not an image file OpenCV can decode"),
+    (["render", "noise-zoom", "--input", "folder"], "it is a folder, not a file"),
 ])
 def test_user_errors_fail_before_tensorflow_loads(tmp_path, argv, expected):
     (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.png").write_text("a text file named like an image")
+    (tmp_path / "folder").mkdir()
     result, err = run_probe(*argv, cwd=tmp_path)
     assert result == {"code": 2, "tensorflow": False, "keras": False}, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dreamreel: error:"), err
     assert expected in lines[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jpg"]  # no renders/ folder
+    # No renders/ folder
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.jpg", "folder", "text.png"]
 
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
