@@ -23,6 +23,7 @@ from renderer.frame_store import (
 )
 from renderer.media.audio import AudioSource
 from renderer.media.writer import GifWriter, Mp4Writer, check_fps
+from renderer.pipelining import Ahead
 from renderer.media.images import read_image
 from renderer.render_lock import render_lock
 from renderer.stage_clock import NULL_CLOCK
@@ -89,6 +90,7 @@ class Stitcher:
         self._next = 0  # the index add expects
         self._last: np.ndarray | None = None  # the last frame, for hold_last
         self._ended = False
+        self._gif_written = False  # by finish(), on its worker
 
     def add(self, index: int, frame: np.ndarray) -> None:
         """Encode frame `index` (RGB uint8); frames come in order, each once."""
@@ -119,6 +121,11 @@ class Stitcher:
                              + (" and has ended" if self._ended else ""))
         repeats = self.order[self.count:]
         written = []
+        # The GIF is saved on a worker while x264 encodes the frames its lookahead still
+        # holds: both are all that is left after the last frame (Pillow and x264 release
+        # the GIL). threaded=False when there is nothing to overlap it with.
+        gif = Ahead(lambda _: self._close_gif(repeats), [0] if self._gif else [], depth=1,
+                    threaded=self._mp4 is not None, name="gif")
         try:
             if self._mp4 is not None:
                 with self._clock.stage("encode_mp4"):
@@ -127,18 +134,24 @@ class Stitcher:
                                       else read_frame(index))
                     self._mp4.close()
                 written.append(self._mp4.path)
-            if self._gif is not None:
-                with self._clock.stage("encode_gif"):
-                    for index in repeats:
-                        self._gif.repeat(index)
-                    self._gif.close()
-                written.append(self._gif.path)
+            written.extend(gif)  # raises the GIF's error, if it had one
         except BaseException:
+            gif.close()  # waits for the GIF: its file is then complete, or never begun
+            if self._gif_written:  # both outputs or neither
+                self._gif.path.unlink(missing_ok=True)
             self.abandon()
             raise
         self._ended = True
         self._last = None
         return written
+
+    def _close_gif(self, repeats) -> Path:
+        with self._clock.stage("encode_gif"):
+            for index in repeats:
+                self._gif.repeat(index)
+            self._gif.close()
+        self._gif_written = True
+        return self._gif.path
 
     def abandon(self) -> None:
         """Stop and delete the outputs not yet complete (a render that failed or was
