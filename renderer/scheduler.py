@@ -112,7 +112,7 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
                         mp4=out.mp4, gif=out.gif, gif_max_side=out.gif_max_side,
                         pingpong=out.pingpong,
                         hold_last=out.hold_last, audio=audio,
-                        clock=clock)
+                        clock=clock, threaded=spec.pipeline)
 
     def store_frame(job: "_Dreamed | int") -> None:
         if isinstance(job, int):  # frames 0..job-1, stored before: into the outputs

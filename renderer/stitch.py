@@ -60,6 +60,7 @@ class Stitcher:
     back: the MP4 reads frames n-2..1 through `read_frame(i)`, the GIF reuses its reduced
     ones) and closes both files. `abandon()` (or any encoder error) deletes what was begun.
     `clock` (a StageClock) gets the encoders' seconds as "encode_mp4" and "encode_gif".
+    `threaded=False` saves the GIF in line rather than beside the MP4's last frames.
     """
 
     def __init__(
@@ -76,6 +77,7 @@ class Stitcher:
         hold_last: float = 0.0,
         audio: AudioSource | None = None,
         clock=NULL_CLOCK,
+        threaded: bool = True,
     ):
         out_dir = Path(out_dir)
         fps = _check_settings(name, fps, hold_last)
@@ -91,6 +93,7 @@ class Stitcher:
         self._last: np.ndarray | None = None  # the last frame, for hold_last
         self._ended = False
         self._gif_written = False  # by finish(), on its worker
+        self._threaded = threaded  # False: the sequential loop (pipeline = false), all in line
 
     def add(self, index: int, frame: np.ndarray) -> None:
         """Encode frame `index` (RGB uint8); frames come in order, each once."""
@@ -125,7 +128,7 @@ class Stitcher:
         # holds: both are all that is left after the last frame (Pillow and x264 release
         # the GIL). threaded=False when there is nothing to overlap it with.
         gif = Ahead(lambda _: self._close_gif(repeats), [0] if self._gif else [], depth=1,
-                    threaded=self._mp4 is not None, name="gif")
+                    threaded=self._threaded and self._mp4 is not None, name="gif")
         try:
             if self._mp4 is not None:
                 with self._clock.stage("encode_mp4"):
