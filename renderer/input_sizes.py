@@ -17,6 +17,11 @@ from .media.images import video_frame_size
 
 def check_input_sizes(spec) -> None:
     """Raise DreamreelError (one line) for an input too large or frames too small."""
+    if spec.mode == "morph":  # a folder and/or list of photos: each one's header
+        from .modes.morph import check_morph_inputs
+
+        check_morph_inputs(spec)
+        return
     if spec.mode != "video":
         _check_image(spec)
         return
@@ -41,14 +46,14 @@ def _check_image(spec) -> None:
     header = read_image_header(spec.input) if spec.input else None
     if header is None:  # noise (sizes checked by the spec), or a header Pillow cannot read
         if spec.input:
-            _check_image_signature(Path(spec.input))
+            check_image_file(Path(spec.input))
         return
     check_input_pixels(spec.input, header.width, header.height, spec.max_input_pixels)
     height, width = output_size(spec, (header.height, header.width))
     check_image_frame_side(spec.input, width, height)
 
 
-def _check_image_signature(path: Path) -> None:
+def check_image_file(path: Path) -> None:
     """The same refusals reading the image gives (renderer/media/images.py), from its
     first bytes: a folder, or a file no image decoder claims (text renamed .png)."""
     import cv2

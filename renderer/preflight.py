@@ -22,8 +22,20 @@ def check_before_loading(spec) -> None:
     from .input_sizes import check_input_sizes
 
     check_input_sizes(spec)  # from the header: too many pixels, or frames too small
+    from .audio_features import check_audio_schedules, check_track
+
+    check_audio_schedules(spec)  # an "audio:" schedule needs a track
+    if spec.audio:
+        check_track(spec.audio)  # missing, unreadable, no audio stream, no sound
+    if spec.mask:
+        from .masks import check_mask
+
+        check_mask(spec)  # missing, unreadable, a folder with gaps, shorter than the clip
     check_model(spec.model, None if spec.layers is None else list(spec.layers),
                 spec.preprocess)
+    from .objectives import check_objective
+
+    check_objective(spec.objective, spec.model)  # layers, class names, guide images
 
 
 def check_input(path: Path) -> None:

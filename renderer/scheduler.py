@@ -25,10 +25,12 @@ from .frame_store import FrameStore, read_manifest
 from .heap_reuse import reuse_freed_buffers
 from .input_ended import InputEnded
 from .manifest import build_manifest
+from .masks import FrameMasks, open_masks
 from .modes import FrameOut, create_mode
 from .numeric_faults import NumericalFault
 from .pipelining import Ahead, Behind
 from .render_lock import render_lock
+from .schedule_binding import bind_render
 from .short_render import finish_short
 from .spec import RenderSpec
 from .stage_clock import StageClock
@@ -72,11 +74,12 @@ def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = Fal
     with clock.stage("open"):  # opening the input (probing a clip, listing a folder)
         mode = create_mode(spec)
     # One render per folder, from before it writes there until it ends (render_lock).
-    with mode, render_lock(out_dir):  # leaving it closes the mode's input (a clip)
+    # Leaving it closes the mode's input (a clip) and a mask clip (renderer/masks.py).
+    with mode, open_masks(spec, mode) as masks, render_lock(out_dir):
         for note in mode.notes() if announce else ():
             announce(note)
         mode.clock = clock  # the mode times its own stages (decode, flow, carry...)
-        return _render(mode, spec, model, Path(out_dir), restart, progress, clock)
+        return _render(mode, spec, model, Path(out_dir), restart, progress, clock, masks)
 
 
 @dataclass
@@ -94,10 +97,14 @@ class _Dreamed:
 
 
 def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
-            progress: FrameProgress | None, clock: StageClock) -> RenderResult:
-    audio = mode.audio()
-    manifest = build_manifest(spec.to_dict(), model, identity=spec.frames_identity(),
-                              mode=mode.name, fps=mode.fps, **mode.manifest())
+            progress: FrameProgress | None, clock: StageClock,
+            masks: FrameMasks) -> RenderResult:
+    # Schedules read the render's own fps and music track; the mode gets the bound spec
+    # too. The MP4's sound: the mode's, else the spec's track (renderer/schedule_binding.py).
+    bound = bind_render(spec, mode)
+    spec, audio = bound.spec, bound.audio
+    manifest = build_manifest(spec.to_dict(), model, identity=bound.identity,
+                              mode=mode.name, fps=mode.fps, **bound.manifest)
     tile_size = manifest["tile_size"] = _tile_size(spec, out_dir, manifest, restart)
     store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
     done = min(store.done_count(), mode.count)
@@ -110,7 +117,7 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
     # are read back first), so little is left to do after the last dream.
     stitcher = Stitcher(out_dir, name=mode.name, fps=mode.fps, count=mode.count,
                         mp4=out.mp4, gif=out.gif, gif_max_side=out.gif_max_side,
-                        pingpong=out.pingpong,
+                        pingpong=out.pingpong, lead_in=manifest.get("lead_in", 0),
                         hold_last=out.hold_last, audio=audio,
                         clock=clock, threaded=spec.pipeline)
 
@@ -144,7 +151,7 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
             progress(first, mode.count, None)
         try:
             final_loss = _dream_frames(mode, spec, model, first, tile_size, ahead, behind,
-                                       progress, clock)
+                                       progress, clock, masks, _bound_objective(spec, model))
         except InputEnded as ended:  # a damaged clip: the frames before it are kept
             stopped, final_loss = ended, None
         with clock.stage("wait_behind"):
@@ -180,9 +187,21 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
                         outputs + summary.files, summary.report, final_loss, profile)
 
 
+def _bound_objective(spec: RenderSpec, model):
+    """The spec's objective bound to ``model`` (None: the classic layers objective)."""
+    if spec.objective is None:
+        return None
+    from .objective_graph import bind
+    from .objectives import resolved_objective
+
+    return bind(resolved_objective(spec.objective, spec.model), model)
+
+
 def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahead: Ahead,
-                  behind: Behind, progress: FrameProgress | None, clock: StageClock):
+                  behind: Behind, progress: FrameProgress | None, clock: StageClock,
+                  masks: FrameMasks, objective=None):
     """The critical path: each frame's start (from the last dream), dream and finish.
+    ``objective``: a BoundObjective (None: the layers' weighted means).
     Returns the last measured loss (None if no frame measured one)."""
     final_loss = None
     for index in range(first, mode.count):
@@ -194,11 +213,17 @@ def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahe
             start = mode.start(index, seed, ready)
         settings = dataclasses.replace(spec.dream.at(index, seed), tile_size=tile_size,
                                        **start.settings).validate()
-        weights = spec.layer_weights(index)
+        weights = (spec.layer_weights(index) if objective is None
+                   else dict(enumerate(objective.weights(index))))
+        # The engine takes no step where the mask is black; how much of the dream shows
+        # where it is grey is the composite's to say (masking both would dim it twice).
+        mask = masks.mask_for(index, start.image.shape[:2]) if masks.active else None
         with clock.stage("dream"):
             try:
                 result = dream(start.image, model, settings,
                                layer_weights=None if weights is None else list(weights.values()),
+                               objective=objective,
+                               mask=None if mask is None else (mask > 0).astype(np.float32),
                                resume=start.state, max_steps=start.max_steps,
                                # A frame that takes no step (between cadence keyframes) skips
                                # the loss pass too: it was half of such a frame's time.
@@ -206,6 +231,9 @@ def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahe
             except NumericalFault as fault:  # never stored: say which frame it was
                 fault.frame = index + 1
                 raise
+        if masks.active:  # black keeps the frame's source exactly (renderer/masks.py)
+            with clock.stage("mask"):
+                result = masks.composite(index, start, result)
         with clock.stage("mode"):
             out = mode.finish(index, result)
         loss = result.final_loss if math.isfinite(result.final_loss) else None

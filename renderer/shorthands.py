@@ -28,6 +28,10 @@ def shorthand_overrides(mode: str, *, seed: str | None = None, frames: str | Non
             raise DreamreelError("--frames sets the length of a zoom or progress render; a "
                                  "video's frames come from its clip: choose them with --set "
                                  "video.end=SECONDS or --set video.end_frame=N")
+        if mode == "morph":
+            raise DreamreelError("--frames sets the length of a zoom or progress render; a "
+                                 "morph has photos x morph.hold + fades x morph.fade frames: "
+                                 "choose them with --set morph.hold=N --set morph.fade=N")
         overrides.append(f"frames={frames}")
     if size is not None:
         width, height = parse_size(size)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from .dream import DreamSettings
 from .errors import DreamreelError, one_of
 from .media.limits import DEFAULT_MAX_INPUT_PIXELS
 from .media.transparency import DEFAULT_BACKGROUND, parse_background
-from .schedule import INTERPOLATIONS, Schedule, constant, parse_schedule
+from .objectives import Objective, parse_objective
+from .schedule import INTERPOLATIONS, Schedule, constant, parse_schedule, schedule_frame_rate
 
 
 
@@ -73,8 +75,17 @@ class RenderSpec:
     model: str = "mobilenet_v2_dogs"
     layers: dict[str, Schedule] | None = None  # name -> weight (a schedule); None: defaults
     preprocess: str | None = None            # only for user model files
+    # What the dream maximises (renderer/objectives.py), e.g. "class:golden_retriever" or
+    # "layer:block_13_expand_relu + 0.5*channel:block_12_expand_relu:37 - 0.1*tv";
+    # None: the layers' weighted mean activations (the classic dream). When set, it
+    # replaces `layers` (whose entries are its layer:NAME terms).
+    objective: Objective | None = None
     input: str | None = None                 # image path; None dreams from noise
     noise: str = "uniform"                   # kind of noise when there is no input
+    audio: str | None = None                 # a music track: "audio: ..." schedules follow
+                                             # it and the MP4 carries it (zoom, morph...)
+    mask: str | None = None                  # white dreams, black stays: an image, or for
+                                             # video a clip / folder of numbered masks
     # Inputs (photos, clips, frames) above this many pixels are refused from their header,
     # before decoding: a decompression bomb or a mistake (renderer/media/limits.py).
     max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
@@ -134,7 +145,12 @@ class RenderSpec:
         """What decides the frames' pixels (the mode says): resuming needs it unchanged."""
         from .modes import mode_class
 
-        return mode_class(self.mode).identity(self)
+        identity = mode_class(self.mode).identity(self)
+        if self.objective is not None and self.objective.guide_paths():
+            from .objective_graph import guide_file_identity
+
+            identity["guide_images"] = guide_file_identity(self.objective)  # by content
+        return identity
 
 
 def _mode_tables() -> dict[str, type]:
@@ -152,14 +168,19 @@ def _plain(value: Any) -> Any:
         plain = {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
         tables, name = plain.pop("tables"), plain.pop("name")
         return {**plain, **tables, "name": name}
-    if isinstance(value, Schedule):  # a one-keyframe schedule reads back as its number
-        return value.keyframes[0][1] if len(value.keyframes) == 1 else str(value)
+    if isinstance(value, Objective):  # its text, or a table when a weight follows a schedule
+        return value.to_plain()
+    if isinstance(value, Schedule):  # a one-keyframe number reads back as the number
+        return value.to_plain()
     if dataclasses.is_dataclass(value):
         return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, dict):
         return {k: _plain(v) for k, v in value.items()}
     return value
 
+
+# Top-level keys naming files, stored absolute.
+_PATH_KEYS = ("input", "audio", "mask")
 
 # Keys a preset may not set: the seed is the render's, the name comes from the file, the
 # modes' tables are set by their own names.
@@ -217,14 +238,18 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
         raise DreamreelError(f"preset {name!r} sets no mode: add mode = \"progress\" (or "
                              f"{', '.join(m for m in MODES.names() if m != 'progress')}) to it, "
                              f"or give --set mode=...")
-    if isinstance(table.get("input"), str) and table["input"]:
-        # Absolute: the manifest's record (and a video's sound) must not depend on the
-        # folder a render or `dreamreel stitch` runs from.
-        table["input"] = str(Path(table["input"]).expanduser().resolve())
+    for key in _PATH_KEYS:
+        if isinstance(table.get(key), str) and table[key]:
+            # Absolute: the manifest's record (and a video's sound) must not depend on
+            # the folder a render or `dreamreel stitch` runs from.
+            table[key] = str(Path(table[key]).expanduser().resolve())
     table["name"] = name
     interpolation = table.get("interpolation", "linear")
     one_of("interpolation", interpolation, INTERPOLATIONS)
-    return _build(RenderSpec, table, "", interpolation)
+    fps = table.get("fps", RenderSpec.fps)  # what s and fps read in schedule expressions
+    valid = isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps < math.inf
+    with schedule_frame_rate(float(fps) if valid else RenderSpec.fps):
+        return _build(RenderSpec, table, "", interpolation)
 
 
 def _merge(table: dict, changes: dict) -> None:
@@ -318,10 +343,15 @@ def _build(cls, table: dict, prefix: str, interpolation: str):
             values[key] = parse_schedule(raw, key=full, interpolation=interpolation)
         elif full == "layers":
             values[key] = None if raw is None else _layers(raw, interpolation)
+        elif full == "objective":
+            values[key] = None if raw is None else parse_objective(
+                raw, key=full, interpolation=interpolation)
         elif dataclasses.is_dataclass(kind):
             values[key] = _build(kind, raw, full + ".", interpolation)
         else:
             values[key] = _coerce(full, kind, raw)
+    if values.get("objective") is not None:
+        values["layers"] = None  # an objective replaces the preset's layers (its layer: terms)
     spec = cls(**values)
     spec.check(prefix)  # each table checks its own ranges
     return spec
@@ -340,6 +370,9 @@ def _coerce(key: str, kind, value: Any):
             return value
         if origin in (bool, str) and isinstance(value, origin):
             return value
+        if origin is tuple and isinstance(value, (list, tuple)) \
+                and all(isinstance(v, str) for v in value):  # a list of paths (morph.images)
+            return tuple(value)
     wanted = " or ".join(_type_name(o) for o in options if o is not NoneType)
     raise DreamreelError(f"{key} must be {wanted}, got {value!r}")
 
@@ -361,7 +394,7 @@ def _layers(value: Any, interpolation: str) -> dict[str, Schedule]:
 def _type_name(kind) -> str:
     origin = typing.get_origin(kind) or kind
     return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-            dict: "a table"}.get(origin, str(kind))
+            dict: "a table", tuple: "a list of strings"}.get(origin, str(kind))
 
 
 def _keyframe_frames(*schedules: Schedule) -> list[int]:

@@ -5,6 +5,8 @@ so that after the last dream only the encoders' tails are left: the frames x264 
 holds, the pingpong's way back, the GIF file itself. `stitch` feeds the same Stitcher
 from a folder's PNGs (`dreamreel stitch`), so both give the same bytes. The MP4 holds one
 frame at a time; the GIF holds its downscaled 256-colour frames until the file is written.
+A render's first `lead_in` frames (manifest "lead_in": a zoom loop's, modes/zoom.py) are
+stored but never played.
 """
 
 from __future__ import annotations
@@ -29,16 +31,17 @@ from renderer.render_lock import render_lock
 from renderer.stage_clock import NULL_CLOCK
 
 
-def play_order(count: int, *, fps: float, pingpong: bool = False, hold_last: float = 0.0
-               ) -> list[int]:
+def play_order(count: int, *, fps: float, pingpong: bool = False, hold_last: float = 0.0,
+               lead_in: int = 0) -> list[int]:
     """Frame indices in playing order.
 
     pingpong: 0..n-1 then n-2..1, so the loop repeats neither end frame (2n-2 frames).
     hold_last: the last frame (the final image) shown round(hold_last * fps) extra times;
     with pingpong it is held where the loop turns, before the way back.
+    lead_in: frames 0..lead_in-1 are not played; the order starts at lead_in.
     """
-    forward = list(range(count))
-    extra = max(0, round(hold_last * fps)) if count else 0
+    forward = list(range(lead_in, count))
+    extra = max(0, round(hold_last * fps)) if forward else 0
     back = forward[-2:0:-1] if pingpong else []
     return forward + [count - 1] * extra + back
 
@@ -61,6 +64,7 @@ class Stitcher:
     ones) and closes both files. `abandon()` (or any encoder error) deletes what was begun.
     `clock` (a StageClock) gets the encoders' seconds as "encode_mp4" and "encode_gif".
     `threaded=False` saves the GIF in line rather than beside the MP4's last frames.
+    `lead_in`: frames 0..lead_in-1 are given to `add` like the others but not encoded.
     """
 
     def __init__(
@@ -78,13 +82,19 @@ class Stitcher:
         audio: AudioSource | None = None,
         clock=NULL_CLOCK,
         threaded: bool = True,
+        lead_in: int = 0,
     ):
         out_dir = Path(out_dir)
         fps = _check_settings(name, fps, hold_last)
-        if count < 1:
-            raise DreamreelError(f"no frames to stitch into '{out_dir / name}'")
+        if lead_in < 0:
+            raise ValueError(f"lead_in must be >= 0, got {lead_in}")
+        if count - lead_in < 1:
+            skipped = f" (the {count} there are a lead-in, never played)" if count > 0 else ""
+            raise DreamreelError(f"no frames to stitch into '{out_dir / name}'{skipped}")
         self.count = count
-        self.order = play_order(count, fps=float(fps), pingpong=pingpong, hold_last=hold_last)
+        self.lead_in = lead_in
+        self.order = play_order(count, fps=float(fps), pingpong=pingpong, hold_last=hold_last,
+                                lead_in=lead_in)
         self._clock = clock
         self._mp4 = Mp4Writer(out_dir / f"{name}.mp4", fps, audio=audio) if mp4 else None
         self._gif = (GifWriter(out_dir / f"{name}.gif", fps, loop=True, max_side=gif_max_side)
@@ -96,7 +106,8 @@ class Stitcher:
         self._threaded = threaded  # False: the sequential loop (pipeline = false), all in line
 
     def add(self, index: int, frame: np.ndarray) -> None:
-        """Encode frame `index` (RGB uint8); frames come in order, each once."""
+        """Encode frame `index` (RGB uint8); frames come in order, each once. A lead-in
+        frame is not encoded (it may be None)."""
         if self._ended:
             raise ValueError("this Stitcher has finished or was abandoned")
         if index != self._next or index >= self.count:
@@ -104,10 +115,10 @@ class Stitcher:
                         else f"all {self.count} frames given already")
             raise ValueError(f"frame {index} given to the stitcher, {expected}")
         try:
-            if self._mp4 is not None:
+            if self._mp4 is not None and index >= self.lead_in:
                 with self._clock.stage("encode_mp4"):
                     self._mp4.add(frame)
-            if self._gif is not None:
+            if self._gif is not None and index >= self.lead_in:
                 with self._clock.stage("encode_gif"):
                     self._gif.add(frame)
         except BaseException:
@@ -122,7 +133,7 @@ class Stitcher:
         if self._ended or self._next != self.count:
             raise ValueError(f"the stitcher got {self._next} of {self.count} frames"
                              + (" and has ended" if self._ended else ""))
-        repeats = self.order[self.count:]
+        repeats = self.order[self.count - self.lead_in:]
         written = []
         # The GIF is saved on a worker while x264 encodes the frames its lookahead still
         # holds: both are all that is left after the last frame (Pillow and x264 release
@@ -151,7 +162,7 @@ class Stitcher:
     def _close_gif(self, repeats) -> Path:
         with self._clock.stage("encode_gif"):
             for index in repeats:
-                self._gif.repeat(index)
+                self._gif.repeat(index - self.lead_in)  # the GIF holds the played ones
             self._gif.close()
         self._gif_written = True
         return self._gif.path
@@ -179,10 +190,12 @@ def stitch(
     hold_last: float = 0.0,
     audio: AudioSource | None = None,
     clock=NULL_CLOCK,
+    lead_in: int = 0,
 ) -> list[Path]:
     """Write out_dir/<name>.mp4 and/or <name>.gif from out_dir/frames/*.png; return them.
 
     `count` takes only the first that many frames (e.g. the done ones of a resumed run).
+    `lead_in`: the first that many are not played (a zoom loop's lead-in).
     `audio` (a video render's `clip.audio`) puts the clip's sound under the MP4.
     `clock` (a StageClock) gets the seconds of each as "encode_mp4" and "encode_gif", and
     of reading the PNGs back as "encode_read".
@@ -206,10 +219,11 @@ def stitch(
 
     stitcher = Stitcher(out_dir, name=name, fps=fps, count=len(paths), mp4=mp4, gif=gif,
                         gif_max_side=gif_max_side, pingpong=pingpong, hold_last=hold_last,
-                        audio=audio, clock=clock)
+                        audio=audio, clock=clock, lead_in=lead_in)
     try:
         for index in range(len(paths)):
-            stitcher.add(index, read_frame(index))
+            # A lead-in frame is never encoded: no need to read it.
+            stitcher.add(index, read_frame(index) if index >= lead_in else None)
         return stitcher.finish(read_frame)
     except BaseException:
         stitcher.abandon()
@@ -247,6 +261,7 @@ def _stitch_folder(out_dir: Path) -> list[Path]:
             "gif_max_side": int(output.get("gif_max_side", 480)),
             "pingpong": bool(output.get("pingpong", False)),
             "hold_last": float(output.get("hold_last", 0.0)),
+            "lead_in": int(manifest.get("lead_in", 0)),  # frames stored but not played
         }
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise DreamreelError(

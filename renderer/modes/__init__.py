@@ -55,6 +55,9 @@ class FrameStart:
     log: dict[str, Any] = field(default_factory=dict)   # extra losses.csv columns
     state: DreamState | None = None    # continue this dream instead of starting afresh
     max_steps: int | None = None       # with state: dream at most this many steps
+    # What the frame is without dreaming, where a mask keeps it (renderer/masks.py): a
+    # video's raw frame; None: the start image.
+    source: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,10 @@ class ModeBase:
             if other is not cls:
                 for table in other.private_tables:
                     data.pop(table, None)
+        if spec.mask:  # by content too: another mask at the same path must not resume
+            from ..masks import mask_identity
+
+            data["mask_content"] = mask_identity(spec.mask)
         return data
 
     def resume(self, done: int, store: FrameStore) -> int:
@@ -234,4 +241,4 @@ def create_mode(spec: RenderSpec) -> Mode:
 
 
 # The built-in modes register themselves on import.
-from . import progress, video, zoom  # noqa: E402,F401
+from . import morph, progress, video, zoom  # noqa: E402,F401

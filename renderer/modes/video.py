@@ -326,7 +326,8 @@ class VideoMode(ModeBase):
             settings = {}
         log = {"cut": int(carry.cut), "reliable": round(carry.reliable, 4),
                "keyframe": int(carry.fresh or not between)}
-        return FrameStart(carry.image, settings, log)
+        # A mask keeps the raw frame, not the carried dream (renderer/masks.py).
+        return FrameStart(carry.image, settings, log, source=ready.image)
 
     def finish(self, index: int, result) -> FrameOut:
         frame = to_uint8(result.image)

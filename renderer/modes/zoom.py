@@ -2,6 +2,16 @@
 
 Pure numpy/OpenCV: the frame loop runs the dream; this module only says where each
 frame's dream starts. Frame 0 is seeded noise or the input image (modes/source.py).
+
+Seamless loops (``zoom.loop = k``): frame i+1 is dream(warp(frame i)), so the frame after
+the last is never the first. The mode dreams the plain chain c[0..n+k-1] (n = frames) and
+the MP4/GIF play c[k..n+k-1], whose last k frames cross-fade into c[0..k-1]: the stored
+(and shown) frame n+j is (1 - w_j) c[n+j] + w_j c[j], w_j = smoothstep((j+1)/(k+1)).
+c[n+j] and c[j] are each one camera step after their predecessors, so the motion stays
+consistent through the fade, and after the last played frame (mostly c[k-1]) comes c[k],
+the first played one: one regular step. frames/ keeps c[0..k-1] as a lead-in the MP4/GIF
+skip (manifest "lead_in"); the chain goes on from the unblended c[n+j], kept in the blended
+frame's checkpoint for a resume.
 """
 
 from __future__ import annotations
@@ -40,8 +50,14 @@ class ZoomSettings:
     # times fewer gradient steps: for previews. zoom.noise feeds only frames that dream.
     cadence: int = 1
     between_steps: int = 0
+    # A seamless loop: the last `loop` frames cross-fade into the chain's first frames,
+    # which are dreamed as a lead-in the MP4/GIF skip (see the module docstring). 0: none.
+    loop: int = 0
 
     def check(self, prefix: str) -> None:
+        if self.loop < 0:
+            raise DreamreelError(f"{prefix}loop must be >= 0 (0: no loop; k: the last k "
+                                 f"frames cross-fade into the first), got {self.loop}")
         if self.cadence < 1 or self.between_steps < 0:
             raise DreamreelError(f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
                                  f"{prefix}between_steps >= 0 (0: frames between keyframes "
@@ -158,6 +174,20 @@ def next_init(spec: RenderSpec, previous: np.ndarray, reference: "np.ndarray | C
     return clip_float32(moved, 255.0)
 
 
+def loop_weights(loop: int) -> list[float]:
+    """How much of chain frame j the stored frame n+j shows, j = 0..loop-1: smoothstep
+    of (j+1)/(loop+1), rising from near 0 to near 1, gentlest at both ends of the fade."""
+    steps = [(j + 1) / (loop + 1) for j in range(loop)]
+    return [x * x * (3.0 - 2.0 * x) for x in steps]
+
+
+def cross_fade(chain: np.ndarray, first: np.ndarray, weight: float) -> np.ndarray:
+    """(1 - weight) * chain + weight * first, both RGB uint8, rounded back to uint8."""
+    mixed = (np.asarray(chain, np.float32) * np.float32(1.0 - weight)
+             + np.asarray(first, np.float32) * np.float32(weight))
+    return np.rint(mixed).astype(np.uint8)
+
+
 @register
 class ZoomMode(ModeBase):
     """The zoom animation: each frame starts from the last one, moved by the camera."""
@@ -166,25 +196,85 @@ class ZoomMode(ModeBase):
     columns = ("zoom", "rotation", "keyframe")
     settings = {"zoom": ZoomSettings}
 
+    @classmethod
+    def check(cls, spec: RenderSpec) -> None:
+        loop = spec.zoom.loop
+        if not loop:
+            return
+        if loop > spec.frames - 1:
+            raise DreamreelError(f"zoom.loop must be <= frames - 1 (the last loop frames "
+                                 f"fade into the loop's first ones), got zoom.loop = {loop} "
+                                 f"with frames = {spec.frames}")
+        if spec.output.pingpong:
+            raise DreamreelError("zoom.loop and output.pingpong do not go together (a loop "
+                                 "plays forward only): set one of them off")
+        if spec.output.hold_last > 0:
+            raise DreamreelError(f"zoom.loop needs output.hold_last = 0 (a held last frame "
+                                 f"breaks the loop), got {spec.output.hold_last:g}")
+
+    @classmethod
+    def identity(cls, spec: RenderSpec) -> dict:
+        """With a loop, ``frames`` decides which stored frames are cross-faded: it stays
+        in (without one, a longer ``frames`` extends a finished zoom)."""
+        data = super().identity(spec)
+        if spec.zoom.loop:
+            data["frames"] = spec.frames
+        return data
+
     def __init__(self, spec: RenderSpec):
         self.spec = spec
-        self.count = spec.frames
+        self.loop = spec.zoom.loop
+        self.played = spec.frames                # frames the MP4/GIF play
+        self.count = spec.frames + self.loop     # stored: the lead-in, then the played ones
+        self.weights = loop_weights(self.loop)
         self.fps = spec.fps
         self.reference: ColourStats | None = None  # frame 0's colours, for coherence
-        self.previous: np.ndarray | None = None
+        self.previous: np.ndarray | None = None    # the last chain frame (never a blend)
+        # Chain frames 0..loop-1 until the frame that fades into them: at most loop frames.
+        self.lead: dict[int, np.ndarray] = {}
         # The frame size from the input's header (decoded only at frame 0): checked now.
         self.height, self.width = frame_shape(spec)
 
     def notes(self) -> list[str]:
-        return octave_notes(self.spec, self.height, self.width,
-                            self.spec.zoom.first_octaves, "zoom.first_octaves")
+        notes = octave_notes(self.spec, self.height, self.width,
+                             self.spec.zoom.first_octaves, "zoom.first_octaves")
+        cadence = self.spec.zoom.cadence
+        if self.loop and self.played % cadence:
+            notes.append(f"zoom.loop with zoom.cadence = {cadence}: frames = {self.played} "
+                         f"is no multiple of the cadence, so the keyframes' rhythm skips a "
+                         f"beat where the loop wraps")
+        return notes
+
+    def manifest(self) -> dict:
+        if not self.loop:
+            return {}
+        first, last = self.played, self.count - 1
+        return {"lead_in": self.loop,  # stored frames before the played ones: stitch skips them
+                "loop": {"frames": self.played, "lead_in": self.loop,
+                         "blended": f"frames {first + 1:06d}.png to {last + 1:06d}.png",
+                         "weights": [round(w, 6) for w in self.weights]}}
 
     def resume(self, done: int, store) -> int:
-        """Pick up after ``done`` stored frames: frame 0 and the last one are all it needs."""
-        if done > 0:
-            self.reference = ColourStats.of(store.read_frame(0))
-            self.previous = store.read_frame(done - 1)
-        return done
+        """Pick up after ``done`` stored frames: frame 0, the last chain frame (a blended
+        frame's checkpoint holds it) and the lead-in frames still to fade into."""
+        if done == 0 or done == self.count:  # nothing to dream: nothing to pick up
+            return done
+        self.reference = ColourStats.of(store.read_frame(0))
+        first = done
+        if done - 1 >= self.played:  # a blend is stored: its chain frame is the checkpoint
+            saved = store.read_checkpoint(done - 1) or {}
+            chain = saved.get("chain")
+            if (chain is None or chain.dtype != np.uint8
+                    or chain.shape != (self.height, self.width, 3)):
+                first = self.played  # dream the tail again from the last plain frame
+            else:
+                self.previous = chain
+        if first <= self.played:
+            self.previous = store.read_frame(first - 1)
+        for j in range(min(self.loop, first)):
+            if self.played + j >= first:
+                self.lead[j] = store.read_frame(j)
+        return first
 
     def start(self, index: int, seed: int, ready=None) -> FrameStart:
         motion = Motion.at(self.spec, index)
@@ -216,4 +306,10 @@ class ZoomMode(ModeBase):
         self.previous = frame  # frames chain through the stored uint8 picture
         if self.reference is None:
             self.reference = ColourStats.of(frame)
-        return FrameOut(frame)
+        if index < self.loop:
+            self.lead[index] = frame
+        if index < self.played:
+            return FrameOut(frame)
+        j = index - self.played  # the loop's fade: shown blended, chained unblended
+        shown = cross_fade(frame, self.lead.pop(j), self.weights[j])
+        return FrameOut(shown, checkpoint={"chain": frame})

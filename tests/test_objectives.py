@@ -1,0 +1,286 @@
+"""Objectives: parsed (never evaluated), composed, bound to a model, and each one steers
+the dream toward what it names (a channel, a neuron, a guide image, smoothness)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+import renderer
+from renderer.ascent import Ascent, AscentSettings
+from renderer.dream import DreamSettings, dream
+from renderer.errors import DreamreelError
+from renderer.objective_graph import bind
+from renderer.objectives import (Objective, channel, class_logit, from_layers, guide, layer,
+                                 neuron, parse_objective, tv)
+from renderer.schedule import parse_schedule
+from renderer.spec import load_spec
+
+LAYER12, LAYER13 = "block_12_expand_relu", "block_13_expand_relu"
+EXAMPLE = f"layer:{LAYER13} + 0.5*channel:{LAYER12}:37 - 0.1*tv"
+
+
+# ------------------------------------------------------------------ values, text
+
+def test_text_form_parses_into_the_composed_value_and_prints_back():
+    parsed = parse_objective(EXAMPLE)
+    composed = layer(LAYER13) + 0.5 * channel(LAYER12, 37) - 0.1 * tv()
+    assert parsed == composed
+    assert str(parsed) == EXAMPLE
+    assert parse_objective(str(parsed)) == parsed
+    assert parsed.weights(0) == [1.0, 0.5, -0.1]
+    assert parsed.layer_names() == [LAYER13, LAYER12]
+
+
+def test_equal_terms_add_and_numbers_scale_every_term():
+    twice = layer("a") + layer("a")
+    assert twice.weights() == [2.0] and len(twice.terms) == 1
+    assert (3 * (layer("a") - tv())).weights() == [3.0, -3.0]
+    assert (-neuron("a", 2)).weights() == [-1.0]
+
+
+def test_spaced_minus_is_an_operator_and_a_hyphen_inside_a_name_is_not():
+    objective = parse_objective("guide:photos/my-dog.png - tv*0.2 + layer:mixed_7a-x")
+    kinds = [(term.kind, term.layer, term.guide) for term in objective.terms]
+    assert kinds == [("guide", None, "photos/my-dog.png"), ("tv", None, None),
+                     ("layer", "mixed_7a-x", None)]
+    assert objective.weights() == [1.0, -0.2, 1.0]
+    quoted = parse_objective(f'guide:{LAYER12}:"my dog.jpg" + 1e-3*class:golden_retriever')
+    assert quoted.terms[0].layer == LAYER12 and quoted.terms[0].guide == "my dog.jpg"
+    assert quoted.terms[1].key == "golden_retriever" and quoted.weights() == [1.0, 0.001]
+    assert parse_objective(str(quoted)) == quoted
+    assert parse_objective("class:7").terms[0].key == 7
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "empty objective"),
+    ("layer:", "needs a value"),
+    ("foo:x", "unknown term 'foo'"),
+    ("__import__('os').system('x')", "unknown term"),
+    ("0.5*", "without a factor"),
+    ("layer:a + + layer:b", "column 11"),
+    ("layer:a * layer:b", "only a number may multiply"),
+    ("channel:a:x", "channel:LAYER:INDEX"),
+    ("layer:a -", "ends with an operator"),
+    ('guide:"unclosed', "quote is not closed"),
+    ("1e999*layer:a", "out of range"),
+])
+def test_bad_text_is_one_line_naming_the_place(text, words):
+    with pytest.raises(DreamreelError) as error:
+        parse_objective(text)
+    message = str(error.value)
+    assert words in message and "\n" not in message and message.startswith("objective")
+
+
+def test_a_table_gives_weights_that_follow_schedules_and_round_trips():
+    table = {f"layer:{LAYER13}": 1.0, "tv": "0:(0), 10:(0.2)"}
+    objective = parse_objective(table)
+    assert objective.weights(0) == [1.0, 0.0]
+    assert objective.weights(5) == pytest.approx([1.0, 0.1])
+    assert objective.to_plain() == {f"layer:{LAYER13}": 1.0, "tv": "0:(0.0), 10:(0.2)"}
+    assert parse_objective(objective.to_plain()) == objective
+    ramp = layer("a") * parse_schedule("0:(0), 4:(2)", key="w")
+    assert (0.5 * ramp).weights(4) == [1.0]
+    # an expression weight keeps its text, its factor stays in the key
+    wave = -0.5 * tv() * parse_schedule("0:(1 + sin(t))", key="w")
+    assert wave.to_plain() == {"-0.5*tv": "0:(1 + sin(t))"}
+    assert parse_objective(wave.to_plain()).weights(3) == pytest.approx(wave.weights(3))
+
+
+def test_spec_takes_text_or_table_and_the_objective_replaces_layers(tmp_path):
+    spec = load_spec("noise-zoom", [f'objective="{EXAMPLE}"'])
+    assert isinstance(spec.objective, Objective) and spec.to_dict()["objective"] == EXAMPLE
+    again = load_spec(spec)
+    assert again.objective == spec.objective
+    assert again.frames_identity() == spec.frames_identity()
+    other = load_spec("noise-zoom", ['objective="tv"'])
+    assert other.frames_identity() != spec.frames_identity()
+    # The objective replaces the preset's layers (they were its layer: terms).
+    assert load_spec("noise-zoom").layers is not None
+    assert spec.layers is None and spec.to_dict()["layers"] is None
+
+
+def test_guide_image_content_is_part_of_the_identity(tmp_path):
+    path = tmp_path / "guide.png"
+    cv2.imwrite(str(path), np.zeros((40, 40, 3), np.uint8))
+    spec = load_spec("noise-zoom", [f'objective="guide:{path}"'])
+    before = spec.frames_identity()
+    cv2.imwrite(str(path), np.full((40, 40, 3), 200, np.uint8))
+    assert spec.frames_identity() != before
+
+
+def test_checks_before_tensorflow_name_the_bad_layer_and_guide(tmp_path):
+    from renderer.objectives import check_objective
+
+    with pytest.raises(DreamreelError, match="block_13_expand_rel"):
+        check_objective(parse_objective("layer:block_13_expand_rel"), "mobilenet_v2_dogs")
+    text = tmp_path / "guide.png"
+    text.write_text("not an image")
+    with pytest.raises(DreamreelError, match="guide image"):
+        check_objective(parse_objective(f"guide:{text}"), "mobilenet_v2_dogs")
+    with pytest.raises(DreamreelError, match="guide image.*no such file"):
+        check_objective(parse_objective(f"guide:{tmp_path / 'gone.png'}"), "mobilenet_v2_dogs")
+
+
+# ------------------------------------------------------------------ the engine
+
+@pytest.fixture(scope="module")
+def dogs(embedded_cache):
+    from renderer.models import load_dream_model
+
+    return load_dream_model("mobilenet_v2_dogs", [LAYER12, LAYER13])
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    rng = np.random.default_rng(3)
+    noise = cv2.GaussianBlur(rng.uniform(0, 255, (48, 48, 3)).astype(np.float32), (0, 0), 2)
+    return cv2.resize(noise, (112, 112), interpolation=cv2.INTER_CUBIC)
+
+
+def features(model, image, layer_name):
+    out = model.activations(model.preprocessing.to_model(image)[np.newaxis])
+    return np.asarray(out[model.layers.index(layer_name)])[0]
+
+
+STEPS = DreamSettings(steps=8, octaves=1, jitter=8)
+
+
+def test_the_default_objective_is_the_classic_one_bit_for_bit(dogs, blobs):
+    classic = dream(blobs, dogs, STEPS)
+    explicit = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER12) + layer(LAYER13), dogs))
+    np.testing.assert_array_equal(classic.image, explicit.image)
+    assert classic.final_loss == explicit.final_loss
+
+
+def test_a_channel_objective_raises_its_channel_more_than_the_layer_objective(dogs, blobs):
+    index = 37
+    by_layer = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER12), dogs))
+    by_channel = dream(blobs, dogs, STEPS, objective=bind(channel(LAYER12, index), dogs))
+    start = features(dogs, blobs, LAYER12)[..., index].mean()
+    layer_gain = features(dogs, by_layer.image, LAYER12)[..., index].mean() - start
+    channel_gain = features(dogs, by_channel.image, LAYER12)[..., index].mean() - start
+    assert channel_gain > 1.2 * layer_gain > 0
+    # and the loss it logs is that channel's mean, rising
+    assert by_channel.losses[0][-1] > by_channel.losses[0][0]
+
+
+def test_a_neuron_objective_raises_the_centre_unit_and_tiles_agree(dogs, blobs):
+    a = features(dogs, blobs, LAYER13)
+    cy, cx = a.shape[0] * 56 // 112, a.shape[1] * 56 // 112
+    index = int(np.argmax(a[cy, cx]))  # a live unit: a dead ReLU has no gradient
+    bound = bind(neuron(LAYER13, index), dogs)
+    x = dogs.preprocessing.to_model(blobs)
+    whole = Ascent(dogs, AscentSettings(tile_size=512), bound)
+    tiled = Ascent(dogs, AscentSettings(tile_size=64, tile_margin=64), bound)
+    assert tiled.loss(x) == pytest.approx(whole.loss(x), rel=1e-4)
+    assert whole.loss(x) == pytest.approx(a[cy, cx, index], rel=1e-4)
+    g_whole, g_tiled = whole.gradient(x), tiled.gradient(x)
+    assert np.corrcoef(g_whole.ravel(), g_tiled.ravel())[0, 1] > 0.95
+    dreamed = dream(blobs, dogs, DreamSettings(steps=8, octaves=1, jitter=0), objective=bound)
+    after = features(dogs, dreamed.image, LAYER13)
+    assert after[cy, cx, index] > a[cy, cx, index] + 0.5  # ReLU6: at most 6
+
+
+def test_a_guided_dream_moves_the_features_toward_the_guide(dogs, blobs, tmp_path):
+    rng = np.random.default_rng(9)
+    tiles = rng.uniform(0, 255, (6, 6, 3)).astype(np.float32)
+    guide_image = cv2.resize(tiles, (96, 96), interpolation=cv2.INTER_NEAREST)
+    path = tmp_path / "guide.png"
+    cv2.imwrite(str(path), guide_image[..., ::-1].astype(np.uint8))
+    target = features(dogs, guide_image, LAYER13).reshape(-1, 576).mean(0)
+
+    def similarity(image):
+        f = features(dogs, image, LAYER13).reshape(-1, 576).mean(0)
+        return float(f @ target / np.linalg.norm(f) / np.linalg.norm(target))
+
+    settings = DreamSettings(steps=12, octaves=1, jitter=8)
+    guided = dream(blobs, dogs, settings, objective=bind(guide(str(path), LAYER13), dogs))
+    plain = dream(blobs, dogs, settings, objective=bind(layer(LAYER13), dogs))
+    assert similarity(guided.image) > similarity(blobs) + 0.01
+    assert similarity(guided.image) > similarity(plain.image) + 0.01
+
+
+def test_subtracting_tv_smooths_the_dream(dogs, blobs):
+    def roughness(image):
+        return float(np.abs(np.diff(image, axis=1)).mean() + np.abs(np.diff(image, axis=0)).mean())
+
+    plain = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER13), dogs))
+    smooth = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER13) - 20 * tv(), dogs))
+    assert roughness(smooth.image) < 0.9 * roughness(plain.image)
+
+
+def test_binding_refuses_a_channel_the_layer_lacks_and_a_layer_not_extracted(dogs):
+    with pytest.raises(DreamreelError, match="576 channels"):
+        bind(channel(LAYER13, 576), dogs)
+    with pytest.raises(DreamreelError, match="does not extract"):
+        bind(layer("block_3_expand_relu"), dogs)
+
+
+def test_a_mask_keeps_black_pixels_unchanged_in_the_engine(dogs, blobs):
+    mask = np.zeros(blobs.shape[:2], np.float32)
+    mask[:, 56:] = 1.0
+    out = dream(blobs, dogs, DreamSettings(steps=6, octaves=1, jitter=8), mask=mask).image
+    np.testing.assert_allclose(out[:, :56], blobs[:, :56], atol=1e-3)
+    assert np.abs(out[:, 56:] - blobs[:, 56:]).mean() > 2.0
+
+
+def test_weights_that_follow_a_schedule_never_retrace(dogs, blobs):
+    ramp = parse_schedule("0:(0), 3:(1)", key="w")
+    objective = layer(LAYER12) + tv() * ramp
+    bound = bind(objective, dogs)
+    ascent = dogs.ascent(STEPS.ascent, bound)
+    for frame in range(4):
+        dream(blobs, dogs, STEPS, objective=bound, layer_weights=objective.weights(frame))
+    assert ascent._run.experimental_get_tracing_count() == 1
+
+
+def test_a_render_records_its_objective_and_dreams_it(tmp_path, embedded_cache):
+    result = renderer.render("noise-zoom", out=tmp_path / "r", frames=2, width=96, height=96,
+                             overrides=[f'objective="channel:{LAYER12}:37 - 0.1*tv"',
+                                        "dream.steps=3", "zoom.first_steps=3",
+                                        "zoom.first_octaves=1", "dream.octaves=1"])
+    import json
+
+    manifest = json.loads((result.out_dir / "manifest.json").read_text())
+    assert manifest["spec"]["objective"] == f"channel:{LAYER12}:37 - 0.1*tv"
+    assert result.frames == 2 and result.final_loss is not None
+
+
+def test_a_class_dream_makes_the_classifier_see_that_breed(embedded_cache, samples_dir):
+    """The embedded classifier's probability of the breed, on a photo it never saw as a
+    dog (a cat), rises from a few percent to near certainty."""
+    from renderer.class_labels import class_index, classifier_head
+    from renderer.media.images import read_image
+    from renderer.models import load_dream_model
+    from renderer.objectives import resolved_objective
+
+    model = load_dream_model("mobilenet_v2_dogs", ["out_relu"])
+    kernel, bias, head_layer = classifier_head("mobilenet_v2_dogs")
+    assert head_layer == "out_relu"
+    photo = cv2.resize(read_image(samples_dir / "chelsea.jpg").astype(np.float32), (128, 96),
+                       interpolation=cv2.INTER_AREA)
+
+    def probability(image, index):
+        pooled = features(model, image, "out_relu").mean(axis=(0, 1))
+        logits = pooled @ kernel + bias
+        odds = np.exp(logits - logits.max())
+        return float(odds[index] / odds.sum())
+
+    objective = resolved_objective(parse_objective("class:Golden Retriever"), "mobilenet_v2_dogs")
+    assert objective.terms[0].layer == "out_relu"
+    index = class_index("mobilenet_v2_dogs", "golden_retriever")
+    before = probability(photo, index)
+    dreamed = dream(photo, model, DreamSettings(steps=8, octaves=1, jitter=8),
+                    objective=bind(objective, model))
+    assert before < 0.1 and probability(dreamed.image, index) > 0.9
+
+
+def test_an_unknown_breed_is_one_line_with_the_closest_names(embedded_cache):
+    from renderer.objectives import check_objective
+
+    with pytest.raises(DreamreelError, match="golden_retriever"):
+        check_objective(class_logit("golden_retreiver"), "mobilenet_v2_dogs")
+    with pytest.raises(DreamreelError):
+        check_objective(class_logit(19), "mobilenet_v2_dogs")
