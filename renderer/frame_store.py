@@ -427,7 +427,8 @@ class FrameStore:
                 f"{self.out_dir} holds frames but no {MANIFEST_NAME} (not known to be this "
                 f"render); {hint}"
             )
-        changed = _describe_changes(old["spec"], new_spec)
+        changed = _describe_changes({**old["spec"], **old.get("identity_beyond_spec", {})},
+                                    {**new_spec, **self.manifest.get("identity_beyond_spec", {})})
         raise DreamreelError(
             f"{self.out_dir} holds frames of a different render (changed: {changed}); {hint}"
         )

@@ -44,9 +44,13 @@ def build_manifest(spec_dict: dict[str, Any], model, *, identity: dict[str, Any]
                    **extra: Any) -> dict[str, Any]:
     """``identity``: the part of the spec that decides the pixels (hashed for resuming);
     by default the whole spec."""
+    # What the identity holds beyond the spec (the content of a music track, a mask, a
+    # guide image; the fps schedules read): kept, so a refused resume can say which.
+    beyond = {key: value for key, value in (identity or {}).items() if key not in spec_dict}
     return {
         "spec": spec_dict,
         "spec_hash": spec_hash(spec_dict if identity is None else identity),
+        **({"identity_beyond_spec": beyond} if beyond else {}),
         "model": {"name": model.name, "layers": dict(zip(model.layers, model.weights)),
                   "preprocessing": model.preprocessing.name},
         "versions": library_versions(),

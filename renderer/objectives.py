@@ -15,10 +15,16 @@ Terms:
                         golden_retriever; `dreamreel models classes MODEL`), measured as the
                         head sees it: the mean over positions of the head's linear map of
                         the last feature layer (its global average pool, then the dense)
-  guide:PATH            Google's "controlling dreams": each position's activation is pulled
-  guide:LAYER:PATH      toward the guide image's feature it already resembles most (the
-                        mean over positions of the best dot product with the guide's
-                        features); LAYER defaults to the model's deepest default layer
+  guide:PATH            the guide image's feature direction: the image's mean activation
+  guide:LAYER:PATH      (per tile) dotted with the guide's mean activation direction, times
+                        their cosine to the 4th (lucid's direction objective with a cosine
+                        power): the features turn toward the guide's, and grow. LAYER
+                        defaults to the model's deepest default layer
+  guide_match:PATH      Google's "controlling dreams": each position's activation is pulled
+  guide_match:LAYER:PATH  toward the guide feature it already resembles most (the mean over
+                        positions of the best dot product with the guide's features): the
+                        guide's textures, placed where they fit; the overall features
+                        need not turn toward the guide's
   tv                    total variation of the image (mean absolute difference between
                         neighbouring pixels): subtract it to smooth the dream
 
@@ -44,7 +50,8 @@ from typing import Any, Iterable, Mapping
 from .errors import DreamreelError
 from .schedule import Schedule
 
-KINDS = ("layer", "channel", "neuron", "class", "guide", "tv")
+KINDS = ("layer", "channel", "neuron", "class", "guide", "guide_match", "tv")
+GUIDE_KINDS = ("guide", "guide_match")
 EXAMPLE = '"layer:block_13_expand_relu + 0.5*channel:block_12_expand_relu:37 - 0.1*tv"'
 _NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _INDEX_RE = re.compile(r"\d+")
@@ -67,9 +74,10 @@ class Term:
             return "tv"
         if self.kind == "class":
             return f"class:{self.key}"
-        if self.kind == "guide":
+        if self.kind in GUIDE_KINDS:
             path = _quoted(self.guide)
-            return f"guide:{self.layer}:{path}" if self.layer else f"guide:{path}"
+            return (f"{self.kind}:{self.layer}:{path}" if self.layer
+                    else f"{self.kind}:{path}")
         if self.kind == "layer":
             return f"layer:{self.layer}"
         return f"{self.kind}:{self.layer}:{self.key}"
@@ -156,8 +164,8 @@ class Objective:
         def bound(term: Term) -> Term:
             if term.kind == "class" and term.layer is None:
                 return Term("class", class_layer, term.key)
-            if term.kind == "guide" and term.layer is None:
-                return Term("guide", guide_layer, None, term.guide)
+            if term.kind in GUIDE_KINDS and term.layer is None:
+                return Term(term.kind, guide_layer, None, term.guide)
             return term
         return Objective(tuple((bound(term), weight) for term, weight in self.parts))
 
@@ -176,18 +184,29 @@ class Objective:
             table[key] = weight.coef if weight.schedule is None else str(weight.schedule)
         return table
 
+    def label(self, frame: int = 0, limit: int = 60) -> str:
+        """The objective with ``frame``'s weights, for captions: "class:pug - 0.1*tv",
+        cut to ``limit`` characters."""
+        text = _sum_text((term, weight(frame)) for term, weight in self.parts)
+        return text if len(text) <= limit else text[:limit - 3] + "..."
+
     def __str__(self) -> str:
-        text = ""
+        """The text form; a weight that follows a schedule shows as ``*<schedule>``
+        (``to_plain`` gives the table that reads back)."""
+        text = _sum_text((term, weight.coef) for term, weight in self.parts)
         for term, weight in self.parts:
-            coef = weight.coef
-            sign = "-" if coef < 0 else "+"
-            size = abs(coef)
-            body = str(term) if size == 1 else f"{_number(size)}*{term}"
             if weight.schedule is not None:
-                body += f"*<{weight.schedule}>"
-            text = (f"{'-' if sign == '-' else ''}{body}" if not text
-                    else f"{text} {sign} {body}")
+                text += f" (x <{weight.schedule}> on {term})"
         return text
+
+
+def _sum_text(parts: Iterable[tuple[Term, float]]) -> str:
+    text = ""
+    for term, coef in parts:
+        body = str(term) if abs(coef) == 1 else f"{_number(abs(coef))}*{term}"
+        sign = "-" if coef < 0 else "+"
+        text = f"{'-' if sign == '-' else ''}{body}" if not text else f"{text} {sign} {body}"
+    return text
 
 
 def _combined(parts: Iterable[tuple[Term, Weight]]) -> tuple[tuple[Term, Weight], ...]:
@@ -242,11 +261,14 @@ def class_logit(key: int | str) -> Objective:
     return Objective(((Term("class", None, key), Weight()),))
 
 
-def guide(image: str, layer_name: str | None = None) -> Objective:
+def guide(image: str, layer_name: str | None = None, *, match: bool = False) -> Objective:
+    """Toward a guide image's features: its mean feature direction, or with ``match``
+    Google's per-position matching (guide_match)."""
+    kind = "guide_match" if match else "guide"
     if not isinstance(image, str) or not image:
-        raise DreamreelError("guide: expected the path of a guide image")
-    name = None if layer_name is None else _name(layer_name, "guide")
-    return Objective(((Term("guide", name, None, image), Weight()),))
+        raise DreamreelError(f"{kind}: expected the path of a guide image")
+    name = None if layer_name is None else _name(layer_name, kind)
+    return Objective(((Term(kind, name, None, image), Weight()),))
 
 
 def tv() -> Objective:
@@ -418,21 +440,21 @@ def _parse_atom(atom: str, text: str, column: int, key: str) -> Objective:
             return (channel if kind == "channel" else neuron)(name, int(index))
         if kind == "class":
             return class_logit(rest)
-        return _parse_guide(rest)
+        return _parse_guide(rest, match=kind == "guide_match")
     except DreamreelError as error:
         if str(error).startswith(key):
             raise
         _fail(text, column, str(error), key)
 
 
-def _parse_guide(rest: str) -> Objective:
-    """guide:PATH, guide:"PATH", guide:LAYER:PATH, guide:LAYER:"PATH"."""
+def _parse_guide(rest: str, match: bool) -> Objective:
+    """guide:PATH, guide:"PATH", guide:LAYER:PATH, guide:LAYER:"PATH" (guide_match too)."""
     if rest[0] in "\"'":
-        return guide(_unquote(rest))
+        return guide(_unquote(rest), match=match)
     layer_name, sep, path = rest.partition(":")
     if sep and path and re.fullmatch(r"[A-Za-z_][\w./]*", layer_name) and "." not in layer_name:
-        return guide(_unquote(path), layer_name)
-    return guide(_unquote(rest))
+        return guide(_unquote(path), layer_name, match=match)
+    return guide(_unquote(rest), match=match)
 
 
 def _unquote(text: str) -> str:
@@ -463,7 +485,7 @@ def resolved_objective(objective: Objective | None, model: str) -> Objective | N
         from .class_labels import classifier_head
 
         class_layer = classifier_head(model)[2]
-    if "guide" in kinds:
+    if kinds & set(GUIDE_KINDS):
         guide_layer = _deepest_default_layer(model)
     return objective.with_layers(class_layer, guide_layer)
 

@@ -190,7 +190,7 @@ def test_another_track_at_the_same_path_is_refused_on_resume(embedded_cache, tmp
     track.touch()  # the same bytes: the same render
     assert renderer.render(spec, out=tmp_path / "out", max_frames=2).rendered == 0
     encode_track(track, beat_track(1.0, [5]))  # another song where the first was
-    with pytest.raises(DreamreelError, match="different render"):
+    with pytest.raises(DreamreelError, match="different render.*changed: audio_track"):
         renderer.render(spec, out=tmp_path / "out", max_frames=2)
 
 

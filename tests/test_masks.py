@@ -229,7 +229,7 @@ def test_a_masked_render_resumes_to_identical_frames_and_refuses_another_mask(
     assert not differing_frames(frame_bytes(tmp_path / "resumed"), frame_bytes(tmp_path / "whole"))
     # Another mask at the same path: the stored frames are not this render's.
     save(folder / "mask_0001.png", moving()[K])
-    with pytest.raises(DreamreelError, match="different render"):
+    with pytest.raises(DreamreelError, match="different render.*changed: mask_content"):
         render(spec, tmp_path / "resumed")
 
 

@@ -284,3 +284,44 @@ def test_an_unknown_breed_is_one_line_with_the_closest_names(embedded_cache):
         check_objective(class_logit("golden_retreiver"), "mobilenet_v2_dogs")
     with pytest.raises(DreamreelError):
         check_objective(class_logit(19), "mobilenet_v2_dogs")
+
+
+def test_guide_match_is_googles_matching_and_its_loss_rises(dogs, blobs, tmp_path):
+    path = tmp_path / "guide.png"
+    rng = np.random.default_rng(4)
+    cv2.imwrite(str(path), cv2.resize(rng.integers(0, 255, (6, 6, 3), np.uint8), (96, 96),
+                                      interpolation=cv2.INTER_NEAREST))
+    objective = parse_objective(f"guide_match:{LAYER13}:{path} - 0.1*tv")
+    assert objective.terms[0].kind == "guide_match" and str(objective).startswith("guide_match:")
+    bound = bind(objective, dogs)
+    guide_rows = bound.plans[0].features
+    assert guide_rows.shape == (36, 576)  # 96 px at stride 16: one row per guide position
+    x = dogs.preprocessing.to_model(blobs)
+    a = features(dogs, blobs, LAYER13).reshape(-1, 576)
+    by_hand = (a @ guide_rows.T).max(axis=1).mean() - 0.1 * (
+        np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean())
+    ascent = Ascent(dogs, AscentSettings(tile_size=512), bound)
+    assert ascent.loss(x) == pytest.approx(by_hand, rel=1e-4)
+    result = dream(blobs, dogs, DreamSettings(steps=8, octaves=1, jitter=0), objective=bound)
+    assert ascent.loss(dogs.preprocessing.to_model(result.image)) > 1.2 * ascent.loss(x)
+
+
+def test_a_label_shows_the_frames_weights_for_captions():
+    ramp = parse_schedule("0:(0), 10:(1)", key="w")
+    objective = class_logit("pug") - 0.1 * tv() + layer(LAYER12) * ramp
+    assert objective.label(0) == f"class:pug - 0.1*tv + 0*layer:{LAYER12}"
+    assert objective.label(5) == f"class:pug - 0.1*tv + 0.5*layer:{LAYER12}"
+    assert len(objective.label(5, limit=20)) == 20
+
+
+def test_progress_frames_carry_the_objective_on_top(tmp_path, embedded_cache):
+    from renderer.media.images import read_image
+
+    common = ["width=96", "height=96", "dream.steps=2", "dream.octaves=1", "progress.every=2",
+              "output.gif=false", "output.mp4=false"]
+    plain = renderer.render("progress", out=tmp_path / "plain", overrides=common)
+    steered = renderer.render("progress", out=tmp_path / "steered",
+                              overrides=[*common, f'objective="channel:{LAYER12}:37"'])
+    top = [read_image(sorted((r.out_dir / "frames").glob("*.png"))[0])[:12].astype(float)
+           for r in (plain, steered)]
+    assert top[1].mean() < 0.8 * top[0].mean()  # the dark band with the objective's text

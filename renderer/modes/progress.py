@@ -127,6 +127,8 @@ class ProgressMode(ModeBase):
         thumb = cv2.resize(frame, self.thumb_size, interpolation=cv2.INTER_AREA)
         if self.spec.progress.caption:
             frame, thumb = caption(frame, text), caption(thumb, text)
+            if self.spec.objective is not None:  # what this dream maximises, on top
+                frame = caption(frame, self.spec.objective.label(index), where="top")
         # Written before the frame counts as done, so every done frame has its thumbnail.
         write_image_atomic(self._thumb_path(index), thumb)
         step_losses = np.concatenate([np.ravel(l) for l in result.losses] or [np.zeros(0)])
