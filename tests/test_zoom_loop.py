@@ -178,8 +178,9 @@ def test_stopped_in_the_lead_in_and_in_the_fade_it_resumes_to_the_same_render(lo
 
 def test_killed_inside_the_fade_it_resumes_and_restitches_to_the_same_bytes(embedded_cache,
                                                                              tmp_path):
-    # Frame N+K-1 dreams long, so the kill lands in the fade with frames N.. stored.
-    slow_end = [*LOOP, f'dream.steps="0:(2), {N + K - 2}:(2), {N + K - 1}:(60)"']
+    # Frame N+K-1 dreams long (400 steps, ~4 s), so the kill lands in the fade with
+    # frames N.. stored, even on a loaded machine (60 steps, ~0.6 s, once raced past it).
+    slow_end = [*LOOP, f'dream.steps="0:(2), {N + K - 2}:(2), {N + K - 1}:(400)"']
     render(slow_end, tmp_path / "whole")
     out = tmp_path / "killed"
     proc = signal_render_after(out, ["noise-zoom", *set_args(slow_end)], frames=N + K - 1,
