@@ -133,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
         with signals_interrupt():
             if args.command not in _LIGHT_COMMANDS and not getattr(args, "light", False):
+                from .backends import use
                 from .quiet_tf import import_tensorflow_quietly
+
+                use()  # KERAS_BACKEND or tensorflow: importing TensorFlow imports Keras
 
                 import_tensorflow_quietly()
             status = args.run(args) or 0
@@ -183,7 +186,13 @@ def cmd_render(args) -> int:
         return 0
     out_dir = args.out or Path("renders") / spec.name
     _check_writable(out_dir)
+    from .backends import installed, use
 
+    if use(spec.backend) != "tensorflow" and "tensorflow" in installed():
+        # Keras' .h5 loader imports TensorFlow when it is there, on any backend: quietly
+        from .quiet_tf import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     from .device import render_device
     from .pipeline import render
     from .progress_bar import step_bar

@@ -63,12 +63,25 @@ def nvidia_driver_present() -> bool:
 @functools.lru_cache(maxsize=1)
 def render_device() -> str:
     """The device renders in this process dream on (imports TensorFlow, quietly)."""
+    from .backends import loaded, requested
     from .errors import DreamreelError
     from .quiet_tf import import_tensorflow_quietly
 
+    if (loaded() or requested()) == "jax":  # JAX places ops itself: no TensorFlow to load
+        return _jax_device()
     try:
         tf = import_tensorflow_quietly()
     except ImportError as error:  # a render cannot run: one line, not a traceback
         raise DreamreelError(f"TensorFlow cannot be imported ({error}); "
                              f"`dreamreel doctor` checks the installation") from None
     return probe(tf).used
+
+
+def _jax_device() -> str:
+    """JAX's default device, named as TensorFlow's are: "CPU" or "GPU:0 <kind>"."""
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return "CPU"
+    return f"{device.platform.upper()}:{device.id} {device.device_kind}"

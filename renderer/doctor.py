@@ -45,6 +45,7 @@ def run_doctor(out_dir: Path, import_tf: Callable | None = None) -> Report:
 
     report.add("dreamreel", f"{dreamreel_version()} ({Path(__file__).resolve().parent})")
     report.add("python", f"{platform.python_version()} ({sys.executable})")
+    _backends(report)
     _tensorflow(report, import_tf)
     _media(report)
     _models(report)
@@ -56,6 +57,21 @@ def check(report: Report) -> None:
     if report.problems:
         more = f" (and {len(report.problems) - 1} more above)" if len(report.problems) > 1 else ""
         raise DreamreelError(report.problems[0] + more)
+
+
+def _backends(report: Report) -> None:
+    """Which Keras backends are installed, and the one renders use unless a spec names
+    another; chosen before TensorFlow (and with it Keras) is imported below."""
+    from .backends import BACKENDS, installed, use
+
+    versions = installed()
+    report.add("backends", ", ".join(f"{name} {versions[name]}" if name in versions
+                                     else f"{name} not installed" for name in BACKENDS)
+               + " (a spec's backend key, else KERAS_BACKEND, else tensorflow)")
+    try:
+        use()
+    except DreamreelError as error:
+        report.problems.append(str(error))
 
 
 def _tensorflow(report: Report, import_tf: Callable | None) -> None:
@@ -78,10 +94,11 @@ def _tensorflow(report: Report, import_tf: Callable | None) -> None:
 
         backend = keras.backend.backend()
         report.add("keras", f"{keras.__version__}, backend {backend}")
-        if backend != "tensorflow":
-            report.problems.append(f"Keras runs on its {backend} backend; dreamreel's "
-                                   f"engine needs tensorflow: unset KERAS_BACKEND or set it "
-                                   f"to tensorflow")
+        from .backends import BACKENDS
+
+        if backend not in BACKENDS:
+            report.problems.append(f"Keras runs on its {backend} backend; dreamreel dreams "
+                                   f"on {' or '.join(BACKENDS)}: set KERAS_BACKEND to one")
     except Exception as error:
         report.add("keras", f"cannot be imported: {_one_line(error)}")
         report.problems.append(f"Keras cannot be imported ({_one_line(error)})")

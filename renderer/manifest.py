@@ -10,7 +10,7 @@ from typing import Any
 
 from .device import render_device
 
-_LIBRARIES = ("dreamreel", "tensorflow", "keras", "numpy", "opencv-python-headless",
+_LIBRARIES = ("dreamreel", "tensorflow", "jax", "keras", "numpy", "opencv-python-headless",
               "av", "imageio", "pillow")
 
 
@@ -34,6 +34,12 @@ def library_versions() -> dict[str, str]:
     return versions
 
 
+def _backend() -> str:
+    from .backends import active
+
+    return active()
+
+
 def spec_hash(spec_dict: dict[str, Any]) -> str:
     """A stable hash of the resolved spec: equal specs render equal frames."""
     canonical = json.dumps(spec_dict, sort_keys=True, separators=(",", ":"))
@@ -55,5 +61,6 @@ def build_manifest(spec_dict: dict[str, Any], model, *, identity: dict[str, Any]
                   "preprocessing": model.preprocessing.name},
         "versions": library_versions(),
         "device": render_device(),  # "CPU" or "GPU:0 <name>": a broken CUDA shows here
+        "backend": _backend(),
         **extra,
     }

@@ -335,13 +335,14 @@ class DreamModel:
         """The compiled gradient ascent for these tiling options and ``objective`` (a
         BoundObjective; None: the layers' weighted means), traced once per model: tracing
         costs seconds, and image sizes never retrace (the graph takes any H, W)."""
-        from .ascent import Ascent, AscentSettings
+        from .ascent import AscentSettings
+        from .backends import active, step_class
 
         settings = AscentSettings() if settings is None else settings
         key = (settings, None if objective is None else objective.key)
         ascent = self._ascents.get(key)
-        if ascent is None:
-            ascent = self._ascents[key] = Ascent(self, settings, objective)
+        if ascent is None:  # the gradient step of the backend Keras runs on
+            ascent = self._ascents[key] = step_class(active())(self, settings, objective)
             while len(self._ascents) > _ASCENTS_KEPT:
                 self._ascents.popitem(last=False)
         self._ascents.move_to_end(key)

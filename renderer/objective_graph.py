@@ -1,9 +1,10 @@
-"""An Objective bound to a model, and the TensorFlow function that measures it on a window.
+"""An Objective bound to a model, and the keras.ops function that measures it on a window.
 
 Binding (numpy + one forward pass for guide images) resolves what the text left open:
 the extractor output each term reads, channel counts, the classifier head's column for a
 class, the guide image's features. The engine (renderer/ascent.py) then calls
 ``window_value`` on every tile window: tiling, jitter and normalisation stay there.
+The function is written in keras.ops, so every Keras backend's step shares it.
 
 A window's value comes in two parts, because tiles must add up to the whole image:
 - the *mean* part: terms that are a mean over positions (layer, channel, class, guide
@@ -146,14 +147,16 @@ def guide_file_identity(objective: Objective | None) -> dict[str, str]:
 
 def window_value(bound: BoundObjective):
     """``value(window, activations, weights, focus)`` -> (mean part, point part) for the
-    engine's tiled closure (TensorFlow ops; traced into its graph). ``focus`` is
-    (row, col, inside): the neuron place relative to the window, and 1.0 when this tile's
-    core holds it (else 0.0)."""
-    import tensorflow as tf
+    engine's tiled step, in keras.ops: one definition traced into TensorFlow's graph and
+    JAX's jit alike (renderer/backends). ``focus`` is (row, col, inside): the neuron
+    place relative to the window, and 1.0 when this tile's core holds it (else 0.0).
+    On TensorFlow each op is the tf op the engine always used (keras.ops.mean is
+    tf.reduce_mean...), so its renders keep their bytes."""
+    from keras import ops
 
-    constants = [None if plan.vector is None else tf.constant(plan.vector)
+    constants = [None if plan.vector is None else ops.convert_to_tensor(plan.vector)
                  for plan in bound.plans]
-    guides = [None if plan.features is None else tf.constant(plan.features)
+    guides = [None if plan.features is None else ops.convert_to_tensor(plan.features)
               for plan in bound.plans]
 
     def value(window, activations, weights, focus):
@@ -164,25 +167,35 @@ def window_value(bound: BoundObjective):
                 continue
             a = activations[plan.output]
             if plan.kind == "layer":
-                means.append(weights[i] * tf.reduce_mean(a))
+                means.append(weights[i] * ops.mean(a))
             elif plan.kind == "channel":
-                means.append(weights[i] * tf.reduce_mean(a[..., plan.index]))
+                means.append(weights[i] * ops.mean(a[..., plan.index]))
             elif plan.kind == "class":
-                logits = tf.tensordot(a, constants[i], axes=1) + plan.bias
-                means.append(weights[i] * tf.reduce_mean(logits))
+                logits = ops.tensordot(a, constants[i], axes=1) + plan.bias
+                means.append(weights[i] * ops.mean(logits))
             elif plan.kind == "guide":
                 means.append(weights[i] * _toward(a, guides[i]))
             elif plan.kind == "guide_match":
-                flat = tf.reshape(a, [-1, tf.shape(a)[-1]])
-                best = tf.reduce_max(tf.matmul(flat, guides[i], transpose_b=True), axis=1)
-                means.append(weights[i] * tf.reduce_mean(best))
+                flat = ops.reshape(a, (-1, a.shape[-1]))
+                best = ops.max(ops.matmul(flat, ops.transpose(guides[i])), axis=1)
+                means.append(weights[i] * ops.mean(best))
             else:  # neuron: the unit under the focus place
                 points.append(weights[i] * _unit_at(a, plan.index, window, focus))
-        mean = tf.add_n(means) if means else tf.constant(0.0)
-        point = tf.add_n(points) if points else tf.constant(0.0)
-        return mean, point
+        return _add_all(means), _add_all(points)
 
     return value
+
+
+def _add_all(parts):
+    """Left to right, as tf.add_n adds; 0.0 for none."""
+    from keras import ops
+
+    if not parts:
+        return ops.convert_to_tensor(0.0)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 # The cosine's power in the guide's direction objective: 4 turned the features of held-out
@@ -194,28 +207,28 @@ GUIDE_COSINE_POWER = 4
 def _toward(activation, direction):
     """<mean activation, direction> * cos(mean activation, direction) ** GUIDE_COSINE_POWER
     (``direction``: (1, channels), unit length)."""
-    import tensorflow as tf
+    from keras import ops
 
-    mean = tf.reduce_mean(tf.reshape(activation, [-1, tf.shape(activation)[-1]]), axis=0)
-    along = tf.reduce_sum(mean * direction[0])
-    cosine = along / (tf.norm(mean) + 1e-6)
+    mean = ops.mean(ops.reshape(activation, (-1, activation.shape[-1])), axis=0)
+    along = ops.sum(mean * direction[0])
+    cosine = along / (ops.sqrt(ops.sum(mean * mean)) + 1e-6)
     return along * cosine ** GUIDE_COSINE_POWER
 
 
 def _total_variation(window):
-    import tensorflow as tf
+    from keras import ops
 
-    return (tf.reduce_mean(tf.abs(window[1:] - window[:-1]))
-            + tf.reduce_mean(tf.abs(window[:, 1:] - window[:, :-1])))
+    return (ops.mean(ops.abs(window[1:] - window[:-1]))
+            + ops.mean(ops.abs(window[:, 1:] - window[:, :-1])))
 
 
 def _unit_at(activation, channel: int, window, focus):
     """activation[0, fy, fx, channel] at the feature cell over the focus pixel, times the
     inside flag (0 outside this tile's core: another tile counts it)."""
-    import tensorflow as tf
+    from keras import ops
 
-    fh, fw = tf.shape(activation)[1], tf.shape(activation)[2]
-    wh, ww = tf.shape(window)[0], tf.shape(window)[1]
-    row = tf.clip_by_value(tf.cast(focus[0], tf.int32) * fh // wh, 0, fh - 1)
-    col = tf.clip_by_value(tf.cast(focus[1], tf.int32) * fw // ww, 0, fw - 1)
+    fh, fw = ops.shape(activation)[1], ops.shape(activation)[2]
+    wh, ww = ops.shape(window)[0], ops.shape(window)[1]
+    row = ops.clip(ops.cast(focus[0], "int32") * fh // wh, 0, fh - 1)
+    col = ops.clip(ops.cast(focus[1], "int32") * fw // ww, 0, fw - 1)
     return activation[0, row, col, channel] * focus[2]

@@ -28,6 +28,9 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     """
     spec = load_spec(preset, overrides, input=None if input is None else str(input),
                      **settings)
+    from .backends import use
+
+    use(spec.backend)  # before Keras loads (or one line: installed? already another?)
     from .audio_features import prepare_audio
 
     spec = prepare_audio(spec, max_frames)  # a track sets the length (audio_features.py)

@@ -103,6 +103,9 @@ class RenderSpec:
     # (renderer/pipelining.py). false: the plain sequential loop, the reference; the
     # frames are byte-identical either way.
     pipeline: bool = True
+    # The Keras backend that dreams: "tensorflow" or "jax" (renderer/backends). None: the
+    # KERAS_BACKEND environment variable, else tensorflow. Part of the render's identity.
+    backend: str | None = None
     # The modes' own tables (zoom, video, flow, progress...), each defined by its mode:
     # read them as attributes, spec.zoom.scale.
     tables: dict[str, Any] = field(default_factory=lambda: _mode_table_defaults())
@@ -127,6 +130,10 @@ class RenderSpec:
         if self.max_input_pixels < 1:
             raise DreamreelError(f"max_input_pixels must be >= 1, got {self.max_input_pixels}")
         parse_background(self.input_background)
+        if self.backend is not None:
+            from .backends import BACKENDS
+
+            one_of("backend", self.backend, BACKENDS)
 
     def dream_settings(self, frame: int = 0) -> DreamSettings:
         """The dream table at ``frame`` with the render seed applied."""

@@ -150,6 +150,13 @@ class ModeBase:
         # frames stay valid; max_input_pixels only admits inputs
         for key in ("frames", "fps", "output", "name", "pipeline", "max_input_pixels"):
             data.pop(key)
+        # Backends agree to float rounding, not bit for bit: a render never resumes on
+        # another. TensorFlow (key unset or named) stays out, so its hashes are as before.
+        from ..backends import DEFAULT_BACKEND, requested
+
+        backend = requested(data.pop("backend", None))
+        if backend != DEFAULT_BACKEND:
+            data["backend"] = backend
         for other in MODES.classes():
             if other is not cls:
                 for table in other.private_tables:

@@ -1,0 +1,116 @@
+"""Which Keras backend dreams: TensorFlow (the default) or JAX.
+
+Keras picks its backend once per process, from KERAS_BACKEND, when it is first imported
+(``import tensorflow`` imports it too). So the backend is chosen here, before anything
+imports Keras: ``use(name)`` sets KERAS_BACKEND, or says in one line why it cannot (the
+backend's library is not installed; Keras already runs on another backend in this
+process). Precedence: the spec's ``backend`` key, then KERAS_BACKEND from the
+environment, then tensorflow.
+
+The engine is written once where it can be: the objective's window value in keras.ops
+(renderer/objective_graph.py) and the tile grid (``tile_windows``). Each backend adds one
+small module for the gradient step: tensorflow_step (renderer/ascent.py: GradientTape
+and tf.function, the engine as it always was) and jax_step (jax.value_and_grad and
+jax.jit). Both roll the image by the same jitter shifts (renderer/backends/shifts.py).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from importlib import metadata, util
+
+from ..errors import DreamreelError, one_of
+
+BACKENDS = ("tensorflow", "jax")
+DEFAULT_BACKEND = "tensorflow"
+# What to install for each: the jax extra brings JAX's CPU build.
+_INSTALL = {"tensorflow": "pip install 'tensorflow>=2.16,<3'", "jax": "pip install 'dreamreel[jax]'"}
+
+
+def requested(name: str | None = None) -> str:
+    """The backend a render asks for: ``name`` (the spec's key), else KERAS_BACKEND, else
+    tensorflow. An unknown name is refused in one line."""
+    chosen = name or os.environ.get("KERAS_BACKEND") or DEFAULT_BACKEND
+    one_of("backend" if name else "KERAS_BACKEND", chosen, BACKENDS)
+    return chosen
+
+
+def installed() -> dict[str, str]:
+    """Backend -> installed version, for those whose library is installed."""
+    versions = {}
+    for name in BACKENDS:
+        if util.find_spec(name) is not None:
+            try:
+                versions[name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                versions[name] = "unknown version"
+    return versions
+
+
+def use(name: str | None = None) -> str:
+    """Make ``name`` (see ``requested``) the backend Keras loads with in this process, and
+    return it. Call before anything imports Keras or TensorFlow; calling again with the
+    same backend is free."""
+    chosen = requested(name)
+    if util.find_spec(chosen) is None:
+        raise DreamreelError(f"backend {chosen} is not installed: {_INSTALL[chosen]}")
+    current = loaded()
+    if current is not None and current != chosen:
+        raise DreamreelError(f"Keras already runs on {current} in this process and cannot "
+                             f"switch to {chosen}: start a new process (KERAS_BACKEND="
+                             f"{chosen}) for a {chosen} render")
+    os.environ["KERAS_BACKEND"] = chosen
+    return chosen
+
+
+def loaded() -> str | None:
+    """The backend of the Keras already imported in this process, or None."""
+    if "keras" not in sys.modules:
+        return None
+    try:
+        return sys.modules["keras"].backend.backend()
+    except AttributeError:  # keras half imported (an import in progress): not decided
+        return None
+
+
+def active() -> str:
+    """The backend the engine runs on: Keras' own (imported here if need be)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def step_class(backend: str):
+    """The Ascent class (run/loss/gradient) of ``backend``."""
+    if backend == "jax":
+        from .jax_step import JaxAscent
+
+        return JaxAscent
+    if backend == "tensorflow":
+        from .tensorflow_step import Ascent
+
+        return Ascent
+    one_of("backend", backend, BACKENDS)
+    raise AssertionError(backend)
+
+
+def tile_grid(size: int, tile: int) -> tuple[int, int]:
+    """(count, step): near-equal tiles no larger than ``tile`` along one side."""
+    count = (size + tile - 1) // tile
+    return count, (size + count - 1) // count
+
+
+def tile_windows(height: int, width: int, tile: int, margin: int):
+    """((y0, y1, x0, x1), (wy0, wy1, wx0, wx1)) per tile, row by row: the tile's core and
+    its window (core plus margin, cut at the image's edges). The TensorFlow graph
+    (renderer/ascent.py) cuts the same tiles with tf ops, as flops.window_sizes does."""
+    rows, row_step = tile_grid(height, tile)
+    cols, col_step = tile_grid(width, tile)
+    for r in range(rows):
+        for c in range(cols):
+            y0, x0 = r * row_step, c * col_step
+            y1, x1 = min(y0 + row_step, height), min(x0 + col_step, width)
+            yield ((y0, y1, x0, x1),
+                   (max(y0 - margin, 0), min(y1 + margin, height),
+                    max(x0 - margin, 0), min(x1 + margin, width)))

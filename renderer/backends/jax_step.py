@@ -1,0 +1,176 @@
+"""The JAX gradient step: jax.value_and_grad per tile, one jax.jit-compiled step.
+
+The same dream as the TensorFlow engine (renderer/ascent.py), built from the shared
+parts: the objective's window value (keras.ops, renderer/objective_graph.py), the tile
+grid (backends.tile_windows) and the jitter shifts (backends/shifts.py, the numbers
+TensorFlow's stateless RNG draws). What differs is how it compiles: XLA wants static
+shapes, so the tiles are cut in Python while tracing (one trace per image size, the
+octaves' few) and the step loop runs on the host, one compiled step per call: JAX
+dispatches asynchronously, so the loop does not wait on the device between steps.
+The model's weights go in as arguments (Keras' stateless_call), not baked-in constants.
+
+XLA on the CPU is deterministic: the same inputs give the same image bit for bit, so a
+dream run in chunks equals one run whole, as resume needs. TensorFlow and JAX agree to
+float rounding, not bit for bit (tests/test_backends.py measures how close).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ascent import Ascent, AscentSettings, _NO_MASK
+from ..numeric_faults import check_steps
+from . import tile_windows
+from .shifts import jitter_shift
+
+
+class JaxAscent:
+    """Ascent's interface (run, loss, gradient) on the JAX backend; see ascent.Ascent."""
+
+    def __init__(self, model, settings: AscentSettings, objective=None):
+        import jax
+        import jax.numpy as jnp
+
+        from ..objective_graph import classic, window_value
+
+        self.model = model
+        self.settings = settings
+        self.objective = classic(model) if objective is None else objective
+        objective_value = window_value(self.objective)
+        with_point = self.objective.has_point_terms
+        low = np.float32(model.preprocessing.low)
+        high = np.float32(model.preprocessing.high)
+        tile, margin = int(settings.tile_size), int(settings.tile_margin)
+        self._jitter = int(settings.jitter)
+        kernel = _gaussian_kernel(settings.smoothing)
+        extractor = model.extractor
+        self._state = ([v.value for v in extractor.trainable_variables],
+                       [v.value for v in extractor.non_trainable_variables])
+
+        def window_loss(state, window, layer_weights, at):
+            activations, _ = extractor.stateless_call(state[0], state[1], window[None],
+                                                      training=False)
+            if not isinstance(activations, (list, tuple)):
+                activations = [activations]
+            return objective_value(window, activations, layer_weights, at)
+
+        def tiled_loss_and_gradient(state, image, layer_weights, focus, with_gradient=True):
+            """As Ascent's: each tile's window gradient, only its core kept; the loss
+            counts cores only. Shapes are static here, so the tiles are a Python loop."""
+            height, width = image.shape[:2]
+            area = np.float32(height * width)
+            gradient = jnp.zeros_like(image)
+            loss = jnp.float32(0.0)
+            for (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) in tile_windows(height, width,
+                                                                        tile, margin):
+                core_share = np.float32((y1 - y0) * (x1 - x0)) / area
+                in_window = ((wy0 <= focus[0]) & (focus[0] < wy1)
+                             & (wx0 <= focus[1]) & (focus[1] < wx1)).astype(jnp.float32)
+                in_core = ((y0 <= focus[0]) & (focus[0] < y1)
+                           & (x0 <= focus[1]) & (focus[1] < x1)).astype(jnp.float32)
+                at = jnp.stack([(focus[0] - wy0).astype(jnp.float32),
+                                (focus[1] - wx0).astype(jnp.float32), in_window])
+                window = image[wy0:wy1, wx0:wx1]
+                if not with_gradient:
+                    mean, point = window_loss(state, window, layer_weights, at)
+                    loss += core_share * mean + point * in_core
+                    continue
+                window_share = np.float32((wy1 - wy0) * (wx1 - wx0)) / area
+
+                def target(w, at=at, window_share=window_share):
+                    mean, point = window_loss(state, w, layer_weights, at)
+                    value = window_share * mean + point if with_point else mean
+                    return value, (mean, point)
+
+                (_, (mean, point)), window_gradient = jax.value_and_grad(
+                    target, has_aux=True)(window)
+                if not with_point:
+                    window_gradient = window_gradient * window_share
+                core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+                gradient = gradient.at[y0:y1, x0:x1].add(core)
+                loss += core_share * mean + point * in_core
+            return loss, gradient
+
+        def smooth(gradient):
+            if kernel is None:
+                return gradient
+            pad = kernel.shape[0] // 2
+            padded = jnp.pad(gradient, [(pad, pad), (pad, pad), (0, 0)], mode="reflect")
+            return jax.lax.conv_general_dilated(
+                padded[None], kernel, (1, 1), "VALID",
+                dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=3)[0]
+
+        def centre(image):
+            return jnp.array([image.shape[0] // 2, image.shape[1] // 2], jnp.int32)
+
+        def step(state, image, layer_weights, shift, step_size, mask):
+            size = jnp.array(image.shape[:2], jnp.int32)
+            rolled = jnp.roll(image, shift, axis=(0, 1))
+            focus = (centre(image) + shift) % size  # the centre, rolled with the image
+            loss, gradient = tiled_loss_and_gradient(state, rolled, layer_weights, focus)
+            gradient = smooth(jnp.roll(gradient, -shift, axis=(0, 1)))
+            if settings.normalize_gradients:
+                gradient = gradient / (jnp.std(gradient) + 1e-8)
+            gradient = gradient * mask  # after normalising: white dreams as hard as unmasked
+            moved = image + step_size * gradient
+            finite = jnp.all(jnp.isfinite(moved))  # checked before the clip could hide it
+            return jnp.clip(moved, low, high), loss, finite
+
+        def measure(state, image, layer_weights):
+            return tiled_loss_and_gradient(state, image, layer_weights, centre(image),
+                                           with_gradient=False)[0]
+
+        def gradient_of(state, image, layer_weights):
+            return tiled_loss_and_gradient(state, image, layer_weights, centre(image))[1]
+
+        self._step = jax.jit(step)
+        self._measure = jax.jit(measure)
+        self._gradient = jax.jit(gradient_of)
+
+    def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
+            seed: int = 0, layer_weights=None, mask: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        if steps <= 0:
+            return np.asarray(image, np.float32), np.zeros(0, np.float32)
+        import jax.numpy as jnp
+
+        mask = _NO_MASK if mask is None else np.asarray(mask, np.float32).reshape(
+            *np.shape(image)[:2], 1)
+        weights = self._weights(layer_weights)
+        step_size = np.asarray(step_size, np.float32)
+        seed = int(np.int32(seed % 2**31))
+        current = jnp.asarray(np.asarray(image, np.float32))
+        losses, finite = [], []
+        for i in range(steps):
+            shift = jitter_shift(seed, int(np.int32(first_step + i)), self._jitter)
+            current, loss, ok = self._step(self._state, current, weights, shift, step_size,
+                                           mask)
+            losses.append(loss)
+            finite.append(ok)
+        losses = np.asarray(jnp.stack(losses), np.float32)
+        check_steps(losses, np.asarray(jnp.stack(finite)))  # NumericalFault, 1-based step
+        return np.asarray(current, np.float32), losses
+
+    def loss(self, image: np.ndarray, layer_weights=None) -> float:
+        """Loss of a model-space image (tiled the same way, no roll)."""
+        return float(self._measure(self._state, np.asarray(image, np.float32),
+                                   self._weights(layer_weights)))
+
+    def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
+        """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
+        return np.asarray(self._gradient(self._state, np.asarray(image, np.float32),
+                                         self._weights(layer_weights)), np.float32)
+
+    _weights = Ascent._weights  # one weight per objective term, checked the same way
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray | None:
+    """The Gaussian as an (k, k, 1, 3) HWIO kernel for a 3-group conv, or None when off:
+    ascent._gaussian_kernel's weights, laid out for lax.conv_general_dilated."""
+    if sigma <= 0:
+        return None
+    radius = max(1, int(np.ceil(3 * sigma)))
+    x = np.arange(-radius, radius + 1, dtype=np.float32)
+    g = np.exp(-0.5 * (x / sigma) ** 2)
+    k2 = np.outer(g, g) / np.outer(g, g).sum()
+    return np.repeat(k2[:, :, None, None], 3, axis=3).astype(np.float32)

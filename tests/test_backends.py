@@ -1,0 +1,116 @@
+"""The JAX backend dreams what the TensorFlow one does (renderer/backends).
+
+Keras picks its backend once per process, so each backend dreams in a subprocess of its
+own. They agree to float rounding, not bit for bit: the loss curves within 1%, the images
+within a few grey levels. A render names its backend in manifest.json and never resumes
+on the other. Skipped where JAX is not installed (pip install 'dreamreel[jax]').
+"""
+
+import json
+import os
+import subprocess
+import sys
+from importlib import util
+
+import numpy as np
+import pytest
+
+from helpers import dreamreel_argv, set_args
+from renderer.backends import use
+from renderer.backends.shifts import jitter_shift
+from renderer.errors import DreamreelError
+
+needs_jax = pytest.mark.skipif(util.find_spec("jax") is None,
+                               reason="JAX is not installed (pip install 'dreamreel[jax]')")
+
+# Dreams a 96x96 noise image (2 octaves asked, 10 steps, jitter, tiles with margins,
+# smoothing) and saves its image, losses and the first raw gradient under argv[2].
+_DREAM = """
+import sys
+from renderer.backends import use
+use(sys.argv[1])
+import numpy as np
+from renderer.dream import DreamSettings, dream
+from renderer.models import load_dream_model
+from renderer.noise import make_noise
+model = load_dream_model("mobilenet_v2_dogs")
+image = make_noise(96, 96, seed=1).astype(np.float32)
+settings = DreamSettings(steps=10, octaves=2, tile_size=64, tile_margin=16, jitter=8,
+                         smoothing=0.5, seed=5).validate()
+result = dream(image, model, settings)
+gradient = model.ascent(settings.ascent).gradient(model.preprocessing.to_model(image))
+np.savez(sys.argv[2], image=result.image, losses=np.concatenate(result.losses),
+         gradient=gradient)
+"""
+
+
+def _dream(backend, path):
+    env = {**os.environ, "KERAS_BACKEND": ""}  # the spec's choice alone decides
+    proc = subprocess.run([sys.executable, "-c", _DREAM, backend, str(path)], env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return np.load(path)
+
+
+def test_jitter_shifts_are_tensorflows_draws():
+    """The host's shifts (both backends' rolls) equal TensorFlow's stateless draws."""
+    import tensorflow as tf
+
+    for seed in (0, 5, 2**31 - 1):
+        for step in (0, 1, 17, 250):
+            for jitter in (1, 8, 32):
+                drawn = tf.random.stateless_uniform(
+                    [2], seed=tf.constant([seed, step], tf.int32), minval=-jitter,
+                    maxval=jitter + 1, dtype=tf.int32).numpy()
+                assert np.array_equal(jitter_shift(seed, step, jitter), drawn), \
+                    (seed, step, jitter)
+    assert not jitter_shift(3, 4, 0).any()
+
+
+def test_keras_already_on_another_backend_is_one_line():
+    import keras  # this test process runs on TensorFlow
+
+    assert keras.backend.backend() == "tensorflow"
+    said = "already runs on tensorflow.*new process" if util.find_spec("jax") else \
+        "backend jax is not installed: pip install 'dreamreel\\[jax\\]'"
+    with pytest.raises(DreamreelError, match=said):
+        use("jax")
+    assert use("tensorflow") == "tensorflow"  # the one already loaded: free
+    with pytest.raises(DreamreelError, match="backend must be one of tensorflow, jax"):
+        use("torch")
+
+
+@needs_jax
+def test_jax_dreams_what_tensorflow_dreams(tmp_path, embedded_cache):
+    tf_run = _dream("tensorflow", tmp_path / "tf.npz")
+    jax_run = _dream("jax", tmp_path / "jax.npz")
+    assert len(tf_run["losses"]) >= 10
+    np.testing.assert_allclose(jax_run["losses"], tf_run["losses"], rtol=0.01)
+    # One gradient of the same image: equal to float rounding, tiles and all.
+    scale = np.abs(tf_run["gradient"]).max()
+    assert np.abs(jax_run["gradient"] - tf_run["gradient"]).max() < 1e-3 * scale
+    # Ten normalised steps amplify the rounding a little, pixel by pixel.
+    difference = np.abs(jax_run["image"] - tf_run["image"])
+    assert difference.mean() < 2.0 and np.percentile(difference, 99) < 8.0
+
+
+@needs_jax
+def test_jax_render_end_to_end_and_no_resume_on_tensorflow(tmp_path, embedded_cache):
+    out = tmp_path / "zoom"
+    tiny = ["frames=3", "width=64", "height=64", "dream.steps=2", "zoom.first_steps=3",
+            "zoom.first_octaves=1"]
+    env = {**os.environ, "KERAS_BACKEND": ""}
+    run = subprocess.run(dreamreel_argv("render", "noise-zoom", "--out", str(out), "--quiet",
+                                        *set_args([*tiny, "backend=jax"])),
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["backend"] == "jax" and manifest["spec"]["backend"] == "jax"
+    assert len(list((out / "frames").iterdir())) == 3 and (out / "zoom.mp4").is_file()
+    refused = subprocess.run(dreamreel_argv("render", "noise-zoom", "--out", str(out),
+                                            "--quiet", *set_args([*tiny,
+                                                                  "backend=tensorflow"])),
+                             capture_output=True, text=True, timeout=300, env=env)
+    assert refused.returncode == 2
+    lines = refused.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'backend "jax" -> "tensorflow"' in lines[0], refused.stderr
