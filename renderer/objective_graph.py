@@ -120,8 +120,10 @@ def guide_features(model, path: str, output: int) -> np.ndarray:
     import cv2
 
     from .media.images import read_image
+    from .media.limits import DEFAULT_MAX_INPUT_PIXELS
 
-    image = read_image(path).astype(np.float32)
+    # A guide is seen at GUIDE_MAX_SIDE: a decompression bomb is refused from its header.
+    image = read_image(path, max_pixels=DEFAULT_MAX_INPUT_PIXELS).astype(np.float32)
     height, width = image.shape[:2]
     scale = min(1.0, GUIDE_MAX_SIDE / max(height, width))
     if scale < 1.0:

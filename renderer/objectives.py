@@ -507,6 +507,8 @@ def check_objective(objective: Objective | None, model: str) -> None:
         return
     from .input_sizes import check_image_file
     from .layer_names import check_layers
+    from .media.image_header import read_image_header
+    from .media.limits import check_input_pixels
     from .preflight import check_input
 
     resolved = resolved_objective(objective, model)
@@ -520,5 +522,8 @@ def check_objective(objective: Objective | None, model: str) -> None:
         try:
             check_input(Path(path))
             check_image_file(Path(path))
+            header = read_image_header(path)
+            if header is not None:  # a bomb is refused before anything decodes it
+                check_input_pixels(path, header.width, header.height)
         except DreamreelError as error:
             raise DreamreelError(f"objective guide image: {error}") from None

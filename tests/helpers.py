@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from fractions import Fraction
 from pathlib import Path
 
@@ -223,3 +225,16 @@ def save_tiny_model(path: Path):
     model = keras.Model(inputs, [x, pooled])
     model.save(path)
     return model
+
+
+def png_claiming(path: Path, width: int, height: int) -> Path:
+    """A PNG whose IHDR says width x height (RGB): a few rows of data, written by hand."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\x00" * (1 + width * 3) * 4)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
+                     + chunk(b"IEND", b""))
+    return path

@@ -6,33 +6,19 @@ from __future__ import annotations
 
 import struct
 import warnings
-import zlib
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
-from helpers import run_without_tensorflow_probe
+from helpers import png_claiming, run_without_tensorflow_probe
 from renderer.errors import DreamreelError
 from renderer.media import open_video
 from renderer.media.image_header import read_image_header
 from renderer.media.images import read_image
 from renderer.media.limits import DEFAULT_MAX_INPUT_PIXELS
 from renderer.spec import load_spec
-
-
-def png_claiming(path: Path, width: int, height: int) -> Path:
-    """A PNG whose IHDR says width x height (RGB): a few rows of data, written by hand."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = zlib.compress(b"\x00" * (1 + width * 3) * 4)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
-                     + chunk(b"IEND", b""))
-    return path
 
 
 def jpeg_claiming(path: Path, width: int, height: int) -> Path:

@@ -12,7 +12,7 @@ from renderer.ascent import Ascent, AscentSettings
 from renderer.dream import DreamSettings, dream
 from renderer.errors import DreamreelError
 from renderer.objective_graph import bind
-from renderer.objectives import (Objective, channel, class_logit, from_layers, guide, layer,
+from renderer.objectives import (Objective, channel, class_logit, guide, layer,
                                  neuron, parse_objective, tv)
 from renderer.schedule import parse_schedule
 from renderer.spec import load_spec
@@ -121,6 +121,11 @@ def test_checks_before_tensorflow_name_the_bad_layer_and_guide(tmp_path):
         check_objective(parse_objective(f"guide:{text}"), "mobilenet_v2_dogs")
     with pytest.raises(DreamreelError, match="guide image.*no such file"):
         check_objective(parse_objective(f"guide:{tmp_path / 'gone.png'}"), "mobilenet_v2_dogs")
+    from helpers import png_claiming  # a header claiming 40000 x 40000
+
+    bomb = png_claiming(tmp_path / "bomb.png", 40000, 40000)
+    with pytest.raises(DreamreelError, match="guide image.*40000x40000"):
+        check_objective(parse_objective(f"guide:{bomb}"), "mobilenet_v2_dogs")
 
 
 # ------------------------------------------------------------------ the engine
