@@ -47,6 +47,7 @@ from renderer.files import (
     write_json_atomic,
     write_text_atomic,
 )
+from renderer.interrupts import signals_held
 from renderer.manifest import spec_hash
 from renderer.media.images import read_image, write_image_atomic
 
@@ -602,12 +603,13 @@ class FrameStore:
         line = _row_line(row, self.columns)  # bad values fail here, before any file changes
         state = None if checkpoint is None else _npz_bytes(checkpoint)
 
-        write_image_atomic(self.frame_path(index), image)
-        if state is not None:
-            write_bytes_atomic(self.checkpoint_path(index), state)
-            self._checkpoints.add(index)
-        self._append(line)
-        self._rows[index + 1] = row
+        with signals_held():  # Ctrl-C here would leave a whole PNG that is not done
+            write_image_atomic(self.frame_path(index), image)
+            if state is not None:
+                write_bytes_atomic(self.checkpoint_path(index), state)
+                self._checkpoints.add(index)
+            self._append(line)
+            self._rows[index + 1] = row
         if state is not None:
             for older in self._checkpoints - {index}:
                 _remove_quietly(self.checkpoint_path(older))

@@ -18,6 +18,10 @@ from collections.abc import Iterator, Sequence
 
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
+# Signals that arrived inside signals_held(): raised when the outermost held section ends.
+_held_depth = 0
+_pending: list[int] = []
+
 
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived; a KeyboardInterrupt, so what handles Ctrl-C handles both."""
@@ -55,6 +59,9 @@ def signals_interrupt() -> Iterator[None]:
         nonlocal fired
         if not fired:
             fired = True
+            if _held_depth:  # a frame's files are being written: finish them first
+                _pending.append(signum)
+                return
             raise Interrupted(signum)
 
     previous = {}
@@ -66,6 +73,28 @@ def signals_interrupt() -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+        _pending.clear()
+
+
+@contextlib.contextmanager
+def signals_held() -> Iterator[None]:
+    """Writes that belong together (a frame's PNG and its losses.csv row): a signal that
+    arrives inside is raised when the section ends, so the frame is either done or absent.
+
+    Only the main thread can be interrupted, so elsewhere this does nothing. If the section
+    fails on its own, that error goes on and the signal is dropped: the render ends anyway.
+    """
+    global _held_depth
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _held_depth += 1
+    try:
+        yield
+    finally:
+        _held_depth -= 1
+    if not _held_depth and _pending:
+        raise Interrupted(_pending.pop())
 
 
 def resume_command(argv: Sequence[str], program: str = "dreamreel") -> str:

@@ -15,7 +15,7 @@ from PIL import Image
 from helpers import frame_bytes, set_args, signal_render_after
 from renderer.cli import main
 from renderer.frame_store import done_frame_count
-from renderer.interrupts import Interrupted, resume_command, signals_interrupt
+from renderer.interrupts import Interrupted, resume_command, signals_held, signals_interrupt
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 
@@ -45,6 +45,20 @@ def test_the_first_signal_raises_and_later_ones_wait_for_the_cleanup():
                 cleaned = True
     assert cleaned and caught.value.exit_code == 143 and caught.value.name == "SIGTERM"
     assert signal.getsignal(signal.SIGTERM) == before  # the old handler is back
+
+
+def test_a_signal_inside_a_held_section_waits_for_its_end():
+    finished = []
+    with pytest.raises(Interrupted) as caught:
+        with signals_interrupt():
+            with signals_held():
+                with signals_held():  # nested: only the outermost end raises
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.2)  # the handler runs in here, and must not raise
+                    finished.append("png")
+                finished.append("row")
+            finished.append("after")  # never reached: raised as the section ended
+    assert finished == ["png", "row"] and caught.value.exit_code == 130
 
 
 @pytest.fixture(scope="module")
