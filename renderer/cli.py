@@ -188,7 +188,7 @@ def cmd_render(args) -> int:
     _check_writable(out_dir)
     from .backends import installed, use
 
-    if use(spec.backend) != "tensorflow" and "tensorflow" in installed():
+    if use(spec.backend) == "jax" and "tensorflow" in installed():
         # Keras' .h5 loader imports TensorFlow when it is there, on any backend: quietly
         from .quiet_tf import import_tensorflow_quietly
 

@@ -67,14 +67,26 @@ def render_device() -> str:
     from .errors import DreamreelError
     from .quiet_tf import import_tensorflow_quietly
 
-    if (loaded() or requested()) == "jax":  # JAX places ops itself: no TensorFlow to load
+    backend = loaded() or requested()
+    if backend == "jax":  # JAX and torch place ops themselves: no TensorFlow to load
         return _jax_device()
+    if backend == "torch":
+        return _torch_device()
     try:
         tf = import_tensorflow_quietly()
     except ImportError as error:  # a render cannot run: one line, not a traceback
         raise DreamreelError(f"TensorFlow cannot be imported ({error}); "
                              f"`dreamreel doctor` checks the installation") from None
     return probe(tf).used
+
+
+def _torch_device() -> str:
+    """Where Keras' torch backend puts the model: "CPU" or "GPU:0 <name>"."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return "CPU"
+    return f"GPU:0 {torch.cuda.get_device_name(0)}"
 
 
 def _jax_device() -> str:

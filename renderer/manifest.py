@@ -10,7 +10,7 @@ from typing import Any
 
 from .device import render_device
 
-_LIBRARIES = ("dreamreel", "tensorflow", "jax", "keras", "numpy", "opencv-python-headless",
+_LIBRARIES = ("dreamreel", "tensorflow", "jax", "torch", "keras", "numpy", "opencv-python-headless",
               "av", "imageio", "pillow")
 
 

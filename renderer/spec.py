@@ -103,8 +103,9 @@ class RenderSpec:
     # (renderer/pipelining.py). false: the plain sequential loop, the reference; the
     # frames are byte-identical either way.
     pipeline: bool = True
-    # The Keras backend that dreams: "tensorflow" or "jax" (renderer/backends). None: the
-    # KERAS_BACKEND environment variable, else tensorflow. Part of the render's identity.
+    # The Keras backend that dreams: "tensorflow", "jax" or "torch" (renderer/backends).
+    # None: the KERAS_BACKEND environment variable, else tensorflow. Part of the render's
+    # identity.
     backend: str | None = None
     # The modes' own tables (zoom, video, flow, progress...), each defined by its mode:
     # read them as attributes, spec.zoom.scale.

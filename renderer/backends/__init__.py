@@ -1,4 +1,4 @@
-"""Which Keras backend dreams: TensorFlow (the default) or JAX.
+"""Which Keras backend dreams: TensorFlow (the default), JAX or PyTorch.
 
 Keras picks its backend once per process, from KERAS_BACKEND, when it is first imported
 (``import tensorflow`` imports it too). So the backend is chosen here, before anything
@@ -10,8 +10,9 @@ environment, then tensorflow.
 The engine is written once where it can be: the objective's window value in keras.ops
 (renderer/objective_graph.py) and the tile grid (``tile_windows``). Each backend adds one
 small module for the gradient step: tensorflow_step (renderer/ascent.py: GradientTape
-and tf.function, the engine as it always was) and jax_step (jax.value_and_grad and
-jax.jit). Both roll the image by the same jitter shifts (renderer/backends/shifts.py).
+and tf.function, the engine as it always was), jax_step (jax.value_and_grad and jax.jit)
+and torch_step (autograd, eager). All roll the image by the same jitter shifts
+(renderer/backends/shifts.py).
 """
 
 from __future__ import annotations
@@ -22,10 +23,11 @@ from importlib import metadata, util
 
 from ..errors import DreamreelError, one_of
 
-BACKENDS = ("tensorflow", "jax")
+BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_BACKEND = "tensorflow"
 # What to install for each: the jax extra brings JAX's CPU build.
-_INSTALL = {"tensorflow": "pip install 'tensorflow>=2.16,<3'", "jax": "pip install 'dreamreel[jax]'"}
+_INSTALL = {"tensorflow": "pip install 'tensorflow>=2.16,<3'", "jax": "pip install 'dreamreel[jax]'",
+            "torch": "pip install 'dreamreel[torch]'"}
 
 
 def requested(name: str | None = None) -> str:
@@ -61,6 +63,12 @@ def use(name: str | None = None) -> str:
                              f"switch to {chosen}: start a new process (KERAS_BACKEND="
                              f"{chosen}) for a {chosen} render")
     os.environ["KERAS_BACKEND"] = chosen
+    if chosen == "torch" and "tensorflow" not in sys.modules:
+        # TensorFlow and PyTorch abort when both load in one process (their LLVMs clash:
+        # "LLVM ERROR: inconsistency in registered CommandLine options"), and Keras' .h5
+        # loader imports TensorFlow whenever it is installed. A torch render needs none of
+        # it: mark it absent, so every import of it fails as if it were not installed.
+        sys.modules["tensorflow"] = None
     return chosen
 
 
@@ -87,6 +95,10 @@ def step_class(backend: str):
         from .jax_step import JaxAscent
 
         return JaxAscent
+    if backend == "torch":
+        from .torch_step import TorchAscent
+
+        return TorchAscent
     if backend == "tensorflow":
         from .tensorflow_step import Ascent
 

@@ -1,9 +1,11 @@
-"""A JAX render needs no TensorFlow: the GPU box of issue 11 has JAX but no TensorFlow.
+"""A JAX or PyTorch render needs no TensorFlow: the GPU box of issue 11 has JAX and
+PyTorch but no TensorFlow.
 
 The render runs in a subprocess where ``import tensorflow`` fails as if it were not
 installed (sys.modules["tensorflow"] = None: find_spec says None, imports raise
-ModuleNotFoundError), so any TensorFlow import reached on the JAX path (model loading,
-the .h5 read, the step, the profile) breaks it. Skipped where JAX is not installed.
+ModuleNotFoundError), so any TensorFlow import reached on the backend's path (model
+loading, the .h5 read, the step, the profile) breaks it. Skipped where the backend is not
+installed.
 """
 
 import json
@@ -28,16 +30,19 @@ finally:
 """
 
 
-@pytest.mark.skipif(util.find_spec("jax") is None, reason="JAX is not installed")
-def test_jax_render_without_tensorflow(tmp_path, embedded_cache):
+@pytest.mark.parametrize("backend", [
+    pytest.param(name, marks=pytest.mark.skipif(util.find_spec(name) is None,
+                                                reason=f"{name} is not installed"))
+    for name in ("jax", "torch")])
+def test_render_without_tensorflow(backend, tmp_path, embedded_cache):
     out = tmp_path / "zoom"
     tiny = ["frames=2", "width=64", "height=64", "dream.steps=2", "zoom.first_steps=2",
-            "zoom.first_octaves=1", "backend=jax"]
+            "zoom.first_octaves=1", f"backend={backend}"]
     env = {**os.environ, "KERAS_BACKEND": ""}
     run = subprocess.run([sys.executable, "-c", _RUN, "render", "noise-zoom", "--out",
                           str(out), "--quiet", *set_args(tiny)],
                          capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["backend"] == "jax"
+    assert manifest["backend"] == backend
     assert len(list((out / "frames").iterdir())) == 2
