@@ -1,9 +1,13 @@
-"""Steps per second of the dream engine on TensorFlow and on JAX (renderer/backends).
+"""Steps per second of the dream engine on TensorFlow, JAX and PyTorch (renderer/backends).
 
-Run from the checkout root (JAX from pip install -e '.[jax]'):
+Run from the checkout root (JAX from pip install -e '.[jax]', PyTorch from '.[torch]'):
 
     PYTHONPATH=. python benchmarks/backend_speed.py                  # 256 and 512 px
     PYTHONPATH=. python benchmarks/backend_speed.py --sizes 512 --steps 10 --rounds 3
+    PYTHONPATH=. python benchmarks/backend_speed.py --backends torch torch-compile
+
+"torch-compile" is the torch step with each tile's model call (forward and backward)
+wrapped in torch.compile: the engine does not do it; this measures whether it should.
 
 Keras picks its backend once per process, so each backend runs in a child process of its
 own (this script again, with --backend). Each child builds the embedded model with its
@@ -32,8 +36,16 @@ import time
 def child(backend: str, sizes: list[int], steps: int, rounds: int) -> dict:
     from renderer.backends import use
 
-    use(backend)
+    compiled = backend == "torch-compile"
+    use("torch" if compiled else backend)
     import numpy as np
+
+    if compiled:
+        import torch
+
+        from renderer.backends.torch_step import TorchAscent
+
+        TorchAscent._window_loss = torch.compile(TorchAscent._window_loss)
 
     from renderer.dream import DreamSettings, dream
     from renderer.models import load_dream_model
@@ -62,7 +74,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax"])
+    parser.add_argument("--backends", nargs="+", default=["tensorflow", "jax", "torch"])
     parser.add_argument("--backend", help=argparse.SUPPRESS)  # the child's
     args = parser.parse_args()
     if args.backend:

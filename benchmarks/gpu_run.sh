@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Issue 11's GPU measurement in one command: video-dream (720p) and zoom-hd on JAX.
+# Issue 11's GPU measurement in one command: video-dream (720p) and zoom-hd on JAX
+# (or PyTorch: BACKEND=torch).
 #
 #   benchmarks/gpu_run.sh [clip.mp4]          # from the checkout root or anywhere
 #
-# Meant for a bare Linux box with an NVIDIA GPU where Python, JAX with CUDA, OpenCV
-# headless, imageio and tqdm are installed, but no package registry and no TensorFlow
-# (the JAX path needs none: tests/test_jax_without_tensorflow.py). It installs the small
-# wheels carried beside the checkout, checks that JAX sees the GPU, renders video-dream
-# over the clip (one made with PyAV from numpy when none is given) and zoom-hd, both
-# with --set backend=jax, and prints frames/s, the stage breakdown (the manifest's
-# "profile") and the GPU's utilisation (nvidia-smi sampled every 500 ms meanwhile).
+# Meant for a bare Linux box with an NVIDIA GPU where Python, JAX and/or PyTorch with
+# CUDA, OpenCV headless, imageio and tqdm are installed, but no package registry and no
+# TensorFlow (neither path needs it: tests/test_backends_without_tensorflow.py). It
+# installs the small wheels carried beside the checkout, checks that the backend sees the
+# GPU, renders video-dream over the clip (one made with PyAV from numpy when none is
+# given) and zoom-hd, both with --set backend=$BACKEND, and prints frames/s, the stage
+# breakdown (the manifest's "profile") and the GPU's utilisation (nvidia-smi sampled
+# every 500 ms meanwhile).
 #
 # What travels with the checkout (prepare it on a machine with PyPI; shared/ is not
 # committed). PYVER is the GPU box's Python (python3 -c 'import sys; print(sys.version_info[:2])'):
@@ -24,14 +26,15 @@
 #
 # (av 18 has manylinux_2_28 wheels only: without that --platform pip quietly picks av 14.
 # pip download brings keras' dependencies too: h5py, optree, rich, namex, absl-py, ...,
-# about 125 MB in all; ones already installed on the box are left alone.) The embedded model's cache is found
-# through DREAMREEL_CACHE, so nothing is fetched.
+# about 125 MB in all; ones already installed on the box are left alone.) The embedded
+# model's cache is found through DREAMREEL_CACHE, so nothing is fetched.
 #
-# Knobs (environment): WHEELS (shared/wheels), DREAMREEL_CACHE (shared/dreamreel-cache),
-# RUN_OUT (${OUT:-/tmp}/gpu_run: renders, clip, GPU samples; wiped at the start),
-# CLIP_FRAMES (72: 3 s at 24 fps), ZOOM_FRAMES (72), WIDTH x HEIGHT (1280 x 720, the clip
-# and the zoom), EXTRA_SET (more "key=value" for both renders, space-separated) and
-# ALLOW_CPU=1 (run on a CPU: for checking this script, not for figures).
+# Knobs (environment): BACKEND (jax, or torch), WHEELS (shared/wheels), DREAMREEL_CACHE
+# (shared/dreamreel-cache), RUN_OUT (${OUT:-/tmp}/gpu_run: renders, clip, GPU samples;
+# wiped at the start), CLIP_FRAMES (72: 3 s at 24 fps), ZOOM_FRAMES (72), WIDTH x HEIGHT
+# (1280 x 720, the clip and the zoom), EXTRA_SET (more "key=value" for both renders,
+# space-separated) and ALLOW_CPU=1 (run on a CPU: for checking this script, not for
+# figures).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -45,8 +48,9 @@ ZOOM_FRAMES="${ZOOM_FRAMES:-72}"
 WIDTH="${WIDTH:-1280}"
 HEIGHT="${HEIGHT:-720}"
 EXTRA_SET="${EXTRA_SET:-}"
+BACKEND="${BACKEND:-jax}"
 export PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}"  # the checkout, not installed
-unset KERAS_BACKEND  # the spec's backend=jax decides
+unset KERAS_BACKEND  # the spec's backend decides
 
 say() { printf '\n== %s\n' "$*"; }
 die() { printf 'gpu_run: %s\n' "$*" >&2; exit 1; }
@@ -69,15 +73,23 @@ for file in mobilenet_v2_dogs.h5 mobilenet_v2_dogs.classes.json; do
 done
 echo "DREAMREEL_CACHE=$DREAMREEL_CACHE"
 
-say "JAX"
-ALLOW_CPU="${ALLOW_CPU:-0}" "$PY" - <<'EOF'
+say "$BACKEND"
+ALLOW_CPU="${ALLOW_CPU:-0}" "$PY" - "$BACKEND" <<'EOF'
 import importlib.util, os, sys
-import jax
-devices = jax.devices()
-print("jax", jax.__version__, "devices:", devices)
+backend = sys.argv[1]
+if backend == "jax":
+    import jax
+    print("jax", jax.__version__, "devices:", jax.devices())
+    on_gpu = jax.default_backend() == "gpu"
+elif backend == "torch":
+    import torch
+    on_gpu = torch.cuda.is_available()
+    print("torch", torch.__version__, "cuda:", on_gpu and torch.cuda.get_device_name(0))
+else:
+    sys.exit(f"gpu_run: BACKEND must be jax or torch, not {backend!r}")
 print("tensorflow installed:", importlib.util.find_spec("tensorflow") is not None)
-if jax.default_backend() != "gpu" and os.environ["ALLOW_CPU"] != "1":
-    sys.exit("gpu_run: JAX sees no GPU (default backend %s); install jax[cuda12]" % jax.default_backend())
+if not on_gpu and os.environ["ALLOW_CPU"] != "1":
+    sys.exit(f"gpu_run: {backend} sees no GPU; install its CUDA build")
 EOF
 
 rm -rf "$RUN_OUT"
@@ -154,12 +166,12 @@ for item in $EXTRA_SET; do extra+=(--set "$item"); done
 say "video-dream at ${WIDTH}x$HEIGHT over $clip"
 start_sampling "$RUN_OUT/gpu_video.csv"
 "$PY" -m renderer.cli render video-dream --input "$clip" --out "$RUN_OUT/video-dream" \
-    --set backend=jax --set "video.max_size=$((WIDTH > HEIGHT ? WIDTH : HEIGHT))" "${extra[@]}"
+    --set "backend=$BACKEND" --set "video.max_size=$((WIDTH > HEIGHT ? WIDTH : HEIGHT))" "${extra[@]}"
 stop_sampling
 
 say "zoom-hd, $ZOOM_FRAMES frames at ${WIDTH}x$HEIGHT"
 start_sampling "$RUN_OUT/gpu_zoom.csv"
-"$PY" -m renderer.cli render zoom-hd --out "$RUN_OUT/zoom-hd" --set backend=jax \
+"$PY" -m renderer.cli render zoom-hd --out "$RUN_OUT/zoom-hd" --set "backend=$BACKEND" \
     --set "frames=$ZOOM_FRAMES" --set "width=$WIDTH" --set "height=$HEIGHT" "${extra[@]}"
 stop_sampling
 
