@@ -16,11 +16,10 @@ default tiling: one 512-px tile up to 512 px, jitter 32), once to trace/compile,
 ``--rounds`` times ``--steps`` steps; the table shows the median steps/s and the one-off
 warm-up (trace + compile + first run) per size.
 
-Measured on the 2-core dev box (Xeon, AVX-512; TF 2.21 with oneDNN, jax 0.10.2 CPU),
---steps 10 --rounds 3: tensorflow 30.1 steps/s at 256 px and 12.2 at 512; jax 3.0 and
-0.82 (warm-up 5.6 s and 17.8 s, one XLA compile per image size). On this CPU JAX is
-10-15x slower: not yet profiled (MobileNetV2's depthwise convolutions and their input
-gradients on XLA's CPU backend are the first suspect).
+Measured on the 2-core dev box (Xeon, AVX-512; TF 2.21 with oneDNN, jax 0.10.2 CPU, torch
+2.15.0), --steps 10 --rounds 3, steps/s at 256 / 512 px: tensorflow 30.1-32.2 / 10.6-12.2;
+jax 3.0 / 0.82 (XLA's CPU grouped convolutions: benchmarks/jax_depthwise.py); torch 12.0 /
+4.19; torch-compile 7.4 / 2.7 after a 59 s warm-up, so the engine stays eager.
 """
 
 from __future__ import annotations

@@ -11,7 +11,8 @@
 # GPU, renders video-dream over the clip (one made with PyAV from numpy when none is
 # given) and zoom-hd, both with --set backend=$BACKEND, and prints frames/s, the stage
 # breakdown (the manifest's "profile") and the GPU's utilisation (nvidia-smi sampled
-# every 500 ms meanwhile).
+# every 500 ms meanwhile). With BACKEND=torch it ends with benchmarks/precision_check.py
+# (bf16 and fp16 against float32) at the frame height.
 #
 # What travels with the checkout (prepare it on a machine with PyPI; shared/ is not
 # committed). PYVER is the GPU box's Python (python3 -c 'import sys; print(sys.version_info[:2])'):
@@ -178,3 +179,8 @@ stop_sampling
 say "results"
 report video-dream "$RUN_OUT/video-dream" "$RUN_OUT/gpu_video.csv"
 report zoom-hd "$RUN_OUT/zoom-hd" "$RUN_OUT/gpu_zoom.csv"
+
+if [[ "$BACKEND" == torch ]]; then  # mixed precision: within float32's tolerance, and faster?
+    say "precision (torch autocast) at ${HEIGHT}px"
+    "$PY" benchmarks/precision_check.py --size "$HEIGHT" --dtypes bfloat16 float16
+fi

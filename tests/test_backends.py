@@ -48,6 +48,16 @@ settings = DreamSettings(steps=10, octaves=2, tile_size=64, tile_margin=16, jitt
                          smoothing=0.5, seed=5).validate()
 result = dream(image, model, settings)
 gradient = model.ascent(settings.ascent).gradient(model.preprocessing.to_model(image))
+# A composite objective (a channel, a neuron, a class logit, total variation), one octave.
+from renderer.objective_graph import bind
+from renderer.objectives import parse_objective, resolved_objective
+composite = resolved_objective(parse_objective(
+    "channel:block_12_expand_relu:37 + 0.5*neuron:block_13_expand_relu:3"
+    " + 0.3*class:golden_retriever - 0.1*tv"), "mobilenet_v2_dogs")
+reader = load_dream_model("mobilenet_v2_dogs", composite.layer_names())
+single = DreamSettings(steps=6, octaves=1, tile_size=64, tile_margin=16, jitter=8,
+                       smoothing=0.5, seed=5).validate()
+mixed = dream(image, reader, single, objective=bind(composite, reader))
 # Determinism: four steps run whole, and run as two plus two (as a resumed dream is).
 ascent = model.ascent(settings.ascent)
 start = model.preprocessing.to_model(image[:64, :64])
@@ -55,7 +65,8 @@ whole, _ = ascent.run(start, 4, np.full(3, 0.02, np.float32), seed=3)
 half, _ = ascent.run(start, 2, np.full(3, 0.02, np.float32), seed=3)
 chunked, _ = ascent.run(half, 2, np.full(3, 0.02, np.float32), first_step=2, seed=3)
 np.savez(sys.argv[2], image=result.image, losses=np.concatenate(result.losses),
-         gradient=gradient, whole=whole, chunked=chunked)
+         gradient=gradient, whole=whole, chunked=chunked,
+         composite_losses=np.concatenate(mixed.losses), composite_image=mixed.image)
 """
 
 
@@ -118,6 +129,10 @@ def test_backend_dreams_what_tensorflow_dreams(backend, tensorflow_dream, tmp_pa
     # Ten normalised steps amplify the rounding a little, pixel by pixel.
     difference = np.abs(other["image"] - tf_run["image"])
     assert difference.mean() < 2.0 and np.percentile(difference, 95) < 8.0
+    # The composite objective's terms (keras.ops, shared) agree the same way.
+    np.testing.assert_allclose(other["composite_losses"], tf_run["composite_losses"],
+                               rtol=0.01)
+    assert np.abs(other["composite_image"] - tf_run["composite_image"]).mean() < 2.0
     # Deterministic: the same bits whole or in chunks.
     assert np.array_equal(other["whole"], other["chunked"])
 
