@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .backends.tiling import tile_bounds, tile_grid
 from .errors import DreamreelError
 from .numeric_faults import check_steps
 
@@ -71,11 +72,6 @@ class Ascent:
                 activations = [activations]
             return objective_value(window, activations, layer_weights, focus)
 
-        def tile_grid(size):
-            count = (size + tile - 1) // tile
-            step = (size + count - 1) // count
-            return count, step
-
         def tiled_loss_and_gradient(image, layer_weights, focus, with_gradient=True):
             """The image's loss (and gradient), assembled tile by tile.
 
@@ -88,20 +84,17 @@ class Ascent:
             shape = tf.shape(image)
             height, width = shape[0], shape[1]
             area = tf.cast(height * width, tf.float32)
-            rows, row_step = tile_grid(height)
-            cols, col_step = tile_grid(width)
+            rows, row_step = tile_grid(height, tile)  # the grid of backends/tiling.py,
+            cols, col_step = tile_grid(width, tile)   # cut in the graph: any image size
             gradient = tf.zeros_like(image) if with_gradient else tf.zeros([0, 0, 3])
             loss = tf.constant(0.0)
             for r in tf.range(rows):
                 tf.autograph.experimental.set_loop_options(parallel_iterations=1)
                 for c in tf.range(cols):
                     tf.autograph.experimental.set_loop_options(parallel_iterations=1)
-                    y0 = r * row_step
-                    y1 = tf.minimum(y0 + row_step, height)
-                    x0 = c * col_step
-                    x1 = tf.minimum(x0 + col_step, width)
-                    wy0, wy1 = tf.maximum(y0 - margin, 0), tf.minimum(y1 + margin, height)
-                    wx0, wx1 = tf.maximum(x0 - margin, 0), tf.minimum(x1 + margin, width)
+                    (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) = tile_bounds(
+                        r, c, row_step, col_step, height, width, margin, tf.minimum,
+                        tf.maximum)
                     core_share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
                     # A place term's gradient comes from every window that sees the place
                     # (each keeps its core, as for the means); its value from the one

@@ -72,18 +72,10 @@ def image_step_flops(model, height: int, width: int, tile_size: int,
 
 def tile_windows(height: int, width: int, tile_size: int,
                  tile_margin: int = 64) -> list[tuple[int, int]]:
-    """(height, width) of every window the engine's tiled gradient runs, row by row.
-    Mirrors `tile_grid` and the window bounds in `Ascent.tiled_loss_and_gradient`."""
-    def spans(size: int) -> list[int]:
-        count = (size + tile_size - 1) // tile_size
-        step = (size + count - 1) // count
-        out = []
-        for i in range(count):
-            start, end = i * step, min(i * step + step, size)
-            out.append(min(end + tile_margin, size) - max(start - tile_margin, 0))
-        return out
+    """(height, width) of every window the engine's tiled gradient runs, row by row."""
+    from .backends.tiling import tiles
 
-    return [(h, w) for h in spans(int(height)) for w in spans(int(width))]
+    return [t.window_size for t in tiles(int(height), int(width), tile_size, tile_margin)]
 
 
 def _graph_macs(graph, input_specs: list) -> list[tuple[str, int]]:

@@ -8,8 +8,9 @@ process). Precedence: the spec's ``backend`` key, then KERAS_BACKEND from the
 environment, then tensorflow.
 
 The engine is written once where it can be: the objective's window value in keras.ops
-(renderer/objective_graph.py) and the tile grid (``tile_windows``). Each backend adds one
-small module for the gradient step: tensorflow_step (renderer/ascent.py: GradientTape
+(renderer/objective_graph.py), the tile grid and bounds (tiling.py, also the tiled loss
+and gradient of the Python-loop backends). Each backend adds one small module for the
+gradient step: tensorflow_step (renderer/ascent.py: GradientTape
 and tf.function, the engine as it always was), jax_step (jax.value_and_grad and jax.jit)
 and torch_step (autograd, eager). All roll the image by the same jitter shifts
 (renderer/backends/shifts.py).
@@ -105,24 +106,3 @@ def step_class(backend: str):
         return Ascent
     one_of("backend", backend, BACKENDS)
     raise AssertionError(backend)
-
-
-def tile_grid(size: int, tile: int) -> tuple[int, int]:
-    """(count, step): near-equal tiles no larger than ``tile`` along one side."""
-    count = (size + tile - 1) // tile
-    return count, (size + count - 1) // count
-
-
-def tile_windows(height: int, width: int, tile: int, margin: int):
-    """((y0, y1, x0, x1), (wy0, wy1, wx0, wx1)) per tile, row by row: the tile's core and
-    its window (core plus margin, cut at the image's edges). The TensorFlow graph
-    (renderer/ascent.py) cuts the same tiles with tf ops, as flops.window_sizes does."""
-    rows, row_step = tile_grid(height, tile)
-    cols, col_step = tile_grid(width, tile)
-    for r in range(rows):
-        for c in range(cols):
-            y0, x0 = r * row_step, c * col_step
-            y1, x1 = min(y0 + row_step, height), min(x0 + col_step, width)
-            yield ((y0, y1, x0, x1),
-                   (max(y0 - margin, 0), min(y1 + margin, height),
-                    max(x0 - margin, 0), min(x1 + margin, width)))

@@ -1,8 +1,8 @@
 """The JAX gradient step: jax.value_and_grad per tile, one jax.jit-compiled step.
 
 The same dream as the TensorFlow engine (renderer/ascent.py), built from the shared
-parts: the objective's window value (keras.ops, renderer/objective_graph.py), the tile
-grid (backends.tile_windows) and the jitter shifts (backends/shifts.py, the numbers
+parts: the objective's window value (keras.ops, renderer/objective_graph.py), the tiled
+loss and gradient (backends/tiling.py) and the jitter shifts (backends/shifts.py, the numbers
 TensorFlow's stateless RNG draws). What differs is how it compiles: XLA wants static
 shapes, so the tiles are cut in Python while tracing (one trace per image size, the
 octaves' few) and the step loop runs on the host, one compiled step per call: JAX
@@ -20,7 +20,7 @@ import numpy as np
 
 from ..ascent import Ascent, AscentSettings, _NO_MASK
 from ..numeric_faults import check_steps
-from . import tile_windows
+from .tiling import tiled_loss_and_gradient, tiles
 from .shifts import jitter_shift
 
 
@@ -54,42 +54,26 @@ class JaxAscent:
                 activations = [activations]
             return objective_value(window, activations, layer_weights, at)
 
-        def tiled_loss_and_gradient(state, image, layer_weights, focus, with_gradient=True):
-            """As Ascent's: each tile's window gradient, only its core kept; the loss
-            counts cores only. Shapes are static here, so the tiles are a Python loop."""
-            height, width = image.shape[:2]
-            area = np.float32(height * width)
-            gradient = jnp.zeros_like(image)
-            loss = jnp.float32(0.0)
-            for (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) in tile_windows(height, width,
-                                                                        tile, margin):
-                core_share = np.float32((y1 - y0) * (x1 - x0)) / area
-                in_window = ((wy0 <= focus[0]) & (focus[0] < wy1)
-                             & (wx0 <= focus[1]) & (focus[1] < wx1)).astype(jnp.float32)
-                in_core = ((y0 <= focus[0]) & (focus[0] < y1)
-                           & (x0 <= focus[1]) & (focus[1] < x1)).astype(jnp.float32)
-                at = jnp.stack([(focus[0] - wy0).astype(jnp.float32),
-                                (focus[1] - wx0).astype(jnp.float32), in_window])
-                window = image[wy0:wy1, wx0:wx1]
-                if not with_gradient:
-                    mean, point = window_loss(state, window, layer_weights, at)
-                    loss += core_share * mean + point * in_core
-                    continue
-                window_share = np.float32((wy1 - wy0) * (wx1 - wx0)) / area
+        def tiled(state, image, layer_weights, focus, with_gradient=True):
+            """The shared tiled loss and gradient (backends/tiling.py). Shapes are static
+            here, so the tiles are cut in Python while tracing."""
+            def loss_of(window, at):
+                return window_loss(state, window, layer_weights, at)
 
-                def target(w, at=at, window_share=window_share):
-                    mean, point = window_loss(state, w, layer_weights, at)
-                    value = window_share * mean + point if with_point else mean
-                    return value, (mean, point)
+            def value_and_grad(target, window):
+                return jax.value_and_grad(target, has_aux=True)(window)
 
-                (_, (mean, point)), window_gradient = jax.value_and_grad(
-                    target, has_aux=True)(window)
-                if not with_point:
-                    window_gradient = window_gradient * window_share
-                core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
-                gradient = gradient.at[y0:y1, x0:x1].add(core)
-                loss += core_share * mean + point * in_core
-            return loss, gradient
+            def add_core(gradient, core, t):
+                y0, y1, x0, x1 = t.core
+                return gradient.at[y0:y1, x0:x1].add(core)
+
+            grid = tiles(image.shape[0], image.shape[1], tile, margin)
+            if not with_gradient:
+                return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
+            return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of,
+                                           value_and_grad=value_and_grad,
+                                           add_core=add_core, zeros=jnp.zeros_like(image),
+                                           with_point=with_point)
 
         def smooth(gradient):
             if kernel is None:
@@ -107,7 +91,7 @@ class JaxAscent:
             size = jnp.array(image.shape[:2], jnp.int32)
             rolled = jnp.roll(image, shift, axis=(0, 1))
             focus = (centre(image) + shift) % size  # the centre, rolled with the image
-            loss, gradient = tiled_loss_and_gradient(state, rolled, layer_weights, focus)
+            loss, gradient = tiled(state, rolled, layer_weights, focus)
             gradient = smooth(jnp.roll(gradient, -shift, axis=(0, 1)))
             if settings.normalize_gradients:
                 gradient = gradient / (jnp.std(gradient) + 1e-8)
@@ -117,11 +101,10 @@ class JaxAscent:
             return jnp.clip(moved, low, high), loss, finite
 
         def measure(state, image, layer_weights):
-            return tiled_loss_and_gradient(state, image, layer_weights, centre(image),
-                                           with_gradient=False)[0]
+            return tiled(state, image, layer_weights, centre(image), with_gradient=False)[0]
 
         def gradient_of(state, image, layer_weights):
-            return tiled_loss_and_gradient(state, image, layer_weights, centre(image))[1]
+            return tiled(state, image, layer_weights, centre(image))[1]
 
         self._step = jax.jit(step)
         self._measure = jax.jit(measure)

@@ -1,9 +1,9 @@
 """The PyTorch gradient step: autograd per tile, eager, the image kept on the device.
 
 The same dream as the TensorFlow and JAX engines, built from the shared parts: the
-objective's window value (keras.ops, renderer/objective_graph.py), the tile grid
-(backends.tile_windows) and the jitter shifts (backends/shifts.py). Keras' torch backend
-puts the model's weights on the GPU when torch sees one; the image goes there once per
+objective's window value (keras.ops, renderer/objective_graph.py), the tiled loss and
+gradient (backends/tiling.py) and the jitter shifts (backends/shifts.py). Keras' torch
+backend puts the model's weights on the GPU when torch sees one; the image goes there once per
 ``run`` and comes back once, with its losses, after the last step: nothing in the step
 loop waits on the host (torch queues CUDA work asynchronously).
 
@@ -22,7 +22,7 @@ import numpy as np
 
 from ..ascent import Ascent, AscentSettings, _NO_MASK
 from ..numeric_faults import check_steps
-from . import tile_windows
+from .tiling import tiled_loss_and_gradient, tiles
 from .shifts import jitter_shift
 
 
@@ -63,34 +63,30 @@ class TorchAscent:
         return self._value(window, activations, weights, at)
 
     def _tiled(self, image, weights, focus, with_gradient=True):
-        """As Ascent's: each tile's window gradient, only its core kept; the loss counts
-        cores only. The tiles are a Python loop: torch runs eagerly."""
+        """The shared tiled loss and gradient (backends/tiling.py), eagerly."""
         torch = self._torch
-        height, width = image.shape[:2]
-        area = float(height * width)
-        gradient = torch.zeros_like(image) if with_gradient else None
-        loss = torch.zeros((), device=self._device)
-        for (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) in tile_windows(height, width, self._tile,
-                                                                    self._margin):
-            core_share = (y1 - y0) * (x1 - x0) / area
-            in_window = float(wy0 <= focus[0] < wy1 and wx0 <= focus[1] < wx1)
-            in_core = float(y0 <= focus[0] < y1 and x0 <= focus[1] < x1)
-            at = self._tensor([focus[0] - wy0, focus[1] - wx0, in_window])
-            window = image[wy0:wy1, wx0:wx1]
-            if not with_gradient:
-                mean, point = self._window_loss(window, weights, at)
-                loss = loss + core_share * mean + point * in_core
-                continue
+
+        def loss_of(window, at):
+            return self._window_loss(window, weights, at)
+
+        def value_and_grad(target, window):
             window = window.detach().requires_grad_(True)
-            window_share = (wy1 - wy0) * (wx1 - wx0) / area
-            mean, point = self._window_loss(window, weights, at)
-            target = window_share * mean + point if self._with_point else mean
-            (window_gradient,) = torch.autograd.grad(target, window)
-            if not self._with_point:
-                window_gradient = window_gradient * window_share
-            gradient[y0:y1, x0:x1] += window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
-            loss = loss + core_share * mean.detach() + point.detach() * in_core
-        return loss, gradient
+            value, (mean, point) = target(window)
+            (gradient,) = torch.autograd.grad(value, window)
+            return (value, (mean.detach(), torch.as_tensor(point).detach())), gradient
+
+        def add_core(gradient, core, tile):
+            y0, y1, x0, x1 = tile.core
+            gradient[y0:y1, x0:x1] += core
+            return gradient
+
+        grid = tiles(image.shape[0], image.shape[1], self._tile, self._margin)
+        if not with_gradient:
+            return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
+        return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of,
+                                       value_and_grad=value_and_grad, add_core=add_core,
+                                       zeros=torch.zeros_like(image),
+                                       with_point=self._with_point)
 
     def _smooth(self, gradient):
         if self._kernel is None:
