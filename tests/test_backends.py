@@ -150,6 +150,8 @@ def test_render_end_to_end_and_no_resume_on_tensorflow(backend, tmp_path, embedd
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["backend"] == backend and manifest["spec"]["backend"] == backend
     assert len(list((out / "frames").iterdir())) == 3 and (out / "zoom.mp4").is_file()
+    if backend == "jax":  # XLA's compiled steps are kept for the next render
+        assert any((embedded_cache / "jax-compiled").iterdir())
     refused = subprocess.run(dreamreel_argv("render", "noise-zoom", "--out", str(out),
                                             "--quiet", *set_args([*tiny,
                                                                   "backend=tensorflow"])),

@@ -24,12 +24,30 @@ from .tiling import tiled_loss_and_gradient, tiles
 from .shifts import jitter_shift
 
 
+def _keep_compiled_steps() -> None:
+    """Keep XLA's compiled steps on disk, beside the model cache: a step compiles once per
+    image size (about 12 s for 720p's six 512-px tiles on the 2-core dev box), and a
+    resumed or repeated render then loads it in a fraction of a second
+    (benchmarks/RESULTS.md). A cache dir the user configured (JAX_COMPILATION_CACHE_DIR)
+    is left as it is."""
+    import jax
+
+    from ..embedded import cache_dir
+
+    if jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax-compiled"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
 class JaxAscent:
     """Ascent's interface (run, loss, gradient) on the JAX backend; see ascent.Ascent."""
 
     def __init__(self, model, settings: AscentSettings, objective=None):
         import jax
         import jax.numpy as jnp
+
+        _keep_compiled_steps()
 
         from ..objective_graph import classic, window_value
 
