@@ -26,9 +26,8 @@ from .shifts import jitter_shift
 
 def _keep_compiled_steps() -> None:
     """Keep XLA's compiled steps on disk, beside the model cache: a step compiles once per
-    image size (about 12 s for 720p's six 512-px tiles on the 2-core dev box), and a
-    resumed or repeated render then loads it in a fraction of a second
-    (benchmarks/RESULTS.md). A cache dir the user configured (JAX_COMPILATION_CACHE_DIR)
+    image size (9-12 s for 720p's six 512-px tiles on the 2-core dev box), and a resumed
+    or repeated render then loads it in 0.3-2.3 s (benchmarks/jax_compile_cache.py). A cache dir the user configured (JAX_COMPILATION_CACHE_DIR)
     is left as it is."""
     import jax
 
