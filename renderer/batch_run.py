@@ -14,14 +14,18 @@ the last attempt stored.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_jobs import Job
 from .errors import DreamreelError
+from .interrupts import HANDLED, as_interrupted
 
 RETRIES = 2
 BUSY_WAIT_S = 60  # a killed batch's Ray workers die a few seconds after it: wait for their locks
@@ -124,10 +128,10 @@ def run_on_ray(jobs: list[Job], specs: list, *, restart: bool = False,
                     outcome = JobOutcome(job.name, job.out, error=_ray_error_line(exc))
                 outcomes[job.name] = outcome
                 finished(outcome)
-        except BaseException:
-            for ref in pending:  # Ctrl-C: stop the renders; their stored frames stay
+        except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: their stored frames stay
+            for ref in pending:
                 ray.cancel(ref, force=True)
-            raise
+            raise as_interrupted(exc) from None
         return [outcomes[job.name] for job in jobs]
     finally:
         if started_here:
@@ -144,11 +148,28 @@ def _join_ray(address: str | None) -> bool:
     quiet = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False,
              "configure_logging": True}
     if address:
-        ray.init(address=address, **quiet)
+        with _signal_handlers_kept():
+            ray.init(address=address, **quiet)
         return False
     # "local": a new instance even where `ray start` left one (that one is --address's).
-    ray.init(address="local", num_cpus=os.cpu_count(), **quiet)
+    with _signal_handlers_kept():
+        ray.init(address="local", num_cpus=os.cpu_count(), **quiet)
     return True
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept() -> Iterator[None]:
+    """Ray's core installs its own C-level SIGTERM handler on init (it dumps a stack and
+    dies): put Python's back, so SIGTERM stops the batch as Ctrl-C does (cancel, shut
+    down, say how to resume)."""
+    handlers = {signum: signal.getsignal(signum) for signum in HANDLED}
+    try:
+        yield
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for signum, handler in handlers.items():
+                if handler is not None:
+                    signal.signal(signum, handler)
 
 
 def _ray_error_line(exc: BaseException) -> str:

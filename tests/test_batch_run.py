@@ -205,3 +205,18 @@ def test_without_ray_the_jobs_run_one_after_another(jobs_file, one_by_one, tmp_p
     assert refused.returncode == 2
     assert refused.stderr.strip() == ("dreamreel: error: --ray needs Ray: pip install "
                                       "'dreamreel[ray]'")
+
+
+def test_a_signal_a_library_turned_into_a_plain_keyboard_interrupt_keeps_its_name():
+    """Ray's waits catch our Interrupted and raise KeyboardInterrupt: the batch gives it
+    back its signal, so SIGTERM still exits 143."""
+    from renderer.interrupts import Interrupted, as_interrupted, signals_interrupt
+
+    with pytest.raises(KeyboardInterrupt) as caught:
+        with signals_interrupt():
+            try:
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+            except Interrupted:
+                raise KeyboardInterrupt from None  # what the library does
+    assert as_interrupted(caught.value).exit_code == 143
