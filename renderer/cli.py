@@ -19,6 +19,7 @@ from .interrupts import Interrupted, resume_command, signals_interrupt
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
     "stitch": "example: dreamreel stitch renders/noise-zoom",
+    "batch": "example: dreamreel batch samples/batch.toml",
     "bench": "example: dreamreel bench --json bench.json",
     "doctor": "example: dreamreel doctor",
     "stability": "example: dreamreel stability renders/video-quick --source clip.mp4",
@@ -63,6 +64,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="discard frames of an earlier render in --out and start over")
     render.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     render.set_defaults(run=cmd_render)
+
+    batch = _command(commands, "batch", "render a list of jobs from a TOML file, in parallel "
+                     "on Ray when it is installed")
+    batch.add_argument("jobs", type=Path, metavar="JOBS.toml")
+    batch.add_argument("-o", "--out", type=Path, metavar="DIR",
+                       help="the folder the jobs render into, one sub-folder each (default: "
+                            "the file's out, else renders/JOBS)")
+    use_ray = batch.add_mutually_exclusive_group()
+    use_ray.add_argument("--ray", action="store_true", default=None,
+                         help="run the jobs as Ray tasks (the default when Ray is installed)")
+    use_ray.add_argument("--no-ray", dest="ray", action="store_false",
+                         help="run the jobs one after another in this process")
+    batch.add_argument("--address", metavar="ADDR",
+                       help="an existing Ray cluster, e.g. ray://head:10001 (default: "
+                            "RAY_ADDRESS, else a local Ray on this machine's cores)")
+    batch.add_argument("--restart", action="store_true",
+                       help="discard the jobs' earlier frames and start over")
+    batch.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    batch.set_defaults(run=cmd_batch)
 
     stability = _command(commands, "stability",
                          "temporal stability of a dreamed video against its source (E_warp)")
@@ -123,7 +143,7 @@ def _command(group, name: str, summary: str, example_key: str | None = None):
 # Commands that skip TensorFlow's multi-second import here: they never touch it, or load
 # it themselves when they need it (render after checking its spec and inputs; doctor, to
 # report a failed import).
-_LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor"}
+_LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor", "batch"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
 def _interrupted_line(args, argv: list[str], exc: KeyboardInterrupt) -> str:
     """"dreamreel: interrupted by SIGTERM; ..." and, for a render, the command that resumes it."""
     line = "dreamreel: interrupted" + (f" by {exc.name}" if isinstance(exc, Interrupted) else "")
-    if args.command == "render":
+    if args.command in ("render", "batch"):
         line += f"; the finished frames are kept, resume with: {resume_command(argv)}"
     return line
 
@@ -185,7 +205,9 @@ def cmd_render(args) -> int:
         print(spec_to_toml(spec), end="")
         return 0
     out_dir = args.out or Path("renders") / spec.name
-    _check_writable(out_dir)
+    from .out_folder import check_writable
+
+    check_writable(out_dir)
     from .backends import installed, use
 
     if use(spec.backend) == "jax" and "tensorflow" in installed():
@@ -226,6 +248,49 @@ def cmd_render(args) -> int:
         print(f"dreamreel: warning: the input {result.report['stopped']}; the video holds "
               f"the {result.frames} frames before it", file=sys.stderr)
     return 0
+
+
+def cmd_batch(args) -> int:
+    from .batch_jobs import check_jobs, read_jobs
+    from .batch_run import run_on_ray, run_one_by_one, summary_rows
+    from .progress_bar import step_bar
+
+    jobs = read_jobs(args.jobs, args.out)
+    specs = check_jobs(jobs, args.jobs.name)  # a typo in the last job stops the first
+    on_ray = args.ray
+    if on_ray is None:  # Ray if it is installed, else one after another
+        try:
+            import ray  # noqa: F401
+            on_ray = True
+        except ImportError:
+            on_ray = False
+            _say(args, "dreamreel: Ray is not installed: the jobs run one after another "
+                       "(pip install 'dreamreel[ray]' to run them in parallel)")
+    elif on_ray:
+        try:
+            import ray  # noqa: F401
+        except ImportError:
+            raise DreamreelError("--ray needs Ray: pip install 'dreamreel[ray]'") from None
+    where = "on Ray" if on_ray else "one after another"
+    _say(args, f"dreamreel {dreamreel_version()}: {len(jobs)} jobs from {args.jobs}, {where}")
+    with step_bar(len(jobs), quiet=args.quiet, desc="batch", unit="job") as advance:
+        done = []
+
+        def finished(outcome) -> None:
+            done.append(outcome)
+            advance(len(done))
+
+        if on_ray:
+            outcomes = run_on_ray(jobs, specs, restart=args.restart, address=args.address,
+                                  finished=finished)
+        else:
+            outcomes = run_one_by_one(jobs, specs, restart=args.restart, finished=finished)
+    _print_table(summary_rows(outcomes))
+    failed = sum(o.error is not None for o in outcomes)
+    if failed:
+        print(f"dreamreel: {failed} of {len(jobs)} jobs failed; run the same command again "
+              f"to retry them (finished jobs are kept)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 def cmd_stability(args) -> int:
@@ -272,19 +337,6 @@ def cmd_stitch(args) -> int:
     outputs = stitch_from_manifest(args.out_dir)
     print(f"wrote {', '.join(str(p) for p in outputs)}")
     return 0
-
-
-def _check_writable(out_dir: Path) -> None:
-    """Refuse an --out that cannot be written, creating nothing (the render creates it,
-    and removes it again if it fails before its first frame)."""
-    existing = out_dir.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise DreamreelError(f"cannot create output folder {out_dir}: {existing} is a file")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DreamreelError(f"cannot write output folder {out_dir}: {existing} is not "
-                             f"writable")
 
 
 def cmd_models_list(args) -> int:

@@ -21,6 +21,8 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 # Signals that arrived inside signals_held(): raised when the outermost held section ends.
 _held_depth = 0
 _pending: list[int] = []
+# The signals signals_interrupt() raised Interrupted for, the last at the end.
+_fired: list[int] = []
 
 
 class Interrupted(KeyboardInterrupt):
@@ -59,6 +61,7 @@ def signals_interrupt() -> Iterator[None]:
         nonlocal fired
         if not fired:
             fired = True
+            _fired.append(signum)
             if _held_depth:  # a frame's files are being written: finish them first
                 _pending.append(signum)
                 return
@@ -95,6 +98,14 @@ def signals_held() -> Iterator[None]:
         _held_depth -= 1
     if not _held_depth and _pending:
         raise Interrupted(_pending.pop())
+
+
+def as_interrupted(exc: KeyboardInterrupt) -> KeyboardInterrupt:
+    """Interrupted again, for a library that caught ours and raised a plain
+    KeyboardInterrupt instead (Ray's waits do): the exit code still names the signal."""
+    if isinstance(exc, Interrupted) or not _fired:
+        return exc
+    return Interrupted(_fired[-1])
 
 
 def resume_command(argv: Sequence[str], program: str = "dreamreel") -> str:

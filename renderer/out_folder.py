@@ -10,6 +10,7 @@ that existed before is never touched, and one holding a frame is kept (it resume
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,3 +53,16 @@ def _remove_unless_in_use(created: Path, out_dir: Path) -> None:
                 shutil.rmtree(created, ignore_errors=True)
     except DreamreelError:
         pass  # FolderBusy: another render's folder now; or it cannot be locked: leave it
+
+
+def check_writable(out_dir: Path) -> None:
+    """Refuse an --out that cannot be written, creating nothing (the render creates it,
+    and removes it again if it fails before its first frame)."""
+    existing = out_dir.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise DreamreelError(f"cannot create output folder {out_dir}: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DreamreelError(f"cannot write output folder {out_dir}: {existing} is not "
+                             f"writable")

@@ -52,6 +52,11 @@ def _key(key: str) -> str:
     return key if _BARE_KEY.match(key) else _string(key)
 
 
+def value_text(value: Any, where: str = "value") -> str:
+    """One value as TOML text: what ``--set key=TEXT`` reads back as the same value."""
+    return _value(value, where)
+
+
 def _value(value: Any, where: str) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
