@@ -68,16 +68,11 @@ def run_job(job: Job, spec, restart: bool = False) -> JobOutcome:
 
 
 def _render(job: Job, spec, restart: bool):
-    from .backends import installed, use
     from .pipeline import render
+    from .quiet_tf import use_backend_quietly
 
-    if use(spec.backend) != "torch" and "tensorflow" in installed():
-        # Its C++ start-up chatter would interleave with the batch's progress bar. (Keras'
-        # .h5 loader imports it on JAX too; a torch render must not load it at all.)
-        from .quiet_tf import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
-
+    # TensorFlow's C++ start-up chatter would interleave with the batch's progress bar.
+    use_backend_quietly(spec.backend)
     return render(spec, out=job.out, restart=restart)
 
 

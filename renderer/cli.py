@@ -153,12 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
         with signals_interrupt():
             if args.command not in _LIGHT_COMMANDS and not getattr(args, "light", False):
-                from .backends import use
-                from .quiet_tf import import_tensorflow_quietly
+                from .quiet_tf import use_backend_quietly
 
-                use()  # KERAS_BACKEND or tensorflow: importing TensorFlow imports Keras
-
-                import_tensorflow_quietly()
+                use_backend_quietly()  # KERAS_BACKEND or tensorflow, before Keras loads
             status = args.run(args) or 0
             sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError
             return status
@@ -208,13 +205,9 @@ def cmd_render(args) -> int:
     from .out_folder import check_writable
 
     check_writable(out_dir)
-    from .backends import installed, use
+    from .quiet_tf import use_backend_quietly
 
-    if use(spec.backend) == "jax" and "tensorflow" in installed():
-        # Keras' .h5 loader imports TensorFlow when it is there, on any backend: quietly
-        from .quiet_tf import import_tensorflow_quietly
-
-        import_tensorflow_quietly()
+    use_backend_quietly(spec.backend)
     from .device import render_device
     from .pipeline import render
     from .progress_bar import step_bar

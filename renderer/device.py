@@ -64,20 +64,14 @@ def nvidia_driver_present() -> bool:
 def render_device() -> str:
     """The device renders in this process dream on (imports TensorFlow, quietly)."""
     from .backends import loaded, requested
-    from .errors import DreamreelError
-    from .quiet_tf import import_tensorflow_quietly
+    from .quiet_tf import tensorflow_or_one_line
 
     backend = loaded() or requested()
     if backend == "jax":  # JAX and torch place ops themselves: no TensorFlow to load
         return _jax_device()
     if backend == "torch":
         return _torch_device()
-    try:
-        tf = import_tensorflow_quietly()
-    except ImportError as error:  # a render cannot run: one line, not a traceback
-        raise DreamreelError(f"TensorFlow cannot be imported ({error}); "
-                             f"`dreamreel doctor` checks the installation") from None
-    return probe(tf).used
+    return probe(tensorflow_or_one_line()).used
 
 
 def _torch_device() -> str:

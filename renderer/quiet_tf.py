@@ -29,3 +29,27 @@ def import_tensorflow_quietly():
         os.dup2(saved, 2)
         os.close(saved)
         os.close(devnull)
+
+
+def use_backend_quietly(name: str | None = None) -> str:
+    """``backends.use(name)``, then TensorFlow imported quietly wherever the render would
+    load it anyway: on TensorFlow, and on JAX when it is installed (Keras' .h5 loader
+    imports it). Never on PyTorch: the two abort in one process. Returns the backend."""
+    from .backends import installed, use
+
+    chosen = use(name)
+    if chosen == "tensorflow" or (chosen == "jax" and "tensorflow" in installed()):
+        tensorflow_or_one_line()
+    return chosen
+
+
+def tensorflow_or_one_line():
+    """TensorFlow, imported quietly; one line instead of a traceback if it cannot load (a
+    broken CUDA install: libcudnn missing...)."""
+    from .errors import DreamreelError
+
+    try:
+        return import_tensorflow_quietly()
+    except ImportError as error:  # a render cannot run: one line, not a traceback
+        raise DreamreelError(f"TensorFlow cannot be imported ({error}); "
+                             f"`dreamreel doctor` checks the installation") from None
