@@ -31,15 +31,24 @@ class ChunkFrames:
     def __init__(self, plan: list[Chunk], folders: list[Path]):
         self.plan, self.folders = plan, folders
 
-    def read(self, frame: int) -> np.ndarray:
+    def read(self, frame: int, raw: np.ndarray) -> np.ndarray:
+        """Final frame ``frame``; ``raw`` is the clip's frame it was dreamed from."""
         sources = frame_sources(self.plan, frame)
         images = [read_image(self.folders[s.chunk] / FRAMES_DIR / frame_file_name(s.local))
                   for s in sources]
         if len(images) == 1:
             return images[0]
+        # The two chunks' dreams differ in detail, so a plain mix of them averages part of
+        # the dream away (0.85x the strength mid-fade). Mix the residuals (dream - raw) and
+        # scale the mix to the weighted strength of the two: the dream stays level.
         # float64 and rint: the same bytes on every machine and every run.
-        mixed = sum(s.weight * image.astype(np.float64) for s, image in zip(sources, images))
-        return np.clip(np.rint(mixed), 0, 255).astype(np.uint8)
+        base = raw.astype(np.float64)
+        residuals = [image.astype(np.float64) - base for image in images]
+        mixed = sum(s.weight * r for s, r in zip(sources, residuals))
+        target = sum(s.weight * np.abs(r).mean() for s, r in zip(sources, residuals))
+        actual = np.abs(mixed).mean()
+        gain = target / actual if actual > 0 else 1.0
+        return np.clip(np.rint(base + gain * mixed), 0, 255).astype(np.uint8)
 
     def cuts(self) -> list[int]:
         """Scene cuts the chunks logged in the frames they give (warm-up ones are not)."""
@@ -64,7 +73,7 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
     meter = StabilityMeter(fps, estimator)
     terms = []
     for frame, raw in zip(range(count), raw_frames):
-        image = chunk_frames.read(frame)
+        image = chunk_frames.read(frame, raw)
         write_image_atomic(frames_dir / frame_file_name(frame), image)
         stitcher.add(frame, image)
         terms.append(meter.add(raw, image))

@@ -56,7 +56,7 @@ def check_chunkable(spec: RenderSpec) -> None:
     from .schedule_binding import spec_schedules
 
     for schedule in spec_schedules(spec):
-        if not schedule.is_constant:
+        if not schedule.is_constant():
             raise DreamreelError(f"{schedule.key} changes over the frames: chunked renders "
                                  f"need constant settings for now (each chunk counts frames "
                                  f"from its own start)")
