@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--restart", action="store_true",
                         help="discard frames of an earlier render in --out and start over")
     render.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    render.add_argument("--ray", action="store_true",
+                        help="video: render the clip in chunks as Ray tasks, in parallel "
+                             "(video.warmup, video.crossfade keep the seams smooth)")
+    render.add_argument("--chunks", type=int, metavar="N",
+                        help="video: render the clip in N chunks (default with --ray: "
+                             "video.chunks, else one per core); without --ray, one after another")
+    render.add_argument("--address", metavar="ADDR",
+                        help="with --ray: an existing Ray cluster (default: RAY_ADDRESS, "
+                             "else a local Ray with this machine's cores)")
     render.set_defaults(run=cmd_render)
 
     batch = _command(commands, "batch", "render a list of jobs from a TOML file, in parallel "
@@ -205,6 +214,8 @@ def cmd_render(args) -> int:
     from .out_folder import check_writable
 
     check_writable(out_dir)
+    if args.ray or args.chunks is not None:
+        return _render_in_chunks(args, spec, out_dir)
     from .quiet_tf import use_backend_quietly
 
     use_backend_quietly(spec.backend)
@@ -243,6 +254,36 @@ def cmd_render(args) -> int:
     return 0
 
 
+def _render_in_chunks(args, spec, out_dir: Path) -> int:
+    from .chunk_render import check_chunkable, render_chunked
+
+    check_chunkable(spec)
+    if args.chunks is not None and args.chunks < 1:
+        raise DreamreelError(f"--chunks must be >= 1, got {args.chunks}")
+    if args.ray:
+        _require_ray()
+    _say(args, f"dreamreel {dreamreel_version()}: rendering {spec.name} (video, in chunks) "
+               f"into {out_dir}")
+    result = render_chunked(spec, out=out_dir, chunks=args.chunks, ray=args.ray,
+                            address=args.address, restart=args.restart,
+                            announce=lambda m: _say(args, m))
+    _say(args, f"wrote {result.frames} frames from {result.chunks} chunks and "
+               f"{', '.join(p.name for p in result.outputs)} to {out_dir}")
+    _say(args, result.report["summary"])
+    for seam in result.report["seams"]:
+        _say(args, f"seam at frames {seam['frames'][0]}-{seam['frames'][1]}: flicker "
+                   f"{seam['e_warp_ratio']}x the median elsewhere, dream strength "
+                   f"{seam['dream_strength_ratio']}x")
+    return 0
+
+
+def _require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise DreamreelError("--ray needs Ray: pip install 'dreamreel[ray]'") from None
+
+
 def cmd_batch(args) -> int:
     from .batch_jobs import check_jobs, read_jobs
     from .batch_run import run_on_ray, run_one_by_one, summary_rows
@@ -260,10 +301,7 @@ def cmd_batch(args) -> int:
             _say(args, "dreamreel: Ray is not installed: the jobs run one after another "
                        "(pip install 'dreamreel[ray]' to run them in parallel)")
     elif on_ray:
-        try:
-            import ray  # noqa: F401
-        except ImportError:
-            raise DreamreelError("--ray needs Ray: pip install 'dreamreel[ray]'") from None
+        _require_ray()
     where = "on Ray" if on_ray else "one after another"
     _say(args, f"dreamreel {dreamreel_version()}: {len(jobs)} jobs from {args.jobs}, {where}")
     with step_bar(len(jobs), quiet=args.quiet, desc="batch", unit="job") as advance:

@@ -1,0 +1,162 @@
+"""Chunked video renders: the clip's frames in chunks, one after another or on Ray.
+
+Each chunk is an ordinary video render (`renderer.render`) of a sub-range of the clip
+into OUT/chunks/<first>-<stop>/, so a chunk writes its frames atomically and a chunk run
+again resumes from its own frames; the batch runner (renderer/batch_run.py) runs them,
+here or as Ray tasks. A chunk folder is named by its range: a changed plan (other
+chunks, warm-up) renders new folders instead of refusing the old ones. Then
+renderer/chunk_assemble.py makes the clip's frames, MP4/GIF and report.json in OUT.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .batch_jobs import Job
+from .chunk_plan import Chunk, default_chunk_count, plan_chunks
+from .errors import DreamreelError
+from .spec import RenderSpec, load_spec
+
+CHUNKS_DIR = "chunks"
+
+
+@dataclass
+class ChunkedResult:
+    out_dir: Path
+    frames: int           # frames of the assembled clip
+    chunks: int
+    rendered: int         # frames the chunks dreamed this run (warm-up included)
+    seconds: float        # the chunks' own seconds, added up
+    outputs: list[Path]
+    report: dict
+
+
+@dataclass(frozen=True)
+class ClipRange:
+    """The render's range on the clip, as the video mode resolved it."""
+
+    count: int
+    fps: float
+    first_source_frame: int  # the clip's frame of the render's frame 0
+    every: int
+
+
+def chunk_folder(out: Path, chunk: Chunk) -> Path:
+    return out / CHUNKS_DIR / f"{chunk.render_start:06d}-{chunk.stop:06d}"
+
+
+def check_chunkable(spec: RenderSpec) -> None:
+    """One line for what chunks cannot render the way one render would."""
+    if spec.mode != "video":
+        raise DreamreelError(f"--ray and --chunks split a clip into chunks: only video mode "
+                             f"renders in chunks, not {spec.mode}")
+    from .schedule_binding import spec_schedules
+
+    for schedule in spec_schedules(spec):
+        if not schedule.is_constant():
+            raise DreamreelError(f"{schedule.key} changes over the frames: chunked renders "
+                                 f"need constant settings for now (each chunk counts frames "
+                                 f"from its own start)")
+
+
+def chunk_spec(spec: RenderSpec, clip: ClipRange, chunk: Chunk) -> RenderSpec:
+    """The video render of ``chunk``'s frames (warm-up included), stitching nothing."""
+    first = clip.first_source_frame + chunk.render_start * clip.every
+    stop = clip.first_source_frame + chunk.stop * clip.every
+    return load_spec(spec, ["video.start=", "video.end=", f"video.start_frame={first}",
+                            f"video.end_frame={stop}", "output.mp4=false",
+                            "output.gif=false"])
+
+
+def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = None,
+                   ray: bool = False, address: str | None = None, workers: int | None = None,
+                   restart: bool = False,
+                   announce: Callable[[str], None] = lambda line: None) -> ChunkedResult:
+    """Render the video ``spec`` in chunks into ``out`` (see the module's notes).
+
+    chunks  -- how many (default video.chunks, else one per worker)
+    ray     -- run them as Ray tasks (a cluster at ``address`` / RAY_ADDRESS, else a local
+               Ray with this machine's cores); else one after another in this process
+    """
+    from .batch_run import run_on_ray, run_one_by_one
+    from .render_lock import render_lock
+
+    check_chunkable(spec)
+    out = Path(out).absolute()
+    with render_lock(out):  # the chunks lock their own folders
+        clip, audio = _clip_range(spec)
+        v = spec.video
+        count = chunks or v.chunks or default_chunk_count(
+            clip.count, workers or os.cpu_count() or 1, warmup=v.warmup, crossfade=v.crossfade)
+        plan = plan_chunks(clip.count, count, warmup=v.warmup, crossfade=v.crossfade,
+                           align=v.cadence)
+        spec = _seeded(spec, out, plan, restart, announce)
+        folders = [chunk_folder(out, c) for c in plan]
+        jobs = [Job(f"chunk {c.index + 1}/{len(plan)}", spec.name, spec.input, (), folder)
+                for c, folder in zip(plan, folders)]
+        specs = [chunk_spec(spec, clip, c) for c in plan]
+        announce(f"{clip.count} frames in {len(plan)} chunks "
+                 f"({'on Ray' if ray else 'one after another'}): " + ", ".join(
+                     f"{c.keep_start}-{c.stop - 1} (+{c.warmup} warm-up)" for c in plan))
+
+        def finished(outcome) -> None:
+            if outcome.error is None:
+                announce(f"{outcome.name}: {outcome.frames} frames ({outcome.outcome}) "
+                         f"in {outcome.seconds:.1f} s")
+
+        if ray:
+            outcomes = run_on_ray(jobs, specs, restart=restart, address=address,
+                                  finished=finished)
+        else:
+            outcomes = run_one_by_one(jobs, specs, restart=restart, finished=finished)
+        failed = [o for o in outcomes if o.error is not None]
+        if failed:
+            raise DreamreelError(f"{len(failed)} of {len(plan)} chunks failed ({failed[0].name}: "
+                                 f"{failed[0].error}); run again to resume them")
+        outputs, report = _assemble(spec, out, plan, folders, clip, audio)
+    return ChunkedResult(out, clip.count, len(plan), sum(o.rendered for o in outcomes),
+                         sum(o.seconds for o in outcomes), outputs, report)
+
+
+def _clip_range(spec: RenderSpec):
+    """The video mode's own reading of the range (and the sound the MP4 gets)."""
+    from .modes import create_mode
+    from .schedule_binding import bind_render
+
+    with create_mode(spec) as mode:
+        clip = ClipRange(mode.count, mode.fps, mode.source.start_frame, mode.source.every)
+        return clip, bind_render(spec, mode).audio
+
+
+def _seeded(spec: RenderSpec, out: Path, plan: list[Chunk], restart: bool, announce):
+    """A random seed (negative) drawn once, kept by the first chunk's folder."""
+    from .seeds import resolve_random_seed
+
+    spec, note = resolve_random_seed(spec, chunk_folder(out, plan[0]), restart=restart)
+    if note:
+        announce(note)
+    return spec
+
+
+def _assemble(spec: RenderSpec, out: Path, plan: list[Chunk], folders: list[Path],
+              clip: ClipRange, audio) -> tuple[list[Path], dict]:
+    from .chunk_assemble import assemble
+    from .flow import FlowEstimator
+    from .modes import create_mode
+    from .stitch import Stitcher
+
+    o = spec.output
+    stitcher = Stitcher(out, name="video", fps=clip.fps, count=clip.count, mp4=o.mp4,
+                        gif=o.gif, gif_max_side=o.gif_max_side, pingpong=o.pingpong,
+                        hold_last=o.hold_last, audio=audio, threaded=spec.pipeline)
+    with create_mode(spec) as mode:  # the raw frames, for the stability meter
+        try:
+            return assemble(out, plan, folders, raw_frames=mode.source.frames(),
+                            fps=clip.fps, stitcher=stitcher,
+                            estimator=FlowEstimator(spec.flow.method, spec.flow.preset))
+        except BaseException:
+            stitcher.abandon()
+            raise

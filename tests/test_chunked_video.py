@@ -1,0 +1,176 @@
+"""Chunked long videos (issue 12, item 2): a clip rendered in chunks has the clip's frame
+count, fps and sound; its seams flicker no more than the rest and keep the dream's
+strength; a chunk cut short resumes to the same frames; Ray gives the frames the
+sequential runner does."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import statistics
+import sys
+
+import av
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers import click_time, click_track, decode_frames, frame_bytes, write_clip
+from renderer.chunk_assemble import seam_window
+from renderer.chunk_render import chunk_folder, render_chunked
+from renderer.cli import main
+from renderer.errors import DreamreelError
+from renderer.flow import StabilityMeter
+from renderer.frame_store import numbered_frame_files
+from renderer.spec import load_spec
+
+pytestmark = pytest.mark.usefixtures("embedded_cache")
+
+FPS = 6
+FRAMES = 36  # 3 chunks of 12: each seam's warm-up starts after frame 0
+CLICK_AT = 2.5
+QUICK = ["mode=video", f"fps={FPS}", "dream.steps=2", "dream.octaves=1",
+         "video.first_steps=4", "video.first_octaves=1", "output.gif=false",
+         "output.hold_last=0", "video.warmup=6", "video.crossfade=3"]
+
+
+def pan_frames(samples_dir, frames=FRAMES):
+    """A smooth camera pan over a photo, 96x64."""
+    photo = cv2.resize(np.asarray(Image.open(samples_dir / "astronaut.jpg").convert("RGB")),
+                       (300, 220))
+    return [photo[30:94, 10 + 3 * t:106 + 3 * t].copy() for t in range(frames)]
+
+
+def spec_for(clip, *extra):
+    return load_spec("progress", [*QUICK, *extra], input=str(clip))
+
+
+def read_frames(out):
+    return [np.asarray(Image.open(p).convert("RGB"))
+            for p in numbered_frame_files(out / "frames")]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory, samples_dir):
+    return write_clip(tmp_path_factory.mktemp("clip") / "pan.mkv", pan_frames(samples_dir), FPS,
+                      audio=click_track(FRAMES / FPS, click_at=CLICK_AT))
+
+
+@pytest.fixture(scope="module")
+def chunked(clip, tmp_path_factory):
+    out = tmp_path_factory.mktemp("chunked")
+    return out, render_chunked(spec_for(clip), out=out, chunks=3)
+
+
+def test_the_stitched_clip_has_the_clips_frames_fps_and_sound(chunked):
+    out, result = chunked
+    assert result.chunks == 3 and result.frames == FRAMES
+    assert len(numbered_frame_files(out / "frames")) == FRAMES
+    assert [p.name for p in result.outputs] == ["video.mp4"]
+    assert len(decode_frames(out / "video.mp4")) == FRAMES
+    with av.open(str(out / "video.mp4")) as container:
+        assert float(container.streams.video[0].average_rate) == pytest.approx(FPS)
+        assert container.streams.audio  # the clip's sound, in its place
+    assert click_time(out / "video.mp4") == pytest.approx(CLICK_AT, abs=0.02)
+    # The warm-up frames were dreamed in the chunk folders but are not in the clip.
+    assert result.rendered == FRAMES + sum(c.warmup + c.overlap for c in _plan(out))
+
+
+def _plan(out):
+    from renderer.chunk_plan import Chunk
+
+    report = json.loads((out / "report.json").read_text())
+    return [Chunk(k, c["first_dreamed"], c["first_shown"], *c["own"])
+            for k, c in enumerate(report["chunks"])]
+
+
+def test_the_seams_flicker_no_more_than_the_rest_and_keep_the_dream(chunked, clip):
+    """Measured here from the stored frames and the clip: E_warp in each seam's window at
+    most 1.5x the median of the frames outside every window, dream strength within 20%."""
+    out, result = chunked
+    plan = _plan(out)
+    assert [c.warmup for c in plan[1:]] == [6, 6] and [c.overlap for c in plan[1:]] == [3, 3]
+    meter = StabilityMeter(FPS)
+    terms = [meter.add(raw, frame) for raw, frame in zip(decode_frames(clip), read_frames(out))]
+    assert len(terms) == FRAMES
+    windows = [set(seam_window(c)) for c in plan[1:]]
+    elsewhere = [t for f, t in enumerate(terms[1:], 1) if not any(f in w for w in windows)]
+    flicker = statistics.median(t.e_warp_output for t in elsewhere)
+    strength = statistics.median(t.dream_strength for t in elsewhere)
+    for window in windows:
+        seam_flicker = max(terms[f].e_warp_output for f in window)
+        seam_strength = statistics.fmean(terms[f].dream_strength for f in window)
+        assert seam_flicker <= 1.5 * flicker, (sorted(window), seam_flicker, flicker)
+        assert 0.8 <= seam_strength / strength <= 1.2, (sorted(window), seam_strength, strength)
+    seams = result.report["seams"]  # report.json says the same
+    assert [s["frames"] for s in seams] == [[min(w), max(w)] for w in windows]
+    assert all(s["e_warp_ratio"] <= 1.5 for s in seams)
+
+
+def test_without_a_cross_fade_the_seams_would_show(clip, chunked, tmp_path):
+    """The control for the test above: the same chunks butted together flicker at the
+    seams (the chunks' dreams differ in detail)."""
+    result = render_chunked(spec_for(clip, "video.crossfade=0"), out=tmp_path, chunks=3)
+    assert min(s["e_warp_ratio"] for s in result.report["seams"]) > 2
+
+
+def test_a_chunk_cut_short_resumes_to_the_same_frames(chunked, tmp_path):
+    out, _ = chunked
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    middle = chunk_folder(copy, _plan(copy)[1])
+    for png in numbered_frame_files(middle / "frames")[-4:]:  # as if killed 4 frames early
+        png.unlink()
+    shutil.rmtree(copy / "frames")
+    (copy / "video.mp4").unlink()
+    result = render_chunked(spec_for(_clip_of(out)), out=copy, chunks=3)
+    assert result.rendered == 4  # the other chunks were done: nothing dreamed again
+    assert frame_bytes(copy) == frame_bytes(out)
+    assert len(decode_frames(copy / "video.mp4")) == FRAMES
+
+
+def _clip_of(out):
+    manifest = json.loads((chunk_folder(out, _plan(out)[0]) / "manifest.json").read_text())
+    return manifest["spec"]["input"]
+
+
+def test_on_a_local_ray_the_chunks_give_the_same_frames(clip, tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
+    render_chunked(spec_for(clip), out=tmp_path / "seq", chunks=2)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
+             log_to_driver=False)
+    try:
+        result = render_chunked(spec_for(clip), out=tmp_path / "ray", chunks=2, ray=True)
+    finally:
+        ray.shutdown()
+    assert result.chunks == 2
+    assert frame_bytes(tmp_path / "ray") == frame_bytes(tmp_path / "seq")
+
+
+def test_the_cli_renders_in_chunks_and_refuses_other_modes(clip, tmp_path, capsys):
+    argv = ["render", "progress", "--input", str(clip), "--out", str(tmp_path / "cli"),
+            "--chunks", "2", "--set", "video.end_frame=18"]
+    for item in QUICK:
+        argv += ["--set", item]
+    assert main(argv) == 0
+    assert len(decode_frames(tmp_path / "cli" / "video.mp4")) == 18
+    assert "seam at frames" in capsys.readouterr().err
+    assert main(["render", "noise-zoom", "--ray", "--out", str(tmp_path / "zoom")]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dreamreel: error: --ray and --chunks split a clip into chunks: only video mode "
+        "renders in chunks, not zoom")
+
+
+def test_ray_missing_is_one_line(clip, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as if not installed
+    argv = ["render", "progress", "--input", str(clip), "--out", str(tmp_path), "--ray",
+            "--set", "mode=video"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dreamreel: error: --ray needs Ray: pip install 'dreamreel[ray]'")
+
+
+def test_frame_schedules_are_refused_in_chunks(clip, tmp_path):
+    with pytest.raises(DreamreelError, match="video.blend changes over the frames"):
+        render_chunked(spec_for(clip, "video.blend=0:(0.9), 10:(0.8)"), out=tmp_path, chunks=2)
