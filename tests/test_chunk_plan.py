@@ -61,3 +61,16 @@ def test_the_default_count_follows_the_workers_but_no_chunk_is_mostly_warm_up():
 def test_chunk_settings_are_checked(setting):
     with pytest.raises(DreamreelError, match="must be >= 0"):
         load_spec("progress", ["mode=video", setting], input="clip.mp4")
+
+
+@pytest.mark.parametrize("preset", ["noise-zoom", "progress"])  # video: tested by resume
+def test_chunk_settings_leave_every_renders_identity_as_it_was(preset):
+    """A render started before these keys existed (or with others) still resumes."""
+    from renderer.manifest import spec_hash
+    from renderer.modes import MODES
+
+    plain = load_spec(preset, [])
+    chunked = load_spec(preset, ["video.chunks=3", "video.warmup=4", "video.crossfade=2"])
+    mode = MODES.get(plain.mode)
+    assert "warmup" not in mode.identity(plain)["video"]
+    assert spec_hash(mode.identity(chunked)) == spec_hash(mode.identity(plain))

@@ -150,6 +150,10 @@ class ModeBase:
         # frames stay valid; max_input_pixels only admits inputs
         for key in ("frames", "fps", "output", "name", "pipeline", "max_input_pixels"):
             data.pop(key)
+        # How a chunked render splits the clip (renderer/chunk_plan.py), not its pixels;
+        # every mode's identity carries the video table, and older renders must resume.
+        for key in ("warmup", "crossfade", "chunks"):
+            data.get("video", {}).pop(key, None)
         # Backends agree to float rounding, not bit for bit: a render never resumes on
         # another. TensorFlow (key unset or named) stays out, so its hashes are as before.
         from ..backends import DEFAULT_BACKEND, requested

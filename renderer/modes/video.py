@@ -249,9 +249,8 @@ class VideoMode(ModeBase):
         seed and carry for any end), so a later end extends a finished render the way
         ``frames`` extends a zoom; start, every and max_size stay in."""
         data = super().identity(spec)
-        for key in ("end", "end_frame", "allow_partial",  # allow_partial: what is
-                    "warmup", "crossfade", "chunks"):      # stitched, not the frames
-            data["video"].pop(key)
+        for key in ("end", "end_frame", "allow_partial"):  # allow_partial: what is
+            data["video"].pop(key)                         # stitched, not the frames
         return data
 
     @classmethod
