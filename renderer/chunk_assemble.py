@@ -2,13 +2,16 @@
 
 OUT/frames/ gets exactly the clip's frames, read from the chunk folders (warm-up frames
 skipped, overlaps blended with `frame_sources`' weights). Everything is a function of the
-stored chunk PNGs, so assembling again after a resumed chunk gives the same bytes. The
-stability meter then measures the whole sequence against the raw clip, seams included,
-and ``seams`` in report.json compares the flicker there with the rest of the clip.
+stored chunk PNGs, so assembling again after a resumed chunk gives the same bytes; frames
+outside overlaps are hard links to the chunks' PNGs. The stability report covers the whole
+sequence against the raw clip: the chunks' own logged terms where a frame pair is one
+chunk's, measured here where a cross-fade touches the pair; ``seams`` in report.json
+compares the flicker there with the rest of the clip.
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 from pathlib import Path
 
@@ -16,7 +19,7 @@ import numpy as np
 
 from .chunk_plan import Chunk, frame_sources
 from .files import write_json_atomic
-from .flow import FlowEstimator, FrameTerms, StabilityMeter
+from .flow import FlowEstimator, FrameTerms, StabilityMeter, measure_frame
 from .frame_store import (FRAMES_DIR, LOSSES_CSV, frame_file_name, numbered_frame_files,
                           read_loss_rows)
 from .media.images import read_image, write_image_atomic
@@ -30,12 +33,36 @@ class ChunkFrames:
 
     def __init__(self, plan: list[Chunk], folders: list[Path]):
         self.plan, self.folders = plan, folders
+        self._rows: dict[int, dict] = {}
+
+    def _path(self, chunk: int, local: int) -> Path:
+        return self.folders[chunk] / FRAMES_DIR / frame_file_name(local)
+
+    def unblended(self, frame: int) -> Path | None:
+        """The chunk PNG that is final frame ``frame`` as it is, or None in an overlap."""
+        sources = frame_sources(self.plan, frame)
+        return self._path(sources[0].chunk, sources[0].local) if len(sources) == 1 else None
+
+    def logged_terms(self, frame: int) -> FrameTerms | None:
+        """The stability terms the chunk logged for ``frame``, where they are the clip's:
+        the frame and the one before it are both that chunk's own, unblended (the chunk
+        measured that very pair, with the same flow). None near a seam, or unlogged."""
+        sources = frame_sources(self.plan, frame)
+        if len(sources) != 1:
+            return None
+        chunk, local = sources[0].chunk, sources[0].local
+        if frame > 0:
+            before = frame_sources(self.plan, frame - 1)
+            if len(before) != 1 or before[0].chunk != chunk:
+                return None
+        if chunk not in self._rows:
+            self._rows[chunk] = read_loss_rows(self.folders[chunk] / LOSSES_CSV)
+        return FrameTerms.from_log(self._rows[chunk].get(local + 1, {}))
 
     def read(self, frame: int, raw: np.ndarray) -> np.ndarray:
         """Final frame ``frame``; ``raw`` is the clip's frame it was dreamed from."""
         sources = frame_sources(self.plan, frame)
-        images = [read_image(self.folders[s.chunk] / FRAMES_DIR / frame_file_name(s.local))
-                  for s in sources]
+        images = [read_image(self._path(s.chunk, s.local)) for s in sources]
         if len(images) == 1:
             return images[0]
         # The two chunks' dreams differ in detail, so a plain mix of them averages part of
@@ -71,12 +98,23 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
         stale.unlink()
     chunk_frames = ChunkFrames(plan, folders)
     meter = StabilityMeter(fps, estimator)
-    terms = []
+    terms, previous = [], None
     for frame, raw in zip(range(count), raw_frames):
         image = chunk_frames.read(frame, raw)
-        write_image_atomic(frames_dir / frame_file_name(frame), image)
+        target = frames_dir / frame_file_name(frame)
+        unblended = chunk_frames.unblended(frame)
+        if unblended is None or not _linked(unblended, target):
+            write_image_atomic(target, image)
         stitcher.add(frame, image)
-        terms.append(meter.add(raw, image))
+        # The chunks measured their own frames as they rendered them, in parallel: only
+        # the pairs a cross-fade touches are measured here (two flows a frame at 720p were
+        # 78% of the assembly's cost: benchmarks/chunk_model.py).
+        measured = chunk_frames.logged_terms(frame)
+        if measured is None:
+            measured = measure_frame(raw, image, previous, estimator=estimator)
+        meter.add_terms(measured)
+        terms.append(measured)
+        previous = (raw, image)
     outputs = stitcher.finish(lambda index: read_image(frames_dir / frame_file_name(index)))
     stability = meter.report()
     report = {"summary": stability.summary_line(), **stability.to_dict(),
@@ -86,6 +124,20 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
               "seams": seam_report(plan, terms)}
     write_json_atomic(out / "report.json", report)
     return outputs, report
+
+
+def _linked(source: Path, target: Path) -> bool:
+    """``target`` as a hard link to ``source`` (the same bytes, nothing encoded or copied),
+    swapped in atomically; False where links cannot be made (another file system...)."""
+    temp = target.with_name(f".{target.name}.link.partial")
+    try:
+        temp.unlink(missing_ok=True)
+        os.link(source, temp)
+        os.replace(temp, target)
+        return True
+    except OSError:
+        temp.unlink(missing_ok=True)
+        return False
 
 
 def seam_window(chunk: Chunk) -> range:

@@ -108,6 +108,35 @@ def test_the_seams_flicker_no_more_than_the_rest_and_keep_the_dream(chunked, cli
     assert all(s["e_warp_ratio"] <= 1.5 for s in seams)
 
 
+def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
+        chunked, clip, tmp_path, monkeypatch):
+    """Assembling measures only the frame pairs a cross-fade touches (the chunks logged
+    the rest as they rendered), yet report.json is the whole clip measured afresh."""
+    import renderer.chunk_assemble as assemble
+    from renderer.flow import FlowEstimator
+
+    out, result = chunked
+    spec = spec_for(clip)
+    meter = StabilityMeter(FPS, FlowEstimator(spec.flow.method, spec.flow.preset))
+    for raw, frame in zip(decode_frames(clip), read_frames(out)):
+        meter.add(raw, frame)
+    whole = meter.report().to_dict()
+    for key in ("e_warp_output", "e_warp_input", "dream_strength"):
+        assert result.report[key] == pytest.approx(whole[key], rel=1e-6), key
+
+    calls = []
+    measure = assemble.measure_frame
+    monkeypatch.setattr(assemble, "measure_frame",
+                        lambda *args, **kwargs: calls.append(1) or measure(*args, **kwargs))
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "frames")
+    again = render_chunked(spec, out=copy, chunks=3)  # every chunk done: assembling only
+    assert again.rendered == 0
+    assert len(calls) == sum(len(seam_window(c)) for c in _plan(out)[1:])
+    assert again.report == result.report and frame_bytes(copy) == frame_bytes(out)
+
+
 def test_without_a_cross_fade_the_seams_would_show(clip, chunked, tmp_path):
     """The control for the test above: the same chunks butted together flicker at the
     seams (the chunks' dreams differ in detail)."""
