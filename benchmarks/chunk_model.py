@@ -4,7 +4,9 @@ A 10-minute 720p clip (14,400 frames at 24 fps) rendered with video-dream in N c
 per worker. What this machine can measure, it does, at 1280x720:
 - a worker's start: a fresh process importing TensorFlow and building the model;
 - the driver's assembly, per frame (renderer/chunk_assemble.py, one after another): read
-  the chunk's PNG, write the clip's PNG, the stability meter's two flows, an x264 encode.
+  the chunk's PNG, hard-link it into the clip's frames, an x264 encode; and per seam, the
+  stability meter's two flows for each of its crossfade + 1 frame pairs (the chunks
+  measured the others as they rendered). "write PNG" is what a blended frame costs.
 What it cannot (no GPU here) is the dream's time per frame on a GPU, ``t_f``: the model is
 printed for several (0.1 s is the issue's 10 frames/s goal). Per chunk after the first,
 ``video.warmup + video.crossfade`` extra frames are dreamed (the seam's cost), and every
@@ -14,6 +16,7 @@ chunk's first frame dreams fully (video-dream: 30 steps x 4 octaves against 8 x 
     T(1) = start + t_f * (F + first)                       (a plain render; its stability
                                                             and encoding overlap the dream)
     T(N) = ray + start + t_f * (F / N + extra + first) + F * t_assemble
+           + (N - 1) * (crossfade + 1) * (t_stability + t_write)
 
     PYTHONPATH=. python benchmarks/chunk_model.py [--frames 14400] [--t-f 0.1 0.25 0.5]
     PYTHONPATH=. python benchmarks/chunk_model.py --assembly-ms 16   # what if: see RESULTS
@@ -22,6 +25,7 @@ chunk's first frame dreams fully (video-dream: 30 steps x 4 octaves against 8 x 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -65,8 +69,8 @@ def assembly_s(count: int = 24) -> dict[str, float]:
 
     frames = _frames(count)
     meter = StabilityMeter(24, FlowEstimator("dis", "medium"))
-    times: dict[str, list[float]] = {"read PNG": [], "write PNG": [], "stability": [],
-                                     "encode": []}
+    times: dict[str, list[float]] = {"read PNG": [], "link": [], "encode": [],
+                                     "write PNG": [], "stability": []}
     with tempfile.TemporaryDirectory() as folder, \
             av.open(str(Path(folder) / "clip.mp4"), "w") as container:
         stream = container.add_stream("libx264", rate=24)
@@ -79,6 +83,9 @@ def assembly_s(count: int = 24) -> dict[str, float]:
             start = time.perf_counter()
             image = read_image(path)
             times["read PNG"].append(time.perf_counter() - start)
+            start = time.perf_counter()
+            os.link(path, path.with_suffix(".link"))
+            times["link"].append(time.perf_counter() - start)
             start = time.perf_counter()
             meter.add(frame, image)
             times["stability"].append(time.perf_counter() - start)
@@ -98,14 +105,17 @@ def main() -> None:
                         help="video.warmup + video.crossfade (defaults 16 + 8)")
     parser.add_argument("--assembly-ms", type=float,
                         help="model this assembly cost per frame instead of the measured one")
+    parser.add_argument("--crossfade", type=int, default=8)
     args = parser.parse_args()
 
     start = worker_start_s()
     pieces = assembly_s()
-    per_frame = sum(pieces.values())
-    print(f"measured at {WIDTH}x{HEIGHT}: worker start {start:.1f} s; assembly "
-          f"{1000 * per_frame:.0f} ms/frame (" + ", ".join(
-              f"{name} {1000 * s:.0f} ms" for name, s in pieces.items()) + ")")
+    per_frame = pieces["read PNG"] + pieces["link"] + pieces["encode"]
+    per_seam = (args.crossfade + 1) * (pieces["stability"] + pieces["write PNG"])
+    print(f"measured at {WIDTH}x{HEIGHT}: worker start {start:.1f} s; " + ", ".join(
+        f"{name} {1000 * s:.1f} ms" for name, s in pieces.items()))
+    print(f"assembly {1000 * per_frame:.0f} ms/frame (read, link, encode) + {per_seam:.1f} s "
+          f"per seam ({args.crossfade + 1} blended pairs measured)")
     if args.assembly_ms is not None:
         per_frame = args.assembly_ms / 1000
         print(f"modelled with an assembly of {args.assembly_ms:g} ms/frame instead")
@@ -121,7 +131,7 @@ def main() -> None:
                 total, seams, assembly = plain, 0.0, 0.0
             else:
                 seams = (n - 1) * args.extra * t_f  # all workers' extra dreaming
-                assembly = frames * per_frame
+                assembly = frames * per_frame + (n - 1) * per_seam
                 total = (RAY_START_S + start + t_f * (frames / n + args.extra + FIRST_FRAME)
                          + assembly)
             print(f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {plain / total:>9.2f} "
