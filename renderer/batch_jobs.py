@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +50,9 @@ def read_jobs(path: Path, out: Path | None = None) -> list[Job]:
     into renders/<file name>/<job name> under the current folder, like `dreamreel render`.
     """
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise DreamreelError(f"cannot read jobs file {path}: {exc}") from None
+    from .spec import read_toml
+
+    table = read_toml(path, "jobs file")
     where = path.name
     _refuse_unknown(table, _TOP_KEYS, where)
     base = path.absolute().parent

@@ -224,6 +224,14 @@ def resolve_preset(name_or_path: str) -> Path:
     raise DreamreelError(f"unknown preset {name_or_path!r}; {hint}(presets: {', '.join(names)})")
 
 
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's table, or one line saying why it cannot be read."""
+    try:
+        return tomllib.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DreamreelError(f"cannot read {what} {path}: {exc}") from None
+
+
 def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct: Any) -> RenderSpec:
     """A preset (a name, a .toml path, or a RenderSpec) + ``key.sub=value`` overrides +
     direct keyword values (tables as dicts: ``dream={"steps": 8}``) -> RenderSpec."""
@@ -231,10 +239,7 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
         table, name = preset.to_dict(), preset.name  # plain data: schedules as their text
     else:
         path = resolve_preset(preset)
-        try:
-            table = tomllib.loads(path.read_text())
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-            raise DreamreelError(f"cannot read preset {path}: {exc}") from None
+        table = read_toml(path, "preset")
         name = path.stem
     for item in overrides:
         key, value = parse_override(item)
