@@ -4,7 +4,8 @@ A 10-minute 720p clip (14,400 frames at 24 fps) rendered with video-dream in N c
 per worker. What this machine can measure, it does, at 1280x720:
 - a worker's start: a fresh process importing TensorFlow and building the model;
 - the driver's assembly, per frame (renderer/chunk_assemble.py, one after another): read
-  the chunk's PNG, hard-link it into the clip's frames, an x264 encode; and per seam, the
+  the chunk's PNG (on threads, read ahead), hard-link it into the clip's frames, an x264
+  encode; and per seam, the
   stability meter's two flows for each of its crossfade + 1 frame pairs (the chunks
   measured the others as they rendered). "write PNG" is what a blended frame costs.
 What it cannot (no GPU here) is the dream's time per frame on a GPU, ``t_f``: the model is
@@ -31,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import av
@@ -93,7 +95,14 @@ def assembly_s(count: int = 24) -> dict[str, float]:
             for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
             times["encode"].append(time.perf_counter() - start)
-    return {name: statistics.median(values[1:]) for name, values in times.items()}
+        # What the assembly does now: the next frames read on threads meanwhile.
+        paths = sorted(Path(folder).glob("*.png"))
+        with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+            start = time.perf_counter()
+            list(pool.map(read_image, paths))
+            threaded = (time.perf_counter() - start) / len(paths)
+    pieces = {name: statistics.median(values[1:]) for name, values in times.items()}
+    return {**pieces, "read PNG, threads": threaded}
 
 
 def main() -> None:
@@ -110,11 +119,12 @@ def main() -> None:
 
     start = worker_start_s()
     pieces = assembly_s()
-    per_frame = pieces["read PNG"] + pieces["link"] + pieces["encode"]
+    per_frame = pieces["read PNG, threads"] + pieces["link"] + pieces["encode"]
     per_seam = (args.crossfade + 1) * (pieces["stability"] + pieces["write PNG"])
     print(f"measured at {WIDTH}x{HEIGHT}: worker start {start:.1f} s; " + ", ".join(
         f"{name} {1000 * s:.1f} ms" for name, s in pieces.items()))
-    print(f"assembly {1000 * per_frame:.0f} ms/frame (read, link, encode) + {per_seam:.1f} s "
+    print(f"assembly {1000 * per_frame:.0f} ms/frame (threaded read, link, encode) + "
+          f"{per_seam:.1f} s "
           f"per seam ({args.crossfade + 1} blended pairs measured)")
     if args.assembly_ms is not None:
         per_frame = args.assembly_ms / 1000

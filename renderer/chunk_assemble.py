@@ -11,8 +11,10 @@ compares the flicker there with the rest of the clip.
 
 from __future__ import annotations
 
+import collections
 import os
 import statistics
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -99,8 +101,7 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
     chunk_frames = ChunkFrames(plan, folders)
     meter = StabilityMeter(fps, estimator)
     terms, previous = [], None
-    for frame, raw in zip(range(count), raw_frames):
-        image = chunk_frames.read(frame, raw)
+    for frame, raw, image in _read_ahead(chunk_frames, zip(range(count), raw_frames)):
         target = frames_dir / frame_file_name(frame)
         unblended = chunk_frames.unblended(frame)
         if unblended is None or not _linked(unblended, target):
@@ -124,6 +125,23 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
               "seams": seam_report(plan, terms)}
     write_json_atomic(out / "report.json", report)
     return outputs, report
+
+
+def _read_ahead(chunk_frames: ChunkFrames, frames, depth: int | None = None):
+    """(frame, raw, final image) in order, the next ``depth`` frames read (PNG decoding,
+    blending) on threads meanwhile: reading was most of what is left of the assembly's
+    serial time (benchmarks/chunk_model.py). OpenCV releases the GIL while it decodes."""
+    depth = depth or min(8, os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=depth) as pool:
+        pending: collections.deque = collections.deque()
+        for frame, raw in frames:
+            pending.append((frame, raw, pool.submit(chunk_frames.read, frame, raw)))
+            if len(pending) > depth:
+                frame_, raw_, image = pending.popleft()
+                yield frame_, raw_, image.result()
+        while pending:
+            frame_, raw_, image = pending.popleft()
+            yield frame_, raw_, image.result()
 
 
 def _linked(source: Path, target: Path) -> bool:
