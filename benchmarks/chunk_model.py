@@ -5,9 +5,9 @@ per worker. What this machine can measure, it does, at 1280x720:
 - a worker's start: a fresh process importing TensorFlow and building the model;
 - the driver's assembly, per frame (renderer/chunk_assemble.py, one after another): read
   the chunk's PNG (on threads, read ahead), hard-link it into the clip's frames, an x264
-  encode; and per seam, the
-  stability meter's two flows for each of its crossfade + 1 frame pairs (the chunks
-  measured the others as they rendered). "write PNG" is what a blended frame costs.
+  encode; and per seam, the stability meter's two flows for each of its crossfade + 1
+  frame pairs (the chunks measured the others as they rendered). "write PNG" is what a
+  blended frame costs.
 What it cannot (no GPU here) is the dream's time per frame on a GPU, ``t_f``: the model is
 printed for several (0.1 s is the issue's 10 frames/s goal). Per chunk after the first,
 ``video.warmup + video.crossfade`` extra frames are dreamed (the seam's cost), and every
