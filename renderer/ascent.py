@@ -68,8 +68,6 @@ class Ascent:
 
         def window_loss(window, layer_weights, focus):
             activations = extractor(window[tf.newaxis], training=False)
-            if not isinstance(activations, (list, tuple)):
-                activations = [activations]
             return objective_value(window, activations, layer_weights, focus)
 
         def tiled_loss_and_gradient(image, layer_weights, focus, with_gradient=True):
@@ -235,14 +233,22 @@ def _deterministic_ops() -> None:
         _determinism_enabled = True
 
 
-def _gaussian_kernel(sigma: float):
-    """Depthwise (k, k, 3, 1) Gaussian kernel, or None when smoothing is off."""
+def gaussian_taps(sigma: float) -> np.ndarray | None:
+    """The (k, k) float32 Gaussian the gradient is smoothed with (sum 1), or None when
+    smoothing is off; every backend lays it out for its own depthwise convolution."""
     if sigma <= 0:
         return None
-    import tensorflow as tf
-
     radius = max(1, int(np.ceil(3 * sigma)))
     x = np.arange(-radius, radius + 1, dtype=np.float32)
     g = np.exp(-0.5 * (x / sigma) ** 2)
-    k2 = np.outer(g, g) / np.outer(g, g).sum()
-    return tf.constant(np.repeat(k2[:, :, None, None], 3, axis=2), tf.float32)
+    return np.outer(g, g) / np.outer(g, g).sum()
+
+
+def _gaussian_kernel(sigma: float):
+    """Depthwise (k, k, 3, 1) Gaussian kernel, or None when smoothing is off."""
+    taps = gaussian_taps(sigma)
+    if taps is None:
+        return None
+    import tensorflow as tf
+
+    return tf.constant(np.repeat(taps[:, :, None, None], 3, axis=2), tf.float32)

@@ -149,8 +149,9 @@ def guide_file_identity(objective: Objective | None) -> dict[str, str]:
 
 def window_value(bound: BoundObjective):
     """``value(window, activations, weights, focus)`` -> (mean part, point part) for the
-    engine's tiled step, in keras.ops: one definition traced into TensorFlow's graph and
-    JAX's jit alike (renderer/backends). ``focus`` is (row, col, inside): the neuron
+    engine's tiled step (``activations``: the extractor's outputs, a list or one tensor),
+    in keras.ops: one definition traced into TensorFlow's graph, JAX's jit and PyTorch's
+    eager steps alike (renderer/backends). ``focus`` is (row, col, inside): the neuron
     place relative to the window, and 1.0 when this tile's core holds it (else 0.0).
     On TensorFlow each op is the tf op the engine always used (keras.ops.mean is
     tf.reduce_mean...), so its renders keep their bytes."""
@@ -162,6 +163,8 @@ def window_value(bound: BoundObjective):
               for plan in bound.plans]
 
     def value(window, activations, weights, focus):
+        if not isinstance(activations, (list, tuple)):  # an extractor of one layer
+            activations = [activations]
         means, points = [], []
         for i, plan in enumerate(bound.plans):
             if plan.kind == "tv":

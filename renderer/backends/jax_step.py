@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ascent import Ascent, AscentSettings, _NO_MASK
+from ..ascent import Ascent, AscentSettings, _NO_MASK, gaussian_taps
 from ..numeric_faults import check_steps
 from .tiling import tiled_loss_and_gradient, tiles
 from .shifts import jitter_shift
@@ -67,8 +67,6 @@ class JaxAscent:
         def window_loss(state, window, layer_weights, at):
             activations, _ = extractor.stateless_call(state[0], state[1], window[None],
                                                       training=False)
-            if not isinstance(activations, (list, tuple)):
-                activations = [activations]
             return objective_value(window, activations, layer_weights, at)
 
         def tiled(state, image, layer_weights, focus, with_gradient=True):
@@ -165,12 +163,8 @@ class JaxAscent:
 
 
 def _gaussian_kernel(sigma: float) -> np.ndarray | None:
-    """The Gaussian as an (k, k, 1, 3) HWIO kernel for a 3-group conv, or None when off:
-    ascent._gaussian_kernel's weights, laid out for lax.conv_general_dilated."""
-    if sigma <= 0:
-        return None
-    radius = max(1, int(np.ceil(3 * sigma)))
-    x = np.arange(-radius, radius + 1, dtype=np.float32)
-    g = np.exp(-0.5 * (x / sigma) ** 2)
-    k2 = np.outer(g, g) / np.outer(g, g).sum()
-    return np.repeat(k2[:, :, None, None], 3, axis=3).astype(np.float32)
+    """The smoothing Gaussian as an (k, k, 1, 3) HWIO kernel for a 3-group conv, or None
+    when off."""
+    taps = gaussian_taps(sigma)
+    return None if taps is None else np.repeat(taps[:, :, None, None], 3, axis=3).astype(
+        np.float32)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ascent import Ascent, AscentSettings, _NO_MASK
+from ..ascent import Ascent, AscentSettings, _NO_MASK, gaussian_taps
 from ..numeric_faults import check_steps
 from .tiling import tiled_loss_and_gradient, tiles
 from .shifts import jitter_shift
@@ -58,8 +58,6 @@ class TorchAscent:
 
     def _window_loss(self, window, weights, at):
         activations = self._extractor(window[None], training=False)
-        if not isinstance(activations, (list, tuple)):
-            activations = [activations]
         return self._value(window, activations, weights, at)
 
     def _tiled(self, image, weights, focus, with_gradient=True):
@@ -157,9 +155,7 @@ def _centre(image) -> tuple[int, int]:
 
 
 def _gaussian_kernel(sigma: float) -> np.ndarray | None:
-    """The Gaussian as a (3, 1, k, k) OIHW kernel for a 3-group conv2d, or None when off:
-    the JAX step's kernel, laid out for torch."""
-    from .jax_step import _gaussian_kernel as hwio
-
-    kernel = hwio(sigma)
-    return None if kernel is None else np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
+    """The smoothing Gaussian as a (3, 1, k, k) OIHW kernel for a 3-group conv2d, or None
+    when off."""
+    taps = gaussian_taps(sigma)
+    return None if taps is None else np.repeat(taps[None, None], 3, axis=0).astype(np.float32)
