@@ -21,7 +21,7 @@ HANDLED = (signal.SIGINT, signal.SIGTERM)
 # Signals that arrived inside signals_held(): raised when the outermost held section ends.
 _held_depth = 0
 _pending: list[int] = []
-# The signals signals_interrupt() raised Interrupted for, the last at the end.
+# The signal the latest signals_interrupt() raised Interrupted for (at most one).
 _fired: list[int] = []
 
 
@@ -55,12 +55,10 @@ def signals_interrupt() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    fired = False
+    _fired.clear()  # this context's signals only (as_interrupted reads them afterwards)
 
     def handler(signum, frame):
-        nonlocal fired
-        if not fired:
-            fired = True
+        if not _fired:
             _fired.append(signum)
             if _held_depth:  # a frame's files are being written: finish them first
                 _pending.append(signum)
