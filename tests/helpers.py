@@ -251,3 +251,12 @@ def record_subprocess_runs(monkeypatch) -> list:
 
     monkeypatch.setattr(subprocess, "run", spy)
     return commands
+
+
+def offline_empty_cache(monkeypatch, cache) -> None:
+    """DREAMREEL_CACHE at an empty folder and pip unable to reach any index: a fetch
+    fails as it does offline."""
+    monkeypatch.setenv("DREAMREEL_CACHE", str(cache))
+    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)

