@@ -49,26 +49,21 @@ def chunk_folder(out: Path, chunk: Chunk) -> Path:
 
 
 def check_chunkable(spec: RenderSpec) -> None:
-    """One line for what chunks cannot render the way one render would."""
+    """One line when the spec's mode does not render in chunks."""
     if spec.mode != "video":
         raise DreamreelError(f"--ray and --chunks split a clip into chunks: only video mode "
                              f"renders in chunks, not {spec.mode}")
-    from .schedule_binding import spec_schedules
-
-    for schedule in spec_schedules(spec):
-        if not schedule.is_constant():
-            raise DreamreelError(f"{schedule.key} changes over the frames: chunked renders "
-                                 f"need constant settings for now (each chunk counts frames "
-                                 f"from its own start)")
 
 
 def chunk_spec(spec: RenderSpec, clip: ClipRange, chunk: Chunk) -> RenderSpec:
-    """The video render of ``chunk``'s frames (warm-up included), stitching nothing."""
+    """The video render of ``chunk``'s frames (warm-up included), stitching nothing; its
+    schedules and frame seeds count from the chunk's first frame in the whole render."""
     first = clip.first_source_frame + chunk.render_start * clip.every
     stop = clip.first_source_frame + chunk.stop * clip.every
+    offset = spec.frame_offset + chunk.render_start
     return load_spec(spec, ["video.start=", "video.end=", f"video.start_frame={first}",
-                            f"video.end_frame={stop}", "output.mp4=false",
-                            "output.gif=false"])
+                            f"video.end_frame={stop}", f"frame_offset={offset}",
+                            "output.mp4=false", "output.gif=false"])
 
 
 def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = None,

@@ -123,6 +123,9 @@ class Schedule:
     # What `s` and `fps` read, and the music track's features (None: silence).
     fps: float | None = None
     track: AudioFeatures | None = field(default=None, repr=False)
+    # Frame k reads the schedule at k + offset: a chunk of a longer render (its frame 0
+    # is the render's frame offset) sees the values the whole render would.
+    offset: int = 0
     _tangents: tuple[float, ...] = field(init=False, repr=False, default=())
 
     def __post_init__(self) -> None:
@@ -168,6 +171,7 @@ class Schedule:
             object.__setattr__(self, "_tangents", _monotone_tangents(keyframes))
 
     def __call__(self, frame: int) -> float:
+        frame += self.offset
         if self.expressions:
             return self._with_expressions(frame)
         first, last = self.keyframes[0], self.keyframes[-1]
@@ -238,10 +242,14 @@ class Schedule:
     def __hash__(self) -> int:
         return hash((self.key, self.interpolation, self._written()))
 
-    def bind(self, *, fps: float | None = None, track: AudioFeatures | None = None) -> Schedule:
-        """This schedule with ``s`` and ``fps`` read at ``fps`` and the audio features
-        read from ``track``; itself when it reads neither (or nothing changes)."""
+    def bind(self, *, fps: float | None = None, track: AudioFeatures | None = None,
+             offset: int | None = None) -> Schedule:
+        """This schedule with ``s`` and ``fps`` read at ``fps``, the audio features read
+        from ``track`` and frames counted from ``offset``; itself when it reads none of
+        them (or nothing changes)."""
         changes: dict[str, Any] = {}
+        if offset is not None and offset != self.offset and not self.is_constant():
+            changes["offset"] = int(offset)
         if fps is not None and self.names & {"s", "fps"} and fps != self.fps:
             changes["fps"] = float(fps)
         if track is not None and self.follows_audio and track is not self.track:

@@ -44,10 +44,12 @@ def spec_schedules(spec: RenderSpec) -> Iterator[Schedule]:
     return iter(found)
 
 
-def bind_spec(spec: RenderSpec, *, fps: float, track: AudioFeatures | None = None
-              ) -> RenderSpec:
-    """``spec`` with each schedule bound to ``fps`` and ``track`` (Schedule.bind)."""
-    return _rebuilt(spec, lambda schedule: schedule.bind(fps=fps, track=track))
+def bind_spec(spec: RenderSpec, *, fps: float, track: AudioFeatures | None = None,
+              offset: int = 0) -> RenderSpec:
+    """``spec`` with each schedule bound to ``fps``, ``track`` and the frame ``offset``
+    (Schedule.bind)."""
+    return _rebuilt(spec, lambda schedule: schedule.bind(fps=fps, track=track,
+                                                         offset=offset))
 
 
 @dataclass
@@ -70,7 +72,7 @@ def bind_render(spec: RenderSpec, mode) -> BoundRender:
     schedules = list(spec_schedules(spec))
     follows_audio = any(schedule.follows_audio for schedule in schedules)
     track = load_features(spec.audio, mode.fps) if follows_audio else None
-    bound = bind_spec(spec, fps=mode.fps, track=track)
+    bound = bind_spec(spec, fps=mode.fps, track=track, offset=spec.frame_offset)
     if getattr(mode, "spec", None) is spec:
         mode.spec = bound
     identity = dict(bound.frames_identity())

@@ -208,7 +208,7 @@ def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahe
         frame_started = time.perf_counter()  # the row's seconds: input, start, dream, finish
         with clock.stage("wait_ahead"):  # in line (pipeline = false): the mode's own stages
             ready = next(ahead)
-        seed = frame_seed(spec.seed, index)
+        seed = frame_seed(spec.seed, spec.frame_offset + index)
         with clock.stage("mode"):  # what the mode does not itemise itself
             start = mode.start(index, seed, ready)
         settings = dataclasses.replace(spec.dream.at(index, seed), tile_size=tile_size,

@@ -95,6 +95,10 @@ class RenderSpec:
     frames: int = 60                         # frames to render (zoom; video: the clip decides)
     fps: float = 8.0
     seed: int = 0
+    # The render's frame 0 is frame frame_offset of the schedules and per-frame seeds: a
+    # chunk of a longer render (renderer/chunk_render.py) dreams its frames as the whole
+    # render would. 0 for a render of its own.
+    frame_offset: int = 0
     interpolation: str = "linear"            # between schedule keyframes: linear or smooth
     dream: DreamTable = field(default_factory=DreamTable)
     output: OutputSettings = field(default_factory=OutputSettings)
@@ -128,6 +132,8 @@ class RenderSpec:
                 raise DreamreelError(f"{key} must be between 16 and 8192, got {value}")
         if self.fps <= 0:
             raise DreamreelError(f"fps must be > 0, got {self.fps}")
+        if self.frame_offset < 0:
+            raise DreamreelError(f"frame_offset must be >= 0, got {self.frame_offset}")
         if self.max_input_pixels < 1:
             raise DreamreelError(f"max_input_pixels must be >= 1, got {self.max_input_pixels}")
         parse_background(self.input_background)

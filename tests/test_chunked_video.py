@@ -5,6 +5,7 @@ sequential runner does."""
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import statistics
@@ -200,6 +201,17 @@ def test_ray_missing_is_one_line(clip, tmp_path, monkeypatch, capsys):
         "dreamreel: error: --ray needs Ray: pip install 'dreamreel[ray]'")
 
 
-def test_frame_schedules_are_refused_in_chunks(clip, tmp_path):
-    with pytest.raises(DreamreelError, match="video.blend changes over the frames"):
-        render_chunked(spec_for(clip, "video.blend=0:(0.9), 10:(0.8)"), out=tmp_path, chunks=2)
+def test_chunks_read_the_whole_renders_schedules(clip, tmp_path):
+    """dream.steps drops to 0 at frame 20: every chunk, warm-up included, takes the
+    whole render's steps at each frame (its own first frame dreams video.first_steps)."""
+    render_chunked(spec_for(clip, "video.end_frame=24", "dream.steps=0:(2), 19:(2), 20:(0)"),
+                   out=tmp_path, chunks=2)
+    taken, expected = [], []
+    for chunk in _plan(tmp_path):
+        with open(chunk_folder(tmp_path, chunk) / "losses.csv", newline="") as rows:
+            steps = [int(row["steps"]) for row in csv.DictReader(rows)]
+        assert len(steps) == chunk.count
+        frames = range(chunk.render_start, chunk.stop)
+        taken += zip(frames, steps)
+        expected += [(f, 4 if f == chunk.render_start else 2 if f < 20 else 0) for f in frames]
+    assert taken == expected and _plan(tmp_path)[1].render_start > 0

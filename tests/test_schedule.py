@@ -92,6 +92,17 @@ def test_linear_between_and_outside_keyframes():
     assert s(1000) == 0.0
 
 
+def test_an_offset_binding_reads_the_schedule_that_many_frames_on():
+    """A chunk whose frame 0 is the render's frame 7 sees the render's values."""
+    for text in ("10:(0), 20:(10), 40:(0)", "0:(1 + 0.01*t), 30:(2)"):
+        whole = schedule(text)
+        chunk = whole.bind(offset=7)
+        assert [chunk(k) for k in range(40)] == [whole(7 + k) for k in range(40)]
+        assert chunk == whole and chunk.bind(offset=7) is chunk
+    constant = schedule("0:(3), 9:(3)")
+    assert constant.bind(offset=7) is constant
+
+
 def test_linear_exact_values():
     s = schedule("0:(1.0), 60:(1.04)")
     assert s(30) == pytest.approx(1.02, abs=1e-12)

@@ -158,6 +158,8 @@ class ModeBase:
         # another. TensorFlow (key unset or named) stays out, so its hashes are as before.
         from ..backends import DEFAULT_BACKEND, requested
 
+        if not data.get("frame_offset"):  # renders of their own: hashes as before
+            data.pop("frame_offset", None)
         backend = requested(data.pop("backend", None))
         if backend != DEFAULT_BACKEND:
             data["backend"] = backend
