@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import DreamreelError
+from .shared_storage import RemotePath, is_url, joined
 
 _TOP_KEYS = ("out", "set", "cpus", "job")
 _JOB_KEYS = ("name", "preset", "input", "seed", "set", "out", "cpus")
@@ -39,11 +40,11 @@ class Job:
     preset: str               # a shipped preset's name or an absolute .toml path
     input: str | None         # absolute, or None: the preset's own (else noise)
     sets: tuple[str, ...]     # "key=value" overrides, applied in order, like --set
-    out: Path                 # absolute
+    out: Path | RemotePath    # absolute, or a URL (renderer/shared_storage.py)
     cpus: int = 1             # CPU cores the job asks Ray for
 
 
-def read_jobs(path: Path, out: Path | None = None) -> list[Job]:
+def read_jobs(path: Path, out: Path | RemotePath | None = None) -> list[Job]:
     """Parse and expand a jobs file (no spec is loaded: see check_jobs).
 
     ``out`` (the CLI's --out) replaces the file's own ``out``; without either, jobs go
@@ -57,9 +58,9 @@ def read_jobs(path: Path, out: Path | None = None) -> list[Job]:
     _refuse_unknown(table, _TOP_KEYS, where)
     base = path.absolute().parent
     if out is not None:
-        batch_out = Path(out).absolute()
+        batch_out = joined(Path.cwd(), out)
     elif "out" in table:
-        batch_out = base / _text(table["out"], f"{where}: out")
+        batch_out = joined(base, _text(table["out"], f"{where}: out"))
     else:
         batch_out = Path("renders", path.stem).absolute()
     common_sets = _sets(table.get("set", []), f"{where}: set")
@@ -112,7 +113,7 @@ def _expand(table: dict, label: str, base: Path, batch_out: Path, common_sets: l
     cpus = _cpus(table.get("cpus", default_cpus), f"{label}: cpus")
     grid = [k for k in _GRID_KEYS if len(choices.get(k, [])) > 1]  # what varies: in names
     name = _text(table["name"], f"{label}: name") if "name" in table else None
-    folder = base / _text(table["out"], f"{label}: out") if "out" in table else None
+    folder = joined(base, _text(table["out"], f"{label}: out")) if "out" in table else None
     jobs = []
     for preset, input, seed in itertools.product(presets, inputs or [None], seeds or [None]):
         parts = [name or Path(preset).stem] if name or "preset" not in grid else []
@@ -193,9 +194,9 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
 
 
 def _refuse_shared_folders(jobs: list[Job], where: str) -> None:
-    seen: dict[Path, str] = {}
+    seen: dict[Path | str, str] = {}
     for job in jobs:
-        folder = job.out.resolve()
+        folder = job.out if is_url(job.out) else job.out.resolve()
         if folder in seen:
             raise DreamreelError(f"{where}: jobs {seen[folder]!r} and {job.name!r} both render "
                                  f"into {job.out}; give them different names or out folders")

@@ -10,6 +10,7 @@ renderer/chunk_assemble.py makes the clip's frames, MP4/GIF and report.json in O
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 from .batch_jobs import Job
 from .chunk_plan import Chunk, default_chunk_count, plan_chunks
 from .errors import DreamreelError
+from .shared_storage import is_url, location, staged
 from .spec import RenderSpec, load_spec
 
 CHUNKS_DIR = "chunks"
@@ -80,8 +82,10 @@ def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = No
     from .render_lock import render_lock
 
     check_chunkable(spec)
-    out = Path(out).absolute()
-    with render_lock(out):  # the chunks lock their own folders
+    out = location(out)
+    out = out if is_url(out) else out.absolute()
+    # The chunks lock their own folders (a URL's: their staging copies).
+    with contextlib.nullcontext() if is_url(out) else render_lock(out):
         clip, audio = _clip_range(spec)
         v = spec.video
         count = chunks or v.chunks or default_chunk_count(
@@ -111,7 +115,7 @@ def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = No
         if failed:
             raise DreamreelError(f"{len(failed)} of {len(plan)} chunks failed ({failed[0].name}: "
                                  f"{failed[0].error}); run again to resume them")
-        outputs, report = _assemble(spec, out, plan, folders, clip, audio)
+        outputs, report = _assemble(spec, out, plan, clip, audio)
     return ChunkedResult(out, clip.count, len(plan), sum(o.rendered for o in outcomes),
                          sum(o.seconds for o in outcomes), outputs, report)
 
@@ -128,21 +132,32 @@ def _clip_range(spec: RenderSpec):
 
 def _seeded(spec: RenderSpec, out: Path, plan: list[Chunk], restart: bool, announce):
     """A random seed (negative) drawn once, kept by the first chunk's folder."""
+    from .frame_store import MANIFEST_NAME
     from .seeds import resolve_random_seed
 
-    spec, note = resolve_random_seed(spec, chunk_folder(out, plan[0]), restart=restart)
+    with staged(chunk_folder(out, plan[0]), only=[MANIFEST_NAME], write=False) as first:
+        spec, note = resolve_random_seed(spec, first, restart=restart)
     if note:
         announce(note)
     return spec
 
 
-def _assemble(spec: RenderSpec, out: Path, plan: list[Chunk], folders: list[Path],
-              clip: ClipRange, audio) -> tuple[list[Path], dict]:
+def _assemble(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,
+              audio) -> tuple[list[Path], dict]:
+    with staged(out) as local:  # a URL: the chunks' frames come down, the clip goes up
+        outputs, report = _assemble_here(spec, local, plan, clip, audio)
+    return ([out / Path(p).relative_to(local).as_posix() for p in outputs] if is_url(out)
+            else outputs), report
+
+
+def _assemble_here(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,
+                   audio) -> tuple[list[Path], dict]:
     from .chunk_assemble import assemble
     from .flow import FlowEstimator
     from .modes import create_mode
     from .stitch import Stitcher
 
+    folders = [chunk_folder(out, c) for c in plan]
     o = spec.output
     stitcher = Stitcher(out, name="video", fps=clip.fps, count=clip.count, mp4=o.mp4,
                         gif=o.gif, gif_max_side=o.gif_max_side, pingpong=o.pingpong,

@@ -15,6 +15,7 @@ from .errors import DreamreelError
 from .manifest import dreamreel_version
 from .shorthands import SIZE_HELP
 from .interrupts import Interrupted, resume_command, signals_interrupt
+from .shared_storage import is_url, location
 
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
@@ -44,8 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     render = _command(commands, "render", "render a preset (a bare name or a .toml path)")
     render.add_argument("preset", metavar="PRESET_OR_TOML")
     render.add_argument("--input", help="input image or clip (default: the preset's, else noise)")
-    render.add_argument("-o", "--out", type=Path, metavar="DIR",
-                        help="output folder (default: renders/PRESET)")
+    render.add_argument("-o", "--out", type=location, metavar="DIR",
+                        help="output folder (default: renders/PRESET), or a URL such as "
+                             "s3://bucket/renders/x (fsspec; see README, Shared storage)")
     render.add_argument("--set", dest="overrides", action="append", default=[],
                         metavar="KEY=VALUE", help="override a preset key, e.g. dream.steps=30 "
                                                   "(KEY= or KEY=none: back to its default)")
@@ -77,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch = _command(commands, "batch", "render a list of jobs from a TOML file, in parallel "
                      "on Ray when it is installed")
     batch.add_argument("jobs", type=Path, metavar="JOBS.toml")
-    batch.add_argument("-o", "--out", type=Path, metavar="DIR",
+    batch.add_argument("-o", "--out", type=location, metavar="DIR",
                        help="the folder the jobs render into, one sub-folder each (default: "
                             "the file's out, else renders/JOBS)")
     use_ray = batch.add_mutually_exclusive_group()
@@ -225,11 +227,12 @@ def cmd_render(args) -> int:
 
     _say(args, f"dreamreel {dreamreel_version()}: rendering {spec.name} ({spec.mode}) on "
                f"{render_device()} into {out_dir}")
-    from .seeds import resolve_random_seed
+    if not is_url(out_dir):  # a URL's folder is read inside render(), which says it
+        from .seeds import resolve_random_seed
 
-    spec, seed_note = resolve_random_seed(spec, out_dir, restart=args.restart)
-    if seed_note:  # here, not inside render(): said before the progress bar starts
-        _say(args, seed_note)
+        spec, seed_note = resolve_random_seed(spec, out_dir, restart=args.restart)
+        if seed_note:  # here, not inside render(): said before the progress bar starts
+            _say(args, seed_note)
     # The frame count comes with the mode (a clip's own length); the first call says it.
     with step_bar(None, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
         # With a track, --frames N keeps the first N of the track's frames.

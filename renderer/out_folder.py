@@ -57,7 +57,13 @@ def _remove_unless_in_use(created: Path, out_dir: Path) -> None:
 
 def check_writable(out_dir: Path) -> None:
     """Refuse an --out that cannot be written, creating nothing (the render creates it,
-    and removes it again if it fails before its first frame)."""
+    and removes it again if it fails before its first frame). A URL: its protocol must
+    be installed (the render writes a probe there before its first frame)."""
+    from .shared_storage import is_url, open_url
+
+    if is_url(out_dir):
+        open_url(out_dir)
+        return
     existing = out_dir.absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent

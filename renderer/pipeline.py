@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .scheduler import FrameProgress, RenderResult, render_frames
+from .shared_storage import at_url, is_url, location, staged
 from .spec import RenderSpec, load_spec
 
 
@@ -18,8 +19,9 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     """Render ``preset`` (a shipped preset's name, a .toml path or a RenderSpec).
 
     input     -- a photo (zoom, progress) or a clip / frame folder (video)
-    out       -- the render folder (default: renders/<preset name>); an earlier render of
-                 the same settings there is resumed, a different one refused (see restart)
+    out       -- the render folder (default: renders/<preset name>), or a URL fsspec opens
+                 (s3://bucket/x); an earlier render of the same settings there is resumed,
+                 a different one refused (see restart)
     overrides -- ``"dream.steps=8"`` strings, as the CLI's --set takes them
     settings  -- the same as keywords: ``frames=48, dream={"steps": 8}``
     progress  -- called as (frames done, frames total, last loss or None)
@@ -34,7 +36,16 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     from .audio_features import prepare_audio
 
     spec = prepare_audio(spec, max_frames)  # a track sets the length (audio_features.py)
-    out_dir = Path(out) if out is not None else Path("renders") / spec.name
+    target = location(out) if out is not None else Path("renders") / spec.name
+    # A URL renders into a local copy that goes up as it grows (renderer/shared_storage.py).
+    with staged(target) as out_dir:
+        result = _render_into(spec, out_dir, restart, progress, announce)
+    return at_url(result, out_dir, target) if is_url(target) else result
+
+
+def _render_into(spec: RenderSpec, out_dir: Path, restart: bool,
+                 progress: FrameProgress | None,
+                 announce: Callable[[str], None] | None) -> RenderResult:
     from .seeds import resolve_random_seed
 
     spec, seed_note = resolve_random_seed(spec, out_dir, restart=restart)
