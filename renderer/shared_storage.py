@@ -7,9 +7,10 @@ goes, so the worker that dreams a frame is the one that stores it:
 
     at the start   the URL's files are fetched into the staging folder, so a render
                    there resumes (and a chunked render's assembly finds its chunks);
-    every second   frames and checkpoints that are new or changed go up, then the
-                   losses.csv read *before* them: a row at the URL always has its frame
-                   there, so the URL's folder is a valid, resumable render at every moment;
+    every second   the manifest, frames and checkpoints that are new or changed go up,
+                   then the losses.csv read *before* them: a row at the URL always has its
+                   frame there, so the URL's folder is a valid, resumable render at every
+                   moment;
     at the end     the same, then the other files (manifest, MP4, GIF, report), and files
                    the render removed are removed at the URL; the staging folder goes.
 
@@ -40,7 +41,8 @@ from .errors import DreamreelError
 _WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "memory"}
 _SYNC_SECONDS = 1.0
 _LOG = "losses.csv"
-# Uploaded first, in this order, before the log that lists them.
+_MANIFEST = "manifest.json"  # says whose frames they are: up before them
+# Uploaded at every sync, before the log that lists them.
 _FIRST = ("frames", "checkpoints")
 
 
@@ -149,6 +151,7 @@ class Mirror:
 
     def fetch(self, only: Iterable[str] | None = None) -> None:
         """The URL's files into the (new) local folder."""
+        self.fs.invalidate_cache()  # listings cached earlier miss other workers' files
         try:
             if only is None:
                 found = self.fs.find(self.root) if self.fs.isdir(self.root) else []
@@ -230,11 +233,12 @@ class Mirror:
             listed = None
         files = self._local_files()
         first = [f for f in files if f.split("/", 1)[0] in _FIRST]
+        self._send([_MANIFEST] if _MANIFEST in files else [])
         self._send(first)
         if listed is not None:
             self._send_bytes(_LOG, listed)
         if final:
-            self._send([f for f in files if f not in first and f != _LOG])
+            self._send([f for f in files if f not in first and f not in (_LOG, _MANIFEST)])
             self._remove([f for f in self.remote if f not in files])
         else:  # older checkpoints the store replaced: the new one is up
             self._remove([f for f in self.remote if f.startswith("checkpoints/")

@@ -260,3 +260,15 @@ def offline_empty_cache(monkeypatch, cache) -> None:
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.delenv("PIP_FIND_LINKS", raising=False)
+
+
+def fetched(url: str, into: Path) -> Path:
+    """A copy of the folder at ``url`` (fsspec) in the local folder ``into``."""
+    import fsspec
+
+    fs, root = fsspec.core.url_to_fs(url)
+    for remote in fs.find(root):
+        target = into / remote[len(root.rstrip("/")):].lstrip("/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fs.get_file(remote, str(target))
+    return into

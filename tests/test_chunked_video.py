@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers import click_time, click_track, decode_frames, frame_bytes, write_clip
+from helpers import click_time, click_track, decode_frames, fetched, frame_bytes, write_clip
 from renderer.chunk_assemble import seam_window
 from renderer.chunk_render import chunk_folder, render_chunked
 from renderer.cli import main
@@ -165,17 +165,24 @@ def _clip_of(out):
     return manifest["spec"]["input"]
 
 
-def test_on_a_local_ray_the_chunks_give_the_same_frames(clip, tmp_path):
+def test_on_a_local_ray_the_chunks_give_the_same_frames_at_a_url(clip, tmp_path, s3_bucket):
+    """Ray workers write their chunks' frames to S3 themselves; the clip is assembled
+    from there, into there."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     render_chunked(spec_for(clip), out=tmp_path / "seq", chunks=2)
     ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
              log_to_driver=False)
     try:
-        result = render_chunked(spec_for(clip), out=tmp_path / "ray", chunks=2, ray=True)
+        result = render_chunked(spec_for(clip), out=f"{s3_bucket}/ray", chunks=2, ray=True)
     finally:
         ray.shutdown()
-    assert result.chunks == 2
-    assert frame_bytes(tmp_path / "ray") == frame_bytes(tmp_path / "seq")
+    assert result.chunks == 2 and result.outputs == [f"{s3_bucket}/ray/video.mp4"]
+    copy = fetched(f"{s3_bucket}/ray", tmp_path / "ray")
+    assert frame_bytes(copy) == frame_bytes(tmp_path / "seq")
+    for chunk in _plan(copy):  # each chunk's own frames, written by its worker
+        assert (frame_bytes(chunk_folder(copy, chunk))
+                == frame_bytes(chunk_folder(tmp_path / "seq", chunk)))
+    assert len(decode_frames(copy / "video.mp4")) == FRAMES
 
 
 def test_the_cli_renders_in_chunks_and_refuses_other_modes(clip, tmp_path, capsys):

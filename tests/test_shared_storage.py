@@ -1,0 +1,124 @@
+"""Render folders at a URL (issue 12, item 3): a render into an fsspec URL leaves there the
+folder a local render would, whole frames only and each listed after it is there, and
+resumes from it; a worker killed mid-render leaves a folder that resumes to the frames of
+one uninterrupted run. S3 is moto's local server (tests/conftest.py s3_server)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from helpers import decode_frames, dreamreel_argv, fetched, frame_bytes, set_args
+from renderer import render
+from renderer import shared_storage
+from renderer.cli import main
+from renderer.frame_store import numbered_frame_files
+from renderer.media.images import read_image
+
+pytestmark = pytest.mark.usefixtures("embedded_cache")
+
+TINY = ["width=64", "height=64", "dream.steps=2", "zoom.first_steps=2", "zoom.first_octaves=1",
+        "output.gif=false"]
+
+
+@pytest.fixture
+def staging(tmp_path, monkeypatch):
+    folder = tmp_path / "staging"
+    monkeypatch.setenv("DREAMREEL_STAGING", str(folder))
+    return folder
+
+
+def test_a_render_at_a_url_resumes_to_the_frames_of_one_run(tmp_path, staging):
+    url = "memory://renders/resumes"
+    render("noise-zoom", out=url, overrides=[*TINY, "frames=3"])
+    result = render("noise-zoom", out=url, overrides=[*TINY, "frames=6"])
+    assert (result.frames, result.rendered) == (6, 3)
+    assert result.out_dir == url and result.outputs == [f"{url}/zoom.mp4"]
+    render("noise-zoom", out=tmp_path / "local", overrides=[*TINY, "frames=6"])
+    copy = fetched(url, tmp_path / "copy")
+    assert frame_bytes(copy) == frame_bytes(tmp_path / "local")
+    assert len(decode_frames(copy / "zoom.mp4")) == 6
+    assert {p.name for p in copy.iterdir()} == {p.name for p in (tmp_path / "local").iterdir()
+                                               if not p.name.startswith(".")}
+    assert os.listdir(staging) == []  # the staging copy goes when the render ends
+
+
+def test_every_row_at_the_url_has_its_frame_there_while_rendering(staging, monkeypatch):
+    """The log goes up after the frames it lists, at every sync of a running render."""
+    url = "memory://renders/ordered"
+    monkeypatch.setattr(shared_storage, "_SYNC_SECONDS", 0.005)
+    put = shared_storage.Mirror._put
+    checked, missing = [], []
+
+    def checking_put(mirror, relative, upload):
+        put(mirror, relative, upload)
+        if relative == "losses.csv":
+            rows = list(csv.DictReader(io.StringIO(mirror.fs.cat(
+                f"{mirror.root}/losses.csv").decode())))
+            checked.append(len(rows))
+            missing.extend(row["frame"] for row in rows if not mirror.fs.isfile(
+                f"{mirror.root}/frames/{int(row['frame']):06d}.png"))
+
+    monkeypatch.setattr(shared_storage.Mirror, "_put", checking_put)
+    render("noise-zoom", out=url, overrides=[*TINY, "frames=40"])
+    assert missing == []
+    assert len(set(checked)) > 2 and max(checked) == 40  # logs of several lengths went up
+
+
+def _rows_at(fs, root: str) -> int:
+    try:
+        return len(fs.cat(f"{root}/losses.csv").decode().splitlines()) - 1
+    except FileNotFoundError:
+        return 0
+
+
+def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging, tmp_path):
+    import fsspec
+
+    url = f"{s3_bucket}/zoom"
+    settings = [*TINY, "frames=150"]
+    child = subprocess.Popen(dreamreel_argv("render", "noise-zoom", *set_args(settings),
+                                            "--out", url, "--quiet"),
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    fs, root = fsspec.core.url_to_fs(url, skip_instance_cache=True)
+    try:
+        deadline = time.monotonic() + 240
+        while _rows_at(fs, root) < 3:  # frames at the URL while the render runs
+            assert child.poll() is None, child.stderr.read().decode(errors="replace")
+            assert time.monotonic() < deadline, "no frame reached the URL"
+            time.sleep(0.05)
+            fs.invalidate_cache()
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    copy = fetched(url, tmp_path / "killed")
+    rows = list(csv.DictReader((copy / "losses.csv").open()))
+    assert 3 <= len(rows) < 150  # killed midway
+    for row in rows:  # each listed frame is there, whole
+        assert read_image(copy / "frames" / f"{int(row['frame']):06d}.png").shape == (64, 64, 3)
+
+    result = render("noise-zoom", out=url, overrides=settings)
+    assert result.frames == 150 and 0 < result.rendered <= 150 - len(rows)
+    render("noise-zoom", out=tmp_path / "local", overrides=settings)
+    assert frame_bytes(fetched(url, tmp_path / "resumed")) == frame_bytes(tmp_path / "local")
+    assert len(numbered_frame_files(tmp_path / "resumed" / "frames")) == 150
+
+
+def test_a_url_that_cannot_be_used_is_one_line(s3_server, tmp_path, capsys):
+    assert main(["render", "noise-zoom", "--out", "nope://renders/x"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "dreamreel: error: cannot use nope://renders/x: Protocol not known: nope")
+    assert main(["render", "noise-zoom", "--out", "s3://no-such-bucket/x", "--quiet",
+                 *set_args([*TINY, "frames=2"])]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("dreamreel: error: cannot write s3://no-such-bucket/x: ")
+    assert "\n" not in err and "Traceback" not in err
