@@ -28,6 +28,7 @@ from .errors import DreamreelError
 from .interrupts import HANDLED, as_interrupted
 
 RETRIES = 2
+POLL_S = 0.5  # how often a Ray batch's frame counts are sent and read
 BUSY_WAIT_S = 60  # a killed batch's Ray workers die a few seconds after it: wait for their locks
 
 
@@ -47,15 +48,23 @@ class JobOutcome:
         return "resumed" if self.rendered < self.frames else "done"
 
 
-def run_job(job: Job, spec, restart: bool = False) -> JobOutcome:
+# Called as report(job name, frames done, frames in the job) while jobs render.
+FrameReport = Callable[[str, int, int], None]
+
+
+def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = None
+            ) -> JobOutcome:
     """Render one job here and now. A DreamreelError is the job's failed outcome; other
-    exceptions propagate (they are the ones worth retrying)."""
+    exceptions propagate (they are the ones worth retrying). ``report`` hears the job's
+    frames as they are stored."""
     from .render_lock import FolderBusy
 
     started = time.monotonic()
+    progress = None if report is None else (
+        lambda done, total, loss: report(job.name, done, total))
     while True:
         try:
-            result = _render(job, spec, restart)
+            result = _render(job, spec, restart, progress)
             break
         except FolderBusy as exc:
             if time.monotonic() - started > BUSY_WAIT_S:
@@ -67,25 +76,25 @@ def run_job(job: Job, spec, restart: bool = False) -> JobOutcome:
                       time.monotonic() - started)
 
 
-def _render(job: Job, spec, restart: bool):
+def _render(job: Job, spec, restart: bool, progress):
     from .pipeline import render
     from .quiet_tf import use_backend_quietly
 
     # TensorFlow's C++ start-up chatter would interleave with the batch's progress bar.
     use_backend_quietly(spec.backend)
-    return render(spec, out=job.out, restart=restart)
+    return render(spec, out=job.out, restart=restart, progress=progress)
 
 
 def run_one_by_one(jobs: list[Job], specs: list, *, restart: bool = False,
                    retries: int = RETRIES,
-                   finished: Callable[[JobOutcome], None] = lambda outcome: None
-                   ) -> list[JobOutcome]:
+                   finished: Callable[[JobOutcome], None] = lambda outcome: None,
+                   report: FrameReport | None = None) -> list[JobOutcome]:
     """The jobs in this process, in order (no Ray, or --no-ray)."""
     outcomes = []
     for job, spec in zip(jobs, specs):
         for attempt in range(retries + 1):
             try:
-                outcome = run_job(job, spec, restart and attempt == 0)
+                outcome = run_job(job, spec, restart and attempt == 0, report)
                 break
             except (Exception, MemoryError) as exc:  # KeyboardInterrupt ends the batch
                 outcome = JobOutcome(job.name, job.out, error=_one_line(exc))
@@ -96,41 +105,98 @@ def run_one_by_one(jobs: list[Job], specs: list, *, restart: bool = False,
 
 def run_on_ray(jobs: list[Job], specs: list, *, restart: bool = False,
                retries: int = RETRIES, address: str | None = None,
-               finished: Callable[[JobOutcome], None] = lambda outcome: None
-               ) -> list[JobOutcome]:
+               finished: Callable[[JobOutcome], None] = lambda outcome: None,
+               report: FrameReport | None = None) -> list[JobOutcome]:
     """The jobs as Ray tasks: on the Ray this process already joined, else on the
     cluster at ``address`` (or RAY_ADDRESS), else on a local Ray started here with
-    this machine's cores and shut down at the end (Ctrl-C included)."""
+    this machine's cores and shut down at the end (Ctrl-C included). The workers'
+    frame counts reach ``report`` through a small actor, polled here."""
     import ray
 
-    started_here = _join_ray(address)
-    try:
+    with ray_joined(address):
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray.remote(max_calls=1, max_retries=retries, retry_exceptions=True)(run_job)
+        task = ray.remote(max_calls=1, max_retries=retries, retry_exceptions=True)(_ray_job)
+        board = ray.remote(num_cpus=0)(FrameBoard).remote() if report else None
         pending = {}
         for job, spec in zip(jobs, specs):
             options = {"num_gpus": gpus, "num_cpus": 0} if gpus else {"num_cpus": job.cpus}
             pending[task.options(**options, name=f"dreamreel:{job.name}")
-                     .remote(job, spec, restart)] = job
+                     .remote(job, spec, restart, board)] = job
         outcomes: dict[str, JobOutcome] = {}
         try:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1)
+                done, _ = ray.wait(list(pending), num_returns=1,
+                                   timeout=None if board is None else POLL_S)
+                if board is not None:
+                    for name, (frames, total) in ray.get(board.counts.remote()).items():
+                        report(name, frames, total)
+                if not done:
+                    continue
                 job = pending.pop(done[0])
                 try:
                     outcome = ray.get(done[0])
                 except Exception as exc:  # retries spent: the task's error, or a lost worker
                     outcome = JobOutcome(job.name, job.out, error=_ray_error_line(exc))
                 outcomes[job.name] = outcome
+                if report is not None and outcome.error is None:  # its last count, surely
+                    report(job.name, outcome.frames, outcome.frames)
                 finished(outcome)
         except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM: their stored frames stay
             for ref in pending:
                 ray.cancel(ref, force=True)
             raise as_interrupted(exc) from None
         return [outcomes[job.name] for job in jobs]
+
+
+@contextlib.contextmanager
+def ray_joined(address: str | None = None) -> Iterator[None]:
+    """Ray joined for the block (see _join_ray); a local Ray started here is shut down at
+    its end, Ctrl-C included."""
+    import ray
+
+    started_here = _join_ray(address)
+    try:
+        yield
     finally:
         if started_here:
             ray.shutdown()
+
+
+def ray_workers() -> int:
+    """How many renders the joined Ray runs at once: its GPUs, else its CPU cores."""
+    import ray
+
+    resources = ray.cluster_resources()
+    return int(resources.get("GPU", 0)) or max(1, int(resources.get("CPU", 1)))
+
+
+class FrameBoard:
+    """A Ray actor: the frame counts the batch's workers report (job -> done, total)."""
+
+    def __init__(self):
+        self._counts: dict[str, tuple[int, int]] = {}
+
+    def update(self, name: str, done: int, total: int) -> None:
+        self._counts[name] = (done, total)
+
+    def counts(self) -> dict[str, tuple[int, int]]:
+        return dict(self._counts)
+
+
+def _ray_job(job: Job, spec, restart: bool, board) -> JobOutcome:
+    """run_job in a Ray worker, its frame counts sent to ``board`` (at most every POLL_S
+    seconds, and the last one)."""
+    if board is None:
+        return run_job(job, spec, restart)
+    sent = [0.0]
+
+    def report(name: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done >= total or now - sent[0] >= POLL_S:
+            sent[0] = now
+            board.update.remote(name, done, total)
+
+    return run_job(job, spec, restart, report)
 
 
 def _join_ray(address: str | None) -> bool:

@@ -22,8 +22,9 @@ import numpy as np
 from .chunk_plan import Chunk, frame_sources
 from .files import write_json_atomic
 from .flow import FlowEstimator, FrameTerms, StabilityMeter, measure_frame
-from .frame_store import (FRAMES_DIR, LOSSES_CSV, frame_file_name, numbered_frame_files,
-                          read_loss_rows)
+from .frame_store import (FRAMES_DIR, LOSSES_CSV, MANIFEST_NAME, frame_file_name,
+                          loss_log_columns, numbered_frame_files, read_loss_rows,
+                          write_loss_log)
 from .media.images import read_image, write_image_atomic
 from .stitch import Stitcher
 
@@ -57,9 +58,13 @@ class ChunkFrames:
             before = frame_sources(self.plan, frame - 1)
             if len(before) != 1 or before[0].chunk != chunk:
                 return None
+        return FrameTerms.from_log(self._logged(chunk).get(local + 1, {}))
+
+    def _logged(self, chunk: int) -> dict[int, dict]:
+        """Chunk ``chunk``'s losses.csv rows, by its frame numbers (read once)."""
         if chunk not in self._rows:
             self._rows[chunk] = read_loss_rows(self.folders[chunk] / LOSSES_CSV)
-        return FrameTerms.from_log(self._rows[chunk].get(local + 1, {}))
+        return self._rows[chunk]
 
     def read(self, frame: int, raw: np.ndarray) -> np.ndarray:
         """Final frame ``frame``; ``raw`` is the clip's frame it was dreamed from."""
@@ -79,11 +84,21 @@ class ChunkFrames:
         gain = target / actual if actual > 0 else 1.0
         return np.clip(np.rint(base + gain * mixed), 0, 255).astype(np.uint8)
 
+    def rows(self, count: int, terms: list[FrameTerms]) -> list[dict]:
+        """The clip's losses.csv rows: each frame's from the chunk that gives most of it
+        (the later one mid-fade), with the stability terms of the assembled frames."""
+        rows = []
+        for frame in range(count):
+            source = max(reversed(frame_sources(self.plan, frame)), key=lambda s: s.weight)
+            row = self._logged(source.chunk)[source.local + 1]
+            rows.append({**row, "frame": frame + 1, **terms[frame].to_log()})
+        return rows
+
     def cuts(self) -> list[int]:
         """Scene cuts the chunks logged in the frames they give (warm-up ones are not)."""
         cuts = []
-        for chunk, folder in zip(self.plan, self.folders):
-            rows = read_loss_rows(folder / LOSSES_CSV)
+        for chunk in self.plan:
+            rows = self._logged(chunk.index)
             for frame in range(chunk.own_start, chunk.stop):
                 if int(rows.get(chunk.local(frame) + 1, {}).get(CUT_COLUMN) or 0):
                     cuts.append(frame)
@@ -91,8 +106,11 @@ class ChunkFrames:
 
 
 def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, fps: float,
-             estimator: FlowEstimator, stitcher: Stitcher) -> tuple[list[Path], dict]:
-    """Write OUT/frames/, feed the stitcher, measure: the stitched files, report.json."""
+             estimator: FlowEstimator, stitcher: Stitcher,
+             manifest: dict) -> tuple[list[Path], dict]:
+    """Write OUT/frames/, feed the stitcher, measure: the stitched files, report.json; then
+    losses.csv and ``manifest`` as manifest.json, so OUT reads as a render folder (for
+    ``dreamreel stitch`` and ``stability``)."""
     frames_dir = out / FRAMES_DIR
     frames_dir.mkdir(parents=True, exist_ok=True)
     count = plan[-1].stop
@@ -117,6 +135,9 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
         terms.append(measured)
         previous = (raw, image)
     outputs = stitcher.finish(lambda index: read_image(frames_dir / frame_file_name(index)))
+    write_loss_log(out / LOSSES_CSV, chunk_frames.rows(count, terms),
+                   loss_log_columns(folders[0] / LOSSES_CSV))
+    write_json_atomic(out / MANIFEST_NAME, manifest)
     stability = meter.report()
     report = {"summary": stability.summary_line(), **stability.to_dict(),
               "cuts": chunk_frames.cuts(),

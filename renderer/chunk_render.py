@@ -19,6 +19,7 @@ from pathlib import Path
 from .batch_jobs import Job
 from .chunk_plan import Chunk, default_chunk_count, plan_chunks
 from .errors import DreamreelError
+from .progress_bar import JobsBar
 from .shared_storage import is_url, location, staged
 from .spec import RenderSpec, load_spec
 
@@ -71,25 +72,30 @@ def chunk_spec(spec: RenderSpec, clip: ClipRange, chunk: Chunk) -> RenderSpec:
 def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = None,
                    ray: bool = False, address: str | None = None, workers: int | None = None,
                    restart: bool = False,
-                   announce: Callable[[str], None] = lambda line: None) -> ChunkedResult:
+                   announce: Callable[[str], None] = lambda line: None,
+                   bar: JobsBar | None = None) -> ChunkedResult:
     """Render the video ``spec`` in chunks into ``out`` (see the module's notes).
 
-    chunks  -- how many (default video.chunks, else one per worker)
+    chunks  -- how many (default video.chunks, else one per worker: ``workers``, else the
+               Ray cluster's GPUs or cores, else this machine's cores)
     ray     -- run them as Ray tasks (a cluster at ``address`` / RAY_ADDRESS, else a local
                Ray with this machine's cores); else one after another in this process
+    bar     -- shows the chunks' frames (renderer/progress_bar.py)
     """
-    from .batch_run import run_on_ray, run_one_by_one
+    from .batch_run import ray_joined, ray_workers, run_on_ray, run_one_by_one
     from .render_lock import render_lock
 
     check_chunkable(spec)
     out = location(out)
     out = out if is_url(out) else out.absolute()
     # The chunks lock their own folders (a URL's: their staging copies).
-    with contextlib.nullcontext() if is_url(out) else render_lock(out):
+    with (contextlib.nullcontext() if is_url(out) else render_lock(out),
+          ray_joined(address) if ray else contextlib.nullcontext()):
         clip, audio = _clip_range(spec)
         v = spec.video
+        workers = workers or (ray_workers() if ray else os.cpu_count() or 1)
         count = chunks or v.chunks or default_chunk_count(
-            clip.count, workers or os.cpu_count() or 1, warmup=v.warmup, crossfade=v.crossfade)
+            clip.count, workers, warmup=v.warmup, crossfade=v.crossfade)
         plan = plan_chunks(clip.count, count, warmup=v.warmup, crossfade=v.crossfade,
                            align=v.cadence)
         spec = _seeded(spec, out, plan, restart, announce)
@@ -102,15 +108,21 @@ def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = No
                      f"{c.keep_start}-{c.stop - 1} (+{c.warmup} warm-up)" for c in plan))
 
         def finished(outcome) -> None:
+            if bar is not None:
+                bar.job_done()
             if outcome.error is None:
                 announce(f"{outcome.name}: {outcome.frames} frames ({outcome.outcome}) "
                          f"in {outcome.seconds:.1f} s")
 
+        report = None
+        if bar is not None:
+            bar.jobs, report = len(jobs), bar.frames
         if ray:
             outcomes = run_on_ray(jobs, specs, restart=restart, address=address,
-                                  finished=finished)
+                                  finished=finished, report=report)
         else:
-            outcomes = run_one_by_one(jobs, specs, restart=restart, finished=finished)
+            outcomes = run_one_by_one(jobs, specs, restart=restart, finished=finished,
+                                      report=report)
         failed = [o for o in outcomes if o.error is not None]
         if failed:
             raise DreamreelError(f"{len(failed)} of {len(plan)} chunks failed ({failed[0].name}: "
@@ -118,6 +130,18 @@ def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = No
         outputs, report = _assemble(spec, out, plan, clip, audio)
     return ChunkedResult(out, clip.count, len(plan), sum(o.rendered for o in outcomes),
                          sum(o.seconds for o in outcomes), outputs, report)
+
+
+def _clip_manifest(spec: RenderSpec, first_chunk: Path, clip: ClipRange) -> dict:
+    """OUT's manifest.json: the first chunk's (model, versions, the clip's fps and sound)
+    with the whole render's spec. No spec_hash: a plain render there is refused (its
+    frames are the chunks'), not resumed."""
+    from .frame_store import read_manifest
+
+    manifest = dict(read_manifest(first_chunk) or {})
+    for key in ("spec_hash", "seconds_this_run", "profile"):
+        manifest.pop(key, None)
+    return {**manifest, "spec": spec.to_dict(), "frames": clip.count, "chunked": True}
 
 
 def _clip_range(spec: RenderSpec):
@@ -166,7 +190,8 @@ def _assemble_here(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRan
         try:
             return assemble(out, plan, folders, raw_frames=mode.source.frames(),
                             fps=clip.fps, stitcher=stitcher,
-                            estimator=FlowEstimator(spec.flow.method, spec.flow.preset))
+                            estimator=FlowEstimator(spec.flow.method, spec.flow.preset),
+                            manifest=_clip_manifest(spec, folders[0], clip))
         except BaseException:
             stitcher.abandon()
             raise

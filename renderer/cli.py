@@ -267,9 +267,12 @@ def _render_in_chunks(args, spec, out_dir: Path) -> int:
         _require_ray()
     _say(args, f"dreamreel {dreamreel_version()}: rendering {spec.name} (video, in chunks) "
                f"into {out_dir}")
-    result = render_chunked(spec, out=out_dir, chunks=args.chunks, ray=args.ray,
-                            address=args.address, restart=args.restart,
-                            announce=lambda m: _say(args, m))
+    from .progress_bar import jobs_bar
+
+    with jobs_bar(0, quiet=args.quiet, desc=spec.name) as bar:
+        result = render_chunked(spec, out=out_dir, chunks=args.chunks, ray=args.ray,
+                                address=args.address, restart=args.restart,
+                                announce=lambda m: args.quiet or bar.say(m), bar=bar)
     _say(args, f"wrote {result.frames} frames from {result.chunks} chunks and "
                f"{', '.join(p.name for p in result.outputs)} to {out_dir}")
     _say(args, result.report["summary"])
@@ -290,7 +293,7 @@ def _require_ray() -> None:
 def cmd_batch(args) -> int:
     from .batch_jobs import check_jobs, read_jobs
     from .batch_run import run_on_ray, run_one_by_one, summary_rows
-    from .progress_bar import step_bar
+    from .progress_bar import jobs_bar
 
     jobs = read_jobs(args.jobs, args.out)
     specs = check_jobs(jobs, args.jobs.name)  # a typo in the last job stops the first
@@ -307,18 +310,14 @@ def cmd_batch(args) -> int:
         _require_ray()
     where = "on Ray" if on_ray else "one after another"
     _say(args, f"dreamreel {dreamreel_version()}: {len(jobs)} jobs from {args.jobs}, {where}")
-    with step_bar(len(jobs), quiet=args.quiet, desc="batch", unit="job") as advance:
-        done = []
-
-        def finished(outcome) -> None:
-            done.append(outcome)
-            advance(len(done))
-
+    with jobs_bar(len(jobs), quiet=args.quiet, desc="batch") as bar:
+        finished = lambda outcome: bar.job_done()  # noqa: E731
         if on_ray:
             outcomes = run_on_ray(jobs, specs, restart=args.restart, address=args.address,
-                                  finished=finished)
+                                  finished=finished, report=bar.frames)
         else:
-            outcomes = run_one_by_one(jobs, specs, restart=args.restart, finished=finished)
+            outcomes = run_one_by_one(jobs, specs, restart=args.restart, finished=finished,
+                                      report=bar.frames)
     _print_table(summary_rows(outcomes))
     failed = sum(o.error is not None for o in outcomes)
     if failed:

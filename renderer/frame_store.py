@@ -236,6 +236,22 @@ def read_loss_rows(csv_path: Path) -> dict[int, dict[str, Any]]:
     return log.rows if log else {}
 
 
+def loss_log_columns(csv_path: Path) -> tuple[str, ...]:
+    """The extra columns (after the core ones) of a losses.csv; () when missing or
+    unparseable."""
+    log = _read_log(Path(csv_path))
+    return tuple(log.header[len(CORE_COLUMNS):]) if log and log.header else ()
+
+
+def write_loss_log(csv_path: Path, rows: Iterable[Mapping[str, Any]],
+                   columns: Sequence[str]) -> None:
+    """A whole losses.csv at once, atomically: a log made of other logs' rows (a chunked
+    render's, renderer/chunk_assemble.py)."""
+    columns = _check_columns(columns)
+    write_text_atomic(Path(csv_path), _csv_line([*CORE_COLUMNS, *columns])
+                      + "".join(_row_line(row, columns) for row in rows))
+
+
 def _done_count(frames_dir: Path, rows: Mapping[int, Any]) -> int:
     count = 0
     while (count + 1) in rows:

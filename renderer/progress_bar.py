@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
@@ -28,3 +29,41 @@ def step_bar(total: int | None, *, quiet: bool = False, desc: str = "",
                 bar.update(done - bar.n)
 
         yield advance
+
+
+class JobsBar:
+    """One bar for many renders at once (a batch, a chunked clip): their frames added up,
+    and how many jobs are done. Jobs report as they start, so the total grows; a job
+    not started yet counts for nothing."""
+
+    def __init__(self, jobs: int, bar: tqdm):
+        self.jobs, self.bar = jobs, bar
+        self.counts: dict[str, tuple[int, int]] = {}
+        self.finished = 0
+
+    def frames(self, name: str, done: int, total: int) -> None:
+        self.counts[name] = (done, total)
+        self._show()
+
+    def say(self, line: str) -> None:
+        """A line above the bar (the bar redrawn below it)."""
+        self.bar.write(line, file=sys.stderr)
+
+    def job_done(self) -> None:
+        self.finished += 1
+        self._show()
+
+    def _show(self) -> None:
+        done = sum(d for d, _ in self.counts.values())
+        total = sum(t for _, t in self.counts.values())
+        if total != self.bar.total:
+            self.bar.total = total
+        self.bar.set_postfix_str(f"jobs {self.finished}/{self.jobs}", refresh=False)
+        self.bar.n = done  # counts may also go back: a retried job starts over
+        self.bar.refresh()
+
+
+@contextmanager
+def jobs_bar(jobs: int, *, quiet: bool = False, desc: str = "") -> Iterator[JobsBar]:
+    with tqdm(total=0, desc=desc, unit="frame", disable=quiet, dynamic_ncols=True) as bar:
+        yield JobsBar(jobs, bar)

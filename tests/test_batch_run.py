@@ -85,10 +85,38 @@ def test_one_after_another_the_frames_are_those_of_each_render_alone(
 
 def test_on_a_local_ray_the_frames_are_those_of_each_render_alone(
         jobs_file, one_by_one, local_ray, tmp_path, capsys):
-    assert main(["batch", str(jobs_file), "--ray", "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["batch", str(jobs_file), "--ray", "--out", str(tmp_path)]) == 0
     assert batch_frames(tmp_path) == one_by_one
-    assert capsys.readouterr().out.count(" done ") == len(NAMES)
+    out, err = capsys.readouterr()
+    assert out.count(" done ") == len(NAMES)
+    # One bar for the batch: every job's frames, and the jobs done.
+    assert f"{FRAMES * len(NAMES)}/{FRAMES * len(NAMES)}" in err and "jobs 3/3" in err
     assert local_ray.is_initialized()  # a Ray it found is left running for its owner
+
+
+def test_a_ray_worker_sends_its_frame_counts_now_and_then_and_the_last_one(
+        monkeypatch, tmp_path):
+    """What a worker tells the board: at most one count every POLL_S, and the last."""
+    import renderer.batch_run as batch_run
+
+    sent = []
+
+    class Board:  # the actor handle's shape: board.update.remote(...)
+        class update:  # noqa: N801
+            remote = staticmethod(lambda *count: sent.append(count))
+
+    def fake_render(job, spec, restart, progress):
+        for done in range(1, 101):
+            progress(done, 100, None)
+        return type("Result", (), {"frames": 100, "rendered": 100})()
+
+    monkeypatch.setattr(batch_run, "_render", fake_render)
+    clock = iter(range(1000))
+    monkeypatch.setattr(batch_run.time, "monotonic", lambda: next(clock) * 0.1)
+    outcome = batch_run._ray_job(Job("j", "noise-zoom", None, (), tmp_path), None, False,
+                                 Board())
+    assert outcome.frames == 100 and sent[-1] == ("j", 100, 100)
+    assert 10 <= len(sent) <= 30  # every ~5 counts at 0.1 s a count, not all 100
 
 
 def _process_tree(pid: int) -> list[int]:
@@ -166,7 +194,7 @@ def test_a_failing_job_is_a_row_with_its_reason_and_the_others_finish(tmp_path, 
 def test_crashes_are_retried_and_mistakes_are_not(tmp_path, monkeypatch):
     calls = []
 
-    def render(job, spec, restart):
+    def render(job, spec, restart, progress):
         calls.append(job.name)
         if job.name == "mistake":
             raise DreamreelError("bad input")

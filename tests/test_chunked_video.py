@@ -138,6 +138,28 @@ def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
     assert again.report == result.report and frame_bytes(copy) == frame_bytes(out)
 
 
+def test_the_assembled_folder_reads_as_a_render_folder(chunked, clip, tmp_path, capsys):
+    """OUT has the clip's losses.csv and a manifest: `dreamreel stitch` makes its MP4
+    again and `dreamreel stability` finds the report's figures."""
+    out, result = chunked
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    (copy / "video.mp4").unlink()
+    assert main(["stitch", str(copy)]) == 0
+    assert len(decode_frames(copy / "video.mp4")) == FRAMES
+    assert click_time(copy / "video.mp4") == pytest.approx(CLICK_AT, abs=0.02)
+    with open(copy / "losses.csv", newline="") as rows:
+        logged = list(csv.DictReader(rows))
+    assert [int(row["frame"]) for row in logged] == list(range(1, FRAMES + 1))
+    assert statistics.fmean(float(row["dream_strength"]) for row in logged) == pytest.approx(
+        result.report["dream_strength"], rel=1e-6)  # the assembled frames' terms
+    capsys.readouterr()
+    assert main(["stability", str(copy), "--json", str(tmp_path / "s.json")]) == 0
+    measured = json.loads((tmp_path / "s.json").read_text())
+    for key in ("e_warp_output", "e_warp_input", "dream_strength"):
+        assert measured[key] == pytest.approx(result.report[key], rel=1e-6), key
+
+
 def test_without_a_cross_fade_the_seams_would_show(clip, chunked, tmp_path):
     """The control for the test above: the same chunks butted together flicker at the
     seams (the chunks' dreams differ in detail)."""
