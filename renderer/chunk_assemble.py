@@ -187,8 +187,9 @@ def seam_window(chunk: Chunk) -> range:
 
 def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
     """Per seam: the largest flicker (E_warp of the output, and its excess over the
-    source's) in its window against the median of the frames outside every window, and
-    the mean dream strength there against the median elsewhere."""
+    source's) in its window against the median of the frames outside every window, the
+    largest added flicker against the typical worst frame of as many frames elsewhere,
+    and the mean dream strength there against the median elsewhere."""
     windows = [seam_window(c) for c in plan[1:]]
     at_seams = {f for window in windows for f in window}
 
@@ -207,6 +208,19 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
     def ratio(a, b):
         return None if a is None or not b else round(a / b, 4)
 
+    def typical_stretch_max(value, length: int) -> float | None:
+        """The median, over stretches of ``length`` frames clear of every seam, of each
+        one's worst frame: what a seam's worst frame compares with where the flicker
+        swings by itself (cadence: carried pairs near 0; music-driven steps)."""
+        maxima = []
+        for start in range(1, len(terms) - length + 1):
+            stretch = range(start, start + length)
+            if at_seams.isdisjoint(stretch):
+                values = [v for v in (value(terms[f]) for f in stretch) if v is not None]
+                if values:
+                    maxima.append(max(values))
+        return statistics.median(maxima) if maxima else None
+
     base = {name: median_elsewhere(fn) for name, fn in
             (("e_warp", e_out), ("added", added), ("strength", lambda t: t.dream_strength))}
     seams = []
@@ -216,6 +230,7 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
         added_values = [v for v in map(added, inside) if v is not None]
         e_max = max(e_values, default=None)
         added_max = max(added_values, default=None)
+        stretch_max = typical_stretch_max(added, len(window))
         strength = statistics.fmean(t.dream_strength for t in inside) if inside else None
         seams.append({
             "frames": [window.start, window.stop - 1],
@@ -223,6 +238,8 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
             "e_warp_ratio": ratio(e_max, base["e_warp"]),
             "added_flicker": added_max, "added_flicker_median_elsewhere": base["added"],
             "added_flicker_ratio": ratio(added_max, base["added"]),
+            "added_flicker_stretch_max_elsewhere": stretch_max,
+            "added_flicker_vs_stretches": ratio(added_max, stretch_max),
             "dream_strength": strength, "dream_strength_median_elsewhere": base["strength"],
             "dream_strength_ratio": ratio(strength, base["strength"]),
         })

@@ -277,9 +277,13 @@ def _render_in_chunks(args, spec, out_dir: Path) -> int:
                f"{', '.join(p.name for p in result.outputs)} to {out_dir}")
     _say(args, result.report["summary"])
     for seam in result.report["seams"]:
-        _say(args, f"seam at frames {seam['frames'][0]}-{seam['frames'][1]}: flicker "
-                   f"{seam['e_warp_ratio']}x the median elsewhere, dream strength "
-                   f"{seam['dream_strength_ratio']}x")
+        # Added flicker (E_warp of the output less the source's): a jolt in the clip
+        # itself near a seam is not the seam's. Where the flicker swings by itself
+        # (cadence, music), the typical stretch's worst frame is the fairer yardstick.
+        _say(args, f"seam at frames {seam['frames'][0]}-{seam['frames'][1]}: added flicker "
+                   f"{seam['added_flicker_ratio']}x the median frame elsewhere, "
+                   f"{seam['added_flicker_vs_stretches']}x a typical stretch's worst; "
+                   f"dream strength {seam['dream_strength_ratio']}x")
     return 0
 
 

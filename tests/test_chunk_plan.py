@@ -74,3 +74,23 @@ def test_chunk_settings_leave_every_renders_identity_as_it_was(preset):
     mode = MODES.get(plain.mode)
     assert "warmup" not in mode.identity(plain)["video"]
     assert spec_hash(mode.identity(chunked)) == spec_hash(mode.identity(plain))
+
+
+def test_a_seam_is_weighed_against_stretches_as_long_where_flicker_swings_by_itself():
+    """Cadence 4: carried pairs add ~no flicker, keyframe pairs a lot, so the median frame
+    is ~0 and any seam looks huge against it; against the typical worst frame of as many
+    frames elsewhere, a seam like the rest is 1x, and one twice as bad 2x."""
+    from renderer.chunk_assemble import seam_report
+    from renderer.flow import FrameTerms
+
+    plan = plan_chunks(60, 2, warmup=6, crossfade=4)
+    window = range(plan[1].keep_start, plan[1].own_start + 1)
+
+    def terms(seam_factor):
+        return [FrameTerms(1.0, None if f == 0 else (1.0 if f % 4 == 0 else 0.001) *
+                           (seam_factor if f in window else 1.0), 0.0) for f in range(60)]
+
+    same, = seam_report(plan, terms(1.0))
+    assert same["added_flicker_ratio"] > 100 and same["added_flicker_vs_stretches"] == 1.0
+    worse, = seam_report(plan, terms(2.0))
+    assert worse["added_flicker_vs_stretches"] == 2.0
