@@ -20,7 +20,7 @@ from .batch_jobs import Job
 from .chunk_plan import Chunk, default_chunk_count, plan_chunks
 from .errors import DreamreelError
 from .progress_bar import JobsBar
-from .shared_storage import is_url, location, staged
+from .shared_storage import is_url, location, seen_from, staged
 from .spec import RenderSpec, load_spec
 
 CHUNKS_DIR = "chunks"
@@ -170,8 +170,7 @@ def _assemble(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,
               audio) -> tuple[list[Path], dict]:
     with staged(out) as local:  # a URL: the chunks' frames come down, the clip goes up
         outputs, report = _assemble_here(spec, local, plan, clip, audio)
-    return ([out / Path(p).relative_to(local).as_posix() for p in outputs] if is_url(out)
-            else outputs), report
+    return seen_from(out, local, outputs), report
 
 
 def _assemble_here(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,

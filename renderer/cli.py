@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     stability.set_defaults(run=cmd_stability)
 
     stitch = _command(commands, "stitch", "re-stitch a render folder's frames into MP4 and GIF")
-    stitch.add_argument("out_dir", type=Path, metavar="OUT_DIR")
+    stitch.add_argument("out_dir", type=location, metavar="OUT_DIR",
+                        help="a render folder, or its URL (s3://...)")
     stitch.set_defaults(run=cmd_stitch)
 
     bench = _command(commands, "bench", "measure how fast this machine dreams (1-2 minutes)")
@@ -369,9 +370,11 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_stitch(args) -> int:
+    from .shared_storage import seen_from, staged
     from .stitch import stitch_from_manifest
 
-    outputs = stitch_from_manifest(args.out_dir)
+    with staged(args.out_dir) as folder:  # a URL: fetched, stitched, put back
+        outputs = seen_from(args.out_dir, folder, stitch_from_manifest(folder))
     print(f"wrote {', '.join(str(p) for p in outputs)}")
     return 0
 

@@ -39,6 +39,9 @@ from .errors import DreamreelError
 
 # Protocols whose uploads appear whole (an object is visible only once complete).
 _WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "memory"}
+# The project's extras that bring each protocol's library (pyproject.toml).
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure",
+           "abfss": "azure"}
 _SYNC_SECONDS = 1.0
 _LOG = "losses.csv"
 _MANIFEST = "manifest.json"  # says whose frames they are: up before them
@@ -89,7 +92,9 @@ def open_url(url: str):
     try:
         return url_to_fs(url)
     except ImportError as err:  # e.g. "Install s3fs to access S3"
-        raise DreamreelError(f"cannot use {url}: {_one_line(err)}") from None
+        extra = _EXTRAS.get(url.split("://", 1)[0])
+        hint = f" (pip install 'dreamreel[{extra}]')" if extra else ""
+        raise DreamreelError(f"cannot use {url}: {_one_line(err)}{hint}") from None
     except (ValueError, OSError) as err:
         raise DreamreelError(f"cannot use {url}: {_one_line(err)}") from None
 
@@ -125,8 +130,16 @@ def at_url(result, local: Path, url: RemotePath):
     """A RenderResult of a render staged in ``local``, its folder and outputs at ``url``."""
     import dataclasses
 
-    return dataclasses.replace(result, out_dir=url, outputs=[
-        url / Path(path).relative_to(local).as_posix() for path in result.outputs])
+    return dataclasses.replace(result, out_dir=url,
+                               outputs=seen_from(url, local, result.outputs))
+
+
+def seen_from(out: Path | RemotePath, local: Path, paths: list) -> list:
+    """Files written in ``local``, the staging copy of ``out``, as ``out``'s (a URL's
+    files; the paths themselves when ``out`` is a local folder)."""
+    if not is_url(out):
+        return list(paths)
+    return [out / Path(path).relative_to(local).as_posix() for path in paths]
 
 
 def _staging_root() -> str | None:

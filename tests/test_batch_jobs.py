@@ -66,6 +66,17 @@ def test_without_out_jobs_go_under_renders_named_after_the_file(tmp_path, monkey
     assert jobs[1].out == tmp_path / "renders" / "night" / "progress"
 
 
+def test_outs_may_be_urls_kept_as_they_are(tmp_path):
+    jobs = read_jobs(write(tmp_path, 'out = "s3://bucket/night"\n'
+                                     '[[job]]\npreset = "noise-zoom"\nseed = [1, 2]\n'
+                                     '[[job]]\npreset = "progress"\nout = "gs://b/p/"\n'
+                                     '[[job]]\npreset = "noise-zoom"\nout = "mine"\n'))
+    assert [str(job.out) for job in jobs] == [
+        "s3://bucket/night/noise-zoom-seed1", "s3://bucket/night/noise-zoom-seed2",
+        "gs://b/p", str(tmp_path / "mine")]
+    assert jobs[0].out.name == "noise-zoom-seed1"
+
+
 @pytest.mark.parametrize("text, words", [
     ('[[job]]\npreset = "noise-zoom"\nseeds = [1, 2]\n',
      ["jobs.toml: job 1: unknown key 'seeds'", "did you mean seed?"]),

@@ -6,12 +6,14 @@ one uninterrupted run. S3 is moto's local server (tests/conftest.py s3_server)."
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import os
 import signal
 import subprocess
 import time
 
+import fsspec
 import pytest
 
 from helpers import decode_frames, dreamreel_argv, fetched, frame_bytes, set_args
@@ -34,7 +36,7 @@ def staging(tmp_path, monkeypatch):
     return folder
 
 
-def test_a_render_at_a_url_resumes_to_the_frames_of_one_run(tmp_path, staging):
+def test_a_render_at_a_url_resumes_to_the_frames_of_one_run(tmp_path, staging, capsys):
     url = "memory://renders/resumes"
     render("noise-zoom", out=url, overrides=[*TINY, "frames=3"])
     result = render("noise-zoom", out=url, overrides=[*TINY, "frames=6"])
@@ -47,6 +49,11 @@ def test_a_render_at_a_url_resumes_to_the_frames_of_one_run(tmp_path, staging):
     assert {p.name for p in copy.iterdir()} == {p.name for p in (tmp_path / "local").iterdir()
                                                if not p.name.startswith(".")}
     assert os.listdir(staging) == []  # the staging copy goes when the render ends
+    fs, root = fsspec.core.url_to_fs(url)
+    fs.rm_file(f"{root}/zoom.mp4")
+    assert main(["stitch", url]) == 0  # fetched, stitched, put back
+    assert capsys.readouterr().out.strip() == f"wrote {url}/zoom.mp4"
+    assert fs.isfile(f"{root}/zoom.mp4")
 
 
 def test_every_row_at_the_url_has_its_frame_there_while_rendering(staging, monkeypatch):
@@ -79,8 +86,6 @@ def _rows_at(fs, root: str) -> int:
 
 
 def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging, tmp_path):
-    import fsspec
-
     url = f"{s3_bucket}/zoom"
     settings = [*TINY, "frames=120"]
     child = subprocess.Popen(dreamreel_argv("render", "noise-zoom", *set_args(settings),
@@ -117,6 +122,11 @@ def test_a_url_that_cannot_be_used_is_one_line(s3_server, tmp_path, capsys):
     assert main(["render", "noise-zoom", "--out", "nope://renders/x"]) == 2
     assert capsys.readouterr().err.strip() == (
         "dreamreel: error: cannot use nope://renders/x: Protocol not known: nope")
+    if importlib.util.find_spec("gcsfs") is None:  # a protocol whose library is missing
+        assert main(["render", "noise-zoom", "--out", "gs://renders/x"]) == 2
+        assert capsys.readouterr().err.strip() == (
+            "dreamreel: error: cannot use gs://renders/x: Please install gcsfs to access "
+            "Google Storage (pip install 'dreamreel[gcs]')")
     assert main(["render", "noise-zoom", "--out", "s3://no-such-bucket/x", "--quiet",
                  *set_args([*TINY, "frames=2"])]) == 2
     err = capsys.readouterr().err.strip()
