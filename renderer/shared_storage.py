@@ -43,6 +43,7 @@ _WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci",
 _EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure",
            "abfss": "azure"}
 _SYNC_SECONDS = 1.0
+_STAGING_PREFIX = "dreamreel-staging-"  # + pid-random
 _LOG = "losses.csv"
 _MANIFEST = "manifest.json"  # says whose frames they are: up before them
 # Uploaded at every sync, before the log that lists them.
@@ -111,7 +112,10 @@ def staged(out: str | os.PathLike, *, only: Iterable[str] | None = None,
         return
     url = os.fspath(out).rstrip("/")
     fs, root = open_url(url)
-    staging = Path(tempfile.mkdtemp(prefix="dreamreel-", dir=_staging_root()))
+    staging_root = _staging_root()
+    _sweep_stale(staging_root)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-",
+                                    dir=staging_root))
     local = staging / (posixpath.basename(root.rstrip("/")) or "out")
     try:
         mirror = Mirror(fs, root, local, url)
@@ -122,8 +126,31 @@ def staged(out: str | os.PathLike, *, only: Iterable[str] | None = None,
         mirror.check_writable()
         with mirror.running():
             yield local
+    except DreamreelError as err:  # the user knows the URL, not the staging copy
+        err.args = (str(err).replace(str(local), url), *err.args[1:])
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sweep_stale(root: str | None) -> None:
+    """Remove staging copies whose process is gone (killed: no ``finally`` ran), so a
+    worker killed again and again does not fill its disk with frames."""
+    folder = Path(root or tempfile.gettempdir())
+    for stale in folder.glob(f"{_STAGING_PREFIX}*-*"):
+        pid = stale.name[len(_STAGING_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's: alive
+    return True
 
 
 def at_url(result, local: Path, url: RemotePath):

@@ -20,6 +20,7 @@ from helpers import decode_frames, dreamreel_argv, fetched, frame_bytes, set_arg
 from renderer import render
 from renderer import shared_storage
 from renderer.cli import main
+from renderer.errors import DreamreelError
 from renderer.frame_store import numbered_frame_files
 from renderer.media.images import read_image
 
@@ -49,6 +50,10 @@ def test_a_render_at_a_url_resumes_to_the_frames_of_one_run(tmp_path, staging, c
     assert {p.name for p in copy.iterdir()} == {p.name for p in (tmp_path / "local").iterdir()
                                                if not p.name.startswith(".")}
     assert os.listdir(staging) == []  # the staging copy goes when the render ends
+    with pytest.raises(DreamreelError) as refused:  # another render's frames are there
+        render("noise-zoom", out=url, overrides=[*TINY, "frames=6", "seed=5"])
+    assert str(refused.value).startswith(f"{url} holds frames") and "staging" not in str(
+        refused.value)
     fs, root = fsspec.core.url_to_fs(url)
     fs.rm_file(f"{root}/zoom.mp4")
     assert main(["stitch", url]) == 0  # fetched, stitched, put back
@@ -105,6 +110,7 @@ def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging
         if child.poll() is None:
             child.kill()
             child.wait()
+    assert len(os.listdir(staging)) == 1  # the killed render's copy, until the next one
     copy = fetched(url, tmp_path / "killed")
     rows = list(csv.DictReader((copy / "losses.csv").open()))
     assert 3 <= len(rows) < 120  # killed midway
@@ -112,6 +118,7 @@ def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging
         assert read_image(copy / "frames" / f"{int(row['frame']):06d}.png").shape == (64, 64, 3)
 
     result = render("noise-zoom", out=url, overrides=settings)
+    assert os.listdir(staging) == []  # swept: its process is gone
     assert result.frames == 120 and 0 < result.rendered <= 120 - len(rows)
     render("noise-zoom", out=tmp_path / "local", overrides=settings)
     assert frame_bytes(fetched(url, tmp_path / "resumed")) == frame_bytes(tmp_path / "local")
