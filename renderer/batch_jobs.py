@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,9 @@ class Job:
     sets: tuple[str, ...]     # "key=value" overrides, applied in order, like --set
     out: Path | RemotePath    # absolute, or a URL (renderer/shared_storage.py)
     cpus: int = 1             # CPU cores the job asks Ray for
+    # Called with the job's folder after its render, before a URL's copy goes up (a
+    # chunk encodes its part of the clip: renderer/chunk_parts.py). Picklable, for Ray.
+    after: Callable[[Path], None] | None = None
 
 
 def read_jobs(path: Path, out: Path | RemotePath | None = None) -> list[Job]:

@@ -108,16 +108,12 @@ class ChunkFrames:
 def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, fps: float,
              estimator: FlowEstimator, stitcher: Stitcher,
              manifest: dict) -> tuple[list[Path], dict]:
-    """Write OUT/frames/, feed the stitcher, measure: the stitched files, report.json; then
-    losses.csv and ``manifest`` as manifest.json, so OUT reads as a render folder (for
-    ``dreamreel stitch`` and ``stability``)."""
-    frames_dir = out / FRAMES_DIR
-    frames_dir.mkdir(parents=True, exist_ok=True)
+    """Write OUT/frames/, feed the stitcher, measure: the stitched files and the records
+    (write_records). Every frame is read here, one after another: renderer/chunk_parts.py
+    is the way that reads only the seams."""
+    frames_dir = clip_frames_dir(out, plan[-1].stop)
     count = plan[-1].stop
-    for stale in numbered_frame_files(frames_dir)[count:]:  # a longer earlier plan's
-        stale.unlink()
     chunk_frames = ChunkFrames(plan, folders)
-    meter = StabilityMeter(fps, estimator)
     terms, previous = [], None
     for frame, raw, image in _read_ahead(chunk_frames, zip(range(count), raw_frames)):
         target = frames_dir / frame_file_name(frame)
@@ -131,13 +127,33 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
         measured = chunk_frames.logged_terms(frame)
         if measured is None:
             measured = measure_frame(raw, image, previous, estimator=estimator)
-        meter.add_terms(measured)
         terms.append(measured)
         previous = (raw, image)
     outputs = stitcher.finish(lambda index: read_image(frames_dir / frame_file_name(index)))
-    write_loss_log(out / LOSSES_CSV, chunk_frames.rows(count, terms),
-                   loss_log_columns(folders[0] / LOSSES_CSV))
+    return outputs, write_records(out, plan, chunk_frames, terms, fps, estimator, manifest)
+
+
+def clip_frames_dir(out: Path, count: int) -> Path:
+    """OUT/frames/, made, without frames past ``count`` (a longer earlier plan's)."""
+    frames_dir = out / FRAMES_DIR
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    for stale in numbered_frame_files(frames_dir)[count:]:
+        stale.unlink()
+    return frames_dir
+
+
+def write_records(out: Path, plan: list[Chunk], chunk_frames: ChunkFrames,
+                  terms: list[FrameTerms], fps: float, estimator: FlowEstimator,
+                  manifest: dict) -> dict:
+    """After the clip's frames: losses.csv and ``manifest`` as manifest.json, so OUT
+    reads as a render folder (for ``dreamreel stitch`` and ``stability``), and
+    report.json (returned): the stability of every frame pair, and the seams."""
+    write_loss_log(out / LOSSES_CSV, chunk_frames.rows(len(terms), terms),
+                   loss_log_columns(chunk_frames.folders[0] / LOSSES_CSV))
     write_json_atomic(out / MANIFEST_NAME, manifest)
+    meter = StabilityMeter(fps, estimator)
+    for measured in terms:
+        meter.add_terms(measured)
     stability = meter.report()
     report = {"summary": stability.summary_line(), **stability.to_dict(),
               "cuts": chunk_frames.cuts(),
@@ -145,7 +161,7 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
                           "own": [c.own_start, c.stop]} for c in plan],
               "seams": seam_report(plan, terms)}
     write_json_atomic(out / "report.json", report)
-    return outputs, report
+    return report
 
 
 def _read_ahead(chunk_frames: ChunkFrames, frames, depth: int | None = None):

@@ -104,3 +104,11 @@ def check_chunk_settings(warmup: int, crossfade: int, chunks: int, prefix: str) 
     if warmup < 0 or crossfade < 0 or chunks < 0:
         raise DreamreelError(f"{prefix}warmup and {prefix}crossfade must be >= 0, "
                              f"{prefix}chunks >= 0 (0: one per worker)")
+
+
+def solo_range(plan: list[Chunk], index: int) -> range:
+    """The final frames chunk ``index`` gives alone (no cross-fade): from its own start to
+    the next chunk's overlap (or its end)."""
+    chunk = plan[index]
+    return range(chunk.own_start, plan[index + 1].keep_start if index + 1 < len(plan)
+                 else chunk.stop)

@@ -11,12 +11,14 @@ renderer/chunk_assemble.py makes the clip's frames, MP4/GIF and report.json in O
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from .batch_jobs import Job
+from .chunk_parts import encode_solo_part
 from .chunk_plan import Chunk, default_chunk_count, plan_chunks
 from .errors import DreamreelError
 from .progress_bar import JobsBar
@@ -100,7 +102,10 @@ def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = No
                            align=v.cadence)
         spec = _seeded(spec, out, plan, restart, announce)
         folders = [chunk_folder(out, c) for c in plan]
-        jobs = [Job(f"chunk {c.index + 1}/{len(plan)}", spec.name, spec.input, (), folder)
+        parts = in_parts(spec)
+        jobs = [Job(f"chunk {c.index + 1}/{len(plan)}", spec.name, spec.input, (), folder,
+                    after=functools.partial(encode_solo_part, plan=plan, index=c.index,
+                                            fps=clip.fps) if parts else None)
                 for c, folder in zip(plan, folders)]
         specs = [chunk_spec(spec, clip, c) for c in plan]
         announce(f"{clip.count} frames in {len(plan)} chunks "
@@ -173,24 +178,40 @@ def _assemble(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,
     return seen_from(out, local, outputs), report
 
 
+def in_parts(spec: RenderSpec) -> bool:
+    """Whether the workers encode the clip's parts (renderer/chunk_parts.py): an MP4
+    alone; a GIF, ping-pong or held last frame needs every frame in one place."""
+    o = spec.output
+    return o.mp4 and not (o.gif or o.pingpong or o.hold_last)
+
+
 def _assemble_here(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,
                    audio) -> tuple[list[Path], dict]:
     from .chunk_assemble import assemble
+    from .chunk_parts import PartsDiffer, assemble_from_parts, parts_ready
     from .flow import FlowEstimator
     from .modes import create_mode
     from .stitch import Stitcher
 
     folders = [chunk_folder(out, c) for c in plan]
-    o = spec.output
-    stitcher = Stitcher(out, name="video", fps=clip.fps, count=clip.count, mp4=o.mp4,
-                        gif=o.gif, gif_max_side=o.gif_max_side, pingpong=o.pingpong,
-                        hold_last=o.hold_last, audio=audio, threaded=spec.pipeline)
+    manifest = _clip_manifest(spec, folders[0], clip)
+    estimator = FlowEstimator(spec.flow.method, spec.flow.preset)
     with create_mode(spec) as mode:  # the raw frames, for the stability meter
+        if in_parts(spec) and parts_ready(plan, folders):
+            try:
+                return assemble_from_parts(out, plan, folders, clip=mode.source, fps=clip.fps,
+                                           estimator=estimator, mp4=out / "video.mp4",
+                                           audio=audio, manifest=manifest)
+            except PartsDiffer:
+                pass  # encoded unalike (another FFmpeg?): encode the clip here instead
+        o = spec.output
+        stitcher = Stitcher(out, name="video", fps=clip.fps, count=clip.count, mp4=o.mp4,
+                            gif=o.gif, gif_max_side=o.gif_max_side, pingpong=o.pingpong,
+                            hold_last=o.hold_last, audio=audio, threaded=spec.pipeline)
         try:
             return assemble(out, plan, folders, raw_frames=mode.source.frames(),
-                            fps=clip.fps, stitcher=stitcher,
-                            estimator=FlowEstimator(spec.flow.method, spec.flow.preset),
-                            manifest=_clip_manifest(spec, folders[0], clip))
+                            fps=clip.fps, stitcher=stitcher, estimator=estimator,
+                            manifest=manifest)
         except BaseException:
             stitcher.abandon()
             raise

@@ -74,6 +74,9 @@ def test_the_stitched_clip_has_the_clips_frames_fps_and_sound(chunked):
         assert float(container.streams.video[0].average_rate) == pytest.approx(FPS)
         assert container.streams.audio  # the clip's sound, in its place
     assert click_time(out / "video.mp4") == pytest.approx(CLICK_AT, abs=0.02)
+    # Each worker encoded the frames its chunk gives alone; the driver joined them.
+    assert [p.name for c in _plan(out) for p in chunk_folder(out, c).glob("part-*.mp4")] == [
+        "part-000000-000009.mp4", "part-000012-000021.mp4", "part-000024-000036.mp4"]
     # The warm-up frames were dreamed in the chunk folders but are not in the clip.
     assert result.rendered == FRAMES + sum(c.warmup + c.overlap for c in _plan(out))
 
@@ -125,17 +128,29 @@ def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
     for key in ("e_warp_output", "e_warp_input", "dream_strength"):
         assert result.report[key] == pytest.approx(whole[key], rel=1e-6), key
 
+    import renderer.chunk_parts as parts
+
     calls = []
-    measure = assemble.measure_frame
-    monkeypatch.setattr(assemble, "measure_frame",
-                        lambda *args, **kwargs: calls.append(1) or measure(*args, **kwargs))
-    copy = tmp_path / "out"
-    shutil.copytree(out, copy)
-    shutil.rmtree(copy / "frames")
-    again = render_chunked(spec, out=copy, chunks=3)  # every chunk done: assembling only
-    assert again.rendered == 0
-    assert len(calls) == sum(len(seam_window(c)) for c in _plan(out)[1:])
-    assert again.report == result.report and frame_bytes(copy) == frame_bytes(out)
+    for module in (assemble, parts):
+        monkeypatch.setattr(module, "measure_frame", lambda *args, _measure=module.measure_frame,
+                            **kwargs: calls.append(1) or _measure(*args, **kwargs))
+    # From the parts the workers encoded (an MP4 alone), and serially (a GIF too).
+    for way, extra in (("parts", ()), ("serial", ("output.gif=true",))):
+        calls.clear()
+        copy = tmp_path / way
+        shutil.copytree(out, copy)
+        shutil.rmtree(copy / "frames")
+        again = render_chunked(spec_for(clip, *extra), out=copy, chunks=3)  # assembling only
+        assert again.rendered == 0
+        assert len(calls) == sum(len(seam_window(c)) for c in _plan(out)[1:]), way
+        assert again.report == result.report and frame_bytes(copy) == frame_bytes(out), way
+    assert (tmp_path / "serial" / "video.gif").is_file()
+    joined, whole = (decode_frames(tmp_path / way / "video.mp4") for way in ("parts", "serial"))
+    assert len(joined) == len(whole) == FRAMES
+    # Each frame where it belongs, as close to its PNG as the clip encoded in one go.
+    for a, b, png in zip(joined, whole, read_frames(out)):
+        error, reference = (np.abs(x.astype(int) - png.astype(int)).mean() for x in (a, b))
+        assert error < 1.2 * reference + 0.3, (error, reference)
 
 
 def test_the_assembled_folder_reads_as_a_render_folder(chunked, clip, tmp_path, capsys):
