@@ -19,6 +19,12 @@ chunk's first frame dreams fully (video-dream: 30 steps x 4 octaves against 8 x 
     T(N) = ray + start + t_f * (F / N + extra + first) + F * t_assemble
            + (N - 1) * (crossfade + 1) * (t_stability + t_write)
 
+and the parts way (renderer/chunk_parts.py), where each worker encodes its own frames:
+
+    T(N) = ray + start + t_f * (F / N + extra + first) + F / N * (t_read + t_encode)
+           + F * (t_link + t_join)
+           + (N - 1) * (crossfade + 1) * (t_stability + t_write + 2 t_read + t_encode)
+
     PYTHONPATH=. python benchmarks/chunk_model.py [--frames 14400] [--t-f 0.1 0.25 0.5]
     PYTHONPATH=. python benchmarks/chunk_model.py --assembly-ms 16   # what if: see RESULTS
 """
@@ -101,8 +107,17 @@ def assembly_s(count: int = 24) -> dict[str, float]:
             start = time.perf_counter()
             list(pool.map(read_image, paths))
             threaded = (time.perf_counter() - start) / len(paths)
+        # The parts way: the driver joins the workers' parts by copying packets.
+        from renderer.media.mp4_concat import concat_mp4
+        from renderer.media.writer import write_mp4
+
+        part = Path(folder) / "part.mp4"
+        write_mp4(part, frames, 24)
+        start = time.perf_counter()
+        joined = concat_mp4(Path(folder) / "joined.mp4", [part] * 10, 24)
+        join = (time.perf_counter() - start) / joined
     pieces = {name: statistics.median(values[1:]) for name, values in times.items()}
-    return {**pieces, "read PNG, threads": threaded}
+    return {**pieces, "read PNG, threads": threaded, "join": join}
 
 
 def main() -> None:
@@ -132,20 +147,36 @@ def main() -> None:
     frames = args.frames
     print(f"{frames} frames; first frame = {FIRST_FRAME:.1f} frames' work; "
           f"{args.extra} extra frames per chunk after the first")
-    print(f"{'t_f s':>6} {'N':>4} {'T(N) min':>9} {'speed-up':>9} {'seams %':>8} "
-          f"{'assembly %':>11}")
-    for t_f in args.t_f:
-        plain = start + t_f * (frames + FIRST_FRAME)
-        for n in args.workers:
-            if n == 1:
-                total, seams, assembly = plain, 0.0, 0.0
-            else:
+    # The parts way (renderer/chunk_parts.py): each worker reads and encodes its own
+    # frames after dreaming them; the driver links every frame, joins the parts, and per
+    # seam reads both chunks' frames, blends, measures and encodes the cross-fade.
+    worker_part = pieces["read PNG"] + pieces["encode"]
+    parts_frame = pieces["link"] + pieces["join"]
+    parts_seam = (args.crossfade + 1) * (pieces["stability"] + pieces["write PNG"]
+                                         + 2 * pieces["read PNG"] + pieces["encode"])
+    print(f"parts way: workers {1000 * worker_part:.1f} ms/frame (read, encode); driver "
+          f"{1000 * parts_frame:.2f} ms/frame (link, join) + {parts_seam:.1f} s per seam")
+    for way in ("serial", "parts"):
+        print(f"\n{way} assembly\n{'t_f s':>6} {'N':>4} {'T(N) min':>9} {'speed-up':>9} "
+              f"{'seams %':>8} {'assembly %':>11}")
+        for t_f in args.t_f:
+            plain = start + t_f * (frames + FIRST_FRAME)
+            for n in args.workers:
+                if n == 1:
+                    total, seams, assembly = plain, 0.0, 0.0
+                    print(f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {1:>9.2f} {0:>8.2f} "
+                          f"{0:>11.1f}")
+                    continue
                 seams = (n - 1) * args.extra * t_f  # all workers' extra dreaming
-                assembly = frames * per_frame + (n - 1) * per_seam
-                total = (RAY_START_S + start + t_f * (frames / n + args.extra + FIRST_FRAME)
-                         + assembly)
-            print(f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {plain / total:>9.2f} "
-                  f"{100 * seams / (t_f * frames):>8.2f} {100 * assembly / total:>11.1f}")
+                chunk = t_f * (frames / n + args.extra + FIRST_FRAME)
+                if way == "serial":
+                    assembly = frames * per_frame + (n - 1) * per_seam
+                else:
+                    chunk += frames / n * worker_part
+                    assembly = frames * parts_frame + (n - 1) * parts_seam
+                total = RAY_START_S + start + chunk + assembly
+                print(f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {plain / total:>9.2f} "
+                      f"{100 * seams / (t_f * frames):>8.2f} {100 * assembly / total:>11.1f}")
 
 
 if __name__ == "__main__":
