@@ -334,14 +334,13 @@ class Mirror:
 
     def _remove(self, relatives: list[str]) -> None:
         for relative in relatives:
-            with contextlib.suppress(FileNotFoundError):
-                try:
-                    self.fs.rm_file(f"{self.root}/{relative}")
-                except FileNotFoundError:
-                    raise
-                except Exception as err:  # noqa: BLE001
-                    raise DreamreelError(f"cannot remove {self.url}/{relative}: "
-                                         f"{_one_line(err)}") from None
+            try:
+                self.fs.rm_file(f"{self.root}/{relative}")
+            except FileNotFoundError:
+                pass  # gone already: what was wanted
+            except Exception as err:  # noqa: BLE001 - each protocol raises its own kinds
+                raise DreamreelError(f"cannot remove {self.url}/{relative}: "
+                                     f"{_one_line(err)}") from None
             self.remote.discard(relative)
             self.sent.pop(relative, None)
 

@@ -246,9 +246,9 @@ def test_ray_missing_is_one_line(clip, tmp_path, monkeypatch, capsys):
 
 
 def test_chunks_read_the_whole_renders_schedules(clip, tmp_path):
-    """dream.steps drops to 0 at frame 20: every chunk, warm-up included, takes the
+    """dream.steps drops to 0 at frame 14: every chunk, warm-up included, takes the
     whole render's steps at each frame (its own first frame dreams video.first_steps)."""
-    render_chunked(spec_for(clip, "video.end_frame=24", "dream.steps=0:(2), 19:(2), 20:(0)"),
+    render_chunked(spec_for(clip, "video.end_frame=20", "dream.steps=0:(2), 13:(2), 14:(0)"),
                    out=tmp_path, chunks=2)
     taken, expected = [], []
     for chunk in _plan(tmp_path):
@@ -257,5 +257,5 @@ def test_chunks_read_the_whole_renders_schedules(clip, tmp_path):
         assert len(steps) == chunk.count
         frames = range(chunk.render_start, chunk.stop)
         taken += zip(frames, steps)
-        expected += [(f, 4 if f == chunk.render_start else 2 if f < 20 else 0) for f in frames]
+        expected += [(f, 4 if f == chunk.render_start else 2 if f < 14 else 0) for f in frames]
     assert taken == expected and _plan(tmp_path)[1].render_start > 0

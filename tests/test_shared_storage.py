@@ -92,7 +92,7 @@ def _rows_at(fs, root: str) -> int:
 
 def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging, tmp_path):
     url = f"{s3_bucket}/zoom"
-    settings = [*TINY, "frames=120"]
+    settings = [*TINY, "frames=80"]
     child = subprocess.Popen(dreamreel_argv("render", "noise-zoom", *set_args(settings),
                                             "--out", url, "--quiet"),
                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -113,16 +113,16 @@ def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging
     assert len(os.listdir(staging)) == 1  # the killed render's copy, until the next one
     copy = fetched(url, tmp_path / "killed")
     rows = list(csv.DictReader((copy / "losses.csv").open()))
-    assert 3 <= len(rows) < 120  # killed midway
+    assert 3 <= len(rows) < 80  # killed midway
     for row in rows:  # each listed frame is there, whole
         assert read_image(copy / "frames" / f"{int(row['frame']):06d}.png").shape == (64, 64, 3)
 
     result = render("noise-zoom", out=url, overrides=settings)
     assert os.listdir(staging) == []  # swept: its process is gone
-    assert result.frames == 120 and 0 < result.rendered <= 120 - len(rows)
+    assert result.frames == 80 and 0 < result.rendered <= 80 - len(rows)
     render("noise-zoom", out=tmp_path / "local", overrides=settings)
     assert frame_bytes(fetched(url, tmp_path / "resumed")) == frame_bytes(tmp_path / "local")
-    assert len(numbered_frame_files(tmp_path / "resumed" / "frames")) == 120
+    assert len(numbered_frame_files(tmp_path / "resumed" / "frames")) == 80
 
 
 def test_a_url_that_cannot_be_used_is_one_line(s3_server, tmp_path, capsys):
