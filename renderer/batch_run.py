@@ -79,16 +79,10 @@ def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = 
 def _render(job: Job, spec, restart: bool, progress):
     from .pipeline import render
     from .quiet_tf import use_backend_quietly
-    from .shared_storage import at_url, is_url, staged
 
     # TensorFlow's C++ start-up chatter would interleave with the batch's progress bar.
     use_backend_quietly(spec.backend)
-    if job.after is None:
-        return render(spec, out=job.out, restart=restart, progress=progress)
-    with staged(job.out) as folder:  # job.after's files go up with the frames
-        result = render(spec, out=folder, restart=restart, progress=progress)
-        job.after(folder)
-    return at_url(result, folder, job.out) if is_url(job.out) else result
+    return render(spec, out=job.out, restart=restart, progress=progress, then=job.after)
 
 
 def run_one_by_one(jobs: list[Job], specs: list, *, restart: bool = False,

@@ -118,7 +118,7 @@ def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, f
     for frame, raw, image in _read_ahead(chunk_frames, zip(range(count), raw_frames)):
         target = frames_dir / frame_file_name(frame)
         unblended = chunk_frames.unblended(frame)
-        if unblended is None or not _linked(unblended, target):
+        if unblended is None or not linked(unblended, target):
             write_image_atomic(target, image)
         stitcher.add(frame, image)
         # The chunks measured their own frames as they rendered them, in parallel: only
@@ -181,7 +181,7 @@ def _read_ahead(chunk_frames: ChunkFrames, frames, depth: int | None = None):
             yield frame_, raw_, image.result()
 
 
-def _linked(source: Path, target: Path) -> bool:
+def linked(source: Path, target: Path) -> bool:
     """``target`` as a hard link to ``source`` (the same bytes, nothing encoded or copied),
     swapped in atomically; False where links cannot be made (another file system...)."""
     temp = target.with_name(f".{target.name}.link.partial")

@@ -23,7 +23,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .chunk_assemble import ChunkFrames, _linked, clip_frames_dir, write_records
+from .chunk_assemble import ChunkFrames, linked, clip_frames_dir, write_records
 from .chunk_plan import Chunk, solo_range
 from .files import atomic_path
 from .flow import FlowEstimator, measure_frame
@@ -75,7 +75,7 @@ def assemble_from_parts(out: Path, plan: list[Chunk], folders: list[Path], *, cl
             write_image_atomic(target, blended[frame])
         else:
             source = chunk_frames.unblended(frame)
-            if not _linked(source, target):
+            if not linked(source, target):
                 with atomic_path(target) as temp:
                     shutil.copyfile(source, temp)
     parts_dir = out / PARTS_DIR

@@ -5,7 +5,9 @@ into OUT/chunks/<first>-<stop>/, so a chunk writes its frames atomically and a c
 again resumes from its own frames; the batch runner (renderer/batch_run.py) runs them,
 here or as Ray tasks. A chunk folder is named by its range: a changed plan (other
 chunks, warm-up) renders new folders instead of refusing the old ones. Then
-renderer/chunk_assemble.py makes the clip's frames, MP4/GIF and report.json in OUT.
+renderer/chunk_parts.py (an MP4 alone: each worker encoded its part) or
+renderer/chunk_assemble.py (every frame read again) makes the clip's frames, MP4/GIF and
+report.json in OUT.
 """
 
 from __future__ import annotations

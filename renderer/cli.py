@@ -70,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                              "(video.warmup, video.crossfade keep the seams smooth)")
     render.add_argument("--chunks", type=int, metavar="N",
                         help="video: render the clip in N chunks (default with --ray: "
-                             "video.chunks, else one per core); without --ray, one after another")
+                             "video.chunks, else one per Ray GPU or core); without --ray, one "
+                             "after another")
     render.add_argument("--address", metavar="ADDR",
                         help="with --ray: an existing Ray cluster (default: RAY_ADDRESS, "
                              "else a local Ray with this machine's cores)")

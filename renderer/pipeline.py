@@ -15,7 +15,8 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
            out: str | Path | None = None, overrides: Sequence[str] = (),
            restart: bool = False, progress: FrameProgress | None = None,
            announce: Callable[[str], None] | None = None,
-           max_frames: int | None = None, **settings: Any) -> RenderResult:
+           max_frames: int | None = None, then: Callable[[Path], None] | None = None,
+           **settings: Any) -> RenderResult:
     """Render ``preset`` (a shipped preset's name, a .toml path or a RenderSpec).
 
     input     -- a photo (zoom, progress) or a clip / frame folder (video)
@@ -27,6 +28,8 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     progress  -- called as (frames done, frames total, last loss or None)
     max_frames -- with an ``audio`` track, which sets the frame count: render only the
                  first max_frames (a preview; the CLI's --frames)
+    then      -- called with the render folder once the frames are done, before a URL's
+                 copy goes up (a chunk encodes its part of the clip: chunk_parts.py)
     """
     spec = load_spec(preset, overrides, input=None if input is None else str(input),
                      **settings)
@@ -40,6 +43,8 @@ def render(preset: str | RenderSpec, *, input: str | Path | None = None,
     # A URL renders into a local copy that goes up as it grows (renderer/shared_storage.py).
     with staged(target) as out_dir:
         result = _render_into(spec, out_dir, restart, progress, announce)
+        if then is not None:
+            then(out_dir)
     return at_url(result, out_dir, target) if is_url(target) else result
 
 
