@@ -2,7 +2,7 @@
 
 Reads a finished render's per-frame schedule column from losses.csv (default: `zoom`, the
 zoom factor an `audio:` schedule gave each frame) and correlates it with an onset envelope
-computed here from the track alone, by another route than renderer/audio_features.py:
+computed here from the track alone, by another route than renderer/schedules/audio_features.py:
 the track decoded to PCM by the ffmpeg binary of imageio-ffmpeg (not PyAV), the envelope
 the half-wave rectified rise of RMS amplitude in 10 ms hops (no FFT), summed per frame.
 The correlation is shown at lags -1, 0, +1 frames too: it should peak at 0.

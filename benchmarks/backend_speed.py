@@ -11,7 +11,7 @@ wrapped in torch.compile: the engine does not do it; this measures whether it sh
 
 Keras picks its backend once per process, so each backend runs in a child process of its
 own (this script again, with --backend). Each child builds the embedded model with its
-default layers, dreams a square noise image through renderer.dream.dream (one octave,
+default layers, dreams a square noise image through renderer.engine.dream.dream (one octave,
 default tiling: one 512-px tile up to 512 px, jitter 32), once to trace/compile, then
 ``--rounds`` times ``--steps`` steps; the table shows the median steps/s and the one-off
 warm-up (trace + compile + first run) per size.
@@ -33,7 +33,7 @@ import time
 
 
 def child(backend: str, sizes: list[int], steps: int, rounds: int) -> dict:
-    from renderer.backends import use
+    from renderer.runtime.backend_choice import use
 
     compiled = backend == "torch-compile"
     use("torch" if compiled else backend)
@@ -42,13 +42,13 @@ def child(backend: str, sizes: list[int], steps: int, rounds: int) -> dict:
     if compiled:
         import torch
 
-        from renderer.backends.torch_step import TorchAscent
+        from renderer.engine.steps.torch_step import TorchAscent
 
         TorchAscent._window_loss = torch.compile(TorchAscent._window_loss)
 
-    from renderer.dream import DreamSettings, dream
-    from renderer.models import load_dream_model
-    from renderer.noise import make_noise
+    from renderer.engine.dream import DreamSettings, dream
+    from renderer.models.zoo import load_dream_model
+    from renderer.imaging.noise import make_noise
 
     model = load_dream_model("mobilenet_v2_dogs")
     results = {}

@@ -3,7 +3,7 @@
 A 10-minute 720p clip (14,400 frames at 24 fps) rendered with video-dream in N chunks, one
 per worker. What this machine can measure, it does, at 1280x720:
 - a worker's start: a fresh process importing TensorFlow and building the model;
-- the driver's assembly, per frame (renderer/chunk_assemble.py, one after another): read
+- the driver's assembly, per frame (renderer/distributed/chunk_assemble.py, one after another): read
   the chunk's PNG (on threads, read ahead), hard-link it into the clip's frames, an x264
   encode; and per seam, the stability meter's two flows for each of its crossfade + 1
   frame pairs (the chunks measured the others as they rendered). "write PNG" is what a
@@ -19,7 +19,7 @@ chunk's first frame dreams fully (video-dream: 30 steps x 4 octaves against 8 x 
     T(N) = ray + start + t_f * (F / N + extra + first) + F * t_assemble
            + (N - 1) * (crossfade + 1) * (t_stability + t_write)
 
-and the parts way (renderer/chunk_parts.py), where each worker encodes its own frames:
+and the parts way (renderer/distributed/chunk_parts.py), where each worker encodes its own frames:
 
     T(N) = ray + start + t_f * (F / N + extra + first) + F / N * (t_read + t_encode)
            + F * (t_link + t_join)
@@ -61,8 +61,8 @@ def _frames(count: int) -> list[np.ndarray]:
 
 def worker_start_s() -> float:
     """A fresh process: import the engine, build the model (as a chunk's worker does)."""
-    code = ("from renderer.backends import use; use('tensorflow'); "
-            "from renderer.models import load_dream_model; "
+    code = ("from renderer.runtime.backend_choice import use; use('tensorflow'); "
+            "from renderer.models.zoo import load_dream_model; "
             "load_dream_model('mobilenet_v2_dogs', "
             "{'block_12_expand_relu': 1.0, 'block_13_expand_relu': 1.0})")
     start = time.perf_counter()
@@ -72,7 +72,7 @@ def worker_start_s() -> float:
 
 def assembly_s(count: int = 24) -> dict[str, float]:
     """Per-frame seconds of the driver's assembly steps at 720p (median over frames)."""
-    from renderer.flow import FlowEstimator, StabilityMeter
+    from renderer.imaging.flow import FlowEstimator, StabilityMeter
     from renderer.media.images import read_image, write_image_atomic
 
     frames = _frames(count)
@@ -147,7 +147,7 @@ def main() -> None:
     frames = args.frames
     print(f"{frames} frames; first frame = {FIRST_FRAME:.1f} frames' work; "
           f"{args.extra} extra frames per chunk after the first")
-    # The parts way (renderer/chunk_parts.py): each worker reads and encodes its own
+    # The parts way (renderer/distributed/chunk_parts.py): each worker reads and encodes its own
     # frames after dreaming them; the driver links every frame, joins the parts, and per
     # seam reads both chunks' frames, blends, measures and encodes the cross-fade.
     worker_part = pieces["read PNG"] + pieces["encode"]

@@ -63,7 +63,7 @@ def main() -> None:
     for name, extra in runs.items():
         out = args.out / name.replace(" ", "-")
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "renderer.cli", "render", "video-quick",
+        subprocess.run([sys.executable, "-m", "renderer.cli.main", "render", "video-quick",
                         "--input", str(clip), "--out", str(out), "--restart", "--quiet",
                         "--set", "video.end=", "--set", "output.gif=false", *extra],
                        check=True)

@@ -40,6 +40,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import load, machine_info, test_image  # noqa: E402
+from renderer.engine.step_cache import compiled_ascent
 
 
 def main() -> None:
@@ -60,8 +61,8 @@ def main() -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import renderer
-    from renderer.ascent import Ascent
-    from renderer.dream import DreamSettings, octave_shapes, resize
+    from renderer.engine.ascent import Ascent
+    from renderer.engine.dream import DreamSettings, octave_shapes, resize
 
     size, settings_kw = args.size, dict(steps=args.steps, octaves=args.octaves)
     base = test_image(size, 3 * size)
@@ -98,7 +99,7 @@ def main() -> None:
 
     model = renderer.load_model()
     settings = DreamSettings(**settings_kw)
-    ascent = model.ascent(settings.ascent)
+    ascent = compiled_ascent(model, settings.ascent)
     prep = model.preprocessing
     step_size = settings.step_size * (prep.high - prep.low) / 2.0
     shapes = octave_shapes(size, size, settings.octaves, settings.octave_scale)

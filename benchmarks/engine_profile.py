@@ -7,7 +7,7 @@ Run from the checkout root:
 
 Times, side by side and interleaved (order rotated each round, median reported):
 
-  dream        renderer.dream.dream(..., DreamSettings(steps=N, octaves=1)), as a user calls it
+  dream        renderer.engine.dream.dream(..., DreamSettings(steps=N, octaves=1)), as a user calls it
   run          Ascent.run(image, N, ...) alone: the compiled step loop, without dream()'s
                numpy pre/post-processing and without its final per-octave ascent.loss
   loss         Ascent.loss(image) alone: the one extra tiled forward pass dream() makes at
@@ -53,7 +53,7 @@ def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool
                stateless: bool, tile_loop: bool, tile_parallel_iterations: int | None = None):
     """The reference in-graph loop with some of the engine's features switched on.
 
-    With all three on it is a copy of renderer/ascent.py's step loop, except that the layer
+    With all three on it is a copy of renderer/engine/ascent.py's step loop, except that the layer
     weights are Python constants here (a graph input there) and smoothing is left out (off
     by default there).
 
@@ -79,7 +79,7 @@ def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool
         step = (size + count - 1) // count
         return count, step
 
-    def tiled(image):  # as renderer/ascent.py
+    def tiled(image):  # as renderer/engine/ascent.py
         shape = tf.shape(image)
         height, width = shape[0], shape[1]
         area = tf.cast(height * width, tf.float32)
@@ -172,11 +172,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    from renderer.quiet_tf import import_tensorflow_quietly
+    from renderer.runtime.quiet_tensorflow import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from renderer.dream import DreamSettings, ascent_for, dream
-    from renderer.models import load_dream_model
+    from renderer.engine.dream import DreamSettings, ascent_for, dream
+    from renderer.models.zoo import load_dream_model
 
     info = machine_info()
     print(f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  TF {info.get('tensorflow')}"

@@ -11,7 +11,7 @@ layers) and the same square test image, same algorithm (random roll jitter of up
 loss = sum of weight * mean activation, gradient / (std + 1e-8), step 0.02 of half the
 input range, clip to the input range):
 
-  engine     renderer.dream.dream(image, model, DreamSettings(steps=N, octaves=1),
+  engine     renderer.engine.dream.dream(image, model, DreamSettings(steps=N, octaves=1),
              measure_octave_ends=False), as renderer.dream_image calls it: one octave, no
              snapshots, default tile_size=512 (so an image wider than 512 px is cut into
              tiles with 64-px margins); includes preprocessing and clipping back to RGB.
@@ -45,7 +45,7 @@ from _common import load, machine_info, machine_line, test_image, weighted_mean_
 
 def build_references(model, jitter: int):
     """(ref_a, ref_b): callables (rgb 0..255, steps, step_size) -> rgb, untiled."""
-    from renderer.quiet_tf import import_tensorflow_quietly
+    from renderer.runtime.quiet_tensorflow import import_tensorflow_quietly
 
     tf = import_tensorflow_quietly()
     prep = model.preprocessing
@@ -115,11 +115,11 @@ def main(argv: list[str] | None = None) -> int:
     steps_for = dict(zip(args.sizes, args.steps * len(args.sizes) if len(args.steps) == 1
                          else args.steps))
 
-    from renderer.quiet_tf import import_tensorflow_quietly
+    from renderer.runtime.quiet_tensorflow import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from renderer.dream import DreamSettings, dream
-    from renderer.models import load_dream_model
+    from renderer.engine.dream import DreamSettings, dream
+    from renderer.models.zoo import load_dream_model
 
     info = machine_info()
     print(machine_line(info), flush=True)

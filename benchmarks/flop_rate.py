@@ -6,11 +6,11 @@ Run from the checkout root:
     PYTHONPATH=. python benchmarks/flop_rate.py --rounds 5 --json /tmp/flop_rate.json
 
 The embedded model (mobilenet_v2_dogs, default layers), square fractal-noise images:
-steps/s from `renderer.bench.engine_speed` (what `dreamreel bench` measures: one octave,
+steps/s from `renderer.cli.bench.engine_speed` (what `dreamreel bench` measures: one octave,
 the default tiling, a warm-up step first), median over rounds. FLOPs per step from
-`renderer.flops.image_step_flops`: forward + input gradient of every conv layer, summed
+`renderer.engine.flops.image_step_flops`: forward + input gradient of every conv layer, summed
 over the tile windows the engine runs (margins included; "x untiled" is that over one
-window the size of the image). The peaks from `renderer.flops.machine_peak`: a float32
+window the size of the image). The peaks from `renderer.engine.flops.machine_peak`: a float32
 matmul measured after each round's engine runs, and cores x clock x FLOPs/cycle.
 "% of matmul peak" is the median over rounds of that round's GFLOP/s over that round's
 matmul rate: this machine's speed drifts with the load of its host (1.7x between runs
@@ -31,7 +31,7 @@ from _common import load, machine_info, machine_line  # noqa: E402
 
 
 def main() -> None:
-    from renderer.bench import FULL
+    from renderer.cli.bench import FULL
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=list(FULL["sizes"]))
@@ -43,13 +43,13 @@ def main() -> None:
     args = parser.parse_args()
     steps = args.steps * len(args.sizes) if len(args.steps) == 1 else args.steps
 
-    from renderer.quiet_tf import import_tensorflow_quietly
+    from renderer.runtime.quiet_tensorflow import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from renderer.bench import engine_speed
-    from renderer.dream import DreamSettings
-    from renderer.flops import machine_peak, profiled_step_flops, step_flops, tile_windows
-    from renderer.models import cached_dream_model
+    from renderer.cli.bench import engine_speed
+    from renderer.engine.dream import DreamSettings
+    from renderer.engine.flops import machine_peak, profiled_step_flops, step_flops, tile_windows
+    from renderer.models.zoo import cached_dream_model
 
     info = machine_info()
     print(machine_line(info))

@@ -166,13 +166,13 @@ for item in $EXTRA_SET; do extra+=(--set "$item"); done
 
 say "video-dream at ${WIDTH}x$HEIGHT over $clip"
 start_sampling "$RUN_OUT/gpu_video.csv"
-"$PY" -m renderer.cli render video-dream --input "$clip" --out "$RUN_OUT/video-dream" \
+"$PY" -m renderer.cli.main render video-dream --input "$clip" --out "$RUN_OUT/video-dream" \
     --set "backend=$BACKEND" --set "video.max_size=$((WIDTH > HEIGHT ? WIDTH : HEIGHT))" "${extra[@]}"
 stop_sampling
 
 say "zoom-hd, $ZOOM_FRAMES frames at ${WIDTH}x$HEIGHT"
 start_sampling "$RUN_OUT/gpu_zoom.csv"
-"$PY" -m renderer.cli render zoom-hd --out "$RUN_OUT/zoom-hd" --set "backend=$BACKEND" \
+"$PY" -m renderer.cli.main render zoom-hd --out "$RUN_OUT/zoom-hd" --set "backend=$BACKEND" \
     --set "frames=$ZOOM_FRAMES" --set "width=$WIDTH" --set "height=$HEIGHT" "${extra[@]}"
 stop_sampling
 

@@ -3,7 +3,7 @@
 Each child process dreams one step of noise twice (video-dream's layers, 512-px tiles):
 the first call compiles the step, the second runs it, so first - second is the compile.
 Two children share a fresh $DREAMREEL_CACHE, where the JAX step keeps its compiled steps
-(renderer/backends/jax_step.py): the second child loads them instead of compiling.
+(renderer/engine/steps/jax_step.py): the second child loads them instead of compiling.
 
     PYTHONPATH=. python benchmarks/jax_compile_cache.py              # 1280x720
     PYTHONPATH=. python benchmarks/jax_compile_cache.py --size 384 384
@@ -20,14 +20,14 @@ import time
 
 
 def child(height: int, width: int) -> None:
-    from renderer.backends import use
+    from renderer.runtime.backend_choice import use
 
     use("jax")
     import numpy as np
 
-    from renderer.dream import DreamSettings, dream
-    from renderer.models import load_dream_model
-    from renderer.noise import make_noise
+    from renderer.engine.dream import DreamSettings, dream
+    from renderer.models.zoo import load_dream_model
+    from renderer.imaging.noise import make_noise
 
     model = load_dream_model("mobilenet_v2_dogs",
                              {"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0})
@@ -51,7 +51,7 @@ def main() -> None:
     if args.child:
         child(*args.size)
         return
-    from renderer.embedded import cache_dir, ensure_embedded_weights
+    from renderer.models.embedded import cache_dir, ensure_embedded_weights
 
     ensure_embedded_weights()
     with tempfile.TemporaryDirectory() as cache:

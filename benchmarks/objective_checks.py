@@ -22,12 +22,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.class_labels import class_index, classifier_head
-from renderer.dream import DreamSettings, dream
+from renderer.models.class_labels import class_index, classifier_head
+from renderer.engine.dream import DreamSettings, dream
 from renderer.media.images import read_image
-from renderer.models import load_dream_model
-from renderer.objective_graph import bind
-from renderer.objectives import channel, class_logit, guide, layer, resolved_objective
+from renderer.models.zoo import load_dream_model
+from renderer.engine.objective_graph import bind
+from renderer.engine.objectives import channel, class_logit, guide, layer, resolved_objective
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 L12, L13 = "block_12_expand_relu", "block_13_expand_relu"

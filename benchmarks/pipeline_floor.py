@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_info, machine_line  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-DREAMREEL = [sys.executable, "-m", "renderer.cli"]
+DREAMREEL = [sys.executable, "-m", "renderer.cli.main"]
 
 
 def render(out: Path, preset: str, settings: list[str], clip: str | None = None) -> dict:

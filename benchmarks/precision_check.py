@@ -28,16 +28,16 @@ def main() -> None:
     parser.add_argument("--dtypes", nargs="+", default=["bfloat16"])
     args = parser.parse_args()
 
-    from renderer.backends import use
+    from renderer.runtime.backend_choice import use
 
     use("torch")
     import numpy as np
     import torch
 
-    from renderer.backends.torch_step import TorchAscent
-    from renderer.dream import DreamSettings, dream
-    from renderer.models import load_dream_model
-    from renderer.noise import make_noise
+    from renderer.engine.steps.torch_step import TorchAscent
+    from renderer.engine.dream import DreamSettings, dream
+    from renderer.models.zoo import load_dream_model
+    from renderer.imaging.noise import make_noise
 
     model = load_dream_model("mobilenet_v2_dogs")
     image = make_noise(args.size, args.size, seed=0).astype(np.float32)

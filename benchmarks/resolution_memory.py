@@ -36,11 +36,11 @@ from _common import load, machine_info, machine_line, test_image  # noqa: E402
 
 
 def child(args) -> int:
-    from renderer.quiet_tf import import_tensorflow_quietly
+    from renderer.runtime.quiet_tensorflow import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from renderer.dream import DreamSettings, dream, octave_shapes
-    from renderer.models import load_dream_model
+    from renderer.engine.dream import DreamSettings, dream, octave_shapes
+    from renderer.models.zoo import load_dream_model
 
     model = load_dream_model(args.model)
     image = test_image(args.height, args.width)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 
 def render_cmd(out: str, frames: int, size: int) -> list[str]:
-    return [sys.executable, "-m", "renderer.cli", "render", "noise-zoom", "--out", out,
+    return [sys.executable, "-m", "renderer.cli.main", "render", "noise-zoom", "--out", out,
             "--quiet", "--set", f"frames={frames}", "--set", f"width={size}",
             "--set", f"height={size}", "--set", "dream.steps=4", "--set", "output.gif=false"]
 

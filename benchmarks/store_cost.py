@@ -13,7 +13,7 @@ shared machine's drift hits both. Reported: the median seconds a frame over all 
 each point and their ratio (issue 7: within 2x); "log" is the losses.csv part alone.
 
 `--old-ref` (e.g. 2adbfb1, the last commit that rewrote losses.csv whole after every
-frame) also times that version of renderer/frame_store.py, loaded from git into a temp
+frame) also times that version of renderer/store/frame_store.py, loaded from git into a temp
 module. Writing 10,000 frames with it would take hours (quadratic), so its store is
 given the 10,000 in-memory rows it would hold at that point (what it rewrites each
 frame) and then timed over the same windows; its PNG writes are real.
@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import machine_info  # noqa: E402
 
-from renderer.frame_store import FrameStore  # noqa: E402
-from renderer.manifest import spec_hash  # noqa: E402
+from renderer.store.frame_store import FrameStore  # noqa: E402
+from renderer.store.manifest import spec_hash  # noqa: E402
 
 COLUMNS = ("steps", "zoom", "rotation")
 
@@ -136,7 +136,7 @@ def bench_new(root: Path, args, image) -> dict:
 
 
 def load_old_store(ref: str):
-    source = subprocess.run(["git", "show", f"{ref}:renderer/frame_store.py"], check=True,
+    source = subprocess.run(["git", "show", f"{ref}:renderer/store/frame_store.py"], check=True,
                             capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parent.parent).stdout
     path = Path(tempfile.mkdtemp()) / "old_frame_store.py"

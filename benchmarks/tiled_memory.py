@@ -50,11 +50,11 @@ from _common import load, machine_info, machine_line, test_image  # noqa: E402
 
 def child(args) -> int:
     """One dream in this process; prints one JSON line."""
-    from renderer.quiet_tf import import_tensorflow_quietly
+    from renderer.runtime.quiet_tensorflow import import_tensorflow_quietly
 
     import_tensorflow_quietly()
-    from renderer.dream import DreamSettings, dream
-    from renderer.models import load_dream_model
+    from renderer.engine.dream import DreamSettings, dream
+    from renderer.models.zoo import load_dream_model
 
     model = load_dream_model(args.model)
     image = test_image(args.height, args.width, half_offset=True)
@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.copies:
         print("\nCopies of the engine's step loop (benchmarks/engine_profile.py build_loop, tile "
               f"size {args.tile}, no dream() around it): copy = tile loops at TF's default "
-              "parallel_iterations (10), as in renderer/ascent.py; serial = parallel_iterations=1."
+              "parallel_iterations (10), as in renderer/engine/ascent.py; serial = parallel_iterations=1."
               "\n")
         header = ["width", "copy peak MiB", "copy dream MiB", "copy steps/s",
                   "serial peak MiB", "serial dream MiB", "serial steps/s"]

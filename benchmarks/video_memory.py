@@ -43,7 +43,7 @@ def render_in_child(clip: Path, out: Path) -> tuple[float, float]:
     """(peak RSS MiB of the render process, seconds); ru_maxrss is in KiB on Linux."""
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "renderer.cli", "render", "progress", "--input", str(clip),
+        [sys.executable, "-m", "renderer.cli.main", "render", "progress", "--input", str(clip),
          "--out", str(out), "--quiet", *[a for s in SETTINGS for a in ("--set", s)]],
         cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     _, status, usage = os.wait4(child.pid, 0)

@@ -30,9 +30,9 @@ def main() -> None:
     parser.add_argument("--preset", default="noise-zoom")
     args = parser.parse_args()
 
-    from renderer.models import load_dream_model
-    from renderer.scheduler import render_frames
-    from renderer.spec import load_spec
+    from renderer.models.zoo import load_dream_model
+    from renderer.rendering.frame_loop import render_frames
+    from renderer.rendering.spec import load_spec
 
     print("| colour coherence | frame | L mean | a mean | b mean | L std | a std | b std | "
           "max abs change vs frame 0 | render s |")

@@ -13,8 +13,8 @@ import av
 import cv2
 import numpy as np
 import renderer
-from renderer.spec import load_spec
-from renderer.flow import FlowEstimator, flow_pair, occlusion_mask, warp_error
+from renderer.rendering.spec import load_spec
+from renderer.imaging.flow import FlowEstimator, flow_pair, occlusion_mask, warp_error
 
 out = Path(sys.argv[1]); size, frames, loop = (int(a) for a in (sys.argv[2:] or [256, 48, 8]))
 common = [f"width={size}", f"height={size}", "output.gif=false"]

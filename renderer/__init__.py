@@ -10,9 +10,9 @@ Heavy libraries (TensorFlow) load on first use, so ``import renderer`` is quick.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .runtime.version import __version__  # noqa: E402
 
-from .errors import DreamreelError  # noqa: E402  (cheap, and what callers catch)
+from .runtime.errors import DreamreelError  # noqa: E402  (cheap, and what callers catch)
 
 __all__ = ["DreamreelError", "dream_image", "load_model", "make_noise", "render", "__version__"]
 
@@ -36,7 +36,7 @@ def dream_image(image, model="mobilenet_v2_dogs", layers=None, *, preprocess=Non
 
     import numpy as np
 
-    from .dream import DreamSettings, dream
+    from .engine.dream import DreamSettings, dream
 
     array = np.asarray(image)
     is_uint8 = array.dtype == np.uint8
@@ -55,7 +55,7 @@ def dream_image(image, model="mobilenet_v2_dogs", layers=None, *, preprocess=Non
     result = dream(rgb, dream_model, dream_settings, measure_octave_ends=False,
                    snapshot_every=snapshot_every, on_snapshot=on_snapshot)
     if is_uint8:
-        from renderer.media.images import to_uint8
+        from .media.images import to_uint8
 
         out = to_uint8(result.image)
     else:
@@ -70,14 +70,14 @@ def load_model(model="mobilenet_v2_dogs", layers=None, *, preprocess=None):
     The last few models loaded by name are kept, with their compiled gradient steps; the
     returned object keeps its own, so a notebook can hold on to it for any number of calls.
     """
-    from .models import cached_dream_model
+    from .models.zoo import cached_dream_model
 
     return cached_dream_model(model, layers, preprocess=preprocess)
 
 
 def make_noise(height: int, width: int, *, kind: str = "uniform", seed: int = 0):
     """Seeded RGB uint8 noise to dream from (see renderer.noise)."""
-    from .noise import make_noise as _make_noise
+    from .imaging.noise import make_noise as _make_noise
 
     return _make_noise(height, width, kind=kind, seed=seed)
 
@@ -85,6 +85,6 @@ def make_noise(height: int, width: int, *, kind: str = "uniform", seed: int = 0)
 def render(preset, **options):
     """Render a preset (name, .toml path or RenderSpec) into a folder: the CLI's
     ``dreamreel render``. See ``renderer.pipeline.render`` for the options."""
-    from .pipeline import render as _render
+    from .rendering.render_preset import render as _render
 
     return _render(preset, **options)

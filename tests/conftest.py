@@ -16,7 +16,7 @@ def embedded_cache(tmp_path_factory):
     so `load_dream_model("mobilenet_v2_dogs")` in any later test finds the weights there.
     Tests that patch DREAMREEL_CACHE themselves (monkeypatch) get it restored afterwards.
     """
-    from renderer import embedded
+    from renderer.models import embedded
 
     patch = pytest.MonkeyPatch()
     cache = tmp_path_factory.mktemp("dreamreel-cache")

@@ -118,7 +118,7 @@ class ShiftFlow:
 
 def dreamreel_argv(*args: str) -> list[str]:
     """The real command line, in a fresh interpreter that imports the checkout under test."""
-    return [sys.executable, "-m", "renderer.cli", *args]
+    return [sys.executable, "-m", "renderer.cli.main", *args]
 
 
 def set_args(items) -> list[str]:
@@ -187,7 +187,7 @@ def differing_frames(frames_a: list[bytes], frames_b: list[bytes]) -> list[int]:
 # status and whether TensorFlow or Keras got imported on the way.
 _LIGHTNESS_PROBE = """
 import json, sys
-from renderer.cli import main
+from renderer.cli.main import main
 try:
     code = main(sys.argv[1:])
 except SystemExit as exit_:  # --version, --help

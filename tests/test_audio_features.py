@@ -15,11 +15,11 @@ import pytest
 
 import renderer
 from helpers import write_clip
-from renderer.audio_features import load_features
-from renderer.cli import main
-from renderer.errors import DreamreelError
-from renderer.schedule_binding import bind_spec
-from renderer.spec import load_spec
+from renderer.schedules.audio_features import load_features
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
+from renderer.rendering.schedule_binding import bind_spec
+from renderer.rendering.spec import load_spec
 
 RATE = 44100
 FPS = 8
@@ -237,7 +237,7 @@ class StubMode:
 
 
 def test_binding_gives_the_mode_the_renders_fps_and_track(tmp_path):
-    from renderer.schedule_binding import bind_render
+    from renderer.rendering.schedule_binding import bind_render
 
     track = encode_track(tmp_path / "beat.wav", beat_track(2.0, [6], fps=24))
     spec = load_spec("noise-zoom", ["fps=8", 'zoom.scale="audio: 1 + 0.1*onset"',

@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from helpers import dreamreel_argv, set_args
-from renderer.backends import use
-from renderer.backends.shifts import jitter_shift
-from renderer.errors import DreamreelError
+from renderer.runtime.backend_choice import use
+from renderer.engine.steps.shifts import jitter_shift
+from renderer.runtime.errors import DreamreelError
 
 
 
@@ -36,21 +36,22 @@ OTHER_BACKENDS = [_installed("jax"), _installed("torch")]
 # smoothing) and saves its image, losses and the first raw gradient under argv[2].
 _DREAM = """
 import sys
-from renderer.backends import use
+from renderer.runtime.backend_choice import use
 use(sys.argv[1])
 import numpy as np
-from renderer.dream import DreamSettings, dream
-from renderer.models import load_dream_model
-from renderer.noise import make_noise
+from renderer.engine.dream import DreamSettings, dream
+from renderer.models.zoo import load_dream_model
+from renderer.imaging.noise import make_noise
+from renderer.engine.step_cache import compiled_ascent
 model = load_dream_model("mobilenet_v2_dogs")
 image = make_noise(96, 96, seed=1).astype(np.float32)
 settings = DreamSettings(steps=10, octaves=2, tile_size=64, tile_margin=16, jitter=8,
                          smoothing=0.5, seed=5).validate()
 result = dream(image, model, settings)
-gradient = model.ascent(settings.ascent).gradient(model.preprocessing.to_model(image))
+gradient = compiled_ascent(model, settings.ascent).gradient(model.preprocessing.to_model(image))
 # A composite objective (a channel, a neuron, a class logit, total variation), one octave.
-from renderer.objective_graph import bind
-from renderer.objectives import parse_objective, resolved_objective
+from renderer.engine.objective_graph import bind
+from renderer.engine.objectives import parse_objective, resolved_objective
 composite = resolved_objective(parse_objective(
     "channel:block_12_expand_relu:37 + 0.5*neuron:block_13_expand_relu:3"
     " + 0.3*class:golden_retriever - 0.1*tv"), "mobilenet_v2_dogs")
@@ -59,7 +60,7 @@ single = DreamSettings(steps=6, octaves=1, tile_size=64, tile_margin=16, jitter=
                        smoothing=0.5, seed=5).validate()
 mixed = dream(image, reader, single, objective=bind(composite, reader))
 # Determinism: four steps run whole, and run as two plus two (as a resumed dream is).
-ascent = model.ascent(settings.ascent)
+ascent = compiled_ascent(model, settings.ascent)
 start = model.preprocessing.to_model(image[:64, :64])
 whole, _ = ascent.run(start, 4, np.full(3, 0.02, np.float32), seed=3)
 half, _ = ascent.run(start, 2, np.full(3, 0.02, np.float32), seed=3)

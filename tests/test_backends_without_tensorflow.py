@@ -21,7 +21,7 @@ from helpers import set_args
 _RUN = """
 import sys
 sys.modules["tensorflow"] = None  # as if not installed
-from renderer.cli import main
+from renderer.cli.main import main
 sys.argv = ["dreamreel", *sys.argv[1:]]
 try:
     main()

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from renderer.batch_jobs import check_jobs, read_jobs
-from renderer.batch_run import JobOutcome, summary_rows
-from renderer.cli import main
-from renderer.errors import DreamreelError
+from renderer.distributed.batch_jobs import check_jobs, read_jobs
+from renderer.distributed.batch_run import JobOutcome, summary_rows
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
 
 
 def write(folder: Path, text: str, name: str = "jobs.toml") -> Path:

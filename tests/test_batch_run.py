@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from helpers import dreamreel_argv, frame_bytes, png_claiming, set_args
-from renderer import batch_run
-from renderer.batch_jobs import Job
-from renderer.cli import main
-from renderer.errors import DreamreelError
+from renderer.distributed import batch_run
+from renderer.distributed.batch_jobs import Job
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
 
 pytestmark = pytest.mark.usefixtures("embedded_cache")
 
@@ -97,7 +97,7 @@ def test_on_a_local_ray_the_frames_are_those_of_each_render_alone(
 def test_a_ray_worker_sends_its_frame_counts_now_and_then_and_the_last_one(
         monkeypatch, tmp_path):
     """What a worker tells the board: at most one count every POLL_S, and the last."""
-    import renderer.batch_run as batch_run
+    import renderer.distributed.batch_run as batch_run
 
     sent = []
 
@@ -218,7 +218,7 @@ def test_crashes_are_retried_and_mistakes_are_not(tmp_path, monkeypatch):
 def test_without_ray_the_jobs_run_one_after_another(jobs_file, one_by_one, tmp_path):
     """`import ray` failing (as where it is not installed): one line saying so, then the
     same frames."""
-    probe = ("import sys; sys.modules['ray'] = None; from renderer.cli import main; "
+    probe = ("import sys; sys.modules['ray'] = None; from renderer.cli.main import main; "
              "sys.exit(main(sys.argv[1:]))")
     proc = subprocess.run([sys.executable, "-c", probe, "batch", str(jobs_file),
                            "--out", str(tmp_path)], capture_output=True, text=True,
@@ -238,7 +238,7 @@ def test_without_ray_the_jobs_run_one_after_another(jobs_file, one_by_one, tmp_p
 def test_a_signal_a_library_turned_into_a_plain_keyboard_interrupt_keeps_its_name():
     """Ray's waits catch our Interrupted and raise KeyboardInterrupt: the batch gives it
     back its signal, so SIGTERM still exits 143."""
-    from renderer.interrupts import Interrupted, as_interrupted, signals_interrupt
+    from renderer.runtime.interrupts import Interrupted, as_interrupted, signals_interrupt
 
     with pytest.raises(KeyboardInterrupt) as caught:
         with signals_interrupt():

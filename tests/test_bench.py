@@ -3,7 +3,7 @@
 import json
 import math
 
-from renderer.cli import main
+from renderer.cli.main import main
 
 
 def test_bench_measures_the_engine_and_both_frame_kinds(tmp_path, capsys, embedded_cache):

@@ -1,9 +1,9 @@
-"""Behaviour of renderer.captions: a dark band, text that fits and reads at any size."""
+"""Behaviour of renderer.imaging.captions: a dark band, text that fits and reads at any size."""
 
 import numpy as np
 import pytest
 
-from renderer.captions import caption, caption_font
+from renderer.imaging.captions import caption, caption_font
 
 TEXT = "octave 2/4  step 30  loss 1.234"
 

@@ -1,13 +1,13 @@
-"""The chunk plan of a chunked video render (renderer/chunk_plan.py): pure arithmetic."""
+"""The chunk plan of a chunked video render (renderer/distributed/chunk_plan.py): pure arithmetic."""
 
 from __future__ import annotations
 
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from renderer.chunk_plan import default_chunk_count, frame_sources, plan_chunks
-from renderer.errors import DreamreelError
-from renderer.spec import load_spec
+from renderer.distributed.chunk_plan import default_chunk_count, frame_sources, plan_chunks
+from renderer.runtime.errors import DreamreelError
+from renderer.rendering.spec import load_spec
 
 
 @settings(max_examples=300, deadline=None)
@@ -66,8 +66,8 @@ def test_chunk_settings_are_checked(setting):
 @pytest.mark.parametrize("preset", ["noise-zoom", "progress"])  # video: tested by resume
 def test_chunk_settings_leave_every_renders_identity_as_it_was(preset):
     """A render started before these keys existed (or with others) still resumes."""
-    from renderer.manifest import spec_hash
-    from renderer.modes import MODES
+    from renderer.store.manifest import spec_hash
+    from renderer.rendering.modes.builtin import MODES
 
     plain = load_spec(preset, [])
     chunked = load_spec(preset, ["video.chunks=3", "video.warmup=4", "video.crossfade=2"])
@@ -80,8 +80,8 @@ def test_a_seam_is_weighed_against_stretches_as_long_where_flicker_swings_by_its
     """Cadence 4: carried pairs add ~no flicker, keyframe pairs a lot, so the median frame
     is ~0 and any seam looks huge against it; against the typical worst frame of as many
     frames elsewhere, a seam like the rest is 1x, and one twice as bad 2x."""
-    from renderer.chunk_assemble import seam_report
-    from renderer.flow import FrameTerms
+    from renderer.distributed.chunk_assemble import seam_report
+    from renderer.imaging.flow import FrameTerms
 
     plan = plan_chunks(60, 2, warmup=6, crossfade=4)
     window = range(plan[1].keep_start, plan[1].own_start + 1)

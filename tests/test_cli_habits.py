@@ -8,7 +8,7 @@ import tomllib
 
 import pytest
 
-from renderer.cli import main
+from renderer.cli.main import main
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -68,7 +68,7 @@ def test_bad_shorthand_values_are_one_line(capsys, tmp_path, argv, expected):
 def test_a_render_names_its_device_first_and_records_it(tmp_path, capsys):
     from helpers import save_tiny_model
 
-    from renderer.device import render_device
+    from renderer.runtime.device import render_device
 
     save_tiny_model(tmp_path / "mine.keras")
     argv = ["render", "noise-zoom", "-o", str(tmp_path / "out"), "--size", "48x48",
@@ -90,13 +90,13 @@ def test_a_render_names_its_device_first_and_records_it(tmp_path, capsys):
 
 
 def test_a_tensorflow_that_cannot_load_is_one_line(tmp_path, capsys, monkeypatch):
-    import renderer.quiet_tf
-    from renderer.device import render_device
+    import renderer.runtime.quiet_tensorflow
+    from renderer.runtime.device import render_device
 
     def broken():
         raise ImportError("libcudnn.so.9: cannot open shared object file")
 
-    monkeypatch.setattr(renderer.quiet_tf, "import_tensorflow_quietly", broken)
+    monkeypatch.setattr(renderer.runtime.quiet_tensorflow, "import_tensorflow_quietly", broken)
     render_device.cache_clear()
     try:
         code, _, err = run(capsys, "render", "progress", "-o", str(tmp_path / "out"))

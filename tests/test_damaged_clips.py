@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 
 from helpers import decode_frames
-from renderer.cli import main
-from renderer.errors import DreamreelError
-from renderer.input_ended import InputEnded
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
+from renderer.media.truncated_input import InputEnded
 from renderer.media import open_video
 
 FRAMES = 96  # 4 s at 24 fps

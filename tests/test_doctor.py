@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from renderer import device, doctor
-from renderer.cli import main
+from renderer.runtime import device
+
+from renderer.cli import doctor
+from renderer.cli.main import main
 
 
 def fake_tf(gpus: list[str], *, cuda: bool = True):
@@ -56,12 +58,12 @@ def test_a_cuda_build_that_finds_no_gpu_beside_a_driver_is_called_out(tmp_path, 
 
 
 def test_a_missing_tensorflow_ends_in_one_line_and_a_nonzero_exit(monkeypatch, capsys):
-    import renderer.quiet_tf
+    import renderer.runtime.quiet_tensorflow
 
     def broken():
         raise ImportError("libcudart.so.12: cannot open shared object file")
 
-    monkeypatch.setattr(renderer.quiet_tf, "import_tensorflow_quietly", broken)
+    monkeypatch.setattr(renderer.runtime.quiet_tensorflow, "import_tensorflow_quietly", broken)
     code = main(["doctor"])
     out, err = capsys.readouterr()
     assert code == 2

@@ -6,18 +6,19 @@ import numpy as np
 import pytest
 
 import renderer
-from renderer.ascent import Ascent, AscentSettings
-from renderer.dream import DreamSettings, DreamState, dream, octave_shapes, resize
-from renderer.errors import DreamreelError
-from renderer.noise import NOISE_KINDS, make_noise
+from renderer.engine.ascent import Ascent, AscentSettings
+from renderer.engine.dream import DreamSettings, DreamState, dream, octave_shapes, resize
+from renderer.runtime.errors import DreamreelError
+from renderer.imaging.noise import NOISE_KINDS, make_noise
 from renderer.media.images import read_image
+from renderer.engine.step_cache import compiled_ascent
 
 QUICK = dict(steps=8, octaves=1, step_size=0.02)
 
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 
@@ -141,7 +142,7 @@ def test_octave_shapes_of_4k_with_the_defaults():
 
 
 def test_auto_tile_size_follows_total_memory_and_is_deterministic():
-    from renderer.dream import (AUTO_TILE_MAX, AUTO_TILE_MIN, auto_tile_size,
+    from renderer.engine.dream import (AUTO_TILE_MAX, AUTO_TILE_MIN, auto_tile_size,
                                 total_memory_bytes)
 
     gib = 2**30
@@ -169,8 +170,8 @@ def test_an_explicit_tile_size_is_kept_and_bad_ones_are_refused():
 
 
 def test_spec_tile_size_is_auto_unless_set():
-    from renderer.dream import auto_tile_size
-    from renderer.spec import DreamTable
+    from renderer.engine.dream import auto_tile_size
+    from renderer.rendering.spec import DreamTable
 
     assert DreamTable().tile_size == "auto"
     assert DreamTable().at(0, seed=0).resolved_tile_size() == auto_tile_size(64)
@@ -298,9 +299,9 @@ def test_a_state_from_another_image_or_settings_is_refused(dogs, photo):
 
 def test_the_ascent_lives_on_the_model_and_new_sizes_do_not_retrace(dogs, photo):
     settings = DreamSettings(steps=2, octaves=1, tile_size=256)
-    ascent = dogs.ascent(settings.ascent)
-    assert dogs.ascent(settings.ascent) is ascent
-    assert dogs.ascent(DreamSettings(tile_size=320).ascent) is not ascent
+    ascent = compiled_ascent(dogs, settings.ascent)
+    assert compiled_ascent(dogs, settings.ascent) is ascent
+    assert compiled_ascent(dogs, DreamSettings(tile_size=320).ascent) is not ascent
     for height, width in ((88, 96), (101, 133), (96, 88)):
         dream(small(photo, height, width), dogs, settings)
     assert ascent._run.experimental_get_tracing_count() == 1
@@ -308,18 +309,18 @@ def test_the_ascent_lives_on_the_model_and_new_sizes_do_not_retrace(dogs, photo)
 
 
 def test_dream_image_reuses_the_loaded_model(embedded_cache, photo):
-    from renderer import models
+    from renderer.models import zoo as models
 
     image = small(photo, 80, 96).astype(np.uint8)
     model = renderer.load_model()
     assert renderer.load_model() is model
     assert renderer.load_model(layers=["block_13_expand_relu"]) is not model
-    traced = model.ascent(DreamSettings().ascent)._run.experimental_get_tracing_count()
+    traced = compiled_ascent(model, DreamSettings().ascent)._run.experimental_get_tracing_count()
     renderer.dream_image(image, steps=2, octaves=1)
     by_name = models._LOADED[next(reversed(models._LOADED))]
     assert by_name is model
     out, _ = renderer.dream_image(image, model=model, steps=2, octaves=1)
-    assert model.ascent(DreamSettings().ascent)._run.experimental_get_tracing_count() \
+    assert compiled_ascent(model, DreamSettings().ascent)._run.experimental_get_tracing_count() \
         == max(traced, 1)
     assert out.shape == image.shape
     with pytest.raises(DreamreelError, match="load_model"):

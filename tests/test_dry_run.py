@@ -7,9 +7,9 @@ import tomllib
 
 import pytest
 
-from renderer.cli import main
-from renderer.spec import load_spec, preset_names, resolve_preset
-from renderer.spec_toml import dumps
+from renderer.cli.main import main
+from renderer.rendering.spec import load_spec, preset_names, resolve_preset
+from renderer.rendering.spec_toml import dumps
 
 
 def dry_run(capsys, *argv: str) -> str:

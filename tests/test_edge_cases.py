@@ -16,16 +16,16 @@ import pytest
 
 from helpers import click_time, frame_bytes, write_clip
 import renderer
-from renderer.cli import main as cli_main
-from renderer.dream import DreamSettings
-from renderer.errors import DreamreelError
-from renderer.frame_store import FrameStore
-from renderer.input_identity import input_identity
-from renderer.manifest import spec_hash
+from renderer.cli.main import main as cli_main
+from renderer.engine.dream import DreamSettings
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import FrameStore
+from renderer.media.input_identity import input_identity
+from renderer.store.manifest import spec_hash
 from renderer.media import probe
-from renderer.seeds import resolve_random_seed
-from renderer.spec import load_spec, preset_names, resolve_preset
-from renderer.stitch import stitch_from_manifest
+from renderer.rendering.seeds import resolve_random_seed
+from renderer.rendering.spec import load_spec, preset_names, resolve_preset
+from renderer.rendering.stitch import stitch_from_manifest
 
 TINY_ZOOM = ["width=64", "height=64", "frames=2", "dream.steps=1", "zoom.first_steps=1",
              "zoom.first_octaves=1", "output.gif=false", "output.hold_last=0"]
@@ -134,7 +134,7 @@ def test_a_touched_input_with_the_same_bytes_still_resumes(tmp_path):
 
 def test_same_size_and_mtime_is_taken_as_the_same_file_without_reading_it(tmp_path,
                                                                           monkeypatch):
-    from renderer import input_identity as module
+    from renderer.media import input_identity as module
 
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"the clip" * 100)
@@ -148,7 +148,7 @@ def test_same_size_and_mtime_is_taken_as_the_same_file_without_reading_it(tmp_pa
 
 
 def test_big_files_hash_their_head_and_tail(tmp_path, monkeypatch):
-    from renderer import input_identity as module
+    from renderer.media import input_identity as module
 
     monkeypatch.setattr(module, "FULL_HASH_LIMIT", 1000)
     monkeypatch.setattr(module, "PART", 100)

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 import renderer
 from helpers import frame_bytes
-from renderer.errors import DreamreelError
-from renderer.expressions import MAX_CHARS
-from renderer.schedule import Schedule, parse_schedule
-from renderer.spec import load_spec
-from renderer.spec_toml import spec_to_toml
+from renderer.runtime.errors import DreamreelError
+from renderer.schedules.expressions import MAX_CHARS
+from renderer.schedules.keyframes import Schedule, parse_schedule
+from renderer.rendering.spec import load_spec
+from renderer.rendering.spec_toml import spec_to_toml
 
 KEY = "zoom.scale"
 

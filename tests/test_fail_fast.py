@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from helpers import run_without_tensorflow_probe, save_tiny_model
 
-from renderer.errors import DreamreelError
+from renderer.runtime.errors import DreamreelError
 
 
 def run_probe(*argv: str, cwd: Path) -> tuple[dict, str]:
@@ -45,8 +45,8 @@ def test_user_errors_fail_before_tensorflow_loads(tmp_path, argv, expected):
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_layers_of_a_model_file_are_read_from_its_config(tmp_path, suffix):
-    from renderer.layer_names import known_layers
-    from renderer.models import _walk
+    from renderer.models.layer_names import known_layers
+    from renderer.models.zoo import _walk
 
     path = tmp_path / f"mine{suffix}"
     model = save_tiny_model(path)
@@ -62,10 +62,10 @@ def test_layers_of_a_model_file_are_read_from_its_config(tmp_path, suffix):
 
 
 def test_stored_layer_lists_match_the_built_models():
-    """renderer/model_layers.json is what `python -m renderer.layer_names` writes from
+    """renderer/models/model_layers.json is what `python -m renderer.models.write_layer_list` writes from
     real builds; a Keras upgrade that renames layers fails here, not in a user's render."""
-    from renderer.layer_names import _stored_lists
-    from renderer.models import REGISTRY, dreamable_layers
+    from renderer.models.layer_names import _stored_lists
+    from renderer.models.zoo import REGISTRY, dreamable_layers
 
     stored = _stored_lists()
     assert stored is not None and set(stored) == set(REGISTRY.names())
@@ -74,10 +74,10 @@ def test_stored_layer_lists_match_the_built_models():
 
 
 def test_stored_lists_are_not_trusted_under_another_keras_major(monkeypatch):
-    from renderer import layer_names
+    from renderer.models import layer_names
 
     layer_names._stored_lists.cache_clear()
-    monkeypatch.setattr(layer_names, "_installed_keras", lambda: "4.0.0")
+    monkeypatch.setattr(layer_names, "installed_keras", lambda: "4.0.0")
     try:
         assert layer_names.known_layers("inception_v3") is None
         layer_names.check_layers("inception_v3", ["mixed33"])  # left to the load
@@ -89,7 +89,7 @@ def test_stored_lists_are_not_trusted_under_another_keras_major(monkeypatch):
 
 
 def test_a_bad_layer_leaves_no_output_folder_but_keeps_an_existing_one(tmp_path, capsys):
-    from renderer.cli import main
+    from renderer.cli.main import main
 
     new = tmp_path / "renders" / "new"
     argv = ["render", "progress", "--set", 'layers=["nope"]', "--quiet"]
@@ -107,7 +107,7 @@ def test_a_bad_layer_leaves_no_output_folder_but_keeps_an_existing_one(tmp_path,
 def test_a_layer_refused_after_the_load_leaves_no_output_folder(tmp_path, capsys):
     """`pool` is in the file's config (so the fast check lets it through) but has no
     spatial output: the refusal comes after TensorFlow and the model loaded."""
-    from renderer.cli import main
+    from renderer.cli.main import main
 
     save_tiny_model(tmp_path / "mine.keras")
     out = tmp_path / "a" / "b"
@@ -131,7 +131,7 @@ def _tiny_render(tmp_path: Path, out: Path):
 
 def _dream_failing_at(monkeypatch, frame: int):
     """The frame loop's dream raises on its ``frame``-th call (0-based)."""
-    import renderer.scheduler as scheduler
+    import renderer.rendering.frame_loop as scheduler
 
     real, calls = scheduler.dream, []
 
@@ -167,7 +167,7 @@ def test_a_render_failing_after_its_first_frame_keeps_its_folder(tmp_path, monke
 
 _HOLD_LOCK = """
 import sys
-from renderer.render_lock import render_lock
+from renderer.store.render_lock import render_lock
 with render_lock(sys.argv[1]):
     print("held", flush=True)
     sys.stdin.read()
@@ -180,8 +180,8 @@ def test_a_failed_render_leaves_a_folder_another_render_holds(tmp_path, monkeypa
     import subprocess
     import sys
 
-    import renderer.models
-    from renderer.pipeline import render
+    import renderer.models.zoo
+    from renderer.rendering.render_preset import render
 
     out = tmp_path / "shared"
     other: list[subprocess.Popen] = []
@@ -194,7 +194,7 @@ def test_a_failed_render_leaves_a_folder_another_render_holds(tmp_path, monkeypa
             assert other[0].stdout.readline().strip() == "held"
         raise DreamreelError("injected failure before frame 0")
 
-    monkeypatch.setattr(renderer.models, "cached_dream_model", model_load)
+    monkeypatch.setattr(renderer.models.zoo, "cached_dream_model", model_load)
     try:
         with pytest.raises(DreamreelError, match="injected"):
             render("noise-zoom", out=out)

@@ -1,11 +1,11 @@
-"""FLOP counts of a dream step (renderer.flops) and the machine's peak."""
+"""FLOP counts of a dream step (renderer.engine.flops) and the machine's peak."""
 
 from pathlib import Path
 
 import keras
 import pytest
 
-from renderer import flops
+from renderer.engine import flops
 
 # A 3 -> 8 channel 3x3 conv, then a stride-2 3x3 depthwise conv ('same' padding).
 CONV_MACS_PER_PIXEL = 3 * 3 * 3 * 8          # per output pixel of the conv (stride 1)
@@ -63,7 +63,7 @@ def test_the_count_agrees_with_tensorflows_profiler():
 
 
 def test_the_embedded_model_count_agrees_with_the_profiler():
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs", weights=None)  # shapes need no weights
     profiled = flops.profiled_step_flops(model, 96, 128)
@@ -106,7 +106,7 @@ def test_theoretical_peak_from_cpuinfo_text(tmp_path):
 
 
 def test_the_bench_table_shows_gflops_and_the_share_of_the_matmul_peak():
-    from renderer.bench import BenchReport, EngineSpeed
+    from renderer.cli.bench import BenchReport, EngineSpeed
 
     engine = EngineSpeed(size=512, steps=6, seconds=1.0, flops_per_step=5e9)  # 30 GFLOP/s
     report = BenchReport(engine=[engine], peak={"measured_gflops": 120.0,

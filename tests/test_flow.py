@@ -1,4 +1,4 @@
-"""Behaviour of renderer.flow: flow convention, warping, occlusion, E_warp, scene cuts."""
+"""Behaviour of renderer.imaging.flow: flow convention, warping, occlusion, E_warp, scene cuts."""
 
 import math
 
@@ -7,18 +7,18 @@ import numpy as np
 import pytest
 
 from helpers import ShiftFlow
-from renderer.errors import DreamreelError
-from renderer.flow import (
+from renderer.runtime.errors import DreamreelError
+from renderer.imaging.flow import (
     FlowEstimator,
     StabilityMeter,
     backward_warp,
     flow_pair,
     is_scene_cut,
     occlusion_mask,
-    stability_of_videos,
     to_gray,
     warp_error,
 )
+from renderer.cli.stability import stability_of_videos
 from renderer.media import write_mp4
 
 H, W = 96, 128

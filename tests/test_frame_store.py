@@ -1,14 +1,14 @@
-"""Behaviour of renderer.frame_store and renderer.loss_plot: resume, guards, the loss log."""
+"""Behaviour of renderer.store.frame_store and renderer.imaging.loss_plot: resume, guards, the loss log."""
 
 import json
 
 import numpy as np
 import pytest
 
-from renderer.errors import DreamreelError
-from renderer.frame_store import FrameStore, done_frame_count
-from renderer.loss_plot import loss_plot
-from renderer.manifest import spec_hash
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import FrameStore, done_frame_count
+from renderer.imaging.loss_plot import loss_plot
+from renderer.store.manifest import spec_hash
 from renderer.media.images import read_image
 
 H, W = 32, 48
@@ -325,7 +325,7 @@ def test_rows_written_out_of_order_are_sorted_on_open(tmp_path):
 
 
 def read_loss_rows_of(tmp_path):
-    from renderer.frame_store import read_loss_rows
+    from renderer.store.frame_store import read_loss_rows
     return read_loss_rows(tmp_path / "losses.csv")
 
 
@@ -426,12 +426,12 @@ def test_failed_append_leaves_no_half_line(tmp_path, monkeypatch):
     real_write = real_os.write
 
     def half_then_full_disk(fd, data):
-        monkeypatch.setattr("renderer.frame_store.os.write", failing)
+        monkeypatch.setattr("renderer.store.frame_store.os.write", failing)
         return real_write(fd, bytes(data[:5]))
 
     def failing(fd, data):
         raise OSError(28, "No space left on device")
-    monkeypatch.setattr("renderer.frame_store.os.write", half_then_full_disk)
+    monkeypatch.setattr("renderer.store.frame_store.os.write", half_then_full_disk)
     with pytest.raises(DreamreelError, match="No space left"):
         write_frames(store, 1, start=2)
     monkeypatch.undo()
@@ -470,7 +470,7 @@ def test_loss_plot_draws_the_line_where_the_values_are():
 
 
 def test_loss_plot_labels_both_axes(monkeypatch):
-    import renderer.loss_plot as plot_module
+    import renderer.imaging.loss_plot as plot_module
 
     values = [1.0, 1.26, 1.5, 1.9, 2.37]
     labelled = loss_plot(values, width=640, height=320)

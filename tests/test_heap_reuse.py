@@ -11,8 +11,8 @@ import pytest
 _PROBE = textwrap.dedent("""
     import resource, sys
     import numpy as np
-    from renderer.heap_reuse import reuse_freed_buffers
-    from renderer.modes.zoom import ColourStats, Motion, match_colours, warp
+    from renderer.runtime.allocator import reuse_freed_buffers
+    from renderer.rendering.modes.zoom import ColourStats, Motion, match_colours, warp
     if sys.argv[1] == "tuned":
         assert reuse_freed_buffers()
     previous = np.random.default_rng(0).integers(0, 256, (384, 384, 3), dtype=np.uint8)
@@ -44,7 +44,7 @@ def test_tuned_heap_reuses_a_frames_temporaries():
 
 
 def test_tuning_twice_is_harmless():
-    from renderer.heap_reuse import reuse_freed_buffers
+    from renderer.runtime.allocator import reuse_freed_buffers
 
     first = reuse_freed_buffers()
     assert reuse_freed_buffers() == first

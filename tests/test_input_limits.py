@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 from helpers import png_claiming, run_without_tensorflow_probe
-from renderer.errors import DreamreelError
+from renderer.runtime.errors import DreamreelError
 from renderer.media import open_video
 from renderer.media.image_header import read_image_header
 from renderer.media.images import read_image
 from renderer.media.limits import DEFAULT_MAX_INPUT_PIXELS
-from renderer.spec import load_spec
+from renderer.rendering.spec import load_spec
 
 
 def jpeg_claiming(path: Path, width: int, height: int) -> Path:

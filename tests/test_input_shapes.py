@@ -13,15 +13,15 @@ import pytest
 from PIL import Image
 
 from helpers import run_without_tensorflow_probe
-from renderer.cli import main
-from renderer.dream import octave_note, octave_shapes, too_small_octaves
-from renderer.errors import DreamreelError
+from renderer.cli.main import main
+from renderer.engine.dream import octave_note, octave_shapes, too_small_octaves
+from renderer.runtime.errors import DreamreelError
 from renderer.media import open_video, write_mp4
 from renderer.media.images import read_image
 from renderer.media.transparency import parse_background
-from renderer.modes import create_mode
-from renderer.modes.source import source_image
-from renderer.spec import load_spec
+from renderer.rendering.modes.builtin import create_mode
+from renderer.rendering.modes.source import source_image
+from renderer.rendering.spec import load_spec
 
 
 def ffmpeg(*args) -> None:

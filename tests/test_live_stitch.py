@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from helpers import click_track, write_clip
-from renderer.errors import DreamreelError
+from renderer.runtime.errors import DreamreelError
 from renderer.media import AudioSource, probe
 from renderer.media.writer import GifWriter, Mp4Writer, write_gif, write_mp4
-from renderer.stage_clock import StageClock
-from renderer.stitch import Stitcher, stitch
+from renderer.rendering.stage_clock import StageClock
+from renderer.rendering.stitch import Stitcher, stitch
 
 H, W = 37, 50  # odd height: the MP4 crops to even, the GIF downscales (max side 32)
 GIF_SIDE = 32

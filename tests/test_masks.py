@@ -18,10 +18,10 @@ from helpers import (decode_frames, differing_frames, frame_bytes,
                      run_without_tensorflow_probe, set_args, write_clip)
 
 import renderer
-from renderer.errors import DreamreelError
-from renderer.masks import FrameMasks, check_mask
-from renderer.modes import mode_class
-from renderer.spec import load_spec
+from renderer.runtime.errors import DreamreelError
+from renderer.rendering.masks import FrameMasks, check_mask
+from renderer.rendering.modes.builtin import mode_class
+from renderer.rendering.spec import load_spec
 
 W, H = 96, 64
 LEFT, RIGHT = (slice(None), slice(0, W // 2)), (slice(None), slice(W // 2, W))

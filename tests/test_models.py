@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from helpers import offline_empty_cache, record_subprocess_runs
-from renderer import embedded
-from renderer.errors import DreamreelError
-from renderer.models import REGISTRY, dreamable_layers, fetch_weights, load_dream_model
-from renderer.preprocessing import FAMILIES, get_preprocessing
+from renderer.models import embedded
+from renderer.runtime.errors import DreamreelError
+from renderer.models.zoo import REGISTRY, dreamable_layers, fetch_weights, load_dream_model
+from renderer.models.preprocessing import FAMILIES, get_preprocessing
 
 ODD_SIZE = (67, 93)  # neither square nor a multiple of any stride
 
@@ -135,7 +135,7 @@ def test_registry_queries():
 
 
 def test_importing_the_zoo_does_not_import_tensorflow():
-    probe = ("import sys, renderer.models; "
+    probe = ("import sys, renderer.models.zoo; "
              "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1], check=True)
@@ -327,7 +327,7 @@ def test_preprocessing_round_trips_and_spans_0_to_255(family):
 # ------------------------------------------------------------- loaded models are kept
 
 def test_cached_dream_models_are_reused_and_the_oldest_goes(monkeypatch):
-    from renderer import models
+    from renderer.models import zoo as models
 
     monkeypatch.setattr(models, "_LOADED", type(models._LOADED)())
     load = lambda layers: models.cached_dream_model("mobilenet_v2", layers,  # noqa: E731
@@ -344,7 +344,7 @@ def test_cached_dream_models_are_reused_and_the_oldest_goes(monkeypatch):
 def test_cached_model_files_load_afresh_when_the_file_changes(tmp_path, monkeypatch):
     import os
 
-    from renderer import models
+    from renderer.models import zoo as models
 
     monkeypatch.setattr(models, "_LOADED", type(models._LOADED)())
     path = tmp_path / "m.keras"

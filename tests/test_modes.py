@@ -8,10 +8,11 @@ import json
 import numpy as np
 import pytest
 
-from renderer.errors import DreamreelError
-from renderer.modes import MODES, FrameOut, FrameStart, ModeBase, create_mode
-from renderer.scheduler import render_frames
-from renderer.spec import load_spec
+from renderer.runtime.errors import DreamreelError
+from renderer.rendering.modes.base import FrameOut, FrameStart, ModeBase
+from renderer.rendering.modes.builtin import MODES, create_mode
+from renderer.rendering.frame_loop import render_frames
+from renderer.rendering.spec import load_spec
 
 
 def test_the_built_in_modes_are_registered_with_their_tables():
@@ -84,7 +85,7 @@ def still_mode():
 
 def test_a_mode_plugged_in_from_outside_renders_resumes_and_has_its_table(
         still_mode, embedded_cache, tmp_path):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     spec = load_spec("noise-zoom", ["mode=still", "frames=3", "dream.steps=1",
                                     "still.fade=0.25", "output.gif=false"])

@@ -15,12 +15,12 @@ import pytest
 from PIL import Image
 
 from helpers import decode_frames, differing_frames, frame_bytes
-from renderer.cli import main
-from renderer.errors import DreamreelError
-from renderer.frame_store import FrameStore
-from renderer.modes.morph import morph_frame_count, photo_at
-from renderer.scheduler import render_frames
-from renderer.spec import load_spec
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import FrameStore
+from renderer.rendering.modes.morph import morph_frame_count, photo_at
+from renderer.rendering.frame_loop import render_frames
+from renderer.rendering.spec import load_spec
 
 HOLD, FADE = 2, 2
 COUNT = 3 * HOLD + 2 * FADE
@@ -92,7 +92,7 @@ def spec_for(folder, *extra):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 

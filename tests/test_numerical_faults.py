@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from renderer.ascent import Ascent, AscentSettings
-from renderer.dream import DreamSettings, dream
-from renderer.errors import DreamreelError
-from renderer.numeric_faults import NumericalFault
+from renderer.engine.ascent import Ascent, AscentSettings
+from renderer.engine.dream import DreamSettings, dream
+from renderer.runtime.errors import DreamreelError
+from renderer.engine.numeric_faults import NumericalFault
 
 TINY = ["width=64", "height=64", "frames=5", "dream.steps=2", "zoom.first_steps=2",
         "zoom.first_octaves=1", "output.gif=false"]
@@ -22,8 +22,8 @@ def _model_with(layer):
     """A one-layer DreamModel on a 4-channel conv, built in milliseconds, and its conv."""
     import keras
 
-    from renderer.models import DreamModel
-    from renderer.preprocessing import get_preprocessing
+    from renderer.models.zoo import DreamModel
+    from renderer.models.preprocessing import get_preprocessing
 
     image = keras.Input((None, None, 3))
     conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
@@ -92,7 +92,7 @@ def _poison_step(monkeypatch, *, call: int, step: int, value=np.nan):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 
@@ -110,7 +110,7 @@ def test_the_dream_names_the_octave_and_the_step_within_it(dogs, monkeypatch):
 
 
 def test_a_loss_measured_at_an_octave_end_is_checked_too(dogs, monkeypatch):
-    from renderer import ascent as ascent_module
+    from renderer.engine import ascent as ascent_module
 
     monkeypatch.setattr(ascent_module.Ascent, "loss", lambda self, image, weights=None: np.nan)
     with pytest.raises(NumericalFault, match="^octave 1, step 2: the loss became nan"):
@@ -140,7 +140,7 @@ def test_a_render_stops_at_the_frame_whose_dream_went_nan(dogs, monkeypatch, tmp
     uninterrupted render."""
     from helpers import frame_bytes, set_args
 
-    from renderer.cli import main
+    from renderer.cli.main import main
 
     whole = tmp_path / "whole"
     assert main(["render", "noise-zoom", *set_args(TINY), "--out", str(whole), "--quiet"]) == 0

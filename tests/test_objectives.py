@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 import renderer
-from renderer.ascent import Ascent, AscentSettings
-from renderer.dream import DreamSettings, dream
-from renderer.errors import DreamreelError
-from renderer.objective_graph import bind
-from renderer.objectives import (Objective, channel, class_logit, guide, layer,
+from renderer.engine.ascent import Ascent, AscentSettings
+from renderer.engine.dream import DreamSettings, dream
+from renderer.runtime.errors import DreamreelError
+from renderer.engine.objective_graph import bind
+from renderer.engine.objectives import (Objective, channel, class_logit, guide, layer,
                                  neuron, parse_objective, tv)
-from renderer.schedule import parse_schedule
-from renderer.spec import load_spec
+from renderer.schedules.keyframes import parse_schedule
+from renderer.rendering.spec import load_spec
+from renderer.engine.step_cache import compiled_ascent
 
 LAYER12, LAYER13 = "block_12_expand_relu", "block_13_expand_relu"
 EXAMPLE = f"layer:{LAYER13} + 0.5*channel:{LAYER12}:37 - 0.1*tv"
@@ -111,7 +112,7 @@ def test_guide_image_content_is_part_of_the_identity(tmp_path):
 
 
 def test_checks_before_tensorflow_name_the_bad_layer_and_guide(tmp_path):
-    from renderer.objectives import check_objective
+    from renderer.rendering.preflight import check_objective
 
     with pytest.raises(DreamreelError, match="block_13_expand_rel"):
         check_objective(parse_objective("layer:block_13_expand_rel"), "mobilenet_v2_dogs")
@@ -132,7 +133,7 @@ def test_checks_before_tensorflow_name_the_bad_layer_and_guide(tmp_path):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs", [LAYER12, LAYER13])
 
@@ -235,7 +236,7 @@ def test_weights_that_follow_a_schedule_never_retrace(dogs, blobs):
     ramp = parse_schedule("0:(0), 3:(1)", key="w")
     objective = layer(LAYER12) + tv() * ramp
     bound = bind(objective, dogs)
-    ascent = dogs.ascent(STEPS.ascent, bound)
+    ascent = compiled_ascent(dogs, STEPS.ascent, bound)
     for frame in range(4):
         dream(blobs, dogs, STEPS, objective=bound, layer_weights=objective.weights(frame))
     assert ascent._run.experimental_get_tracing_count() == 1
@@ -256,10 +257,10 @@ def test_a_render_records_its_objective_and_dreams_it(tmp_path, embedded_cache):
 def test_a_class_dream_makes_the_classifier_see_that_breed(embedded_cache, samples_dir):
     """The embedded classifier's probability of the breed, on a photo it never saw as a
     dog (a cat), rises from a few percent to near certainty."""
-    from renderer.class_labels import class_index, classifier_head
+    from renderer.models.class_labels import class_index, classifier_head
     from renderer.media.images import read_image
-    from renderer.models import load_dream_model
-    from renderer.objectives import resolved_objective
+    from renderer.models.zoo import load_dream_model
+    from renderer.engine.objectives import resolved_objective
 
     model = load_dream_model("mobilenet_v2_dogs", ["out_relu"])
     kernel, bias, head_layer = classifier_head("mobilenet_v2_dogs")
@@ -283,7 +284,7 @@ def test_a_class_dream_makes_the_classifier_see_that_breed(embedded_cache, sampl
 
 
 def test_an_unknown_breed_is_one_line_with_the_closest_names(embedded_cache):
-    from renderer.objectives import check_objective
+    from renderer.rendering.preflight import check_objective
 
     with pytest.raises(DreamreelError, match="golden_retriever"):
         check_objective(class_logit("golden_retreiver"), "mobilenet_v2_dogs")

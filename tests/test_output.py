@@ -1,4 +1,4 @@
-"""Behaviour of renderer.files and renderer.media: what lands on disk, and when."""
+"""Behaviour of renderer.runtime.atomic_files and renderer.media: what lands on disk, and when."""
 
 import json
 import os
@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.contact_sheet import contact_sheet
-from renderer.files import remove_partial_files, write_csv_atomic, write_json_atomic, write_text_atomic
+from renderer.imaging.contact_sheet import contact_sheet
+from renderer.runtime.atomic_files import remove_partial_files, write_csv_atomic, write_json_atomic, write_text_atomic
 from renderer.media.images import even_size, read_image, write_image_atomic
 from renderer.media import AudioSource, open_video, probe, write_gif, write_mp4
-from renderer.errors import DreamreelError
+from renderer.runtime.errors import DreamreelError
 
 
 def noise_frames(count, height, width, seed=0):

@@ -1,4 +1,4 @@
-"""The workers ahead of and behind the dream (renderer/pipelining.py): order, bounded
+"""The workers ahead of and behind the dream (renderer/rendering/pipelining.py): order, bounded
 queues, errors where they belong; threaded and in line give the same calls."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from renderer.pipelining import Ahead, Behind
+from renderer.rendering.pipelining import Ahead, Behind
 
 
 def wait_until(condition, seconds=5.0):

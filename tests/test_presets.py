@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from renderer.errors import DreamreelError
+from renderer.runtime.errors import DreamreelError
 
-from renderer.spec import load_spec, preset_names
+from renderer.rendering.spec import load_spec, preset_names
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"noise-zoom", "zoom-hd", "progress", "inception-classic", "video-dream", "video-quick"}
@@ -44,7 +44,7 @@ def test_presets_are_found_from_an_installed_wheel(tmp_path):
                     "--no-build-isolation", str(ROOT), "-w", str(wheels)], check=True)
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
                     str(site), *map(str, wheels.glob("*.whl"))], check=True)
-    code = "from renderer.spec import preset_names, presets_dir; print(presets_dir(), preset_names())"
+    code = "from renderer.rendering.spec import preset_names, presets_dir; print(presets_dir(), preset_names())"
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site)},
                          capture_output=True, text=True, check=True).stdout
     assert str(site) in out

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.scheduler import render_frames
+from renderer.rendering.frame_loop import render_frames
 from renderer.media import probe as probe_video
 from renderer.media.images import read_image
-from renderer.spec import load_spec
+from renderer.rendering.spec import load_spec
 
 
 SMALL = ["width=192", "dream.steps=6", "dream.octaves=2", "progress.every=3", "fps=5",
@@ -22,7 +22,7 @@ SMALL = ["width=192", "dream.steps=6", "dream.octaves=2", "progress.every=3", "f
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 
@@ -130,7 +130,7 @@ def test_an_interrupted_progress_render_resumes_to_the_same_frames(
 def test_dreamreel_stitch_rebuilds_a_progress_render(rendered, tmp_path):
     import shutil
 
-    from renderer.cli import main
+    from renderer.cli.main import main
 
     _, result, out, _ = rendered
     copy = tmp_path / "copy"

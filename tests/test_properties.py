@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from renderer.errors import DreamreelError
-from renderer.frame_store import CHECKPOINTS_DIR, FRAMES_DIR, LOSSES_CSV, FrameStore
-from renderer.schedule import INTERPOLATIONS, parse_schedule
-from renderer.spec import load_spec
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import CHECKPOINTS_DIR, FRAMES_DIR, LOSSES_CSV, FrameStore
+from renderer.schedules.keyframes import INTERPOLATIONS, parse_schedule
+from renderer.rendering.spec import load_spec
 
 # ---------------------------------------------------------------- schedules
 
@@ -152,7 +152,7 @@ COLUMNS = ("steps",)
 
 def _manifest():
     spec = {"mode": "zoom", "seed": 0, "dream": {"steps": 3}}
-    from renderer.manifest import spec_hash
+    from renderer.store.manifest import spec_hash
 
     return {"spec": spec, "spec_hash": spec_hash(spec), "model": {"name": "test"}}
 

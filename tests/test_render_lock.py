@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from helpers import set_args, start_render, wait_for_frames
-from renderer.cli import main
-from renderer.render_lock import LOCK_NAME, FolderBusy, render_lock
+from renderer.cli.main import main
+from renderer.store.render_lock import LOCK_NAME, FolderBusy, render_lock
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="flock is POSIX")
 
@@ -24,7 +24,7 @@ TINY = ["width=64", "height=64", "dream.steps=2", "zoom.first_steps=2", "zoom.fi
 # Another process holding the folder's lock until its stdin closes.
 HOLDER = """
 import sys
-from renderer.render_lock import render_lock
+from renderer.store.render_lock import render_lock
 with render_lock(sys.argv[1], purpose=sys.argv[2]):
     print("held", flush=True)
     sys.stdin.read()

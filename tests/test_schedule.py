@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from renderer.errors import DreamreelError
-from renderer.schedule import Schedule, parse_schedule
+from renderer.runtime.errors import DreamreelError
+from renderer.schedules.keyframes import Schedule, parse_schedule
 
 KEY = "zoom.scale"
 

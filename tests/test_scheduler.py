@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.errors import DreamreelError
+from renderer.runtime.errors import DreamreelError
 from renderer.media import probe as probe_video
 from renderer.media.images import read_image
-from renderer.scheduler import frame_seed, render_frames
-from renderer.spec import load_spec
+from renderer.rendering.frame_loop import frame_seed, render_frames
+from renderer.rendering.spec import load_spec
 
 FRAMES = 5
 SMALL = ["width=96", "height=96", f"frames={FRAMES}", "fps=10", "dream.steps=3",
@@ -26,7 +26,7 @@ def small_spec(*extra: str):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 
@@ -143,16 +143,16 @@ def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterru
 def test_an_auto_tile_size_is_kept_for_the_whole_render_folder(dogs, tmp_path, monkeypatch):
     """"auto" follows the machine's memory: resolved once, recorded, and reused when the
     render resumes or extends on a machine with other memory (tiles move pixels)."""
-    import renderer.dream
-    import renderer.scheduler
+    import renderer.engine.dream
+    import renderer.rendering.frame_loop
 
     render_frames(small_spec("frames=2"), dogs, tmp_path)
     first = json.loads((tmp_path / "manifest.json").read_text())["tile_size"]
     assert first == small_spec().dream_settings().resolved_tile_size()
     used = []
-    monkeypatch.setattr(renderer.dream, "auto_tile_size", lambda *a, **k: first + 64)
-    real_dream = renderer.scheduler.dream
-    monkeypatch.setattr(renderer.scheduler, "dream",
+    monkeypatch.setattr(renderer.engine.dream, "auto_tile_size", lambda *a, **k: first + 64)
+    real_dream = renderer.rendering.frame_loop.dream
+    monkeypatch.setattr(renderer.rendering.frame_loop, "dream",
                         lambda image, model, settings, **kw: used.append(settings.tile_size)
                         or real_dream(image, model, settings, **kw))
     render_frames(small_spec("frames=3"), dogs, tmp_path)  # "another machine" extends it
@@ -212,7 +212,7 @@ def test_a_write_that_fails_behind_the_dream_stops_the_render_cleanly(dogs, unin
                                                                       tmp_path, monkeypatch):
     """A full disk while writing frame 2 on the worker: the error reaches the caller, the
     frames before stay done, no output is left half-written; a resume finishes the job."""
-    from renderer.frame_store import FrameStore
+    from renderer.store.frame_store import FrameStore
 
     whole, _ = uninterrupted
     real_write = FrameStore.write_frame

@@ -18,10 +18,10 @@ import pytest
 
 from helpers import decode_frames, dreamreel_argv, fetched, frame_bytes, set_args
 from renderer import render
-from renderer import shared_storage
-from renderer.cli import main
-from renderer.errors import DreamreelError
-from renderer.frame_store import numbered_frame_files
+from renderer.store import shared_storage
+from renderer.cli.main import main
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import numbered_frame_files
 from renderer.media.images import read_image
 
 pytestmark = pytest.mark.usefixtures("embedded_cache")

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 
 from helpers import frame_bytes, set_args, signal_render_after
-from renderer.cli import main
-from renderer.frame_store import done_frame_count
-from renderer.interrupts import Interrupted, resume_command, signals_held, signals_interrupt
+from renderer.cli.main import main
+from renderer.store.frame_store import done_frame_count
+from renderer.runtime.interrupts import Interrupted, resume_command, signals_held, signals_interrupt
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 

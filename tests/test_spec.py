@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer.errors import DreamreelError
-from renderer.spec import load_spec, parse_override, preset_names, resolve_preset
+from renderer.runtime.errors import DreamreelError
+from renderer.rendering.spec import load_spec, parse_override, preset_names, resolve_preset
 
 
 def test_progress_preset_loads_by_bare_name_and_path():

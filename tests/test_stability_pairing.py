@@ -11,8 +11,8 @@ import pytest
 
 from helpers import write_clip
 import renderer
-from renderer.cli import main as cli_main
-from renderer.spec import load_spec
+from renderer.cli.main import main as cli_main
+from renderer.rendering.spec import load_spec
 from test_edge_cases import TINY_VIDEO, moving_frames
 
 NUMBERS = ("dream_strength", "e_warp_output", "e_warp_input", "added_flicker")

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from helpers import write_clip
-from renderer.stage_clock import NULL_CLOCK, OTHER, StageClock, format_table
+from renderer.rendering.stage_clock import NULL_CLOCK, OTHER, StageClock, format_table
 
 
 class FakeTime:
@@ -145,14 +145,14 @@ def check_profile(profile, frames, expected):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models import load_dream_model
+    from renderer.models.zoo import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 
 
 def test_a_zoom_render_records_its_profile_in_the_result_and_the_manifest(dogs, tmp_path):
-    from renderer.scheduler import render_frames
-    from renderer.spec import load_spec
+    from renderer.rendering.frame_loop import render_frames
+    from renderer.rendering.spec import load_spec
 
     spec = load_spec("noise-zoom", ["width=64", "height=64", "frames=3", "dream.steps=2",
                                     "zoom.first_steps=2", "zoom.first_octaves=1",

@@ -1,4 +1,4 @@
-"""Behaviour of renderer.stitch: frame counts, order, timing and the manifest-driven CLI path."""
+"""Behaviour of renderer.rendering.stitch: frame counts, order, timing and the manifest-driven CLI path."""
 
 import json
 
@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
-from renderer.errors import DreamreelError
-from renderer.frame_store import FrameStore
-from renderer.manifest import spec_hash
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import FrameStore
+from renderer.store.manifest import spec_hash
 from renderer.media import probe
-from renderer.stitch import play_order, stitch, stitch_from_manifest
+from renderer.rendering.stitch import play_order, stitch, stitch_from_manifest
 
 H, W = 32, 48
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]

@@ -12,7 +12,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from renderer.errors import DreamreelError
+from renderer.runtime.errors import DreamreelError
 from renderer.media import numbered_frames, open_video, write_gif, write_mp4
 
 H, W = 48, 64

@@ -24,10 +24,10 @@ from helpers import (ShiftFlow, click_time, click_track, decode_frames, differin
 
 # The renderer's API these tests call, in one place (issue 7 renames some of it).
 import renderer
-from renderer.cli import main as cli_main
-from renderer.flow import FlowEstimator
-from renderer.modes.video import carry_dream
-from renderer.spec import load_spec
+from renderer.cli.main import main as cli_main
+from renderer.imaging.flow import FlowEstimator
+from renderer.rendering.modes.video import carry_dream
+from renderer.rendering.spec import load_spec
 
 
 def render(spec, out, **options):
@@ -294,12 +294,12 @@ def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path, m
         render(spec_for(clip), tmp_path, progress=stop_after_five)
     # Each frame logs its stability terms: the resumed render measures only the frames
     # it renders (with the carry's flows) and never reads the clip again to do so.
-    import renderer.flow
+    import renderer.imaging.flow
 
     def no_second_pass(*args, **kwargs):
         raise AssertionError("the stability of stored frames was measured again")
 
-    monkeypatch.setattr(renderer.flow.StabilityMeter, "add", no_second_pass)
+    monkeypatch.setattr(renderer.imaging.flow.StabilityMeter, "add", no_second_pass)
     result = render(spec_for(clip), tmp_path)
     assert result.rendered == FRAMES - 5
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
@@ -504,7 +504,7 @@ def test_a_render_with_cadence_resumes_to_identical_frames(clip, with_cadence, t
     ("video.cadence=0", "cadence must be >= 1"), ("video.between_steps=-1", "cadence must"),
     ("video.keyframe_step_scale=0", "keyframe_step_scale must be > 0")])
 def test_cadence_settings_are_checked(clip, setting, message):
-    from renderer.errors import DreamreelError
+    from renderer.runtime.errors import DreamreelError
 
     with pytest.raises(DreamreelError, match=message):
         spec_for(clip, setting)

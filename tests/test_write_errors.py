@@ -20,10 +20,11 @@ from pathlib import Path
 import pytest
 
 from helpers import frame_bytes, set_args
-from renderer import files, frame_store
-from renderer.cli import main
-from renderer.files import format_bytes, write_error
-from renderer.frame_store import done_frame_count
+from renderer.runtime import atomic_files as files
+from renderer.store import frame_store
+from renderer.cli.main import main
+from renderer.runtime.atomic_files import format_bytes, write_error
+from renderer.store.frame_store import done_frame_count
 from renderer.media.writer import Mp4Writer
 
 FRAMES = 5

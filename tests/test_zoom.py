@@ -11,8 +11,8 @@ from helpers import differing_frames, frame_bytes
 
 # The renderer's API these tests call, in one place (issue 7 renames some of it).
 import renderer
-from renderer.modes.zoom import Motion, match_colours, next_init, warp
-from renderer.spec import load_spec
+from renderer.rendering.modes.zoom import Motion, match_colours, next_init, warp
+from renderer.rendering.spec import load_spec
 
 
 def render(spec, out, **options):
@@ -216,7 +216,7 @@ def test_a_zoom_with_cadence_resumes_to_identical_frames(zoom_cadence, samples_d
 
 @pytest.mark.parametrize("setting", ["zoom.cadence=0", "zoom.between_steps=-1"])
 def test_zoom_cadence_settings_are_checked(setting):
-    from renderer.errors import DreamreelError
+    from renderer.runtime.errors import DreamreelError
 
     with pytest.raises(DreamreelError, match="cadence must be >= 1"):
         load_spec("noise-zoom", [setting])

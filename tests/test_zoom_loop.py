@@ -25,10 +25,10 @@ from helpers import (
     set_args,
     signal_render_after,
 )
-from renderer.errors import DreamreelError
-from renderer.frame_store import done_frame_count
-from renderer.spec import load_spec
-from renderer.stitch import stitch_from_manifest
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import done_frame_count
+from renderer.rendering.spec import load_spec
+from renderer.rendering.stitch import stitch_from_manifest
 
 N, K, SCALE = 8, 3, 1.05
 TINY = ["width=64", "height=64", "fps=8", f"zoom.scale={SCALE}", "dream.steps=2",

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from renderer.errors import DreamreelError
+from ..runtime.errors import DreamreelError
 
 _AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
                         12000, 11025, 8000, 7350})
@@ -64,7 +64,7 @@ class AudioSource:
 
 def has_sound(audio: AudioSource | str | os.PathLike) -> bool:
     """Whether the source exists and holds an audio stream (errors: one clear line)."""
-    from renderer.media.reader import open_container
+    from .container import open_container
 
     path = audio.path if isinstance(audio, AudioSource) else audio
     with open_container(Path(path), "read audio") as container:
@@ -78,7 +78,7 @@ class AudioTrack:
     def __init__(self, output, source: AudioSource):
         import av
 
-        from renderer.media.reader import open_container
+        from .container import open_container
 
         self._av = av
         self.source = source

@@ -10,11 +10,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.errors import DreamreelError
-from renderer.media.image_header import read_image_header
-from renderer.media.images import even_size, read_image
-from renderer.media.limits import check_input_pixels
-from renderer.media.transparency import DEFAULT_BACKGROUND
+from ..runtime.errors import DreamreelError
+from .image_header import read_image_header
+from .images import even_size, read_image
+from .limits import check_input_pixels
+from .transparency import DEFAULT_BACKGROUND
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"})
 

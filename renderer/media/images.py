@@ -8,11 +8,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.errors import DreamreelError
-from renderer.files import user_os_errors, write_bytes_atomic
-from renderer.media.image_header import read_image_header
-from renderer.media.limits import check_input_pixels
-from renderer.media.transparency import DEFAULT_BACKGROUND, read_flattened
+from ..runtime.errors import DreamreelError
+from ..runtime.atomic_files import user_os_errors, write_bytes_atomic
+from .image_header import read_image_header
+from .limits import check_input_pixels
+from .transparency import DEFAULT_BACKGROUND, read_flattened
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:

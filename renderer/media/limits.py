@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from renderer.errors import DreamreelError
+from ..runtime.errors import DreamreelError
 
 # Well above 8K (33 MP): what a user means to render; above it, usually a mistake or a
 # decompression bomb. `max_input_pixels` raises it.

@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
-from renderer.files import atomic_path, user_os_errors
-from renderer.media.audio import AudioSource, AudioTrack, has_sound
-from renderer.media.writer import as_rate
+from ..runtime.atomic_files import atomic_path, user_os_errors
+from .audio import AudioSource, AudioTrack, has_sound
+from .writer import as_rate
 
 
 class PartsDiffer(ValueError):

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from renderer.errors import DreamreelError
-from renderer.media.reader import open_container, video_stream
+from ..runtime.errors import DreamreelError
+from .container import open_container, video_stream
 
 
 def probe(path: str | os.PathLike, *, count_frames: bool = True) -> dict[str, Any]:

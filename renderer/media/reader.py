@@ -33,57 +33,23 @@ from typing import Any
 
 import numpy as np
 
-from renderer.errors import DreamreelError
-from renderer.input_ended import InputEnded
-from renderer.media.audio import AudioSource
-from renderer.media.avi_index import first_misplaced
-from renderer.media.damage import Shortfall, demuxer_log, find_shortfall
-from renderer.media.folder import common_size, folder_images, iter_images
-from renderer.media.images import video_frame_size
-from renderer.media.limits import DEFAULT_MAX_INPUT_PIXELS, check_input_pixels
-from renderer.media.transparency import DEFAULT_BACKGROUND
-from renderer.media.timeline import Timeline, build_timeline, tidy_rate
+from ..runtime.errors import DreamreelError
+from .truncated_input import InputEnded
+from .audio import AudioSource
+from .container import open_container, video_stream
+from .avi_index import first_misplaced
+from .damage import Shortfall, demuxer_log, find_shortfall
+from .folder import common_size, folder_images, iter_images
+from .images import video_frame_size
+from .limits import DEFAULT_MAX_INPUT_PIXELS, check_input_pixels
+from .transparency import DEFAULT_BACKGROUND
+from .timeline import Timeline, build_timeline, tidy_rate
 
 _SEEKABLE_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi", "nut"})
 _SEEK_MARGIN_S = 1.0
 
 
 # ---------------------------------------------------------------- opening PyAV inputs
-
-
-def open_container(path: str | os.PathLike, verb: str = "read video"):
-    """av.open for reading, with the errors a user can cause as one DreamreelError line."""
-    import av
-
-    source = Path(path)
-    if not source.exists():
-        raise DreamreelError(f"cannot {verb} '{source}': no such file")
-    if source.is_dir():
-        raise DreamreelError(f"cannot {verb} '{source}': it is a folder, not a file")
-    try:
-        # Absolute: FFmpeg reads a relative "take:2.mp4" as the protocol "take".
-        container = av.open(str(source.absolute()), mode="r", metadata_errors="replace")
-    except PermissionError as err:
-        raise DreamreelError(f"cannot {verb} '{source}': permission denied") from err
-    except (av.FFmpegError, OSError, ValueError) as err:
-        raise DreamreelError(
-            f"cannot {verb} '{source}': not a media file ffmpeg can read (or a damaged one)"
-        ) from err
-    if container.format.name == "tty":  # FFmpeg plays longer text files as ANSI art
-        container.close()
-        raise DreamreelError(f"cannot {verb} '{source}': it is a text file, not a video")
-    return container
-
-
-def video_stream(container, source: Path, verb: str = "read video"):
-    """The first video stream that is not cover art."""
-    from av.stream import Disposition
-
-    for stream in container.streams.video:
-        if Disposition.attached_pic not in stream.disposition:
-            return stream
-    container.close()
-    raise DreamreelError(f"cannot {verb} '{source}': it has no video stream")
 
 
 def _error_line(err: Exception) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.errors import DreamreelError
+from ..runtime.errors import DreamreelError
 
 DEFAULT_BACKGROUND = "#ffffff"
 BACKGROUND_KEY = "input_background"
@@ -45,7 +45,7 @@ def read_flattened(path: Path, background: str) -> np.ndarray:
     a transparent colour), upright by its EXIF orientation, flattened: RGB uint8."""
     from PIL import ImageOps
 
-    from renderer.media.image_header import open_image
+    from .image_header import open_image
 
     colour = parse_background(background)
     with open_image(path) as image:

@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from renderer.errors import DreamreelError
-from renderer.files import atomic_path, user_os_errors, write_error
-from renderer.media.audio import AudioSource, AudioTrack, has_sound
-from renderer.media.images import as_rgb, even_size, fit_long_side
-from renderer.media.timeline import tidy_rate
+from ..runtime.errors import DreamreelError
+from ..runtime.atomic_files import atomic_path, user_os_errors, write_error
+from .audio import AudioSource, AudioTrack, has_sound
+from .images import as_rgb, even_size, fit_long_side
+from .timeline import tidy_rate
 
 _GIF_TICK_MS = 10  # GIF stores frame delays in hundredths of a second
 _GIF_MIN_DELAY_MS = 20  # browsers play shorter delays as 100 ms

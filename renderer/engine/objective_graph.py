@@ -1,0 +1,239 @@
+"""An Objective bound to a model, and the keras.ops function that measures it on a window.
+
+Binding (numpy + one forward pass for guide images) resolves what the text left open:
+the extractor output each term reads, channel counts, the classifier head's column for a
+class, the guide image's features. The engine (renderer/engine/ascent.py) then calls
+``window_value`` on every tile window: tiling, jitter and normalisation stay there.
+The function is written in keras.ops, so every Keras backend's step shares it.
+
+A window's value comes in two parts, because tiles must add up to the whole image:
+- the *mean* part: terms that are a mean over positions (layer, channel, class, guide
+  terms, tv; the guide direction is taken on each window's mean activation). The engine weighs it by the window's share of the image, so tiles add up to the
+  whole image's mean;
+- the *point* part: terms at one place (neuron), counted in the one tile whose core holds
+  that place and never scaled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..runtime.errors import DreamreelError
+from .objectives import Objective, from_layers
+
+# Guide images are seen at most this big (longer side): their features are a (positions x
+# channels) matrix every window multiplies by, and Google's notebook used 224 px.
+GUIDE_MAX_SIDE = 384
+
+
+@dataclass(frozen=True, eq=False)
+class TermPlan:
+    kind: str
+    output: int                       # the extractor output it reads (-1: the image, tv)
+    index: int = 0                    # channel / neuron channel
+    vector: np.ndarray | None = None  # class: the head's kernel column (channels,)
+    bias: float = 0.0                 # class: the head's bias for it
+    features: np.ndarray | None = None  # guide_match: (positions, channels); guide: the
+                                        # unit mean feature (1, channels); float32
+
+
+@dataclass(frozen=True, eq=False)
+class BoundObjective:
+    """An Objective ready for one model's extractor. ``key`` names it for the compiled
+    step cache: equal keys give equal graphs (guide images by content)."""
+
+    objective: Objective
+    plans: tuple[TermPlan, ...]
+    key: str
+
+    @property
+    def has_point_terms(self) -> bool:
+        return any(plan.kind == "neuron" for plan in self.plans)
+
+    def weights(self, frame: int = 0) -> list[float]:
+        return self.objective.weights(frame)
+
+
+def classic(model) -> BoundObjective:
+    """The model's own layers' weighted mean activations: the classic dream."""
+    objective = from_layers(dict(zip(model.layers, model.weights)))
+    plans = tuple(TermPlan("layer", i) for i in range(len(model.layers)))
+    return BoundObjective(objective, plans, "classic")
+
+
+def bind(objective: Objective, model) -> BoundObjective:
+    """Resolve ``objective`` (its layers already bound: Objective.with_layers) against
+    ``model``, a DreamModel whose extractor reads every layer the terms name."""
+    outputs = {name: i for i, name in enumerate(model.layers)}
+    channels = [int(shape[-1]) for shape in _output_shapes(model)]
+    plans, key_parts = [], []
+    for term in objective.terms:
+        if term.kind == "tv":
+            plans.append(TermPlan("tv", -1))
+            key_parts.append("tv")
+            continue
+        if term.layer not in outputs:
+            raise DreamreelError(f"objective term {term} reads layer {term.layer!r}, which "
+                                 f"the loaded model does not extract ({', '.join(outputs)})")
+        output = outputs[term.layer]
+        if term.kind in ("channel", "neuron"):
+            if not 0 <= int(term.key) < channels[output]:
+                raise DreamreelError(f"objective term {term}: layer {term.layer} has "
+                                     f"{channels[output]} channels (0..{channels[output] - 1})")
+            plans.append(TermPlan(term.kind, output, int(term.key)))
+        elif term.kind == "class":
+            plans.append(_class_plan(model, term, output))
+        elif term.kind in ("guide", "guide_match"):
+            features = guide_features(model, term.guide, output)
+            if term.kind == "guide":  # the direction of the guide's mean feature
+                mean = features.mean(axis=0, keepdims=True)
+                features = mean / max(float(np.linalg.norm(mean)), 1e-12)
+            plans.append(TermPlan(term.kind, output, features=features))
+            key_parts.append(hashlib.sha256(features.tobytes()).hexdigest()[:16])
+        else:
+            plans.append(TermPlan("layer", output))
+        key_parts.append(str(term))
+    return BoundObjective(objective, tuple(plans), " | ".join(key_parts))
+
+
+def _class_plan(model, term, output: int) -> TermPlan:
+    from ..models.class_labels import class_index, classifier_head
+
+    kernel, bias, _layer = classifier_head(model.name)
+    index = class_index(model.name, term.key)
+    return TermPlan("class", output, index, np.ascontiguousarray(kernel[:, index], np.float32),
+                    float(bias[index]))
+
+
+def _output_shapes(model) -> list[tuple]:
+    outputs = model.extractor.outputs
+    return [tuple(t.shape) for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+def guide_features(model, path: str, output: int) -> np.ndarray:
+    """The guide image's activations at extractor output ``output``, one row per
+    position: (positions, channels) float32. The image is shrunk to GUIDE_MAX_SIDE."""
+    import cv2
+
+    from ..media.images import read_image
+    from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
+
+    # A guide is seen at GUIDE_MAX_SIDE: a decompression bomb is refused from its header.
+    image = read_image(path, max_pixels=DEFAULT_MAX_INPUT_PIXELS).astype(np.float32)
+    height, width = image.shape[:2]
+    scale = min(1.0, GUIDE_MAX_SIDE / max(height, width))
+    if scale < 1.0:
+        size = (max(32, round(width * scale)), max(32, round(height * scale)))
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    activations = model.activations(model.preprocessing.to_model(image)[np.newaxis])
+    feature = np.asarray(activations[output])[0]
+    return np.ascontiguousarray(feature.reshape(-1, feature.shape[-1]), np.float32)
+
+
+def guide_file_identity(objective: Objective | None) -> dict[str, str]:
+    """Guide images by content (sha256): a changed guide must not resume an old render."""
+    if objective is None:
+        return {}
+    identity = {}
+    for path in objective.guide_paths():
+        try:
+            identity[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+        except OSError:
+            identity[path] = "unreadable"
+    return identity
+
+
+def window_value(bound: BoundObjective):
+    """``value(window, activations, weights, focus)`` -> (mean part, point part) for the
+    engine's tiled step (``activations``: the extractor's outputs, a list or one tensor),
+    in keras.ops: one definition traced into TensorFlow's graph, JAX's jit and PyTorch's
+    eager steps alike (renderer/backends). ``focus`` is (row, col, inside): the neuron
+    place relative to the window, and 1.0 when this tile's core holds it (else 0.0).
+    On TensorFlow each op is the tf op the engine always used (keras.ops.mean is
+    tf.reduce_mean...), so its renders keep their bytes."""
+    from keras import ops
+
+    constants = [None if plan.vector is None else ops.convert_to_tensor(plan.vector)
+                 for plan in bound.plans]
+    guides = [None if plan.features is None else ops.convert_to_tensor(plan.features)
+              for plan in bound.plans]
+
+    def value(window, activations, weights, focus):
+        if not isinstance(activations, (list, tuple)):  # an extractor of one layer
+            activations = [activations]
+        means, points = [], []
+        for i, plan in enumerate(bound.plans):
+            if plan.kind == "tv":
+                means.append(weights[i] * _total_variation(window))
+                continue
+            a = activations[plan.output]
+            if plan.kind == "layer":
+                means.append(weights[i] * ops.mean(a))
+            elif plan.kind == "channel":
+                means.append(weights[i] * ops.mean(a[..., plan.index]))
+            elif plan.kind == "class":
+                logits = ops.tensordot(a, constants[i], axes=1) + plan.bias
+                means.append(weights[i] * ops.mean(logits))
+            elif plan.kind == "guide":
+                means.append(weights[i] * _toward(a, guides[i]))
+            elif plan.kind == "guide_match":
+                flat = ops.reshape(a, (-1, a.shape[-1]))
+                best = ops.max(ops.matmul(flat, ops.transpose(guides[i])), axis=1)
+                means.append(weights[i] * ops.mean(best))
+            else:  # neuron: the unit under the focus place
+                points.append(weights[i] * _unit_at(a, plan.index, window, focus))
+        return _add_all(means), _add_all(points)
+
+    return value
+
+
+def _add_all(parts):
+    """Left to right, as tf.add_n adds; 0.0 for none."""
+    from keras import ops
+
+    if not parts:
+        return ops.convert_to_tensor(0.0)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
+
+
+# The cosine's power in the guide's direction objective: 4 turned the features of held-out
+# photos toward a guide's (mean-feature cosine 0.88 -> 0.97) where the plain dot product
+# (power 0) left it flat or lower, and still grows them (benchmarks/objective_checks.py).
+GUIDE_COSINE_POWER = 4
+
+
+def _toward(activation, direction):
+    """<mean activation, direction> * cos(mean activation, direction) ** GUIDE_COSINE_POWER
+    (``direction``: (1, channels), unit length)."""
+    from keras import ops
+
+    mean = ops.mean(ops.reshape(activation, (-1, activation.shape[-1])), axis=0)
+    along = ops.sum(mean * direction[0])
+    cosine = along / (ops.sqrt(ops.sum(mean * mean)) + 1e-6)
+    return along * cosine ** GUIDE_COSINE_POWER
+
+
+def _total_variation(window):
+    from keras import ops
+
+    return (ops.mean(ops.abs(window[1:] - window[:-1]))
+            + ops.mean(ops.abs(window[:, 1:] - window[:, :-1])))
+
+
+def _unit_at(activation, channel: int, window, focus):
+    """activation[0, fy, fx, channel] at the feature cell over the focus pixel, times the
+    inside flag (0 outside this tile's core: another tile counts it)."""
+    from keras import ops
+
+    fh, fw = ops.shape(activation)[1], ops.shape(activation)[2]
+    wh, ww = ops.shape(window)[0], ops.shape(window)[1]
+    row = ops.clip(ops.cast(focus[0], "int32") * fh // wh, 0, fh - 1)
+    col = ops.clip(ops.cast(focus[1], "int32") * fw // ww, 0, fw - 1)
+    return activation[0, row, col, channel] * focus[2]

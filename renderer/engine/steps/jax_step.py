@@ -1,0 +1,170 @@
+"""The JAX gradient step: jax.value_and_grad per tile, one jax.jit-compiled step.
+
+The same dream as the TensorFlow engine (renderer/engine/ascent.py), built from the shared
+parts: the objective's window value (keras.ops, renderer/engine/objective_graph.py), the tiled
+loss and gradient (backends/tiling.py) and the jitter shifts (backends/shifts.py, the numbers
+TensorFlow's stateless RNG draws). What differs is how it compiles: XLA wants static
+shapes, so the tiles are cut in Python while tracing (one trace per image size, the
+octaves' few) and the step loop runs on the host, one compiled step per call: JAX
+dispatches asynchronously, so the loop does not wait on the device between steps.
+The model's weights go in as arguments (Keras' stateless_call), not baked-in constants.
+
+XLA on the CPU is deterministic: the same inputs give the same image bit for bit, so a
+dream run in chunks equals one run whole, as resume needs. TensorFlow and JAX agree to
+float rounding, not bit for bit (tests/test_backends.py measures how close).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ascent import Ascent, AscentSettings, _NO_MASK, gaussian_taps
+from ..numeric_faults import check_steps
+from .tiling import tiled_loss_and_gradient, tiles
+from .shifts import jitter_shift
+
+
+def _keep_compiled_steps() -> None:
+    """Keep XLA's compiled steps on disk, beside the model cache: a step compiles once per
+    image size (9-12 s for 720p's six 512-px tiles on the 2-core dev box), and a resumed
+    or repeated render then loads it in 0.3-2.3 s (benchmarks/jax_compile_cache.py). A cache dir the user configured (JAX_COMPILATION_CACHE_DIR)
+    is left as it is."""
+    import jax
+
+    from ...models.embedded import cache_dir
+
+    if jax.config.jax_compilation_cache_dir:
+        return
+    jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax-compiled"))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+
+
+class JaxAscent:
+    """Ascent's interface (run, loss, gradient) on the JAX backend; see ascent.Ascent."""
+
+    def __init__(self, model, settings: AscentSettings, objective=None):
+        import jax
+        import jax.numpy as jnp
+
+        _keep_compiled_steps()
+
+        from ..objective_graph import classic, window_value
+
+        self.model = model
+        self.settings = settings
+        self.objective = classic(model) if objective is None else objective
+        objective_value = window_value(self.objective)
+        with_point = self.objective.has_point_terms
+        low = np.float32(model.preprocessing.low)
+        high = np.float32(model.preprocessing.high)
+        tile, margin = int(settings.tile_size), int(settings.tile_margin)
+        self._jitter = int(settings.jitter)
+        kernel = _gaussian_kernel(settings.smoothing)
+        extractor = model.extractor
+        self._state = ([v.value for v in extractor.trainable_variables],
+                       [v.value for v in extractor.non_trainable_variables])
+
+        def window_loss(state, window, layer_weights, at):
+            activations, _ = extractor.stateless_call(state[0], state[1], window[None],
+                                                      training=False)
+            return objective_value(window, activations, layer_weights, at)
+
+        def tiled(state, image, layer_weights, focus, with_gradient=True):
+            """The shared tiled loss and gradient (backends/tiling.py). Shapes are static
+            here, so the tiles are cut in Python while tracing."""
+            def loss_of(window, at):
+                return window_loss(state, window, layer_weights, at)
+
+            def value_and_grad(target, window):
+                return jax.value_and_grad(target, has_aux=True)(window)
+
+            def add_core(gradient, core, t):
+                y0, y1, x0, x1 = t.core
+                return gradient.at[y0:y1, x0:x1].add(core)
+
+            grid = tiles(image.shape[0], image.shape[1], tile, margin)
+            if not with_gradient:
+                return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
+            return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of,
+                                           value_and_grad=value_and_grad,
+                                           add_core=add_core, zeros=jnp.zeros_like(image),
+                                           with_point=with_point)
+
+        def smooth(gradient):
+            if kernel is None:
+                return gradient
+            pad = kernel.shape[0] // 2
+            padded = jnp.pad(gradient, [(pad, pad), (pad, pad), (0, 0)], mode="reflect")
+            return jax.lax.conv_general_dilated(
+                padded[None], kernel, (1, 1), "VALID",
+                dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=3)[0]
+
+        def centre(image):
+            return jnp.array([image.shape[0] // 2, image.shape[1] // 2], jnp.int32)
+
+        def step(state, image, layer_weights, shift, step_size, mask):
+            size = jnp.array(image.shape[:2], jnp.int32)
+            rolled = jnp.roll(image, shift, axis=(0, 1))
+            focus = (centre(image) + shift) % size  # the centre, rolled with the image
+            loss, gradient = tiled(state, rolled, layer_weights, focus)
+            gradient = smooth(jnp.roll(gradient, -shift, axis=(0, 1)))
+            if settings.normalize_gradients:
+                gradient = gradient / (jnp.std(gradient) + 1e-8)
+            gradient = gradient * mask  # after normalising: white dreams as hard as unmasked
+            moved = image + step_size * gradient
+            finite = jnp.all(jnp.isfinite(moved))  # checked before the clip could hide it
+            return jnp.clip(moved, low, high), loss, finite
+
+        def measure(state, image, layer_weights):
+            return tiled(state, image, layer_weights, centre(image), with_gradient=False)[0]
+
+        def gradient_of(state, image, layer_weights):
+            return tiled(state, image, layer_weights, centre(image))[1]
+
+        self._step = jax.jit(step)
+        self._measure = jax.jit(measure)
+        self._gradient = jax.jit(gradient_of)
+
+    def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
+            seed: int = 0, layer_weights=None, mask: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        if steps <= 0:
+            return np.asarray(image, np.float32), np.zeros(0, np.float32)
+        import jax.numpy as jnp
+
+        mask = _NO_MASK if mask is None else np.asarray(mask, np.float32).reshape(
+            *np.shape(image)[:2], 1)
+        weights = self._weights(layer_weights)
+        step_size = np.asarray(step_size, np.float32)
+        seed = int(np.int32(seed % 2**31))
+        current = jnp.asarray(np.asarray(image, np.float32))
+        losses, finite = [], []
+        for i in range(steps):
+            shift = jitter_shift(seed, int(np.int32(first_step + i)), self._jitter)
+            current, loss, ok = self._step(self._state, current, weights, shift, step_size,
+                                           mask)
+            losses.append(loss)
+            finite.append(ok)
+        losses = np.asarray(jnp.stack(losses), np.float32)
+        check_steps(losses, np.asarray(jnp.stack(finite)))  # NumericalFault, 1-based step
+        return np.asarray(current, np.float32), losses
+
+    def loss(self, image: np.ndarray, layer_weights=None) -> float:
+        """Loss of a model-space image (tiled the same way, no roll)."""
+        return float(self._measure(self._state, np.asarray(image, np.float32),
+                                   self._weights(layer_weights)))
+
+    def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
+        """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
+        return np.asarray(self._gradient(self._state, np.asarray(image, np.float32),
+                                         self._weights(layer_weights)), np.float32)
+
+    _weights = Ascent._weights  # one weight per objective term, checked the same way
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray | None:
+    """The smoothing Gaussian as an (k, k, 1, 3) HWIO kernel for a 3-group conv, or None
+    when off."""
+    taps = gaussian_taps(sigma)
+    return None if taps is None else np.repeat(taps[:, :, None, None], 3, axis=3).astype(
+        np.float32)

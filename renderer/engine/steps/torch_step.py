@@ -1,0 +1,161 @@
+"""The PyTorch gradient step: autograd per tile, eager, the image kept on the device.
+
+The same dream as the TensorFlow and JAX engines, built from the shared parts: the
+objective's window value (keras.ops, renderer/engine/objective_graph.py), the tiled loss and
+gradient (backends/tiling.py) and the jitter shifts (backends/shifts.py). Keras' torch
+backend puts the model's weights on the GPU when torch sees one; the image goes there once per
+``run`` and comes back once, with its losses, after the last step: nothing in the step
+loop waits on the host (torch queues CUDA work asynchronously).
+
+Eager, not ``torch.compile``d: on this project's 2-core CPU a compiled step was slower
+end to end (benchmarks/RESULTS.md, "PyTorch backend"). The model's weights are frozen
+(no gradient kept for them): only the image's gradient is wanted.
+
+PyTorch on the CPU is deterministic for the same inputs and thread count, so a dream run
+in chunks equals one run whole, as resume needs; on CUDA ``deterministic`` asks cuDNN for
+its deterministic kernels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..ascent import Ascent, AscentSettings, _NO_MASK, gaussian_taps
+from ..numeric_faults import check_steps
+from .tiling import tiled_loss_and_gradient, tiles
+from .shifts import jitter_shift
+
+
+class TorchAscent:
+    """Ascent's interface (run, loss, gradient) on the PyTorch backend; see ascent.Ascent."""
+
+    def __init__(self, model, settings: AscentSettings, objective=None):
+        import torch
+
+        from ..objective_graph import classic, window_value
+
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False  # its timing-based choice varies run to run
+        self._torch = torch
+        self.model = model
+        self.settings = settings
+        self.objective = classic(model) if objective is None else objective
+        self._value = window_value(self.objective)
+        self._with_point = self.objective.has_point_terms
+        self._extractor = model.extractor
+        for variable in self._extractor.weights:  # frozen: autograd keeps no weight grads
+            variable.value.requires_grad_(False)
+        self._device = (self._extractor.weights[0].value.device if self._extractor.weights
+                        else torch.device("cpu"))
+        self._tile, self._margin = int(settings.tile_size), int(settings.tile_margin)
+        kernel = _gaussian_kernel(settings.smoothing)
+        self._kernel = None if kernel is None else self._tensor(kernel)
+        self._low = self._tensor(model.preprocessing.low)  # per channel, like the image
+        self._high = self._tensor(model.preprocessing.high)
+
+    def _tensor(self, array) -> "torch.Tensor":  # noqa: F821 (torch imported lazily)
+        return self._torch.as_tensor(np.asarray(array, np.float32), device=self._device)
+
+    def _window_loss(self, window, weights, at):
+        activations = self._extractor(window[None], training=False)
+        return self._value(window, activations, weights, at)
+
+    def _tiled(self, image, weights, focus, with_gradient=True):
+        """The shared tiled loss and gradient (backends/tiling.py), eagerly."""
+        torch = self._torch
+
+        def loss_of(window, at):
+            return self._window_loss(window, weights, at)
+
+        def value_and_grad(target, window):
+            window = window.detach().requires_grad_(True)
+            value, (mean, point) = target(window)
+            (gradient,) = torch.autograd.grad(value, window)
+            return (value, (mean.detach(), torch.as_tensor(point).detach())), gradient
+
+        def add_core(gradient, core, tile):
+            y0, y1, x0, x1 = tile.core
+            gradient[y0:y1, x0:x1] += core
+            return gradient
+
+        grid = tiles(image.shape[0], image.shape[1], self._tile, self._margin)
+        if not with_gradient:
+            return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
+        return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of,
+                                       value_and_grad=value_and_grad, add_core=add_core,
+                                       zeros=torch.zeros_like(image),
+                                       with_point=self._with_point)
+
+    def _smooth(self, gradient):
+        if self._kernel is None:
+            return gradient
+        functional = self._torch.nn.functional
+        pad = self._kernel.shape[-1] // 2
+        nchw = gradient.permute(2, 0, 1)[None]
+        padded = functional.pad(nchw, (pad, pad, pad, pad), mode="reflect")
+        return functional.conv2d(padded, self._kernel, groups=3)[0].permute(1, 2, 0)
+
+    def _step(self, image, weights, shift, step_size, mask):
+        torch = self._torch
+        height, width = image.shape[:2]
+        dy, dx = int(shift[0]), int(shift[1])
+        rolled = torch.roll(image, (dy, dx), dims=(0, 1))
+        focus = ((height // 2 + dy) % height, (width // 2 + dx) % width)  # rolled centre
+        loss, gradient = self._tiled(rolled, weights, focus)
+        gradient = self._smooth(torch.roll(gradient, (-dy, -dx), dims=(0, 1)))
+        if self.settings.normalize_gradients:
+            gradient = gradient / (torch.std(gradient, correction=0) + 1e-8)
+        gradient = gradient * mask  # after normalising: white dreams as hard as unmasked
+        moved = image + step_size * gradient
+        finite = torch.isfinite(moved).all()  # checked before the clip could hide it
+        return torch.clamp(moved, self._low, self._high), loss, finite
+
+    def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
+            seed: int = 0, layer_weights=None, mask: np.ndarray | None = None
+            ) -> tuple[np.ndarray, np.ndarray]:
+        if steps <= 0:
+            return np.asarray(image, np.float32), np.zeros(0, np.float32)
+        torch = self._torch
+        mask = self._tensor(_NO_MASK if mask is None else np.asarray(mask, np.float32)
+                            .reshape(*np.shape(image)[:2], 1))
+        weights = self._tensor(self._weights(layer_weights))
+        step_size = self._tensor(step_size)
+        seed = int(np.int32(seed % 2**31))
+        current = self._tensor(image)
+        losses, finite = [], []
+        for i in range(steps):
+            shift = jitter_shift(seed, int(np.int32(first_step + i)), self.settings.jitter)
+            current, loss, ok = self._step(current, weights, shift, step_size, mask)
+            losses.append(loss)
+            finite.append(ok)
+        losses_out = torch.stack(losses).cpu().numpy().astype(np.float32)
+        check_steps(losses_out, torch.stack(finite).cpu().numpy())  # NumericalFault
+        return current.cpu().numpy().astype(np.float32), losses_out
+
+    def loss(self, image: np.ndarray, layer_weights=None) -> float:
+        """Loss of a model-space image (tiled the same way, no roll)."""
+        image = self._tensor(image)
+        with self._torch.no_grad():
+            loss, _ = self._tiled(image, self._tensor(self._weights(layer_weights)),
+                                  _centre(image), with_gradient=False)
+        return float(loss)
+
+    def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
+        """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
+        image = self._tensor(image)
+        _, gradient = self._tiled(image, self._tensor(self._weights(layer_weights)),
+                                  _centre(image))
+        return gradient.cpu().numpy().astype(np.float32)
+
+    _weights = Ascent._weights  # one weight per objective term, checked the same way
+
+
+def _centre(image) -> tuple[int, int]:
+    return image.shape[0] // 2, image.shape[1] // 2
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray | None:
+    """The smoothing Gaussian as a (3, 1, k, k) OIHW kernel for a 3-group conv2d, or None
+    when off."""
+    taps = gaussian_taps(sigma)
+    return None if taps is None else np.repeat(taps[None, None], 3, axis=0).astype(np.float32)

@@ -1,0 +1,46 @@
+"""Opening a media file with PyAV: the errors a user can cause as one line each.
+
+The reader (clips), the audio track reader and the probes all open files here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..runtime.errors import DreamreelError
+
+
+def open_container(path: str | os.PathLike, verb: str = "read video"):
+    """av.open for reading, with the errors a user can cause as one DreamreelError line."""
+    import av
+
+    source = Path(path)
+    if not source.exists():
+        raise DreamreelError(f"cannot {verb} '{source}': no such file")
+    if source.is_dir():
+        raise DreamreelError(f"cannot {verb} '{source}': it is a folder, not a file")
+    try:
+        # Absolute: FFmpeg reads a relative "take:2.mp4" as the protocol "take".
+        container = av.open(str(source.absolute()), mode="r", metadata_errors="replace")
+    except PermissionError as err:
+        raise DreamreelError(f"cannot {verb} '{source}': permission denied") from err
+    except (av.FFmpegError, OSError, ValueError) as err:
+        raise DreamreelError(
+            f"cannot {verb} '{source}': not a media file ffmpeg can read (or a damaged one)"
+        ) from err
+    if container.format.name == "tty":  # FFmpeg plays longer text files as ANSI art
+        container.close()
+        raise DreamreelError(f"cannot {verb} '{source}': it is a text file, not a video")
+    return container
+
+
+def video_stream(container, source: Path, verb: str = "read video"):
+    """The first video stream that is not cover art."""
+    from av.stream import Disposition
+
+    for stream in container.streams.video:
+        if Disposition.attached_pic not in stream.disposition:
+            return stream
+    container.close()
+    raise DreamreelError(f"cannot {verb} '{source}': it has no video stream")

@@ -1,0 +1,107 @@
+"""What `dreamreel render` checks before TensorFlow loads (its import alone takes seconds).
+
+A spec that loaded is already valid (renderer.spec); this adds what the spec cannot know:
+that the input exists and can be read, and that the model and its layers exist (layer
+names from renderer.layer_names, without building the model). Nothing here imports
+TensorFlow or Keras, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..runtime.errors import DreamreelError
+
+if TYPE_CHECKING:
+    from ..engine.objectives import Objective
+
+
+def check_before_loading(spec) -> None:
+    """Raise DreamreelError (one line) for an input or model choice the render would
+    only refuse after loading TensorFlow and the model."""
+    if spec.input:
+        check_input(Path(spec.input))
+    from .input_sizes import check_input_sizes
+
+    check_input_sizes(spec)  # from the header: too many pixels, or frames too small
+    from ..schedules.audio_features import check_track
+    from .schedule_binding import check_audio_schedules
+
+    check_audio_schedules(spec)  # an "audio:" schedule needs a track
+    if spec.audio:
+        check_track(spec.audio)  # missing, unreadable, no audio stream, no sound
+    if spec.mask:
+        from .masks import check_mask
+
+        check_mask(spec)  # missing, unreadable, a folder with gaps, shorter than the clip
+    check_model(spec.model, None if spec.layers is None else list(spec.layers),
+                spec.preprocess)
+    check_objective(spec.objective, spec.model)  # layers, class names, guide images
+
+
+def check_input(path: Path) -> None:
+    """The input exists and its first byte can be read (a folder: it can be listed)."""
+    if not path.exists():
+        raise DreamreelError(f"cannot read input '{path}': no such file or folder")
+    if path.is_dir():
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise DreamreelError(f"cannot read input folder '{path}': permission denied")
+        return
+    try:
+        with open(path, "rb") as f:
+            first = f.read(1)
+    except OSError as error:
+        raise DreamreelError(f"cannot read input '{path}': "
+                             f"{error.strerror or error}") from None
+    if not first:
+        raise DreamreelError(f"cannot read input '{path}': the file is empty")
+
+
+def check_model(model: str, layers: list[str] | None, preprocess: str | None) -> None:
+    from ..models.layer_names import check_layers
+    from ..models.zoo import REGISTRY, is_model_file
+    from ..models.preprocessing import get_preprocessing
+
+    if preprocess is not None:
+        get_preprocessing(preprocess)
+    if is_model_file(model):
+        if not Path(model).expanduser().is_file():
+            raise DreamreelError(f"model file {Path(model).expanduser()} does not exist")
+        if layers is None:  # the same line the model loader gives
+            raise DreamreelError(f"model file {model} has no default layers; choose some "
+                                 f"(list them: dreamreel models layers {model})")
+    else:
+        REGISTRY.get(model)  # an unknown name: one line with the closest names
+    check_layers(model, layers)
+
+
+def check_objective(objective: Objective | None, model: str) -> None:
+    """Refuse, before TensorFlow, what binding would refuse later: unknown layers, class
+    names the model's labels lack, guide images that cannot be read."""
+    if objective is None:
+        return
+    from .input_sizes import check_image_file
+    from ..models.layer_names import check_layers
+    from ..media.image_header import read_image_header
+    from ..media.limits import check_input_pixels
+
+    from ..engine.objectives import resolved_objective
+
+    resolved = resolved_objective(objective, model)
+    check_layers(model, resolved.layer_names())
+    for term in resolved.terms:
+        if term.kind == "class":
+            from ..models.class_labels import class_index
+
+            class_index(model, term.key)
+    for path in resolved.guide_paths():
+        try:
+            check_input(Path(path))
+            check_image_file(Path(path))
+            header = read_image_header(path)
+            if header is not None:  # a bomb is refused before anything decodes it
+                check_input_pixels(path, header.width, header.height)
+        except DreamreelError as error:
+            raise DreamreelError(f"objective guide image: {error}") from None

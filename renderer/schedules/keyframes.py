@@ -1,0 +1,551 @@
+"""Keyframe schedules: per-frame values in the Deforum syntax ``"0:(1.0), 60:(1.04)"``.
+
+A schedule is a few ``frame:(value)`` keyframes; frames between them are interpolated,
+frames before the first keyframe take the first value and frames after the last take
+the last. A plain number (``1.04`` or ``"1.04"``) is a constant schedule.
+
+A value may also be an expression of the frame, as Deforum users write them:
+``"0:(1.02 + 0.01*sin(2*pi*t/48))"``, with ``t`` the frame, ``s`` the seconds (t / fps)
+and ``fps``; text without keyframes (``"1 + 0.01*t"``) is one value for every frame.
+``"audio: 1.01 + 0.04*onset"`` may also read the music track's features (``rms``,
+``onset``, ``low``, ``mid``, ``high``: renderer/schedules/audio_features.py). The schedule text is
+split into keyframes by a small hand-written parser; each value that is not a plain
+number is compiled by renderer/schedules/expressions.py (Python's ``ast`` and a whitelist: nothing
+is ever evaluated as code, ``"0:(__import__('os'))"`` is an error naming its column).
+Expressions without variables (``"0:(2*pi)"``) are computed once and are plain numbers.
+
+What a frame's value is, keyframe by keyframe (Deforum's rule):
+
+- after a keyframe whose value is an expression, up to the next keyframe, the value is
+  that expression evaluated at the frame (after the last keyframe: to the end; frames
+  before the first keyframe belong to it too);
+- after a keyframe whose value is a number, the value is interpolated from that number
+  to the next keyframe's value *at the frame* (its number, or its expression evaluated
+  at the frame), so the schedule glides into an expression instead of jumping.
+
+A schedule whose values are all numbers therefore interpolates exactly as before, and so
+does one whose expressions are all constant. ``keyframes`` holds every keyframe's value at
+its own frame (an expression's too), for checks such as "zoom.scale > 0".
+
+``s`` and ``fps`` read the schedule's ``fps``: the spec's, given when the spec is loaded
+(renderer/rendering/spec.py parses its schedules inside ``schedule_frame_rate(spec fps)``, which
+objective weights parsed there get too), and the render's own once bound
+(``Schedule.bind``: a video renders at its clip's rate; renderer/rendering/schedule_binding.py
+binds a whole spec). A schedule built without one that reads ``s`` or ``fps`` is an
+error. Audio features read the bound
+track; before a track is bound (a spec's own checks) they read 0, silence: a render binds
+its track before the first frame, and one without a track is refused before TensorFlow
+loads (renderer/rendering/preflight.py).
+
+Interpolation between keyframes:
+
+linear -- straight lines.
+smooth -- monotone piecewise cubic Hermite (Fritsch-Carlson, as in PCHIP): interior
+          tangents are the weighted harmonic mean of the neighbouring slopes (zero at a
+          local extremum), so the curve never overshoots the keyframe values, is monotone
+          wherever the keyframes are and has continuous slope through interior
+          keyframes. The tangents at the first and last keyframe are zero: the value is
+          held before and after them, so motion eases in and out instead of jerking into
+          a constant (two keyframes give an ease-in-out "smoothstep" curve). Into an
+          expression keyframe the glide follows the smoothstep curve.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import numbers
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from ..runtime.errors import DreamreelError
+from .expressions import (
+    AUDIO_NAMES,
+    CONSTANTS,
+    TIME_NAMES,
+    EvaluationError,
+    Expression,
+    ExpressionError,
+    compile_expression,
+)
+
+if TYPE_CHECKING:
+    from .audio_features import AudioFeatures
+
+INTERPOLATIONS = ("linear", "smooth")
+
+EXAMPLE = '"0:(1.0), 60:(1.04)"'
+EXPECTED = f"expected a number or frame:(value) pairs like {EXAMPLE}"
+AUDIO_PREFIX = "audio:"
+
+_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
+_VALUE = rf"\(\s*(?P<paren>{_NUMBER})\s*\)|(?P<bare>{_NUMBER})"
+_CONSTANT_RE = re.compile(rf"\s*(?:{_VALUE})\s*")
+_VALUE_RE = re.compile(rf"(?:{_VALUE})")
+_FRAME_RE = re.compile(r"\d+")
+_AUDIO_RE = re.compile(r"\s*audio\s*:")
+_SHOWN_CHARS = 80  # longer schedule texts are cut in messages
+MAX_TEXT = 100_000  # a schedule's whole text (each expression: expressions.MAX_CHARS)
+_SILENCE = dict.fromkeys(AUDIO_NAMES, 0.0)
+# The frame rate schedules parsed without an explicit fps read s and fps at.
+_FRAME_RATE: ContextVar[float | None] = ContextVar("schedule_frame_rate", default=None)
+
+
+@contextmanager
+def schedule_frame_rate(fps: float | None) -> Iterator[None]:
+    """Schedules parsed inside (without their own ``fps``) read ``s`` and ``fps`` at
+    ``fps``: the spec loader parses a spec's schedules in one, at the spec's fps."""
+    token = _FRAME_RATE.set(fps)
+    try:
+        yield
+    finally:
+        _FRAME_RATE.reset(token)
+
+
+@dataclass(frozen=True, eq=False)
+class Schedule:
+    """Per-frame values from keyframes; call it with a frame number. Two schedules are
+    equal when their key, interpolation and keyframes (numbers, or expressions' text)
+    are: binding them to another fps or track changes their values, not what they are."""
+
+    key: str                                   # e.g. "zoom.scale", for messages
+    # Sorted by frame, unique frames; an expression keyframe's value is the expression's
+    # at its own frame (computed here: the value given for it is ignored).
+    keyframes: tuple[tuple[int, float], ...]
+    interpolation: str = "linear"              # "linear" or "smooth"
+    # One per keyframe, in the order keyframes are given (sorted with them): the
+    # expression of a keyframe whose value is one, None for a number. () when none is.
+    expressions: tuple[Expression | None, ...] = ()
+    # What `s` and `fps` read, and the music track's features (None: silence).
+    fps: float | None = None
+    track: AudioFeatures | None = field(default=None, repr=False)
+    # Frame k reads the schedule at k + offset: a chunk of a longer render (its frame 0
+    # is the render's frame offset) sees the values the whole render would.
+    offset: int = 0
+    _tangents: tuple[float, ...] = field(init=False, repr=False, default=())
+
+    def __post_init__(self) -> None:
+        _check_interpolation(self.interpolation, self.key)
+        expressions = tuple(self.expressions) or (None,) * len(self.keyframes)
+        if len(expressions) != len(self.keyframes):
+            raise ValueError(f"{self.key}: {len(expressions)} expressions for "
+                             f"{len(self.keyframes)} keyframes")
+        pairs = []
+        for pair, expression in zip(self.keyframes, expressions):
+            try:
+                frame, value = pair
+            except (TypeError, ValueError):
+                raise DreamreelError(
+                    f"{self.key}: keyframe {pair!r} is not a (frame, value) pair; {EXPECTED}"
+                ) from None
+            frame = _check_frame(frame, self.key)
+            if expression is not None and expression.constant:
+                value, expression = expression({}), None  # a number written as 2*pi
+            value = 0.0 if expression is not None else _check_value(value, self.key)
+            pairs.append((frame, value, expression))
+        if not pairs:
+            raise DreamreelError(f"{self.key}: a schedule needs at least one keyframe; {EXPECTED}")
+        pairs.sort(key=lambda pair: pair[0])
+        for (before, _, _), (after, _, _) in zip(pairs, pairs[1:]):
+            if before == after:
+                raise DreamreelError(
+                    f"{self.key}: frame {after} has two keyframes; each frame may appear once, "
+                    f"like {EXAMPLE}"
+                )
+        expressions = tuple(expression for _, _, expression in pairs)
+        if not any(expressions):
+            expressions = ()
+        object.__setattr__(self, "expressions", expressions)
+        if expressions and self.fps is not None and not (self.fps > 0 and math.isfinite(self.fps)):
+            raise DreamreelError(f"{self.key}: fps must be > 0, got {self.fps!r}")
+        # Each keyframe's value at its own frame: an expression's is computed now.
+        keyframes = tuple((frame, value if expression is None else
+                           self._evaluate(expression, frame))
+                          for frame, value, expression in pairs)
+        object.__setattr__(self, "keyframes", keyframes)
+        if self.interpolation == "smooth":
+            object.__setattr__(self, "_tangents", _monotone_tangents(keyframes))
+
+    def __call__(self, frame: int) -> float:
+        frame += self.offset
+        if self.expressions:
+            return self._with_expressions(frame)
+        first, last = self.keyframes[0], self.keyframes[-1]
+        if frame <= first[0]:
+            return first[1]
+        if frame >= last[0]:
+            return last[1]
+        # keyframes[k] <= frame < keyframes[k + 1]
+        k = bisect.bisect_right(self.keyframes, frame, key=lambda keyframe: keyframe[0]) - 1
+        return self._between(k, frame)
+
+    def _between(self, k: int, frame: float) -> float:
+        """Interpolated between the numbers of keyframes k and k + 1."""
+        (x0, y0), (x1, y1) = self.keyframes[k], self.keyframes[k + 1]
+        h = x1 - x0
+        t = (frame - x0) / h
+        if self.interpolation == "linear":
+            return y0 + (y1 - y0) * t
+        d0, d1 = self._tangents[k], self._tangents[k + 1]
+        t2, t3 = t * t, t * t * t
+        return ((2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * d0
+                + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * d1)
+
+    def _with_expressions(self, frame: int) -> float:
+        """The value at ``frame`` when some keyframes are expressions (the module's rule)."""
+        k = max(0, bisect.bisect_right(self.keyframes, frame, key=lambda kf: kf[0]) - 1)
+        expression = self.expressions[k]
+        if expression is not None:  # its own segment (and before the first keyframe)
+            return self._evaluate(expression, frame)
+        (x0, y0) = self.keyframes[k]
+        if frame <= x0 or k == len(self.keyframes) - 1:
+            return y0
+        following = self.expressions[k + 1]
+        if following is None:
+            return self._between(k, frame)
+        t = (frame - x0) / (self.keyframes[k + 1][0] - x0)
+        target = self._evaluate(following, frame)  # glide into the expression's value
+        weight = t if self.interpolation == "linear" else t * t * (3 - 2 * t)
+        return y0 + (target - y0) * weight
+
+    def _evaluate(self, expression: Expression, frame: float) -> float:
+        variables: dict[str, float] = {"t": float(frame)}
+        if expression.names & {"s", "fps"}:
+            if self.fps is None:
+                raise DreamreelError(
+                    f"{self.key}: {_show(str(self))} reads s or fps, but no frame rate was "
+                    f"given for it (parse_schedule(..., fps=...) or Schedule.bind(fps=...))")
+            variables["s"], variables["fps"] = frame / self.fps, float(self.fps)
+        if expression.names & _SILENCE.keys():
+            variables.update(self.track.at(frame) if self.track is not None else _SILENCE)
+        try:
+            return expression(variables)
+        except EvaluationError as error:
+            raise DreamreelError(f"{self.key}: cannot compute {_show(expression.text)} at "
+                                 f"t = {frame:g}: {error}") from None
+
+    def _written(self) -> tuple:
+        expressions = self.expressions or (None,) * len(self.keyframes)
+        return tuple((frame, value if expression is None else expression.text)
+                     for (frame, value), expression in zip(self.keyframes, expressions))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Schedule):
+            return NotImplemented
+        return (self.key, self.interpolation, self._written()) == (
+            other.key, other.interpolation, other._written())
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.interpolation, self._written()))
+
+    def bind(self, *, fps: float | None = None, track: AudioFeatures | None = None,
+             offset: int | None = None) -> Schedule:
+        """This schedule with ``s`` and ``fps`` read at ``fps``, the audio features read
+        from ``track`` and frames counted from ``offset``; itself when it reads none of
+        them (or nothing changes)."""
+        changes: dict[str, Any] = {}
+        if offset is not None and offset != self.offset and not self.is_constant():
+            changes["offset"] = int(offset)
+        if fps is not None and self.names & {"s", "fps"} and fps != self.fps:
+            changes["fps"] = float(fps)
+        if track is not None and self.follows_audio and track is not self.track:
+            changes["track"] = track
+        return replace(self, **changes) if changes else self
+
+    @property
+    def names(self) -> frozenset[str]:
+        """The variables its expressions read (t, s, fps, onset...); empty for numbers."""
+        return frozenset().union(*(e.names for e in self.expressions if e is not None))
+
+    @property
+    def follows_audio(self) -> bool:
+        """Whether it reads the music track's features (an ``audio:`` schedule)."""
+        return bool(self.names & _SILENCE.keys())
+
+    def values(self, frames: int) -> list[float]:
+        """The values of frames 0 .. frames - 1."""
+        if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 0:
+            raise DreamreelError(f"{self.key}: frame count must be a non-negative integer, "
+                                 f"got {frames!r}")
+        return [self(frame) for frame in range(frames)]
+
+    def is_constant(self) -> bool:
+        if self.expressions:
+            return False
+        first = self.keyframes[0][1]
+        return all(value == first for _, value in self.keyframes)
+
+    def to_plain(self) -> float | str:
+        """What a spec file shows: a one-keyframe number as that number, else the text."""
+        if len(self.keyframes) == 1 and not self.expressions:
+            return self.keyframes[0][1]
+        return str(self)
+
+    def __str__(self) -> str:
+        expressions = self.expressions or (None,) * len(self.keyframes)
+        text = ", ".join(f"{frame}:({value!r})" if expression is None
+                         else f"{frame}:({expression.text})"
+                         for (frame, value), expression in zip(self.keyframes, expressions))
+        return f"{AUDIO_PREFIX} {text}" if self.follows_audio else text
+
+
+def parse_schedule(value: str | int | float | Schedule, *, key: str,
+                   interpolation: str = "linear", fps: float | None = None) -> Schedule:
+    """A Schedule from a number, a schedule string or a Schedule (re-keyed).
+
+    A Schedule passed in comes back with the given key and interpolation (and bound to
+    ``fps``, when given). ``fps``: what ``s`` and ``fps`` read in expressions (the spec's);
+    by default the enclosing ``schedule_frame_rate``'s.
+    """
+    _check_interpolation(interpolation, key)
+    fps = _FRAME_RATE.get() if fps is None else fps
+    if isinstance(value, Schedule):
+        if not (value.key == key and value.interpolation == interpolation):
+            value = replace(value, key=key, interpolation=interpolation)
+        return value.bind(fps=fps)
+    if isinstance(value, bool):
+        raise DreamreelError(f"{key}: expected a number or a schedule like {EXAMPLE}, "
+                             f"got a bool ({value})")
+    if isinstance(value, numbers.Real):
+        return Schedule(key, ((0, _check_value(value, key)),), interpolation)
+    if not isinstance(value, str):
+        raise DreamreelError(f"{key}: expected a number or a schedule like {EXAMPLE}, "
+                             f"got {type(value).__name__}")
+    keyframes, expressions = _Parser(value, key).parse()
+    needs_fps = any(e is not None and e.names & {"s", "fps"} for e in expressions)
+    return Schedule(key, keyframes, interpolation, expressions,
+                    fps=float(fps) if fps is not None and needs_fps else None)
+
+
+class _Parser:
+    """One schedule text -> keyframes and their expressions (None for numbers)."""
+
+    def __init__(self, text: str, key: str):
+        self.text, self.key = text, key
+        self.names: tuple[str, ...] = TIME_NAMES
+
+    def parse(self) -> tuple[tuple[tuple[int, float], ...], tuple[Expression | None, ...]]:
+        text, key = self.text, self.key
+        if len(text) > MAX_TEXT:
+            raise DreamreelError(f"{key}: a schedule of {len(text)} characters is too long "
+                                 f"(at most {MAX_TEXT})")
+        if not text.strip():
+            raise DreamreelError(f"{key}: empty schedule; {EXPECTED}")
+        start = 0
+        audio = _AUDIO_RE.match(text)
+        if audio:
+            start, self.names = audio.end(), TIME_NAMES + AUDIO_NAMES
+            if not text[start:].strip():
+                raise DreamreelError(f'{key}: empty schedule after "{AUDIO_PREFIX}"; expected '
+                                     f'an expression like "audio: 1.01 + 0.04*onset"')
+        entries = _split_entries(text, start)
+        if len(entries) == 1 and ":" not in _outside_parentheses(entries[0][0]):
+            # No keyframes: one value (a number or an expression) for every frame.
+            body, offset = entries[0]
+            constant = _CONSTANT_RE.fullmatch(body)
+            if constant:
+                return ((0, self._number(constant)),), (None,)
+            word = body.strip()
+            if word.isidentifier() and word not in self.names and word not in CONSTANTS:
+                self._fail(word, "not a number, nor an expression like 1+t")  # dream.steps=many
+            return ((0, 0.0),), (self._expression(body, offset),)
+        if len(entries) > 1 and not entries[-1][0].strip():
+            entries.pop()  # one trailing comma is fine
+        keyframes: list[tuple[int, float]] = []
+        expressions: list[Expression | None] = []
+        seen: set[int] = set()
+        for entry, offset in entries:
+            frame, value, expression = self._entry(entry, offset)
+            if frame in seen:
+                raise DreamreelError(
+                    f"{key}: frame {frame} appears twice in schedule {_show(text)}; "
+                    f"each frame may appear once, like {EXAMPLE}"
+                )
+            seen.add(frame)
+            keyframes.append((frame, value))
+            expressions.append(expression)
+        return tuple(keyframes), tuple(expressions)
+
+    def _entry(self, entry: str, offset: int) -> tuple[int, float, Expression | None]:
+        """One ``frame:(value)`` entry (the text between two commas)."""
+        stripped = entry.strip()
+        if not stripped:
+            self._fail(",", "empty entry between commas")
+        if ":" not in stripped:
+            self._fail(stripped, "missing ':' between frame and value")
+        colon = entry.index(":")
+        frame_text, value_text = entry[:colon].strip(), entry[colon + 1:]
+        value_offset = offset + colon + 1 + len(value_text) - len(value_text.lstrip())
+        value_text = value_text.strip()
+        if not frame_text:
+            self._fail(stripped, "missing frame number before ':'")
+        if not _FRAME_RE.fullmatch(frame_text):
+            self._fail(frame_text, "frames must be non-negative whole numbers")
+        if not value_text:
+            self._fail(stripped, "missing value after ':'")
+        frame = int(frame_text)
+        if value_text.startswith("("):
+            close = _closing_parenthesis(value_text)
+            if close is None:
+                self._fail(value_text, "'(' was never closed")
+            rest = value_text[close + 1:]
+            if rest.strip():  # a whole value followed by more text: entries run together
+                reason = ("missing ',' between entries" if ":" in rest
+                          else "unexpected text after the value")
+                self._fail(rest.strip(), reason)
+            inner = value_text[1:close]
+            if not inner.strip():
+                self._fail(stripped, "missing value between '(' and ')'")
+            number = _CONSTANT_RE.fullmatch(inner)
+            if number:
+                return frame, self._number(number), None
+            return frame, 0.0, self._expression(inner, value_offset + 1)
+        match = _VALUE_RE.match(value_text)
+        if match and match.end() == len(value_text):
+            return frame, self._number(match), None
+        if match and value_text[match.end()].isspace():
+            rest = value_text[match.end():]
+            reason = ("missing ',' between entries" if ":" in rest
+                      else "unexpected text after the value")
+            self._fail(rest.strip(), reason)
+        self._fail(value_text, "a value is a number, or an expression in parentheses "
+                               "like (1+t)")
+
+    def _expression(self, body: str, offset: int) -> Expression:
+        try:
+            return compile_expression(body, self.names)
+        except ExpressionError as error:
+            column = offset + error.offset + 1
+            if error.what == "invalid syntax":
+                self._fail(body.strip(), f"{error.why} at column {column} (a value is a "
+                                         f"number or an expression like 1+t)")
+            raise DreamreelError(f"{self.key}: {error.what} at column {column} of "
+                                 f"{_show_around(self.text, column - 1)}: {error.why}") from None
+
+    def _number(self, match: re.Match[str]) -> float:
+        literal = match.group("paren") or match.group("bare")
+        number = float(literal)
+        if not math.isfinite(number):
+            self._fail(literal, "number out of range")
+        return number
+
+    def _fail(self, at: str, reason: str):
+        raise DreamreelError(
+            f"{self.key}: cannot parse schedule {_show(self.text)} at {_show(at)}: {reason}; "
+            f"{EXPECTED}"
+        )
+
+
+def _split_entries(text: str, start: int) -> list[tuple[str, int]]:
+    """``text[start:]`` cut at the commas outside parentheses (``min(a, b)`` stays whole):
+    (entry, its offset in text)."""
+    entries, depth, begin = [], 0, start
+    for index in range(start, len(text)):
+        char = text[index]
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "," and depth <= 0:
+            entries.append((text[begin:index], begin))
+            begin = index + 1
+    entries.append((text[begin:], begin))
+    return entries
+
+
+def _outside_parentheses(text: str) -> str:
+    """The characters of ``text`` at depth 0: a ':' there makes an entry a keyframe."""
+    kept, depth = [], 0
+    for char in text:
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth <= 0:
+            kept.append(char)
+    return "".join(kept)
+
+
+def _closing_parenthesis(text: str) -> int | None:
+    """Index of the ')' closing the '(' at text[0], or None."""
+    depth = 0
+    for index, char in enumerate(text):
+        depth += (char == "(") - (char == ")")
+        if depth == 0:
+            return index
+    return None
+
+
+def _show(text: str) -> str:
+    """Quoted, on one line, cut when long."""
+    flat = " ".join(text.split())
+    if len(flat) > _SHOWN_CHARS:
+        flat = flat[:_SHOWN_CHARS - 3] + "..."
+    return f'"{flat}"'
+
+
+def _show_around(text: str, index: int) -> str:
+    """Quoted on one line with every character in its place (columns stay true), cut to a
+    window around ``index`` when long."""
+    flat = "".join(" " if char.isspace() else char for char in text)
+    if len(flat) <= _SHOWN_CHARS:
+        return f'"{flat}"'
+    begin = max(0, min(index - _SHOWN_CHARS // 2, len(flat) - _SHOWN_CHARS))
+    window = flat[begin:begin + _SHOWN_CHARS]
+    return f'"{"..." if begin else ""}{window}{"..." if begin + _SHOWN_CHARS < len(flat) else ""}"'
+
+
+def _check_interpolation(interpolation: object, key: str) -> None:
+    if interpolation not in INTERPOLATIONS:
+        raise DreamreelError(f"{key}: unknown interpolation {_show(str(interpolation))}; "
+                             f"expected one of: {', '.join(INTERPOLATIONS)}")
+
+
+def _check_frame(frame: object, key: str) -> int:
+    if isinstance(frame, bool) or not isinstance(frame, numbers.Integral) or frame < 0:
+        raise DreamreelError(f"{key}: keyframe frames must be non-negative integers, "
+                             f"got {frame!r}; {EXPECTED}")
+    return int(frame)
+
+
+def _check_value(value: object, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise DreamreelError(f"{key}: keyframe values must be numbers, got {value!r}; "
+                             f"{EXPECTED}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise DreamreelError(f"{key}: keyframe values must be finite numbers, got {value!r}; "
+                             f"{EXPECTED}")
+    return number
+
+
+def _monotone_tangents(keyframes: tuple[tuple[int, float], ...]) -> tuple[float, ...]:
+    """Fritsch-Carlson tangents (PCHIP's interior rule), zero at both ends.
+
+    Interior: zero where the slope changes sign or either side is flat, else the
+    weighted harmonic mean of the two secant slopes -- this keeps every cubic piece
+    within its keyframe values and monotone where they are.
+    """
+    n = len(keyframes)
+    if n < 2:
+        return (0.0,) * n
+    h = [keyframes[k + 1][0] - keyframes[k][0] for k in range(n - 1)]
+    delta = [(keyframes[k + 1][1] - keyframes[k][1]) / h[k] for k in range(n - 1)]
+    tangents = [0.0] * n
+    for k in range(1, n - 1):
+        before, after = delta[k - 1], delta[k]
+        if before * after <= 0:
+            continue
+        w1 = 2 * h[k] + h[k - 1]
+        w2 = h[k] + 2 * h[k - 1]
+        tangents[k] = (w1 + w2) / (w1 / before + w2 / after)
+    return tuple(tangents)
+
+
+def constant(value: float) -> Schedule:
+    """A schedule that is ``value`` on every frame (a setting's default)."""
+    return parse_schedule(value, key="default")

@@ -1,0 +1,359 @@
+"""Render folders at a URL (``--out s3://bucket/renders/x``): object stores and other
+file systems through fsspec, for workers that share no disk.
+
+A render writes into a local staging copy of the folder, exactly as into any folder (the
+frame store's atomic frames, its resume), and a mirror thread copies it to the URL as it
+goes, so the worker that dreams a frame is the one that stores it:
+
+    at the start   the URL's files are fetched into the staging folder, so a render
+                   there resumes (and a chunked render's assembly finds its chunks);
+    every second   the manifest, frames and checkpoints that are new or changed go up,
+                   then the losses.csv read *before* them: a row at the URL always has its
+                   frame there, so the URL's folder is a valid, resumable render at every
+                   moment;
+    at the end     the same, then the other files (manifest, MP4, GIF, report), and files
+                   the render removed are removed at the URL; the staging folder goes.
+
+Each file goes up whole: object stores (S3, GCS, Azure, memory) make an object visible
+only once its upload completes; elsewhere (SFTP, SMB...) it goes to a hidden temp name
+and is moved into place. Credentials and endpoints are the protocol library's own (for
+S3: AWS_* variables, ~/.aws; AWS_ENDPOINT_URL for MinIO and friends). Folders on a shared
+file system (NFS, a mounted bucket) need none of this: give their path.
+
+Two machines rendering into one URL at once are not stopped (object stores have no
+locks); each folder's own lock still guards its staging copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import posixpath
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from ..runtime.errors import DreamreelError
+
+# Protocols whose uploads appear whole (an object is visible only once complete).
+_WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "memory"}
+# The project's extras that bring each protocol's library (pyproject.toml).
+_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure",
+           "abfss": "azure"}
+_SYNC_SECONDS = 1.0
+_STAGING_PREFIX = "dreamreel-staging-"  # + pid-random
+_LOG = "losses.csv"
+_MANIFEST = "manifest.json"  # says whose frames they are: up before them
+# Uploaded at every sync, before the log that lists them.
+_FIRST = ("frames", "checkpoints")
+
+
+class RemotePath(str):
+    """A folder or file at a URL: prints as the URL; ``/`` and ``.name`` as a Path's."""
+
+    def __truediv__(self, part: str | os.PathLike) -> RemotePath:
+        return RemotePath(self.rstrip("/") + "/" + os.fspath(part))
+
+    @property
+    def name(self) -> str:
+        return posixpath.basename(self.rstrip("/"))
+
+
+def is_url(location: str | os.PathLike) -> bool:
+    """Whether ``location`` names a folder through fsspec rather than a local path
+    (``file://`` URLs are local paths)."""
+    text = os.fspath(location)
+    return "://" in text and not text.startswith("file://")
+
+
+def location(value: str | os.PathLike) -> Path | RemotePath:
+    """What a user gave as --out or a job's out: a URL kept as it is, else a Path."""
+    text = os.fspath(value)
+    if text.startswith("file://"):
+        return Path(text[len("file://"):])
+    return RemotePath(text.rstrip("/")) if is_url(text) else Path(text)
+
+
+def joined(base: Path | RemotePath, text: str) -> Path | RemotePath:
+    """``text`` (a path or URL from a file) read from ``base``: a URL as it is, a path
+    under base (absolute)."""
+    given = location(text)
+    return given if is_url(given) else (base / given).absolute()
+
+
+def open_url(url: str):
+    """(fsspec file system, path on it) for ``url``; one line when it cannot be opened."""
+    try:
+        from fsspec.core import url_to_fs
+    except ImportError:
+        raise DreamreelError(f"--out {url}: folders at a URL need fsspec: "
+                             f"pip install fsspec") from None
+    try:
+        return url_to_fs(url)
+    except ImportError as err:  # e.g. "Install s3fs to access S3"
+        extra = _EXTRAS.get(url.split("://", 1)[0])
+        hint = f" (pip install 'dreamreel[{extra}]')" if extra else ""
+        raise DreamreelError(f"cannot use {url}: {_one_line(err)}{hint}") from None
+    except (ValueError, OSError) as err:
+        raise DreamreelError(f"cannot use {url}: {_one_line(err)}") from None
+
+
+@contextlib.contextmanager
+def staged(out: str | os.PathLike, *, only: Iterable[str] | None = None,
+           write: bool = True) -> Iterator[Path]:
+    """A local folder standing for ``out``: ``out`` itself when it is a path; for a URL a
+    staging copy, fetched first and mirrored back while the block runs (module notes).
+    ``only``: fetch just these files (names in the folder); ``write=False``: a read-only
+    copy, nothing goes back."""
+    if not is_url(out):
+        yield Path(location(out))
+        return
+    url = os.fspath(out).rstrip("/")
+    fs, root = open_url(url)
+    staging_root = _staging_root()
+    _sweep_stale(staging_root)
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-",
+                                    dir=staging_root))
+    local = staging / (posixpath.basename(root.rstrip("/")) or "out")
+    try:
+        mirror = Mirror(fs, root, local, url)
+        mirror.fetch(only)
+        if not write:
+            yield local
+            return
+        mirror.check_writable()
+        with mirror.running():
+            yield local
+    except DreamreelError as err:  # the user knows the URL, not the staging copy
+        err.args = (str(err).replace(str(local), url), *err.args[1:])
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _sweep_stale(root: str | None) -> None:
+    """Remove staging copies whose process is gone (killed: no ``finally`` ran), so a
+    worker killed again and again does not fill its disk with frames."""
+    folder = Path(root or tempfile.gettempdir())
+    for stale in folder.glob(f"{_STAGING_PREFIX}*-*"):
+        pid = stale.name[len(_STAGING_PREFIX):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's: alive
+    return True
+
+
+def at_url(result, local: Path, url: RemotePath):
+    """A RenderResult of a render staged in ``local``, its folder and outputs at ``url``."""
+    import dataclasses
+
+    return dataclasses.replace(result, out_dir=url,
+                               outputs=seen_from(url, local, result.outputs))
+
+
+def seen_from(out: Path | RemotePath, local: Path, paths: list) -> list:
+    """Files written in ``local``, the staging copy of ``out``, as ``out``'s (a URL's
+    files; the paths themselves when ``out`` is a local folder)."""
+    if not is_url(out):
+        return list(paths)
+    return [out / Path(path).relative_to(local).as_posix() for path in paths]
+
+
+def _staging_root() -> str | None:
+    root = os.environ.get("DREAMREEL_STAGING")
+    if root:
+        os.makedirs(root, exist_ok=True)
+    return root or None  # None: the system's temp folder
+
+
+class Mirror:
+    """Copies a local folder to ``root`` on ``fs`` (see the module's notes)."""
+
+    def __init__(self, fs, root: str, local: Path, url: str):
+        self.fs, self.root, self.local, self.url = fs, root.rstrip("/"), local, url
+        self.whole_uploads = bool(_protocols(fs) & _WHOLE_UPLOADS)
+        self.sent: dict[str, tuple[int, int]] = {}  # relative path -> (size, mtime_ns)
+        self.remote: set[str] = set()                # relative paths known at the URL
+        self.error: DreamreelError | None = None
+        self._stop = threading.Event()
+
+    # ---------------------------------------------------------------- down
+
+    def fetch(self, only: Iterable[str] | None = None) -> None:
+        """The URL's files into the (new) local folder."""
+        self.fs.invalidate_cache()  # listings cached earlier miss other workers' files
+        try:
+            if only is None:
+                found = self.fs.find(self.root) if self.fs.isdir(self.root) else []
+            else:
+                found = [f"{self.root}/{name}" for name in only
+                         if self.fs.isfile(f"{self.root}/{name}")]
+        except OSError as err:
+            raise DreamreelError(f"cannot read {self.url}: {_one_line(err)}") from None
+        pairs = []
+        for remote in found:
+            relative = remote[len(self.root):].lstrip("/")
+            if relative and not _hidden(relative):
+                pairs.append((remote, self.local / relative))
+                self.remote.add(relative)
+        if not pairs:
+            return
+        for _, target in pairs:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.fs.get([r for r, _ in pairs], [str(t) for _, t in pairs])
+        except OSError as err:
+            raise DreamreelError(f"cannot read {self.url}: {_one_line(err)}") from None
+        for relative in self.remote:  # what came down need not go up again
+            stat = (self.local / relative).stat()
+            self.sent[relative] = (stat.st_size, stat.st_mtime_ns)
+
+    # ---------------------------------------------------------------- up
+
+    def check_writable(self) -> None:
+        """Write and remove a probe: a missing bucket or no permission is one line now,
+        not an error after the first frame."""
+        probe = f"{self.root}/.dreamreel-probe-{os.getpid()}"
+        try:
+            self.fs.pipe_file(probe, b"")
+            self.fs.rm_file(probe)
+        except Exception as err:  # noqa: BLE001 - each protocol raises its own kinds
+            raise DreamreelError(f"cannot write {self.url}: {_one_line(err)}") from None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[None]:
+        """Mirror every second on a thread while the block runs; the final sync at its
+        end (however it ends) and one line if anything failed to go up."""
+        thread = threading.Thread(target=self._loop, name="dreamreel-mirror", daemon=True)
+        thread.start()
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            self._stop.set()
+            thread.join()
+            try:
+                self.sync(final=True)
+            except DreamreelError as err:
+                self.error = self.error or err
+            if self.error is not None and not failed:
+                raise self.error
+
+    def _loop(self) -> None:
+        while not self._stop.wait(_SYNC_SECONDS):
+            try:
+                self.sync()
+            except DreamreelError as err:
+                self.error = err
+                return
+            except Exception as err:  # noqa: BLE001 - a mirror must never kill quietly
+                self.error = DreamreelError(f"cannot write {self.url}: {_one_line(err)}")
+                return
+
+    def sync(self, *, final: bool = False) -> None:
+        """Frames and checkpoints, then the log read before them; at the end also the
+        rest, and removals."""
+        log = self.local / _LOG
+        try:
+            listed = log.read_bytes()  # before the frames: its rows' frames exist now
+        except FileNotFoundError:
+            listed = None
+        files = self._local_files()
+        first = [f for f in files if f.split("/", 1)[0] in _FIRST]
+        self._send([_MANIFEST] if _MANIFEST in files else [])
+        self._send(first)
+        if listed is not None:
+            self._send_bytes(_LOG, listed)
+        if final:
+            self._send([f for f in files if f not in first and f not in (_LOG, _MANIFEST)])
+            self._remove([f for f in self.remote if f not in files])
+        else:  # older checkpoints the store replaced: the new one is up
+            self._remove([f for f in self.remote if f.startswith("checkpoints/")
+                          and f not in files])
+
+    def _local_files(self) -> set[str]:
+        if not self.local.is_dir():
+            return set()
+        found = set()
+        for folder, _, names in os.walk(self.local):
+            for name in names:
+                relative = os.path.relpath(os.path.join(folder, name), self.local)
+                relative = relative.replace(os.sep, "/")
+                if not _hidden(relative):
+                    found.add(relative)
+        return found
+
+    def _send(self, relatives: Iterable[str]) -> None:
+        for relative in sorted(relatives):
+            path = self.local / relative
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # replaced or removed since the listing: the next sync sees it
+            key = (stat.st_size, stat.st_mtime_ns)
+            if self.sent.get(relative) == key:
+                continue
+            self._put(relative, lambda target: self.fs.put_file(str(path), target))
+            self.sent[relative] = key
+
+    def _send_bytes(self, relative: str, data: bytes) -> None:
+        key = (len(data), hash(data))
+        if self.sent.get(relative) == key:
+            return
+        self._put(relative, lambda target: self.fs.pipe_file(target, data))
+        self.sent[relative] = key
+
+    def _put(self, relative: str, upload) -> None:
+        target = f"{self.root}/{relative}"
+        try:
+            if self.whole_uploads:
+                upload(target)
+            else:  # a partial file must never be seen under the real name
+                folder, name = posixpath.split(target)
+                temp = f"{folder}/.{name}.{os.getpid()}.partial"
+                self.fs.makedirs(folder, exist_ok=True)
+                upload(temp)
+                self.fs.mv(temp, target)
+        except Exception as err:  # noqa: BLE001 - each protocol raises its own kinds
+            raise DreamreelError(f"cannot write {self.url}/{relative}: "
+                                 f"{_one_line(err)}") from None
+        self.remote.add(relative)
+
+    def _remove(self, relatives: list[str]) -> None:
+        for relative in relatives:
+            try:
+                self.fs.rm_file(f"{self.root}/{relative}")
+            except FileNotFoundError:
+                pass  # gone already: what was wanted
+            except Exception as err:  # noqa: BLE001 - each protocol raises its own kinds
+                raise DreamreelError(f"cannot remove {self.url}/{relative}: "
+                                     f"{_one_line(err)}") from None
+            self.remote.discard(relative)
+            self.sent.pop(relative, None)
+
+
+def _hidden(relative: str) -> bool:
+    """Locks, temp files and probes (".name"): the folder's own, never mirrored."""
+    return any(part.startswith(".") for part in relative.split("/"))
+
+
+def _protocols(fs) -> set[str]:
+    protocol = fs.protocol
+    return set(protocol) if isinstance(protocol, (tuple, list)) else {protocol}
+
+
+def _one_line(err: BaseException | str) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
