@@ -39,8 +39,8 @@ def machine_info() -> dict:
         "loadavg": load(),
     }
     try:
-        import tensorflow as tf
         import keras
+        import tensorflow as tf
 
         info["tensorflow"] = tf.__version__
         info["keras"] = keras.__version__
@@ -52,8 +52,10 @@ def machine_info() -> dict:
 def machine_line(info: dict) -> str:
     """One header line for a benchmark's output from machine_info(): date, cores, CPU,
     RAM, TensorFlow, load."""
-    return (f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  RAM={info['ram_gib']} "
-            f"GiB  TF {info.get('tensorflow')}  load at start {info['loadavg']}")
+    return (
+        f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  RAM={info['ram_gib']} "
+        f"GiB  TF {info.get('tensorflow')}  load at start {info['loadavg']}"
+    )
 
 
 def load() -> tuple[float, float, float]:
@@ -85,7 +87,7 @@ def test_image(height: int, width: int, half_offset: bool = False) -> np.ndarray
             count += 1
         strip = np.concatenate([tiles[i % len(tiles)] for i in range(count)], axis=1)
         if half_offset:
-            strip = strip[:, side // 2: strip.shape[1] - side // 2]
+            strip = strip[:, side // 2 : strip.shape[1] - side // 2]
         out = cv2.resize(strip, (width, height), interpolation=cv2.INTER_AREA)
         return out.astype(np.float32)
     except (ImportError, FileNotFoundError):

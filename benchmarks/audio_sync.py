@@ -27,15 +27,28 @@ RATE = 22050
 def decode(track: str) -> np.ndarray:
     import imageio_ffmpeg
 
-    command = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", track, "-ac", "1",
-               "-ar", str(RATE), "-f", "f32le", "-"]
-    return np.frombuffer(subprocess.run(command, capture_output=True, check=True).stdout,
-                         np.float32)
+    command = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v",
+        "error",
+        "-i",
+        track,
+        "-ac",
+        "1",
+        "-ar",
+        str(RATE),
+        "-f",
+        "f32le",
+        "-",
+    ]
+    return np.frombuffer(
+        subprocess.run(command, capture_output=True, check=True).stdout, np.float32
+    )
 
 
 def onset_envelope(samples: np.ndarray, fps: float, frames: int) -> np.ndarray:
     hop = RATE // 100
-    energy = np.array([np.sum(samples[i:i + hop] ** 2) for i in range(0, len(samples), hop)])
+    energy = np.array([np.sum(samples[i : i + hop] ** 2) for i in range(0, len(samples), hop)])
     rise = np.maximum(np.diff(np.sqrt(energy), prepend=0.0), 0.0)
     per_frame = np.zeros(frames)
     for k, value in enumerate(rise):
@@ -60,17 +73,20 @@ def main() -> None:
     seconds = len(samples) / RATE
     envelope = onset_envelope(samples, fps, len(values))
     # Frame 0 is the seed frame (no move from a previous frame): compare frames 1..n-1.
-    r = {lag: float(np.corrcoef(values[1:], np.roll(envelope, lag)[1:])[0, 1])
-         for lag in (-1, 0, 1)}
+    r = {
+        lag: float(np.corrcoef(values[1:], np.roll(envelope, lag)[1:])[0, 1]) for lag in (-1, 0, 1)
+    }
     import av
 
     with av.open(str(next(out.glob("*.mp4")))) as container:
         sound = [s for s in container.streams if s.type == "audio"]
         sound_seconds = float(sound[0].duration * sound[0].time_base) if sound else 0.0
-    print(f"{out}: {len(values)} frames at {fps:g} fps for a {seconds:.3f} s track "
-          f"(expected {round(seconds * fps)}); corr({args.column}, independent onset "
-          f"envelope) = {r[0]:.3f} (lag -1: {r[-1]:.3f}, +1: {r[1]:.3f}); MP4 sound "
-          f"{sound_seconds:.3f} s")
+    print(
+        f"{out}: {len(values)} frames at {fps:g} fps for a {seconds:.3f} s track "
+        f"(expected {round(seconds * fps)}); corr({args.column}, independent onset "
+        f"envelope) = {r[0]:.3f} (lag -1: {r[-1]:.3f}, +1: {r[1]:.3f}); MP4 sound "
+        f"{sound_seconds:.3f} s"
+    )
 
 
 if __name__ == "__main__":

@@ -47,8 +47,8 @@ def child(backend: str, sizes: list[int], steps: int, rounds: int) -> dict:
         TorchAscent._window_loss = torch.compile(TorchAscent._window_loss)
 
     from renderer.engine.dream import DreamSettings, dream
-    from renderer.models.zoo import load_dream_model
     from renderer.imaging.noise import make_noise
+    from renderer.models.zoo import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs")
     results = {}
@@ -63,8 +63,7 @@ def child(backend: str, sizes: list[int], steps: int, rounds: int) -> dict:
             start = time.perf_counter()
             dream(image, model, settings, measure_octave_ends=False)
             times.append(time.perf_counter() - start)
-        results[size] = {"steps_per_s": steps / statistics.median(times),
-                         "warm_up_s": warm_up}
+        results[size] = {"steps_per_s": steps / statistics.median(times), "warm_up_s": warm_up}
     return results
 
 
@@ -81,19 +80,38 @@ def main() -> None:
         return
     table = {}
     for backend in args.backends:
-        proc = subprocess.run([sys.executable, __file__, "--backend", backend, "--sizes",
-                               *map(str, args.sizes), "--steps", str(args.steps),
-                               "--rounds", str(args.rounds)], capture_output=True, text=True)
+        proc = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--backend",
+                backend,
+                "--sizes",
+                *map(str, args.sizes),
+                "--steps",
+                str(args.steps),
+                "--rounds",
+                str(args.rounds),
+            ],
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
             print(f"{backend}: failed: {proc.stderr.strip().splitlines()[-1:]}")
             continue
         table[backend] = json.loads(proc.stdout.strip().splitlines()[-1])
-    print(f"{'backend':<12}" + "".join(f"{f'{s} px steps/s':>18}{'warm-up s':>11}"
-                                       for s in args.sizes))
+    print(
+        f"{'backend':<12}"
+        + "".join(f"{f'{s} px steps/s':>18}{'warm-up s':>11}" for s in args.sizes)
+    )
     for backend, results in table.items():
-        print(f"{backend:<12}" + "".join(
-            f"{results[str(s)]['steps_per_s']:>18.2f}{results[str(s)]['warm_up_s']:>11.1f}"
-            for s in args.sizes))
+        print(
+            f"{backend:<12}"
+            + "".join(
+                f"{results[str(s)]['steps_per_s']:>18.2f}{results[str(s)]['warm_up_s']:>11.1f}"
+                for s in args.sizes
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -53,18 +53,22 @@ FIRST_FRAME = (30 * (1 + 1.4**-2 + 1.4**-4 + 1.4**-6)) / (8 * (1 + 1.4**-2))
 def _frames(count: int) -> list[np.ndarray]:
     """A textured 720p pan: what flow and the encoder see in a real clip."""
     rng = np.random.default_rng(0)
-    texture = cv2.GaussianBlur(rng.integers(0, 256, (HEIGHT + 64, WIDTH + 256, 3), np.uint8),
-                               (0, 0), 2)
-    return [np.ascontiguousarray(texture[16:16 + HEIGHT, 4 * i:4 * i + WIDTH])
-            for i in range(count)]
+    texture = cv2.GaussianBlur(
+        rng.integers(0, 256, (HEIGHT + 64, WIDTH + 256, 3), np.uint8), (0, 0), 2
+    )
+    return [
+        np.ascontiguousarray(texture[16 : 16 + HEIGHT, 4 * i : 4 * i + WIDTH]) for i in range(count)
+    ]
 
 
 def worker_start_s() -> float:
     """A fresh process: import the engine, build the model (as a chunk's worker does)."""
-    code = ("from renderer.runtime.backend_choice import use; use('tensorflow'); "
-            "from renderer.models.zoo import load_dream_model; "
-            "load_dream_model('mobilenet_v2_dogs', "
-            "{'block_12_expand_relu': 1.0, 'block_13_expand_relu': 1.0})")
+    code = (
+        "from renderer.runtime.backend_choice import use; use('tensorflow'); "
+        "from renderer.models.zoo import load_dream_model; "
+        "load_dream_model('mobilenet_v2_dogs', "
+        "{'block_12_expand_relu': 1.0, 'block_13_expand_relu': 1.0})"
+    )
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
     return time.perf_counter() - start
@@ -77,10 +81,17 @@ def assembly_s(count: int = 24) -> dict[str, float]:
 
     frames = _frames(count)
     meter = StabilityMeter(24, FlowEstimator("dis", "medium"))
-    times: dict[str, list[float]] = {"read PNG": [], "link": [], "encode": [],
-                                     "write PNG": [], "stability": []}
-    with tempfile.TemporaryDirectory() as folder, \
-            av.open(str(Path(folder) / "clip.mp4"), "w") as container:
+    times: dict[str, list[float]] = {
+        "read PNG": [],
+        "link": [],
+        "encode": [],
+        "write PNG": [],
+        "stability": [],
+    }
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        av.open(str(Path(folder) / "clip.mp4"), "w") as container,
+    ):
         stream = container.add_stream("libx264", rate=24)
         stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
         for i, frame in enumerate(frames):
@@ -125,10 +136,14 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=14_400)
     parser.add_argument("--t-f", type=float, nargs="+", default=[0.1, 0.25, 0.5])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 4, 8, 16, 32, 64])
-    parser.add_argument("--extra", type=int, default=16 + 8,
-                        help="video.warmup + video.crossfade (defaults 16 + 8)")
-    parser.add_argument("--assembly-ms", type=float,
-                        help="model this assembly cost per frame instead of the measured one")
+    parser.add_argument(
+        "--extra", type=int, default=16 + 8, help="video.warmup + video.crossfade (defaults 16 + 8)"
+    )
+    parser.add_argument(
+        "--assembly-ms",
+        type=float,
+        help="model this assembly cost per frame instead of the measured one",
+    )
     parser.add_argument("--crossfade", type=int, default=8)
     args = parser.parse_args()
 
@@ -136,36 +151,46 @@ def main() -> None:
     pieces = assembly_s()
     per_frame = pieces["read PNG, threads"] + pieces["link"] + pieces["encode"]
     per_seam = (args.crossfade + 1) * (pieces["stability"] + pieces["write PNG"])
-    print(f"measured at {WIDTH}x{HEIGHT}: worker start {start:.1f} s; " + ", ".join(
-        f"{name} {1000 * s:.1f} ms" for name, s in pieces.items()))
-    print(f"assembly {1000 * per_frame:.0f} ms/frame (threaded read, link, encode) + "
-          f"{per_seam:.1f} s "
-          f"per seam ({args.crossfade + 1} blended pairs measured)")
+    print(
+        f"measured at {WIDTH}x{HEIGHT}: worker start {start:.1f} s; "
+        + ", ".join(f"{name} {1000 * s:.1f} ms" for name, s in pieces.items())
+    )
+    print(
+        f"assembly {1000 * per_frame:.0f} ms/frame (threaded read, link, encode) + "
+        f"{per_seam:.1f} s "
+        f"per seam ({args.crossfade + 1} blended pairs measured)"
+    )
     if args.assembly_ms is not None:
         per_frame = args.assembly_ms / 1000
         print(f"modelled with an assembly of {args.assembly_ms:g} ms/frame instead")
     frames = args.frames
-    print(f"{frames} frames; first frame = {FIRST_FRAME:.1f} frames' work; "
-          f"{args.extra} extra frames per chunk after the first")
+    print(
+        f"{frames} frames; first frame = {FIRST_FRAME:.1f} frames' work; "
+        f"{args.extra} extra frames per chunk after the first"
+    )
     # The parts way (renderer/distributed/chunk_parts.py): each worker reads and encodes its own
     # frames after dreaming them; the driver links every frame, joins the parts, and per
     # seam reads both chunks' frames, blends, measures and encodes the cross-fade.
     worker_part = pieces["read PNG"] + pieces["encode"]
     parts_frame = pieces["link"] + pieces["join"]
-    parts_seam = (args.crossfade + 1) * (pieces["stability"] + pieces["write PNG"]
-                                         + 2 * pieces["read PNG"] + pieces["encode"])
-    print(f"parts way: workers {1000 * worker_part:.1f} ms/frame (read, encode); driver "
-          f"{1000 * parts_frame:.2f} ms/frame (link, join) + {parts_seam:.1f} s per seam")
+    parts_seam = (args.crossfade + 1) * (
+        pieces["stability"] + pieces["write PNG"] + 2 * pieces["read PNG"] + pieces["encode"]
+    )
+    print(
+        f"parts way: workers {1000 * worker_part:.1f} ms/frame (read, encode); driver "
+        f"{1000 * parts_frame:.2f} ms/frame (link, join) + {parts_seam:.1f} s per seam"
+    )
     for way in ("serial", "parts"):
-        print(f"\n{way} assembly\n{'t_f s':>6} {'N':>4} {'T(N) min':>9} {'speed-up':>9} "
-              f"{'seams %':>8} {'assembly %':>11}")
+        print(
+            f"\n{way} assembly\n{'t_f s':>6} {'N':>4} {'T(N) min':>9} {'speed-up':>9} "
+            f"{'seams %':>8} {'assembly %':>11}"
+        )
         for t_f in args.t_f:
             plain = start + t_f * (frames + FIRST_FRAME)
             for n in args.workers:
                 if n == 1:
                     total, seams, assembly = plain, 0.0, 0.0
-                    print(f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {1:>9.2f} {0:>8.2f} "
-                          f"{0:>11.1f}")
+                    print(f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {1:>9.2f} {0:>8.2f} {0:>11.1f}")
                     continue
                 seams = (n - 1) * args.extra * t_f  # all workers' extra dreaming
                 chunk = t_f * (frames / n + args.extra + FIRST_FRAME)
@@ -175,8 +200,10 @@ def main() -> None:
                     chunk += frames / n * worker_part
                     assembly = frames * parts_frame + (n - 1) * parts_seam
                 total = RAY_START_S + start + chunk + assembly
-                print(f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {plain / total:>9.2f} "
-                      f"{100 * seams / (t_f * frames):>8.2f} {100 * assembly / total:>11.1f}")
+                print(
+                    f"{t_f:>6.2f} {n:>4} {total / 60:>9.1f} {plain / total:>9.2f} "
+                    f"{100 * seams / (t_f * frames):>8.2f} {100 * assembly / total:>11.1f}"
+                )
 
 
 if __name__ == "__main__":

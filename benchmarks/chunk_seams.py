@@ -25,9 +25,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from helpers import write_clip  # noqa: E402
-
-from _common import SAMPLES  # noqa: E402
+from _common import SAMPLES
+from helpers import write_clip
 
 FRAMES, FPS, WIDTH, HEIGHT = 240, 24, 320, 180
 
@@ -35,11 +34,19 @@ FRAMES, FPS, WIDTH, HEIGHT = 240, 24, 320, 180
 def make_clip(path: Path) -> Path:
     photo = np.asarray(Image.open(SAMPLES / "coffee.jpg").convert("RGB"))
     big = cv2.resize(photo, (720, 405), interpolation=cv2.INTER_AREA)
-    frames = [cv2.warpAffine(big, np.float32([[1, 0, -400 * t / (FRAMES - 1)], [0, 1, -40]]),
-                             (WIDTH, HEIGHT), flags=cv2.INTER_LINEAR) for t in range(FRAMES)]
+    frames = [
+        cv2.warpAffine(
+            big,
+            np.float32([[1, 0, -400 * t / (FRAMES - 1)], [0, 1, -40]]),
+            (WIDTH, HEIGHT),
+            flags=cv2.INTER_LINEAR,
+        )
+        for t in range(FRAMES)
+    ]
     seconds = np.arange(int(FRAMES / FPS * 48000)) / 48000
-    return write_clip(path, frames, FPS,
-                      audio=(0.3 * np.sin(2 * np.pi * 440 * seconds)).astype(np.float32))
+    return write_clip(
+        path, frames, FPS, audio=(0.3 * np.sin(2 * np.pi * 440 * seconds)).astype(np.float32)
+    )
 
 
 def described(mp4: Path) -> str:
@@ -63,17 +70,36 @@ def main() -> None:
     for name, extra in runs.items():
         out = args.out / name.replace(" ", "-")
         start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "renderer.cli.main", "render", "video-quick",
-                        "--input", str(clip), "--out", str(out), "--restart", "--quiet",
-                        "--set", "video.end=", "--set", "output.gif=false", *extra],
-                       check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "renderer.cli.main",
+                "render",
+                "video-quick",
+                "--input",
+                str(clip),
+                "--out",
+                str(out),
+                "--restart",
+                "--quiet",
+                "--set",
+                "video.end=",
+                "--set",
+                "output.gif=false",
+                *extra,
+            ],
+            check=True,
+        )
         seconds = time.perf_counter() - start
         print(f"{name}: {seconds:.1f} s, {described(out / 'video.mp4')}")
         for seam in json.loads((out / "report.json").read_text()).get("seams", []):
-            print(f"  seam at frames {seam['frames'][0]}-{seam['frames'][1]}: flicker "
-                  f"{seam['e_warp_ratio']}x the median elsewhere (added flicker "
-                  f"{seam['added_flicker_ratio']}x), dream strength "
-                  f"{seam['dream_strength_ratio']}x")
+            print(
+                f"  seam at frames {seam['frames'][0]}-{seam['frames'][1]}: flicker "
+                f"{seam['e_warp_ratio']}x the median elsewhere (added flicker "
+                f"{seam['added_flicker_ratio']}x), dream strength "
+                f"{seam['dream_strength_ratio']}x"
+            )
 
 
 if __name__ == "__main__":

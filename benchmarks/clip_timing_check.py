@@ -67,15 +67,31 @@ def run_ffmpeg(args: list[str]) -> bytes:
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
     done = subprocess.run(cmd, capture_output=True, check=False)
     if done.returncode:
-        raise RuntimeError(f"ffmpeg failed ({' '.join(cmd)}): "
-                           f"{done.stderr.decode(errors='replace')[-2000:]}")
+        raise RuntimeError(
+            f"ffmpeg failed ({' '.join(cmd)}): {done.stderr.decode(errors='replace')[-2000:]}"
+        )
     return done.stdout
 
 
 def display_size(clip: Path) -> tuple[int, int]:
     """The first picture's size as ffmpeg shows it (autorotate on), from a PGM header."""
-    data = run_ffmpeg(["-i", str(clip), "-map", "0:v:0", "-frames:v", "1",
-                       "-pix_fmt", "gray", "-c:v", "pgm", "-f", "image2pipe", "-"])
+    data = run_ffmpeg(
+        [
+            "-i",
+            str(clip),
+            "-map",
+            "0:v:0",
+            "-frames:v",
+            "1",
+            "-pix_fmt",
+            "gray",
+            "-c:v",
+            "pgm",
+            "-f",
+            "image2pipe",
+            "-",
+        ]
+    )
     fields = data.split(maxsplit=3)
     assert fields[0] == b"P5", fields[:3]
     return int(fields[1]), int(fields[2])
@@ -83,10 +99,26 @@ def display_size(clip: Path) -> tuple[int, int]:
 
 def rgb_frames(path: Path, width: int, height: int, filters: str = "") -> np.ndarray:
     """Every frame ffmpeg gives out of `filters`, scaled to width x height, RGB."""
-    chain = ",".join(f for f in (filters, f"scale={width}:{height}:flags=area",
-                                 "format=rgb24") if f)
-    data = run_ffmpeg(["-i", str(path), "-map", "0:v:0", "-vf", chain,
-                       "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+    chain = ",".join(
+        f for f in (filters, f"scale={width}:{height}:flags=area", "format=rgb24") if f
+    )
+    data = run_ffmpeg(
+        [
+            "-i",
+            str(path),
+            "-map",
+            "0:v:0",
+            "-vf",
+            chain,
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ]
+    )
     return np.frombuffer(data, np.uint8).reshape(-1, height, width, 3)
 
 
@@ -123,8 +155,11 @@ def stream_facts(clip: Path) -> dict:
         # The first picture's container time: the first frame the decoder gives out
         # (pictures before an edit list's start are dropped by the decoder).
         first = next(container.decode(video), None)
-        facts["video_start_s"] = float(first.pts * video.time_base) if first is not None \
-            and first.pts is not None else 0.0
+        facts["video_start_s"] = (
+            float(first.pts * video.time_base)
+            if first is not None and first.pts is not None
+            else 0.0
+        )
     return facts
 
 
@@ -158,7 +193,7 @@ def audio_track(path: Path, origin: float) -> np.ndarray | None:
     for offset, samples in pieces:
         if offset < 0:
             samples, offset = samples[-offset:], 0
-        track[offset:offset + len(samples)] = samples
+        track[offset : offset + len(samples)] = samples
     return track
 
 
@@ -172,9 +207,9 @@ def audio_lag(reference: np.ndarray, output: np.ndarray) -> tuple[float, float]:
     corr = np.fft.irfft(np.fft.rfft(out, size) * np.conj(np.fft.rfft(ref, size)), size)
     max_lag = int(MAX_LAG_S * AUDIO_RATE)
     lags = np.r_[np.arange(0, max_lag + 1), np.arange(-max_lag, 0)]
-    values = np.r_[corr[:max_lag + 1], corr[-max_lag:]]
+    values = np.r_[corr[: max_lag + 1], corr[-max_lag:]]
     best = int(np.argmax(values))
-    norm = math.sqrt(float((ref ** 2).sum() * (out ** 2).sum())) or 1.0
+    norm = math.sqrt(float((ref**2).sum() * (out**2).sum())) or 1.0
     return 1000.0 * lags[best] / AUDIO_RATE, float(values[best] / norm)
 
 
@@ -196,8 +231,11 @@ def match_offsets(output: np.ndarray, reference: np.ndarray, first: int, every: 
         others = [mads[d] for d in cands if d not in same]
         margin = (min(others) - mads[best]) if others else None
         # how far apart the reference pictures at the best offset and at 0 are
-        gap = float(np.abs(reference[i + best].astype(np.float32) - reference[i]).mean()) \
-            if best else 0.0
+        gap = (
+            float(np.abs(reference[i + best].astype(np.float32) - reference[i]).mean())
+            if best
+            else 0.0
+        )
         rows.append((best, {d: round(m, 3) for d, m in mads.items()}, gap, margin))
     return rows
 
@@ -205,16 +243,22 @@ def match_offsets(output: np.ndarray, reference: np.ndarray, first: int, every: 
 def render_clip(clip: Path, out: Path, args) -> tuple[object, float]:
     import renderer
 
-    overrides = ["dream.steps=0", "video.first_steps=0", "video.first_octaves=1",
-                 f"video.every={args.every}", "flow.enabled=false", "output.gif=false",
-                 "output.hold_last=0", "video.audio=true",
-                 f"video.max_size={args.max_size}",
-                 f"video.end={args.end if args.end is not None else 1e6}"]
+    overrides = [
+        "dream.steps=0",
+        "video.first_steps=0",
+        "video.first_octaves=1",
+        f"video.every={args.every}",
+        "flow.enabled=false",
+        "output.gif=false",
+        "output.hold_last=0",
+        "video.audio=true",
+        f"video.max_size={args.max_size}",
+        f"video.end={args.end if args.end is not None else 1e6}",
+    ]
     if args.start is not None:
         overrides.append(f"video.start={args.start}")
     began = time.perf_counter()
-    result = renderer.render("video-quick", input=clip, out=out, overrides=overrides,
-                             restart=True)
+    result = renderer.render("video-quick", input=clip, out=out, overrides=overrides, restart=True)
     return result, time.perf_counter() - began
 
 
@@ -240,8 +284,9 @@ def check_clip(clip: Path, args, workdir: Path) -> dict:
 
     src_w, src_h = display_size(clip)
     aspect_err = abs((out_w / out_h) / (src_w / src_h) - 1.0)
-    reference = rgb_frames(clip, out_w, out_h,
-                           f"setpts=PTS-STARTPTS,fps=fps={rate}:round={args.round}")
+    reference = rgb_frames(
+        clip, out_w, out_h, f"setpts=PTS-STARTPTS,fps=fps={rate}:round={args.round}"
+    )
     rendered = stored_frames(out / "frames")  # exact: no H.264 noise in the match
     mp4_frames = sum(1 for _ in iter_packets(video))
 
@@ -255,10 +300,17 @@ def check_clip(clip: Path, args, workdir: Path) -> dict:
     offsets = [r[0] for r in rows]
     known = [o for o in offsets if o is not None]
     margins = [r[3] for r in rows if r[3] is not None]
-    frames_ok = (len(known) == len(offsets) and all(abs(o) <= 1 for o in known) and known
-                 and mp4_frames == len(rendered))
-    off = [{"k": k, "offset": r[0], "mads": r[1], "ref_gap": r[2]}
-           for k, r in enumerate(rows) if r[0] != 0]
+    frames_ok = (
+        len(known) == len(offsets)
+        and all(abs(o) <= 1 for o in known)
+        and known
+        and mp4_frames == len(rendered)
+    )
+    off = [
+        {"k": k, "offset": r[0], "mads": r[1], "ref_gap": r[2]}
+        for k, r in enumerate(rows)
+        if r[0] != 0
+    ]
 
     duration_tol = 0.5 * args.every / float(rate) + 1e-3
     duration_ok = v_duration is not None and abs(v_duration - asked) <= duration_tol
@@ -277,28 +329,46 @@ def check_clip(clip: Path, args, workdir: Path) -> dict:
             src = np.pad(src, (0, max(0, length - len(src))))[:length]
             dst = np.pad(dst, (0, max(0, length - len(dst))))[:length]
             lag_ms, peak = audio_lag(src, dst)
-            audio.update(present=True, lag_ms=lag_ms, peak=peak,
-                         output_audio_duration_s=a_duration)
+            audio.update(present=True, lag_ms=lag_ms, peak=peak, output_audio_duration_s=a_duration)
             audio_ok = abs(lag_ms) <= 1000.0 * args.every / float(rate)
 
     return {
         "clip": str(clip),
         "source": facts | {"display_size": [src_w, src_h]},
         "render_seconds": round(seconds, 1),
-        "output": {"rate": str(out_rate), "size": [out_w, out_h], "frames": len(rendered), "mp4_frames": mp4_frames,
-                   "result_frames": result.frames, "video_duration_s": v_duration},
-        "range": {"start": start, "end": end, "asked_s": asked, "first_source_frame": first,
-                  "reference_rate": str(rate), "reference_frames": len(reference)},
+        "output": {
+            "rate": str(out_rate),
+            "size": [out_w, out_h],
+            "frames": len(rendered),
+            "mp4_frames": mp4_frames,
+            "result_frames": result.frames,
+            "video_duration_s": v_duration,
+        },
+        "range": {
+            "start": start,
+            "end": end,
+            "asked_s": asked,
+            "first_source_frame": first,
+            "reference_rate": str(rate),
+            "reference_frames": len(reference),
+        },
         "aspect_error": aspect_err,
-        "frames": {"ok": bool(frames_ok), "exact": sum(1 for o in known if o == 0),
-                   "total": len(offsets),
-                   "offset_histogram": {str(d): known.count(d) for d in sorted(set(known))},
-                   "not_zero": off[:200],
-                   "median_margin": float(np.median(margins)) if margins else None,
-                   "weak_matches": sum(1 for m in margins if m < 0.5),
-                   "offsets": offsets},
-        "duration": {"ok": bool(duration_ok), "video_s": v_duration, "asked_s": asked,
-                     "error_ms": None if v_duration is None else 1000 * (v_duration - asked)},
+        "frames": {
+            "ok": bool(frames_ok),
+            "exact": sum(1 for o in known if o == 0),
+            "total": len(offsets),
+            "offset_histogram": {str(d): known.count(d) for d in sorted(set(known))},
+            "not_zero": off[:200],
+            "median_margin": float(np.median(margins)) if margins else None,
+            "weak_matches": sum(1 for m in margins if m < 0.5),
+            "offsets": offsets,
+        },
+        "duration": {
+            "ok": bool(duration_ok),
+            "video_s": v_duration,
+            "asked_s": asked,
+            "error_ms": None if v_duration is None else 1000 * (v_duration - asked),
+        },
         "audio": audio | {"ok": bool(audio_ok)},
         "pass": bool(frames_ok and duration_ok and audio_ok and aspect_err < 0.03),
     }
@@ -307,16 +377,24 @@ def check_clip(clip: Path, args, workdir: Path) -> dict:
 def summary(r: dict) -> str:
     f, d, a = r["frames"], r["duration"], r["audio"]
     hist = " ".join(f"{k}:{v}" for k, v in f["offset_histogram"].items())
-    sound = "no audio" if not a["source_has_audio"] else (
-        "audio MISSING" if not a.get("present") else
-        f"audio lag {a['lag_ms']:+.1f} ms (peak {a['peak']:.2f})")
-    return (f"{'PASS' if r['pass'] else 'FAIL'} {Path(r['clip']).name}: "
-            f"{r['output']['frames']} frames @ {r['output']['rate']} "
-            f"(src {r['source']['format']} avg {r['source']['avg_rate']}), "
-            f"range {r['range']['start']:g}-{r['range']['end']:g}s; frames exact "
-            f"{f['exact']}/{f['total']} [offsets {hist}] margin~{f['median_margin'] or 0:.1f}; "
-            f"duration {d['video_s']:.4f}s vs {d['asked_s']:.4f}s ({d['error_ms']:+.1f} ms); "
-            f"{sound}; aspect err {r['aspect_error']:.3f}")
+    sound = (
+        "no audio"
+        if not a["source_has_audio"]
+        else (
+            "audio MISSING"
+            if not a.get("present")
+            else f"audio lag {a['lag_ms']:+.1f} ms (peak {a['peak']:.2f})"
+        )
+    )
+    return (
+        f"{'PASS' if r['pass'] else 'FAIL'} {Path(r['clip']).name}: "
+        f"{r['output']['frames']} frames @ {r['output']['rate']} "
+        f"(src {r['source']['format']} avg {r['source']['avg_rate']}), "
+        f"range {r['range']['start']:g}-{r['range']['end']:g}s; frames exact "
+        f"{f['exact']}/{f['total']} [offsets {hist}] margin~{f['median_margin'] or 0:.1f}; "
+        f"duration {d['video_s']:.4f}s vs {d['asked_s']:.4f}s ({d['error_ms']:+.1f} ms); "
+        f"{sound}; aspect err {r['aspect_error']:.3f}"
+    )
 
 
 def main(argv=None) -> int:
@@ -326,8 +404,7 @@ def main(argv=None) -> int:
     parser.add_argument("--end", type=float)
     parser.add_argument("--every", type=int, default=1)
     parser.add_argument("--max-size", type=int, default=320)
-    parser.add_argument("--round", default="near", choices=["near", "up", "down", "zero",
-                                                           "inf"])
+    parser.add_argument("--round", default="near", choices=["near", "up", "down", "zero", "inf"])
     parser.add_argument("--keep", type=Path, help="render folders here (default: a temp dir)")
     parser.add_argument("--json", help="write the results here ('-': stdout)")
     args = parser.parse_args(argv)

@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, test_image  # noqa: E402
+from _common import load, machine_info, test_image
+
 from renderer.engine.step_cache import compiled_ascent
 
 
@@ -49,8 +50,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--octaves", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--processes", type=int, default=1,
-                        help="run this many fresh processes and summarise (medians)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="run this many fresh processes and summarise (medians)",
+    )
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     if args.processes > 1:
@@ -67,7 +72,7 @@ def main() -> None:
     size, settings_kw = args.size, dict(steps=args.steps, octaves=args.octaves)
     base = test_image(size, 3 * size)
     # Different images of the same size: the three squares of the strip, then shifted crops.
-    images = [base[:, i * size // 4: i * size // 4 + size].astype(np.uint8) for i in range(9)]
+    images = [base[:, i * size // 4 : i * size // 4 + size].astype(np.uint8) for i in range(9)]
     load_before = load()
 
     # Time spent inside the compiled steps, whatever calls them.
@@ -108,8 +113,7 @@ def main() -> None:
     def steps_only() -> float:
         t, c = time.perf_counter(), time.process_time()
         for octave, x in enumerate(inputs):
-            real_run(ascent, x, settings.steps, step_size, octave * settings.steps,
-                     settings.seed)
+            real_run(ascent, x, settings.steps, step_size, octave * settings.steps, settings.seed)
         cpu[0] = time.process_time() - c
         return time.perf_counter() - t
 
@@ -132,10 +136,15 @@ def main() -> None:
         "machine": machine_info(),
         "load_before": load_before,
         "load_after": load(),
-        "size": size, **settings_kw, "rounds": args.rounds,
-        "first_s": round(first, 3), "first_in_steps_s": round(first_in, 3),
-        "second_s": round(second, 3), "second_in_steps_s": round(second_in, 3),
-        "third_s": round(third, 3), "third_in_steps_s": round(third_in, 3),
+        "size": size,
+        **settings_kw,
+        "rounds": args.rounds,
+        "first_s": round(first, 3),
+        "first_in_steps_s": round(first_in, 3),
+        "second_s": round(second, 3),
+        "second_in_steps_s": round(second_in, 3),
+        "third_s": round(third, 3),
+        "third_in_steps_s": round(third_in, 3),
         "call_median_s": round(med(calls), 3),
         "call_in_steps_median_s": round(med(calls_in), 3),
         "steps_only_median_s": round(med(dreams), 3),
@@ -165,17 +174,45 @@ def summarise(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.processes):
             out = Path(tmp) / f"run{i}.json"
-            subprocess.run([sys.executable, __file__, "--size", str(args.size),
-                            "--steps", str(args.steps), "--octaves", str(args.octaves),
-                            "--rounds", str(args.rounds), "--json", str(out)],
-                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--size",
+                    str(args.size),
+                    "--steps",
+                    str(args.steps),
+                    "--octaves",
+                    str(args.octaves),
+                    "--rounds",
+                    str(args.rounds),
+                    "--json",
+                    str(out),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             runs.append(json.loads(out.read_text()))
-    keys = ["first_s", "second_s", "third_s", "call_median_s", "steps_only_median_s",
-            "second_over_steps", "third_over_steps", "call_over_steps",
-            "second_over_steps_cpu", "second_in_steps_s"]
+    keys = [
+        "first_s",
+        "second_s",
+        "third_s",
+        "call_median_s",
+        "steps_only_median_s",
+        "second_over_steps",
+        "third_over_steps",
+        "call_over_steps",
+        "second_over_steps_cpu",
+        "second_in_steps_s",
+    ]
     summary = {
-        "machine": runs[0]["machine"], "size": args.size, "steps": args.steps,
-        "octaves": args.octaves, "rounds": args.rounds, "processes": args.processes,
+        "machine": runs[0]["machine"],
+        "size": args.size,
+        "steps": args.steps,
+        "octaves": args.octaves,
+        "rounds": args.rounds,
+        "processes": args.processes,
         "loads_before": [r["load_before"][0] for r in runs],
         "tracing_counts": [r["tracing_count"] for r in runs],
         "median": {k: round(statistics.median(r[k] for r in runs), 3) for k in keys},

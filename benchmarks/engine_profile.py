@@ -7,7 +7,8 @@ Run from the checkout root:
 
 Times, side by side and interleaved (order rotated each round, median reported):
 
-  dream        renderer.engine.dream.dream(..., DreamSettings(steps=N, octaves=1)), as a user calls it
+  dream        renderer.engine.dream.dream(..., DreamSettings(steps=N, octaves=1)),
+               as a user calls it
   run          Ascent.run(image, N, ...) alone: the compiled step loop, without dream()'s
                numpy pre/post-processing and without its final per-octave ascent.loss
   loss         Ascent.loss(image) alone: the one extra tiled forward pass dream() makes at
@@ -43,14 +44,22 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, test_image, weighted_mean_loss  # noqa: E402
-
+from _common import load, machine_info, test_image, weighted_mean_loss
 
 PER_CALL = ("loss", "dream0", "fwd")
 
 
-def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool,
-               stateless: bool, tile_loop: bool, tile_parallel_iterations: int | None = None):
+def build_loop(
+    model,
+    jitter: int,
+    tile: int,
+    margin: int,
+    *,
+    tensor_array: bool,
+    stateless: bool,
+    tile_loop: bool,
+    tile_parallel_iterations: int | None = None,
+):
     """The reference in-graph loop with some of the engine's features switched on.
 
     With all three on it is a copy of renderer/engine/ascent.py's step loop, except that the layer
@@ -104,7 +113,7 @@ def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool
                 window_share = tf.cast((wy1 - wy0) * (wx1 - wx0), tf.float32) / area
                 core_share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
                 window_gradient = tape.gradient(value, window) * window_share
-                core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+                core = window_gradient[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
                 gradient += tf.pad(core, [[y0, height - y1], [x0, width - x1], [0, 0]])
                 loss += core_share * value
         return loss, gradient
@@ -134,14 +143,20 @@ def build_loop(model, jitter: int, tile: int, margin: int, *, tensor_array: bool
 
     def shift_for(seed, step):
         if stateless:
-            return tf.random.stateless_uniform([2], seed=tf.stack([seed, step]), minval=-jitter,
-                                               maxval=jitter + 1, dtype=tf.int32)
+            return tf.random.stateless_uniform(
+                [2], seed=tf.stack([seed, step]), minval=-jitter, maxval=jitter + 1, dtype=tf.int32
+            )
         return tf.random.uniform([2], -jitter, jitter + 1, dtype=tf.int32)
 
     spec = tf.TensorSpec
 
-    @tf.function(input_signature=[spec([None, None, 3], tf.float32), spec([], tf.int32),
-                                  spec([3], tf.float32)])
+    @tf.function(
+        input_signature=[
+            spec([None, None, 3], tf.float32),
+            spec([], tf.int32),
+            spec([3], tf.float32),
+        ]
+    )
     def loop(image, steps, step_size):
         # (autograph needs a loop variable that is not None when the TensorArray is off)
         losses = tf.TensorArray(tf.float32, size=steps) if tensor_array else tf.constant(0.0)
@@ -179,8 +194,11 @@ def main(argv: list[str] | None = None) -> int:
     from renderer.models.zoo import load_dream_model
 
     info = machine_info()
-    print(f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  TF {info.get('tensorflow')}"
-          f"  load at start {info['loadavg']}", flush=True)
+    print(
+        f"# {info['date']}  nproc={info['nproc']}  cpu={info['cpu']}  TF {info.get('tensorflow')}"
+        f"  load at start {info['loadavg']}",
+        flush=True,
+    )
     model = load_dream_model(args.model)
     settings = DreamSettings(steps=args.steps, octaves=1)
     prep = model.preprocessing
@@ -211,14 +229,19 @@ def main(argv: list[str] | None = None) -> int:
         "B+stateless": loop_variant(**{**off, "stateless": True}),
         "B+tileloop": loop_variant(**{**off, "tile_loop": True}),
         "clone": loop_variant(tensor_array=True, stateless=True, tile_loop=True),
-        "clone_serial": loop_variant(tensor_array=True, stateless=True, tile_loop=True,
-                                     tile_parallel_iterations=1),
+        "clone_serial": loop_variant(
+            tensor_array=True, stateless=True, tile_loop=True, tile_parallel_iterations=1
+        ),
     }
-    for name, call in variants.items():  # warm-up: tracing excluded
+    for call in variants.values():  # warm-up: tracing excluded
         call()
         call()
-    print(f"ascent.loss = {ascent.loss(x):.6f}, forward-only tiled loss = {float(forward_loss(x)):.6f}"
-          f" (should agree)", flush=True)
+    print(
+        f"ascent.loss = {ascent.loss(x):.6f}, "
+        f"forward-only tiled loss = {float(forward_loss(x)):.6f}"
+        f" (should agree)",
+        flush=True,
+    )
     wall: dict[str, list[float]] = {n: [] for n in variants}
     cpu: dict[str, list[float]] = {n: [] for n in variants}
     loads = []
@@ -234,8 +257,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"round {round_index + 1}/{args.rounds} done, load {loads[-1]}", flush=True)
     loads.append(load())
 
-    print(f"\n{args.size}x{args.size}, {args.steps} steps per call, median of {args.rounds} rounds; "
-          f"load average per round: {loads}\n")
+    print(
+        f"\n{args.size}x{args.size}, {args.steps} steps per call, median of {args.rounds} rounds; "
+        f"load average per round: {loads}\n"
+    )
     print("| variant | wall ms/step | CPU ms/step | wall vs B step | CPU vs B step |")
     print("|---|---:|---:|---:|---:|")
     per = {}
@@ -247,11 +272,24 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         w, c = per[name]
         unit = " (per call)" if name in PER_CALL else ""
-        print(f"| {name}{unit} | {w:.1f} | {c:.1f} | {w / per['B'][0]:.2f} | {c / per['B'][1]:.2f} |")
+        print(
+            f"| {name}{unit} | {w:.1f} | {c:.1f} | {w / per['B'][0]:.2f} | {c / per['B'][1]:.2f} |"
+        )
     if args.json:
-        args.json.write_text(json.dumps({"machine": info, "size": args.size, "steps": args.steps,
-                                         "rounds": args.rounds, "loads": loads,
-                                         "wall_s": wall, "cpu_s": cpu}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "size": args.size,
+                    "steps": args.steps,
+                    "rounds": args.rounds,
+                    "loads": loads,
+                    "wall_s": wall,
+                    "cpu_s": cpu,
+                },
+                indent=2,
+            )
+        )
         print(f"wrote {args.json}")
     return 0
 

@@ -40,7 +40,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, machine_line, test_image, weighted_mean_loss  # noqa: E402
+from _common import load, machine_info, machine_line, test_image, weighted_mean_loss
 
 
 def build_references(model, jitter: int):
@@ -95,25 +95,43 @@ def build_references(model, jitter: int):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512, 1024],
-                        help="square image sides in px (default: 256 512 1024)")
-    parser.add_argument("--steps", type=int, nargs="+", default=[10],
-                        help="steps per timed call: one value for all sizes or one per size "
-                             "(default: 10)")
-    parser.add_argument("--rounds", type=int, default=3,
-                        help="timed rounds; the median is reported (default: 3)")
+    parser.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        default=[256, 512, 1024],
+        help="square image sides in px (default: 256 512 1024)",
+    )
+    parser.add_argument(
+        "--steps",
+        type=int,
+        nargs="+",
+        default=[10],
+        help="steps per timed call: one value for all sizes or one per size (default: 10)",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timed rounds; the median is reported (default: 3)"
+    )
     parser.add_argument("--model", default="mobilenet_v2_dogs")
-    parser.add_argument("--layers", nargs="+", default=None,
-                        help="layers to dream on (default: the model's defaults)")
-    parser.add_argument("--variants", nargs="+",
-                        default=["engine", "engine_end", "engine_1t", "ref_a", "ref_b"],
-                        choices=["engine", "engine_end", "engine_1t", "ref_a", "ref_b"])
+    parser.add_argument(
+        "--layers",
+        nargs="+",
+        default=None,
+        help="layers to dream on (default: the model's defaults)",
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["engine", "engine_end", "engine_1t", "ref_a", "ref_b"],
+        choices=["engine", "engine_end", "engine_1t", "ref_a", "ref_b"],
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = parser.parse_args(argv)
     if len(args.steps) not in (1, len(args.sizes)):
         parser.error("--steps takes one value or one per size")
-    steps_for = dict(zip(args.sizes, args.steps * len(args.sizes) if len(args.steps) == 1
-                         else args.steps))
+    steps_for = dict(
+        zip(args.sizes, args.steps * len(args.sizes) if len(args.steps) == 1 else args.steps)
+    )
 
     from renderer.runtime.quiet_tensorflow import import_tensorflow_quietly
 
@@ -133,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
         def call(rgb, steps):
             settings = DreamSettings(steps=steps, octaves=1, tile_size=tile_size)
             return dream(rgb, model, settings, measure_octave_ends=measure_end).image
+
         return call
 
     def variants_for(size):
@@ -174,19 +193,38 @@ def main(argv: list[str] | None = None) -> int:
                 cpu_s = time.process_time() - c0
                 times.setdefault(name, {}).setdefault(size, []).append(elapsed)
                 cpu_times.setdefault(name, {}).setdefault(size, []).append(cpu_s)
-                print(f"round {round_index + 1}/{args.rounds} {name:9s} {size:5d} px: "
-                      f"{steps_for[size] / elapsed:7.2f} steps/s  ({cpu_s / steps_for[size] * 1000:6.0f}"
-                      f" CPU ms/step)", flush=True)
+                print(
+                    f"round {round_index + 1}/{args.rounds} {name:9s} {size:5d} px: "
+                    f"{steps_for[size] / elapsed:7.2f} steps/s  "
+                    f"({cpu_s / steps_for[size] * 1000:6.0f}"
+                    f" CPU ms/step)",
+                    flush=True,
+                )
     loads.append(load())
 
-    rate = {name: {size: steps_for[size] / statistics.median(ts) for size, ts in by_size.items()}
-            for name, by_size in times.items()}
+    rate = {
+        name: {size: steps_for[size] / statistics.median(ts) for size, ts in by_size.items()}
+        for name, by_size in times.items()
+    }
     print()
-    print(f"Median of {args.rounds} rounds; {', '.join(f'{s} px: {steps_for[s]} steps' for s in args.sizes)}"
-          f" per call; load average (1/5/15 min) per round: {loads}")
+    print(
+        f"Median of {args.rounds} rounds; "
+        f"{', '.join(f'{s} px: {steps_for[s]} steps' for s in args.sizes)}"
+        f" per call; load average (1/5/15 min) per round: {loads}"
+    )
     print()
-    header = ["size", "engine", "ref A (per-step)", "ref B (in-graph)", "engine/A", "engine/B",
-              "engine + end loss", "(engine + end loss)/B", "engine 1 tile", "tiled/1 tile"]
+    header = [
+        "size",
+        "engine",
+        "ref A (per-step)",
+        "ref B (in-graph)",
+        "engine/A",
+        "engine/B",
+        "engine + end loss",
+        "(engine + end loss)/B",
+        "engine 1 tile",
+        "tiled/1 tile",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|")
 
@@ -207,21 +245,41 @@ def main(argv: list[str] | None = None) -> int:
         return "—" if value is None else f"{value:.2f}"
 
     for size in args.sizes:
-        row = [f"{size}x{size}", cell("engine", size), cell("ref_a", size), cell("ref_b", size),
-               ratio("engine", "ref_a", size), ratio("engine", "ref_b", size),
-               cell("engine_end", size), ratio("engine_end", "ref_b", size),
-               cell("engine_1t", size), ratio("engine", "engine_1t", size)]
+        row = [
+            f"{size}x{size}",
+            cell("engine", size),
+            cell("ref_a", size),
+            cell("ref_b", size),
+            ratio("engine", "ref_a", size),
+            ratio("engine", "ref_b", size),
+            cell("engine_end", size),
+            ratio("engine_end", "ref_b", size),
+            cell("engine_1t", size),
+            ratio("engine", "engine_1t", size),
+        ]
         print("| " + " | ".join(row) + " |")
-    print("\nsteps/s (wall clock), median over rounds; higher is better. Ratios: median over"
-          " rounds of the ratio within a round. engine = dream(..., octaves=1), default"
-          " tile_size=512; engine 1 tile = tile_size=side (only above 512 px).")
+    print(
+        "\nsteps/s (wall clock), median over rounds; higher is better. Ratios: median over"
+        " rounds of the ratio within a round. engine = dream(..., octaves=1), default"
+        " tile_size=512; engine 1 tile = tile_size=side (only above 512 px)."
+    )
 
     # CPU seconds of this process (all threads), less disturbed by other processes' load.
     print()
-    header = ["size", "engine", "ref A", "ref B", "engine 1 tile", "A/engine", "B/engine",
-              "1 tile/engine"]
-    print("CPU ms per step (this process, all threads; lower is better; ratios >1 mean the"
-          " engine used less CPU):\n")
+    header = [
+        "size",
+        "engine",
+        "ref A",
+        "ref B",
+        "engine 1 tile",
+        "A/engine",
+        "B/engine",
+        "1 tile/engine",
+    ]
+    print(
+        "CPU ms per step (this process, all threads; lower is better; ratios >1 mean the"
+        " engine used less CPU):\n"
+    )
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|")
 
@@ -230,21 +288,39 @@ def main(argv: list[str] | None = None) -> int:
         return f"{statistics.median(ts) / steps_for[size] * 1000:.0f}" if ts else "—"
 
     for size in args.sizes:
-        row = [f"{size}x{size}", cpu_cell("engine", size), cpu_cell("ref_a", size),
-               cpu_cell("ref_b", size), cpu_cell("engine_1t", size),
-               ratio("engine", "ref_a", size, cpu_times), ratio("engine", "ref_b", size, cpu_times),
-               ratio("engine", "engine_1t", size, cpu_times)]
+        row = [
+            f"{size}x{size}",
+            cpu_cell("engine", size),
+            cpu_cell("ref_a", size),
+            cpu_cell("ref_b", size),
+            cpu_cell("engine_1t", size),
+            ratio("engine", "ref_a", size, cpu_times),
+            ratio("engine", "ref_b", size, cpu_times),
+            ratio("engine", "engine_1t", size, cpu_times),
+        ]
         print("| " + " | ".join(row) + " |")
 
     if args.json:
-        args.json.write_text(json.dumps({
-            "machine": info, "model": model.name, "layers": list(model.layers),
-            "steps": {str(s): n for s, n in steps_for.items()}, "rounds": args.rounds,
-            "loadavg_per_round": loads,
-            "seconds": {n: {str(s): ts for s, ts in by.items()} for n, by in times.items()},
-            "cpu_seconds": {n: {str(s): ts for s, ts in by.items()} for n, by in cpu_times.items()},
-            "steps_per_s_median": {n: {str(s): r for s, r in by.items()} for n, by in rate.items()},
-        }, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "model": model.name,
+                    "layers": list(model.layers),
+                    "steps": {str(s): n for s, n in steps_for.items()},
+                    "rounds": args.rounds,
+                    "loadavg_per_round": loads,
+                    "seconds": {n: {str(s): ts for s, ts in by.items()} for n, by in times.items()},
+                    "cpu_seconds": {
+                        n: {str(s): ts for s, ts in by.items()} for n, by in cpu_times.items()
+                    },
+                    "steps_per_s_median": {
+                        n: {str(s): r for s, r in by.items()} for n, by in rate.items()
+                    },
+                },
+                indent=2,
+            )
+        )
         print(f"wrote {args.json}")
     return 0
 

@@ -26,11 +26,12 @@ def child(height: int, width: int) -> None:
     import numpy as np
 
     from renderer.engine.dream import DreamSettings, dream
-    from renderer.models.zoo import load_dream_model
     from renderer.imaging.noise import make_noise
+    from renderer.models.zoo import load_dream_model
 
-    model = load_dream_model("mobilenet_v2_dogs",
-                             {"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0})
+    model = load_dream_model(
+        "mobilenet_v2_dogs", {"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0}
+    )
     image = make_noise(height, width, seed=0).astype(np.float32)
     settings = DreamSettings(steps=1, octaves=1, tile_size=512).validate()
     times = []
@@ -38,14 +39,17 @@ def child(height: int, width: int) -> None:
         start = time.perf_counter()
         dream(image, model, settings, measure_octave_ends=False)
         times.append(time.perf_counter() - start)
-    print(f"first {times[0]:.1f} s, again {times[1]:.1f} s: compile or load "
-          f"~{times[0] - times[1]:.1f} s")
+    print(
+        f"first {times[0]:.1f} s, again {times[1]:.1f} s: compile or load "
+        f"~{times[0] - times[1]:.1f} s"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, nargs=2, default=[720, 1280],
-                        metavar=("HEIGHT", "WIDTH"))
+    parser.add_argument(
+        "--size", type=int, nargs=2, default=[720, 1280], metavar=("HEIGHT", "WIDTH")
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -61,9 +65,12 @@ def main() -> None:
         env = {**os.environ, "DREAMREEL_CACHE": cache, "KERAS_BACKEND": ""}
         env.pop("JAX_COMPILATION_CACHE_DIR", None)
         for label in ("empty cache", "cache from the first run"):
-            proc = subprocess.run([sys.executable, __file__, "--child", "--size",
-                                   *map(str, args.size)], env=env, capture_output=True,
-                                  text=True)
+            proc = subprocess.run(
+                [sys.executable, __file__, "--child", "--size", *map(str, args.size)],
+                env=env,
+                capture_output=True,
+                text=True,
+            )
             said = proc.stdout.strip().splitlines()[-1:] or proc.stderr.strip().splitlines()[-1:]
             print(f"{label:>24}: {said[0] if said else 'no output'}")
 

@@ -20,8 +20,7 @@ from __future__ import annotations
 import contextlib
 
 
-def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
-                   dilation_rate=1):
+def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
     """keras.ops.depthwise_conv for channels_last 2-D inputs: (N, H, W, C) by a
     (kh, kw, C, multiplier) kernel -> (N, H', W', C * multiplier)."""
     import jax.numpy as jnp
@@ -41,9 +40,12 @@ def depthwise_conv(inputs, kernel, strides=1, padding="valid", data_format=None,
     for i in range(kh):
         for j in range(kw):
             y, x = i * dy, j * dx
-            window = lax.slice(padded, (0, y, x, 0),
-                               (padded.shape[0], y + (oh - 1) * sy + 1,
-                                x + (ow - 1) * sx + 1, padded.shape[3]), (1, sy, sx, 1))
+            window = lax.slice(
+                padded,
+                (0, y, x, 0),
+                (padded.shape[0], y + (oh - 1) * sy + 1, x + (ow - 1) * sx + 1, padded.shape[3]),
+                (1, sy, sx, 1),
+            )
             term = window * taps[i, j]
             out = term if out is None else out + term
     return out
@@ -74,14 +76,15 @@ def shifted_depthwise():
 
     original = nn.depthwise_conv
 
-    def chosen(inputs, kernel, strides=1, padding="valid", data_format=None,
-               dilation_rate=1):
+    def chosen(inputs, kernel, strides=1, padding="valid", data_format=None, dilation_rate=1):
         from keras.src.backend import standardize_data_format
 
-        if (standardize_data_format(data_format) == "channels_last"
-                and len(inputs.shape) == 4 and len(kernel.shape) == 4):
-            return depthwise_conv(inputs, kernel, strides, padding, data_format,
-                                  dilation_rate)
+        if (
+            standardize_data_format(data_format) == "channels_last"
+            and len(inputs.shape) == 4
+            and len(kernel.shape) == 4
+        ):
+            return depthwise_conv(inputs, kernel, strides, padding, data_format, dilation_rate)
         return original(inputs, kernel, strides, padding, data_format, dilation_rate)
 
     nn.depthwise_conv = chosen
@@ -114,12 +117,16 @@ def main() -> None:
         x = jnp.asarray(rng.random((1, size, size, channels), np.float32))
         k = jnp.asarray(rng.random((3, 3, channels, 1), np.float32))
         for name, conv in [("grouped", nn.depthwise_conv), ("shifted", depthwise_conv)]:
-            def value(x, k, conv=conv):
+
+            def value(x, k, conv=conv, stride=stride):
                 return conv(x, k, stride, "same")
+
             fwd = jax.jit(value)
             grad = jax.jit(jax.grad(lambda x, k, v=value: jnp.sum(v(x, k) ** 2), (0, 1)))
-            print(f"{size:>4}{channels:>5}{stride:>7}{name:>9}"
-                  f"{median_ms(lambda: fwd(x, k)):>9.2f}{median_ms(lambda: grad(x, k)):>9.2f}")
+            print(
+                f"{size:>4}{channels:>5}{stride:>7}{name:>9}"
+                f"{median_ms(lambda: fwd(x, k)):>9.2f}{median_ms(lambda: grad(x, k)):>9.2f}"  # noqa: B023
+            )
 
 
 if __name__ == "__main__":

@@ -22,12 +22,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from renderer.models.class_labels import class_index, classifier_head
 from renderer.engine.dream import DreamSettings, dream
-from renderer.media.images import read_image
-from renderer.models.zoo import load_dream_model
 from renderer.engine.objective_graph import bind
 from renderer.engine.objectives import channel, class_logit, guide, layer, resolved_objective
+from renderer.media.images import read_image
+from renderer.models.class_labels import class_index, classifier_head
+from renderer.models.zoo import load_dream_model
+from renderer.rendering.guides import read_guides
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 L12, L13 = "block_12_expand_relu", "block_13_expand_relu"
@@ -35,9 +36,11 @@ L12, L13 = "block_12_expand_relu", "block_13_expand_relu"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photos", nargs="*", default=[str(SAMPLES / n) for n in
-                                                        ("chelsea.jpg", "coffee.jpg",
-                                                         "astronaut.jpg")])
+    parser.add_argument(
+        "--photos",
+        nargs="*",
+        default=[str(SAMPLES / n) for n in ("chelsea.jpg", "coffee.jpg", "astronaut.jpg")],
+    )
     parser.add_argument("--guide", default=str(SAMPLES / "chelsea.jpg"))
     parser.add_argument("--breed", default="golden_retriever")
     parser.add_argument("--channel", type=int, default=37)
@@ -66,13 +69,15 @@ def main() -> None:
     target = feats(guide_image, L13).reshape(-1, 576).mean(0)
     objectives = {
         "class": bind(resolved_objective(class_logit(args.breed), "mobilenet_v2_dogs"), model),
-        "guide": bind(guide(args.guide, L13), model),
+        "guide": bind(guide(args.guide, L13), model, read_guides(guide(args.guide, L13))),
         "layer13": bind(layer(L13), model),
         "layer12": bind(layer(L12), model),
         "channel": bind(channel(L12, args.channel), model),
     }
-    print(f"breed {args.breed} (index {breed}), guide {args.guide}, {args.steps} steps x 3 "
-          f"octaves at width {args.width}")
+    print(
+        f"breed {args.breed} (index {breed}), guide {args.guide}, {args.steps} steps x 3 "
+        f"octaves at width {args.width}"
+    )
     for path in args.photos:
         photo = read_image(path).astype(np.float32)
         height = round(photo.shape[0] * args.width / photo.shape[1])
@@ -83,16 +88,20 @@ def main() -> None:
             dreamed[name] = dream(photo, model, settings, objective=objective).image
             seconds[name] = time.perf_counter() - started
         start_ch = feats(photo, L12)[..., args.channel].mean()
-        gain = {name: feats(dreamed[name], L12)[..., args.channel].mean() - start_ch
-                for name in ("channel", "layer12")}
-        print(f"{Path(path).name}: class p {probability(photo):.4f} -> "
-              f"{probability(dreamed['class']):.4f} ({seconds['class']:.1f} s); "
-              f"guide cos {cosine(feats(photo, L13).reshape(-1, 576).mean(0), target):.3f} -> "
-              f"{cosine(feats(dreamed['guide'], L13).reshape(-1, 576).mean(0), target):.3f} "
-              f"(layer dream: "
-              f"{cosine(feats(dreamed['layer13'], L13).reshape(-1, 576).mean(0), target):.3f}); "
-              f"channel {args.channel} gain {gain['channel']:.3f} vs layer objective "
-              f"{gain['layer12']:.3f}")
+        gain = {
+            name: feats(dreamed[name], L12)[..., args.channel].mean() - start_ch
+            for name in ("channel", "layer12")
+        }
+        print(
+            f"{Path(path).name}: class p {probability(photo):.4f} -> "
+            f"{probability(dreamed['class']):.4f} ({seconds['class']:.1f} s); "
+            f"guide cos {cosine(feats(photo, L13).reshape(-1, 576).mean(0), target):.3f} -> "
+            f"{cosine(feats(dreamed['guide'], L13).reshape(-1, 576).mean(0), target):.3f} "
+            f"(layer dream: "
+            f"{cosine(feats(dreamed['layer13'], L13).reshape(-1, 576).mean(0), target):.3f}); "
+            f"channel {args.channel} gain {gain['channel']:.3f} vs layer objective "
+            f"{gain['layer12']:.3f}"
+        )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine_info, machine_line  # noqa: E402
+from _common import machine_info, machine_line
 
 ROOT = Path(__file__).resolve().parent.parent
 DREAMREEL = [sys.executable, "-m", "renderer.cli.main"]
@@ -64,14 +64,27 @@ def seconds_of(profile: dict, stage: str) -> float:
 
 def describe(label: str, profile: dict) -> str:
     wall, dream = profile["wall_seconds"], seconds_of(profile, "dream")
-    rest = sorted(((row["seconds"], name) for name, row in profile["stages"].items()
-                   if name != "dream" and row["seconds"] >= 0.05), reverse=True)
-    along = sorted(((row["seconds"], name) for name, row in
-                    profile.get("overlapped", {}).items() if row["seconds"] >= 0.05),
-                   reverse=True)
-    line = (f"{label:<11} wall {wall:7.2f} s  dream {dream:7.2f} s  "
-            f"critical path besides the dream: {wall - dream:5.2f} s "
-            f"({', '.join(f'{n} {s:.2f}' for s, n in rest) or '-'})")
+    rest = sorted(
+        (
+            (row["seconds"], name)
+            for name, row in profile["stages"].items()
+            if name != "dream" and row["seconds"] >= 0.05
+        ),
+        reverse=True,
+    )
+    along = sorted(
+        (
+            (row["seconds"], name)
+            for name, row in profile.get("overlapped", {}).items()
+            if row["seconds"] >= 0.05
+        ),
+        reverse=True,
+    )
+    line = (
+        f"{label:<11} wall {wall:7.2f} s  dream {dream:7.2f} s  "
+        f"critical path besides the dream: {wall - dream:5.2f} s "
+        f"({', '.join(f'{n} {s:.2f}' for s, n in rest) or '-'})"
+    )
     if along:
         line += f"\n{'':<11} alongside: {', '.join(f'{n} {s:.2f}' for s, n in along)}"
     return line
@@ -79,8 +92,9 @@ def describe(label: str, profile: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--clip", default="/tmp/clips/bigbuckbunny.mp4",
-                        help="a 720p (or larger) clip")
+    parser.add_argument(
+        "--clip", default="/tmp/clips/bigbuckbunny.mp4", help="a 720p (or larger) clip"
+    )
     parser.add_argument("--seconds", type=float, default=2.0, help="of the clip to render")
     parser.add_argument("--max-size", type=int, default=1280)
     parser.add_argument("--zoom-frames", type=int, default=96, help="0 skips noise-zoom")
@@ -97,28 +111,35 @@ def main() -> None:
             runs = {}
             for pipeline in order:
                 out = Path(tmp) / f"video-{pipeline}"
-                profile = render(out, "video-quick", [*video, f"pipeline={str(pipeline).lower()}"],
-                                 args.clip)
+                profile = render(
+                    out, "video-quick", [*video, f"pipeline={str(pipeline).lower()}"], args.clip
+                )
                 runs[pipeline] = (profile, frames_digest(out))
             (seq, seq_digest), (piped, piped_digest) = runs[False], runs[True]
             floor = seconds_of(seq, "dream")
-            ratios = {"frames": piped["frames"],
-                      "pipelined_wall_over_floor": piped["wall_seconds"] / floor,
-                      "pipelined_over_sequential": piped["wall_seconds"] / seq["wall_seconds"],
-                      "sequential_wall_over_floor": seq["wall_seconds"] / floor,
-                      "pipelined_dream_over_floor": seconds_of(piped, "dream") / floor,
-                      "byte_identical": seq_digest == piped_digest}
+            ratios = {
+                "frames": piped["frames"],
+                "pipelined_wall_over_floor": piped["wall_seconds"] / floor,
+                "pipelined_over_sequential": piped["wall_seconds"] / seq["wall_seconds"],
+                "sequential_wall_over_floor": seq["wall_seconds"] / floor,
+                "pipelined_dream_over_floor": seconds_of(piped, "dream") / floor,
+                "byte_identical": seq_digest == piped_digest,
+            }
             results["video"].append({"sequential": seq, "pipelined": piped, **ratios})
-            print(f"round {round_index + 1} ({piped['frames']} frames, "
-                  f"{'sequential' if not order[0] else 'pipelined'} first)")
+            print(
+                f"round {round_index + 1} ({piped['frames']} frames, "
+                f"{'sequential' if not order[0] else 'pipelined'} first)"
+            )
             print(describe("sequential", seq))
             print(describe("pipelined", piped))
-            print(f"  floor (sequential dream) {floor:.2f} s; pipelined wall / floor "
-                  f"{ratios['pipelined_wall_over_floor']:.3f}; sequential wall / floor "
-                  f"{ratios['sequential_wall_over_floor']:.3f}; pipelined / sequential "
-                  f"{ratios['pipelined_over_sequential']:.3f}; pipelined dream / floor "
-                  f"{ratios['pipelined_dream_over_floor']:.3f}; frames byte-identical: "
-                  f"{ratios['byte_identical']}")
+            print(
+                f"  floor (sequential dream) {floor:.2f} s; pipelined wall / floor "
+                f"{ratios['pipelined_wall_over_floor']:.3f}; sequential wall / floor "
+                f"{ratios['sequential_wall_over_floor']:.3f}; pipelined / sequential "
+                f"{ratios['pipelined_over_sequential']:.3f}; pipelined dream / floor "
+                f"{ratios['pipelined_dream_over_floor']:.3f}; frames byte-identical: "
+                f"{ratios['byte_identical']}"
+            )
         if args.zoom_frames:
             out = Path(tmp) / "zoom"
             profile = render(out, "noise-zoom", [f"frames={args.zoom_frames}"])

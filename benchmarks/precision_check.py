@@ -34,10 +34,10 @@ def main() -> None:
     import numpy as np
     import torch
 
-    from renderer.engine.steps.torch_step import TorchAscent
     from renderer.engine.dream import DreamSettings, dream
-    from renderer.models.zoo import load_dream_model
+    from renderer.engine.steps.torch_step import TorchAscent
     from renderer.imaging.noise import make_noise
+    from renderer.models.zoo import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs")
     image = make_noise(args.size, args.size, seed=0).astype(np.float32)
@@ -63,18 +63,22 @@ def main() -> None:
 
     reference, reference_s = run(None)
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    print(f"torch {torch.__version__} on {device}, {args.size} px, 2 octaves x {args.steps} "
-          f"steps: float32 {reference_s:.2f} s")
+    print(
+        f"torch {torch.__version__} on {device}, {args.size} px, 2 octaves x {args.steps} "
+        f"steps: float32 {reference_s:.2f} s"
+    )
     losses = np.concatenate(reference.losses)
     for name in args.dtypes:
         result, seconds = run(getattr(torch, name))
         loss_off = np.abs(np.concatenate(result.losses) / losses - 1).max()
         grey = np.abs(result.image.astype(np.float32) - reference.image.astype(np.float32))
         within = loss_off < 0.01 and grey.mean() < 2.0
-        print(f"{name:>9}: {seconds:.2f} s ({reference_s / seconds:.2f}x float32's speed); "
-              f"loss off by up to {100 * loss_off:.2f}%, image by {grey.mean():.2f} grey "
-              f"levels on average (95th percentile {np.percentile(grey, 95):.1f}): "
-              f"{'within' if within else 'OUTSIDE'} the tolerance")
+        print(
+            f"{name:>9}: {seconds:.2f} s ({reference_s / seconds:.2f}x float32's speed); "
+            f"loss off by up to {100 * loss_off:.2f}%, image by {grey.mean():.2f} grey "
+            f"levels on average (95th percentile {np.percentile(grey, 95):.1f}): "
+            f"{'within' if within else 'OUTSIDE'} the tolerance"
+        )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, machine_line, test_image  # noqa: E402
+from _common import load, machine_info, machine_line, test_image
 
 
 def child(args) -> int:
@@ -52,17 +52,40 @@ def child(args) -> int:
     dream(image, model, settings, measure_octave_ends=False)
     elapsed = time.perf_counter() - t0
     shapes = octave_shapes(args.height, args.width, args.octaves, settings.octave_scale)
-    print(json.dumps({"baseline_kib": baseline_kib, "tile": resolved,
-                      "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "seconds": elapsed, "octave_shapes": shapes,
-                      "steps_total": args.steps * len(shapes)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "baseline_kib": baseline_kib,
+                "tile": resolved,
+                "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "seconds": elapsed,
+                "octave_shapes": shapes,
+                "steps_total": args.steps * len(shapes),
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 
 def run_child(width, height, tile, steps, octaves, model) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--width", str(width),
-           "--height", str(height), "--tile", str(tile), "--steps", str(steps),
-           "--octaves", str(octaves), "--model", model]
+    cmd = [
+        sys.executable,
+        str(Path(__file__).resolve()),
+        "--child",
+        "--width",
+        str(width),
+        "--height",
+        str(height),
+        "--tile",
+        str(tile),
+        "--steps",
+        str(steps),
+        "--octaves",
+        str(octaves),
+        "--model",
+        model,
+    ]
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         process = subprocess.Popen(cmd, stdout=out, stderr=err)
         _pid, status, usage = os.wait4(process.pid, 0)
@@ -96,8 +119,16 @@ def main(argv=None) -> int:
     info = machine_info()
     print(machine_line(info), flush=True)
     print(f"# steps={args.steps} per octave, octaves={args.octaves}, model {args.model}\n")
-    header = ["frame", "tile_size", "tile used", "baseline MiB", "peak MiB", "dream MiB",
-              "s/step", "load"]
+    header = [
+        "frame",
+        "tile_size",
+        "tile used",
+        "baseline MiB",
+        "peak MiB",
+        "dream MiB",
+        "s/step",
+        "load",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|", flush=True)
     rows = []
@@ -107,11 +138,16 @@ def main(argv=None) -> int:
             r = run_child(width, height, tile, args.steps, args.octaves, args.model)
             r.update(frame=size, tile_size=tile, load=load())
             rows.append(r)
-            print(f"| {size} | {tile} | {r['tile']} | {r['baseline_kib'] / 1024:.0f} | "
-                  f"{r['peak_kib'] / 1024:.0f} | {(r['peak_kib'] - r['baseline_kib']) / 1024:.0f} | "
-                  f"{r['seconds'] / r['steps_total']:.1f} | {r['load']} |", flush=True)
-    print("\npeak = child's ru_maxrss (whole process); baseline = peak after TF + model load; "
-          "dream MiB = peak - baseline.")
+            print(
+                f"| {size} | {tile} | {r['tile']} | {r['baseline_kib'] / 1024:.0f} | "
+                f"{r['peak_kib'] / 1024:.0f} | {(r['peak_kib'] - r['baseline_kib']) / 1024:.0f} | "
+                f"{r['seconds'] / r['steps_total']:.1f} | {r['load']} |",
+                flush=True,
+            )
+    print(
+        "\npeak = child's ru_maxrss (whole process); baseline = peak after TF + model load; "
+        "dream MiB = peak - baseline."
+    )
     if args.json:
         args.json.write_text(json.dumps({"machine": info, "rows": rows}, indent=2))
     return 0

@@ -17,13 +17,29 @@ import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
 
 def render_cmd(out: str, frames: int, size: int) -> list[str]:
-    return [sys.executable, "-m", "renderer.cli.main", "render", "noise-zoom", "--out", out,
-            "--quiet", "--set", f"frames={frames}", "--set", f"width={size}",
-            "--set", f"height={size}", "--set", "dream.steps=4", "--set", "output.gif=false"]
+    return [
+        sys.executable,
+        "-m",
+        "renderer.cli.main",
+        "render",
+        "noise-zoom",
+        "--out",
+        out,
+        "--quiet",
+        "--set",
+        f"frames={frames}",
+        "--set",
+        f"width={size}",
+        "--set",
+        f"height={size}",
+        "--set",
+        "dream.steps=4",
+        "--set",
+        "output.gif=false",
+    ]
 
 
 def timed(cmd: list[str], env: dict, sample=None) -> tuple[float, list]:
@@ -52,11 +68,25 @@ def main() -> None:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench",
-               AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=f"http://{host}:{port}",
-               TF_CPP_MIN_LOG_LEVEL="2")
-    os.environ.update({k: env[k] for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                           "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")})
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        TF_CPP_MIN_LOG_LEVEL="2",
+    )
+    os.environ.update(
+        {
+            k: env[k]
+            for k in (
+                "AWS_ACCESS_KEY_ID",
+                "AWS_SECRET_ACCESS_KEY",
+                "AWS_DEFAULT_REGION",
+                "AWS_ENDPOINT_URL",
+            )
+        }
+    )
     fs = fsspec.filesystem("s3", skip_instance_cache=True)
     fs.mkdir("bench")
     env["DREAMREEL_STAGING"] = staging = tempfile.mkdtemp(prefix="bench-staging-")
@@ -70,8 +100,9 @@ def main() -> None:
             rows = len(fs.cat("bench/zoom/losses.csv").splitlines()) - 1
         except FileNotFoundError:
             rows = 0
-        on_disk = sum(len(files) for folder, _, files in os.walk(staging)
-                      if folder.endswith("frames"))
+        on_disk = sum(
+            len(files) for folder, _, files in os.walk(staging) if folder.endswith("frames")
+        )
         return rows, on_disk
 
     s3_s, samples = timed(render_cmd("s3://bench/zoom", args.frames, args.size), env, sample)
@@ -79,11 +110,15 @@ def main() -> None:
     lags = [disk - rows for rows, disk in samples if disk]
     print(f"noise-zoom, {args.frames} frames at {args.size}x{args.size}, dream.steps=4")
     print(f"local folder: {local_s:.1f} s ({args.frames / local_s:.2f} frames/s)")
-    print(f"s3 (moto):    {s3_s:.1f} s ({args.frames / s3_s:.2f} frames/s), "
-          f"{s3_s / local_s - 1:+.1%}; {up / 1e6:.1f} MB at the URL")
+    print(
+        f"s3 (moto):    {s3_s:.1f} s ({args.frames / s3_s:.2f} frames/s), "
+        f"{s3_s / local_s - 1:+.1%}; {up / 1e6:.1f} MB at the URL"
+    )
     if lags:
-        print(f"frames on the staging disk not yet listed at the URL, sampled every 0.5 s: "
-              f"median {sorted(lags)[len(lags) // 2]}, max {max(lags)}")
+        print(
+            f"frames on the staging disk not yet listed at the URL, sampled every 0.5 s: "
+            f"median {sorted(lags)[len(lags) // 2]}, max {max(lags)}"
+        )
     server.stop()
 
 

@@ -37,10 +37,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import machine_info  # noqa: E402
+from _common import machine_info
 
-from renderer.store.frame_store import FrameStore  # noqa: E402
-from renderer.store.manifest import spec_hash  # noqa: E402
+from renderer.store.frame_store import FrameStore
+from renderer.store.manifest import spec_hash
 
 COLUMNS = ("steps", "zoom", "rotation")
 
@@ -51,8 +51,14 @@ def manifest() -> dict:
 
 
 def frame_args(index: int) -> dict:
-    return {"octave_losses": [0.5 + index * 1e-4, 0.75, 1.0], "final_loss": 1.0 + index * 1e-4,
-            "seconds": 1.234, "steps": 20, "zoom": 1.05, "rotation": 0.1}
+    return {
+        "octave_losses": [0.5 + index * 1e-4, 0.75, 1.0],
+        "final_loss": 1.0 + index * 1e-4,
+        "seconds": 1.234,
+        "steps": 20,
+        "zoom": 1.05,
+        "rotation": 0.1,
+    }
 
 
 class Timed:
@@ -129,16 +135,19 @@ def bench_new(root: Path, args, image) -> dict:
     out["fill_s"] = fill["long"]
     out["losses_csv_bytes"] = (root / "long" / "losses.csv").stat().st_size
     started = time.perf_counter()
-    out["resume_done_count"] = FrameStore(root / "long", manifest(),
-                                          columns=COLUMNS).done_count()
+    out["resume_done_count"] = FrameStore(root / "long", manifest(), columns=COLUMNS).done_count()
     out["resume_open_s"] = time.perf_counter() - started
     return out
 
 
 def load_old_store(ref: str):
-    source = subprocess.run(["git", "show", f"{ref}:renderer/store/frame_store.py"], check=True,
-                            capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parent.parent).stdout
+    source = subprocess.run(
+        ["git", "show", f"{ref}:renderer/store/frame_store.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "old_frame_store.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("old_frame_store", path)
@@ -190,14 +199,18 @@ def main() -> None:
         early, late = result["early"], result["late"]
         ratio = late["median_s"] / early["median_s"]
         result["ratio_late_over_early"] = ratio
-        print(f"{which:>3}: frame {args.early}: {early['median_s'] * 1e3:.3f} ms "
-              f"(log {early['log_median_s'] * 1e3:.3f} ms); frame {args.late}: "
-              f"{late['median_s'] * 1e3:.3f} ms (log {late['log_median_s'] * 1e3:.3f} ms); "
-              f"ratio {ratio:.2f}")
+        print(
+            f"{which:>3}: frame {args.early}: {early['median_s'] * 1e3:.3f} ms "
+            f"(log {early['log_median_s'] * 1e3:.3f} ms); frame {args.late}: "
+            f"{late['median_s'] * 1e3:.3f} ms (log {late['log_median_s'] * 1e3:.3f} ms); "
+            f"ratio {ratio:.2f}"
+        )
     new = report["new"]
-    print(f"new: filled {args.late} frames in {new['fill_s']:.1f} s; losses.csv "
-          f"{new['losses_csv_bytes']} bytes; reopening found {new['resume_done_count']} done "
-          f"in {new['resume_open_s']:.2f} s")
+    print(
+        f"new: filled {args.late} frames in {new['fill_s']:.1f} s; losses.csv "
+        f"{new['losses_csv_bytes']} bytes; reopening found {new['resume_done_count']} done "
+        f"in {new['resume_open_s']:.2f} s"
+    )
     print(f"load average after: {report['load_after']}")
     if args.json:
         Path(args.json).write_text(json.dumps(report, indent=2))

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import load, machine_info, machine_line, test_image  # noqa: E402
+from _common import load, machine_info, machine_line, test_image
 
 
 def child(args) -> int:
@@ -59,16 +59,28 @@ def child(args) -> int:
     model = load_dream_model(args.model)
     image = test_image(args.height, args.width, half_offset=True)
     baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    settings = DreamSettings(steps=args.steps, octaves=1, tile_size=args.tile,
-                             tile_margin=args.margin, jitter=args.jitter)
+    settings = DreamSettings(
+        steps=args.steps,
+        octaves=1,
+        tile_size=args.tile,
+        tile_margin=args.margin,
+        jitter=args.jitter,
+    )
     if args.copy:
         # A copy of the engine's compiled step loop (benchmarks/engine_profile.py), tile
         # loops with TF's default parallel_iterations (10) or with 1. No dream() around it.
         from engine_profile import build_loop
 
-        loop = build_loop(model, settings.jitter, args.tile, settings.tile_margin,
-                          tensor_array=True, stateless=True, tile_loop=True,
-                          tile_parallel_iterations=1 if args.copy == "serial" else None)
+        loop = build_loop(
+            model,
+            settings.jitter,
+            args.tile,
+            settings.tile_margin,
+            tensor_array=True,
+            stateless=True,
+            tile_loop=True,
+            tile_parallel_iterations=1 if args.copy == "serial" else None,
+        )
         prep = model.preprocessing
         x = prep.to_model(image)
         step_size = np.asarray(settings.step_size * (prep.high - prep.low) / 2.0, np.float32)
@@ -78,9 +90,17 @@ def child(args) -> int:
         t0 = time.perf_counter()
         loop(x, np.int32(args.steps), step_size)[0].numpy()
         elapsed = time.perf_counter() - t0
-        print(json.dumps({"baseline_kib": baseline_kib,
-                          "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                          "warmup_s": warm, "seconds": elapsed}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "baseline_kib": baseline_kib,
+                    "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                    "warmup_s": warm,
+                    "seconds": elapsed,
+                }
+            ),
+            flush=True,
+        )
         return 0
     t0 = time.perf_counter()
     dream(image, model, dataclasses.replace(settings, steps=1))
@@ -93,18 +113,51 @@ def child(args) -> int:
 
         rgb = np.clip(np.rint(result.image), 0, 255).astype(np.uint8)
         cv2.imwrite(args.save, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-    print(json.dumps({"baseline_kib": baseline_kib,
-                      "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                      "warmup_s": warm, "seconds": elapsed}), flush=True)
+    print(
+        json.dumps(
+            {
+                "baseline_kib": baseline_kib,
+                "self_peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "warmup_s": warm,
+                "seconds": elapsed,
+            }
+        ),
+        flush=True,
+    )
     return 0
 
 
-def run_child(script: Path, width: int, height: int, tile: int, steps: int, model: str,
-              save: str | None, copy: str | None = None, margin: int = 64,
-              jitter: int = 32) -> dict:
-    cmd = [sys.executable, str(script), "--child", "--width", str(width), "--height",
-           str(height), "--tile", str(tile), "--steps", str(steps), "--model", model,
-           "--margin", str(margin), "--jitter", str(jitter)]
+def run_child(
+    script: Path,
+    width: int,
+    height: int,
+    tile: int,
+    steps: int,
+    model: str,
+    save: str | None,
+    copy: str | None = None,
+    margin: int = 64,
+    jitter: int = 32,
+) -> dict:
+    cmd = [
+        sys.executable,
+        str(script),
+        "--child",
+        "--width",
+        str(width),
+        "--height",
+        str(height),
+        "--tile",
+        str(tile),
+        "--steps",
+        str(steps),
+        "--model",
+        model,
+        "--margin",
+        str(margin),
+        "--jitter",
+        str(jitter),
+    ]
     if save:
         cmd += ["--save", save]
     if copy:
@@ -135,10 +188,12 @@ def seam_ratio(png: str, tile: int, source: np.ndarray | None = None) -> dict:
     width = img.shape[1]
     borders = [x - 1 for x in range(tile, width, tile)]
     typical = float(np.median(steps))
-    return {"border_mean": float(np.mean(steps[borders])) if borders else float("nan"),
-            "median_all": typical,
-            "ratio": float(np.mean(steps[borders]) / typical) if borders else float("nan"),
-            "per_border": [round(float(steps[b] / typical), 2) for b in borders]}
+    return {
+        "border_mean": float(np.mean(steps[borders])) if borders else float("nan"),
+        "median_all": typical,
+        "ratio": float(np.mean(steps[borders]) / typical) if borders else float("nan"),
+        "per_border": [round(float(steps[b] / typical), 2) for b in borders],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,19 +201,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--widths", type=int, nargs="+", default=[512, 1024, 2048, 2560])
     parser.add_argument("--height", type=int, default=256)
     parser.add_argument("--steps", type=int, default=8, help="timed steps per dream (default 8)")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="repeat everything; medians are reported (default 2)")
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="repeat everything; medians are reported (default 2)"
+    )
     parser.add_argument("--tile", type=int, default=512, help="tile size of the tiled runs")
     parser.add_argument("--model", default="mobilenet_v2_dogs")
-    parser.add_argument("--png-dir", default="/tmp/dreamreel-bench",
-                        help="save the widest tiled/untiled dreams here ('' to skip)")
-    parser.add_argument("--copies", action="store_true",
-                        help="also run a copy of the engine's step loop with the tile loops at "
-                             "TF's default parallel_iterations (copy) and at 1 (serial)")
-    parser.add_argument("--seam-controls", action="store_true",
-                        help="also dream the widest image tiled with jitter 0 (margin 64, then "
-                             "margin 0) and measure its seams: shows the seam statistic can see "
-                             "a seam when there is one")
+    parser.add_argument(
+        "--png-dir",
+        default="/tmp/dreamreel-bench",
+        help="save the widest tiled/untiled dreams here ('' to skip)",
+    )
+    parser.add_argument(
+        "--copies",
+        action="store_true",
+        help="also run a copy of the engine's step loop with the tile loops at "
+        "TF's default parallel_iterations (copy) and at 1 (serial)",
+    )
+    parser.add_argument(
+        "--seam-controls",
+        action="store_true",
+        help="also dream the widest image tiled with jitter 0 (margin 64, then "
+        "margin 0) and measure its seams: shows the seam statistic can see "
+        "a seam when there is one",
+    )
     parser.add_argument("--json", type=Path, default=None)
     # child mode
     parser.add_argument("--margin", type=int, default=64, help=argparse.SUPPRESS)
@@ -191,26 +256,39 @@ def main(argv: list[str] | None = None) -> int:
                 save = None
                 if args.png_dir and width == widest and round_index == 0 and not copy:
                     save = str(Path(args.png_dir) / f"dream_{args.height}x{width}_{mode}.png")
-                report = run_child(script, width, args.height, tile, args.steps, args.model, save,
-                                   copy)
+                report = run_child(
+                    script, width, args.height, tile, args.steps, args.model, save, copy
+                )
                 report["load"] = load()
                 results.setdefault((mode, width), []).append(report)
-                print(f"round {round_index + 1}/{args.rounds} {mode:8s} {args.height}x{width:<5d} "
-                      f"tile {tile:5d}: peak {report['peak_kib'] / 1024:7.0f} MiB "
-                      f"(baseline {report['baseline_kib'] / 1024:5.0f} MiB), "
-                      f"{report['seconds']:6.2f} s for {args.steps} steps, load {report['load']}",
-                      flush=True)
+                print(
+                    f"round {round_index + 1}/{args.rounds} {mode:8s} {args.height}x{width:<5d} "
+                    f"tile {tile:5d}: peak {report['peak_kib'] / 1024:7.0f} MiB "
+                    f"(baseline {report['baseline_kib'] / 1024:5.0f} MiB), "
+                    f"{report['seconds']:6.2f} s for {args.steps} steps, load {report['load']}",
+                    flush=True,
+                )
     loads.append(load())
 
     def med(mode, width, key):
         return statistics.median(r[key] for r in results[(mode, width)])
 
     print()
-    print(f"{args.height}-px-high images, {args.steps} steps, octaves=1; medians of {args.rounds} "
-          f"fresh-process runs; load average per round: {loads}")
+    print(
+        f"{args.height}-px-high images, {args.steps} steps, octaves=1; medians of {args.rounds} "
+        f"fresh-process runs; load average per round: {loads}"
+    )
     print()
-    header = ["width", "tiles (512)", "tiled peak MiB", "tiled dream MiB", "tiled steps/s",
-              "untiled peak MiB", "untiled dream MiB", "untiled steps/s"]
+    header = [
+        "width",
+        "tiles (512)",
+        "tiled peak MiB",
+        "tiled dream MiB",
+        "tiled steps/s",
+        "untiled peak MiB",
+        "untiled dream MiB",
+        "untiled steps/s",
+    ]
     print("| " + " | ".join(header) + " |")
     print("|" + "|".join("---:" for _ in header) + "|")
     rows = []
@@ -221,40 +299,68 @@ def main(argv: list[str] | None = None) -> int:
         for mode in all_modes:
             peak = med(mode, width, "peak_kib") / 1024
             base = med(mode, width, "baseline_kib") / 1024
-            row[mode] = {"peak_mib": peak, "baseline_mib": base,
-                         "dream_mib": statistics.median(
-                             (r["peak_kib"] - r["baseline_kib"]) / 1024
-                             for r in results[(mode, width)]),
-                         "steps_per_s": args.steps / med(mode, width, "seconds")}
+            row[mode] = {
+                "peak_mib": peak,
+                "baseline_mib": base,
+                "dream_mib": statistics.median(
+                    (r["peak_kib"] - r["baseline_kib"]) / 1024 for r in results[(mode, width)]
+                ),
+                "steps_per_s": args.steps / med(mode, width, "seconds"),
+            }
         rows.append(row)
-        print(f"| {args.height}x{width} | {tiles} | {row['tiled']['peak_mib']:.0f} | "
-              f"{row['tiled']['dream_mib']:.0f} | {row['tiled']['steps_per_s']:.2f} | "
-              f"{row['untiled']['peak_mib']:.0f} | {row['untiled']['dream_mib']:.0f} | "
-              f"{row['untiled']['steps_per_s']:.2f} |")
-    print("\npeak = child's ru_maxrss; dream MiB = peak minus the peak before the first dream "
-          "call (TF + model loaded).")
+        print(
+            f"| {args.height}x{width} | {tiles} | {row['tiled']['peak_mib']:.0f} | "
+            f"{row['tiled']['dream_mib']:.0f} | {row['tiled']['steps_per_s']:.2f} | "
+            f"{row['untiled']['peak_mib']:.0f} | {row['untiled']['dream_mib']:.0f} | "
+            f"{row['untiled']['steps_per_s']:.2f} |"
+        )
+    print(
+        "\npeak = child's ru_maxrss; dream MiB = peak minus the peak before the first dream "
+        "call (TF + model loaded)."
+    )
     if args.copies:
-        print("\nCopies of the engine's step loop (benchmarks/engine_profile.py build_loop, tile "
-              f"size {args.tile}, no dream() around it): copy = tile loops at TF's default "
-              "parallel_iterations (10), as in renderer/engine/ascent.py; serial = parallel_iterations=1."
-              "\n")
-        header = ["width", "copy peak MiB", "copy dream MiB", "copy steps/s",
-                  "serial peak MiB", "serial dream MiB", "serial steps/s"]
+        print(
+            "\nCopies of the engine's step loop (benchmarks/engine_profile.py build_loop, tile "
+            f"size {args.tile}, no dream() around it): copy = tile loops at TF's default "
+            "parallel_iterations (10), as in renderer/engine/ascent.py; "
+            "serial = parallel_iterations=1."
+            "\n"
+        )
+        header = [
+            "width",
+            "copy peak MiB",
+            "copy dream MiB",
+            "copy steps/s",
+            "serial peak MiB",
+            "serial dream MiB",
+            "serial steps/s",
+        ]
         print("| " + " | ".join(header) + " |")
         print("|" + "|".join("---:" for _ in header) + "|")
         for row in rows:
             c, r = row["copy"], row["serial"]
-            print(f"| {args.height}x{row['width']} | {c['peak_mib']:.0f} | {c['dream_mib']:.0f} | "
-                  f"{c['steps_per_s']:.2f} | {r['peak_mib']:.0f} | {r['dream_mib']:.0f} | "
-                  f"{r['steps_per_s']:.2f} |")
+            print(
+                f"| {args.height}x{row['width']} | {c['peak_mib']:.0f} | {c['dream_mib']:.0f} | "
+                f"{c['steps_per_s']:.2f} | {r['peak_mib']:.0f} | {r['dream_mib']:.0f} | "
+                f"{r['steps_per_s']:.2f} |"
+            )
 
     seam_modes = ["tiled", "untiled"]
     if args.png_dir and args.seam_controls:
         for margin in (64, 0):
             mode = f"tiled_jitter0_margin{margin}"
             png = str(Path(args.png_dir) / f"dream_{args.height}x{widest}_{mode}.png")
-            run_child(script, widest, args.height, args.tile, args.steps, args.model, png,
-                      margin=margin, jitter=0)
+            run_child(
+                script,
+                widest,
+                args.height,
+                args.tile,
+                args.steps,
+                args.model,
+                png,
+                margin=margin,
+                jitter=0,
+            )
             seam_modes.append(mode)
     seams = {}
     if args.png_dir:
@@ -263,20 +369,35 @@ def main(argv: list[str] | None = None) -> int:
             png = str(Path(args.png_dir) / f"dream_{args.height}x{widest}_{mode}.png")
             if Path(png).is_file():
                 source = test_image(args.height, widest, half_offset=True)
-                seams[mode] = {"png": png, "image": seam_ratio(png, args.tile),
-                               "detail": seam_ratio(png, args.tile, source)}
+                seams[mode] = {
+                    "png": png,
+                    "image": seam_ratio(png, args.tile),
+                    "detail": seam_ratio(png, args.tile, source),
+                }
                 for what in ("image", "detail"):
                     s = seams[mode][what]
-                    print(f"{mode:24s} {what:6s}: column step at x=512k / median column step = "
-                          f"{s['ratio']:.2f} (per border {s['per_border']})")
+                    print(
+                        f"{mode:24s} {what:6s}: column step at x=512k / median column step = "
+                        f"{s['ratio']:.2f} (per border {s['per_border']})"
+                    )
                 print(f"{'':24s} {png}")
 
     if args.json:
-        args.json.write_text(json.dumps({
-            "machine": info, "height": args.height, "steps": args.steps, "rounds": args.rounds,
-            "loadavg_per_round": loads, "rows": rows, "seams": seams,
-            "raw": {f"{m}_{w}": rs for (m, w), rs in results.items()},
-        }, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": info,
+                    "height": args.height,
+                    "steps": args.steps,
+                    "rounds": args.rounds,
+                    "loadavg_per_round": loads,
+                    "rows": rows,
+                    "seams": seams,
+                    "raw": {f"{m}_{w}": rs for (m, w), rs in results.items()},
+                },
+                indent=2,
+            )
+        )
         print(f"wrote {args.json}")
     return 0
 

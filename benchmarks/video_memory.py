@@ -21,20 +21,27 @@ from pathlib import Path
 import cv2
 
 ROOT = Path(__file__).resolve().parent.parent
-SETTINGS = ["mode=video", "dream.steps=3", "dream.octaves=1", "video.first_steps=6",
-            "video.first_octaves=1", "output.gif=false", "output.hold_last=0"]
+SETTINGS = [
+    "mode=video",
+    "dream.steps=3",
+    "dream.octaves=1",
+    "video.first_steps=6",
+    "video.first_octaves=1",
+    "output.gif=false",
+    "output.hold_last=0",
+]
 
 
 def make_clip(path: Path, frames: int) -> None:
-    from renderer.media.images import read_image
     from renderer.media import write_mp4
+    from renderer.media.images import read_image
 
     photo = cv2.resize(read_image(ROOT / "samples" / "astronaut.jpg"), (900, 240))
 
     def pan():  # 1 px a frame, back and forth, so any length fits the photo
         for t in range(frames):
             x = t % 600 if (t // 600) % 2 == 0 else 600 - t % 600
-            yield photo[40:200, x:x + 192]
+            yield photo[40:200, x : x + 192]
 
     write_mp4(path, pan(), 12)
 
@@ -43,9 +50,22 @@ def render_in_child(clip: Path, out: Path) -> tuple[float, float]:
     """(peak RSS MiB of the render process, seconds); ru_maxrss is in KiB on Linux."""
     started = time.perf_counter()
     child = subprocess.Popen(
-        [sys.executable, "-m", "renderer.cli.main", "render", "progress", "--input", str(clip),
-         "--out", str(out), "--quiet", *[a for s in SETTINGS for a in ("--set", s)]],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        [
+            sys.executable,
+            "-m",
+            "renderer.cli.main",
+            "render",
+            "progress",
+            "--input",
+            str(clip),
+            "--out",
+            str(out),
+            "--quiet",
+            *[a for s in SETTINGS for a in ("--set", s)],
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
         raise SystemExit(f"render of {clip} failed with status {status}")

@@ -34,26 +34,39 @@ def main() -> None:
     from renderer.rendering.frame_loop import render_frames
     from renderer.rendering.spec import load_spec
 
-    print("| colour coherence | frame | L mean | a mean | b mean | L std | a std | b std | "
-          "max abs change vs frame 0 | render s |")
+    print(
+        "| colour coherence | frame | L mean | a mean | b mean | L std | a std | b std | "
+        "max abs change vs frame 0 | render s |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for coherence in ("true", "false"):
-        spec = load_spec(args.preset, [f"frames={args.frames}", f"width={args.size}",
-                                       f"height={args.size}", f"zoom.color_coherence={coherence}",
-                                       "output.gif=false"])
+        spec = load_spec(
+            args.preset,
+            [
+                f"frames={args.frames}",
+                f"width={args.size}",
+                f"height={args.size}",
+                f"zoom.color_coherence={coherence}",
+                "output.gif=false",
+            ],
+        )
         model = load_dream_model(spec.model, spec.layer_weights(0))
         with tempfile.TemporaryDirectory() as tmp:
             started = time.perf_counter()
             render_frames(spec, model, Path(tmp))
             seconds = time.perf_counter() - started
             first = cv2.cvtColor(cv2.imread(f"{tmp}/frames/000001.png"), cv2.COLOR_BGR2RGB)
-            last = cv2.cvtColor(cv2.imread(f"{tmp}/frames/{args.frames:06d}.png"),
-                                cv2.COLOR_BGR2RGB)
+            last = cv2.cvtColor(
+                cv2.imread(f"{tmp}/frames/{args.frames:06d}.png"), cv2.COLOR_BGR2RGB
+            )
         for label, image in (("0", first), (str(args.frames - 1), last)):
             stats = lab_stats(image)
             drift = np.abs(stats - lab_stats(first)).max()
-            print(f"| {coherence} | {label} | " + " | ".join(f"{v:.1f}" for v in stats)
-                  + f" | {drift:.1f} | {seconds:.0f} |")
+            print(
+                f"| {coherence} | {label} | "
+                + " | ".join(f"{v:.1f}" for v in stats)
+                + f" | {drift:.1f} | {seconds:.0f} |"
+            )
 
 
 if __name__ == "__main__":

@@ -10,15 +10,22 @@ Heavy libraries (TensorFlow) load on first use, so ``import renderer`` is quick.
 
 from __future__ import annotations
 
-from .runtime.version import __version__  # noqa: E402
-
-from .runtime.errors import DreamreelError  # noqa: E402  (cheap, and what callers catch)
+from .runtime.errors import DreamreelError
+from .runtime.version import __version__
 
 __all__ = ["DreamreelError", "dream_image", "load_model", "make_noise", "render", "__version__"]
 
 
-def dream_image(image, model="mobilenet_v2_dogs", layers=None, *, preprocess=None,
-                snapshot_every=None, on_snapshot=None, **settings):
+def dream_image(
+    image,
+    model="mobilenet_v2_dogs",
+    layers=None,
+    *,
+    preprocess=None,
+    snapshot_every=None,
+    on_snapshot=None,
+    **settings,
+):
     """Dream one image; returns ``(dreamed_image, losses)``.
 
     image     -- RGB numpy array (H, W, 3): uint8 0..255, or float in 0..1; the result
@@ -48,12 +55,20 @@ def dream_image(image, model="mobilenet_v2_dogs", layers=None, *, preprocess=Non
     if isinstance(model, (str, os.PathLike)):
         dream_model = load_model(model, layers, preprocess=preprocess)
     elif layers is not None or preprocess is not None:
-        raise DreamreelError("dream_image: a loaded model has its layers and preprocessing; "
-                             "pass them to renderer.load_model instead")
+        raise DreamreelError(
+            "dream_image: a loaded model has its layers and preprocessing; "
+            "pass them to renderer.load_model instead"
+        )
     else:
         dream_model = model
-    result = dream(rgb, dream_model, dream_settings, measure_octave_ends=False,
-                   snapshot_every=snapshot_every, on_snapshot=on_snapshot)
+    result = dream(
+        rgb,
+        dream_model,
+        dream_settings,
+        measure_octave_ends=False,
+        snapshot_every=snapshot_every,
+        on_snapshot=on_snapshot,
+    )
     if is_uint8:
         from .media.images import to_uint8
 

@@ -34,8 +34,7 @@ def click_track(seconds: float, click_at: float, rate: int = AUDIO_RATE) -> np.n
     return track
 
 
-def write_clip(path, frames, fps, audio: np.ndarray | None = None,
-               rate: int = AUDIO_RATE) -> Path:
+def write_clip(path, frames, fps, audio: np.ndarray | None = None, rate: int = AUDIO_RATE) -> Path:
     """Encode RGB uint8 frames (H.264) and optional mono float audio with PyAV.
 
     The audio is lossless (PCM) in .mkv/.mov files and AAC in .mp4.
@@ -55,8 +54,9 @@ def write_clip(path, frames, fps, audio: np.ndarray | None = None,
         if sound is not None:
             samples = (np.clip(audio, -1, 1) * 32767).astype(np.int16)
             for start in range(0, len(samples), 1024):
-                chunk = av.AudioFrame.from_ndarray(samples[None, start:start + 1024],
-                                                   format="s16", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(
+                    samples[None, start : start + 1024], format="s16", layout="mono"
+                )
                 chunk.sample_rate, chunk.pts = rate, start
                 chunk.time_base = Fraction(1, rate)
                 container.mux(sound.encode(chunk))
@@ -81,8 +81,9 @@ def click_time(path) -> float:
                 mono = samples.reshape(-1, frame.samples).mean(axis=0)
             else:
                 mono = samples.reshape(frame.samples, -1).mean(axis=1)
-            times.append(float(frame.pts * frame.time_base) + np.arange(frame.samples)
-                         / frame.sample_rate)
+            times.append(
+                float(frame.pts * frame.time_base) + np.arange(frame.samples) / frame.sample_rate
+            )
             energy.append(mono * mono)
     t, e = np.concatenate(times), np.concatenate(energy)
     assert e.sum() > 0, f"{path} is silent"
@@ -134,9 +135,12 @@ def _default_sigint() -> None:
 
 def start_render(out_dir, *args: str) -> subprocess.Popen:
     """``dreamreel render ARGS --out OUT_DIR --quiet`` in a child process."""
-    return subprocess.Popen(dreamreel_argv("render", *args, "--out", str(out_dir), "--quiet"),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            preexec_fn=_default_sigint)
+    return subprocess.Popen(
+        dreamreel_argv("render", *args, "--out", str(out_dir), "--quiet"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        preexec_fn=_default_sigint,
+    )
 
 
 def wait_for_frames(child: subprocess.Popen, out_dir, count: int, timeout: float = 240) -> int:
@@ -149,13 +153,15 @@ def wait_for_frames(child: subprocess.Popen, out_dir, count: int, timeout: float
             return done
         assert child.poll() is None, (
             f"the render ended (exit {child.returncode}) before frame {count}:\n"
-            + child.stderr.read().decode(errors="replace"))
+            + child.stderr.read().decode(errors="replace")
+        )
         assert time.monotonic() < deadline, f"the render never wrote frame {count}"
         time.sleep(0.02)
 
 
-def signal_render_after(out_dir, args, frames: int, sig=signal.SIGKILL,
-                        timeout: float = 240) -> subprocess.CompletedProcess:
+def signal_render_after(
+    out_dir, args, frames: int, sig=signal.SIGKILL, timeout: float = 240
+) -> subprocess.CompletedProcess:
     """Start ``dreamreel render ARGS``, send ``sig`` once ``frames`` PNGs are on disk,
     wait for the child to end; returns its exit code and stderr."""
     child = start_render(out_dir, *args)
@@ -179,8 +185,11 @@ def differing_frames(frames_a: list[bytes], frames_b: list[bytes]) -> list[int]:
     """Frame numbers (1-based, like the files) where two renders differ; a missing frame
     counts as different."""
     count = max(len(frames_a), len(frames_b))
-    return [i + 1 for i in range(count)
-            if i >= len(frames_a) or i >= len(frames_b) or frames_a[i] != frames_b[i]]
+    return [
+        i + 1
+        for i in range(count)
+        if i >= len(frames_a) or i >= len(frames_b) or frames_a[i] != frames_b[i]
+    ]
 
 
 # Runs `dreamreel ARGS` through main() in a fresh interpreter and prints, as JSON, the exit
@@ -203,9 +212,14 @@ def run_without_tensorflow_probe(*argv: str, cwd) -> tuple[dict, str, str]:
     import json
 
     checkout = str(Path(__file__).resolve().parent.parent)  # the code under test
-    proc = subprocess.run([sys.executable, "-c", _LIGHTNESS_PROBE, *argv], capture_output=True,
-                          text=True, cwd=cwd, timeout=120,
-                          env={**os.environ, "PYTHONPATH": checkout})
+    proc = subprocess.run(
+        [sys.executable, "-c", _LIGHTNESS_PROBE, *argv],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": checkout},
+    )
     *out, last = proc.stdout.splitlines() or [""]
     assert last.startswith("{"), proc.stderr
     return json.loads(last), "".join(line + "\n" for line in out), proc.stderr
@@ -215,8 +229,9 @@ def save_tiny_model(path: Path):
     """A fully convolutional model with a nested sub-model and a non-spatial head."""
     import keras
 
-    inner = keras.Sequential([keras.Input((None, None, 4)),
-                              keras.layers.Conv2D(4, 3, name="inner_conv")], name="inner")
+    inner = keras.Sequential(
+        [keras.Input((None, None, 4)), keras.layers.Conv2D(4, 3, name="inner_conv")], name="inner"
+    )
     inputs = keras.Input((None, None, 3))
     x = keras.layers.Conv2D(4, 3, activation="relu", name="c1")(inputs)
     x = inner(x)
@@ -229,14 +244,20 @@ def save_tiny_model(path: Path):
 
 def png_claiming(path: Path, width: int, height: int) -> Path:
     """A PNG whose IHDR says width x height (RGB): a few rows of data, written by hand."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rows = zlib.compress(b"\x00" * (1 + width * 3) * 4)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
-                     + chunk(b"IEND", b""))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
+    )
     return path
 
 
@@ -268,7 +289,7 @@ def fetched(url: str, into: Path) -> Path:
 
     fs, root = fsspec.core.url_to_fs(url)
     for remote in fs.find(root):
-        target = into / remote[len(root.rstrip("/")):].lstrip("/")
+        target = into / remote[len(root.rstrip("/")) :].lstrip("/")
         target.parent.mkdir(parents=True, exist_ok=True)
         fs.get_file(remote, str(target))
     return into

@@ -12,19 +12,24 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
+from helpers import write_clip
 
 import renderer
-from helpers import write_clip
-from renderer.schedules.audio_features import load_features
 from renderer.cli.main import main
-from renderer.runtime.errors import DreamreelError
 from renderer.rendering.schedule_binding import bind_spec
 from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
+from renderer.schedules.audio_features import load_features
 
 RATE = 44100
 FPS = 8
-CODECS = {".mp3": "libmp3lame", ".wav": "pcm_s16le", ".m4a": "aac", ".ogg": "libopus",
-          ".flac": "flac"}
+CODECS = {
+    ".mp3": "libmp3lame",
+    ".wav": "pcm_s16le",
+    ".m4a": "aac",
+    ".ogg": "libopus",
+    ".flac": "flac",
+}
 
 
 def encode_track(path, samples: np.ndarray, rate: int = RATE):
@@ -32,14 +37,17 @@ def encode_track(path, samples: np.ndarray, rate: int = RATE):
     codec = CODECS[path.suffix]
     rate = 48000 if codec == "libopus" else rate  # opus encodes at 48 kHz only
     if rate != RATE:
-        samples = np.interp(np.arange(round(len(samples) * rate / RATE)) * RATE / rate,
-                            np.arange(len(samples)), samples)
+        samples = np.interp(
+            np.arange(round(len(samples) * rate / RATE)) * RATE / rate,
+            np.arange(len(samples)),
+            samples,
+        )
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate, layout="mono")
         size = stream.codec_context.frame_size or 1024
         kind = stream.format.name
         for start in range(0, len(samples), size):
-            chunk = np.clip(samples[start:start + size], -1, 1)
+            chunk = np.clip(samples[start : start + size], -1, 1)
             if kind.startswith("s16"):
                 chunk = (chunk * 32767).astype(np.int16)
             elif kind.startswith("s32"):
@@ -69,17 +77,18 @@ def onset_envelope(samples: np.ndarray, fps: int, frames: int) -> np.ndarray:
     """Independent of the renderer: each frame's energy minus the frame before's, only
     where it rose."""
     per_frame = RATE // fps
-    energy = np.array([np.sum(samples[i * per_frame:(i + 1) * per_frame] ** 2)
-                       for i in range(frames)])
+    energy = np.array(
+        [np.sum(samples[i * per_frame : (i + 1) * per_frame] ** 2) for i in range(frames)]
+    )
     return np.maximum(np.diff(energy, prepend=0.0), 0.0)
 
 
-def zoom_per_frame(track, expression: str, frames: int, fps: int = FPS,
-                   key: str = "scale") -> np.ndarray:
+def zoom_per_frame(
+    track, expression: str, frames: int, fps: int = FPS, key: str = "scale"
+) -> np.ndarray:
     """zoom.scale (or another zoom key) of each frame, the schedule bound to the track as
     a render binds it."""
-    spec = load_spec("noise-zoom", [f"fps={fps}", f'zoom.{key}="{expression}"'],
-                     audio=str(track))
+    spec = load_spec("noise-zoom", [f"fps={fps}", f'zoom.{key}="{expression}"'], audio=str(track))
     bound = bind_spec(spec, fps=fps, track=load_features(spec.audio, fps))
     return np.array([getattr(bound.zoom, key)(frame) for frame in range(frames)])
 
@@ -94,8 +103,7 @@ def test_onset_peaks_on_the_beat_frames(tmp_path, suffix):
     zoom = zoom_per_frame(track, "audio: 1.0 + 0.05*onset", 32)
     envelope = onset_envelope(samples, FPS, 32)
     assert np.corrcoef(zoom, envelope)[0, 1] > 0.8
-    peaks = [frame for frame in range(1, 31) if zoom[frame] > max(zoom[frame - 1],
-                                                                   zoom[frame + 1])]
+    peaks = [frame for frame in range(1, 31) if zoom[frame] > max(zoom[frame - 1], zoom[frame + 1])]
     assert peaks == sorted(BEATS)
     assert zoom.max() == pytest.approx(1.05) and zoom.min() == pytest.approx(1.0, abs=1e-3)
 
@@ -107,8 +115,9 @@ def test_rms_follows_a_loud_and_quiet_track(tmp_path):
     track = encode_track(tmp_path / "loud-quiet.wav", samples)
     rms = zoom_per_frame(track, "audio: rms", 32, key="rotation")
     per_frame = RATE // FPS
-    truth = np.array([np.sqrt(np.mean(samples[i * per_frame:(i + 1) * per_frame] ** 2))
-                      for i in range(32)])
+    truth = np.array(
+        [np.sqrt(np.mean(samples[i * per_frame : (i + 1) * per_frame] ** 2)) for i in range(32)]
+    )
     assert np.corrcoef(rms, truth)[0, 1] > 0.9
     loud, quiet = rms[truth > 0.3], rms[truth < 0.3]
     assert loud.min() > 0.9 and np.median(quiet) < 0.3
@@ -140,10 +149,19 @@ def test_bands_tell_a_bass_from_a_whistle(tmp_path):
 # ---------------------------------------------------------------- a real render
 
 
-TINY = ["width=32", "height=32", f"fps={FPS}", "dream.steps=1", "dream.octaves=1",
-        "zoom.first_steps=1", "zoom.first_octaves=1", "output.gif=false",
-        "output.hold_last=0", 'zoom.scale="audio: 1.0 + 0.05*onset"',
-        'dream.step_size="audio: 0.01 + 0.02*rms"']
+TINY = [
+    "width=32",
+    "height=32",
+    f"fps={FPS}",
+    "dream.steps=1",
+    "dream.octaves=1",
+    "zoom.first_steps=1",
+    "zoom.first_octaves=1",
+    "output.gif=false",
+    "output.hold_last=0",
+    'zoom.scale="audio: 1.0 + 0.05*onset"',
+    'dream.step_size="audio: 0.01 + 0.02*rms"',
+]
 
 
 @pytest.fixture(scope="module")
@@ -199,8 +217,7 @@ def test_another_track_at_the_same_path_is_refused_on_resume(embedded_cache, tmp
 
 def test_a_missing_track_and_one_without_sound_are_one_line(tmp_path, capsys):
     clip = write_clip(tmp_path / "silent-film.mp4", [np.zeros((16, 16, 3), np.uint8)] * 4, 8)
-    cases = {str(tmp_path / "nope.mp3"): "no such file",
-             str(clip): "it has no audio stream"}
+    cases = {str(tmp_path / "nope.mp3"): "no such file", str(clip): "it has no audio stream"}
     for path, reason in cases.items():
         assert main(["render", "noise-zoom", "--audio", path, "--dry-run"]) == 2
         err = capsys.readouterr().err
@@ -216,8 +233,9 @@ def test_an_audio_schedule_without_a_track_is_refused_before_tensorflow(capsys, 
     assert err.count("\n") == 1 and "dream.step_size, zoom.scale follow an audio track" in err
     assert "--audio" in err
     with pytest.raises(DreamreelError, match=r"zoom\.scale follows an audio track"):
-        renderer.render("noise-zoom", overrides=['zoom.scale="audio: 1 + onset"'],
-                        out=tmp_path / "never")
+        renderer.render(
+            "noise-zoom", overrides=['zoom.scale="audio: 1 + onset"'], out=tmp_path / "never"
+        )
 
 
 # ---------------------------------------------------------------- binding to the render
@@ -240,8 +258,11 @@ def test_binding_gives_the_mode_the_renders_fps_and_track(tmp_path):
     from renderer.rendering.schedule_binding import bind_render
 
     track = encode_track(tmp_path / "beat.wav", beat_track(2.0, [6], fps=24))
-    spec = load_spec("noise-zoom", ["fps=8", 'zoom.scale="audio: 1 + 0.1*onset"',
-                                    'zoom.rotation="0:(s)"'], audio=str(track))
+    spec = load_spec(
+        "noise-zoom",
+        ["fps=8", 'zoom.scale="audio: 1 + 0.1*onset"', 'zoom.rotation="0:(s)"'],
+        audio=str(track),
+    )
     mode = StubMode(spec, 24.0)  # the clip's rate, not the spec's
     bound = bind_render(spec, mode)
     assert mode.spec is bound.spec and bound.spec.zoom.scale == spec.zoom.scale

@@ -16,18 +16,21 @@ from importlib import util
 
 import numpy as np
 import pytest
-
 from helpers import dreamreel_argv, set_args
-from renderer.runtime.backend_choice import use
+
 from renderer.engine.steps.shifts import jitter_shift
+from renderer.runtime.backend_choice import use
 from renderer.runtime.errors import DreamreelError
 
 
-
 def _installed(backend):
-    return pytest.param(backend, marks=pytest.mark.skipif(
-        util.find_spec(backend) is None,
-        reason=f"{backend} is not installed (pip install 'dreamreel[{backend}]')"))
+    return pytest.param(
+        backend,
+        marks=pytest.mark.skipif(
+            util.find_spec(backend) is None,
+            reason=f"{backend} is not installed (pip install 'dreamreel[{backend}]')",
+        ),
+    )
 
 
 OTHER_BACKENDS = [_installed("jax"), _installed("torch")]
@@ -73,8 +76,13 @@ np.savez(sys.argv[2], image=result.image, losses=np.concatenate(result.losses),
 
 def _dream(backend, path):
     env = {**os.environ, "KERAS_BACKEND": ""}  # the spec's choice alone decides
-    proc = subprocess.run([sys.executable, "-c", _DREAM, backend, str(path)], env=env,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _DREAM, backend, str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return np.load(path)
 
@@ -87,10 +95,13 @@ def test_jitter_shifts_are_tensorflows_draws():
         for step in (0, 1, 17, 250):
             for jitter in (1, 8, 32):
                 drawn = tf.random.stateless_uniform(
-                    [2], seed=tf.constant([seed, step], tf.int32), minval=-jitter,
-                    maxval=jitter + 1, dtype=tf.int32).numpy()
-                assert np.array_equal(jitter_shift(seed, step, jitter), drawn), \
-                    (seed, step, jitter)
+                    [2],
+                    seed=tf.constant([seed, step], tf.int32),
+                    minval=-jitter,
+                    maxval=jitter + 1,
+                    dtype=tf.int32,
+                ).numpy()
+                assert np.array_equal(jitter_shift(seed, step, jitter), drawn), (seed, step, jitter)
     assert not jitter_shift(3, 4, 0).any()
 
 
@@ -98,8 +109,11 @@ def test_keras_already_on_another_backend_is_one_line():
     import keras  # this test process runs on TensorFlow
 
     assert keras.backend.backend() == "tensorflow"
-    said = "already runs on tensorflow.*new process" if util.find_spec("jax") else \
-        "backend jax is not installed: pip install 'dreamreel\\[jax\\]'"
+    said = (
+        "already runs on tensorflow.*new process"
+        if util.find_spec("jax")
+        else "backend jax is not installed: pip install 'dreamreel\\[jax\\]'"
+    )
     with pytest.raises(DreamreelError, match=said):
         use("jax")
     assert use("tensorflow") == "tensorflow"  # the one already loaded: free
@@ -131,8 +145,7 @@ def test_backend_dreams_what_tensorflow_dreams(backend, tensorflow_dream, tmp_pa
     difference = np.abs(other["image"] - tf_run["image"])
     assert difference.mean() < 2.0 and np.percentile(difference, 95) < 8.0
     # The composite objective's terms (keras.ops, shared) agree the same way.
-    np.testing.assert_allclose(other["composite_losses"], tf_run["composite_losses"],
-                               rtol=0.01)
+    np.testing.assert_allclose(other["composite_losses"], tf_run["composite_losses"], rtol=0.01)
     assert np.abs(other["composite_image"] - tf_run["composite_image"]).mean() < 2.0
     # Deterministic: the same bits whole or in chunks.
     assert np.array_equal(other["whole"], other["chunked"])
@@ -141,22 +154,49 @@ def test_backend_dreams_what_tensorflow_dreams(backend, tensorflow_dream, tmp_pa
 @pytest.mark.parametrize("backend", OTHER_BACKENDS)
 def test_render_end_to_end_and_no_resume_on_tensorflow(backend, tmp_path, embedded_cache):
     out = tmp_path / "zoom"
-    tiny = ["frames=3", "width=64", "height=64", "dream.steps=2", "zoom.first_steps=3",
-            "zoom.first_octaves=1"]
+    tiny = [
+        "frames=3",
+        "width=64",
+        "height=64",
+        "dream.steps=2",
+        "zoom.first_steps=3",
+        "zoom.first_octaves=1",
+    ]
     env = {**os.environ, "KERAS_BACKEND": ""}
-    run = subprocess.run(dreamreel_argv("render", "noise-zoom", "--out", str(out), "--quiet",
-                                        *set_args([*tiny, f"backend={backend}"])),
-                         capture_output=True, text=True, timeout=300, env=env)
+    run = subprocess.run(
+        dreamreel_argv(
+            "render",
+            "noise-zoom",
+            "--out",
+            str(out),
+            "--quiet",
+            *set_args([*tiny, f"backend={backend}"]),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["backend"] == backend and manifest["spec"]["backend"] == backend
     assert len(list((out / "frames").iterdir())) == 3 and (out / "zoom.mp4").is_file()
     if backend == "jax":  # XLA's compiled steps are kept for the next render
         assert any((embedded_cache / "jax-compiled").iterdir())
-    refused = subprocess.run(dreamreel_argv("render", "noise-zoom", "--out", str(out),
-                                            "--quiet", *set_args([*tiny,
-                                                                  "backend=tensorflow"])),
-                             capture_output=True, text=True, timeout=300, env=env)
+    refused = subprocess.run(
+        dreamreel_argv(
+            "render",
+            "noise-zoom",
+            "--out",
+            str(out),
+            "--quiet",
+            *set_args([*tiny, "backend=tensorflow"]),
+        ),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert refused.returncode == 2
     lines = refused.stderr.strip().splitlines()
     assert len(lines) == 1 and f'backend "{backend}" -> "tensorflow"' in lines[0], refused.stderr

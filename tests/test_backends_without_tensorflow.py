@@ -15,7 +15,6 @@ import sys
 from importlib import util
 
 import pytest
-
 from helpers import set_args
 
 _RUN = """
@@ -30,18 +29,47 @@ finally:
 """
 
 
-@pytest.mark.parametrize("backend", [
-    pytest.param(name, marks=pytest.mark.skipif(util.find_spec(name) is None,
-                                                reason=f"{name} is not installed"))
-    for name in ("jax", "torch")])
+@pytest.mark.parametrize(
+    "backend",
+    [
+        pytest.param(
+            name,
+            marks=pytest.mark.skipif(
+                util.find_spec(name) is None, reason=f"{name} is not installed"
+            ),
+        )
+        for name in ("jax", "torch")
+    ],
+)
 def test_render_without_tensorflow(backend, tmp_path, embedded_cache):
     out = tmp_path / "zoom"
-    tiny = ["frames=2", "width=64", "height=64", "dream.steps=2", "zoom.first_steps=2",
-            "zoom.first_octaves=1", f"backend={backend}"]
+    tiny = [
+        "frames=2",
+        "width=64",
+        "height=64",
+        "dream.steps=2",
+        "zoom.first_steps=2",
+        "zoom.first_octaves=1",
+        f"backend={backend}",
+    ]
     env = {**os.environ, "KERAS_BACKEND": ""}
-    run = subprocess.run([sys.executable, "-c", _RUN, "render", "noise-zoom", "--out",
-                          str(out), "--quiet", *set_args(tiny)],
-                         capture_output=True, text=True, timeout=300, env=env)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _RUN,
+            "render",
+            "noise-zoom",
+            "--out",
+            str(out),
+            "--quiet",
+            *set_args(tiny),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["backend"] == backend

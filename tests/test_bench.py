@@ -16,7 +16,10 @@ def test_bench_measures_the_engine_and_both_frame_kinds(tmp_path, capsys, embedd
         expected = entry["size"] ** 2 / 1e6 * entry["steps_per_s"]
         assert math.isclose(entry["mpix_steps_per_s"], expected, rel_tol=0.01)
     assert [(f["mode"], f["pipeline"]) for f in report["frames"]] == [
-        ("zoom", True), ("video", True), ("video", False)]
+        ("zoom", True),
+        ("video", True),
+        ("video", False),
+    ]
     assert all(f["seconds_per_frame"] > 0 for f in report["frames"])
     assert any("pipeline" in s for s in report["suggestions"])
     printed = capsys.readouterr().out

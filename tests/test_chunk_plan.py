@@ -1,20 +1,28 @@
-"""The chunk plan of a chunked video render (renderer/distributed/chunk_plan.py): pure arithmetic."""
+"""The chunk plan of a chunked video render (renderer/distributed/chunk_plan.py): pure
+arithmetic."""
 
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from renderer.distributed.chunk_plan import default_chunk_count, frame_sources, plan_chunks
-from renderer.runtime.errors import DreamreelError
 from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
 
 
 @settings(max_examples=300, deadline=None)
-@given(count=st.integers(1, 400), chunks=st.integers(1, 12), warmup=st.integers(0, 20),
-       crossfade=st.integers(0, 10), align=st.integers(1, 4))
-def test_every_frame_comes_from_one_chunk_or_two_in_an_overlap(count, chunks, warmup,
-                                                               crossfade, align):
+@given(
+    count=st.integers(1, 400),
+    chunks=st.integers(1, 12),
+    warmup=st.integers(0, 20),
+    crossfade=st.integers(0, 10),
+    align=st.integers(1, 4),
+)
+def test_every_frame_comes_from_one_chunk_or_two_in_an_overlap(
+    count, chunks, warmup, crossfade, align
+):
     plan = plan_chunks(count, chunks, warmup=warmup, crossfade=crossfade, align=align)
     assert 1 <= len(plan) <= chunks
     assert plan[0].render_start == plan[0].keep_start == plan[0].own_start == 0
@@ -46,7 +54,9 @@ def test_every_frame_comes_from_one_chunk_or_two_in_an_overlap(count, chunks, wa
 def test_the_cross_fade_moves_linearly_into_the_next_chunk():
     plan = plan_chunks(30, 2, warmup=5, crossfade=4)
     assert [(c.render_start, c.keep_start, c.own_start, c.stop) for c in plan] == [
-        (0, 0, 0, 15), (6, 11, 15, 30)]
+        (0, 0, 0, 15),
+        (6, 11, 15, 30),
+    ]
     weights = [frame_sources(plan, f)[-1].weight for f in range(11, 16)]
     assert weights == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
 
@@ -66,8 +76,8 @@ def test_chunk_settings_are_checked(setting):
 @pytest.mark.parametrize("preset", ["noise-zoom", "progress"])  # video: tested by resume
 def test_chunk_settings_leave_every_renders_identity_as_it_was(preset):
     """A render started before these keys existed (or with others) still resumes."""
-    from renderer.store.manifest import spec_hash
     from renderer.rendering.modes.builtin import MODES
+    from renderer.store.manifest import spec_hash
 
     plain = load_spec(preset, [])
     chunked = load_spec(preset, ["video.chunks=3", "video.warmup=4", "video.crossfade=2"])
@@ -87,10 +97,18 @@ def test_a_seam_is_weighed_against_stretches_as_long_where_flicker_swings_by_its
     window = range(plan[1].keep_start, plan[1].own_start + 1)
 
     def terms(seam_factor):
-        return [FrameTerms(1.0, None if f == 0 else (1.0 if f % 4 == 0 else 0.001) *
-                           (seam_factor if f in window else 1.0), 0.0) for f in range(60)]
+        return [
+            FrameTerms(
+                1.0,
+                None
+                if f == 0
+                else (1.0 if f % 4 == 0 else 0.001) * (seam_factor if f in window else 1.0),
+                0.0,
+            )
+            for f in range(60)
+        ]
 
-    same, = seam_report(plan, terms(1.0))
+    (same,) = seam_report(plan, terms(1.0))
     assert same["added_flicker_ratio"] > 100 and same["added_flicker_vs_stretches"] == 1.0
-    worse, = seam_report(plan, terms(2.0))
+    (worse,) = seam_report(plan, terms(2.0))
     assert worse["added_flicker_vs_stretches"] == 2.0

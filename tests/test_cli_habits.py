@@ -28,10 +28,32 @@ def test_version_prints_the_package_version_without_tensorflow(tmp_path):
 
 
 def test_shorthands_resolve_to_the_same_spec_as_their_sets(capsys):
-    _, short, _ = run(capsys, "render", "noise-zoom", "--dry-run", "--seed", "5",
-                      "--frames", "7", "--size", "96x64")
-    _, long, _ = run(capsys, "render", "noise-zoom", "--dry-run", "--set", "seed=5",
-                     "--set", "frames=7", "--set", "width=96", "--set", "height=64")
+    _, short, _ = run(
+        capsys,
+        "render",
+        "noise-zoom",
+        "--dry-run",
+        "--seed",
+        "5",
+        "--frames",
+        "7",
+        "--size",
+        "96x64",
+    )
+    _, long, _ = run(
+        capsys,
+        "render",
+        "noise-zoom",
+        "--dry-run",
+        "--set",
+        "seed=5",
+        "--set",
+        "frames=7",
+        "--set",
+        "width=96",
+        "--set",
+        "height=64",
+    )
     assert short == long
     table = tomllib.loads(short)
     assert (table["seed"], table["frames"], table["width"], table["height"]) == (5, 7, 96, 64)
@@ -40,21 +62,25 @@ def test_shorthands_resolve_to_the_same_spec_as_their_sets(capsys):
 def test_size_of_a_video_caps_its_long_side(capsys, tmp_path):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
-    code, out, err = run(capsys, "render", "video-quick", "--input", str(clip), "--dry-run",
-                         "--size", "640x360")
+    code, out, err = run(
+        capsys, "render", "video-quick", "--input", str(clip), "--dry-run", "--size", "640x360"
+    )
     assert code == 0, err
     table = tomllib.loads(out)
     assert table["video"]["max_size"] == 640 and "width" not in table
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["noise-zoom", "--seed", "abc"], "seed must be an integer, got 'abc'"),
-    (["noise-zoom", "--frames", "0"], "frames must be >= 1"),
-    (["noise-zoom", "--frames", "2.5"], "frames must be an integer"),
-    (["noise-zoom", "--size", "640"], "--size expects WIDTHxHEIGHT"),
-    (["noise-zoom", "--size", "8x8000"], "width must be between 16 and 8192"),
-    (["video-quick", "--input", "CLIP", "--frames", "10"], "video.end_frame"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["noise-zoom", "--seed", "abc"], "seed must be an integer, got 'abc'"),
+        (["noise-zoom", "--frames", "0"], "frames must be >= 1"),
+        (["noise-zoom", "--frames", "2.5"], "frames must be an integer"),
+        (["noise-zoom", "--size", "640"], "--size expects WIDTHxHEIGHT"),
+        (["noise-zoom", "--size", "8x8000"], "width must be between 16 and 8192"),
+        (["video-quick", "--input", "CLIP", "--frames", "10"], "video.end_frame"),
+    ],
+)
 def test_bad_shorthand_values_are_one_line(capsys, tmp_path, argv, expected):
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(b"x")
@@ -71,11 +97,32 @@ def test_a_render_names_its_device_first_and_records_it(tmp_path, capsys):
     from renderer.runtime.device import render_device
 
     save_tiny_model(tmp_path / "mine.keras")
-    argv = ["render", "noise-zoom", "-o", str(tmp_path / "out"), "--size", "48x48",
-            "--frames", "2", "--set", f"model={tmp_path / 'mine.keras'}",
-            "--set", 'layers=["c2"]', "--set", "dream.steps=1", "--set", "dream.octaves=1",
-            "--set", "zoom.first_steps=1", "--set", "zoom.first_octaves=1",
-            "--set", "output.gif=false", "--set", "output.mp4=false"]
+    argv = [
+        "render",
+        "noise-zoom",
+        "-o",
+        str(tmp_path / "out"),
+        "--size",
+        "48x48",
+        "--frames",
+        "2",
+        "--set",
+        f"model={tmp_path / 'mine.keras'}",
+        "--set",
+        'layers=["c2"]',
+        "--set",
+        "dream.steps=1",
+        "--set",
+        "dream.octaves=1",
+        "--set",
+        "zoom.first_steps=1",
+        "--set",
+        "zoom.first_octaves=1",
+        "--set",
+        "output.gif=false",
+        "--set",
+        "output.mp4=false",
+    ]
     code, _, err = run(capsys, *argv)
     assert code == 0, err
     first = err.splitlines()[0]

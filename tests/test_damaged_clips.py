@@ -16,26 +16,29 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 import pytest
-
 from helpers import decode_frames
+
 from renderer.cli.main import main
-from renderer.runtime.errors import DreamreelError
-from renderer.media.truncated_input import InputEnded
 from renderer.media import open_video
+from renderer.media.truncated_input import InputEnded
+from renderer.runtime.errors import DreamreelError
 
 FRAMES = 96  # 4 s at 24 fps
 
 
 def ffmpeg(*args) -> None:
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *map(str, args)],
-                   check=True, stdin=subprocess.DEVNULL)
+    subprocess.run(
+        [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *map(str, args)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def damage_middle(source: Path, target: Path) -> Path:
     """Zeros over an eighth of the file, from its middle."""
     data = bytearray(source.read_bytes())
     start = len(data) // 2
-    data[start:start + len(data) // 8] = bytes(len(data) // 8)
+    data[start : start + len(data) // 8] = bytes(len(data) // 8)
     target.write_bytes(bytes(data))
     return target
 
@@ -50,11 +53,17 @@ def truncate(source: Path, target: Path) -> Path:
 def clips(tmp_path_factory):
     folder = tmp_path_factory.mktemp("damaged")
     test_source = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=24:duration=4"]
-    ffmpeg(*test_source, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", 12,
-           folder / "whole.mp4")
+    ffmpeg(*test_source, "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", 12, folder / "whole.mp4")
     ffmpeg("-i", folder / "whole.mp4", "-c", "copy", folder / "whole.mkv")
-    ffmpeg("-i", folder / "whole.mp4", "-c", "copy", "-movflags", "+faststart",
-           folder / "whole_faststart.mp4")
+    ffmpeg(
+        "-i",
+        folder / "whole.mp4",
+        "-c",
+        "copy",
+        "-movflags",
+        "+faststart",
+        folder / "whole_faststart.mp4",
+    )
     ffmpeg(*test_source, "-c:v", "mpeg4", "-g", 12, folder / "whole.avi")
     made = {}
     for name in ("whole.mp4", "whole.mkv", "whole.avi"):
@@ -69,10 +78,28 @@ def clips(tmp_path_factory):
         made[name] = folder / name
     # Whole AVIs that must not look damaged: dropped frames (empty chunks the index lists
     # but the demuxer skips) and sound interleaved between the video chunks.
-    ffmpeg(*test_source, "-vf", r"select=not(between(n\,10\,14))", "-fps_mode",
-           "passthrough", "-c:v", "mpeg4", folder / "dropped.avi")
-    ffmpeg(*test_source, "-f", "lavfi", "-i", "sine=duration=4", "-c:v", "mpeg4",
-           "-c:a", "pcm_s16le", folder / "sound.avi")
+    ffmpeg(
+        *test_source,
+        "-vf",
+        r"select=not(between(n\,10\,14))",
+        "-fps_mode",
+        "passthrough",
+        "-c:v",
+        "mpeg4",
+        folder / "dropped.avi",
+    )
+    ffmpeg(
+        *test_source,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=duration=4",
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "pcm_s16le",
+        folder / "sound.avi",
+    )
     made["dropped.avi"], made["sound.avi"] = folder / "dropped.avi", folder / "sound.avi"
     return made
 
@@ -86,8 +113,10 @@ def read_until_stopped(path) -> tuple[list[np.ndarray], InputEnded]:
     return frames, stopped.value
 
 
-@pytest.mark.parametrize("name", ["middle.mp4", "middle.mkv", "middle.avi", "truncated.mkv",
-                                  "truncated.avi", "truncated.mp4"])
+@pytest.mark.parametrize(
+    "name",
+    ["middle.mp4", "middle.mkv", "middle.avi", "truncated.mkv", "truncated.avi", "truncated.mp4"],
+)
 def test_a_damaged_clip_stops_at_the_first_frame_it_cannot_give(clips, name):
     whole = clips["whole" + Path(name).suffix]
     with open_video(whole) as clip:
@@ -159,21 +188,36 @@ def test_an_mp4_without_its_index_is_one_line(clips):
 
 # ---------------------------------------------------------------- through a render
 
-QUICK = ["--set", "video.every=2", "--set", "video.end=", "--set", "video.max_size=32",
-         "--set", "dream.steps=1", "--set", "video.first_steps=1",
-         "--set", "video.first_octaves=1", "--set", "flow.preset=ultrafast",
-         "--set", "output.gif=false", "--quiet"]
+QUICK = [
+    "--set",
+    "video.every=2",
+    "--set",
+    "video.end=",
+    "--set",
+    "video.max_size=32",
+    "--set",
+    "dream.steps=1",
+    "--set",
+    "video.first_steps=1",
+    "--set",
+    "video.first_octaves=1",
+    "--set",
+    "flow.preset=ultrafast",
+    "--set",
+    "output.gif=false",
+    "--quiet",
+]
 
 
 def render(capsys, clip, out, *extra):
-    code = main(["render", "video-quick", "--input", str(clip), "--out", str(out),
-                 *QUICK, *extra])
+    code = main(["render", "video-quick", "--input", str(clip), "--out", str(out), *QUICK, *extra])
     return code, capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["middle.mp4", "truncated.mkv"])
 def test_a_render_keeps_the_frames_before_the_damage_and_stitches_them_only_if_allowed(
-        capsys, tmp_path, clips, name, embedded_cache):
+    capsys, tmp_path, clips, name, embedded_cache
+):
     frames, stopped = read_until_stopped(clips[name])
     expected = (stopped.frame + 1) // 2  # every=2: frames 0, 2, ... before the damage
     out = tmp_path / "out"

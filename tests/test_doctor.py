@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from renderer.runtime import device
-
 from renderer.cli import doctor
 from renderer.cli.main import main
+from renderer.runtime import device
 
 
 def fake_tf(gpus: list[str], *, cuda: bool = True):
@@ -18,8 +17,10 @@ def fake_tf(gpus: list[str], *, cuda: bool = True):
         __version__="2.99.0",
         config=SimpleNamespace(
             list_physical_devices=lambda kind: physical if kind == "GPU" else [],
-            experimental=SimpleNamespace(get_device_details=lambda d: details[d.name])),
-        test=SimpleNamespace(is_built_with_cuda=lambda: cuda))
+            experimental=SimpleNamespace(get_device_details=lambda d: details[d.name]),
+        ),
+        test=SimpleNamespace(is_built_with_cuda=lambda: cuda),
+    )
 
 
 def test_doctor_reports_the_machine_and_exits_0(tmp_path, capsys):
@@ -27,9 +28,21 @@ def test_doctor_reports_the_machine_and_exits_0(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert code == 0, err
     labels = {line.split("  ", 1)[0] for line in out.splitlines() if "  " in line}
-    assert labels >= {"dreamreel", "python", "tensorflow", "keras", "devices", "renders on",
-                      "numpy", "opencv", "pyav", "ffmpeg", "model cache", "weights offline",
-                      "free disk"}
+    assert labels >= {
+        "dreamreel",
+        "python",
+        "tensorflow",
+        "keras",
+        "devices",
+        "renders on",
+        "numpy",
+        "opencv",
+        "pyav",
+        "ffmpeg",
+        "model cache",
+        "weights offline",
+        "free disk",
+    }
     assert "backend tensorflow" in out and "libavcodec" in out
     assert f"GiB in {tmp_path} (renders go to {tmp_path / 'renders'})" in out
     assert not (tmp_path / "renders").exists()  # doctor writes nothing
@@ -54,7 +67,8 @@ def test_a_cuda_build_that_finds_no_gpu_beside_a_driver_is_called_out(tmp_path, 
     assert dict(report.lines)["renders on"] == "CPU (no NVIDIA driver on this machine)"
     report = doctor.run_doctor(tmp_path, import_tf=lambda: fake_tf(["NVIDIA L4"]))
     assert dict(report.lines)["renders on"] == "GPU:0 NVIDIA L4" and not any(
-        "found no GPU" in w for w in report.warnings)
+        "found no GPU" in w for w in report.warnings
+    )
 
 
 def test_a_missing_tensorflow_ends_in_one_line_and_a_nonzero_exit(monkeypatch, capsys):
@@ -68,7 +82,7 @@ def test_a_missing_tensorflow_ends_in_one_line_and_a_nonzero_exit(monkeypatch, c
     out, err = capsys.readouterr()
     assert code == 2
     lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("dreamreel: error: TensorFlow cannot be "
-                                                   "imported (libcudart.so.12"), err
+    assert len(lines) == 1 and lines[0].startswith(
+        "dreamreel: error: TensorFlow cannot be imported (libcudart.so.12"
+    ), err
     assert "tensorflow" in out and "cannot be imported" in out  # the report still prints
-

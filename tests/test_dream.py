@@ -8,10 +8,10 @@ import pytest
 import renderer
 from renderer.engine.ascent import Ascent, AscentSettings
 from renderer.engine.dream import DreamSettings, DreamState, dream, octave_shapes, resize
-from renderer.runtime.errors import DreamreelError
+from renderer.engine.step_cache import compiled_ascent
 from renderer.imaging.noise import NOISE_KINDS, make_noise
 from renderer.media.images import read_image
-from renderer.engine.step_cache import compiled_ascent
+from renderer.runtime.errors import DreamreelError
 
 QUICK = dict(steps=8, octaves=1, step_size=0.02)
 
@@ -52,8 +52,9 @@ def test_embedded_model_dreams_a_photo_and_its_loss_rises(dogs, photo):
     ascent = Ascent(dogs, AscentSettings())
     before = ascent.loss(dogs.preprocessing.to_model(image))
     assert result.final_loss > before * 1.1
-    assert result.final_loss == pytest.approx(ascent.loss(dogs.preprocessing.to_model(result.image)),
-                                              rel=0.02)
+    assert result.final_loss == pytest.approx(
+        ascent.loss(dogs.preprocessing.to_model(result.image)), rel=0.02
+    )
     assert result.image.shape == image.shape
     assert np.abs(result.image - image).mean() > 5.0  # visibly dreamed, not a no-op
 
@@ -68,15 +69,20 @@ def test_flipping_the_step_sign_makes_the_loss_fall(dogs, photo):
 def test_loss_rises_without_gradient_normalisation_and_with_smoothing(dogs, photo):
     image = small(photo, 96, 128)
     # Raw gradients here have a std near 1e-3: a step of 20 moves pixels ~0.02 a step.
-    raw = dream(image, dogs, DreamSettings(**{**QUICK, "normalize_gradients": False,
-                                              "step_size": 20.0, "jitter": 0})).losses[0]
+    raw = dream(
+        image,
+        dogs,
+        DreamSettings(**{**QUICK, "normalize_gradients": False, "step_size": 20.0, "jitter": 0}),
+    ).losses[0]
     assert raw[-1] > raw[0] * 1.1
     smooth = dream(image, dogs, DreamSettings(**QUICK, smoothing=2.0))
     sharp = dream(image, dogs, DreamSettings(**QUICK))
     assert smooth.losses[0][-1] > smooth.losses[0][0]
+
     # Smoothed gradients leave less high-frequency energy in the dream residual.
     def roughness(result):
         return np.abs(np.diff(result.image - image, axis=1)).mean()
+
     assert roughness(smooth) < 0.8 * roughness(sharp)
 
 
@@ -109,8 +115,9 @@ def test_an_image_several_tiles_wide_dreams_without_a_tile_grid(dogs, photo):
     tiled = dream(image, dogs, DreamSettings(steps=12, octaves=1, tile_size=128))
     assert seam_ratio(tiled.image - image, 128) < 1.25
     # The measure does see seams when tiles have no margin and never move.
-    seamy = dream(image, dogs, DreamSettings(steps=12, octaves=1, tile_size=128,
-                                             tile_margin=0, jitter=0))
+    seamy = dream(
+        image, dogs, DreamSettings(steps=12, octaves=1, tile_size=128, tile_margin=0, jitter=0)
+    )
     assert seam_ratio(seamy.image - image, 128) > 1.3
 
 
@@ -122,8 +129,10 @@ def test_octave_shapes_end_at_the_input_size_and_grow(height, width):
     assert all(min(s) >= 80 for s in shapes[:-1])
 
 
-@pytest.mark.parametrize("height,width", [(2160, 3840), (1080, 1920), (719, 1281), (81, 4000),
-                                          (101, 77), (80, 80), (5, 3)])
+@pytest.mark.parametrize(
+    "height,width",
+    [(2160, 3840), (1080, 1920), (719, 1281), (81, 4000), (101, 77), (80, 80), (5, 3)],
+)
 def test_octave_shapes_never_exceed_the_frame_for_any_scale_and_count(height, width):
     for octaves in range(1, 9):
         for scale in (1.0000001, 1.001, 1.01, 1.1, 1.25, 1.3, 1.4, 1.5, 2.0, 3.7, 10.0):
@@ -138,12 +147,19 @@ def test_octave_shapes_never_exceed_the_frame_for_any_scale_and_count(height, wi
 def test_octave_shapes_of_4k_with_the_defaults():
     settings = DreamSettings()
     assert octave_shapes(2160, 3840, settings.octaves, settings.octave_scale) == [
-        (1102, 1959), (1543, 2743), (2160, 3840)]
+        (1102, 1959),
+        (1543, 2743),
+        (2160, 3840),
+    ]
 
 
 def test_auto_tile_size_follows_total_memory_and_is_deterministic():
-    from renderer.engine.dream import (AUTO_TILE_MAX, AUTO_TILE_MIN, auto_tile_size,
-                                total_memory_bytes)
+    from renderer.engine.dream import (
+        AUTO_TILE_MAX,
+        AUTO_TILE_MIN,
+        auto_tile_size,
+        total_memory_bytes,
+    )
 
     gib = 2**30
     assert total_memory_bytes() > 0
@@ -154,8 +170,7 @@ def test_auto_tile_size_follows_total_memory_and_is_deterministic():
     assert sizes[0] == AUTO_TILE_MIN and sizes[-1] == AUTO_TILE_MAX
     assert auto_tile_size(64, 8 * gib) == 512 and auto_tile_size(64, 24 * gib) == 1024
     assert auto_tile_size(0, 24 * gib) >= auto_tile_size(128, 24 * gib)  # margins count
-    for unset in (DreamSettings(), DreamSettings(tile_size="auto"),
-                  DreamSettings(tile_size=None)):
+    for unset in (DreamSettings(), DreamSettings(tile_size="auto"), DreamSettings(tile_size=None)):
         assert unset.validate().resolved_tile_size() == auto_tile_size(unset.tile_margin)
         assert unset.ascent.tile_size == auto_tile_size(unset.tile_margin)
 
@@ -184,7 +199,7 @@ def test_octaves_preserve_odd_sizes(dogs, photo):
     image = small(photo, 167, 243)
     result = dream(image, dogs, DreamSettings(steps=3, octaves=3, octave_scale=1.3))
     assert result.image.shape == (167, 243, 3)
-    assert len(result.losses) == 3 and all(len(l) == 3 for l in result.losses)
+    assert len(result.losses) == 3 and all(len(octave) == 3 for octave in result.losses)
 
 
 def test_same_seed_same_dream_and_snapshots_do_not_change_it(dogs, photo):
@@ -197,8 +212,15 @@ def test_same_seed_same_dream_and_snapshots_do_not_change_it(dogs, photo):
     other = dream(image, dogs, DreamSettings(steps=6, octaves=2, seed=8))
     assert np.abs(other.image - plain.image).mean() > 0.5
     # start, every 2 steps, octave ends: 1 + (2 + 1) * 2
-    assert [(s.octave, s.step) for s in snaps] == [(1, 0), (1, 2), (1, 4), (1, 6),
-                                                   (2, 2), (2, 4), (2, 6)]
+    assert [(s.octave, s.step) for s in snaps] == [
+        (1, 0),
+        (1, 2),
+        (1, 4),
+        (1, 6),
+        (2, 2),
+        (2, 4),
+        (2, 6),
+    ]
 
 
 # ---------------------------------------------------------------- dreams in parts
@@ -224,8 +246,9 @@ def test_a_dream_in_parts_equals_the_dream_run_whole(dogs, photo, max_steps):
     np.testing.assert_array_equal(parts[-1].image, whole.image)
     np.testing.assert_array_equal(parts[-1].state.image, whole.state.image)
     # The per-step losses, call after call, are the whole dream's.
-    np.testing.assert_array_equal(np.concatenate([l for r in parts for l in r.losses]),
-                                  np.concatenate(whole.losses))
+    np.testing.assert_array_equal(
+        np.concatenate([octave for r in parts for octave in r.losses]), np.concatenate(whole.losses)
+    )
     # A capped call never runs past an octave end: the end of octave 1 is a call's end.
     assert (0, 5) in [(r.state.octave, r.state.step) for r in parts]
     assert all(r.state.step <= 5 for r in parts)
@@ -234,16 +257,16 @@ def test_a_dream_in_parts_equals_the_dream_run_whole(dogs, photo, max_steps):
 
 def test_one_step_a_call_walks_every_step_and_octave_end(dogs, photo):
     parts = in_parts(small(photo, 120, 160), dogs, PARTS, 1)
-    assert [(r.state.octave, r.state.step) for r in parts] == \
-        [(0, s) for s in range(1, 6)] + [(1, s) for s in range(1, 6)]
+    assert [(r.state.octave, r.state.step) for r in parts] == [(0, s) for s in range(1, 6)] + [
+        (1, s) for s in range(1, 6)
+    ]
     assert [r.image.shape[:2] for r in parts] == [(86, 114)] * 5 + [(120, 160)] * 5
     assert [r.finished for r in parts] == [False] * 9 + [True]
     assert all(len(r.losses) == 1 and len(r.losses[0]) == 1 for r in parts)
     assert [len(r.octave_losses) for r in parts] == [0, 0, 0, 0, 1] * 2
 
 
-def test_a_dream_resumed_from_a_stored_state_equals_the_uninterrupted_one(dogs, photo,
-                                                                           tmp_path):
+def test_a_dream_resumed_from_a_stored_state_equals_the_uninterrupted_one(dogs, photo, tmp_path):
     image = small(photo, 120, 160)
     whole = dream(image, dogs, PARTS)
 
@@ -297,6 +320,7 @@ def test_a_state_from_another_image_or_settings_is_refused(dogs, photo):
 
 # ---------------------------------------------------------------- the engine is kept
 
+
 def test_the_ascent_lives_on_the_model_and_new_sizes_do_not_retrace(dogs, photo):
     settings = DreamSettings(steps=2, octaves=1, tile_size=256)
     ascent = compiled_ascent(dogs, settings.ascent)
@@ -320,8 +344,9 @@ def test_dream_image_reuses_the_loaded_model(embedded_cache, photo):
     by_name = models._LOADED[next(reversed(models._LOADED))]
     assert by_name is model
     out, _ = renderer.dream_image(image, model=model, steps=2, octaves=1)
-    assert compiled_ascent(model, DreamSettings().ascent)._run.experimental_get_tracing_count() \
-        == max(traced, 1)
+    assert compiled_ascent(
+        model, DreamSettings().ascent
+    )._run.experimental_get_tracing_count() == max(traced, 1)
     assert out.shape == image.shape
     with pytest.raises(DreamreelError, match="load_model"):
         renderer.dream_image(image, model=model, layers=["block_13_expand_relu"])

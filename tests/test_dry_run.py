@@ -21,18 +21,29 @@ def dry_run(capsys, *argv: str) -> str:
 
 OVERRIDES = [
     [],
-    ["--set", "model=mobilenet_v2_dogs", "--set", "interpolation=smooth",
-     "--set", 'dream.steps="0:(4), 10:(8.5)"',
-     "--set", 'layers={block_12_expand_relu="0:(1), 24:(0)", block_13_expand_relu=0.25}',
-     "--set", "seed=7", "--set", "fps=12.5"],
+    [
+        "--set",
+        "model=mobilenet_v2_dogs",
+        "--set",
+        "interpolation=smooth",
+        "--set",
+        'dream.steps="0:(4), 10:(8.5)"',
+        "--set",
+        'layers={block_12_expand_relu="0:(1), 24:(0)", block_13_expand_relu=0.25}',
+        "--set",
+        "seed=7",
+        "--set",
+        "fps=12.5",
+    ],
     ["--seed", "3", "--size", "96x64", "--set", "output.gif=false"],
 ]
 
 
 @pytest.mark.parametrize("overrides", OVERRIDES, ids=["plain", "schedules", "shorthands"])
 @pytest.mark.parametrize("preset", preset_names())
-def test_dry_run_reads_back_as_the_same_text_and_spec(tmp_path, capsys, monkeypatch,
-                                                      preset, overrides):
+def test_dry_run_reads_back_as_the_same_text_and_spec(
+    tmp_path, capsys, monkeypatch, preset, overrides
+):
     monkeypatch.chdir(tmp_path)
     if tomllib.loads(resolve_preset(preset).read_text())["mode"] == "video":
         clip = tmp_path / 'my "clip" ü.mp4'  # a name to escape; a dry run opens no clip
@@ -57,20 +68,32 @@ def test_dry_run_reads_back_as_the_same_text_and_spec(tmp_path, capsys, monkeypa
     (tmp_path / "again.toml").write_text(first, encoding="utf-8")
     assert dry_run(capsys, str(tmp_path / "again.toml")) == first
 
-    original = load_spec(preset, [o for o in overrides[1::2] if "=" in o], input=str(clip),
-                         **track)
+    original = load_spec(preset, [o for o in overrides[1::2] if "=" in o], input=str(clip), **track)
     again = load_spec(str(tmp_path / "again.toml"))
     if "--seed" not in overrides:  # (the shorthands are compared in test_cli_habits)
         assert again.to_dict() | {"name": preset} == original.to_dict()
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        ["again.toml", clip.name, *(["track.wav"] if track else [])])
+        ["again.toml", clip.name, *(["track.wav"] if track else [])]
+    )
 
 
 def test_dry_run_prints_every_key_and_unset_ones_as_comments(capsys, tmp_path):
     text = dry_run(capsys, "noise-zoom")
     table = tomllib.loads(text)
-    assert set(table) >= {"mode", "model", "frames", "fps", "seed", "dream", "output",
-                          "zoom", "video", "flow", "progress", "pipeline"}
+    assert set(table) >= {
+        "mode",
+        "model",
+        "frames",
+        "fps",
+        "seed",
+        "dream",
+        "output",
+        "zoom",
+        "video",
+        "flow",
+        "progress",
+        "pipeline",
+    }
     assert table["dream"]["tile_margin"] == 64  # a default no preset sets
     assert "name" not in table  # read back, the name is the file's
     assert "# width: unset" not in text and "# input: unset (dream from noise)" in text
@@ -81,19 +104,22 @@ def test_dry_run_prints_every_key_and_unset_ones_as_comments(capsys, tmp_path):
 def test_dry_run_loads_no_tensorflow_and_writes_nothing(tmp_path):
     from helpers import run_without_tensorflow_probe
 
-    result, out, err = run_without_tensorflow_probe("render", "video-quick", "--input",
-                                                    "clip.mp4", "--dry-run", cwd=tmp_path)
+    result, out, err = run_without_tensorflow_probe(
+        "render", "video-quick", "--input", "clip.mp4", "--dry-run", cwd=tmp_path
+    )
     assert result["code"] == 2 and "clip.mp4" in err  # still checks the input exists
     (tmp_path / "clip.mp4").write_bytes(b"x")
-    result, out, err = run_without_tensorflow_probe("render", "video-quick", "--input",
-                                                    "clip.mp4", "--dry-run", cwd=tmp_path)
+    result, out, err = run_without_tensorflow_probe(
+        "render", "video-quick", "--input", "clip.mp4", "--dry-run", cwd=tmp_path
+    )
     assert result == {"code": 0, "tensorflow": False, "keras": False}, err
     assert tomllib.loads(out)["video"]["every"] == 2
     assert [p.name for p in tmp_path.iterdir()] == ["clip.mp4"]
 
 
-@pytest.mark.parametrize("value", [0.1, 1e-300, 1e16, -2.5e-8, 123456789.123, 5e-324,
-                                   math.inf, -math.inf, 1.0, -0.0])
+@pytest.mark.parametrize(
+    "value", [0.1, 1e-300, 1e16, -2.5e-8, 123456789.123, 5e-324, math.inf, -math.inf, 1.0, -0.0]
+)
 def test_floats_round_trip_exactly(value):
     assert tomllib.loads(dumps({"x": value}))["x"] == value
 

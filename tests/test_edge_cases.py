@@ -9,28 +9,43 @@ from __future__ import annotations
 import json
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
-
 from helpers import click_time, frame_bytes, write_clip
+
 import renderer
 from renderer.cli.main import main as cli_main
 from renderer.engine.dream import DreamSettings
-from renderer.runtime.errors import DreamreelError
-from renderer.store.frame_store import FrameStore
-from renderer.media.input_identity import input_identity
-from renderer.store.manifest import spec_hash
 from renderer.media import probe
+from renderer.media.input_identity import input_identity
 from renderer.rendering.seeds import resolve_random_seed
 from renderer.rendering.spec import load_spec, preset_names, resolve_preset
 from renderer.rendering.stitch import stitch_from_manifest
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import FrameStore
+from renderer.store.manifest import spec_hash
 
-TINY_ZOOM = ["width=64", "height=64", "frames=2", "dream.steps=1", "zoom.first_steps=1",
-             "zoom.first_octaves=1", "output.gif=false", "output.hold_last=0"]
-TINY_VIDEO = ["mode=video", "fps=8", "dream.steps=1", "dream.octaves=1", "video.first_steps=1",
-              "video.first_octaves=1", "output.gif=false", "output.hold_last=0"]
+TINY_ZOOM = [
+    "width=64",
+    "height=64",
+    "frames=2",
+    "dream.steps=1",
+    "zoom.first_steps=1",
+    "zoom.first_octaves=1",
+    "output.gif=false",
+    "output.hold_last=0",
+]
+TINY_VIDEO = [
+    "mode=video",
+    "fps=8",
+    "dream.steps=1",
+    "dream.octaves=1",
+    "video.first_steps=1",
+    "video.first_octaves=1",
+    "output.gif=false",
+    "output.hold_last=0",
+]
 
 
 def moving_frames(count, height=48, width=64, seed=0):
@@ -38,7 +53,7 @@ def moving_frames(count, height=48, width=64, seed=0):
     rng = np.random.default_rng(seed)
     wide = rng.integers(0, 255, (height // 4, (width + 2 * count) // 4, 3), np.uint8)
     wide = np.kron(wide, np.ones((4, 4, 1), np.uint8))
-    return [np.ascontiguousarray(wide[:height, 2 * t:2 * t + width]) for t in range(count)]
+    return [np.ascontiguousarray(wide[:height, 2 * t : 2 * t + width]) for t in range(count)]
 
 
 # ---------------------------------------------------------------- --set key= (unset)
@@ -68,8 +83,10 @@ def test_conflicting_range_keys_say_how_to_clear_one():
 
 
 def test_cli_render_refuses_the_conflict_in_one_line(capsys):
-    assert cli_main(["render", "video-quick", "--input", "clip.mp4",
-                     "--set", "video.end_frame=40"]) == 2
+    assert (
+        cli_main(["render", "video-quick", "--input", "clip.mp4", "--set", "video.end_frame=40"])
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "--set video.end=" in err
 
@@ -80,7 +97,7 @@ def test_cli_render_refuses_the_conflict_in_one_line(capsys):
 def test_a_preset_without_mode_is_refused(tmp_path):
     empty = tmp_path / "empty.toml"
     empty.write_text("")
-    with pytest.raises(DreamreelError, match="sets no mode: add mode = \"progress\""):
+    with pytest.raises(DreamreelError, match='sets no mode: add mode = "progress"'):
         load_spec(str(empty))
     (tmp_path / "half.toml").write_text("[dream]\nsteps = 3\n")
     with pytest.raises(DreamreelError, match="sets no mode"):
@@ -102,8 +119,9 @@ def store_with_input(out, source, restart=False):
 
 
 def write_one_frame(store):
-    store.write_frame(0, np.zeros((8, 8, 3), np.uint8), octave_losses=[1.0], final_loss=1.0,
-                      seconds=0.1)
+    store.write_frame(
+        0, np.zeros((8, 8, 3), np.uint8), octave_losses=[1.0], final_loss=1.0, seconds=0.1
+    )
 
 
 def test_a_replaced_input_file_is_refused_on_resume(tmp_path):
@@ -111,8 +129,10 @@ def test_a_replaced_input_file_is_refused_on_resume(tmp_path):
     clip.write_bytes(b"first clip" * 100)
     write_one_frame(store_with_input(tmp_path / "out", clip))
     clip.write_bytes(b"other clip" * 100)  # same size, same path
-    with pytest.raises(DreamreelError, match="the input changed since frames were rendered.*"
-                                             "same size, other content.*--restart"):
+    with pytest.raises(
+        DreamreelError,
+        match="the input changed since frames were rendered.*same size, other content.*--restart",
+    ):
         store_with_input(tmp_path / "out", clip)
     clip.write_bytes(b"longer clip" * 100)
     with pytest.raises(DreamreelError, match=r"size 1000 -> 1100 bytes"):
@@ -132,8 +152,7 @@ def test_a_touched_input_with_the_same_bytes_still_resumes(tmp_path):
     assert manifest["input_identity"]["mtime_ns"] == clip.stat().st_mtime_ns  # recorded anew
 
 
-def test_same_size_and_mtime_is_taken_as_the_same_file_without_reading_it(tmp_path,
-                                                                          monkeypatch):
+def test_same_size_and_mtime_is_taken_as_the_same_file_without_reading_it(tmp_path, monkeypatch):
     from renderer.media import input_identity as module
 
     clip = tmp_path / "clip.mp4"
@@ -212,8 +231,9 @@ def sound_clip(tmp_path_factory):
     return folder / "clip.mkv"
 
 
-def test_stitch_finds_the_sound_from_any_working_folder(embedded_cache, sound_clip, tmp_path,
-                                                          monkeypatch):
+def test_stitch_finds_the_sound_from_any_working_folder(
+    embedded_cache, sound_clip, tmp_path, monkeypatch
+):
     out = tmp_path / "out"
     monkeypatch.chdir(sound_clip.parent)
     renderer.render(load_spec("progress", TINY_VIDEO, input="clip.mkv"), out=out)
@@ -255,25 +275,28 @@ def test_a_negative_seed_draws_one_and_a_resume_keeps_it(tmp_path):
     kept, note = resolve_random_seed(spec, tmp_path)
     assert kept.seed == drawn.seed and "continuing" in note
     assert resolve_random_seed(load_spec("noise-zoom", ["seed=7"]), tmp_path) == (
-        load_spec("noise-zoom", ["seed=7"]), None)
+        load_spec("noise-zoom", ["seed=7"]),
+        None,
+    )
 
 
 def test_a_seed_minus_one_render_records_its_seed_and_resumes(embedded_cache, tmp_path):
     said = []
-    first = renderer.render("noise-zoom", out=tmp_path, overrides=[*TINY_ZOOM, "seed=-1"],
-                            announce=said.append)
+    first = renderer.render(
+        "noise-zoom", out=tmp_path, overrides=[*TINY_ZOOM, "seed=-1"], announce=said.append
+    )
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     seed = manifest["spec"]["seed"]
     assert first.rendered == 2 and seed >= 0
     assert any(f"drew seed {seed}" in line for line in said)
     frames = frame_bytes(tmp_path)
 
-    longer = renderer.render("noise-zoom", out=tmp_path,
-                             overrides=[*TINY_ZOOM, "seed=-1", "frames=3"])
+    longer = renderer.render(
+        "noise-zoom", out=tmp_path, overrides=[*TINY_ZOOM, "seed=-1", "frames=3"]
+    )
     assert longer.rendered == 1  # resumed with the recorded seed, not refused
     assert frame_bytes(tmp_path)[:2] == frames
-    again = renderer.render("noise-zoom", out=tmp_path / "again",
-                            overrides=[*TINY_ZOOM, f"seed={seed}"])
+    renderer.render("noise-zoom", out=tmp_path / "again", overrides=[*TINY_ZOOM, f"seed={seed}"])
     assert frame_bytes(tmp_path / "again") == frames  # reproducible from the record
 
 
@@ -289,9 +312,11 @@ def test_the_cli_says_the_drawn_seed_before_rendering(embedded_cache, tmp_path, 
 
 
 def test_a_pingpong_render_keeps_hold_last(embedded_cache, tmp_path):
-    result = renderer.render("noise-zoom", out=tmp_path,
-                             overrides=[*TINY_ZOOM, "frames=3", "fps=4", "output.pingpong=true",
-                                        "output.hold_last=0.5"])
+    result = renderer.render(
+        "noise-zoom",
+        out=tmp_path,
+        overrides=[*TINY_ZOOM, "frames=3", "fps=4", "output.pingpong=true", "output.hold_last=0.5"],
+    )
     # 0 1 2, the final image held round(0.5 * 4) = 2 more frames, then back: 1.
     assert probe(tmp_path / "zoom.mp4")["frames"] == 3 + 2 + 1
     assert result.frames == 3
@@ -306,30 +331,44 @@ def clip12(tmp_path_factory):
 
 
 def test_a_later_end_extends_a_finished_video_render_to_the_same_frames(
-        embedded_cache, clip12, tmp_path):
-    short = renderer.render(load_spec("progress", [*TINY_VIDEO, "video.end_frame=5"],
-                                      input=str(clip12)), out=tmp_path / "ext")
+    embedded_cache, clip12, tmp_path
+):
+    short = renderer.render(
+        load_spec("progress", [*TINY_VIDEO, "video.end_frame=5"], input=str(clip12)),
+        out=tmp_path / "ext",
+    )
     assert short.frames == 5
     stored = frame_bytes(tmp_path / "ext")
-    longer = renderer.render(load_spec("progress", [*TINY_VIDEO, "video.end_frame=9"],
-                                       input=str(clip12)), out=tmp_path / "ext")
+    longer = renderer.render(
+        load_spec("progress", [*TINY_VIDEO, "video.end_frame=9"], input=str(clip12)),
+        out=tmp_path / "ext",
+    )
     assert (longer.frames, longer.rendered) == (9, 4)
     assert frame_bytes(tmp_path / "ext")[:5] == stored
-    whole = renderer.render(load_spec("progress", [*TINY_VIDEO, "video.end_frame=9"],
-                                      input=str(clip12)), out=tmp_path / "whole")
+    renderer.render(
+        load_spec("progress", [*TINY_VIDEO, "video.end_frame=9"], input=str(clip12)),
+        out=tmp_path / "whole",
+    )
     assert frame_bytes(tmp_path / "ext") == frame_bytes(tmp_path / "whole")
     report = json.loads((tmp_path / "ext" / "report.json").read_text())
     assert report == json.loads((tmp_path / "whole" / "report.json").read_text())
     # In seconds too: end = 1.5 s is frame 12 of an 8 fps clip, past its end: all 12.
-    assert renderer.render(load_spec("progress", [*TINY_VIDEO, "video.end=1.5"],
-                                     input=str(clip12)), out=tmp_path / "ext").rendered == 3
+    assert (
+        renderer.render(
+            load_spec("progress", [*TINY_VIDEO, "video.end=1.5"], input=str(clip12)),
+            out=tmp_path / "ext",
+        ).rendered
+        == 3
+    )
 
 
 @pytest.mark.parametrize("change", ["video.start_frame=1", "video.every=2", "video.max_size=32"])
-def test_a_changed_start_every_or_size_is_still_refused(embedded_cache, clip12, tmp_path,
-                                                          change):
-    renderer.render(load_spec("progress", [*TINY_VIDEO, "video.end_frame=3"],
-                              input=str(clip12)), out=tmp_path)
+def test_a_changed_start_every_or_size_is_still_refused(embedded_cache, clip12, tmp_path, change):
+    renderer.render(
+        load_spec("progress", [*TINY_VIDEO, "video.end_frame=3"], input=str(clip12)), out=tmp_path
+    )
     with pytest.raises(DreamreelError, match=f"different render.*{change.split('=')[0]}"):
-        renderer.render(load_spec("progress", [*TINY_VIDEO, "video.end_frame=6", change],
-                                  input=str(clip12)), out=tmp_path)
+        renderer.render(
+            load_spec("progress", [*TINY_VIDEO, "video.end_frame=6", change], input=str(clip12)),
+            out=tmp_path,
+        )

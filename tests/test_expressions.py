@@ -11,16 +11,16 @@ import math
 import tomllib
 
 import pytest
+from helpers import frame_bytes
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import renderer
-from helpers import frame_bytes
+from renderer.rendering.spec import load_spec
+from renderer.rendering.spec_toml import spec_to_toml
 from renderer.runtime.errors import DreamreelError
 from renderer.schedules.expressions import MAX_CHARS
 from renderer.schedules.keyframes import Schedule, parse_schedule
-from renderer.rendering.spec import load_spec
-from renderer.rendering.spec_toml import spec_to_toml
 
 KEY = "zoom.scale"
 
@@ -57,8 +57,9 @@ def test_a_piecewise_linear_expression_gives_the_keyframes_values():
     expression = schedule("0:(1.0 + (1.04 - 1.0)*(min(t, 60)/60))")
     assert expression.values(90) == keyframes.values(90)
     ramp = schedule("0:(0), 10:(5), 30:(-5)")
-    spelled = schedule("where(t < 10, 0 + (5 - 0)*(t/10), "
-                       "where(t < 30, 5 + (-5 - 5)*((t - 10)/20), -5))")
+    spelled = schedule(
+        "where(t < 10, 0 + (5 - 0)*(t/10), where(t < 30, 5 + (-5 - 5)*((t - 10)/20), -5))"
+    )
     assert spelled.values(40) == ramp.values(40)
 
 
@@ -79,8 +80,9 @@ def test_an_expression_keyframe_rules_its_segment_and_numbers_glide_into_it():
 
 
 def test_seconds_read_the_specs_fps_and_the_bound_rate():
-    spec = load_spec("noise-zoom", ["fps=12", 'zoom.scale="1 + 0.01*s"',
-                                    'zoom.rotation="0:(fps), 24:(2*fps)"'])
+    spec = load_spec(
+        "noise-zoom", ["fps=12", 'zoom.scale="1 + 0.01*s"', 'zoom.rotation="0:(fps), 24:(2*fps)"']
+    )
     assert spec.zoom.scale(24) == pytest.approx(1.02)
     assert spec.zoom.rotation(0) == 12.0 and spec.zoom.rotation(30) == 24.0
     video_rate = spec.zoom.scale.bind(fps=24)  # a clip's own rate, once known
@@ -94,9 +96,11 @@ def test_seconds_read_the_specs_fps_and_the_bound_rate():
 
 
 def test_expression_schedules_round_trip_through_toml_and_change_the_hash():
-    overrides = ['zoom.scale="0:(1.02 + 0.01*sin(2*pi*t/48)), 96:(1)"',
-                 'dream.steps="4 + round(2*cos(s))"',
-                 'layers={block_12_expand_relu="clip(t/24, 0, 1)", block_13_expand_relu=1}']
+    overrides = [
+        'zoom.scale="0:(1.02 + 0.01*sin(2*pi*t/48)), 96:(1)"',
+        'dream.steps="4 + round(2*cos(s))"',
+        'layers={block_12_expand_relu="clip(t/24, 0, 1)", block_13_expand_relu=1}',
+    ]
     spec = load_spec("noise-zoom", overrides)
     again = load_spec("noise-zoom", [], **tomllib.loads(spec_to_toml(spec)))
     assert again.to_dict() == spec.to_dict()
@@ -112,8 +116,11 @@ def test_expression_schedules_round_trip_through_toml_and_change_the_hash():
 def test_errors_that_depend_on_the_frame_come_when_the_frame_is_asked_for():
     s = schedule("0:(1), 2:(1/(t-5))")
     assert s(4) == -1.0
-    with pytest.raises(DreamreelError, match=r"zoom\.scale: cannot compute \"1/\(t-5\)\" "
-                                             r"at t = 5: division by zero"):
+    with pytest.raises(
+        DreamreelError,
+        match=r"zoom\.scale: cannot compute \"1/\(t-5\)\" "
+        r"at t = 5: division by zero",
+    ):
         s(5)
     with pytest.raises(DreamreelError, match="at t = 3: outside the function's domain"):
         schedule("0:(1), 5:(sqrt(t - 4))")(3)  # gliding into it reads it at t = 3
@@ -129,12 +136,15 @@ _LEAVES = st.sampled_from(["t", "2", "0.5", "3.25", "7", "pi"])
 
 def _combine(children):
     binary = st.tuples(children, st.sampled_from(["+", "-", "*", "/"]), children).map(
-        lambda parts: f"({parts[0]} {parts[1]} {parts[2]})")
+        lambda parts: f"({parts[0]} {parts[1]} {parts[2]})"
+    )
     unary = children.map(lambda inner: f"-{inner}")
     calls = st.tuples(st.sampled_from(["sin", "cos", "abs", "atan"]), children).map(
-        lambda parts: f"{parts[0]}({parts[1]})")
+        lambda parts: f"{parts[0]}({parts[1]})"
+    )
     pairs = st.tuples(st.sampled_from(["min", "max", "atan2"]), children, children).map(
-        lambda parts: f"{parts[0]}({parts[1]}, {parts[2]})")
+        lambda parts: f"{parts[0]}({parts[1]}, {parts[2]})"
+    )
     return binary | unary | calls | pairs
 
 
@@ -143,10 +153,19 @@ def _combine(children):
 def test_generated_expressions_compute_what_python_computes(text, frame):
     # The oracle: Python itself, on text this test generated from a tiny grammar (never
     # on user text), with no builtins and only the math the grammar uses.
-    names = {"t": float(frame), "pi": math.pi, "sin": math.sin, "cos": math.cos,
-             "abs": abs, "atan": math.atan, "min": min, "max": max, "atan2": math.atan2}
+    names = {
+        "t": float(frame),
+        "pi": math.pi,
+        "sin": math.sin,
+        "cos": math.cos,
+        "abs": abs,
+        "atan": math.atan,
+        "min": min,
+        "max": max,
+        "atan2": math.atan2,
+    }
     try:
-        expected = float(eval(text, {"__builtins__": {}}, names))  # noqa: S307
+        expected = float(eval(text, {"__builtins__": {}}, names))
     except ZeroDivisionError:
         expected = None
     try:  # the keyframe at the frame itself: its value is computed when parsed
@@ -162,29 +181,32 @@ def test_generated_expressions_compute_what_python_computes(text, frame):
 # ---------------------------------------------------------------- what is refused
 
 
-@pytest.mark.parametrize("text, at", [
-    ("0:(__import__('os'))", "__import__"),
-    ("0:(().__class__)", "()"),  # the first thing wrong, left to right
-    ("0:(t.real)", ".real"),
-    ("0:(t.__class__.__mro__)", ".__class__"),
-    ("0:([1][0])", "[1]"),
-    ("0:(t[0])", "[0]"),
-    ("0:((lambda: 1)())", "lambda"),
-    ("0:(9**9**9)", "9**9**9"),
-    ("0:(10**400)", "10**400"),
-    ("0:('a'*10)", "'a'"),
-    ("0:(1), 30:(open('/tmp/dreamreel-pwned', 'w'))", "open"),
-    ("0:(1), 30:(sin(t, x=1))", "x=1"),
-    ("0:(1 + exec)", "exec"),
-    ("0:(t // 2)", "t // 2"),
-    ("0:(1 if t else 2)", "1 if"),
-    ("0:(1), 9:(onset)", "onset"),  # audio features need "audio:"
-    ("audio: 1 + mystery", "mystery"),
-])
+@pytest.mark.parametrize(
+    "text, at",
+    [
+        ("0:(__import__('os'))", "__import__"),
+        ("0:(().__class__)", "()"),  # the first thing wrong, left to right
+        ("0:(t.real)", ".real"),
+        ("0:(t.__class__.__mro__)", ".__class__"),
+        ("0:([1][0])", "[1]"),
+        ("0:(t[0])", "[0]"),
+        ("0:((lambda: 1)())", "lambda"),
+        ("0:(9**9**9)", "9**9**9"),
+        ("0:(10**400)", "10**400"),
+        ("0:('a'*10)", "'a'"),
+        ("0:(1), 30:(open('/tmp/dreamreel-pwned', 'w'))", "open"),
+        ("0:(1), 30:(sin(t, x=1))", "x=1"),
+        ("0:(1 + exec)", "exec"),
+        ("0:(t // 2)", "t // 2"),
+        ("0:(1 if t else 2)", "1 if"),
+        ("0:(1), 9:(onset)", "onset"),  # audio features need "audio:"
+        ("audio: 1 + mystery", "mystery"),
+    ],
+)
 def test_code_is_refused_in_one_line_naming_the_column(text, at, tmp_path):
     message = one_line_error(text, fps=8.0)
     column = int(message.split(" at column ", 1)[1].split()[0])
-    assert text[column - 1:].startswith(at), (message, text[column - 1:])
+    assert text[column - 1 :].startswith(at), (message, text[column - 1 :])
     assert f'of "{text}"' in message
     assert not (tmp_path / "dreamreel-pwned").exists()
 
@@ -205,13 +227,24 @@ def test_a_refusal_names_the_spec_key_and_comes_before_any_rendering():
 # ---------------------------------------------------------------- a real render
 
 
-TINY = ["width=32", "height=32", "frames=3", "fps=8", "dream.steps=1", "dream.octaves=1",
-        "zoom.first_steps=1", "zoom.first_octaves=1", "zoom.rotation=2",
-        "output.gif=false", "output.mp4=false"]
+TINY = [
+    "width=32",
+    "height=32",
+    "frames=3",
+    "fps=8",
+    "dream.steps=1",
+    "dream.octaves=1",
+    "zoom.first_steps=1",
+    "zoom.first_octaves=1",
+    "zoom.rotation=2",
+    "output.gif=false",
+    "output.mp4=false",
+]
 
 
 def test_a_zoom_with_an_expression_renders_the_same_frames_as_its_keyframes(
-        embedded_cache, tmp_path):
+    embedded_cache, tmp_path
+):
     keyframes = load_spec("noise-zoom", [*TINY, 'zoom.scale="0:(1.0), 2:(1.1)"'])
     spelled = load_spec("noise-zoom", [*TINY, 'zoom.scale="1.0 + (1.1 - 1.0)*(min(t, 2)/2)"'])
     assert spelled.zoom.scale.values(3) == keyframes.zoom.scale.values(3)

@@ -16,20 +16,27 @@ def run_probe(*argv: str, cwd: Path) -> tuple[dict, str]:
     return result, err
 
 
-@pytest.mark.parametrize("argv, expected", [
-    (["render", "progres"], "did you mean: progress?"),
-    (["render", "progress", "--set", "dream.stepz=3"], "did you mean dream.steps?"),
-    (["render", "progress", "--input", "missing.jpg"], "no such file"),
-    (["render", "progress", "--input", "empty.jpg"], "the file is empty"),
-    (["render", "progress", "--set", 'layers=["block_12_expand_rel"]'],
-     "did you mean: block_12_expand_relu"),
-    (["render", "progress", "--set", "model=inceptionv3"], "did you mean: inception_v3"),
-    (["render", "progress", "--set", "model=inception_v3", "--set", 'layers=["mixed33"]'],
-     "unknown layer 'mixed33' in inception_v3"),
-    (["render", "progress", "--set", "model=mine.keras"], "does not exist"),
-    (["render", "progress", "--input", "text.png"], "not an image file OpenCV can decode"),
-    (["render", "noise-zoom", "--input", "folder"], "it is a folder, not a file"),
-])
+@pytest.mark.parametrize(
+    "argv, expected",
+    [
+        (["render", "progres"], "did you mean: progress?"),
+        (["render", "progress", "--set", "dream.stepz=3"], "did you mean dream.steps?"),
+        (["render", "progress", "--input", "missing.jpg"], "no such file"),
+        (["render", "progress", "--input", "empty.jpg"], "the file is empty"),
+        (
+            ["render", "progress", "--set", 'layers=["block_12_expand_rel"]'],
+            "did you mean: block_12_expand_relu",
+        ),
+        (["render", "progress", "--set", "model=inceptionv3"], "did you mean: inception_v3"),
+        (
+            ["render", "progress", "--set", "model=inception_v3", "--set", 'layers=["mixed33"]'],
+            "unknown layer 'mixed33' in inception_v3",
+        ),
+        (["render", "progress", "--set", "model=mine.keras"], "does not exist"),
+        (["render", "progress", "--input", "text.png"], "not an image file OpenCV can decode"),
+        (["render", "noise-zoom", "--input", "folder"], "it is a folder, not a file"),
+    ],
+)
 def test_user_errors_fail_before_tensorflow_loads(tmp_path, argv, expected):
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "text.png").write_text("a text file named like an image")
@@ -50,19 +57,28 @@ def test_layers_of_a_model_file_are_read_from_its_config(tmp_path, suffix):
 
     path = tmp_path / f"mine{suffix}"
     model = save_tiny_model(path)
-    expected = [address for address, _scope, layer in _walk(model)
-                if type(layer).__name__ != "InputLayer"]
+    expected = [
+        address for address, _scope, layer in _walk(model) if type(layer).__name__ != "InputLayer"
+    ]
     assert known_layers(str(path)) == expected
     assert "inner/inner_conv" in expected
 
-    result, err = run_probe("render", "progress", "--set", f"model={path.name}",
-                            "--set", 'layers=["inner/inner_cnv"]', cwd=tmp_path)
+    result, err = run_probe(
+        "render",
+        "progress",
+        "--set",
+        f"model={path.name}",
+        "--set",
+        'layers=["inner/inner_cnv"]',
+        cwd=tmp_path,
+    )
     assert result == {"code": 2, "tensorflow": False, "keras": False}, err
     assert "did you mean: inner/inner_conv?" in err
 
 
 def test_stored_layer_lists_match_the_built_models():
-    """renderer/models/model_layers.json is what `python -m renderer.models.write_layer_list` writes from
+    """renderer/models/model_layers.json is what `python -m renderer.models.write_layer_list`
+    writes from
     real builds; a Keras upgrade that renames layers fails here, not in a user's render."""
     from renderer.models.layer_names import _stored_lists
     from renderer.models.zoo import REGISTRY, dreamable_layers
@@ -111,8 +127,19 @@ def test_a_layer_refused_after_the_load_leaves_no_output_folder(tmp_path, capsys
 
     save_tiny_model(tmp_path / "mine.keras")
     out = tmp_path / "a" / "b"
-    code = main(["render", "progress", "--set", f"model={tmp_path / 'mine.keras'}",
-                 "--set", 'layers=["pool"]', "--out", str(out), "--quiet"])
+    code = main(
+        [
+            "render",
+            "progress",
+            "--set",
+            f"model={tmp_path / 'mine.keras'}",
+            "--set",
+            'layers=["pool"]',
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert code == 2
     assert "no (batch, H, W, C) output" in capsys.readouterr().err
     assert not (tmp_path / "a").exists()
@@ -122,11 +149,19 @@ def _tiny_render(tmp_path: Path, out: Path):
     import renderer
 
     save_tiny_model(tmp_path / "mine.keras")
-    return renderer.render("noise-zoom", out=out, model=str(tmp_path / "mine.keras"),
-                           layers=["c2"], width=48, height=48, frames=4, pipeline=False,
-                           dream={"steps": 1, "octaves": 1},
-                           zoom={"first_steps": 1, "first_octaves": 1},
-                           output={"gif": False, "mp4": False})
+    return renderer.render(
+        "noise-zoom",
+        out=out,
+        model=str(tmp_path / "mine.keras"),
+        layers=["c2"],
+        width=48,
+        height=48,
+        frames=4,
+        pipeline=False,
+        dream={"steps": 1, "octaves": 1},
+        zoom={"first_steps": 1, "first_octaves": 1},
+        output={"gif": False, "mp4": False},
+    )
 
 
 def _dream_failing_at(monkeypatch, frame: int):
@@ -188,9 +223,14 @@ def test_a_failed_render_leaves_a_folder_another_render_holds(tmp_path, monkeypa
 
     def model_load(*args, **kwargs):  # meanwhile another render takes the folder
         if not other:
-            other.append(subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(out)],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                          text=True))
+            other.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", _HOLD_LOCK, str(out)],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
             assert other[0].stdout.readline().strip() == "held"
         raise DreamreelError("injected failure before frame 0")
 

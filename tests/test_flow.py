@@ -5,9 +5,9 @@ import math
 import cv2
 import numpy as np
 import pytest
-
 from helpers import ShiftFlow
-from renderer.runtime.errors import DreamreelError
+
+from renderer.cli.stability import stability_of_videos
 from renderer.imaging.flow import (
     FlowEstimator,
     StabilityMeter,
@@ -18,8 +18,8 @@ from renderer.imaging.flow import (
     to_gray,
     warp_error,
 )
-from renderer.cli.stability import stability_of_videos
 from renderer.media import write_mp4
+from renderer.runtime.errors import DreamreelError
 
 H, W = 96, 128
 INTERIOR = (slice(12, -12), slice(12, -12))
@@ -43,7 +43,7 @@ Y0, X0 = 32, 36
 
 def crop(image, dy=0, dx=0):
     """A (H, W) window of `image`; content moves by (-dx, -dy) as the window moves."""
-    return image[Y0 + dy:Y0 + dy + H, X0 + dx:X0 + dx + W]
+    return image[Y0 + dy : Y0 + dy + H, X0 + dx : X0 + dx + W]
 
 
 def translated_pair(dx, dy):
@@ -54,8 +54,9 @@ def translated_pair(dx, dy):
 def rotated_pair(degrees):
     centre = (X0 + W / 2, Y0 + H / 2)
     matrix = cv2.getRotationMatrix2D(centre, degrees, 1.0)
-    rotated = cv2.warpAffine(BIG, matrix, BIG.shape[1::-1], flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REFLECT)
+    rotated = cv2.warpAffine(
+        BIG, matrix, BIG.shape[1::-1], flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     return crop(BIG), crop(rotated)
 
 
@@ -71,8 +72,7 @@ def panning_clip(frames, step=2):
 # ---------------------------------------------------------------- flow and warping
 
 
-ESTIMATORS = [("dis", "ultrafast"), ("dis", "fast"), ("dis", "medium"),
-              ("farneback", "medium")]
+ESTIMATORS = [("dis", "ultrafast"), ("dis", "fast"), ("dis", "medium"), ("farneback", "medium")]
 
 
 @pytest.fixture(params=ESTIMATORS, ids=lambda p: "/".join(p))
@@ -175,7 +175,7 @@ def test_moving_square_disocclusion_is_masked_and_the_background_kept():
 
     def frame(x):
         image = background.copy()
-        image[32:64, x:x + 32] = square
+        image[32:64, x : x + 32] = square
         return image
 
     prev, cur = frame(40), frame(48)  # the square moves 8 px right
@@ -220,8 +220,10 @@ def test_e_warp_is_tiny_for_a_still_video_and_identical_output():
 def test_e_warp_grows_with_flicker_and_added_flicker_is_zero_without_it():
     clip = panning_clip(6)
     estimator = FlowEstimator("dis", "fast")
-    reports = [measure(clip, brightness_flicker(clip, amp), estimator=estimator)
-               for amp in (0.0, 0.02, 0.05, 0.1, 0.2)]
+    reports = [
+        measure(clip, brightness_flicker(clip, amp), estimator=estimator)
+        for amp in (0.0, 0.02, 0.05, 0.1, 0.2)
+    ]
     e_out = [r.e_warp_output for r in reports]
     assert all(a < b for a, b in zip(e_out, e_out[1:])), e_out
     flicker = [r.added_flicker for r in reports]
@@ -247,12 +249,13 @@ def test_warp_error_normalisation_sums_channels_and_averages_masked_pixels():
     cur = np.full((H, W, 3), 0.1, np.float32)
     cur[:, : W // 2] = 0.5  # left half: a large error, but masked out
     mask = np.zeros((H, W), np.float32)
-    mask[:, W // 2:] = 1
+    mask[:, W // 2 :] = 1
     zero = np.zeros((H, W, 2), np.float32)
     assert warp_error(prev, cur, mask, zero) == pytest.approx(3 * 0.1**2)
     assert math.isnan(warp_error(prev, cur, np.zeros_like(mask), zero))
-    as_uint8 = warp_error((prev * 255).astype(np.uint8), np.full((H, W, 3), 255, np.uint8),
-                          np.ones_like(mask), zero)
+    as_uint8 = warp_error(
+        (prev * 255).astype(np.uint8), np.full((H, W, 3), 255, np.uint8), np.ones_like(mask), zero
+    )
     assert as_uint8 == pytest.approx(3.0)
 
 
@@ -266,13 +269,14 @@ def test_warp_error_by_hand_for_a_shift_and_a_partial_mask():
     flow = np.zeros((H, W, 2), np.float32)
     flow[..., 0], flow[..., 1] = 3, -2
     mask = np.zeros((H, W), np.float32)
-    mask[2:, W // 2:W - 3] = 1
+    mask[2:, W // 2 : W - 3] = 1
 
     total = 0.0
     for y in range(2, H):
         for x in range(W // 2, W - 3):
-            total += sum((float(cur[y, x, c]) - float(prev[y - 2, x + 3, c])) ** 2
-                         for c in range(3))
+            total += sum(
+                (float(cur[y, x, c]) - float(prev[y - 2, x + 3, c])) ** 2 for c in range(3)
+            )
     expected = total / ((H - 2) * (W - 3 - W // 2))
     assert warp_error(prev, cur, mask, flow) == pytest.approx(expected, rel=1e-5)
 
@@ -285,15 +289,14 @@ def test_meter_by_hand_for_a_pan_with_noise():
     rng = np.random.default_rng(2)
     pan = panning_clip(frames, step=step)
     sources = [np.clip(f + rng.normal(0, 3, f.shape), 0, 255).astype(np.uint8) for f in pan]
-    outputs = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8)
-               for f in sources]
+    outputs = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8) for f in sources]
 
     def e_warp(clip):
         terms = []
         for prev, cur in zip(clip, clip[1:]):
             moved = prev[:, :-step].astype(np.float64) / 255  # frame t-1 at x - 3
             diff = cur[:, step:].astype(np.float64) / 255 - moved
-            terms.append((diff ** 2).sum(axis=2).mean())
+            terms.append((diff**2).sum(axis=2).mean())
         return float(np.mean(terms))
 
     report = measure(sources, outputs, estimator=ShiftFlow(step))
@@ -310,8 +313,7 @@ def test_meter_uses_the_dis_flow_it_is_given():
     step = 3
     rng = np.random.default_rng(2)
     sources = panning_clip(4, step=step)
-    outputs = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8)
-               for f in sources]
+    outputs = [np.clip(f + rng.normal(0, 12, f.shape), 0, 255).astype(np.uint8) for f in sources]
     exact = measure(sources, outputs, estimator=ShiftFlow(step))
     dis = measure(sources, outputs, estimator=FlowEstimator("dis", "medium"))
     assert dis.e_warp_output == pytest.approx(exact.e_warp_output, rel=0.05)
@@ -327,8 +329,14 @@ def test_per_second_has_one_entry_per_started_second(frames, fps):
     assert [s["second"] for s in report.per_second] == list(range(len(report.per_second)))
     assert sum(s["frames"] for s in report.per_second) == frames
     for entry in report.per_second:
-        assert set(entry) >= {"e_warp_output", "e_warp_input", "added_flicker",
-                              "dream_strength", "frames", "first_frame"}
+        assert set(entry) >= {
+            "e_warp_output",
+            "e_warp_input",
+            "added_flicker",
+            "dream_strength",
+            "frames",
+            "first_frame",
+        }
     # Pairs per second weight the per-second means into the overall mean.
     pairs = [s["frames"] - (1 if s["second"] == 0 else 0) for s in report.per_second]
     if sum(pairs):
@@ -381,8 +389,7 @@ def test_stability_of_videos_from_mp4_files(tmp_path):
     assert same.dream_strength < 0.01  # both decode to (near) the same frames
     assert same.notes == []
 
-    flicker = stability_of_videos(tmp_path / "flicker.mp4", tmp_path / "source.mp4",
-                                  preset="fast")
+    flicker = stability_of_videos(tmp_path / "flicker.mp4", tmp_path / "source.mp4", preset="fast")
     assert flicker.added_flicker > 10 * max(abs(same.added_flicker), 1e-4)
     assert flicker.dream_strength > 0.02
     assert flicker.e_warp_input == pytest.approx(same.e_warp_input, rel=0.05)
@@ -394,8 +401,9 @@ def test_stability_of_videos_resizes_the_source(tmp_path):
     write_mp4(tmp_path / "big_source.mp4", big, fps=4)
     write_mp4(tmp_path / "output.mp4", sources, fps=4)
 
-    report = stability_of_videos(tmp_path / "output.mp4", tmp_path / "big_source.mp4",
-                                 method="farneback")
+    report = stability_of_videos(
+        tmp_path / "output.mp4", tmp_path / "big_source.mp4", method="farneback"
+    )
     assert report.frames == 8
     assert any("resized" in note and f"{W}x{H}" in note for note in report.notes)
     assert report.dream_strength < 0.03  # a resize away from the same frames
@@ -407,9 +415,12 @@ def test_bare_videos_whose_timing_does_not_match_are_refused(tmp_path):
     sources = panning_clip(8)
     write_mp4(tmp_path / "source.mp4", sources, fps=4)
     write_mp4(tmp_path / "short_output.mp4", sources[:5], fps=4)
-    with pytest.raises(DreamreelError, match=r"cannot pair the frames of .*short_output.mp4' "
-                                             r"\(5 at 4 fps\) with .*\(8 at 4 fps\) by time: "
-                                             r"measure the render folder"):
+    with pytest.raises(
+        DreamreelError,
+        match=r"cannot pair the frames of .*short_output.mp4' "
+        r"\(5 at 4 fps\) with .*\(8 at 4 fps\) by time: "
+        r"measure the render folder",
+    ):
         stability_of_videos(tmp_path / "short_output.mp4", tmp_path / "source.mp4")
 
 
@@ -417,8 +428,7 @@ def test_a_bare_video_at_a_whole_fraction_of_the_sources_rate_pairs_by_time(tmp_
     sources = panning_clip(8)
     write_mp4(tmp_path / "source.mp4", sources, fps=8)
     write_mp4(tmp_path / "half.mp4", sources[::2], fps=4)
-    report = stability_of_videos(tmp_path / "half.mp4", tmp_path / "source.mp4",
-                                 preset="fast")
+    report = stability_of_videos(tmp_path / "half.mp4", tmp_path / "source.mp4", preset="fast")
     assert report.frames == 4 and report.fps == pytest.approx(4)
     assert report.dream_strength < 0.01  # each frame against its own source frame
     assert any("1 frame in 2 taken" in note for note in report.notes)

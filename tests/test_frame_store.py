@@ -1,25 +1,30 @@
-"""Behaviour of renderer.store.frame_store and renderer.imaging.loss_plot: resume, guards, the loss log."""
+"""Behaviour of renderer.store.frame_store and renderer.imaging.loss_plot: resume, guards,
+the loss log."""
 
 import json
 
 import numpy as np
 import pytest
 
+from renderer.imaging.loss_plot import loss_plot
+from renderer.media.images import read_image
 from renderer.runtime.errors import DreamreelError
 from renderer.store.frame_store import FrameStore, done_frame_count
-from renderer.imaging.loss_plot import loss_plot
 from renderer.store.manifest import spec_hash
-from renderer.media.images import read_image
 
 H, W = 32, 48
 COLUMNS = ("steps", "zoom")  # the extras write_frames fills
 
 
 def make_manifest(**changes):
-    spec = {"mode": "zoom", "fps": 8.0, "seed": 0,
-            "dream": {"steps": 20, "octaves": 3},
-            "zoom": {"scale": 1.05, "angle": 0.0},
-            "output": {"gif": True, "mp4": True}}
+    spec = {
+        "mode": "zoom",
+        "fps": 8.0,
+        "seed": 0,
+        "dream": {"steps": 20, "octaves": 3},
+        "zoom": {"scale": 1.05, "angle": 0.0},
+        "output": {"gif": True, "mp4": True},
+    }
     for dotted, value in changes.items():
         table = spec
         *parents, leaf = dotted.split(".")
@@ -35,8 +40,15 @@ def solid(index):
 
 def write_frames(store, count, start=0):
     for i in range(start, start + count):
-        store.write_frame(i, solid(i), octave_losses=[0.5 + i, 1.25 + i], final_loss=2.0 + i,
-                          seconds=0.1 * (i + 1), zoom=1.05, steps=20)
+        store.write_frame(
+            i,
+            solid(i),
+            octave_losses=[0.5 + i, 1.25 + i],
+            final_loss=2.0 + i,
+            seconds=0.1 * (i + 1),
+            zoom=1.05,
+            steps=20,
+        )
 
 
 def test_written_frames_resume_after_reopen(tmp_path):
@@ -59,10 +71,16 @@ def test_written_frames_resume_after_reopen(tmp_path):
 
     header = (tmp_path / "losses.csv").read_text().splitlines()[0]
     assert header == "frame,final_loss,octave_losses,seconds,steps,zoom"
-    assert (tmp_path / "losses.csv").read_text().splitlines()[1].startswith(
-        "1,2.000000,0.500000 1.250000,0.100,")
-    assert json.loads((tmp_path / "manifest.json").read_text())["spec_hash"] == \
-        make_manifest()["spec_hash"]
+    assert (
+        (tmp_path / "losses.csv")
+        .read_text()
+        .splitlines()[1]
+        .startswith("1,2.000000,0.500000 1.250000,0.100,")
+    )
+    assert (
+        json.loads((tmp_path / "manifest.json").read_text())["spec_hash"]
+        == make_manifest()["spec_hash"]
+    )
 
 
 def test_rows_stay_sorted_and_rewrite_replaces(tmp_path):
@@ -88,14 +106,17 @@ def test_png_without_row_and_row_without_png_are_not_done(tmp_path):
     assert FrameStore(tmp_path, make_manifest(), columns=COLUMNS).done_count() == 2
 
 
-@pytest.mark.parametrize("garbage", [
-    "",
-    # (a truncated LAST row is a torn append, dropped alone: see test_torn_last_line_...)
-    "frame,final_loss,octave_losses,seconds\n1,0.5,0.5 0.6,0.1\n2,0.7,0.7\n3,0.8,0.8,0.3\n",
-    "frame,final_loss,octave_losses,seconds\n1,zzz,0.5,0.1\n",
-    "\x00\xff\xfe binary junk \x89PNG",
-    "loss,frame\n1,2\n",
-])
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        "",
+        # (a truncated LAST row is a torn append, dropped alone: see test_torn_last_line_...)
+        "frame,final_loss,octave_losses,seconds\n1,0.5,0.5 0.6,0.1\n2,0.7,0.7\n3,0.8,0.8,0.3\n",
+        "frame,final_loss,octave_losses,seconds\n1,zzz,0.5,0.1\n",
+        "\x00\xff\xfe binary junk \x89PNG",
+        "loss,frame\n1,2\n",
+    ],
+)
 def test_garbled_losses_csv_reads_as_no_rows(tmp_path, garbage):
     store = FrameStore(tmp_path, make_manifest(), columns=COLUMNS)
     write_frames(store, 2)
@@ -124,8 +145,17 @@ def test_changed_spec_is_refused_naming_the_changes(tmp_path):
 
 def test_many_changes_are_cut_short(tmp_path):
     write_frames(FrameStore(tmp_path, make_manifest(), columns=COLUMNS), 1)
-    changed = make_manifest(**{"dream.steps": 1, "dream.octaves": 1, "zoom.scale": 2.0,
-                               "zoom.angle": 3.0, "fps": 1.0, "seed": 5, "mode": "video"})
+    changed = make_manifest(
+        **{
+            "dream.steps": 1,
+            "dream.octaves": 1,
+            "zoom.scale": 2.0,
+            "zoom.angle": 3.0,
+            "fps": 1.0,
+            "seed": 5,
+            "mode": "video",
+        }
+    )
     with pytest.raises(DreamreelError, match=r"\.\.\.\); add --restart"):
         FrameStore(tmp_path, changed)
 
@@ -166,8 +196,10 @@ def test_frames_without_manifest_are_protected(tmp_path):
 
 def test_litter_is_swept_and_manifest_updates(tmp_path):
     (tmp_path / "frames").mkdir()
-    litter = [tmp_path / "frames" / ".000001.png.ab12cd34.partial",
-              tmp_path / ".losses.csv.deadbeef.partial"]
+    litter = [
+        tmp_path / "frames" / ".000001.png.ab12cd34.partial",
+        tmp_path / ".losses.csv.deadbeef.partial",
+    ]
     for path in litter:
         path.write_bytes(b"half")
     store = FrameStore(tmp_path, make_manifest(), columns=COLUMNS)
@@ -224,12 +256,14 @@ def test_rows_are_appended_never_rewritten(tmp_path):
 def test_columns_are_declared_up_front(tmp_path):
     store = open_store(tmp_path)
     with pytest.raises(ValueError, match="rotation"):
-        store.write_frame(0, solid(0), octave_losses=[1.0], final_loss=1.0, seconds=0.1,
-                          rotation=0.5)
+        store.write_frame(
+            0, solid(0), octave_losses=[1.0], final_loss=1.0, seconds=0.1, rotation=0.5
+        )
     assert not store.frame_path(0).exists()  # refused before anything was written
     with pytest.raises(ValueError, match="line breaks"):
-        store.write_frame(0, solid(0), octave_losses=[1.0], final_loss=1.0, seconds=0.1,
-                          zoom="1\n2")
+        store.write_frame(
+            0, solid(0), octave_losses=[1.0], final_loss=1.0, seconds=0.1, zoom="1\n2"
+        )
     assert not store.frame_path(0).exists() and not (tmp_path / "losses.csv").exists()
     store.write_frame(0, solid(0), octave_losses=[1.0], final_loss=1.0, seconds=0.1, zoom=2)
     assert log_bytes(tmp_path).decode().splitlines()[1] == "1,1.000000,1.000000,0.100,,2"
@@ -238,13 +272,16 @@ def test_columns_are_declared_up_front(tmp_path):
             FrameStore(tmp_path / "other", make_manifest(), columns=bad)
 
 
-@pytest.mark.parametrize("torn", [
-    b"4,5.0",  # a kill mid-append: no newline
-    b"4,5.000000,3.500000 4.250000,0.4",  # every field but the last, cut short
-    b"\x00\x00\x00\x00",  # a block the filesystem zero-filled after power loss
-    b"4,5.0\n",  # too few fields, though the newline made it to disk
-    b"4,zzz,1.0,0.4,20,1.05\n",  # unparseable last line
-])
+@pytest.mark.parametrize(
+    "torn",
+    [
+        b"4,5.0",  # a kill mid-append: no newline
+        b"4,5.000000,3.500000 4.250000,0.4",  # every field but the last, cut short
+        b"\x00\x00\x00\x00",  # a block the filesystem zero-filled after power loss
+        b"4,5.0\n",  # too few fields, though the newline made it to disk
+        b"4,zzz,1.0,0.4,20,1.05\n",  # unparseable last line
+    ],
+)
 def test_torn_last_line_is_dropped_and_cut_on_resume(tmp_path, torn):
     write_frames(open_store(tmp_path), 4)
     good = log_bytes(tmp_path)
@@ -262,13 +299,16 @@ def test_torn_last_line_is_dropped_and_cut_on_resume(tmp_path, torn):
     assert open_store(tmp_path).done_count() == 4
 
 
-@pytest.mark.parametrize("damage", [
-    lambda lines: lines[:2] + [b"2,zzz,1.0,0.2,20,1.05"] + lines[3:],  # unparseable
-    lambda lines: lines[:2] + [b"2,3.0"] + lines[3:],  # short
-    lambda lines: lines[:2] + [b"0,3.0,1.5,0.2,20,1.05"] + lines[3:],  # frame 0
-    lambda lines: lines[:2] + [b"2,3.0,1.5,0.2,20,1.05,extra"] + lines[3:],  # too long
-    lambda lines: lines[:2] + [b"\xff\xfe,3.0,1.5,0.2,20,1.05"] + lines[3:],  # not UTF-8
-])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda lines: lines[:2] + [b"2,zzz,1.0,0.2,20,1.05"] + lines[3:],  # unparseable
+        lambda lines: lines[:2] + [b"2,3.0"] + lines[3:],  # short
+        lambda lines: lines[:2] + [b"0,3.0,1.5,0.2,20,1.05"] + lines[3:],  # frame 0
+        lambda lines: lines[:2] + [b"2,3.0,1.5,0.2,20,1.05,extra"] + lines[3:],  # too long
+        lambda lines: lines[:2] + [b"\xff\xfe,3.0,1.5,0.2,20,1.05"] + lines[3:],  # not UTF-8
+    ],
+)
 def test_damaged_middle_line_resumes_nothing(tmp_path, damage):
     write_frames(open_store(tmp_path), 4)
     lines = log_bytes(tmp_path).split(b"\n")
@@ -326,6 +366,7 @@ def test_rows_written_out_of_order_are_sorted_on_open(tmp_path):
 
 def read_loss_rows_of(tmp_path):
     from renderer.store.frame_store import read_loss_rows
+
     return read_loss_rows(tmp_path / "losses.csv")
 
 
@@ -337,8 +378,9 @@ def test_header_with_other_columns_is_migrated_once(tmp_path):
     assert text.splitlines()[0] == "frame,final_loss,octave_losses,seconds,steps,zoom,rotation"
     assert text.splitlines()[1].endswith(",20,1.05,")  # old rows kept, the new column empty
     assert store.done_count() == 3 and store.rows()[0]["zoom"] == pytest.approx(1.05)
-    store.write_frame(3, solid(3), octave_losses=[1.0], final_loss=1.0, seconds=0.1,
-                      rotation=0.25, steps=20)
+    store.write_frame(
+        3, solid(3), octave_losses=[1.0], final_loss=1.0, seconds=0.1, rotation=0.25, steps=20
+    )
     migrated = log_bytes(tmp_path)
     assert migrated.decode().splitlines()[4] == "4,1.000000,1.000000,0.100,20,,0.25"
     again = open_store(tmp_path, columns=wider)  # same columns: nothing rewritten
@@ -346,21 +388,24 @@ def test_header_with_other_columns_is_migrated_once(tmp_path):
     assert again.done_count() == 4 and again.rows()[3]["rotation"] == 0.25
 
     narrower = open_store(tmp_path, columns=("zoom",))  # a column no longer logged goes
-    assert log_bytes(tmp_path).decode().splitlines()[0] == \
-        "frame,final_loss,octave_losses,seconds,zoom"
+    assert (
+        log_bytes(tmp_path).decode().splitlines()[0]
+        == "frame,final_loss,octave_losses,seconds,zoom"
+    )
     assert narrower.done_count() == 4 and "steps" not in narrower.rows()[0]
 
 
 def test_checkpoints_round_trip_and_only_the_latest_is_kept(tmp_path):
     store = open_store(tmp_path)
     assert store.read_checkpoint(0) is None
-    states = [{"image": np.full((4, 6, 3), i / 3, np.float32), "step": np.array(i)}
-              for i in range(3)]
+    states = [
+        {"image": np.full((4, 6, 3), i / 3, np.float32), "step": np.array(i)} for i in range(3)
+    ]
     for i, state in enumerate(states):
-        store.write_frame(i, solid(i), octave_losses=[1.0], final_loss=1.0, seconds=0.1,
-                          checkpoint=state)
-        assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == \
-            [f"{i + 1:06d}.npz"]
+        store.write_frame(
+            i, solid(i), octave_losses=[1.0], final_loss=1.0, seconds=0.1, checkpoint=state
+        )
+        assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [f"{i + 1:06d}.npz"]
     saved = store.read_checkpoint(2)
     assert sorted(saved) == ["image", "step"] and saved["image"].dtype == np.float32
     np.testing.assert_array_equal(saved["image"], states[2]["image"])
@@ -374,8 +419,14 @@ def test_checkpoints_round_trip_and_only_the_latest_is_kept(tmp_path):
     store.checkpoint_path(2).write_bytes(b"PK\x03\x04 torn zip")
     assert open_store(tmp_path).read_checkpoint(2) is None  # unreadable counts as absent
     with pytest.raises(ValueError):
-        store.write_frame(3, solid(3), octave_losses=[1.0], final_loss=1.0, seconds=0.1,
-                          checkpoint={"x": np.array([object()])})
+        store.write_frame(
+            3,
+            solid(3),
+            octave_losses=[1.0],
+            final_loss=1.0,
+            seconds=0.1,
+            checkpoint={"x": np.array([object()])},
+        )
 
     open_store(tmp_path, restart=True)
     assert not any((tmp_path / "checkpoints").glob("*.npz"))
@@ -384,15 +435,28 @@ def test_checkpoints_round_trip_and_only_the_latest_is_kept(tmp_path):
 def test_kill_between_png_checkpoint_and_row_never_counts_the_frame(tmp_path, monkeypatch):
     store = open_store(tmp_path)
     for i in range(2):
-        store.write_frame(i, solid(i), octave_losses=[1.0], final_loss=1.0, seconds=0.1,
-                          checkpoint={"x": np.array([i])})
+        store.write_frame(
+            i,
+            solid(i),
+            octave_losses=[1.0],
+            final_loss=1.0,
+            seconds=0.1,
+            checkpoint={"x": np.array([i])},
+        )
 
     def killed(*args, **kwargs):
         raise KeyboardInterrupt  # stands in for a kill after the PNG and checkpoint
+
     monkeypatch.setattr(store, "_append", killed)
     with pytest.raises(KeyboardInterrupt):
-        store.write_frame(2, solid(2), octave_losses=[1.0], final_loss=1.0, seconds=0.1,
-                          checkpoint={"x": np.array([2])})
+        store.write_frame(
+            2,
+            solid(2),
+            octave_losses=[1.0],
+            final_loss=1.0,
+            seconds=0.1,
+            checkpoint={"x": np.array([2])},
+        )
     assert store.frame_path(2).exists() and store.checkpoint_path(2).exists()
     assert store.checkpoint_path(1).exists()  # still needed: frame 3 is not done
 
@@ -410,8 +474,11 @@ def test_rewind_forgets_later_frames_and_appends_after(tmp_path):
     assert store.done_count() == 5
     store.rewind(2)
     assert store.done_count() == 2 and [r["frame"] for r in store.rows()] == [1, 2]
-    assert [line.split(",")[0] for line in log_bytes(tmp_path).decode().splitlines()] == \
-        ["frame", "1", "2"]
+    assert [line.split(",")[0] for line in log_bytes(tmp_path).decode().splitlines()] == [
+        "frame",
+        "1",
+        "2",
+    ]
     assert open_store(tmp_path).done_count() == 2  # PNGs 3-5 remain, without rows
     write_frames(store, 1, start=2)
     assert open_store(tmp_path).done_count() == 3
@@ -431,6 +498,7 @@ def test_failed_append_leaves_no_half_line(tmp_path, monkeypatch):
 
     def failing(fd, data):
         raise OSError(28, "No space left on device")
+
     monkeypatch.setattr("renderer.store.frame_store.os.write", half_then_full_disk)
     with pytest.raises(DreamreelError, match="No space left"):
         write_frames(store, 1, start=2)
@@ -453,8 +521,9 @@ def test_loss_plot_written_with_given_size(tmp_path):
     assert (image != 255).any(axis=2).sum() > 500  # axes, labels and the line were drawn
 
 
-@pytest.mark.parametrize("values", [[1.5], [2.0] * 7, [], [1.0, float("nan"), 3.0],
-                                    list(np.linspace(-5, 1e4, 300))])
+@pytest.mark.parametrize(
+    "values", [[1.5], [2.0] * 7, [], [1.0, float("nan"), 3.0], list(np.linspace(-5, 1e4, 300))]
+)
 def test_loss_plot_edge_cases(values):
     image = loss_plot(values, width=320, height=160)
     assert image.shape == (160, 320, 3) and image.dtype == np.uint8

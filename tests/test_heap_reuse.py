@@ -29,8 +29,9 @@ _PROBE = textwrap.dedent("""
 
 
 def _faults_per_frame(how: str) -> float:
-    done = subprocess.run([sys.executable, "-c", _PROBE, how], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE, how], capture_output=True, text=True, check=True
+    )
     return float(done.stdout.strip())
 
 

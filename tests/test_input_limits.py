@@ -11,14 +11,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
 from helpers import png_claiming, run_without_tensorflow_probe
-from renderer.runtime.errors import DreamreelError
+
 from renderer.media import open_video
 from renderer.media.image_header import read_image_header
 from renderer.media.images import read_image
 from renderer.media.limits import DEFAULT_MAX_INPUT_PIXELS
 from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
 
 
 def jpeg_claiming(path: Path, width: int, height: int) -> Path:
@@ -26,21 +26,23 @@ def jpeg_claiming(path: Path, width: int, height: int) -> Path:
     ok, encoded = cv2.imencode(".jpg", np.zeros((16, 16, 3), np.uint8))
     data = bytearray(encoded.tobytes())
     sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
+    data[sof + 5 : sof + 9] = struct.pack(">HH", height, width)
     path.write_bytes(bytes(data))
     return path
 
 
 def y4m_claiming(path: Path, width: int, height: int) -> Path:
     """A YUV4MPEG2 clip whose stream header says width x height; one frame's data cut."""
-    path.write_bytes(f"YUV4MPEG2 W{width} H{height} F24:1 Ip A1:1 C420jpeg\nFRAME\n".encode()
-                     + bytes(1000))
+    path.write_bytes(
+        f"YUV4MPEG2 W{width} H{height} F24:1 Ip A1:1 C420jpeg\nFRAME\n".encode() + bytes(1000)
+    )
     return path
 
 
 @pytest.fixture
 def no_decoding(monkeypatch):
     """Any decode by OpenCV or PyAV fails the test: the limit must act before."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("decoded an image above the limit")
 
@@ -57,7 +59,8 @@ def test_a_huge_image_is_refused_from_its_header(tmp_path, make, no_decoding):
 
     assert str(refused.value) == (
         f"{big.name} is 40000x40000 (1600 MP), above the 100 MP limit; raise "
-        f"max_input_pixels to render it (e.g. --set max_input_pixels=1700000000)")
+        f"max_input_pixels to render it (e.g. --set max_input_pixels=1700000000)"
+    )
 
 
 def test_pillows_own_bomb_check_never_leaks(tmp_path):
@@ -90,8 +93,11 @@ def test_images_under_the_limit_read_as_before(tmp_path):
 
 def test_a_huge_clip_is_refused_from_its_stream_header(tmp_path, no_decoding):
     clip = y4m_claiming(tmp_path / "big.y4m", 12000, 10000)
-    with pytest.raises(DreamreelError, match=r"big.y4m is 12000x10000 \(120 MP\), above the "
-                                             r"100 MP limit; raise max_input_pixels"):
+    with pytest.raises(
+        DreamreelError,
+        match=r"big.y4m is 12000x10000 \(120 MP\), above the "
+        r"100 MP limit; raise max_input_pixels",
+    ):
         open_video(clip)
 
 
@@ -131,8 +137,14 @@ def test_the_cli_refuses_in_one_line_before_tensorflow_loads(tmp_path, preset):
     out = tmp_path / "out"
 
     result, stdout, stderr = run_without_tensorflow_probe(
-        "render", preset, "--input", str(big.parent if preset == "video-quick" else big),
-        "--out", str(out), cwd=tmp_path)
+        "render",
+        preset,
+        "--input",
+        str(big.parent if preset == "video-quick" else big),
+        "--out",
+        str(out),
+        cwd=tmp_path,
+    )
 
     assert result == {"code": 2, "tensorflow": False, "keras": False}
     lines = stderr.strip().splitlines()

@@ -6,13 +6,13 @@ import threading
 import cv2
 import numpy as np
 import pytest
-
 from helpers import click_track, write_clip
-from renderer.runtime.errors import DreamreelError
+
 from renderer.media import AudioSource, probe
 from renderer.media.writer import GifWriter, Mp4Writer, write_gif, write_mp4
 from renderer.rendering.stage_clock import StageClock
 from renderer.rendering.stitch import Stitcher, stitch
+from renderer.runtime.errors import DreamreelError
 
 H, W = 37, 50  # odd height: the MP4 crops to even, the GIF downscales (max side 32)
 GIF_SIDE = 32
@@ -23,7 +23,7 @@ def busy_frames(count, height=H, width=W, seed=0):
     correlate (as a dream's do), so motion search and lookahead have work to do."""
     rng = np.random.default_rng(seed)
     texture = rng.integers(0, 256, (height, width + count, 3), dtype=np.uint8)
-    return [np.ascontiguousarray(texture[:, k:k + width]) for k in range(count)]
+    return [np.ascontiguousarray(texture[:, k : k + width]) for k in range(count)]
 
 
 def save_pngs(out_dir, frames):
@@ -40,7 +40,7 @@ def leftovers(folder):
 
 SETTINGS = {
     "plain": {},
-    "hold_last": {"hold_last": 0.5},           # round(0.5 s * 8 fps) = 4 extra last frames
+    "hold_last": {"hold_last": 0.5},  # round(0.5 s * 8 fps) = 4 extra last frames
     "pingpong": {"pingpong": True, "hold_last": 0.25},  # 2 held where the loop turns
 }
 PLAY_ORDER = {
@@ -57,8 +57,9 @@ def test_live_outputs_are_byte_identical_to_stitch_from_pngs(tmp_path, case):
     save_pngs(tmp_path, frames)
     settings = dict(SETTINGS.get(case, {}), fps=8, gif_max_side=GIF_SIDE)
     if case == "audio":
-        clip = write_clip(tmp_path / "clip.mkv", busy_frames(16, 32, 32), 8,
-                          audio=click_track(2.0, 0.3))
+        clip = write_clip(
+            tmp_path / "clip.mkv", busy_frames(16, 32, 32), 8, audio=click_track(2.0, 0.3)
+        )
         settings["audio"] = AudioSource(str(clip), start=0.125)
 
     reference = stitch(tmp_path, name="ref", **settings)
@@ -70,7 +71,8 @@ def test_live_outputs_are_byte_identical_to_stitch_from_pngs(tmp_path, case):
 
     stitcher = Stitcher(tmp_path, name="live", count=len(frames), **settings)
     feeder = threading.Thread(  # as the frame loop does: behind the dream, on a worker
-        target=lambda: [stitcher.add(i, frame) for i, frame in enumerate(frames)])
+        target=lambda: [stitcher.add(i, frame) for i, frame in enumerate(frames)]
+    )
     feeder.start()
     feeder.join()
     live = stitcher.finish(read_frame)
@@ -102,7 +104,7 @@ def zooming_noise(count, side=96, seed=1):
         big = cv2.resize(image, None, fx=1.25, fy=1.25, interpolation=cv2.INTER_CUBIC)
         crop = (big.shape[0] - side) // 2
         noise = rng.integers(0, 256, (side, side, 3), dtype=np.uint8)
-        image = cv2.addWeighted(big[crop:crop + side, crop:crop + side], 0.9, noise, 0.1, 0)
+        image = cv2.addWeighted(big[crop : crop + side, crop : crop + side], 0.9, noise, 0.1, 0)
     return frames
 
 
@@ -111,7 +113,7 @@ def test_x264_output_is_the_same_run_to_run(tmp_path):
     clips = [zooming_noise(10), busy_frames(12, 144, 256)]  # the second: several threads
     for index, frames in enumerate(clips):
         encodes = set()
-        for run in range(10):
+        for _run in range(10):
             write_mp4(tmp_path / "run.mp4", frames, 10)
             encodes.add((tmp_path / "run.mp4").read_bytes())
         assert len(encodes) == 1, f"clip {index}: {len(encodes)} different encodes"
@@ -170,8 +172,7 @@ def test_an_mp4_writer_error_deletes_its_temp_file(tmp_path):
 
 def test_a_failing_read_in_finish_leaves_nothing(tmp_path):
     frames = busy_frames(4)
-    stitcher = Stitcher(tmp_path, name="x", fps=8, count=4, pingpong=True,
-                        gif_max_side=GIF_SIDE)
+    stitcher = Stitcher(tmp_path, name="x", fps=8, count=4, pingpong=True, gif_max_side=GIF_SIDE)
     for index, frame in enumerate(frames):
         stitcher.add(index, frame)
 
@@ -186,8 +187,9 @@ def test_a_failing_read_in_finish_leaves_nothing(tmp_path):
 def test_the_clock_gets_the_encoders_time(tmp_path):
     clock = StageClock()
     frames = busy_frames(3)
-    stitcher = Stitcher(tmp_path, name="x", fps=8, count=3, hold_last=0.25, clock=clock,
-                        gif_max_side=GIF_SIDE)
+    stitcher = Stitcher(
+        tmp_path, name="x", fps=8, count=3, hold_last=0.25, clock=clock, gif_max_side=GIF_SIDE
+    )
     for index, frame in enumerate(frames):
         stitcher.add(index, frame)
     stitcher.finish(lambda index: frames[index])

@@ -12,28 +12,44 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from helpers import (
+    decode_frames,
+    differing_frames,
+    frame_bytes,
+    run_without_tensorflow_probe,
+    set_args,
+    write_clip,
+)
 from PIL import Image
 
-from helpers import (decode_frames, differing_frames, frame_bytes,
-                     run_without_tensorflow_probe, set_args, write_clip)
-
 import renderer
-from renderer.runtime.errors import DreamreelError
 from renderer.rendering.masks import FrameMasks, check_mask
 from renderer.rendering.modes.builtin import mode_class
 from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
 
 W, H = 96, 64
 LEFT, RIGHT = (slice(None), slice(0, W // 2)), (slice(None), slice(W // 2, W))
-FAST = [f"width={W}", f"height={H}", "dream.steps=4", "dream.octaves=1",
-        "dream.step_size=0.05", "output.gif=false", "output.mp4=false", "output.hold_last=0"]
+FAST = [
+    f"width={W}",
+    f"height={H}",
+    "dream.steps=4",
+    "dream.octaves=1",
+    "dream.step_size=0.05",
+    "output.gif=false",
+    "output.mp4=false",
+    "output.hold_last=0",
+]
 VIDEO = ["mode=video", "fps=4", "video.first_steps=6", "video.first_octaves=1", *FAST]
 FRAMES = 6
 
 
 def photo(samples_dir, name="astronaut.jpg", size=(W, H)) -> np.ndarray:
-    return cv2.resize(np.asarray(Image.open(samples_dir / name).convert("RGB")), size,
-                      interpolation=cv2.INTER_AREA)
+    return cv2.resize(
+        np.asarray(Image.open(samples_dir / name).convert("RGB")),
+        size,
+        interpolation=cv2.INTER_AREA,
+    )
 
 
 def save(path, image) -> str:
@@ -48,15 +64,17 @@ def halves(black_left=True, size=(W, H), grey=None) -> np.ndarray:
         return np.full((height, width), grey, np.uint8)
     mask = np.zeros((height, width), np.uint8)
     if black_left:
-        mask[:, width // 2:] = 255
+        mask[:, width // 2 :] = 255
     else:
-        mask[:, :width // 2] = 255
+        mask[:, : width // 2] = 255
     return mask
 
 
 def frames_of(out) -> list[np.ndarray]:
-    return [np.asarray(Image.open(p).convert("RGB")).astype(np.int16)
-            for p in sorted((out / "frames").glob("*.png"))]
+    return [
+        np.asarray(Image.open(p).convert("RGB")).astype(np.int16)
+        for p in sorted((out / "frames").glob("*.png"))
+    ]
 
 
 def change(a, b, region) -> float:
@@ -93,13 +111,15 @@ def render(spec, out, **options):
 # ---------------------------------------------------------------- every mode
 
 
-def test_a_zoom_keeps_the_black_half_of_every_frame(embedded_cache, samples_dir, tmp_path,
-                                                    sources):
+def test_a_zoom_keeps_the_black_half_of_every_frame(embedded_cache, samples_dir, tmp_path, sources):
     image = save(tmp_path / "in.png", photo(samples_dir))
     mask = save(tmp_path / "mask.png", halves())
-    spec = load_spec("noise-zoom", [*FAST, "frames=4", "zoom.first_steps=6",
-                                    "zoom.first_octaves=1", "zoom.scale=1.05"],
-                     input=image, mask=mask)
+    spec = load_spec(
+        "noise-zoom",
+        [*FAST, "frames=4", "zoom.first_steps=6", "zoom.first_octaves=1", "zoom.scale=1.05"],
+        input=image,
+        mask=mask,
+    )
     render(spec, tmp_path / "out")
     frames = frames_of(tmp_path / "out")
     assert len(frames) == 4 == len(sources)
@@ -110,17 +130,28 @@ def test_a_zoom_keeps_the_black_half_of_every_frame(embedded_cache, samples_dir,
     assert off(frames[0], photo(samples_dir), LEFT) <= 3
 
 
-def test_a_progress_render_masks_every_snapshot(embedded_cache, samples_dir, tmp_path,
-                                                sources):
+def test_a_progress_render_masks_every_snapshot(embedded_cache, samples_dir, tmp_path, sources):
     # Two octaves: the early snapshots are dreamed at a smaller size than the photo.
     size = (128, 96)
     image = save(tmp_path / "in.png", photo(samples_dir, size=size))
     mask = save(tmp_path / "mask.png", halves(size=size))
-    spec = load_spec("progress", ["width=128", "height=96", "dream.steps=4", "dream.octaves=2",
-                                  "dream.octave_scale=1.2",
-                                  "dream.step_size=0.05", "progress.every=2",
-                                  "progress.caption=false", "output.gif=false",
-                                  "output.mp4=false"], input=image, mask=mask)
+    spec = load_spec(
+        "progress",
+        [
+            "width=128",
+            "height=96",
+            "dream.steps=4",
+            "dream.octaves=2",
+            "dream.octave_scale=1.2",
+            "dream.step_size=0.05",
+            "progress.every=2",
+            "progress.caption=false",
+            "output.gif=false",
+            "output.mp4=false",
+        ],
+        input=image,
+        mask=mask,
+    )
     render(spec, tmp_path / "out")
     frames = frames_of(tmp_path / "out")
     assert len(frames) == 5
@@ -134,12 +165,11 @@ def test_a_progress_render_masks_every_snapshot(embedded_cache, samples_dir, tmp
 def clip(tmp_path_factory, samples_dir):
     """A pan over a photo, FRAMES frames of W x H."""
     big = photo(samples_dir, size=(W + 4 * FRAMES, H))
-    frames = [np.ascontiguousarray(big[:, 4 * t:4 * t + W]) for t in range(FRAMES)]
+    frames = [np.ascontiguousarray(big[:, 4 * t : 4 * t + W]) for t in range(FRAMES)]
     return write_clip(tmp_path_factory.mktemp("clip") / "pan.mp4", frames, 4)
 
 
-def test_a_video_keeps_the_raw_frame_not_the_carried_dream(embedded_cache, clip, tmp_path,
-                                                           sources):
+def test_a_video_keeps_the_raw_frame_not_the_carried_dream(embedded_cache, clip, tmp_path, sources):
     mask = save(tmp_path / "mask.png", halves())
     render(load_spec("progress", VIDEO, input=str(clip), mask=mask), tmp_path / "out")
     frames, raw = frames_of(tmp_path / "out"), decode_frames(clip)
@@ -171,8 +201,9 @@ K = 3  # the mask moves from the left half to the right half at mask frame K
 
 def moving(count=FRAMES, size=(W, H)) -> list[np.ndarray]:
     """Mask frames: black left (dream right) before K, black right from K on."""
-    return [np.repeat(halves(black_left=k < K, size=size)[..., None], 3, axis=2)
-            for k in range(count)]
+    return [
+        np.repeat(halves(black_left=k < K, size=size)[..., None], 3, axis=2) for k in range(count)
+    ]
 
 
 # The kept halves without the 4 columns next to the edge, which a lossy mask clip blurs.
@@ -203,8 +234,7 @@ def test_a_mask_clip_is_read_in_step_with_the_input(embedded_cache, clip, tmp_pa
 
 def test_a_mask_folder_follows_the_inputs_range(embedded_cache, clip, tmp_path):
     folder = mask_folder(tmp_path / "masks", moving(), first_number=0)
-    spec = load_spec("progress", [*VIDEO, "video.start_frame=1"], input=str(clip),
-                     mask=str(folder))
+    spec = load_spec("progress", [*VIDEO, "video.start_frame=1"], input=str(clip), mask=str(folder))
     render(spec, tmp_path / "out")
     frames = frames_of(tmp_path / "out")
     assert len(frames) == FRAMES - 1
@@ -213,7 +243,8 @@ def test_a_mask_folder_follows_the_inputs_range(embedded_cache, clip, tmp_path):
 
 
 def test_a_masked_render_resumes_to_identical_frames_and_refuses_another_mask(
-        embedded_cache, clip, tmp_path):
+    embedded_cache, clip, tmp_path
+):
     folder = mask_folder(tmp_path / "masks", moving())
     spec = load_spec("progress", VIDEO, input=str(clip), mask=str(folder))
     render(spec, tmp_path / "whole")
@@ -238,8 +269,8 @@ def test_a_masked_render_resumes_to_identical_frames_and_refuses_another_mask(
 
 def test_colour_and_transparency_become_luminance_times_alpha(tmp_path):
     rgba = np.zeros((4, 4, 4), np.uint8)
-    rgba[..., :3] = (255, 0, 0)             # red: Rec. 601 luminance 0.299
-    rgba[:, :2, 3] = 255                     # opaque left, transparent right
+    rgba[..., :3] = (255, 0, 0)  # red: Rec. 601 luminance 0.299
+    rgba[:, :2, 3] = 255  # opaque left, transparent right
     Image.fromarray(rgba, "RGBA").save(tmp_path / "mask.png")
     spec = load_spec("noise-zoom", mask=str(tmp_path / "mask.png"))
     with FrameMasks.open(spec) as masks:
@@ -257,27 +288,62 @@ def write_sound(path):
 
     with av.open(str(path), "w") as container:
         stream = container.add_stream("pcm_s16le", rate=8000, layout="mono")
-        frame = av.AudioFrame.from_ndarray(np.zeros((1, 800), np.int16), format="s16",
-                                           layout="mono")
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 800), np.int16), format="s16", layout="mono"
+        )
         frame.sample_rate, frame.pts = 8000, 0
         container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
 
 
-@pytest.mark.parametrize("argv, files, expected", [
-    (["render", "noise-zoom", "--set", "mask=missing.png"], {}, "no such file"),
-    (["render", "noise-zoom", "--set", "mask=text.png"], {},
-     "not an image file OpenCV can decode"),
-    (["render", "noise-zoom", "--set", "mask=big.png", "--set", "max_input_pixels=1000"], {},
-     "above the"),
-    (["render", "noise-zoom", "--set", "mask=gap"], {}, "are for video mode"),
-    (["render", "progress", *set_args(VIDEO), "--input", "clip.mp4", "--set", "mask=gap"],
-     {"clip"}, "has no frame 3 (after 'm_2.png')"),
-    (["render", "progress", *set_args(VIDEO), "--input", "clip.mp4", "--set", "mask=short.mp4"],
-     {"clip", "short"}, f"has {FRAMES - 2} frames, but the render needs {FRAMES}"),
-    (["render", "progress", *set_args(VIDEO), "--input", "clip.mp4", "--set", "mask=sound.wav"],
-     {"clip", "sound"}, "sound.wav': it has no video stream"),
-])
+@pytest.mark.parametrize(
+    "argv, files, expected",
+    [
+        (["render", "noise-zoom", "--set", "mask=missing.png"], {}, "no such file"),
+        (
+            ["render", "noise-zoom", "--set", "mask=text.png"],
+            {},
+            "not an image file OpenCV can decode",
+        ),
+        (
+            ["render", "noise-zoom", "--set", "mask=big.png", "--set", "max_input_pixels=1000"],
+            {},
+            "above the",
+        ),
+        (["render", "noise-zoom", "--set", "mask=gap"], {}, "are for video mode"),
+        (
+            ["render", "progress", *set_args(VIDEO), "--input", "clip.mp4", "--set", "mask=gap"],
+            {"clip"},
+            "has no frame 3 (after 'm_2.png')",
+        ),
+        (
+            [
+                "render",
+                "progress",
+                *set_args(VIDEO),
+                "--input",
+                "clip.mp4",
+                "--set",
+                "mask=short.mp4",
+            ],
+            {"clip", "short"},
+            f"has {FRAMES - 2} frames, but the render needs {FRAMES}",
+        ),
+        (
+            [
+                "render",
+                "progress",
+                *set_args(VIDEO),
+                "--input",
+                "clip.mp4",
+                "--set",
+                "mask=sound.wav",
+            ],
+            {"clip", "sound"},
+            "sound.wav': it has no video stream",
+        ),
+    ],
+)
 def test_bad_masks_fail_in_one_line_before_tensorflow(tmp_path, clip, argv, files, expected):
     (tmp_path / "text.png").write_text("a text file named like an image")
     save(tmp_path / "big.png", halves(size=(40, 40)))
@@ -302,10 +368,15 @@ def test_the_early_check_passes_a_longer_mask_and_refuses_one_frame_short(clip, 
     folder = mask_folder(tmp_path / "masks", moving(FRAMES + 3))
     check_mask(load_spec("progress", VIDEO, input=str(clip), mask=str(folder)))
     (folder / f"mask_{FRAMES:04d}.png").unlink()  # the last one the range needs
-    for extra in ("", f"mask_{FRAMES + 1:04d}.png", f"mask_{FRAMES + 2:04d}.png",
-                  f"mask_{FRAMES + 3:04d}.png"):
+    for extra in (
+        "",
+        f"mask_{FRAMES + 1:04d}.png",
+        f"mask_{FRAMES + 2:04d}.png",
+        f"mask_{FRAMES + 3:04d}.png",
+    ):
         if extra:
             (folder / extra).unlink()
-    with pytest.raises(DreamreelError, match=f"has {FRAMES - 1} frames, but the render "
-                                             f"needs {FRAMES}"):
+    with pytest.raises(
+        DreamreelError, match=f"has {FRAMES - 1} frames, but the render needs {FRAMES}"
+    ):
         check_mask(load_spec("progress", VIDEO, input=str(clip), mask=str(folder)))

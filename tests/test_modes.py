@@ -8,24 +8,26 @@ import json
 import numpy as np
 import pytest
 
-from renderer.runtime.errors import DreamreelError
+from renderer.rendering.frame_loop import render_frames
 from renderer.rendering.modes.base import FrameOut, FrameStart, ModeBase
 from renderer.rendering.modes.builtin import MODES, create_mode
-from renderer.rendering.frame_loop import render_frames
 from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
 
 
 def test_the_built_in_modes_are_registered_with_their_tables():
     assert MODES.names() == ["morph", "progress", "video", "zoom"]
     assert set(MODES.tables()) == {"zoom", "video", "flow", "progress", "morph"}
     for cls in MODES.classes():
-        for name, table in cls.settings.items():
+        for table in cls.settings.values():
             assert dataclasses.is_dataclass(table) and callable(table().check)
 
 
 def test_an_unknown_mode_names_the_registered_ones():
-    with pytest.raises(DreamreelError, match="mode must be one of morph, progress, video, zoom, "
-                                             "got 'zoon'; did you mean zoom"):
+    with pytest.raises(
+        DreamreelError,
+        match="mode must be one of morph, progress, video, zoom, got 'zoon'; did you mean zoom",
+    ):
         load_spec("noise-zoom", ["mode=zoon"])
 
 
@@ -33,15 +35,16 @@ def test_a_zoom_identity_ignores_the_progress_table_but_progress_keeps_it():
     zoom = load_spec("noise-zoom")
     assert zoom.frames_identity() == load_spec("noise-zoom", ["progress.every=2"]).frames_identity()
     progress = load_spec("progress")
-    assert progress.frames_identity() != load_spec("progress",
-                                                   ["progress.every=2"]).frames_identity()
+    assert (
+        progress.frames_identity() != load_spec("progress", ["progress.every=2"]).frames_identity()
+    )
 
 
 @dataclasses.dataclass(frozen=True)
 class StillSettings:
     """A plugin's own table: [still] in a preset, still.fade with --set."""
 
-    fade: float = 0.5   # share of the last dream kept in the next frame's start
+    fade: float = 0.5  # share of the last dream kept in the next frame's start
 
     def check(self, prefix: str) -> None:
         if not 0 <= self.fade <= 1:
@@ -84,11 +87,14 @@ def still_mode():
 
 
 def test_a_mode_plugged_in_from_outside_renders_resumes_and_has_its_table(
-        still_mode, embedded_cache, tmp_path):
+    still_mode, embedded_cache, tmp_path
+):
     from renderer.models.zoo import load_dream_model
 
-    spec = load_spec("noise-zoom", ["mode=still", "frames=3", "dream.steps=1",
-                                    "still.fade=0.25", "output.gif=false"])
+    spec = load_spec(
+        "noise-zoom",
+        ["mode=still", "frames=3", "dream.steps=1", "still.fade=0.25", "output.gif=false"],
+    )
     assert spec.still.fade == 0.25 and isinstance(create_mode(spec), StillMode)
     with pytest.raises(DreamreelError, match="still.fade must be between 0 and 1"):
         load_spec("noise-zoom", ["mode=still", "still.fade=2"])

@@ -12,22 +12,31 @@ import json
 import cv2
 import numpy as np
 import pytest
+from helpers import decode_frames, differing_frames, frame_bytes
 from PIL import Image
 
-from helpers import decode_frames, differing_frames, frame_bytes
 from renderer.cli.main import main
+from renderer.rendering.frame_loop import render_frames
+from renderer.rendering.modes.morph import morph_frame_count, photo_at
+from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
 from renderer.store.frame_store import FrameStore
-from renderer.rendering.modes.morph import morph_frame_count, photo_at
-from renderer.rendering.frame_loop import render_frames
-from renderer.rendering.spec import load_spec
 
 HOLD, FADE = 2, 2
 COUNT = 3 * HOLD + 2 * FADE
 HEIGHT, WIDTH = 48, 64  # the first photo's upright size: the frames'
-SMALL = [f"morph.hold={HOLD}", f"morph.fade={FADE}", "dream.steps=2", "dream.octaves=1",
-         "morph.first_steps=3", "morph.first_octaves=1", "output.gif=false", "fps=8",
-         "output.hold_last=0", "width="]  # width unset: the first photo gives the size
+SMALL = [
+    f"morph.hold={HOLD}",
+    f"morph.fade={FADE}",
+    "dream.steps=2",
+    "dream.octaves=1",
+    "morph.first_steps=3",
+    "morph.first_octaves=1",
+    "output.gif=false",
+    "fps=8",
+    "output.hold_last=0",
+    "width=",
+]  # width unset: the first photo gives the size
 NAMES = ["photo1.jpg", "photo2.png", "photo10.png"]  # natural order: 10 after 2
 
 
@@ -42,12 +51,12 @@ def stripes(height, width, axis, colours, period=12):
 
 def upright_photos() -> list[np.ndarray]:
     """The three photos as shown (EXIF applied, alpha on white), RGB uint8."""
-    first = stripes(48, 64, 0, [(230, 40, 40), (30, 30, 200)])      # horizontal bands
-    second = stripes(64, 48, 1, [(40, 200, 60), (200, 40, 200)])    # vertical bands
-    second[:, :8] = 255                                             # transparent: white
+    first = stripes(48, 64, 0, [(230, 40, 40), (30, 30, 200)])  # horizontal bands
+    second = stripes(64, 48, 1, [(40, 200, 60), (200, 40, 200)])  # vertical bands
+    second[:, :8] = 255  # transparent: white
     rows, cols = np.indices((56, 56))
-    third = np.full((56, 56, 3), (20, 20, 60), np.uint8)            # a disc
-    third[(rows - 28) ** 2 + (cols - 28) ** 2 < 18 ** 2] = (250, 230, 30)
+    third = np.full((56, 56, 3), (20, 20, 60), np.uint8)  # a disc
+    third[(rows - 28) ** 2 + (cols - 28) ** 2 < 18**2] = (250, 230, 30)
     return [first, second, third]
 
 
@@ -73,7 +82,7 @@ def fitted(photo: np.ndarray) -> np.ndarray:
     size = (max(WIDTH, round(cols * scale)), max(HEIGHT, round(rows * scale)))
     big = np.asarray(Image.fromarray(photo).resize(size, Image.BICUBIC), np.float32)
     top, left = (size[1] - HEIGHT) // 2, (size[0] - WIDTH) // 2
-    return big[top:top + HEIGHT, left:left + WIDTH]
+    return big[top : top + HEIGHT, left : left + WIDTH]
 
 
 def correlation(a, b) -> float:
@@ -82,8 +91,10 @@ def correlation(a, b) -> float:
 
 
 def frames_of(out, count=COUNT):
-    return [np.asarray(Image.open(out / "frames" / f"{i:06d}.png").convert("RGB"), np.float32)
-            for i in range(1, count + 1)]
+    return [
+        np.asarray(Image.open(out / "frames" / f"{i:06d}.png").convert("RGB"), np.float32)
+        for i in range(1, count + 1)
+    ]
 
 
 def spec_for(folder, *extra):
@@ -154,18 +165,22 @@ def test_fade_frames_move_monotonically_from_one_photo_to_the_next(whole):
     for k in range(2):
         a, b = targets[k], targets[k + 1]
         first = k * (HOLD + FADE) + HOLD - 1
-        along = [float(((f - a) * (b - a)).sum() / ((b - a) ** 2).sum())
-                 for f in frames[first:first + FADE + 2]]
+        along = [
+            float(((f - a) * (b - a)).sum() / ((b - a) ** 2).sum())
+            for f in frames[first : first + FADE + 2]
+        ]
         assert all(x < y for x, y in zip(along, along[1:])), along
         assert along[0] < 0.2 and along[-1] > 0.8, along
 
 
 @pytest.mark.parametrize("where", ["progress", "between_png_and_row"])
-def test_a_killed_render_resumes_to_the_same_frames_and_mp4(dogs, photos, whole, tmp_path,
-                                                           monkeypatch, where):
+def test_a_killed_render_resumes_to_the_same_frames_and_mp4(
+    dogs, photos, whole, tmp_path, monkeypatch, where
+):
     reference, _ = whole
     spec = spec_for(photos[0].parent)
     if where == "progress":  # stopped after frame 3 is stored: frame 4 is a fade frame
+
         def stop(done, total, loss):
             if done == 3:
                 raise KeyboardInterrupt
@@ -191,8 +206,7 @@ def test_a_killed_render_resumes_to_the_same_frames_and_mp4(dogs, photos, whole,
     assert (tmp_path / "morph.mp4").read_bytes() == (reference / "morph.mp4").read_bytes()
 
 
-def test_colour_coherence_resumes_identically_and_holds_frame_zeros_colours(dogs, photos,
-                                                                           tmp_path):
+def test_colour_coherence_resumes_identically_and_holds_frame_zeros_colours(dogs, photos, tmp_path):
     spec = spec_for(photos[0].parent, "morph.color_coherence=true", "pipeline=false")
     render_frames(spec, dogs, tmp_path / "whole")
 
@@ -206,30 +220,33 @@ def test_colour_coherence_resumes_identically_and_holds_frame_zeros_colours(dogs
     assert frame_bytes(tmp_path / "resumed") == frame_bytes(tmp_path / "whole")
     first, last = frames_of(tmp_path / "whole")[0], frames_of(tmp_path / "whole")[-1]
     disc = fitted(upright_photos()[2])  # yellow on dark blue: nothing like frame 0's colours
-    assert np.abs(last.mean((0, 1)) - first.mean((0, 1))).max() < \
-        0.5 * np.abs(disc.mean((0, 1)) - first.mean((0, 1))).max()
+    assert (
+        np.abs(last.mean((0, 1)) - first.mean((0, 1))).max()
+        < 0.5 * np.abs(disc.mean((0, 1)) - first.mean((0, 1))).max()
+    )
 
 
 def test_the_camera_moves_the_carried_dream(dogs, photos, tmp_path):
     """One photo (a file as --input), a strong zoom: each frame's dream (frame - photo)
     matches the last frame's dream zoomed, not the last frame's dream as it was."""
-    spec = load_spec("morph", [*SMALL, "morph.hold=4", "morph.scale=1.3", "morph.blend=1"],
-                     input=str(photos[2]))
+    spec = load_spec(
+        "morph", [*SMALL, "morph.hold=4", "morph.scale=1.3", "morph.blend=1"], input=str(photos[2])
+    )
     render_frames(spec, dogs, tmp_path)
     photo = upright_photos()[2].astype(np.float32)  # 56 x 56: the frames keep its size
     dreams = [f - photo for f in frames_of(tmp_path, 4)]
     side, crop = 56, round(56 / 1.3)
     lo = (side - crop) // 2
     for before, after in zip(dreams, dreams[1:]):
-        zoomed = cv2.resize(before[lo:lo + crop, lo:lo + crop], (side, side),
-                            interpolation=cv2.INTER_CUBIC)
+        zoomed = cv2.resize(
+            before[lo : lo + crop, lo : lo + crop], (side, side), interpolation=cv2.INTER_CUBIC
+        )
         assert correlation(after, zoomed) > max(0.3, correlation(after, before) + 0.2)
     strength = [float(np.abs(d).mean()) for d in dreams[1:]]
     assert strength == sorted(strength)  # blend 1 keeps it all: the dream grows on the photo
 
 
-def test_a_list_of_photos_gives_the_folders_frames(dogs, photos, whole, tmp_path,
-                                                   monkeypatch):
+def test_a_list_of_photos_gives_the_folders_frames(dogs, photos, whole, tmp_path, monkeypatch):
     reference, _ = whole
     monkeypatch.chdir(photos[0].parent)  # relative names are made absolute when loaded
     spec = load_spec("morph", [*SMALL, f"morph.images={json.dumps(NAMES)}"])
@@ -270,8 +287,9 @@ def test_bad_photos_are_refused_in_one_line_naming_them(tmp_path, capsys):
     missing = ["--set", f'morph.images=["{folder / NAMES[0]}", "{tmp_path / "gone.jpg"}"]']
     assert "gone.jpg" in error_line(capsys, "morph", *missing)
 
-    assert "photo2.png" in error_line(capsys, "morph", "--input", str(folder / NAMES[1]),
-                                      "--set", "max_input_pixels=3000")
+    assert "photo2.png" in error_line(
+        capsys, "morph", "--input", str(folder / NAMES[1]), "--set", "max_input_pixels=3000"
+    )
     assert "morph.images" in error_line(capsys, "morph")  # no photos given at all
 
 
@@ -281,8 +299,9 @@ def test_bad_photos_are_refused_before_tensorflow_loads(tmp_path):
     folder = tmp_path / "photos"
     write_photos(folder)
     (folder / "photo3.png").write_text("a text file in disguise")
-    result, _, err = run_without_tensorflow_probe("render", "morph", "--input", str(folder),
-                                                  cwd=tmp_path)
+    result, _, err = run_without_tensorflow_probe(
+        "render", "morph", "--input", str(folder), cwd=tmp_path
+    )
     assert result == {"code": 2, "tensorflow": False, "keras": False}
     assert "photo3.png" in err and len(err.splitlines()) == 1
 
@@ -300,10 +319,17 @@ def test_the_preset_dry_runs_with_a_folder_and_reads_back(tmp_path, capsys, monk
 
 def test_identity_follows_what_decides_pixels(photos):
     base = spec_for(photos[0].parent)
-    assert base.frames_identity() == spec_for(photos[0].parent, "frames=7",
-                                              "zoom.scale=2").frames_identity()
-    for change in ("morph.hold=3", "morph.fade=1", 'morph.scale="0:(1), 9:(1.1)"',
-                   "morph.blend=0.5", "morph.color_coherence=true"):
+    assert (
+        base.frames_identity()
+        == spec_for(photos[0].parent, "frames=7", "zoom.scale=2").frames_identity()
+    )
+    for change in (
+        "morph.hold=3",
+        "morph.fade=1",
+        'morph.scale="0:(1), 9:(1.1)"',
+        "morph.blend=0.5",
+        "morph.color_coherence=true",
+    ):
         assert spec_for(photos[0].parent, change).frames_identity() != base.frames_identity()
     # morph's own table never reaches another mode's identity (their renders resume)
     zoom = load_spec("noise-zoom")

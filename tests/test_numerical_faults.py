@@ -11,19 +11,26 @@ import tensorflow as tf
 
 from renderer.engine.ascent import Ascent, AscentSettings
 from renderer.engine.dream import DreamSettings, dream
-from renderer.runtime.errors import DreamreelError
 from renderer.engine.numeric_faults import NumericalFault
+from renderer.runtime.errors import DreamreelError
 
-TINY = ["width=64", "height=64", "frames=5", "dream.steps=2", "zoom.first_steps=2",
-        "zoom.first_octaves=1", "output.gif=false"]
+TINY = [
+    "width=64",
+    "height=64",
+    "frames=5",
+    "dream.steps=2",
+    "zoom.first_steps=2",
+    "zoom.first_octaves=1",
+    "output.gif=false",
+]
 
 
 def _model_with(layer):
     """A one-layer DreamModel on a 4-channel conv, built in milliseconds, and its conv."""
     import keras
 
-    from renderer.models.zoo import DreamModel
     from renderer.models.preprocessing import get_preprocessing
+    from renderer.models.zoo import DreamModel
 
     image = keras.Input((None, None, 3))
     conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
@@ -105,8 +112,9 @@ def test_the_dream_names_the_octave_and_the_step_within_it(dogs, monkeypatch):
     _poison_step(monkeypatch, call=3, step=2, value=np.inf)
     with pytest.raises(NumericalFault) as fault:
         dream(image, dogs, settings, snapshot_every=2, on_snapshot=lambda snapshot: None)
-    assert str(fault.value) == ("octave 2, step 2: the loss became inf "
-                                "(try a smaller dream.step_size)")
+    assert str(fault.value) == (
+        "octave 2, step 2: the loss became inf (try a smaller dream.step_size)"
+    )
 
 
 def test_a_loss_measured_at_an_octave_end_is_checked_too(dogs, monkeypatch):
@@ -114,8 +122,11 @@ def test_a_loss_measured_at_an_octave_end_is_checked_too(dogs, monkeypatch):
 
     monkeypatch.setattr(ascent_module.Ascent, "loss", lambda self, image, weights=None: np.nan)
     with pytest.raises(NumericalFault, match="^octave 1, step 2: the loss became nan"):
-        dream(np.full((64, 64, 3), 128.0, np.float32), dogs,
-              DreamSettings(steps=2, octaves=1, tile_size=256))
+        dream(
+            np.full((64, 64, 3), 128.0, np.float32),
+            dogs,
+            DreamSettings(steps=2, octaves=1, tile_size=256),
+        )
 
 
 def test_a_step_size_beyond_float32_diverges_at_the_first_step_without_a_warning(dogs):
@@ -153,7 +164,8 @@ def test_a_render_stops_at_the_frame_whose_dream_went_nan(dogs, monkeypatch, tmp
     assert code == 2
     assert err.strip().splitlines() == [
         "dreamreel: error: frame 3, octave 1, step 2: the loss became nan; the frame was not "
-        "written (try a smaller dream.step_size)"]
+        "written (try a smaller dream.step_size)"
+    ]
     assert sorted(p.name for p in (out / "frames").iterdir()) == ["000001.png", "000002.png"]
     assert not [p for p in out.rglob("*") if p.suffix in (".mp4", ".gif", ".partial")]
     assert len((out / "losses.csv").read_text().splitlines()) == 1 + 2

@@ -10,19 +10,29 @@ import pytest
 import renderer
 from renderer.engine.ascent import Ascent, AscentSettings
 from renderer.engine.dream import DreamSettings, dream
-from renderer.runtime.errors import DreamreelError
 from renderer.engine.objective_graph import bind
-from renderer.engine.objectives import (Objective, channel, class_logit, guide, layer,
-                                 neuron, parse_objective, tv)
-from renderer.schedules.keyframes import parse_schedule
-from renderer.rendering.spec import load_spec
+from renderer.engine.objectives import (
+    Objective,
+    channel,
+    class_logit,
+    guide,
+    layer,
+    neuron,
+    parse_objective,
+    tv,
+)
 from renderer.engine.step_cache import compiled_ascent
+from renderer.rendering.guides import read_guides
+from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
+from renderer.schedules.keyframes import parse_schedule
 
 LAYER12, LAYER13 = "block_12_expand_relu", "block_13_expand_relu"
 EXAMPLE = f"layer:{LAYER13} + 0.5*channel:{LAYER12}:37 - 0.1*tv"
 
 
 # ------------------------------------------------------------------ values, text
+
 
 def test_text_form_parses_into_the_composed_value_and_prints_back():
     parsed = parse_objective(EXAMPLE)
@@ -44,8 +54,11 @@ def test_equal_terms_add_and_numbers_scale_every_term():
 def test_spaced_minus_is_an_operator_and_a_hyphen_inside_a_name_is_not():
     objective = parse_objective("guide:photos/my-dog.png - tv*0.2 + layer:mixed_7a-x")
     kinds = [(term.kind, term.layer, term.guide) for term in objective.terms]
-    assert kinds == [("guide", None, "photos/my-dog.png"), ("tv", None, None),
-                     ("layer", "mixed_7a-x", None)]
+    assert kinds == [
+        ("guide", None, "photos/my-dog.png"),
+        ("tv", None, None),
+        ("layer", "mixed_7a-x", None),
+    ]
     assert objective.weights() == [1.0, -0.2, 1.0]
     quoted = parse_objective(f'guide:{LAYER12}:"my dog.jpg" + 1e-3*class:golden_retriever')
     assert quoted.terms[0].layer == LAYER12 and quoted.terms[0].guide == "my dog.jpg"
@@ -54,19 +67,22 @@ def test_spaced_minus_is_an_operator_and_a_hyphen_inside_a_name_is_not():
     assert parse_objective("class:7").terms[0].key == 7
 
 
-@pytest.mark.parametrize("text, words", [
-    ("", "empty objective"),
-    ("layer:", "needs a value"),
-    ("foo:x", "unknown term 'foo'"),
-    ("__import__('os').system('x')", "unknown term"),
-    ("0.5*", "without a factor"),
-    ("layer:a + + layer:b", "column 11"),
-    ("layer:a * layer:b", "only a number may multiply"),
-    ("channel:a:x", "channel:LAYER:INDEX"),
-    ("layer:a -", "ends with an operator"),
-    ('guide:"unclosed', "quote is not closed"),
-    ("1e999*layer:a", "out of range"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("", "empty objective"),
+        ("layer:", "needs a value"),
+        ("foo:x", "unknown term 'foo'"),
+        ("__import__('os').system('x')", "unknown term"),
+        ("0.5*", "without a factor"),
+        ("layer:a + + layer:b", "column 11"),
+        ("layer:a * layer:b", "only a number may multiply"),
+        ("channel:a:x", "channel:LAYER:INDEX"),
+        ("layer:a -", "ends with an operator"),
+        ('guide:"unclosed', "quote is not closed"),
+        ("1e999*layer:a", "out of range"),
+    ],
+)
 def test_bad_text_is_one_line_naming_the_place(text, words):
     with pytest.raises(DreamreelError) as error:
         parse_objective(text)
@@ -130,6 +146,7 @@ def test_checks_before_tensorflow_name_the_bad_layer_and_guide(tmp_path):
 
 
 # ------------------------------------------------------------------ the engine
+
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
@@ -202,7 +219,12 @@ def test_a_guided_dream_moves_the_features_toward_the_guide(dogs, blobs, tmp_pat
         return float(f @ target / np.linalg.norm(f) / np.linalg.norm(target))
 
     settings = DreamSettings(steps=12, octaves=1, jitter=8)
-    guided = dream(blobs, dogs, settings, objective=bind(guide(str(path), LAYER13), dogs))
+    guided = dream(
+        blobs,
+        dogs,
+        settings,
+        objective=bind(guide(str(path), LAYER13), dogs, read_guides(guide(str(path), LAYER13))),
+    )
     plain = dream(blobs, dogs, settings, objective=bind(layer(LAYER13), dogs))
     assert similarity(guided.image) > similarity(blobs) + 0.01
     assert similarity(guided.image) > similarity(plain.image) + 0.01
@@ -243,10 +265,20 @@ def test_weights_that_follow_a_schedule_never_retrace(dogs, blobs):
 
 
 def test_a_render_records_its_objective_and_dreams_it(tmp_path, embedded_cache):
-    result = renderer.render("noise-zoom", out=tmp_path / "r", frames=2, width=96, height=96,
-                             overrides=[f'objective="channel:{LAYER12}:37 - 0.1*tv"',
-                                        "dream.steps=3", "zoom.first_steps=3",
-                                        "zoom.first_octaves=1", "dream.octaves=1"])
+    result = renderer.render(
+        "noise-zoom",
+        out=tmp_path / "r",
+        frames=2,
+        width=96,
+        height=96,
+        overrides=[
+            f'objective="channel:{LAYER12}:37 - 0.1*tv"',
+            "dream.steps=3",
+            "zoom.first_steps=3",
+            "zoom.first_octaves=1",
+            "dream.octaves=1",
+        ],
+    )
     import json
 
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
@@ -257,16 +289,19 @@ def test_a_render_records_its_objective_and_dreams_it(tmp_path, embedded_cache):
 def test_a_class_dream_makes_the_classifier_see_that_breed(embedded_cache, samples_dir):
     """The embedded classifier's probability of the breed, on a photo it never saw as a
     dog (a cat), rises from a few percent to near certainty."""
-    from renderer.models.class_labels import class_index, classifier_head
-    from renderer.media.images import read_image
-    from renderer.models.zoo import load_dream_model
     from renderer.engine.objectives import resolved_objective
+    from renderer.media.images import read_image
+    from renderer.models.class_labels import class_index, classifier_head
+    from renderer.models.zoo import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs", ["out_relu"])
     kernel, bias, head_layer = classifier_head("mobilenet_v2_dogs")
     assert head_layer == "out_relu"
-    photo = cv2.resize(read_image(samples_dir / "chelsea.jpg").astype(np.float32), (128, 96),
-                       interpolation=cv2.INTER_AREA)
+    photo = cv2.resize(
+        read_image(samples_dir / "chelsea.jpg").astype(np.float32),
+        (128, 96),
+        interpolation=cv2.INTER_AREA,
+    )
 
     def probability(image, index):
         pooled = features(model, image, "out_relu").mean(axis=(0, 1))
@@ -278,8 +313,9 @@ def test_a_class_dream_makes_the_classifier_see_that_breed(embedded_cache, sampl
     assert objective.terms[0].layer == "out_relu"
     index = class_index("mobilenet_v2_dogs", "golden_retriever")
     before = probability(photo, index)
-    dreamed = dream(photo, model, DreamSettings(steps=8, octaves=1, jitter=8),
-                    objective=bind(objective, model))
+    dreamed = dream(
+        photo, model, DreamSettings(steps=8, octaves=1, jitter=8), objective=bind(objective, model)
+    )
     assert before < 0.1 and probability(dreamed.image, index) > 0.9
 
 
@@ -295,17 +331,22 @@ def test_an_unknown_breed_is_one_line_with_the_closest_names(embedded_cache):
 def test_guide_match_is_googles_matching_and_its_loss_rises(dogs, blobs, tmp_path):
     path = tmp_path / "guide.png"
     rng = np.random.default_rng(4)
-    cv2.imwrite(str(path), cv2.resize(rng.integers(0, 255, (6, 6, 3), np.uint8), (96, 96),
-                                      interpolation=cv2.INTER_NEAREST))
+    cv2.imwrite(
+        str(path),
+        cv2.resize(
+            rng.integers(0, 255, (6, 6, 3), np.uint8), (96, 96), interpolation=cv2.INTER_NEAREST
+        ),
+    )
     objective = parse_objective(f"guide_match:{LAYER13}:{path} - 0.1*tv")
     assert objective.terms[0].kind == "guide_match" and str(objective).startswith("guide_match:")
-    bound = bind(objective, dogs)
+    bound = bind(objective, dogs, read_guides(objective))
     guide_rows = bound.plans[0].features
     assert guide_rows.shape == (36, 576)  # 96 px at stride 16: one row per guide position
     x = dogs.preprocessing.to_model(blobs)
     a = features(dogs, blobs, LAYER13).reshape(-1, 576)
     by_hand = (a @ guide_rows.T).max(axis=1).mean() - 0.1 * (
-        np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean())
+        np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean()
+    )
     ascent = Ascent(dogs, AscentSettings(tile_size=512), bound)
     assert ascent.loss(x) == pytest.approx(by_hand, rel=1e-4)
     result = dream(blobs, dogs, DreamSettings(steps=8, octaves=1, jitter=0), objective=bound)
@@ -323,11 +364,23 @@ def test_a_label_shows_the_frames_weights_for_captions():
 def test_progress_frames_carry_the_objective_on_top(tmp_path, embedded_cache):
     from renderer.media.images import read_image
 
-    common = ["width=96", "height=96", "dream.steps=2", "dream.octaves=1", "progress.every=2",
-              "output.gif=false", "output.mp4=false"]
+    common = [
+        "width=96",
+        "height=96",
+        "dream.steps=2",
+        "dream.octaves=1",
+        "progress.every=2",
+        "output.gif=false",
+        "output.mp4=false",
+    ]
     plain = renderer.render("progress", out=tmp_path / "plain", overrides=common)
-    steered = renderer.render("progress", out=tmp_path / "steered",
-                              overrides=[*common, f'objective="channel:{LAYER12}:37"'])
-    top = [read_image(sorted((r.out_dir / "frames").glob("*.png"))[0])[:12].astype(float)
-           for r in (plain, steered)]
+    steered = renderer.render(
+        "progress",
+        out=tmp_path / "steered",
+        overrides=[*common, f'objective="channel:{LAYER12}:37"'],
+    )
+    top = [
+        read_image(sorted((r.out_dir / "frames").glob("*.png"))[0])[:12].astype(float)
+        for r in (plain, steered)
+    ]
     assert top[1].mean() < 0.8 * top[0].mean()  # the dark band with the objective's text

@@ -12,9 +12,14 @@ import pytest
 from PIL import Image
 
 from renderer.imaging.contact_sheet import contact_sheet
-from renderer.runtime.atomic_files import remove_partial_files, write_csv_atomic, write_json_atomic, write_text_atomic
-from renderer.media.images import even_size, read_image, write_image_atomic
 from renderer.media import AudioSource, open_video, probe, write_gif, write_mp4
+from renderer.media.images import even_size, read_image, write_image_atomic
+from renderer.runtime.atomic_files import (
+    remove_partial_files,
+    write_csv_atomic,
+    write_json_atomic,
+    write_text_atomic,
+)
 from renderer.runtime.errors import DreamreelError
 
 

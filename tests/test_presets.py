@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer.runtime.errors import DreamreelError
-
 from renderer.rendering.spec import load_spec, preset_names
+from renderer.runtime.errors import DreamreelError
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {"noise-zoom", "zoom-hd", "progress", "inception-classic", "video-dream", "video-quick"}
@@ -40,13 +39,47 @@ def test_presets_are_found_from_an_installed_wheel(tmp_path):
     """Build the wheel, install it without the checkout, list presets from elsewhere."""
     pytest.importorskip("setuptools")  # --no-build-isolation builds with the venv's own
     wheels, site = tmp_path / "wheels", tmp_path / "site"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps",
-                    "--no-build-isolation", str(ROOT), "-w", str(wheels)], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target",
-                    str(site), *map(str, wheels.glob("*.whl"))], check=True)
-    code = "from renderer.rendering.spec import preset_names, presets_dir; print(presets_dir(), preset_names())"
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env={"PYTHONPATH": str(site)},
-                         capture_output=True, text=True, check=True).stdout
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            str(ROOT),
+            "-w",
+            str(wheels),
+        ],
+        check=True,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            str(site),
+            *map(str, wheels.glob("*.whl")),
+        ],
+        check=True,
+    )
+    code = (
+        "from renderer.rendering.spec import preset_names, presets_dir; "
+        "print(presets_dir(), preset_names())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert str(site) in out
     for name in SHIPPED:
         assert f"'{name}'" in out

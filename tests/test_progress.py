@@ -10,14 +10,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.rendering.frame_loop import render_frames
 from renderer.media import probe as probe_video
 from renderer.media.images import read_image
+from renderer.rendering.frame_loop import render_frames
 from renderer.rendering.spec import load_spec
 
-
-SMALL = ["width=192", "dream.steps=6", "dream.octaves=2", "progress.every=3", "fps=5",
-         "output.hold_last=0.4"]
+SMALL = [
+    "width=192",
+    "dream.steps=6",
+    "dream.octaves=2",
+    "progress.every=3",
+    "fps=5",
+    "output.hold_last=0.4",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +38,7 @@ def rendered(dogs, samples_dir, tmp_path_factory):
     model = dogs
     out = tmp_path_factory.mktemp("progress")
     calls = []
-    result = render_frames(spec, model, out,
-                           progress=lambda done, total, loss: calls.append(done))
+    result = render_frames(spec, model, out, progress=lambda done, total, loss: calls.append(done))
     return spec, result, out, calls
 
 
@@ -53,6 +57,7 @@ def test_caption_is_drawn_on_the_frame(rendered, samples_dir):
     first = read_image(out / "frames" / "000001.png").astype(float)
     source = read_image(samples_dir / "coffee.jpg")
     import cv2
+
     source = cv2.resize(source, (192, 128), interpolation=cv2.INTER_AREA).astype(float)
     top_diff = np.abs(first[:40] - source[:40]).mean()
     bottom_diff = np.abs(first[-12:] - source[-12:]).mean()
@@ -106,7 +111,8 @@ def _frames_bytes(out):
 
 @pytest.mark.parametrize("lose_checkpoint", [False, True])
 def test_an_interrupted_progress_render_resumes_to_the_same_frames(
-        rendered, dogs, samples_dir, tmp_path, lose_checkpoint):
+    rendered, dogs, samples_dir, tmp_path, lose_checkpoint
+):
     spec, result, out, _ = rendered
 
     def stop_after_three(done, total, loss):
@@ -138,5 +144,7 @@ def test_dreamreel_stitch_rebuilds_a_progress_render(rendered, tmp_path):
     (copy / "progress.mp4").unlink()
     (copy / "progress.gif").unlink()
     assert main(["stitch", str(copy)]) == 0
-    assert probe_video(copy / "progress.mp4")["frames"] == probe_video(out / "progress.mp4")["frames"]
+    assert (
+        probe_video(copy / "progress.mp4")["frames"] == probe_video(out / "progress.mp4")["frames"]
+    )
     assert Image.open(copy / "progress.gif").n_frames == result.frames

@@ -9,17 +9,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from renderer.runtime.errors import DreamreelError
-from renderer.store.frame_store import CHECKPOINTS_DIR, FRAMES_DIR, LOSSES_CSV, FrameStore
-from renderer.schedules.keyframes import INTERPOLATIONS, parse_schedule
 from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
+from renderer.schedules.keyframes import INTERPOLATIONS, parse_schedule
+from renderer.store.frame_store import CHECKPOINTS_DIR, FRAMES_DIR, LOSSES_CSV, FrameStore
 
 # ---------------------------------------------------------------- schedules
 
 frames = st.integers(min_value=0, max_value=100_000)
 values = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 keyframes = st.dictionaries(frames, values, min_size=1, max_size=8).map(
-    lambda table: sorted(table.items()))
+    lambda table: sorted(table.items())
+)
 
 
 def schedule_text(pairs, spaces: str = "") -> str:
@@ -28,8 +29,7 @@ def schedule_text(pairs, spaces: str = "") -> str:
 
 @given(keyframes, st.sampled_from(INTERPOLATIONS), st.sampled_from(["", " ", "  "]))
 def test_a_schedule_text_reads_back_its_keyframes(pairs, interpolation, spaces):
-    schedule = parse_schedule(schedule_text(pairs, spaces), key="k",
-                              interpolation=interpolation)
+    schedule = parse_schedule(schedule_text(pairs, spaces), key="k", interpolation=interpolation)
     assert list(schedule.keyframes) == pairs
     for frame, value in pairs:
         assert schedule(frame) == value
@@ -57,8 +57,10 @@ def test_any_text_is_a_schedule_or_one_clear_error(text):
         assert all(np.isfinite(value) for _, value in schedule.keyframes)
 
 
-@given(st.text(alphabet=string.ascii_letters + string.digits + "_(). *+-/'\"[]:,=<>%", max_size=30),
-       st.booleans())
+@given(
+    st.text(alphabet=string.ascii_letters + string.digits + "_(). *+-/'\"[]:,=<>%", max_size=30),
+    st.booleans(),
+)
 def test_nothing_in_a_schedule_is_ever_executed(code, audio):
     """Any value text is a schedule of finite numbers or one clean line; the parser makes
     a syntax tree at most (compile's PyCF_ONLY_AST, what ast.parse does), never code."""
@@ -77,9 +79,11 @@ def test_nothing_in_a_schedule_is_ever_executed(code, audio):
         return real_compile(source, filename, mode, flags, *args, **kwargs)
 
     text = f"{'audio: ' if audio else ''}0:({code})"
-    with mock.patch.object(builtins, "eval", forbidden), \
-            mock.patch.object(builtins, "exec", forbidden), \
-            mock.patch.object(builtins, "compile", syntax_tree_only):
+    with (
+        mock.patch.object(builtins, "eval", forbidden),
+        mock.patch.object(builtins, "exec", forbidden),
+        mock.patch.object(builtins, "compile", syntax_tree_only),
+    ):
         try:
             schedule = parse_schedule(text, key="k", fps=12.0)
             values = schedule.values(3)
@@ -110,8 +114,14 @@ def _toml(value) -> str:
     return repr(value)
 
 
-@given(st.lists(st.sampled_from(sorted(_VALID)).flatmap(
-    lambda key: st.tuples(st.just(key), _VALID[key][0])), max_size=6))
+@given(
+    st.lists(
+        st.sampled_from(sorted(_VALID)).flatmap(
+            lambda key: st.tuples(st.just(key), _VALID[key][0])
+        ),
+        max_size=6,
+    )
+)
 def test_overrides_set_their_keys_and_the_last_one_wins(items):
     spec = load_spec("noise-zoom", [f"{key}={_toml(value)}" for key, value in items])
     last = dict(items)
@@ -122,8 +132,9 @@ def test_overrides_set_their_keys_and_the_last_one_wins(items):
         assert isinstance(read(spec), bool) == isinstance(expected, bool)
 
 
-override_text = st.text(alphabet=string.ascii_letters + string.digits + "._=-+:()[]{}\"' ,",
-                        max_size=40)
+override_text = st.text(
+    alphabet=string.ascii_letters + string.digits + "._=-+:()[]{}\"' ,", max_size=40
+)
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
@@ -137,8 +148,10 @@ def test_any_override_is_applied_or_refused_in_one_line(items):
         assert spec.mode == "zoom"
 
 
-@given(st.sampled_from(["dream.step", "dreams.steps", "zoom.scal", "frame", "output.giff"]),
-       st.integers(1, 9))
+@given(
+    st.sampled_from(["dream.step", "dreams.steps", "zoom.scal", "frame", "output.giff"]),
+    st.integers(1, 9),
+)
 def test_a_misspelt_key_names_the_right_one(key, value):
     with pytest.raises(DreamreelError, match="did you mean"):
         load_spec("noise-zoom", [f"{key}={value}"])
@@ -163,8 +176,15 @@ def _image(index: int, stale: int = 0) -> np.ndarray:
 
 
 def _write(store: FrameStore, index: int) -> None:
-    store.write_frame(index, _image(index), octave_losses=[index + 0.5], final_loss=index + 1.25,
-                      seconds=0.5, steps=3, checkpoint={"state": np.full(3, index, np.int64)})
+    store.write_frame(
+        index,
+        _image(index),
+        octave_losses=[index + 0.5],
+        final_loss=index + 1.25,
+        seconds=0.5,
+        steps=3,
+        checkpoint={"state": np.full(3, index, np.int64)},
+    )
 
 
 def _render(out, count: int, start: int = 0) -> FrameStore:
@@ -180,21 +200,26 @@ def _snapshot(out) -> dict:
     return {str(p.relative_to(out)): p.read_bytes() for p in files}
 
 
-kills = st.fixed_dictionaries({
-    "count": st.integers(1, 6),
-    # How much of the final losses.csv a kill left: any prefix (the log only grows).
-    "log_fraction": st.floats(0.0, 1.0),
-    # Frames without a row: their PNG may be there (written just before the kill, or
-    # left by an earlier run), with the right pixels or stale ones; likewise checkpoints.
-    "unlogged_png": st.lists(st.sampled_from(["none", "right", "stale"]), min_size=6, max_size=6),
-    "unlogged_checkpoint": st.lists(st.booleans(), min_size=6, max_size=6),
-    "older_checkpoints_kept": st.booleans(),  # killed before deleting the older ones
-    "partial_files": st.lists(st.sampled_from([FRAMES_DIR, CHECKPOINTS_DIR, "."]), max_size=3),
-})
+kills = st.fixed_dictionaries(
+    {
+        "count": st.integers(1, 6),
+        # How much of the final losses.csv a kill left: any prefix (the log only grows).
+        "log_fraction": st.floats(0.0, 1.0),
+        # Frames without a row: their PNG may be there (written just before the kill, or
+        # left by an earlier run), with the right pixels or stale ones; likewise checkpoints.
+        "unlogged_png": st.lists(
+            st.sampled_from(["none", "right", "stale"]), min_size=6, max_size=6
+        ),
+        "unlogged_checkpoint": st.lists(st.booleans(), min_size=6, max_size=6),
+        "older_checkpoints_kept": st.booleans(),  # killed before deleting the older ones
+        "partial_files": st.lists(st.sampled_from([FRAMES_DIR, CHECKPOINTS_DIR, "."]), max_size=3),
+    }
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(kill=kills)
 def test_a_killed_store_resumes_into_the_right_frames_only(tmp_path_factory, kill):
     count = kill["count"]
@@ -256,8 +281,9 @@ _render(sys.argv[1], 200)
 """
 
 
-@settings(max_examples=8, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(delay=st.floats(0.0, 0.6))  # 200 frames take ~0.65 s here
 def test_a_store_killed_for_real_resumes_into_the_right_frames_only(tmp_path_factory, delay):
     import os
@@ -269,9 +295,12 @@ def test_a_store_killed_for_real_resumes_into_the_right_frames_only(tmp_path_fac
 
     out = tmp_path_factory.mktemp("sigkill")
     tests_dir = str(Path(__file__).parent)
-    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(out), tests_dir],
-                              env={**os.environ, "PYTHONPATH": str(Path(tests_dir).parent)},
-                              stdout=subprocess.PIPE, text=True)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(out), tests_dir],
+        env={**os.environ, "PYTHONPATH": str(Path(tests_dir).parent)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert writer.stdout.readline() == "writing\n"  # imports done: the kill lands in writes
     time.sleep(delay)
     writer.send_signal(signal.SIGKILL)

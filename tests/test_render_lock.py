@@ -10,16 +10,22 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from helpers import set_args, start_render, wait_for_frames
+
 from renderer.cli.main import main
 from renderer.store.render_lock import LOCK_NAME, FolderBusy, render_lock
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="flock is POSIX")
 
 REPO = Path(__file__).resolve().parent.parent
-TINY = ["width=64", "height=64", "dream.steps=2", "zoom.first_steps=2", "zoom.first_octaves=1",
-        "output.gif=false"]
+TINY = [
+    "width=64",
+    "height=64",
+    "dream.steps=2",
+    "zoom.first_steps=2",
+    "zoom.first_octaves=1",
+    "output.gif=false",
+]
 
 # Another process holding the folder's lock until its stdin closes.
 HOLDER = """
@@ -32,8 +38,13 @@ with render_lock(sys.argv[1], purpose=sys.argv[2]):
 
 
 def _hold_lock(folder: Path, purpose: str = "render") -> subprocess.Popen:
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder), purpose], cwd=REPO,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(folder), purpose],
+        cwd=REPO,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     return holder
 
@@ -65,8 +76,11 @@ def test_a_folder_locked_by_another_process_is_refused_naming_its_pid(tmp_path, 
 def test_a_stitch_running_keeps_a_render_out_and_says_so(tmp_path):
     holder = _hold_lock(tmp_path, purpose="stitch")
     try:
-        with pytest.raises(FolderBusy, match=rf"is being stitched by another dreamreel "
-                                             rf"\(pid {holder.pid}, started "):
+        with pytest.raises(
+            FolderBusy,
+            match=rf"is being stitched by another dreamreel "
+            rf"\(pid {holder.pid}, started ",
+        ):
             with render_lock(tmp_path):
                 pass
     finally:
@@ -79,14 +93,21 @@ def test_a_lock_held_twice_in_one_process_is_reentrant(tmp_path):
         with render_lock(tmp_path):
             pass
         assert (tmp_path / LOCK_NAME).is_file()  # still held by the outer one
-        holder = subprocess.run([sys.executable, "-c", HOLDER, str(tmp_path), "render"], cwd=REPO,
-                                input="", capture_output=True, text=True, timeout=60)
+        holder = subprocess.run(
+            [sys.executable, "-c", HOLDER, str(tmp_path), "render"],
+            cwd=REPO,
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert f"pid {os.getpid()}" in holder.stderr
     assert not (tmp_path / LOCK_NAME).exists()
 
 
 def test_a_running_render_keeps_others_out_and_a_killed_one_leaves_no_stale_lock(
-        tmp_path, capsys, embedded_cache):
+    tmp_path, capsys, embedded_cache
+):
     """A real render in a child process: a second render and a stitch into its folder
     refuse; SIGKILL (no cleanup at all) frees the folder for the next render."""
     out = tmp_path / "render"
@@ -94,10 +115,13 @@ def test_a_running_render_keeps_others_out_and_a_killed_one_leaves_no_stale_lock
     child = start_render(out, *args)
     try:
         wait_for_frames(child, out, 1)
-        line = _one_line(main(["render", *args, "--out", str(out), "--quiet"]),
-                         capsys.readouterr().err)
-        assert line.startswith(f"dreamreel: error: '{out}' is being rendered by another "
-                               f"dreamreel (pid {child.pid}, started ")
+        line = _one_line(
+            main(["render", *args, "--out", str(out), "--quiet"]), capsys.readouterr().err
+        )
+        assert line.startswith(
+            f"dreamreel: error: '{out}' is being rendered by another "
+            f"dreamreel (pid {child.pid}, started "
+        )
         line = _one_line(main(["stitch", str(out)]), capsys.readouterr().err)
         assert f"(pid {child.pid}," in line
         assert child.poll() is None  # neither disturbed the running render
@@ -109,5 +133,4 @@ def test_a_running_render_keeps_others_out_and_a_killed_one_leaves_no_stale_lock
     with render_lock(out):  # ...but not the lock
         pass
     small = set_args([*TINY, "frames=3"])
-    assert main(["render", "noise-zoom", *small, "--out", str(out), "--quiet",
-                 "--restart"]) == 0
+    assert main(["render", "noise-zoom", *small, "--out", str(out), "--quiet", "--restart"]) == 0

@@ -26,10 +26,21 @@ def one_line_error(value, **kwargs) -> str:
 
 # --- constants ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, expected", [
-    (1.04, 1.04), (2, 2.0), (0, 0.0), (-3.5, -3.5),
-    ("1.04", 1.04), (" 7 ", 7.0), ("-1e-3", -0.001), ("+.5", 0.5), ("(1.5)", 1.5),
-])
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (1.04, 1.04),
+        (2, 2.0),
+        (0, 0.0),
+        (-3.5, -3.5),
+        ("1.04", 1.04),
+        (" 7 ", 7.0),
+        ("-1e-3", -0.001),
+        ("+.5", 0.5),
+        ("(1.5)", 1.5),
+    ],
+)
 def test_numbers_and_numeric_strings_are_constants(value, expected):
     s = schedule(value)
     assert s.keyframes == ((0, expected),)
@@ -46,15 +57,19 @@ def test_a_schedule_with_equal_values_is_constant_and_a_changing_one_is_not():
 
 # --- parsing -----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "0:(1.0), 60:(1.04)",
-    "0:(1.0),60:(1.04)",
-    "  0 : ( 1.0 ) ,\n 60 :\t(1.04)  ",
-    "0: 1.0, 60: 1.04",
-    "0:1, 60:(1.04),",
-    "0:(1.0), 60:(104e-2)",
-    "0:(1.0), 60:(1.04E0) , ",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0:(1.0), 60:(1.04)",
+        "0:(1.0),60:(1.04)",
+        "  0 : ( 1.0 ) ,\n 60 :\t(1.04)  ",
+        "0: 1.0, 60: 1.04",
+        "0:1, 60:(1.04),",
+        "0:(1.0), 60:(104e-2)",
+        "0:(1.0), 60:(1.04E0) , ",
+    ],
+)
 def test_accepted_spellings(text):
     assert schedule(text).keyframes == ((0, 1.0), (60, 1.04))
 
@@ -80,13 +95,14 @@ def test_first_keyframe_need_not_be_frame_zero():
 
 # --- linear interpolation ----------------------------------------------------------------
 
+
 def test_linear_between_and_outside_keyframes():
     s = schedule("10:(0), 20:(10), 40:(0)")
     assert s.values(45) == (
-        [0.0] * 11                                   # held before/at the first keyframe
-        + [float(v) for v in range(1, 11)]           # 11..20 climb by 1
-        + [10 - 0.5 * i for i in range(1, 21)]       # 21..40 fall by 0.5
-        + [0.0] * 4                                  # held after the last
+        [0.0] * 11  # held before/at the first keyframe
+        + [float(v) for v in range(1, 11)]  # 11..20 climb by 1
+        + [10 - 0.5 * i for i in range(1, 21)]  # 21..40 fall by 0.5
+        + [0.0] * 4  # held after the last
     )
     assert s(-5) == 0.0
     assert s(1000) == 0.0
@@ -170,7 +186,8 @@ def test_smooth_has_no_kink_at_interior_keyframes():
         assert left == pytest.approx(right, rel=1e-2, abs=1e-3)
     linear = schedule("0:(0), 10:(2), 20:(3), 40:(10)")
     assert (linear(10) - linear(10 - eps)) / eps != pytest.approx(
-        (linear(10 + eps) - linear(10)) / eps, rel=1e-2)
+        (linear(10 + eps) - linear(10)) / eps, rel=1e-2
+    )
 
 
 def test_unknown_interpolation_is_an_error():
@@ -182,11 +199,15 @@ def test_unknown_interpolation_is_an_error():
 
 # --- round trip --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("text", [
-    "0:(1.0), 60:(1.04)",
-    "5:(-0.001), 0:(1e-07), 100:(12345.678), 7:(1e+20)",
-    "3",
-])
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0:(1.0), 60:(1.04)",
+        "5:(-0.001), 0:(1e-07), 100:(12345.678), 7:(1e+20)",
+        "3",
+    ],
+)
 def test_round_trip_through_str(text):
     s = schedule(text, "smooth")
     again = parse_schedule(str(s), key=KEY, interpolation="smooth")
@@ -204,41 +225,48 @@ def test_a_schedule_passed_in_is_rekeyed():
     assert parse_schedule(s, key=KEY) is s
     other = parse_schedule(s, key="zoom.rotation", interpolation="smooth")
     assert (other.key, other.interpolation, other.keyframes) == (
-        "zoom.rotation", "smooth", s.keyframes)
+        "zoom.rotation",
+        "smooth",
+        s.keyframes,
+    )
 
 
 # --- errors ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, at", [
-    ("", None),
-    ("   ", None),
-    ("0:(1.0), 0:(2.0)", "frame 0"),                       # duplicate frame
-    ("0:(1), 10:(2), 10 : 3", "frame 10"),                 # duplicate after spacing
-    ("0:(1.0), 60:1.0x", '"1.0x"'),                        # non-numeric value
-    ("0:(1e999)", "1e999"),                                # not finite
-    ("0:(1.0), 60", '"60"'),
-    ("0:(1.0) 60:(1.04)", '"60:(1.04)"'),                  # missing comma
-    ("0:(1.0) x, 60:(1.04)", '"x"'),                       # garbage between entries
-    ("0:(1.0)x", '"x"'),
-    ("0:(1.0); 60:(1.04)", "60:(1.04)"),
-    ("0:(1.0),, 60:(1.04)", '","'),                        # empty entry
-    (", 0:(1.0)", '","'),
-    ("0:(1.0),,", '","'),
-    ("-5:(1.0)", '"-5"'),                                  # negative frame
-    ("1.5:(1.0)", '"1.5"'),                                # fractional frame
-    (":(1.0)", None),
-    ("0:", None),
-    ("0:()", None),
-    ("0:(1.0", None),
-    ("hello", '"hello"'),                                  # a bare word
-    ("0:(1.0),\n60:(1.04)\nx", None),                      # newlines in the text
-    (True, "bool"),
-    (False, "bool"),
-    (None, None),
-    ([0, 1.0], None),
-    (float("nan"), None),
-    (float("inf"), None),
-])
+
+@pytest.mark.parametrize(
+    "value, at",
+    [
+        ("", None),
+        ("   ", None),
+        ("0:(1.0), 0:(2.0)", "frame 0"),  # duplicate frame
+        ("0:(1), 10:(2), 10 : 3", "frame 10"),  # duplicate after spacing
+        ("0:(1.0), 60:1.0x", '"1.0x"'),  # non-numeric value
+        ("0:(1e999)", "1e999"),  # not finite
+        ("0:(1.0), 60", '"60"'),
+        ("0:(1.0) 60:(1.04)", '"60:(1.04)"'),  # missing comma
+        ("0:(1.0) x, 60:(1.04)", '"x"'),  # garbage between entries
+        ("0:(1.0)x", '"x"'),
+        ("0:(1.0); 60:(1.04)", "60:(1.04)"),
+        ("0:(1.0),, 60:(1.04)", '","'),  # empty entry
+        (", 0:(1.0)", '","'),
+        ("0:(1.0),,", '","'),
+        ("-5:(1.0)", '"-5"'),  # negative frame
+        ("1.5:(1.0)", '"1.5"'),  # fractional frame
+        (":(1.0)", None),
+        ("0:", None),
+        ("0:()", None),
+        ("0:(1.0", None),
+        ("hello", '"hello"'),  # a bare word
+        ("0:(1.0),\n60:(1.04)\nx", None),  # newlines in the text
+        (True, "bool"),
+        (False, "bool"),
+        (None, None),
+        ([0, 1.0], None),
+        (float("nan"), None),
+        (float("inf"), None),
+    ],
+)
 def test_malformed_input_is_a_one_line_error_naming_the_key(value, at):
     message = one_line_error(value)
     if at is not None:
@@ -259,24 +287,30 @@ def test_long_schedules_are_cut_in_messages():
     assert '"oops"' in message and len(message) < 400
 
 
-@pytest.mark.parametrize("text, at", [
-    ("0:(abc)", "'abc' at column 4"),                      # names outside the whitelist
-    ("0:(nan)", "'nan' at column 4"),
-    ("60 (1.04)", "'60' at column 1"),                     # a number called: missing ':'
-])
+@pytest.mark.parametrize(
+    "text, at",
+    [
+        ("0:(abc)", "'abc' at column 4"),  # names outside the whitelist
+        ("0:(nan)", "'nan' at column 4"),
+        ("60 (1.04)", "'60' at column 1"),  # a number called: missing ':'
+    ],
+)
 def test_unknown_names_are_refused_with_their_column(text, at):
     message = one_line_error(text)
     assert at in message and f'of "{text}"' in message, message
 
 
-@pytest.mark.parametrize("text", [
-    "0:(__import__('os'))",
-    "0:(__import__('os').system('echo pwned'))",
-    "__import__('os')",
-    "0:(exec('x=1'))",
-    "0:(lambda: 1)",
-    "0:(1 if True else 2)",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "0:(__import__('os'))",
+        "0:(__import__('os').system('echo pwned'))",
+        "__import__('os')",
+        "0:(exec('x=1'))",
+        "0:(lambda: 1)",
+        "0:(1 if True else 2)",
+    ],
+)
 def test_values_are_never_evaluated(text, monkeypatch):
     """Expressions are parsed into a syntax tree (compile's PyCF_ONLY_AST, what ast.parse
     does) and walked on a whitelist; nothing is ever compiled to code or run."""

@@ -9,15 +9,24 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from renderer.runtime.errors import DreamreelError
 from renderer.media import probe as probe_video
 from renderer.media.images import read_image
 from renderer.rendering.frame_loop import frame_seed, render_frames
 from renderer.rendering.spec import load_spec
+from renderer.runtime.errors import DreamreelError
 
 FRAMES = 5
-SMALL = ["width=96", "height=96", f"frames={FRAMES}", "fps=10", "dream.steps=3",
-         "zoom.first_steps=4", "zoom.first_octaves=1", "zoom.scale=1.25", "output.gif_max_side=96"]
+SMALL = [
+    "width=96",
+    "height=96",
+    f"frames={FRAMES}",
+    "fps=10",
+    "dream.steps=3",
+    "zoom.first_steps=4",
+    "zoom.first_octaves=1",
+    "zoom.scale=1.25",
+    "output.gif_max_side=96",
+]
 
 
 def small_spec(*extra: str):
@@ -60,13 +69,15 @@ def test_frames_really_zoom(uninterrupted):
     """A centre crop of frame t, scaled up by the zoom, matches frame t+1 far better
     than frame t+1 matches anything unrelated."""
     out, _ = uninterrupted
-    frames = [read_image(out / "frames" / f"{i:06d}.png").astype(np.float32)
-              for i in range(1, FRAMES + 1)]
+    frames = [
+        read_image(out / "frames" / f"{i:06d}.png").astype(np.float32) for i in range(1, FRAMES + 1)
+    ]
     size, crop = 96, round(96 / 1.25)
     lo = (size - crop) // 2
     for before, after in zip(frames[1:], frames[2:]):
-        zoomed = cv2.resize(before[lo:lo + crop, lo:lo + crop], (size, size),
-                            interpolation=cv2.INTER_CUBIC)
+        zoomed = cv2.resize(
+            before[lo : lo + crop, lo : lo + crop], (size, size), interpolation=cv2.INTER_CUBIC
+        )
         matched = np.abs(zoomed - after).mean()
         unrelated = np.abs(np.flipud(before) - after).mean()
         assert matched < 0.6 * unrelated
@@ -112,8 +123,7 @@ def test_a_changed_spec_refuses_to_resume_unless_restarted(dogs, uninterrupted, 
     render_frames(small_spec("frames=2"), dogs, tmp_path)
     with pytest.raises(DreamreelError, match=r"zoom\.scale.*--restart"):
         render_frames(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path)
-    result = render_frames(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path,
-                              restart=True)
+    result = render_frames(small_spec("frames=2", "zoom.scale=1.1"), dogs, tmp_path, restart=True)
     assert result.rendered == 2
 
 
@@ -122,8 +132,9 @@ def test_frame_seeds_differ_per_frame_and_render():
     assert len(seeds) == 100 and frame_seed(1, 0) != frame_seed(0, 0)
 
 
-def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterrupted,
-                                                                  tmp_path, samples_dir):
+def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(
+    dogs, uninterrupted, tmp_path, samples_dir
+):
     """The real CLI in a child process, killed without warning mid-render."""
     from helpers import set_args, signal_render_after
 
@@ -132,8 +143,9 @@ def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterru
     many = 40
     whole = tmp_path / "whole"
     render_frames(small_spec(f"frames={many}"), dogs, whole)
-    signal_render_after(tmp_path, ["noise-zoom", *set_args(SMALL), "--set", f"frames={many}"],
-                        frames=2)
+    signal_render_after(
+        tmp_path, ["noise-zoom", *set_args(SMALL), "--set", f"frames={many}"], frames=2
+    )
     result = render_frames(small_spec(f"frames={many}"), dogs, tmp_path)
     assert 0 < result.rendered < many
     assert frame_bytes(tmp_path, many) == frame_bytes(whole, many)
@@ -141,7 +153,7 @@ def test_a_render_killed_with_sigkill_resumes_to_the_same_frames(dogs, uninterru
 
 
 def test_an_auto_tile_size_is_kept_for_the_whole_render_folder(dogs, tmp_path, monkeypatch):
-    """"auto" follows the machine's memory: resolved once, recorded, and reused when the
+    """ "auto" follows the machine's memory: resolved once, recorded, and reused when the
     render resumes or extends on a machine with other memory (tiles move pixels)."""
     import renderer.engine.dream
     import renderer.rendering.frame_loop
@@ -152,9 +164,13 @@ def test_an_auto_tile_size_is_kept_for_the_whole_render_folder(dogs, tmp_path, m
     used = []
     monkeypatch.setattr(renderer.engine.dream, "auto_tile_size", lambda *a, **k: first + 64)
     real_dream = renderer.rendering.frame_loop.dream
-    monkeypatch.setattr(renderer.rendering.frame_loop, "dream",
-                        lambda image, model, settings, **kw: used.append(settings.tile_size)
-                        or real_dream(image, model, settings, **kw))
+    monkeypatch.setattr(
+        renderer.rendering.frame_loop,
+        "dream",
+        lambda image, model, settings, **kw: (
+            used.append(settings.tile_size) or real_dream(image, model, settings, **kw)
+        ),
+    )
     render_frames(small_spec("frames=3"), dogs, tmp_path)  # "another machine" extends it
     assert used == [first]
     assert json.loads((tmp_path / "manifest.json").read_text())["tile_size"] == first
@@ -173,8 +189,9 @@ def rows_without_seconds(out):
         return [{k: v for k, v in row.items() if k != "seconds"} for row in csv.DictReader(f)]
 
 
-def test_the_sequential_loop_gives_byte_identical_frames_logs_and_outputs(dogs, uninterrupted,
-                                                                         tmp_path):
+def test_the_sequential_loop_gives_byte_identical_frames_logs_and_outputs(
+    dogs, uninterrupted, tmp_path
+):
     """pipeline = false is the reference: the threads change when work runs, not what
     it computes. Both encode the MP4 and GIF as frames come: the same bytes."""
     whole, piped = uninterrupted
@@ -190,7 +207,8 @@ def test_the_sequential_loop_gives_byte_identical_frames_logs_and_outputs(dogs, 
 
 
 def test_a_pipelined_render_resumed_without_the_pipeline_gives_the_same_frames(
-        dogs, uninterrupted, tmp_path):
+    dogs, uninterrupted, tmp_path
+):
     whole, _ = uninterrupted
 
     def interrupt_after_three(done, total, loss):
@@ -208,8 +226,9 @@ def test_a_pipelined_render_resumed_without_the_pipeline_gives_the_same_frames(
     assert (tmp_path / "zoom.mp4").read_bytes() == (whole / "zoom.mp4").read_bytes()
 
 
-def test_a_write_that_fails_behind_the_dream_stops_the_render_cleanly(dogs, uninterrupted,
-                                                                      tmp_path, monkeypatch):
+def test_a_write_that_fails_behind_the_dream_stops_the_render_cleanly(
+    dogs, uninterrupted, tmp_path, monkeypatch
+):
     """A full disk while writing frame 2 on the worker: the error reaches the caller, the
     frames before stay done, no output is left half-written; a resume finishes the job."""
     from renderer.store.frame_store import FrameStore
@@ -226,7 +245,9 @@ def test_a_write_that_fails_behind_the_dream_stops_the_render_cleanly(dogs, unin
     with pytest.raises(DreamreelError, match="No space left"):
         render_frames(small_spec(), dogs, tmp_path)
     assert sorted(p.name for p in (tmp_path / "frames").glob("*.png")) == [
-        "000001.png", "000002.png"]
+        "000001.png",
+        "000002.png",
+    ]
     assert not [p for p in tmp_path.rglob("*") if p.suffix in (".mp4", ".gif", ".partial")]
     monkeypatch.setattr(FrameStore, "write_frame", real_write)
     assert render_frames(small_spec(), dogs, tmp_path).rendered == FRAMES - 2

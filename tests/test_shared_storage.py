@@ -15,19 +15,25 @@ import time
 
 import fsspec
 import pytest
-
 from helpers import decode_frames, dreamreel_argv, fetched, frame_bytes, set_args
+
 from renderer import render
-from renderer.store import shared_storage
 from renderer.cli.main import main
-from renderer.runtime.errors import DreamreelError
-from renderer.store.frame_store import numbered_frame_files
 from renderer.media.images import read_image
+from renderer.runtime.errors import DreamreelError
+from renderer.store import shared_storage
+from renderer.store.frame_store import numbered_frame_files
 
 pytestmark = pytest.mark.usefixtures("embedded_cache")
 
-TINY = ["width=64", "height=64", "dream.steps=2", "zoom.first_steps=2", "zoom.first_octaves=1",
-        "output.gif=false"]
+TINY = [
+    "width=64",
+    "height=64",
+    "dream.steps=2",
+    "zoom.first_steps=2",
+    "zoom.first_octaves=1",
+    "output.gif=false",
+]
 
 
 @pytest.fixture
@@ -47,13 +53,15 @@ def test_a_render_at_a_url_resumes_to_the_frames_of_one_run(tmp_path, staging, c
     copy = fetched(url, tmp_path / "copy")
     assert frame_bytes(copy) == frame_bytes(tmp_path / "local")
     assert len(decode_frames(copy / "zoom.mp4")) == 6
-    assert {p.name for p in copy.iterdir()} == {p.name for p in (tmp_path / "local").iterdir()
-                                               if not p.name.startswith(".")}
+    assert {p.name for p in copy.iterdir()} == {
+        p.name for p in (tmp_path / "local").iterdir() if not p.name.startswith(".")
+    }
     assert os.listdir(staging) == []  # the staging copy goes when the render ends
     with pytest.raises(DreamreelError) as refused:  # another render's frames are there
         render("noise-zoom", out=url, overrides=[*TINY, "frames=6", "seed=5"])
     assert str(refused.value).startswith(f"{url} holds frames") and "staging" not in str(
-        refused.value)
+        refused.value
+    )
     fs, root = fsspec.core.url_to_fs(url)
     fs.rm_file(f"{root}/zoom.mp4")
     assert main(["stitch", url]) == 0  # fetched, stitched, put back
@@ -71,11 +79,15 @@ def test_every_row_at_the_url_has_its_frame_there_while_rendering(staging, monke
     def checking_put(mirror, relative, upload):
         put(mirror, relative, upload)
         if relative == "losses.csv":
-            rows = list(csv.DictReader(io.StringIO(mirror.fs.cat(
-                f"{mirror.root}/losses.csv").decode())))
+            rows = list(
+                csv.DictReader(io.StringIO(mirror.fs.cat(f"{mirror.root}/losses.csv").decode()))
+            )
             checked.append(len(rows))
-            missing.extend(row["frame"] for row in rows if not mirror.fs.isfile(
-                f"{mirror.root}/frames/{int(row['frame']):06d}.png"))
+            missing.extend(
+                row["frame"]
+                for row in rows
+                if not mirror.fs.isfile(f"{mirror.root}/frames/{int(row['frame']):06d}.png")
+            )
 
     monkeypatch.setattr(shared_storage.Mirror, "_put", checking_put)
     render("noise-zoom", out=url, overrides=[*TINY, "frames=40"])
@@ -93,9 +105,11 @@ def _rows_at(fs, root: str) -> int:
 def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging, tmp_path):
     url = f"{s3_bucket}/zoom"
     settings = [*TINY, "frames=80"]
-    child = subprocess.Popen(dreamreel_argv("render", "noise-zoom", *set_args(settings),
-                                            "--out", url, "--quiet"),
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        dreamreel_argv("render", "noise-zoom", *set_args(settings), "--out", url, "--quiet"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     fs, root = fsspec.core.url_to_fs(url, skip_instance_cache=True)
     try:
         deadline = time.monotonic() + 240
@@ -128,14 +142,27 @@ def test_a_worker_killed_mid_render_leaves_a_url_that_resumes(s3_bucket, staging
 def test_a_url_that_cannot_be_used_is_one_line(s3_server, tmp_path, capsys):
     assert main(["render", "noise-zoom", "--out", "nope://renders/x"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "dreamreel: error: cannot use nope://renders/x: Protocol not known: nope")
+        "dreamreel: error: cannot use nope://renders/x: Protocol not known: nope"
+    )
     if importlib.util.find_spec("gcsfs") is None:  # a protocol whose library is missing
         assert main(["render", "noise-zoom", "--out", "gs://renders/x"]) == 2
         assert capsys.readouterr().err.strip() == (
             "dreamreel: error: cannot use gs://renders/x: Please install gcsfs to access "
-            "Google Storage (pip install 'dreamreel[gcs]')")
-    assert main(["render", "noise-zoom", "--out", "s3://no-such-bucket/x", "--quiet",
-                 *set_args([*TINY, "frames=2"])]) == 2
+            "Google Storage (pip install 'dreamreel[gcs]')"
+        )
+    assert (
+        main(
+            [
+                "render",
+                "noise-zoom",
+                "--out",
+                "s3://no-such-bucket/x",
+                "--quiet",
+                *set_args([*TINY, "frames=2"]),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err.strip()
     assert err.startswith("dreamreel: error: cannot write s3://no-such-bucket/x: ")
     assert "\n" not in err and "Traceback" not in err

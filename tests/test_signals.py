@@ -10,25 +10,40 @@ import signal
 import time
 
 import pytest
+from helpers import frame_bytes, set_args, signal_render_after
 from PIL import Image
 
-from helpers import frame_bytes, set_args, signal_render_after
 from renderer.cli.main import main
-from renderer.store.frame_store import done_frame_count
 from renderer.runtime.interrupts import Interrupted, resume_command, signals_held, signals_interrupt
+from renderer.store.frame_store import done_frame_count
 
 pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 
 FRAMES = 40  # at 64 px ~30 ms a frame: the child is still rendering when the signal comes
-TINY = ["width=64", "height=64", f"frames={FRAMES}", "dream.steps=2", "zoom.first_steps=2",
-        "zoom.first_octaves=1"]
+TINY = [
+    "width=64",
+    "height=64",
+    f"frames={FRAMES}",
+    "dream.steps=2",
+    "zoom.first_steps=2",
+    "zoom.first_octaves=1",
+]
 
 
 def test_the_resume_command_is_the_same_one_without_restart():
-    argv = ["render", "my preset.toml", "--restart", "--set", "name=it's", "--resta",
-            "--out", "renders/a b"]
-    assert resume_command(argv) == ("dreamreel render 'my preset.toml' --set 'name=it'\"'\"'s' "
-                                    "--out 'renders/a b'")
+    argv = [
+        "render",
+        "my preset.toml",
+        "--restart",
+        "--set",
+        "name=it's",
+        "--resta",
+        "--out",
+        "renders/a b",
+    ]
+    assert resume_command(argv) == (
+        "dreamreel render 'my preset.toml' --set 'name=it'\"'\"'s' --out 'renders/a b'"
+    )
 
 
 def test_the_first_signal_raises_and_later_ones_wait_for_the_cleanup():
@@ -68,14 +83,18 @@ def whole(embedded_cache, tmp_path_factory):
     return out
 
 
-@pytest.mark.parametrize("sig, code, extra", [
-    (signal.SIGTERM, 143, []),
-    (signal.SIGINT, 130, []),
-    # Without worker threads the signal can land in the middle of a frame's writes.
-    (signal.SIGTERM, 143, ["pipeline=false"]),
-])
-def test_a_signalled_render_keeps_whole_frames_and_says_how_to_resume(sig, code, extra, whole,
-                                                                       tmp_path):
+@pytest.mark.parametrize(
+    "sig, code, extra",
+    [
+        (signal.SIGTERM, 143, []),
+        (signal.SIGINT, 130, []),
+        # Without worker threads the signal can land in the middle of a frame's writes.
+        (signal.SIGTERM, 143, ["pipeline=false"]),
+    ],
+)
+def test_a_signalled_render_keeps_whole_frames_and_says_how_to_resume(
+    sig, code, extra, whole, tmp_path
+):
     out = tmp_path / "render"
     args = ["noise-zoom", "--restart", *set_args([*TINY, *extra])]
     proc = signal_render_after(out, args, frames=2, sig=sig)
@@ -86,20 +105,29 @@ def test_a_signalled_render_keeps_whole_frames_and_says_how_to_resume(sig, code,
     name = signal.Signals(sig).name
     prefix = f"dreamreel: interrupted by {name}; the finished frames are kept, resume with: "
     assert last.startswith(prefix), last
-    command = shlex.split(last[len(prefix):])
-    expected = ["dreamreel", "render", "noise-zoom", *set_args([*TINY, *extra]), "--out",
-                str(out), "--quiet"]
+    command = shlex.split(last[len(prefix) :])
+    expected = [
+        "dreamreel",
+        "render",
+        "noise-zoom",
+        *set_args([*TINY, *extra]),
+        "--out",
+        str(out),
+        "--quiet",
+    ]
     assert command == expected  # as given, without --restart
 
     # Every frame on disk is whole and done: the one in flight was finished or dropped.
     stored = frame_bytes(out)
     assert 2 <= len(stored) < FRAMES
     assert done_frame_count(out) == len(stored)
-    assert stored == frame_bytes(whole)[:len(stored)]
+    assert stored == frame_bytes(whole)[: len(stored)]
     # Nothing half-stitched, no temp file, no lock left.
-    leftovers = [p.name for p in out.rglob("*")
-                 if p.suffix in (".mp4", ".gif") or p.name.endswith(".partial")
-                 or p.name == ".lock"]
+    leftovers = [
+        p.name
+        for p in out.rglob("*")
+        if p.suffix in (".mp4", ".gif") or p.name.endswith(".partial") or p.name == ".lock"
+    ]
     assert leftovers == []
 
     assert main(command[1:]) == 0  # the printed command resumes it

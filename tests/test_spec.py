@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer.runtime.errors import DreamreelError
 from renderer.rendering.spec import load_spec, parse_override, preset_names, resolve_preset
+from renderer.runtime.errors import DreamreelError
 
 
 def test_progress_preset_loads_by_bare_name_and_path():
@@ -20,9 +20,18 @@ def test_progress_preset_loads_by_bare_name_and_path():
 
 
 def test_overrides_parse_as_toml_values_and_reach_nested_tables():
-    spec = load_spec("progress", ["dream.steps=7", "dream.step_size=0.05", "seed=3",
-                                  "model=inception_v3", "layers=[\"mixed3\"]", "fps=12",
-                                  "progress.caption=false"])
+    spec = load_spec(
+        "progress",
+        [
+            "dream.steps=7",
+            "dream.step_size=0.05",
+            "seed=3",
+            "model=inception_v3",
+            'layers=["mixed3"]',
+            "fps=12",
+            "progress.caption=false",
+        ],
+    )
     settings = spec.dream_settings()
     assert settings.steps == 7 and settings.step_size == 0.05
     assert spec.model == "inception_v3" and spec.layer_weights(0) == {"mixed3": 1.0}
@@ -36,23 +45,26 @@ def test_direct_values_win_and_none_is_ignored():
     assert spec.input == str(Path("photo.jpg").resolve()) and spec.width == 480
 
 
-@pytest.mark.parametrize("override,message", [
-    ("dream.stepz=3", "did you mean dream.steps"),
-    ("colour=1", "unknown key 'colour'"),
-    ("dream.steps=many", "dream.steps: cannot parse schedule"),
-    ("dream.octaves=2.5", "dream.octaves must be an integer"),
-    ("zoom.scale=\"0:(1.0), 10:(-1)\"", "zoom.scale must be > 0"),
-    ("interpolation=cubic", "interpolation must be one of"),
-    ("dream.steps=-1", "dream.steps must be >= 0"),
-    ("dream.octave_scale=1", "octave_scale must be > 1"),
-    ("fps=0", "fps must be > 0"),
-    ("width=3", "width must be between"),
-    ("mode=film", "mode must be one of"),
-    ("dream.seed=4", "unknown key 'dream.seed'"),
-    ("layers=3", "layers must be"),
-    ("progress.every=0", "every must be >= 1"),
-    ("steps", "--set expects key=value"),
-])
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("dream.stepz=3", "did you mean dream.steps"),
+        ("colour=1", "unknown key 'colour'"),
+        ("dream.steps=many", "dream.steps: cannot parse schedule"),
+        ("dream.octaves=2.5", "dream.octaves must be an integer"),
+        ('zoom.scale="0:(1.0), 10:(-1)"', "zoom.scale must be > 0"),
+        ("interpolation=cubic", "interpolation must be one of"),
+        ("dream.steps=-1", "dream.steps must be >= 0"),
+        ("dream.octave_scale=1", "octave_scale must be > 1"),
+        ("fps=0", "fps must be > 0"),
+        ("width=3", "width must be between"),
+        ("mode=film", "mode must be one of"),
+        ("dream.seed=4", "unknown key 'dream.seed'"),
+        ("layers=3", "layers must be"),
+        ("progress.every=0", "every must be >= 1"),
+        ("steps", "--set expects key=value"),
+    ],
+)
 def test_bad_overrides_are_one_clear_line(override, message):
     with pytest.raises(DreamreelError) as err:
         load_spec("progress", [override])

@@ -8,12 +8,12 @@ import json
 import shutil
 
 import pytest
-
 from helpers import write_clip
+from test_edge_cases import TINY_VIDEO, moving_frames
+
 import renderer
 from renderer.cli.main import main as cli_main
 from renderer.rendering.spec import load_spec
-from test_edge_cases import TINY_VIDEO, moving_frames
 
 NUMBERS = ("dream_strength", "e_warp_output", "e_warp_input", "added_flicker")
 
@@ -27,9 +27,20 @@ def clip(tmp_path_factory):
 def every_2(embedded_cache, clip, tmp_path_factory):
     """every = 2 (video-quick's) from 0.5 s: frames 4, 6, ..., 18 of the clip."""
     out = tmp_path_factory.mktemp("every-2")
-    renderer.render(load_spec("progress", [*TINY_VIDEO, "video.every=2", "video.start=0.5",
-                                           "flow.preset=fast", "dream.step_size=0.2"],
-                              input=str(clip)), out=out)
+    renderer.render(
+        load_spec(
+            "progress",
+            [
+                *TINY_VIDEO,
+                "video.every=2",
+                "video.start=0.5",
+                "flow.preset=fast",
+                "dream.step_size=0.2",
+            ],
+            input=str(clip),
+        ),
+        out=out,
+    )
     return out
 
 

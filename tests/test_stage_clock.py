@@ -9,9 +9,9 @@ import json
 import cv2
 import numpy as np
 import pytest
+from helpers import write_clip
 from PIL import Image
 
-from helpers import write_clip
 from renderer.rendering.stage_clock import NULL_CLOCK, OTHER, StageClock, format_table
 
 
@@ -154,31 +154,54 @@ def test_a_zoom_render_records_its_profile_in_the_result_and_the_manifest(dogs, 
     from renderer.rendering.frame_loop import render_frames
     from renderer.rendering.spec import load_spec
 
-    spec = load_spec("noise-zoom", ["width=64", "height=64", "frames=3", "dream.steps=2",
-                                    "zoom.first_steps=2", "zoom.first_octaves=1",
-                                    "output.gif_max_side=64"])
+    spec = load_spec(
+        "noise-zoom",
+        [
+            "width=64",
+            "height=64",
+            "frames=3",
+            "dream.steps=2",
+            "zoom.first_steps=2",
+            "zoom.first_octaves=1",
+            "output.gif_max_side=64",
+        ],
+    )
     result = render_frames(spec, dogs, tmp_path)
-    check_profile(result.profile, 3, ["dream", "write", "carry", "mode", "encode_mp4",
-                                      "encode_gif"])
+    check_profile(
+        result.profile, 3, ["dream", "write", "carry", "mode", "encode_mp4", "encode_gif"]
+    )
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["profile"] == result.profile
 
 
-def test_a_video_render_times_decode_flow_carry_and_stability(embedded_cache, tmp_path,
-                                                               samples_dir):
+def test_a_video_render_times_decode_flow_carry_and_stability(
+    embedded_cache, tmp_path, samples_dir
+):
     import renderer
 
-    big = cv2.resize(np.asarray(Image.open(samples_dir / "astronaut.jpg").convert("RGB")),
-                     (300, 220))
-    clip = write_clip(tmp_path / "pan.mp4", [big[40:104, 8 + 4 * t:88 + 4 * t] for t in range(5)],
-                      5)
+    big = cv2.resize(
+        np.asarray(Image.open(samples_dir / "astronaut.jpg").convert("RGB")), (300, 220)
+    )
+    clip = write_clip(
+        tmp_path / "pan.mp4", [big[40:104, 8 + 4 * t : 88 + 4 * t] for t in range(5)], 5
+    )
     out = tmp_path / "out"
-    result = renderer.render("progress", input=clip, out=out,
-                             overrides=["mode=video", "dream.steps=2", "dream.octaves=1",
-                                        "video.first_steps=2", "video.first_octaves=1",
-                                        "output.gif=false"])
-    check_profile(result.profile, 5, ["decode", "flow", "carry", "dream", "write",
-                                      "stability", "encode_mp4"])
+    result = renderer.render(
+        "progress",
+        input=clip,
+        out=out,
+        overrides=[
+            "mode=video",
+            "dream.steps=2",
+            "dream.octaves=1",
+            "video.first_steps=2",
+            "video.first_octaves=1",
+            "output.gif=false",
+        ],
+    )
+    check_profile(
+        result.profile, 5, ["decode", "flow", "carry", "dream", "write", "stability", "encode_mp4"]
+    )
     assert "encode_gif" not in result.profile["stages"]
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["profile"]["stages"].keys() == result.profile["stages"].keys()

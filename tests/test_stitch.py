@@ -1,4 +1,5 @@
-"""Behaviour of renderer.rendering.stitch: frame counts, order, timing and the manifest-driven CLI path."""
+"""Behaviour of renderer.rendering.stitch: frame counts, order, timing and the manifest-driven
+CLI path."""
 
 import json
 
@@ -6,20 +7,22 @@ import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
+from renderer.media import probe
+from renderer.rendering.stitch import play_order, stitch, stitch_from_manifest
 from renderer.runtime.errors import DreamreelError
 from renderer.store.frame_store import FrameStore
 from renderer.store.manifest import spec_hash
-from renderer.media import probe
-from renderer.rendering.stitch import play_order, stitch, stitch_from_manifest
 
 H, W = 32, 48
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 0), (0, 255, 255)]
 
 
 def render_folder(tmp_path, count=4, *, fps=8.0, output=None):
-    spec = {"mode": "zoom", "fps": fps, "output": output or {"gif": True, "mp4": True,
-                                                             "gif_max_side": 480,
-                                                             "hold_last": 0.0}}
+    spec = {
+        "mode": "zoom",
+        "fps": fps,
+        "output": output or {"gif": True, "mp4": True, "gif_max_side": 480, "hold_last": 0.0},
+    }
     store = FrameStore(tmp_path, {"spec": spec, "spec_hash": spec_hash(spec)})
     for i in range(count):
         image = np.full((H, W, 3), COLOURS[i % len(COLOURS)], np.uint8)
@@ -31,8 +34,10 @@ def gif_colours(path):
     """The dominant colour of each GIF frame, in order (Pillow merges no distinct frames)."""
     with Image.open(path) as gif:
         assert gif.info.get("loop") == 0  # loops forever
-        return [tuple(int(c) for c in np.asarray(frame.convert("RGB"))[H // 2, W // 2])
-                for frame in ImageSequence.Iterator(gif)]
+        return [
+            tuple(int(c) for c in np.asarray(frame.convert("RGB"))[H // 2, W // 2])
+            for frame in ImageSequence.Iterator(gif)
+        ]
 
 
 def test_mp4_and_gif_match_the_frames(tmp_path):
@@ -88,8 +93,12 @@ def test_count_takes_the_first_frames_and_gif_is_downscaled(tmp_path):
 
 
 def test_stitch_from_manifest_uses_its_settings_and_done_frames(tmp_path):
-    store = render_folder(tmp_path, 3, fps=6.0,
-                          output={"gif": True, "mp4": True, "gif_max_side": 480, "hold_last": 0.5})
+    store = render_folder(
+        tmp_path,
+        3,
+        fps=6.0,
+        output={"gif": True, "mp4": True, "gif_max_side": 480, "hold_last": 0.5},
+    )
     (tmp_path / "frames" / "000004.png").write_bytes(store.frame_path(0).read_bytes())  # no row
     written = stitch_from_manifest(tmp_path)
     assert written == [tmp_path / "zoom.mp4", tmp_path / "zoom.gif"]
@@ -99,8 +108,11 @@ def test_stitch_from_manifest_uses_its_settings_and_done_frames(tmp_path):
 
 
 def test_stitch_from_manifest_pingpong_and_no_gif(tmp_path):
-    render_folder(tmp_path, 3, output={"gif": False, "mp4": True, "gif_max_side": 480,
-                                       "pingpong": True, "hold_last": 1.0})
+    render_folder(
+        tmp_path,
+        3,
+        output={"gif": False, "mp4": True, "gif_max_side": 480, "pingpong": True, "hold_last": 1.0},
+    )
     assert stitch_from_manifest(tmp_path) == [tmp_path / "zoom.mp4"]
     assert probe(tmp_path / "zoom.mp4")["frames"] == 4 + 8  # 0 1 2, 8 x 2 held, 1
 

@@ -12,8 +12,8 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from renderer.runtime.errors import DreamreelError
 from renderer.media import numbered_frames, open_video, write_gif, write_mp4
+from renderer.runtime.errors import DreamreelError
 
 H, W = 48, 64
 
@@ -52,18 +52,47 @@ def clips(tmp_path_factory):
     clip = make_clip(folder / "clip.mp4", 24)
     long_raw = make_clip(folder / "long_raw.mp4", 96)
     # Keyframes every 12 frames and B-frames: resuming has to seek, and must hit the frame.
-    ffmpeg("-i", long_raw, "-c:v", "libx264", "-g", 12, "-bf", 2, "-pix_fmt", "yuv420p",
-           folder / "long.mp4")
+    ffmpeg(
+        "-i",
+        long_raw,
+        "-c:v",
+        "libx264",
+        "-g",
+        12,
+        "-bf",
+        2,
+        "-pix_fmt",
+        "yuv420p",
+        folder / "long.mp4",
+    )
     # Cut with stream copy at a non-keyframe: the MP4 keeps the GOP's leading packets
     # behind an edit list, marked "discard"; they are packets, but never frames.
     ffmpeg("-ss", 0.6, "-i", folder / "long.mp4", "-c", "copy", "-t", 2, folder / "cut.mp4")
-    ffmpeg("-i", clip, "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
-           "-c:v", "copy", "-c:a", "aac", "-shortest", folder / "with_audio.mp4")
+    ffmpeg(
+        "-i",
+        clip,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=440:duration=1",
+        "-c:v",
+        "copy",
+        "-c:a",
+        "aac",
+        "-shortest",
+        folder / "with_audio.mp4",
+    )
     ffmpeg("-display_rotation", 90, "-i", clip, "-c", "copy", folder / "rotated.mp4")
     write_gif(folder / "long.gif", (frame_image(i) for i in range(96)), fps=24)
-    return {"clip": clip, "long": folder / "long.mp4", "cut": folder / "cut.mp4",
-            "audio": folder / "with_audio.mp4", "rotated": folder / "rotated.mp4",
-            "gif": folder / "long.gif", "folder": folder}
+    return {
+        "clip": clip,
+        "long": folder / "long.mp4",
+        "cut": folder / "cut.mp4",
+        "audio": folder / "with_audio.mp4",
+        "rotated": folder / "rotated.mp4",
+        "gif": folder / "long.gif",
+        "folder": folder,
+    }
 
 
 def write_png(path, image):
@@ -108,16 +137,19 @@ def test_gif_clip(clips):
 # ---------------------------------------------------------------- ranges, every, resume
 
 
-@pytest.mark.parametrize("kwargs, expected", [
-    ({"start": 0.25, "end": 0.5}, range(6, 12)),  # frames at 6/24 s .. before 12/24 s
-    ({"start": 0.26, "end": 0.49}, range(7, 12)),  # between frame times: first at/after
-    ({"start": 0.5}, range(12, 24)),
-    ({"start_frame": 5, "end_frame": 17}, range(5, 17)),
-    ({"start_frame": 20, "end_frame": 1000}, range(20, 24)),  # past the end: to the end
-    ({"every": 3}, range(0, 24, 3)),
-    ({"start_frame": 1, "every": 5}, range(1, 24, 5)),
-    ({"start": 0.5, "every": 4, "max_size": 32}, range(12, 24, 4)),
-])
+@pytest.mark.parametrize(
+    "kwargs, expected",
+    [
+        ({"start": 0.25, "end": 0.5}, range(6, 12)),  # frames at 6/24 s .. before 12/24 s
+        ({"start": 0.26, "end": 0.49}, range(7, 12)),  # between frame times: first at/after
+        ({"start": 0.5}, range(12, 24)),
+        ({"start_frame": 5, "end_frame": 17}, range(5, 17)),
+        ({"start_frame": 20, "end_frame": 1000}, range(20, 24)),  # past the end: to the end
+        ({"every": 3}, range(0, 24, 3)),
+        ({"start_frame": 1, "every": 5}, range(1, 24, 5)),
+        ({"start": 0.5, "every": 4, "max_size": 32}, range(12, 24, 4)),
+    ],
+)
 def test_ranges_pick_exactly_the_right_frames(clips, kwargs, expected):
     source = open_video(clips["clip"], **kwargs)
 
@@ -138,7 +170,7 @@ def test_first_resumes_at_the_right_frame(clips, name):
 
     for first in (0, 1, 7, 8, 20, 31):  # 8 -> frame 26: 1 s in, after a keyframe at 24
         frames = source.frames(first)
-        assert ids([next(frames), *frames][:3]) == everything[first:first + 3]
+        assert ids([next(frames), *frames][:3]) == everything[first : first + 3]
     assert list(source.frames(32)) == []  # a finished render resumes at the end
     assert ids(source.frames(29)) == everything[29:]  # and the tail is complete
     with pytest.raises(ValueError):
@@ -174,8 +206,17 @@ def test_a_cut_whose_only_keyframe_is_before_the_edit_list_still_opens(clips, tm
     """Stream-copy cut at a non-keyframe of a clip with one keyframe: every shown picture
     needs the discarded keyframe decoded first (found on a real clip, not the fixture's)."""
     one_gop = tmp_path / "one_gop.mp4"
-    ffmpeg("-i", clips["long"], "-c:v", "libx264", "-x264-params", "keyint=1000:scenecut=0",
-           "-pix_fmt", "yuv420p", one_gop)
+    ffmpeg(
+        "-i",
+        clips["long"],
+        "-c:v",
+        "libx264",
+        "-x264-params",
+        "keyint=1000:scenecut=0",
+        "-pix_fmt",
+        "yuv420p",
+        one_gop,
+    )
     cut = tmp_path / "cut.mp4"
     ffmpeg("-ss", 0.6, "-i", one_gop, "-c", "copy", "-t", 2, cut)
     with open_video(cut) as source:
@@ -196,14 +237,17 @@ def test_an_end_between_frames_rounds_to_the_nearest_frame(clips, end, count):
 # ---------------------------------------------------------------- size
 
 
-@pytest.mark.parametrize("size, max_size, expected", [
-    ((64, 48), 32, (32, 24)),
-    ((64, 48), 40, (40, 30)),
-    ((64, 48), 33, (32, 24)),  # odd max_size: the long side stays within it and even
-    ((64, 48), 1000, (64, 48)),  # never upscaled
-    ((64, 36), 40, (40, 22)),  # 22.5 rounds to an even 22
-    ((36, 64), 40, (22, 40)),  # portrait
-])
+@pytest.mark.parametrize(
+    "size, max_size, expected",
+    [
+        ((64, 48), 32, (32, 24)),
+        ((64, 48), 40, (40, 30)),
+        ((64, 48), 33, (32, 24)),  # odd max_size: the long side stays within it and even
+        ((64, 48), 1000, (64, 48)),  # never upscaled
+        ((64, 36), 40, (40, 22)),  # 22.5 rounds to an even 22
+        ((36, 64), 40, (22, 40)),  # portrait
+    ],
+)
 def test_max_size_keeps_aspect_and_even_sides(clips, size, max_size, expected):
     width, height = size
     path = clips["folder"] / f"clip_{width}x{height}.mp4"
@@ -239,7 +283,12 @@ def test_numbered_folder_sorts_numerically(tmp_path):
         (tmp_path / name).write_text("not a frame")
 
     assert [p.name for p in numbered_frames(tmp_path)] == [
-        "frame_1.png", "frame_2.png", "frame_10.png", "frame_999.png", "frame_1000.png"]
+        "frame_1.png",
+        "frame_2.png",
+        "frame_10.png",
+        "frame_999.png",
+        "frame_1000.png",
+    ]
     source = open_video(tmp_path, folder_fps=12)
     frames = list(source.frames())
     assert (source.frame_count, source.fps, source.has_audio) == (5, 12, False)
@@ -261,11 +310,14 @@ def test_folder_of_mixed_sizes_names_the_odd_one_out(tmp_path):
     assert "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("names, message", [
-    ([], "holds no images"),
-    (["frame_1.png", "cover.png"], "'cover.png' has no frame number"),
-    (["a_1.png", "b_01.png"], "'a_1.png' and 'b_01.png' are both frame 1"),
-])
+@pytest.mark.parametrize(
+    "names, message",
+    [
+        ([], "holds no images"),
+        (["frame_1.png", "cover.png"], "'cover.png' has no frame number"),
+        (["a_1.png", "b_01.png"], "'a_1.png' and 'b_01.png' are both frame 1"),
+    ],
+)
 def test_folder_errors(tmp_path, names, message):
     for name in names:
         write_png(tmp_path / name, frame_image(0))
@@ -284,11 +336,14 @@ def test_has_audio(clips):
     assert (audio.path, audio.start, audio.origin) == (str(clips["audio"]), 0.5, 0.0)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("shopping list\n", "not a media file ffmpeg can read"),
-    # ffmpeg's "tty" demuxer plays longer .txt files as ANSI-art video: refused too.
-    ("lorem ipsum dolor sit amet\n" * 2000, "it is a text file, not a video"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("shopping list\n", "not a media file ffmpeg can read"),
+        # ffmpeg's "tty" demuxer plays longer .txt files as ANSI-art video: refused too.
+        ("lorem ipsum dolor sit amet\n" * 2000, "it is a text file, not a video"),
+    ],
+)
 def test_text_file_is_a_one_line_error(tmp_path, content, message):
     path = tmp_path / "notes.txt"
     path.write_text(content)
@@ -297,15 +352,18 @@ def test_text_file_is_a_one_line_error(tmp_path, content, message):
     assert "notes.txt" in str(err.value) and "\n" not in str(err.value)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    ({"start": 2.0}, r"no frames from 2 s to the end \(it has 24 frames, 1.000 s\)"),
-    ({"start": 0.5, "end": 0.5}, "no frames from 0.5 s to 0.5 s"),
-    ({"start_frame": 24}, "no frames from frame 24 to the end"),
-    ({"start": 0.5, "end_frame": 20}, "not both"),
-    ({"every": 0}, "every must be a whole number >= 1"),
-    ({"start": -1}, "start must be a number of seconds >= 0"),
-    ({"max_size": 1}, "max_size must be"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"start": 2.0}, r"no frames from 2 s to the end \(it has 24 frames, 1.000 s\)"),
+        ({"start": 0.5, "end": 0.5}, "no frames from 0.5 s to 0.5 s"),
+        ({"start_frame": 24}, "no frames from frame 24 to the end"),
+        ({"start": 0.5, "end_frame": 20}, "not both"),
+        ({"every": 0}, "every must be a whole number >= 1"),
+        ({"start": -1}, "start must be a number of seconds >= 0"),
+        ({"max_size": 1}, "max_size must be"),
+    ],
+)
 def test_bad_ranges_are_one_line_errors(clips, kwargs, message):
     with pytest.raises(DreamreelError, match=message) as err:
         open_video(clips["clip"], **kwargs)

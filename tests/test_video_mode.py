@@ -9,18 +9,25 @@ first frame of a render that starts there.
 
 from __future__ import annotations
 
-import json
-
 import csv
+import json
 import math
 
 import cv2
 import numpy as np
 import pytest
+from helpers import (
+    ShiftFlow,
+    click_time,
+    click_track,
+    decode_frames,
+    differing_frames,
+    frame_bytes,
+    set_args,
+    signal_render_after,
+    write_clip,
+)
 from PIL import Image
-
-from helpers import (ShiftFlow, click_time, click_track, decode_frames, differing_frames,
-                     frame_bytes, set_args, signal_render_after, write_clip)
 
 # The renderer's API these tests call, in one place (issue 7 renames some of it).
 import renderer
@@ -37,8 +44,17 @@ def render(spec, out, **options):
 
 FPS = 4
 FRAMES = 16  # four seconds: the per-second report has something to compare
-QUICK = ["mode=video", f"fps={FPS}", "dream.steps=4", "dream.octaves=1", "video.first_steps=8",
-         "video.first_octaves=1", "video.blend=0.9", "output.gif=false", "output.hold_last=0"]
+QUICK = [
+    "mode=video",
+    f"fps={FPS}",
+    "dream.steps=4",
+    "dream.octaves=1",
+    "video.first_steps=8",
+    "video.first_octaves=1",
+    "video.blend=0.9",
+    "output.gif=false",
+    "output.hold_last=0",
+]
 BLEND = 0.9  # video.blend above
 
 
@@ -54,9 +70,9 @@ def pan_frames(samples_dir, frames=FRAMES, cut_at=None):
     for t in range(frames):
         source = other if cut_at is not None and t >= cut_at else big
         x = 10 + 3 * t
-        frame = source[30:126, x:x + 128].copy()
+        frame = source[30:126, x : x + 128].copy()
         sx = 80 - 4 * t
-        frame[40:70, max(0, sx):sx + 30] = source[0:30, 0:30][:, max(0, -sx):]
+        frame[40:70, max(0, sx) : sx + 30] = source[0:30, 0:30][:, max(0, -sx) :]
         images.append(frame)
     return images
 
@@ -66,8 +82,9 @@ def spec_for(clip, *extra):
 
 
 def read_frames(out):
-    return [np.asarray(Image.open(p).convert("RGB"))
-            for p in sorted((out / "frames").glob("*.png"))]
+    return [
+        np.asarray(Image.open(p).convert("RGB")) for p in sorted((out / "frames").glob("*.png"))
+    ]
 
 
 def loss_rows(out):
@@ -94,8 +111,10 @@ def texture(height, width, seed):
     rng = np.random.default_rng(seed)
     image = np.zeros((height, width, 3), np.float32)
     for sigma in (2.0, 6.0):
-        image += cv2.GaussianBlur(rng.normal(size=(height, width, 3)).astype(np.float32),
-                                  (0, 0), sigma) * sigma
+        image += (
+            cv2.GaussianBlur(rng.normal(size=(height, width, 3)).astype(np.float32), (0, 0), sigma)
+            * sigma
+        )
     image = (image - image.min()) / (image.max() - image.min())
     return (20 + 180 * image).astype(np.uint8)
 
@@ -118,13 +137,13 @@ def test_carry_by_hand_for_a_known_shift_and_a_partial_mask(clip, blend_mode):
     previous_raw = texture(64, 96, seed=1)
     raw = shifted(previous_raw, dx, seed=2)
     raw[:32] += np.uint8(15)  # texture() stays below 201: no overflow
-    previous_dream = np.clip(previous_raw.astype(np.int16) + texture(64, 96, seed=3) // 4,
-                             0, 255).astype(np.uint8)
+    previous_dream = np.clip(
+        previous_raw.astype(np.int16) + texture(64, 96, seed=3) // 4, 0, 255
+    ).astype(np.uint8)
     spec = spec_for(clip, f"video.blend_mode={blend_mode}")
     carry = carry_dream(spec, ShiftFlow(dx), 1, raw, previous_raw, previous_dream)
 
-    raw_f, prev_raw_f, dream_f = (a.astype(np.float32) for a in (raw, previous_raw,
-                                                                 previous_dream))
+    raw_f, prev_raw_f, dream_f = (a.astype(np.float32) for a in (raw, previous_raw, previous_dream))
     expected = raw_f.copy()  # the entering strip: nothing to carry, the raw frame
     if blend_mode == "residual":
         expected[:, dx:] = raw_f[:, dx:] + BLEND * (dream_f - prev_raw_f)[:, :-dx]
@@ -136,7 +155,7 @@ def test_carry_by_hand_for_a_known_shift_and_a_partial_mask(clip, blend_mode):
 
 def moving_square(x, background, square):
     image = background.copy()
-    image[24:56, x:x + 32] = square
+    image[24:56, x : x + 32] = square
     return image
 
 
@@ -148,8 +167,7 @@ def test_carry_shows_the_raw_frame_where_the_flow_is_unreliable(clip):
     carry adds exactly blend * 40 * mask: the start image shows the mask itself.
     """
     background, square = texture(80, 112, seed=4), texture(32, 32, seed=5)
-    previous_raw, raw = moving_square(40, background, square), moving_square(48, background,
-                                                                              square)
+    previous_raw, raw = moving_square(40, background, square), moving_square(48, background, square)
     previous_dream = previous_raw + np.uint8(40)
     carry = carry_dream(spec_for(clip), FlowEstimator(), 1, raw, previous_raw, previous_dream)
     carried = (carry.image - raw.astype(np.float32)).mean(axis=2) / (BLEND * 40)
@@ -174,7 +192,8 @@ def test_a_cut_starts_from_the_raw_frame(clip):
 
 
 def test_a_render_leaves_no_ghost_where_a_moving_square_uncovers_the_background(
-        embedded_cache, tmp_path):
+    embedded_cache, tmp_path
+):
     """Frame 0 dreamed, the rest carried only (dream.steps=0): each output is its start
     image. Where the square uncovers background the output is the raw frame, while the
     still background keeps the carried dream."""
@@ -190,7 +209,7 @@ def test_a_render_leaves_no_ghost_where_a_moving_square_uncovers_the_background(
     for t in range(1, 6):
         diff = np.abs(outputs[t].astype(np.float32) - raws[t]).mean(axis=2)
         x = 24 + 8 * t
-        ghost.append(diff[26:54, x - 7:x - 1].mean())  # uncovered this frame
+        ghost.append(diff[26:54, x - 7 : x - 1].mean())  # uncovered this frame
         kept.append(np.concatenate([diff[:16].ravel(), diff[64:].ravel()]).mean())
     assert min(kept) > 2.0, kept  # the carried dream is there to see
     # Measured: at most 0.27 (DIS misses a few uncovered pixels); mask ignored: 0.8-1.2.
@@ -199,7 +218,8 @@ def test_a_render_leaves_no_ghost_where_a_moving_square_uncovers_the_background(
 
 
 def test_flow_cuts_flicker_and_keeps_more_dream_than_dreaming_each_frame_alone(
-        clip, with_flow, tmp_path):
+    clip, with_flow, tmp_path
+):
     _, on = with_flow
     off = render(spec_for(clip, "flow.enabled=false"), tmp_path)
     # Measured: 0.28 (flow backwards: 1.8, carried without warping: 2.7).
@@ -218,19 +238,25 @@ def input_e_warp(frames):
     terms = []
     for prev, cur in zip(frames, frames[1:]):
         g_prev, g_cur = (cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in (prev, cur))
-        w = dis.calc(g_cur, g_prev, None)       # t -> t-1
+        w = dis.calc(g_cur, g_prev, None)  # t -> t-1
         forward = dis.calc(g_prev, g_cur, None)  # t-1 -> t
         h, wd = g_cur.shape
         map_x = (np.arange(wd, dtype=np.float32)[None, :] + w[..., 0]).astype(np.float32)
         map_y = (np.arange(h, dtype=np.float32)[:, None] + w[..., 1]).astype(np.float32)
-        w_tilde = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR,
-                            borderMode=cv2.BORDER_REPLICATE)
+        w_tilde = cv2.remap(
+            forward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         round_trip = ((w + w_tilde) ** 2).sum(axis=2)
-        magnitude = (w ** 2).sum(axis=2) + (w_tilde ** 2).sum(axis=2)
+        magnitude = (w**2).sum(axis=2) + (w_tilde**2).sum(axis=2)
         inside = (map_x >= -0.5) & (map_x < wd - 0.5) & (map_y >= -0.5) & (map_y < h - 0.5)
         mask = ((round_trip <= 0.01 * magnitude + 0.5) & inside).astype(np.float64)
-        warped = cv2.remap(prev.astype(np.float32) / 255, map_x, map_y, cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+        warped = cv2.remap(
+            prev.astype(np.float32) / 255,
+            map_x,
+            map_y,
+            cv2.INTER_LINEAR,
+            borderMode=cv2.BORDER_REPLICATE,
+        )
         error = ((cur.astype(np.float32) / 255 - warped) ** 2).sum(axis=2)
         terms.append((mask * error).sum() / mask.sum())
     return float(np.mean(terms))
@@ -272,11 +298,9 @@ def test_a_scene_cut_restarts_the_dream(embedded_cache, tmp_path, samples_dir):
     steps = [int(row["steps"]) for row in loss_rows(tmp_path / "whole")]
     assert steps == [8, 4, 4, 4, 8, 4, 4, 4]
 
-    after = render(spec_for(clip, "dream.jitter=0", "video.start_frame=4"),
-                   tmp_path / "after")
+    after = render(spec_for(clip, "dream.jitter=0", "video.start_frame=4"), tmp_path / "after")
     assert after.frames == 4
-    differ = differing_frames(frame_bytes(tmp_path / "whole")[4:],
-                              frame_bytes(tmp_path / "after"))
+    differ = differing_frames(frame_bytes(tmp_path / "whole")[4:], frame_bytes(tmp_path / "after"))
     assert not differ, f"frames {[4 + n for n in differ]} differ from a render from the cut"
 
 
@@ -305,11 +329,13 @@ def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path, m
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
     assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
     assert json.loads((tmp_path / "report.json").read_text()) == json.loads(
-        (whole / "report.json").read_text())
+        (whole / "report.json").read_text()
+    )
 
 
-def test_a_render_logged_without_stability_terms_measures_them_from_the_clip(clip, with_flow,
-                                                                               tmp_path):
+def test_a_render_logged_without_stability_terms_measures_them_from_the_clip(
+    clip, with_flow, tmp_path
+):
     """Frames of an older version have no terms in losses.csv: the report is measured
     from the clip and the stored frames, and comes out the same."""
     import shutil
@@ -318,8 +344,9 @@ def test_a_render_logged_without_stability_terms_measures_them_from_the_clip(cli
     out = tmp_path / "old"
     shutil.copytree(whole, out)
     rows = loss_rows(out)
-    old_columns = [c for c in rows[0] if c not in ("dream_strength", "e_warp_output",
-                                                   "e_warp_input")]
+    old_columns = [
+        c for c in rows[0] if c not in ("dream_strength", "e_warp_output", "e_warp_input")
+    ]
     with open(out / "losses.csv", "w", newline="") as f:
         writer = csv.DictWriter(f, old_columns, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -327,7 +354,8 @@ def test_a_render_logged_without_stability_terms_measures_them_from_the_clip(cli
     (out / "report.json").unlink()
     assert render(spec_for(clip), out).rendered == 0
     assert json.loads((out / "report.json").read_text()) == json.loads(
-        (whole / "report.json").read_text())
+        (whole / "report.json").read_text()
+    )
 
 
 def test_the_sequential_loop_renders_the_same_video(clip, with_flow, tmp_path):
@@ -337,11 +365,14 @@ def test_the_sequential_loop_renders_the_same_video(clip, with_flow, tmp_path):
     plain = render(spec_for(clip, "pipeline=false"), tmp_path)
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
     assert not differ, f"frames {differ} differ between the pipelined and sequential loops"
-    without_seconds = [[{k: v for k, v in row.items() if k != "seconds"} for row in
-                        loss_rows(out)] for out in (whole, tmp_path)]
+    without_seconds = [
+        [{k: v for k, v in row.items() if k != "seconds"} for row in loss_rows(out)]
+        for out in (whole, tmp_path)
+    ]
     assert without_seconds[0] == without_seconds[1]
     assert json.loads((tmp_path / "report.json").read_text()) == json.loads(
-        (whole / "report.json").read_text())
+        (whole / "report.json").read_text()
+    )
     assert (tmp_path / "video.mp4").read_bytes() == (whole / "video.mp4").read_bytes()
     assert {"decode", "flow", "stability", "write"} <= set(piped.profile["overlapped"])
     assert {"decode", "flow", "stability", "write"} <= set(plain.profile["stages"])
@@ -350,8 +381,7 @@ def test_the_sequential_loop_renders_the_same_video(clip, with_flow, tmp_path):
 def test_a_video_render_killed_with_sigkill_resumes_to_the_same_frames(clip, with_flow, tmp_path):
     """The real CLI in a child process, killed without warning mid-render."""
     whole, _ = with_flow
-    signal_render_after(tmp_path, ["progress", "--input", str(clip), *set_args(QUICK)],
-                        frames=4)
+    signal_render_after(tmp_path, ["progress", "--input", str(clip), *set_args(QUICK)], frames=4)
     result = render(spec_for(clip), tmp_path)
     assert 0 < result.rendered < FRAMES  # a PNG may lack its losses.csv row: done again
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
@@ -362,12 +392,15 @@ def test_a_video_render_killed_with_sigkill_resumes_to_the_same_frames(clip, wit
 # ---------------------------------------------------------------- sound
 
 
-def test_the_clips_sound_stays_in_sync_from_a_later_start(embedded_cache, tmp_path,
-                                                          samples_dir):
+def test_the_clips_sound_stays_in_sync_from_a_later_start(embedded_cache, tmp_path, samples_dir):
     """A click 1.75 s into the clip; the render starts at frame 3 (0.75 s), so the
     output's click is at 1.0 s: also after `dreamreel stitch` rebuilds the MP4."""
-    clip = write_clip(tmp_path / "click.mkv", pan_frames(samples_dir), FPS,
-                      audio=click_track(FRAMES / FPS, click_at=1.75))
+    clip = write_clip(
+        tmp_path / "click.mkv",
+        pan_frames(samples_dir),
+        FPS,
+        audio=click_track(FRAMES / FPS, click_at=1.75),
+    )
     assert click_time(clip) == pytest.approx(1.75, abs=0.002)
     out = tmp_path / "out"
     result = render(spec_for(clip, "video.start_frame=3"), out)
@@ -387,11 +420,23 @@ def test_the_clips_sound_stays_in_sync_from_a_later_start(embedded_cache, tmp_pa
 
 def test_stability_command_compares_any_two_videos(with_flow, clip, capsys, tmp_path):
     out, result = with_flow
-    assert cli_main(["stability", str(out / "video.mp4"), "--source", str(clip),
-                     "--json", str(tmp_path / "r.json")]) == 0
+    assert (
+        cli_main(
+            [
+                "stability",
+                str(out / "video.mp4"),
+                "--source",
+                str(clip),
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 0
+    )
     line = capsys.readouterr().out.strip()
     assert line.startswith(f"stability ({FRAMES} frames") and "added flicker" in line
     import json
+
     report = json.loads((tmp_path / "r.json").read_text())
     # From the MP4 (compressed) rather than the PNGs: close to the render's own report.
     assert report["dream_strength"] == pytest.approx(result.report["dream_strength"], rel=0.15)
@@ -421,15 +466,15 @@ def test_cadence_1_is_the_default_and_changes_nothing(clip, with_flow, tmp_path)
     assert not differ, f"frames {differ} differ from the render without cadence"
 
 
-def test_cadence_3_dreams_every_third_frame_and_carries_the_frames_between(clip,
-                                                                           with_cadence):
+def test_cadence_3_dreams_every_third_frame_and_carries_the_frames_between(clip, with_cadence):
     """Frames 0, 3, 6... dream (frame 0 with video.first_steps); the frames between get
     no steps: each is its carried start, the previous output's residual warped along the
     flow with the whole dream (no blend: the dream fades once a keyframe, not a frame)."""
     out, _ = with_cadence
     rows = loss_rows(out)
-    assert [int(r["steps"]) for r in rows] == [8 if i == 0 else 4 if i % 3 == 0 else 0
-                                              for i in range(FRAMES)]
+    assert [int(r["steps"]) for r in rows] == [
+        8 if i == 0 else 4 if i % 3 == 0 else 0 for i in range(FRAMES)
+    ]
     assert [int(r["keyframe"]) for r in rows] == [int(i % 3 == 0) for i in range(FRAMES)]
     spec = spec_for(clip, *CADENCE)
     raws, outputs = decode_frames(clip), read_frames(out)
@@ -437,8 +482,7 @@ def test_cadence_3_dreams_every_third_frame_and_carries_the_frames_between(clip,
     for t in range(1, FRAMES):
         if t % 3 == 0:
             continue
-        carry = carry_dream(spec, estimator, t, raws[t], raws[t - 1], outputs[t - 1],
-                            fade=False)
+        carry = carry_dream(spec, estimator, t, raws[t], raws[t - 1], outputs[t - 1], fade=False)
         assert not carry.fresh
         expected = np.clip(np.rint(carry.image), 0, 255)
         # The engine's round trip through the model's input range moves a value that
@@ -462,15 +506,17 @@ def test_cadence_keeps_the_dream_and_adds_no_flicker(clip, with_flow, with_caden
 
 
 def test_between_steps_dream_the_frames_between_a_little(clip, tmp_path):
-    render(spec_for(clip, "video.cadence=3", "video.between_steps=2", "video.end_frame=5"),
-           tmp_path)
+    render(
+        spec_for(clip, "video.cadence=3", "video.between_steps=2", "video.end_frame=5"), tmp_path
+    )
     rows = loss_rows(tmp_path)
     assert [int(r["steps"]) for r in rows] == [8, 2, 2, 4, 2]
     assert [int(r["keyframe"]) for r in rows] == [1, 0, 0, 1, 0]
 
 
 def test_with_cadence_a_cut_dreams_afresh_and_the_count_stays_on_the_index(
-        embedded_cache, tmp_path, samples_dir):
+    embedded_cache, tmp_path, samples_dir
+):
     """A keyframe is decided by the frame's index (a resumed render decides the same),
     and a cut always dreams: cut at frame 5 (index 4), cadence 3 -> 4 fresh, 5 carried,
     6 a keyframe."""
@@ -496,13 +542,19 @@ def test_a_render_with_cadence_resumes_to_identical_frames(clip, with_cadence, t
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
     assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
     columns = ("frame", "steps", "keyframe", "cut")
-    assert ([[r[k] for k in columns] for r in loss_rows(tmp_path)]
-            == [[r[k] for k in columns] for r in loss_rows(whole)])
+    assert [[r[k] for k in columns] for r in loss_rows(tmp_path)] == [
+        [r[k] for k in columns] for r in loss_rows(whole)
+    ]
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("video.cadence=0", "cadence must be >= 1"), ("video.between_steps=-1", "cadence must"),
-    ("video.keyframe_step_scale=0", "keyframe_step_scale must be > 0")])
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("video.cadence=0", "cadence must be >= 1"),
+        ("video.between_steps=-1", "cadence must"),
+        ("video.keyframe_step_scale=0", "keyframe_step_scale must be > 0"),
+    ],
+)
 def test_cadence_settings_are_checked(clip, setting, message):
     from renderer.runtime.errors import DreamreelError
 

@@ -18,20 +18,28 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from helpers import frame_bytes, set_args
-from renderer.runtime import atomic_files as files
-from renderer.store import frame_store
+
 from renderer.cli.main import main
-from renderer.runtime.atomic_files import format_bytes, write_error
-from renderer.store.frame_store import done_frame_count
 from renderer.media.writer import Mp4Writer
+from renderer.runtime import atomic_files as files
+from renderer.runtime.atomic_files import format_bytes, write_error
+from renderer.store import frame_store
+from renderer.store.frame_store import done_frame_count
 
 FRAMES = 5
-TINY = ["width=64", "height=64", f"frames={FRAMES}", "dream.steps=2", "zoom.first_steps=2",
-        "zoom.first_octaves=1"]
-ONE_LINE = re.compile(r"^dreamreel: error: cannot (write|append to) '(?P<path>[^']+)': "
-                      r"(?P<reason>[^(]+) \(\d[\d.]* (bytes|KB|MB|GB|TB|PB) free\)$")
+TINY = [
+    "width=64",
+    "height=64",
+    f"frames={FRAMES}",
+    "dream.steps=2",
+    "zoom.first_steps=2",
+    "zoom.first_octaves=1",
+]
+ONE_LINE = re.compile(
+    r"^dreamreel: error: cannot (write|append to) '(?P<path>[^']+)': "
+    r"(?P<reason>[^(]+) \(\d[\d.]* (bytes|KB|MB|GB|TB|PB) free\)$"
+)
 
 
 def _argv(out: Path, *extra: str) -> list[str]:
@@ -46,15 +54,19 @@ def whole(embedded_cache, tmp_path_factory):
 
 
 def test_the_line_names_the_path_the_reason_and_the_free_space(tmp_path):
-    error = write_error(tmp_path / "frames" / "000012.png", OSError(errno.ENOSPC, "No space "
-                                                                    "left on device"))
+    error = write_error(
+        tmp_path / "frames" / "000012.png", OSError(errno.ENOSPC, "No space left on device")
+    )
     free = format_bytes(shutil.disk_usage(tmp_path).free)
-    assert str(error) == (f"cannot write '{tmp_path}/frames/000012.png': No space left on "
-                          f"device ({free} free)")
+    assert str(error) == (
+        f"cannot write '{tmp_path}/frames/000012.png': No space left on device ({free} free)"
+    )
 
 
-@pytest.mark.parametrize("count, text", [(0, "0 bytes"), (212, "212 bytes"),
-                                         (212 * 1024, "212 KB"), (5 * 2**30 + 2**29, "5.5 GB")])
+@pytest.mark.parametrize(
+    "count, text",
+    [(0, "0 bytes"), (212, "212 bytes"), (212 * 1024, "212 KB"), (5 * 2**30 + 2**29, "5.5 GB")],
+)
 def test_free_space_reads_like_a_person_writes_it(count, text):
     assert format_bytes(count) == text
 
@@ -111,26 +123,37 @@ def _fail_mp4_muxer_at(monkeypatch, frame: int):
 CASES = {
     # case: (inject, the file named, frames done after the failure)
     "png": (lambda mp: _fail_atomic_writes(mp, "000003.png"), "frames/000003.png", 2),
-    "png, I/O error": (lambda mp: _fail_atomic_writes(mp, "000003.png", code=errno.EIO),
-                       "frames/000003.png", 2),
-    "losses.csv, first row": (lambda mp: _fail_atomic_writes(mp, "losses.csv"),
-                              "losses.csv", 0),
+    "png, I/O error": (
+        lambda mp: _fail_atomic_writes(mp, "000003.png", code=errno.EIO),
+        "frames/000003.png",
+        2,
+    ),
+    "losses.csv, first row": (lambda mp: _fail_atomic_writes(mp, "losses.csv"), "losses.csv", 0),
     "losses.csv, appended row": (
         lambda mp: mp.setattr(frame_store, "os", _OsFailingFsync(2, errno.EDQUOT)),
-        "losses.csv", 2),
+        "losses.csv",
+        2,
+    ),
     "mp4, muxer": (lambda mp: _fail_mp4_muxer_at(mp, 3), "zoom.mp4", 3),
     "mp4, finished file": (lambda mp: _fail_atomic_writes(mp, "zoom.mp4"), "zoom.mp4", FRAMES),
     "gif": (lambda mp: _fail_atomic_writes(mp, "zoom.gif"), "zoom.gif", FRAMES),
-    "manifest, first": (lambda mp: _fail_atomic_writes(mp, "manifest.json", code=errno.EROFS),
-                        "manifest.json", 0),
-    "manifest, last": (lambda mp: _fail_atomic_writes(mp, "manifest.json", from_nth=2),
-                       "manifest.json", FRAMES),
+    "manifest, first": (
+        lambda mp: _fail_atomic_writes(mp, "manifest.json", code=errno.EROFS),
+        "manifest.json",
+        0,
+    ),
+    "manifest, last": (
+        lambda mp: _fail_atomic_writes(mp, "manifest.json", from_nth=2),
+        "manifest.json",
+        FRAMES,
+    ),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_a_failed_write_is_one_line_and_the_render_resumes(case, whole, tmp_path, monkeypatch,
-                                                           capsys):
+def test_a_failed_write_is_one_line_and_the_render_resumes(
+    case, whole, tmp_path, monkeypatch, capsys
+):
     inject, named, done = CASES[case]
     out = tmp_path / "render"
     inject(monkeypatch)
@@ -162,8 +185,9 @@ def small_tmpfs(tmp_path):
     mount_point.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a tmpfs needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mount_point)],
-                          capture_output=True)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=192k", "tmpfs", str(mount_point)], capture_output=True
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.decode().strip()}")
     try:
@@ -173,7 +197,8 @@ def small_tmpfs(tmp_path):
 
 
 def test_a_full_file_system_stops_the_render_and_it_resumes_with_space(
-        small_tmpfs, embedded_cache, tmp_path, capsys):
+    small_tmpfs, embedded_cache, tmp_path, capsys
+):
     """40 frames do not fit in 192 KiB: the write that fails is one line with the free
     space; given more space, the rerun continues into the frames of an uninterrupted one."""
     many = ["frames=40", "output.gif=false"]

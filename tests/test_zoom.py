@@ -5,9 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from PIL import Image
-
 from helpers import differing_frames, frame_bytes
+from PIL import Image
 
 # The renderer's API these tests call, in one place (issue 7 renames some of it).
 import renderer
@@ -52,8 +51,9 @@ def test_warp_leaves_no_black_borders():
 
 
 def test_schedules_drive_the_motion_frame_by_frame():
-    spec = load_spec("noise-zoom", ['zoom.scale="0:(1.0), 10:(1.1)"',
-                                    'zoom.rotation="0:(0), 20:(-2)"'])
+    spec = load_spec(
+        "noise-zoom", ['zoom.scale="0:(1.0), 10:(1.1)"', 'zoom.rotation="0:(0), 20:(-2)"']
+    )
     assert Motion.at(spec, 0).scale == 1.0
     assert Motion.at(spec, 5).scale == pytest.approx(1.05)
     assert Motion.at(spec, 30).scale == pytest.approx(1.1)
@@ -78,8 +78,9 @@ def lab_stats(rgb: np.ndarray) -> np.ndarray:
 @pytest.mark.parametrize("coherence", [True, False])
 def test_a_hundred_frames_keep_frame_zeros_colours_only_with_coherence(coherence):
     """A stand-in dream that saturates a little each frame drifts without coherence."""
-    spec = load_spec("noise-zoom", [f"zoom.color_coherence={str(coherence).lower()}",
-                                    "zoom.scale=1.02"])
+    spec = load_spec(
+        "noise-zoom", [f"zoom.color_coherence={str(coherence).lower()}", "zoom.scale=1.02"]
+    )
     rng = np.random.default_rng(1)
     frame0 = cv2.GaussianBlur(rng.uniform(0, 255, (64, 64, 3)).astype(np.float32), (0, 0), 2)
     previous = frame0
@@ -99,10 +100,19 @@ def test_a_hundred_frames_keep_frame_zeros_colours_only_with_coherence(coherence
 # Frame 0 is the photo itself (zoom.first_steps=0), frame 1 a strong dream that shifts the
 # colours, frames 2.. no dream at all (dream.steps=0): each of them is its start image, the
 # previous frame zoomed and recoloured, so it shows which frame the colours were matched to.
-COLOUR_PROBE = ["width=96", "height=96", "frames=5", "fps=10", "zoom.scale=1.1",
-                'dream.steps="0:(0), 1:(10), 2:(0)"', "dream.step_size=0.05",
-                "zoom.first_steps=0", "zoom.first_octaves=1", "zoom.color_coherence=true",
-                "output.gif=false"]
+COLOUR_PROBE = [
+    "width=96",
+    "height=96",
+    "frames=5",
+    "fps=10",
+    "zoom.scale=1.1",
+    'dream.steps="0:(0), 1:(10), 2:(0)"',
+    "dream.step_size=0.05",
+    "zoom.first_steps=0",
+    "zoom.first_octaves=1",
+    "zoom.color_coherence=true",
+    "output.gif=false",
+]
 
 
 @pytest.fixture(scope="module")
@@ -113,8 +123,10 @@ def colour_probe(embedded_cache, samples_dir, tmp_path_factory):
 
 
 def frame_lab_stats(out):
-    return [lab_stats(np.asarray(Image.open(p).convert("RGB"), np.float32))
-            for p in sorted((out / "frames").glob("*.png"))]
+    return [
+        lab_stats(np.asarray(Image.open(p).convert("RGB"), np.float32))
+        for p in sorted((out / "frames").glob("*.png"))
+    ]
 
 
 def test_a_render_matches_every_frames_colours_to_frame_zero(colour_probe):
@@ -127,8 +139,7 @@ def test_a_render_matches_every_frames_colours_to_frame_zero(colour_probe):
     assert max(drift[2:]) < 0.8, drift
 
 
-def test_a_resumed_render_keeps_matching_colours_to_frame_zero(colour_probe, samples_dir,
-                                                                tmp_path):
+def test_a_resumed_render_keeps_matching_colours_to_frame_zero(colour_probe, samples_dir, tmp_path):
     def stop_after_three(done, total, loss):
         if done == 3:
             raise KeyboardInterrupt
@@ -146,10 +157,22 @@ def test_a_resumed_render_keeps_matching_colours_to_frame_zero(colour_probe, sam
 
 # A small zoom from a photo with zoom.cadence=3: frames 0, 3, 6 dream, the rest are the
 # camera move alone (zoom.between_steps=0). Noise is on to show it feeds only dreams.
-CADENCE = ["width=64", "height=64", "frames=7", "fps=10", "zoom.scale=1.05",
-           "zoom.rotation=1.0", "zoom.noise=6", "dream.steps=2", "dream.octaves=1",
-           "zoom.first_steps=3", "zoom.first_octaves=1", "zoom.cadence=3",
-           "zoom.between_steps=0", "output.gif=false"]
+CADENCE = [
+    "width=64",
+    "height=64",
+    "frames=7",
+    "fps=10",
+    "zoom.scale=1.05",
+    "zoom.rotation=1.0",
+    "zoom.noise=6",
+    "dream.steps=2",
+    "dream.octaves=1",
+    "zoom.first_steps=3",
+    "zoom.first_octaves=1",
+    "zoom.cadence=3",
+    "zoom.between_steps=0",
+    "output.gif=false",
+]
 
 
 def cadence_spec(samples_dir, *extra):
@@ -164,8 +187,9 @@ def rows_of(out):
 
 
 def frames_of(out):
-    return [np.asarray(Image.open(p).convert("RGB"))
-            for p in sorted((out / "frames").glob("*.png"))]
+    return [
+        np.asarray(Image.open(p).convert("RGB")) for p in sorted((out / "frames").glob("*.png"))
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -175,8 +199,9 @@ def zoom_cadence(embedded_cache, samples_dir, tmp_path_factory):
     return out
 
 
-def test_zoom_cadence_dreams_every_third_frame_and_moves_the_camera_between(zoom_cadence,
-                                                                            samples_dir):
+def test_zoom_cadence_dreams_every_third_frame_and_moves_the_camera_between(
+    zoom_cadence, samples_dir
+):
     rows = rows_of(zoom_cadence)
     assert [int(r["steps"]) for r in rows] == [3, 0, 0, 2, 0, 0, 2]
     assert [int(r["keyframe"]) for r in rows] == [1, 0, 0, 1, 0, 0, 1]
@@ -196,8 +221,14 @@ def test_zoom_cadence_1_changes_nothing(embedded_cache, samples_dir, tmp_path):
     plain = [s for s in CADENCE if not s.startswith("zoom.cadence")] + ["frames=3"]
     spec = load_spec("noise-zoom", plain, input=str(samples_dir / "coffee.jpg"))
     render(spec, tmp_path / "default")
-    render(load_spec("noise-zoom", plain + ["zoom.cadence=1", "zoom.between_steps=4"],
-                     input=str(samples_dir / "coffee.jpg")), tmp_path / "one")
+    render(
+        load_spec(
+            "noise-zoom",
+            plain + ["zoom.cadence=1", "zoom.between_steps=4"],
+            input=str(samples_dir / "coffee.jpg"),
+        ),
+        tmp_path / "one",
+    )
     assert [int(r["steps"]) for r in rows_of(tmp_path / "one")] == [3, 2, 2]
     assert frame_bytes(tmp_path / "one") == frame_bytes(tmp_path / "default")
 

@@ -15,9 +15,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-from PIL import Image, ImageSequence
-
-import renderer
 from helpers import (
     differing_frames,
     frame_bytes,
@@ -25,14 +22,26 @@ from helpers import (
     set_args,
     signal_render_after,
 )
-from renderer.runtime.errors import DreamreelError
-from renderer.store.frame_store import done_frame_count
+from PIL import Image, ImageSequence
+
+import renderer
 from renderer.rendering.spec import load_spec
 from renderer.rendering.stitch import stitch_from_manifest
+from renderer.runtime.errors import DreamreelError
+from renderer.store.frame_store import done_frame_count
 
 N, K, SCALE = 8, 3, 1.05
-TINY = ["width=64", "height=64", "fps=8", f"zoom.scale={SCALE}", "dream.steps=2",
-        "dream.octaves=1", "zoom.first_steps=4", "zoom.first_octaves=2", "pipeline=true"]
+TINY = [
+    "width=64",
+    "height=64",
+    "fps=8",
+    f"zoom.scale={SCALE}",
+    "dream.steps=2",
+    "dream.octaves=1",
+    "zoom.first_steps=4",
+    "zoom.first_octaves=2",
+    "pipeline=true",
+]
 LOOP = [*TINY, f"frames={N}", f"zoom.loop={K}"]
 PLAIN = [*TINY, f"frames={N + K}", "output.gif=false"]  # the same chain, nothing blended
 
@@ -52,16 +61,22 @@ def gif_frame_count(path) -> int:
 
 
 def pngs(out) -> list[np.ndarray]:
-    return [np.asarray(Image.open(p).convert("RGB"))
-            for p in sorted((out / "frames").glob("*.png"))]
+    return [
+        np.asarray(Image.open(p).convert("RGB")) for p in sorted((out / "frames").glob("*.png"))
+    ]
 
 
 def zoom_step(image: np.ndarray, scale: float) -> np.ndarray:
     """The camera move between two frames, redone with OpenCV: a zoom about the centre."""
     height, width = image.shape[:2]
     matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), 0.0, scale)
-    return cv2.warpAffine(image.astype(np.float32), matrix, (width, height),
-                          flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.warpAffine(
+        image.astype(np.float32),
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LANCZOS4,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
 
 
 def e_warp(before: np.ndarray, after: np.ndarray) -> float:
@@ -102,8 +117,7 @@ def test_the_mp4_and_gif_play_exactly_frames_frames(looped):
     assert manifest["lead_in"] == K and manifest["loop"]["frames"] == N
 
 
-def test_the_stored_frames_are_the_chain_with_its_last_frames_faded_into_the_first(looped,
-                                                                                   plain):
+def test_the_stored_frames_are_the_chain_with_its_last_frames_faded_into_the_first(looped, plain):
     loop, chain = pngs(looped), pngs(plain)
     for i in range(N):  # lead-in and played frames: the plain zoom, untouched
         assert np.array_equal(loop[i], chain[i]), f"frame {i + 1}"
@@ -116,8 +130,7 @@ def test_the_stored_frames_are_the_chain_with_its_last_frames_faded_into_the_fir
         assert int(np.argmin(distances)) == K + i, f"MP4 frame {i}"
 
 
-def test_the_wrap_is_as_smooth_as_a_regular_step_and_would_jump_without_the_loop(looped,
-                                                                                 plain):
+def test_the_wrap_is_as_smooth_as_a_regular_step_and_would_jump_without_the_loop(looped, plain):
     wrap, median = wrap_and_median(mp4_frames(looped / "zoom.mp4"))
     assert wrap <= 1.5 * median, (wrap, median)
     # The same chain frames played without the fade: the wrap is a cut to other content.
@@ -143,6 +156,7 @@ def stop_at(count):
     def progress(done, total, loss):
         if done == count:
             raise KeyboardInterrupt
+
     return progress
 
 
@@ -153,8 +167,7 @@ def assert_same_render(out, reference):
         assert (out / name).read_bytes() == (reference / name).read_bytes(), name
 
 
-def test_stopped_in_the_lead_in_and_in_the_fade_it_resumes_to_the_same_render(looped,
-                                                                             tmp_path):
+def test_stopped_in_the_lead_in_and_in_the_fade_it_resumes_to_the_same_render(looped, tmp_path):
     out = tmp_path / "stopped"
     with pytest.raises(KeyboardInterrupt):
         render(LOOP, out, progress=stop_at(2))  # inside the lead-in
@@ -176,15 +189,17 @@ def test_stopped_in_the_lead_in_and_in_the_fade_it_resumes_to_the_same_render(lo
     assert_same_render(out, looped)
 
 
-def test_killed_inside_the_fade_it_resumes_and_restitches_to_the_same_bytes(embedded_cache,
-                                                                             tmp_path):
+def test_killed_inside_the_fade_it_resumes_and_restitches_to_the_same_bytes(
+    embedded_cache, tmp_path
+):
     # Frame N+K-1 dreams long (400 steps, ~4 s), so the kill lands in the fade with
     # frames N.. stored, even on a loaded machine (60 steps, ~0.6 s, once raced past it).
     slow_end = [*LOOP, f'dream.steps="0:(2), {N + K - 2}:(2), {N + K - 1}:(400)"']
     render(slow_end, tmp_path / "whole")
     out = tmp_path / "killed"
-    proc = signal_render_after(out, ["noise-zoom", *set_args(slow_end)], frames=N + K - 1,
-                               sig=signal.SIGKILL)
+    proc = signal_render_after(
+        out, ["noise-zoom", *set_args(slow_end)], frames=N + K - 1, sig=signal.SIGKILL
+    )
     assert proc.returncode == -signal.SIGKILL
     stored = done_frame_count(out)
     assert N < stored < N + K and not (out / "zoom.mp4").exists()
@@ -194,12 +209,15 @@ def test_killed_inside_the_fade_it_resumes_and_restitches_to_the_same_bytes(embe
     assert_same_render(out, tmp_path / "whole")
 
 
-@pytest.mark.parametrize("overrides, message", [
-    (["frames=8", "zoom.loop=8"], "zoom.loop must be <= frames - 1"),
-    (["zoom.loop=3", "output.pingpong=true"], "zoom.loop and output.pingpong"),
-    (["zoom.loop=3", "output.hold_last=1.0"], "zoom.loop needs output.hold_last = 0"),
-    (["zoom.loop=-1"], "zoom.loop must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["frames=8", "zoom.loop=8"], "zoom.loop must be <= frames - 1"),
+        (["zoom.loop=3", "output.pingpong=true"], "zoom.loop and output.pingpong"),
+        (["zoom.loop=3", "output.hold_last=1.0"], "zoom.loop needs output.hold_last = 0"),
+        (["zoom.loop=-1"], "zoom.loop must be >= 0"),
+    ],
+)
 def test_settings_a_loop_cannot_have_are_refused_in_one_line(overrides, message):
     with pytest.raises(DreamreelError, match=message) as caught:
         load_spec("noise-zoom", overrides)
@@ -208,8 +226,13 @@ def test_settings_a_loop_cannot_have_are_refused_in_one_line(overrides, message)
 
 def test_the_cli_refuses_pingpong_with_a_loop_before_tensorflow(tmp_path):
     result, _, err = run_without_tensorflow_probe(
-        "render", "noise-zoom", *set_args(["zoom.loop=3", "output.pingpong=true"]),
-        "--out", str(tmp_path / "out"), cwd=tmp_path)
+        "render",
+        "noise-zoom",
+        *set_args(["zoom.loop=3", "output.pingpong=true"]),
+        "--out",
+        str(tmp_path / "out"),
+        cwd=tmp_path,
+    )
     assert result["code"] != 0 and not result["tensorflow"], err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "zoom.loop and output.pingpong" in lines[0], err
@@ -220,5 +243,7 @@ def test_loop_and_its_frames_decide_the_pixels():
     assert plain.frames_identity() != looped.frames_identity()
     # Without a loop a longer zoom extends a finished one; with one the fade moves.
     assert plain.frames_identity() == load_spec("noise-zoom", ["frames=120"]).frames_identity()
-    assert looped.frames_identity() != load_spec(
-        "noise-zoom", ["zoom.loop=3", "frames=120"]).frames_identity()
+    assert (
+        looped.frames_identity()
+        != load_spec("noise-zoom", ["zoom.loop=3", "frames=120"]).frames_identity()
+    )

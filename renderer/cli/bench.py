@@ -16,9 +16,10 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -53,9 +54,9 @@ class FrameSpeed:
     mode: str
     width: int
     height: int
-    seconds_per_frame: float          # median over the frames after the first
-    profile: dict[str, Any] | None    # the render's stage table, where it records one
-    pipeline: bool = True             # decode/flow ahead, writing behind, on threads
+    seconds_per_frame: float  # median over the frames after the first
+    profile: dict[str, Any] | None  # the render's stage table, where it records one
+    pipeline: bool = True  # decode/flow ahead, writing behind, on threads
 
     @property
     def wall_per_frame(self) -> float | None:
@@ -80,11 +81,16 @@ class BenchReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "engine": [{**asdict(e), "steps_per_s": round(e.steps_per_s, 3),
-                        "mpix_steps_per_s": round(e.mpix_steps_per_s, 3),
-                        "gflops_per_s": round(e.gflops_per_s, 2),
-                        "share_of_matmul_peak": _rounded(self.share_of_peak(e), 4)}
-                       for e in self.engine],
+            "engine": [
+                {
+                    **asdict(e),
+                    "steps_per_s": round(e.steps_per_s, 3),
+                    "mpix_steps_per_s": round(e.mpix_steps_per_s, 3),
+                    "gflops_per_s": round(e.gflops_per_s, 2),
+                    "share_of_matmul_peak": _rounded(self.share_of_peak(e), 4),
+                }
+                for e in self.engine
+            ],
             "peak": self.peak,
             "frames": [asdict(f) for f in self.frames],
             "suggestions": self.suggestions,
@@ -94,19 +100,24 @@ class BenchReport:
         out = ["engine (embedded model, 1 octave):"]
         for e in self.engine:
             share = self.share_of_peak(e)
-            out.append(f"  {e.size:>5} px  {e.steps_per_s:7.2f} steps/s  "
-                       f"{e.mpix_steps_per_s:7.2f} megapixel-steps/s  "
-                       f"{e.gflops_per_s:6.1f} GFLOP/s"
-                       + (f"  {share:4.0%} of matmul peak" if share is not None else ""))
+            out.append(
+                f"  {e.size:>5} px  {e.steps_per_s:7.2f} steps/s  "
+                f"{e.mpix_steps_per_s:7.2f} megapixel-steps/s  "
+                f"{e.gflops_per_s:6.1f} GFLOP/s"
+                + (f"  {share:4.0%} of matmul peak" if share is not None else "")
+            )
         if self.peak:
-            out.append(f"  GFLOP/s: the convolutions' forward + input gradient per step; "
-                       f"matmul peak {self.peak['measured_gflops']:.0f} GFLOP/s: "
-                       f"{self.peak['measured_how']}")
+            out.append(
+                f"  GFLOP/s: the convolutions' forward + input gradient per step; "
+                f"matmul peak {self.peak['measured_gflops']:.0f} GFLOP/s: "
+                f"{self.peak['measured_how']}"
+            )
         out.append("frames through the frame loop:")
         for f in self.frames:
             loop = "" if f.pipeline else "  (pipeline = false)"
-            out.append(f"  {f.mode:<5} {f.width}x{f.height}  {f.seconds_per_frame:6.2f} s/frame"
-                       + loop)
+            out.append(
+                f"  {f.mode:<5} {f.width}x{f.height}  {f.seconds_per_frame:6.2f} s/frame" + loop
+            )
             summary = (f.profile or {}).get("summary", "")
             if ": " in summary:  # the stages by share, then what ran alongside the dream
                 out.append(f"        {summary.split(': ', 1)[1]}")
@@ -133,8 +144,9 @@ def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> Ben
         report.frames.append(zoom_frame_speed(Path(tmp), width, height, plan["frames"]))
         for pipeline in (True, False):  # the zoom traced this size: both run warm
             say(f"a video at {width}x{height}{'' if pipeline else ', pipeline = false'}...")
-            report.frames.append(video_frame_speed(Path(tmp), width, height, plan["frames"],
-                                                   pipeline=pipeline))
+            report.frames.append(
+                video_frame_speed(Path(tmp), width, height, plan["frames"], pipeline=pipeline)
+            )
     report.suggestions = suggest(report)
     return report
 
@@ -151,8 +163,7 @@ def engine_speed(model, size: int, steps: int) -> EngineSpeed:
     started = time.perf_counter()
     dream(image, model, settings, measure_octave_ends=False)
     seconds = time.perf_counter() - started
-    flops = image_step_flops(model, size, size, settings.resolved_tile_size(),
-                             settings.tile_margin)
+    flops = image_step_flops(model, size, size, settings.resolved_tile_size(), settings.tile_margin)
     return EngineSpeed(size, steps, seconds, flops)
 
 
@@ -160,32 +171,46 @@ def zoom_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameSp
     """noise-zoom's settings at this size; frame 0 dreams like the rest (no warm-up)."""
     from ..rendering.render_preset import render
 
-    result = render("noise-zoom", out=tmp / "zoom", width=width, height=height,
-                    frames=frames, zoom={"first_steps": 5, "first_octaves": 1},
-                    output={"gif": False})
-    return FrameSpeed("zoom", width, height, _seconds_per_frame(tmp / "zoom"),
-                      getattr(result, "profile", None))
+    result = render(
+        "noise-zoom",
+        out=tmp / "zoom",
+        width=width,
+        height=height,
+        frames=frames,
+        zoom={"first_steps": 5, "first_octaves": 1},
+        output={"gif": False},
+    )
+    return FrameSpeed(
+        "zoom", width, height, _seconds_per_frame(tmp / "zoom"), getattr(result, "profile", None)
+    )
 
 
-def video_frame_speed(tmp: Path, width: int, height: int, frames: int, *,
-                      pipeline: bool = True) -> FrameSpeed:
+def video_frame_speed(
+    tmp: Path, width: int, height: int, frames: int, *, pipeline: bool = True
+) -> FrameSpeed:
     """video-quick's settings on a made-up clip of this size (a pan over fractal noise)."""
-    from ..media.writer import write_mp4
     from ..imaging.noise import make_noise
+    from ..media.writer import write_mp4
     from ..rendering.render_preset import render
 
     clip = tmp / "pan.mp4"
     if not clip.exists():
         scene = make_noise(height + 8 * frames, width + 8 * frames, kind="fractal", seed=1)
-        write_mp4(clip, (scene[4 * k:4 * k + height, 8 * k:8 * k + width]
-                         for k in range(frames)), 24)
+        write_mp4(
+            clip, (scene[4 * k : 4 * k + height, 8 * k : 8 * k + width] for k in range(frames)), 24
+        )
     out = tmp / f"video-{'pipelined' if pipeline else 'sequential'}"
-    result = render("video-quick", input=clip, out=out, pipeline=pipeline,
-                    video={"max_size": max(width, height), "every": 1, "first_steps": 6,
-                           "first_octaves": 1},
-                    output={"gif": False})
-    return FrameSpeed("video", width, height, _seconds_per_frame(out),
-                      getattr(result, "profile", None), pipeline)
+    result = render(
+        "video-quick",
+        input=clip,
+        out=out,
+        pipeline=pipeline,
+        video={"max_size": max(width, height), "every": 1, "first_steps": 6, "first_octaves": 1},
+        output={"gif": False},
+    )
+    return FrameSpeed(
+        "video", width, height, _seconds_per_frame(out), getattr(result, "profile", None), pipeline
+    )
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -207,19 +232,25 @@ def suggest(report: BenchReport) -> list[str]:
     small, large = report.engine[0], report.engine[-1]
     ratio = large.mpix_steps_per_s / small.mpix_steps_per_s
     if ratio < 0.75:
-        notes.append(f"large images dream at {ratio:.0%} of the small-image rate: try a "
-                     f"larger dream.tile_size (e.g. 1024) if memory allows")
+        notes.append(
+            f"large images dream at {ratio:.0%} of the small-image rate: try a "
+            f"larger dream.tile_size (e.g. 1024) if memory allows"
+        )
     else:
-        notes.append(f"tiling costs little here ({large.size} px runs at {ratio:.0%} of the "
-                     f"{small.size} px rate per pixel): keep dream.tile_size = 'auto'")
+        notes.append(
+            f"tiling costs little here ({large.size} px runs at {ratio:.0%} of the "
+            f"{small.size} px rate per pixel): keep dream.tile_size = 'auto'"
+        )
     notes.append(_suggest_pipeline(report))
     video = next((f for f in report.frames if f.mode == "video"), None)
     if video is not None and video.seconds_per_frame > 1.0:
         hours = video.seconds_per_frame * 24 * 60 / 3600
-        notes.append(f"a minute of 24 fps video takes ~{hours:.1f} h at {video.width}x"
-                     f"{video.height}: preview first with video.cadence=3 (the video-preview "
-                     f"preset: ~2.7x faster) and video.max_size=480, and render the full "
-                     f"size on a GPU")
+        notes.append(
+            f"a minute of 24 fps video takes ~{hours:.1f} h at {video.width}x"
+            f"{video.height}: preview first with video.cadence=3 (the video-preview "
+            f"preset: ~2.7x faster) and video.max_size=480, and render the full "
+            f"size on a GPU"
+        )
     return [note for note in notes if note]
 
 
@@ -230,7 +261,11 @@ def _suggest_pipeline(report: BenchReport) -> str | None:
     if not piped or not plain:
         return None
     if piped <= plain * 1.02:
-        return (f"keep pipeline = true: a video frame takes {piped:.2f} s with decoding and "
-                f"flow ahead of the dream and writing behind it, {plain:.2f} s in line")
-    return (f"pipeline = false was faster here ({plain:.2f} s against {piped:.2f} s a video "
-            f"frame): the dream leaves no core idle for the workers")
+        return (
+            f"keep pipeline = true: a video frame takes {piped:.2f} s with decoding and "
+            f"flow ahead of the dream and writing behind it, {plain:.2f} s in line"
+        )
+    return (
+        f"pipeline = false was faster here ({plain:.2f} s against {piped:.2f} s a video "
+        f"frame): the dream leaves no core idle for the workers"
+    )

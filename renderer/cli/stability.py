@@ -24,16 +24,20 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..runtime.errors import DreamreelError
 from ..imaging.flow import FlowEstimator, StabilityMeter, StabilityReport
+from ..runtime.errors import DreamreelError
 
 _RANGE_KEYS = ("start", "end", "start_frame", "end_frame", "every", "max_size")
 _DEFAULT_FLOW = {"method": "dis", "preset": "medium"}
 
 
-def stability_of_videos(output_path: str | Path, source_path: str | Path | None = None, *,
-                        method: str | None = None, preset: str | None = None
-                        ) -> StabilityReport:
+def stability_of_videos(
+    output_path: str | Path,
+    source_path: str | Path | None = None,
+    *,
+    method: str | None = None,
+    preset: str | None = None,
+) -> StabilityReport:
     """E_warp and dream strength of ``output_path`` (a render folder, a file in one, or a
     bare video) against ``source_path`` (default: a render's recorded input)."""
     output = Path(output_path)
@@ -41,11 +45,15 @@ def stability_of_videos(output_path: str | Path, source_path: str | Path | None 
     if folder is not None:
         return _of_render(folder, output, source_path, method, preset)
     if output.is_dir():
-        raise DreamreelError(f"cannot measure '{output}': a folder without manifest.json (not "
-                             f"a dreamreel render folder); give a render folder or a video")
+        raise DreamreelError(
+            f"cannot measure '{output}': a folder without manifest.json (not "
+            f"a dreamreel render folder); give a render folder or a video"
+        )
     if source_path is None:
-        raise DreamreelError(f"'{output}' is not inside a render folder: give the clip it was "
-                             f"made from with --source CLIP")
+        raise DreamreelError(
+            f"'{output}' is not inside a render folder: give the clip it was "
+            f"made from with --source CLIP"
+        )
     return _of_bare_video(output, Path(source_path), _estimator(method, preset, {}))
 
 
@@ -57,8 +65,10 @@ def _render_folder_of(path: Path) -> Path | None:
 
 def _estimator(method: str | None, preset: str | None, flow: dict[str, Any]) -> FlowEstimator:
     """The render's own flow settings unless told otherwise: report.json used them."""
-    return FlowEstimator(method or flow.get("method") or _DEFAULT_FLOW["method"],
-                         preset or flow.get("preset") or _DEFAULT_FLOW["preset"])
+    return FlowEstimator(
+        method or flow.get("method") or _DEFAULT_FLOW["method"],
+        preset or flow.get("preset") or _DEFAULT_FLOW["preset"],
+    )
 
 
 def _open(path: str | Path, role: str, **options: Any):
@@ -78,8 +88,10 @@ def _of_render(folder: Path, output: Path, source_path, method, preset) -> Stabi
     manifest = read_manifest(folder)
     spec = manifest["spec"]
     if spec.get("mode") != "video":
-        raise DreamreelError(f"'{folder}' holds a {spec.get('mode')} render: stability "
-                             f"compares a dreamed clip with the clip it was made from")
+        raise DreamreelError(
+            f"'{folder}' holds a {spec.get('mode')} render: stability "
+            f"compares a dreamed clip with the clip it was made from"
+        )
     source = source_path if source_path is not None else spec.get("input")
     if not source:
         raise DreamreelError(f"'{folder}' records no input: give the clip with --source CLIP")
@@ -93,13 +105,15 @@ def _of_render(folder: Path, output: Path, source_path, method, preset) -> Stabi
             raise DreamreelError(
                 f"'{source}' gives {float(clip.fps):g} fps over the render's range, the render "
                 f"in '{folder}' has {float(rendered_fps):g}: pass the clip it was made from "
-                f"(its input was '{spec.get('input')}')")
+                f"(its input was '{spec.get('input')}')"
+            )
         meter = StabilityMeter(clip.fps, estimator)
         done = done_frame_count(folder)
         count = min(done, clip.frame_count)
         if done < clip.frame_count:
-            meter.notes.append(f"the render has {done} of its {clip.frame_count} frames: "
-                               f"measured those")
+            meter.notes.append(
+                f"the render has {done} of its {clip.frame_count} frames: measured those"
+            )
         if count == 0:
             raise DreamreelError(f"no frames in '{folder}' to measure")
         if output.is_dir():
@@ -112,8 +126,8 @@ def _of_render(folder: Path, output: Path, source_path, method, preset) -> Stabi
 
 def _stored_frames(folder: Path, count: int) -> Iterator[np.ndarray]:
     """The render's PNGs: lossless, what its report.json measured."""
-    from ..store.frame_store import FRAMES_DIR, frame_file_name
     from ..media.images import read_image
+    from ..store.frame_store import FRAMES_DIR, frame_file_name
 
     for index in range(count):
         yield read_image(folder / FRAMES_DIR / frame_file_name(index))
@@ -127,10 +141,13 @@ def _file_frames(output: Path, clip, count: int, meter: StabilityMeter) -> Itera
         video.close()
         raise DreamreelError(
             f"'{output}' plays at {float(video.fps):g} fps, the render at {float(clip.fps):g}: "
-            f"measure the render folder '{output.parent}' instead")
+            f"measure the render folder '{output.parent}' instead"
+        )
     if video.frame_count < count:
-        meter.notes.append(f"'{output.name}' holds {video.frame_count} of the render's "
-                           f"{count} frames: measured those")
+        meter.notes.append(
+            f"'{output.name}' holds {video.frame_count} of the render's "
+            f"{count} frames: measured those"
+        )
     return _closing(video, video.frames(), count)
 
 
@@ -142,15 +159,21 @@ def _closing(video, frames: Iterator[np.ndarray], count: int) -> Iterator[np.nda
         video.close()
 
 
-def _measure(meter: StabilityMeter, outputs: Iterator[np.ndarray],
-             sources: Iterator[np.ndarray], source_size: tuple[int, int]) -> None:
+def _measure(
+    meter: StabilityMeter,
+    outputs: Iterator[np.ndarray],
+    sources: Iterator[np.ndarray],
+    source_size: tuple[int, int],
+) -> None:
     """Feed the pairs; a source of another size is resized to the output's (a note)."""
     for out_frame, src_frame in zip(outputs, sources):
         size = (out_frame.shape[1], out_frame.shape[0])
         if size != source_size:
             if not meter.frames:
-                meter.notes.append(f"source {source_size[0]}x{source_size[1]} resized to the "
-                                   f"output's {size[0]}x{size[1]}")
+                meter.notes.append(
+                    f"source {source_size[0]}x{source_size[1]} resized to the "
+                    f"output's {size[0]}x{size[1]}"
+                )
             src_frame = cv2.resize(src_frame, size, interpolation=cv2.INTER_AREA)
         meter.add(src_frame, out_frame)
 
@@ -163,12 +186,15 @@ def _of_bare_video(output: Path, source: Path, estimator: FlowEstimator) -> Stab
                 f"cannot pair the frames of '{output}' ({out.frame_count} at {float(out.fps):g} "
                 f"fps) with '{source}' ({src.frame_count} at {float(src.fps):g} fps) by time: "
                 f"measure the render folder instead (its manifest.json knows the range), or "
-                f"give a source cut to the output's range and rate")
+                f"give a source cut to the output's range and rate"
+            )
     with _open(output, "output") as out, _open(source, "source", every=every) as src:
         meter = StabilityMeter(out.fps, estimator)
         if every > 1:
-            meter.notes.append(f"source at {src.source_fps:g} fps: 1 frame in {every} "
-                               f"taken, at the output's {float(out.fps):g} fps")
+            meter.notes.append(
+                f"source at {src.source_fps:g} fps: 1 frame in {every} "
+                f"taken, at the output's {float(out.fps):g} fps"
+            )
         _measure(meter, out.frames(), src.frames(), (src.width, src.height))
         return meter.report()
 

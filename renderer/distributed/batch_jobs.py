@@ -38,11 +38,11 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 @dataclass(frozen=True)
 class Job:
     name: str
-    preset: str               # a shipped preset's name or an absolute .toml path
-    input: str | None         # absolute, or None: the preset's own (else noise)
-    sets: tuple[str, ...]     # "key=value" overrides, applied in order, like --set
-    out: Path | RemotePath    # absolute, or a URL (renderer/store/shared_storage.py)
-    cpus: int = 1             # CPU cores the job asks Ray for
+    preset: str  # a shipped preset's name or an absolute .toml path
+    input: str | None  # absolute, or None: the preset's own (else noise)
+    sets: tuple[str, ...]  # "key=value" overrides, applied in order, like --set
+    out: Path | RemotePath  # absolute, or a URL (renderer/store/shared_storage.py)
+    cpus: int = 1  # CPU cores the job asks Ray for
     # Called with the job's folder after its render, before a URL's copy goes up (a
     # chunk encodes its part of the clip: renderer/distributed/chunk_parts.py). Picklable, for Ray.
     after: Callable[[Path], None] | None = None
@@ -88,9 +88,9 @@ def check_jobs(jobs: list[Job], where: str) -> list:
     """Every job's RenderSpec, after the checks `dreamreel render` makes before TensorFlow
     loads (spec, inputs, model and layers, output folder). The first problem stops the
     batch before anything renders, as one line naming the job."""
-    from ..store.out_folder import check_writable
     from ..rendering.preflight import check_before_loading
     from ..rendering.spec import load_spec
+    from ..store.out_folder import check_writable
 
     specs = []
     for job in jobs:
@@ -104,8 +104,9 @@ def check_jobs(jobs: list[Job], where: str) -> list:
     return specs
 
 
-def _expand(table: dict, label: str, base: Path, batch_out: Path, common_sets: list[str],
-            default_cpus: int) -> list[Job]:
+def _expand(
+    table: dict, label: str, base: Path, batch_out: Path, common_sets: list[str], default_cpus: int
+) -> list[Job]:
     _refuse_unknown(table, _JOB_KEYS, label)
     if "preset" not in table:
         raise DreamreelError(f"{label}: preset is missing (a preset name or a .toml file)")
@@ -127,8 +128,16 @@ def _expand(table: dict, label: str, base: Path, batch_out: Path, common_sets: l
         job_name = _UNSAFE.sub("_", "-".join(parts))
         # A grid's out is the folder its jobs go into; a single job's is its own folder.
         out = (folder / job_name if grid else folder) if folder else batch_out / job_name
-        jobs.append(Job(job_name, preset, input,
-                        tuple(sets + ([f"seed={seed}"] if seed is not None else [])), out, cpus))
+        jobs.append(
+            Job(
+                job_name,
+                preset,
+                input,
+                tuple(sets + ([f"seed={seed}"] if seed is not None else [])),
+                out,
+                cpus,
+            )
+        )
     return jobs
 
 
@@ -137,8 +146,9 @@ def _refuse_unknown(table: dict, keys: tuple[str, ...], label: str) -> None:
         if key not in keys:
             close = closest(key, keys)
             hint = f"did you mean {close[0]}? " if close else ""
-            raise DreamreelError(f"{label}: unknown key {key!r}; {hint}valid keys: "
-                                 f"{', '.join(k for k in keys)}")
+            raise DreamreelError(
+                f"{label}: unknown key {key!r}; {hint}valid keys: {', '.join(k for k in keys)}"
+            )
 
 
 def _values(value: Any, label: str) -> list:
@@ -180,8 +190,9 @@ def _sets(value: Any, label: str) -> list[str]:
 
         return [f"{key}={value_text(item, label)}" for key, item in _flatten(value)]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise DreamreelError(f"{label} must be a list of \"key=value\" strings (like --set) "
-                             f"or a table, got {value!r}")
+        raise DreamreelError(
+            f'{label} must be a list of "key=value" strings (like --set) or a table, got {value!r}'
+        )
     return list(value)
 
 
@@ -200,8 +211,10 @@ def _refuse_shared_folders(jobs: list[Job], where: str) -> None:
     for job in jobs:
         folder = job.out if is_url(job.out) else job.out.resolve()
         if folder in seen:
-            raise DreamreelError(f"{where}: jobs {seen[folder]!r} and {job.name!r} both render "
-                                 f"into {job.out}; give them different names or out folders")
+            raise DreamreelError(
+                f"{where}: jobs {seen[folder]!r} and {job.name!r} both render "
+                f"into {job.out}; give them different names or out folders"
+            )
         seen[folder] = job.name
 
 
@@ -213,6 +226,7 @@ def _unique_names(jobs: list[Job]) -> list[Job]:
     named = []
     for job in jobs:
         counts[job.name] = counts.get(job.name, 0) + 1
-        named.append(job if counts[job.name] == 1 else
-                     replace(job, name=f"{job.name}-{counts[job.name]}"))
+        named.append(
+            job if counts[job.name] == 1 else replace(job, name=f"{job.name}-{counts[job.name]}")
+        )
     return named

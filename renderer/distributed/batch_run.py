@@ -23,9 +23,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .batch_jobs import Job
 from ..runtime.errors import DreamreelError
 from ..runtime.interrupts import HANDLED, as_interrupted
+from .batch_jobs import Job
 
 RETRIES = 2
 POLL_S = 0.5  # how often a Ray batch's frame counts are sent and read
@@ -36,8 +36,8 @@ BUSY_WAIT_S = 60  # a killed batch's Ray workers die a few seconds after it: wai
 class JobOutcome:
     name: str
     out: Path
-    frames: int = 0       # frames in the folder at the end
-    rendered: int = 0     # frames this run dreamed (the rest were resumed)
+    frames: int = 0  # frames in the folder at the end
+    rendered: int = 0  # frames this run dreamed (the rest were resumed)
     seconds: float = 0.0
     error: str | None = None  # one line: why the job failed
 
@@ -52,16 +52,14 @@ class JobOutcome:
 FrameReport = Callable[[str, int, int], None]
 
 
-def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = None
-            ) -> JobOutcome:
+def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = None) -> JobOutcome:
     """Render one job here and now. A DreamreelError is the job's failed outcome; other
     exceptions propagate (they are the ones worth retrying). ``report`` hears the job's
     frames as they are stored."""
     from ..store.render_lock import FolderBusy
 
     started = time.monotonic()
-    progress = None if report is None else (
-        lambda done, total, loss: report(job.name, done, total))
+    progress = None if report is None else (lambda done, total, loss: report(job.name, done, total))
     while True:
         try:
             result = _render(job, spec, restart, progress)
@@ -72,8 +70,7 @@ def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = 
             time.sleep(1)
         except DreamreelError as exc:
             return JobOutcome(job.name, job.out, error=str(exc))
-    return JobOutcome(job.name, job.out, result.frames, result.rendered,
-                      time.monotonic() - started)
+    return JobOutcome(job.name, job.out, result.frames, result.rendered, time.monotonic() - started)
 
 
 def _render(job: Job, spec, restart: bool, progress):
@@ -85,10 +82,15 @@ def _render(job: Job, spec, restart: bool, progress):
     return render(spec, out=job.out, restart=restart, progress=progress, then=job.after)
 
 
-def run_one_by_one(jobs: list[Job], specs: list, *, restart: bool = False,
-                   retries: int = RETRIES,
-                   finished: Callable[[JobOutcome], None] = lambda outcome: None,
-                   report: FrameReport | None = None) -> list[JobOutcome]:
+def run_one_by_one(
+    jobs: list[Job],
+    specs: list,
+    *,
+    restart: bool = False,
+    retries: int = RETRIES,
+    finished: Callable[[JobOutcome], None] = lambda outcome: None,
+    report: FrameReport | None = None,
+) -> list[JobOutcome]:
     """The jobs in this process, in order (no Ray, or --no-ray)."""
     outcomes = []
     for job, spec in zip(jobs, specs):
@@ -103,10 +105,16 @@ def run_one_by_one(jobs: list[Job], specs: list, *, restart: bool = False,
     return outcomes
 
 
-def run_on_ray(jobs: list[Job], specs: list, *, restart: bool = False,
-               retries: int = RETRIES, address: str | None = None,
-               finished: Callable[[JobOutcome], None] = lambda outcome: None,
-               report: FrameReport | None = None) -> list[JobOutcome]:
+def run_on_ray(
+    jobs: list[Job],
+    specs: list,
+    *,
+    restart: bool = False,
+    retries: int = RETRIES,
+    address: str | None = None,
+    finished: Callable[[JobOutcome], None] = lambda outcome: None,
+    report: FrameReport | None = None,
+) -> list[JobOutcome]:
     """The jobs as Ray tasks: on the Ray this process already joined, else on the
     cluster at ``address`` (or RAY_ADDRESS), else on a local Ray started here with
     this machine's cores and shut down at the end (Ctrl-C included). The workers'
@@ -120,13 +128,17 @@ def run_on_ray(jobs: list[Job], specs: list, *, restart: bool = False,
         pending = {}
         for job, spec in zip(jobs, specs):
             options = {"num_gpus": gpus, "num_cpus": 0} if gpus else {"num_cpus": job.cpus}
-            pending[task.options(**options, name=f"dreamreel:{job.name}")
-                     .remote(job, spec, restart, board)] = job
+            pending[
+                task.options(**options, name=f"dreamreel:{job.name}").remote(
+                    job, spec, restart, board
+                )
+            ] = job
         outcomes: dict[str, JobOutcome] = {}
         try:
             while pending:
-                done, _ = ray.wait(list(pending), num_returns=1,
-                                   timeout=None if board is None else POLL_S)
+                done, _ = ray.wait(
+                    list(pending), num_returns=1, timeout=None if board is None else POLL_S
+                )
                 if board is not None:
                     for name, (frames, total) in ray.get(board.counts.remote()).items():
                         report(name, frames, total)
@@ -206,8 +218,12 @@ def _join_ray(address: str | None) -> bool:
     if ray.is_initialized():
         return False
     address = address or os.environ.get("RAY_ADDRESS") or None
-    quiet = {"include_dashboard": False, "logging_level": "ERROR", "log_to_driver": False,
-             "configure_logging": True}
+    quiet = {
+        "include_dashboard": False,
+        "logging_level": "ERROR",
+        "log_to_driver": False,
+        "configure_logging": True,
+    }
     if address:
         with _signal_handlers_kept():
             ray.init(address=address, **quiet)
@@ -247,7 +263,14 @@ def _one_line(exc: BaseException) -> str:
 def summary_rows(outcomes: list[JobOutcome]) -> list[tuple[str, ...]]:
     """The end-of-batch table: job, frames, s, outcome, output."""
     rows = [("job", "frames", "s", "outcome", "output")]
-    rows += [(o.name, str(o.frames) if o.error is None else "-",
-              f"{o.seconds:.1f}" if o.error is None else "-", o.outcome, str(o.out))
-             for o in outcomes]
+    rows += [
+        (
+            o.name,
+            str(o.frames) if o.error is None else "-",
+            f"{o.seconds:.1f}" if o.error is None else "-",
+            o.outcome,
+            str(o.out),
+        )
+        for o in outcomes
+    ]
     return rows

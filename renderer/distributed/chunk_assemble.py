@@ -19,14 +19,21 @@ from pathlib import Path
 
 import numpy as np
 
-from .chunk_plan import Chunk, frame_sources
-from ..runtime.atomic_files import write_json_atomic
 from ..imaging.flow import FlowEstimator, FrameTerms, StabilityMeter, measure_frame
-from ..store.frame_store import (FRAMES_DIR, LOSSES_CSV, MANIFEST_NAME, frame_file_name,
-                          loss_log_columns, numbered_frame_files, read_loss_rows,
-                          write_loss_log)
 from ..media.images import read_image, write_image_atomic
 from ..rendering.stitch import Stitcher
+from ..runtime.atomic_files import write_json_atomic
+from ..store.frame_store import (
+    FRAMES_DIR,
+    LOSSES_CSV,
+    MANIFEST_NAME,
+    frame_file_name,
+    loss_log_columns,
+    numbered_frame_files,
+    read_loss_rows,
+    write_loss_log,
+)
+from .chunk_plan import Chunk, frame_sources
 
 CUT_COLUMN = "cut"
 
@@ -105,11 +112,20 @@ class ChunkFrames:
         return cuts
 
 
-def assemble(out: Path, plan: list[Chunk], folders: list[Path], *, raw_frames, fps: float,
-             estimator: FlowEstimator, stitcher: Stitcher,
-             manifest: dict) -> tuple[list[Path], dict]:
+def assemble(
+    out: Path,
+    plan: list[Chunk],
+    folders: list[Path],
+    *,
+    raw_frames,
+    fps: float,
+    estimator: FlowEstimator,
+    stitcher: Stitcher,
+    manifest: dict,
+) -> tuple[list[Path], dict]:
     """Write OUT/frames/, feed the stitcher, measure: the stitched files and the records
-    (write_records). Every frame is read here, one after another: renderer/distributed/chunk_parts.py
+    (write_records). Every frame is read here, one after another:
+    renderer/distributed/chunk_parts.py
     is the way that reads only the seams."""
     frames_dir = clip_frames_dir(out, plan[-1].stop)
     count = plan[-1].stop
@@ -142,24 +158,42 @@ def clip_frames_dir(out: Path, count: int) -> Path:
     return frames_dir
 
 
-def write_records(out: Path, plan: list[Chunk], chunk_frames: ChunkFrames,
-                  terms: list[FrameTerms], fps: float, estimator: FlowEstimator,
-                  manifest: dict) -> dict:
+def write_records(
+    out: Path,
+    plan: list[Chunk],
+    chunk_frames: ChunkFrames,
+    terms: list[FrameTerms],
+    fps: float,
+    estimator: FlowEstimator,
+    manifest: dict,
+) -> dict:
     """After the clip's frames: losses.csv and ``manifest`` as manifest.json, so OUT
     reads as a render folder (for ``dreamreel stitch`` and ``stability``), and
     report.json (returned): the stability of every frame pair, and the seams."""
-    write_loss_log(out / LOSSES_CSV, chunk_frames.rows(len(terms), terms),
-                   loss_log_columns(chunk_frames.folders[0] / LOSSES_CSV))
+    write_loss_log(
+        out / LOSSES_CSV,
+        chunk_frames.rows(len(terms), terms),
+        loss_log_columns(chunk_frames.folders[0] / LOSSES_CSV),
+    )
     write_json_atomic(out / MANIFEST_NAME, manifest)
     meter = StabilityMeter(fps, estimator)
     for measured in terms:
         meter.add_terms(measured)
     stability = meter.report()
-    report = {"summary": stability.summary_line(), **stability.to_dict(),
-              "cuts": chunk_frames.cuts(),
-              "chunks": [{"first_dreamed": c.render_start, "first_shown": c.keep_start,
-                          "own": [c.own_start, c.stop]} for c in plan],
-              "seams": seam_report(plan, terms)}
+    report = {
+        "summary": stability.summary_line(),
+        **stability.to_dict(),
+        "cuts": chunk_frames.cuts(),
+        "chunks": [
+            {
+                "first_dreamed": c.render_start,
+                "first_shown": c.keep_start,
+                "own": [c.own_start, c.stop],
+            }
+            for c in plan
+        ],
+        "seams": seam_report(plan, terms),
+    }
     write_json_atomic(out / "report.json", report)
     return report
 
@@ -237,8 +271,14 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
                     maxima.append(max(values))
         return statistics.median(maxima) if maxima else None
 
-    base = {name: median_elsewhere(fn) for name, fn in
-            (("e_warp", e_out), ("added", added), ("strength", lambda t: t.dream_strength))}
+    base = {
+        name: median_elsewhere(fn)
+        for name, fn in (
+            ("e_warp", e_out),
+            ("added", added),
+            ("strength", lambda t: t.dream_strength),
+        )
+    }
     seams = []
     for window in windows:
         inside = [terms[f] for f in window if f < len(terms)]
@@ -248,15 +288,20 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
         added_max = max(added_values, default=None)
         stretch_max = typical_stretch_max(added, len(window))
         strength = statistics.fmean(t.dream_strength for t in inside) if inside else None
-        seams.append({
-            "frames": [window.start, window.stop - 1],
-            "e_warp": e_max, "e_warp_median_elsewhere": base["e_warp"],
-            "e_warp_ratio": ratio(e_max, base["e_warp"]),
-            "added_flicker": added_max, "added_flicker_median_elsewhere": base["added"],
-            "added_flicker_ratio": ratio(added_max, base["added"]),
-            "added_flicker_stretch_max_elsewhere": stretch_max,
-            "added_flicker_vs_stretches": ratio(added_max, stretch_max),
-            "dream_strength": strength, "dream_strength_median_elsewhere": base["strength"],
-            "dream_strength_ratio": ratio(strength, base["strength"]),
-        })
+        seams.append(
+            {
+                "frames": [window.start, window.stop - 1],
+                "e_warp": e_max,
+                "e_warp_median_elsewhere": base["e_warp"],
+                "e_warp_ratio": ratio(e_max, base["e_warp"]),
+                "added_flicker": added_max,
+                "added_flicker_median_elsewhere": base["added"],
+                "added_flicker_ratio": ratio(added_max, base["added"]),
+                "added_flicker_stretch_max_elsewhere": stretch_max,
+                "added_flicker_vs_stretches": ratio(added_max, stretch_max),
+                "dream_strength": strength,
+                "dream_strength_median_elsewhere": base["strength"],
+                "dream_strength_ratio": ratio(strength, base["strength"]),
+            }
+        )
     return seams

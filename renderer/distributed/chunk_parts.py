@@ -1,6 +1,7 @@
 """A chunked clip assembled from parts the workers encoded: the driver reads the seams only.
 
-The serial assembly (renderer/distributed/chunk_assemble.py) reads every frame once more to encode the
+The serial assembly (renderer/distributed/chunk_assemble.py) reads every frame once more to
+encode the
 MP4: 12 ms a 720p frame, the cap on a chunked render's speed-up (benchmarks/RESULTS.md).
 Here each chunk's worker, right after its render, encodes the final frames it gives alone
 (``solo_range``: between the cross-fades) into ``part-<first>-<stop>.mp4`` in its folder,
@@ -23,14 +24,14 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from .chunk_assemble import ChunkFrames, linked, clip_frames_dir, write_records
-from .chunk_plan import Chunk, solo_range
-from ..runtime.atomic_files import atomic_path
 from ..imaging.flow import FlowEstimator, measure_frame
-from ..store.frame_store import FRAMES_DIR, frame_file_name
 from ..media.images import read_image, write_image_atomic
 from ..media.mp4_concat import PartsDiffer, concat_mp4
 from ..media.writer import write_mp4
+from ..runtime.atomic_files import atomic_path
+from ..store.frame_store import FRAMES_DIR, frame_file_name
+from .chunk_assemble import ChunkFrames, clip_frames_dir, linked, write_records
+from .chunk_plan import Chunk, solo_range
 
 PARTS_DIR = ".parts"  # OUT's blends while they are joined (hidden: never mirrored)
 
@@ -52,13 +53,25 @@ def encode_solo_part(folder: Path, *, plan: list[Chunk], index: int, fps: float)
 
 def parts_ready(plan: list[Chunk], folders: list[Path]) -> bool:
     """Whether every chunk left its part (one rendered by an older dreamreel did not)."""
-    return all((folder / part_name(solo_range(plan, index))).is_file()
-               for index, folder in enumerate(folders) if solo_range(plan, index))
+    return all(
+        (folder / part_name(solo_range(plan, index))).is_file()
+        for index, folder in enumerate(folders)
+        if solo_range(plan, index)
+    )
 
 
-def assemble_from_parts(out: Path, plan: list[Chunk], folders: list[Path], *, clip,
-                        fps: float, estimator: FlowEstimator, mp4: Path, audio,
-                        manifest: dict) -> tuple[list[Path], dict]:
+def assemble_from_parts(
+    out: Path,
+    plan: list[Chunk],
+    folders: list[Path],
+    *,
+    clip,
+    fps: float,
+    estimator: FlowEstimator,
+    mp4: Path,
+    audio,
+    manifest: dict,
+) -> tuple[list[Path], dict]:
     """OUT/frames/, ``mp4`` and the records from the chunks' parts (module notes);
     ``clip`` is the raw clip (renderer.media.reader.Clip) the seams are read from.
     PartsDiffer when the parts cannot be joined: the caller assembles serially."""
@@ -108,8 +121,15 @@ def _runs(frames: list[int]) -> list[tuple[int, int]]:
     return runs
 
 
-def _measure_run(first: int, stop: int, clip, chunk_frames: ChunkFrames,
-                 estimator: FlowEstimator, terms: list, blended: dict) -> None:
+def _measure_run(
+    first: int,
+    stop: int,
+    clip,
+    chunk_frames: ChunkFrames,
+    estimator: FlowEstimator,
+    terms: list,
+    blended: dict,
+) -> None:
     """Frames first..stop-1 (a seam): their images (blends where cross-faded) and terms,
     each against the frame before it (read too, unless the run starts the clip)."""
     start = max(0, first - 1)

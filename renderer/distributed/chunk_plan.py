@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-
 MIN_OWN_FRAMES = 8  # an automatic chunk is no shorter: shorter ones pay mostly warm-up
 
 
@@ -27,9 +26,9 @@ MIN_OWN_FRAMES = 8  # an automatic chunk is no shorter: shorter ones pay mostly 
 class Chunk:
     index: int
     render_start: int  # first frame the chunk dreams
-    keep_start: int    # first frame it gives to the final sequence (overlap included)
-    own_start: int     # first frame no earlier chunk gives
-    stop: int          # end (exclusive) of its frames
+    keep_start: int  # first frame it gives to the final sequence (overlap included)
+    own_start: int  # first frame no earlier chunk gives
+    stop: int  # end (exclusive) of its frames
 
     @property
     def warmup(self) -> int:
@@ -58,8 +57,9 @@ class Source:
     weight: float
 
 
-def plan_chunks(count: int, chunks: int, *, warmup: int, crossfade: int,
-                align: int = 1) -> list[Chunk]:
+def plan_chunks(
+    count: int, chunks: int, *, warmup: int, crossfade: int, align: int = 1
+) -> list[Chunk]:
     """``count`` frames in ``chunks`` near-equal parts (fewer when the clip is too short
     for every part to hold its successor's cross-fade)."""
     if count < 1 or chunks < 1 or warmup < 0 or crossfade < 0 or align < 1:
@@ -95,13 +95,16 @@ def frame_sources(plan: list[Chunk], frame: int) -> list[Source]:
     before = plan[chunk.index - 1]
     # Linear across the overlap, never all of either end: the seam has no step.
     weight = (frame - chunk.keep_start + 1) / (chunk.overlap + 1)
-    return [Source(before.index, before.local(frame), 1.0 - weight),
-            Source(chunk.index, chunk.local(frame), weight)]
+    return [
+        Source(before.index, before.local(frame), 1.0 - weight),
+        Source(chunk.index, chunk.local(frame), weight),
+    ]
 
 
 def solo_range(plan: list[Chunk], index: int) -> range:
     """The final frames chunk ``index`` gives alone (no cross-fade): from its own start to
     the next chunk's overlap (or its end)."""
     chunk = plan[index]
-    return range(chunk.own_start, plan[index + 1].keep_start if index + 1 < len(plan)
-                 else chunk.stop)
+    return range(
+        chunk.own_start, plan[index + 1].keep_start if index + 1 < len(plan) else chunk.stop
+    )

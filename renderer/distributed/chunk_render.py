@@ -19,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..rendering.spec import RenderSpec, load_spec
+from ..runtime.errors import DreamreelError
+from ..store.shared_storage import is_url, location, seen_from, staged
 from .batch_jobs import Job
 from .chunk_parts import encode_solo_part
 from .chunk_plan import Chunk, default_chunk_count, plan_chunks
-from ..runtime.errors import DreamreelError
 from .progress import JobsProgress
-from ..store.shared_storage import is_url, location, seen_from, staged
-from ..rendering.spec import RenderSpec, load_spec
 
 CHUNKS_DIR = "chunks"
 
@@ -33,10 +33,10 @@ CHUNKS_DIR = "chunks"
 @dataclass
 class ChunkedResult:
     out_dir: Path
-    frames: int           # frames of the assembled clip
+    frames: int  # frames of the assembled clip
     chunks: int
-    rendered: int         # frames the chunks dreamed this run (warm-up included)
-    seconds: float        # the chunks' own seconds, added up
+    rendered: int  # frames the chunks dreamed this run (warm-up included)
+    seconds: float  # the chunks' own seconds, added up
     outputs: list[Path]
     report: dict
 
@@ -58,8 +58,10 @@ def chunk_folder(out: Path, chunk: Chunk) -> Path:
 def check_chunkable(spec: RenderSpec) -> None:
     """One line when the spec's mode does not render in chunks."""
     if spec.mode != "video":
-        raise DreamreelError(f"--ray and --chunks split a clip into chunks: only video mode "
-                             f"renders in chunks, not {spec.mode}")
+        raise DreamreelError(
+            f"--ray and --chunks split a clip into chunks: only video mode "
+            f"renders in chunks, not {spec.mode}"
+        )
 
 
 def chunk_spec(spec: RenderSpec, clip: ClipRange, chunk: Chunk) -> RenderSpec:
@@ -68,16 +70,32 @@ def chunk_spec(spec: RenderSpec, clip: ClipRange, chunk: Chunk) -> RenderSpec:
     first = clip.first_source_frame + chunk.render_start * clip.every
     stop = clip.first_source_frame + chunk.stop * clip.every
     offset = spec.frame_offset + chunk.render_start
-    return load_spec(spec, ["video.start=", "video.end=", f"video.start_frame={first}",
-                            f"video.end_frame={stop}", f"frame_offset={offset}",
-                            "output.mp4=false", "output.gif=false"])
+    return load_spec(
+        spec,
+        [
+            "video.start=",
+            "video.end=",
+            f"video.start_frame={first}",
+            f"video.end_frame={stop}",
+            f"frame_offset={offset}",
+            "output.mp4=false",
+            "output.gif=false",
+        ],
+    )
 
 
-def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = None,
-                   ray: bool = False, address: str | None = None, workers: int | None = None,
-                   restart: bool = False,
-                   announce: Callable[[str], None] = lambda line: None,
-                   bar: JobsProgress | None = None) -> ChunkedResult:
+def render_chunked(
+    spec: RenderSpec,
+    *,
+    out: str | Path,
+    chunks: int | None = None,
+    ray: bool = False,
+    address: str | None = None,
+    workers: int | None = None,
+    restart: bool = False,
+    announce: Callable[[str], None] = lambda line: None,
+    bar: JobsProgress | None = None,
+) -> ChunkedResult:
     """Render the video ``spec`` in chunks into ``out`` (see the module's notes).
 
     chunks  -- how many (default video.chunks, else one per worker: ``workers``, else the
@@ -86,57 +104,87 @@ def render_chunked(spec: RenderSpec, *, out: str | Path, chunks: int | None = No
                Ray with this machine's cores); else one after another in this process
     bar     -- shows the chunks' frames (the CLI passes its progress bar)
     """
-    from .batch_run import ray_joined, ray_workers, run_on_ray, run_one_by_one
     from ..store.render_lock import render_lock
+    from .batch_run import ray_joined, ray_workers, run_on_ray, run_one_by_one
 
     check_chunkable(spec)
     out = location(out)
     out = out if is_url(out) else out.absolute()
     # The chunks lock their own folders (a URL's: their staging copies).
-    with (contextlib.nullcontext() if is_url(out) else render_lock(out),
-          ray_joined(address) if ray else contextlib.nullcontext()):
+    with (
+        contextlib.nullcontext() if is_url(out) else render_lock(out),
+        ray_joined(address) if ray else contextlib.nullcontext(),
+    ):
         clip, audio = _clip_range(spec)
         v = spec.video
         workers = workers or (ray_workers() if ray else os.cpu_count() or 1)
-        count = chunks or v.chunks or default_chunk_count(
-            clip.count, workers, warmup=v.warmup, crossfade=v.crossfade)
-        plan = plan_chunks(clip.count, count, warmup=v.warmup, crossfade=v.crossfade,
-                           align=v.cadence)
+        count = (
+            chunks
+            or v.chunks
+            or default_chunk_count(clip.count, workers, warmup=v.warmup, crossfade=v.crossfade)
+        )
+        plan = plan_chunks(
+            clip.count, count, warmup=v.warmup, crossfade=v.crossfade, align=v.cadence
+        )
         spec = _seeded(spec, out, plan, restart, announce)
         folders = [chunk_folder(out, c) for c in plan]
         parts = in_parts(spec)
-        jobs = [Job(f"chunk {c.index + 1}/{len(plan)}", spec.name, spec.input, (), folder,
-                    after=functools.partial(encode_solo_part, plan=plan, index=c.index,
-                                            fps=clip.fps) if parts else None)
-                for c, folder in zip(plan, folders)]
+        jobs = [
+            Job(
+                f"chunk {c.index + 1}/{len(plan)}",
+                spec.name,
+                spec.input,
+                (),
+                folder,
+                after=functools.partial(encode_solo_part, plan=plan, index=c.index, fps=clip.fps)
+                if parts
+                else None,
+            )
+            for c, folder in zip(plan, folders)
+        ]
         specs = [chunk_spec(spec, clip, c) for c in plan]
-        announce(f"{clip.count} frames in {len(plan)} chunks "
-                 f"({'on Ray' if ray else 'one after another'}): " + ", ".join(
-                     f"{c.keep_start}-{c.stop - 1} (+{c.warmup} warm-up)" for c in plan))
+        announce(
+            f"{clip.count} frames in {len(plan)} chunks "
+            f"({'on Ray' if ray else 'one after another'}): "
+            + ", ".join(f"{c.keep_start}-{c.stop - 1} (+{c.warmup} warm-up)" for c in plan)
+        )
 
         def finished(outcome) -> None:
             if bar is not None:
                 bar.job_done()
             if outcome.error is None:
-                announce(f"{outcome.name}: {outcome.frames} frames ({outcome.outcome}) "
-                         f"in {outcome.seconds:.1f} s")
+                announce(
+                    f"{outcome.name}: {outcome.frames} frames ({outcome.outcome}) "
+                    f"in {outcome.seconds:.1f} s"
+                )
 
         report = None
         if bar is not None:
             bar.jobs, report = len(jobs), bar.frames
         if ray:
-            outcomes = run_on_ray(jobs, specs, restart=restart, address=address,
-                                  finished=finished, report=report)
+            outcomes = run_on_ray(
+                jobs, specs, restart=restart, address=address, finished=finished, report=report
+            )
         else:
-            outcomes = run_one_by_one(jobs, specs, restart=restart, finished=finished,
-                                      report=report)
+            outcomes = run_one_by_one(
+                jobs, specs, restart=restart, finished=finished, report=report
+            )
         failed = [o for o in outcomes if o.error is not None]
         if failed:
-            raise DreamreelError(f"{len(failed)} of {len(plan)} chunks failed ({failed[0].name}: "
-                                 f"{failed[0].error}); run again to resume them")
+            raise DreamreelError(
+                f"{len(failed)} of {len(plan)} chunks failed ({failed[0].name}: "
+                f"{failed[0].error}); run again to resume them"
+            )
         outputs, report = _assemble(spec, out, plan, clip, audio)
-    return ChunkedResult(out, clip.count, len(plan), sum(o.rendered for o in outcomes),
-                         sum(o.seconds for o in outcomes), outputs, report)
+    return ChunkedResult(
+        out,
+        clip.count,
+        len(plan),
+        sum(o.rendered for o in outcomes),
+        sum(o.seconds for o in outcomes),
+        outputs,
+        report,
+    )
 
 
 def _clip_manifest(spec: RenderSpec, first_chunk: Path, clip: ClipRange) -> dict:
@@ -163,8 +211,8 @@ def _clip_range(spec: RenderSpec):
 
 def _seeded(spec: RenderSpec, out: Path, plan: list[Chunk], restart: bool, announce):
     """A random seed (negative) drawn once, kept by the first chunk's folder."""
-    from ..store.frame_store import MANIFEST_NAME
     from ..rendering.seeds import resolve_random_seed
+    from ..store.frame_store import MANIFEST_NAME
 
     with staged(chunk_folder(out, plan[0]), only=[MANIFEST_NAME], write=False) as first:
         spec, note = resolve_random_seed(spec, first, restart=restart)
@@ -173,8 +221,9 @@ def _seeded(spec: RenderSpec, out: Path, plan: list[Chunk], restart: bool, annou
     return spec
 
 
-def _assemble(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,
-              audio) -> tuple[list[Path], dict]:
+def _assemble(
+    spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange, audio
+) -> tuple[list[Path], dict]:
     with staged(out) as local:  # a URL: the chunks' frames come down, the clip goes up
         outputs, report = _assemble_here(spec, local, plan, clip, audio)
     return seen_from(out, local, outputs), report
@@ -187,13 +236,14 @@ def in_parts(spec: RenderSpec) -> bool:
     return o.mp4 and not (o.gif or o.pingpong or o.hold_last)
 
 
-def _assemble_here(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange,
-                   audio) -> tuple[list[Path], dict]:
-    from .chunk_assemble import assemble
-    from .chunk_parts import PartsDiffer, assemble_from_parts, parts_ready
+def _assemble_here(
+    spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange, audio
+) -> tuple[list[Path], dict]:
     from ..imaging.flow import FlowEstimator
     from ..rendering.modes.builtin import create_mode
     from ..rendering.stitch import Stitcher
+    from .chunk_assemble import assemble
+    from .chunk_parts import PartsDiffer, assemble_from_parts, parts_ready
 
     folders = [chunk_folder(out, c) for c in plan]
     manifest = _clip_manifest(spec, folders[0], clip)
@@ -201,19 +251,44 @@ def _assemble_here(spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRan
     with create_mode(spec) as mode:  # the raw frames, for the stability meter
         if in_parts(spec) and parts_ready(plan, folders):
             try:
-                return assemble_from_parts(out, plan, folders, clip=mode.source, fps=clip.fps,
-                                           estimator=estimator, mp4=out / "video.mp4",
-                                           audio=audio, manifest=manifest)
+                return assemble_from_parts(
+                    out,
+                    plan,
+                    folders,
+                    clip=mode.source,
+                    fps=clip.fps,
+                    estimator=estimator,
+                    mp4=out / "video.mp4",
+                    audio=audio,
+                    manifest=manifest,
+                )
             except PartsDiffer:
                 pass  # encoded unalike (another FFmpeg?): encode the clip here instead
         o = spec.output
-        stitcher = Stitcher(out, name="video", fps=clip.fps, count=clip.count, mp4=o.mp4,
-                            gif=o.gif, gif_max_side=o.gif_max_side, pingpong=o.pingpong,
-                            hold_last=o.hold_last, audio=audio, threaded=spec.pipeline)
+        stitcher = Stitcher(
+            out,
+            name="video",
+            fps=clip.fps,
+            count=clip.count,
+            mp4=o.mp4,
+            gif=o.gif,
+            gif_max_side=o.gif_max_side,
+            pingpong=o.pingpong,
+            hold_last=o.hold_last,
+            audio=audio,
+            threaded=spec.pipeline,
+        )
         try:
-            return assemble(out, plan, folders, raw_frames=mode.source.frames(),
-                            fps=clip.fps, stitcher=stitcher, estimator=estimator,
-                            manifest=manifest)
+            return assemble(
+                out,
+                plan,
+                folders,
+                raw_frames=mode.source.frames(),
+                fps=clip.fps,
+                stitcher=stitcher,
+                estimator=estimator,
+                manifest=manifest,
+            )
         except BaseException:
             stitcher.abandon()
             raise

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .steps.tiling import tile_bounds, tile_grid
 from ..runtime.errors import DreamreelError
 from .numeric_faults import check_steps
+from .steps.tiling import tile_bounds, tile_grid
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ class Ascent:
             height, width = shape[0], shape[1]
             area = tf.cast(height * width, tf.float32)
             rows, row_step = tile_grid(height, tile)  # the grid of backends/tiling.py,
-            cols, col_step = tile_grid(width, tile)   # cut in the graph: any image size
+            cols, col_step = tile_grid(width, tile)  # cut in the graph: any image size
             gradient = tf.zeros_like(image) if with_gradient else tf.zeros([0, 0, 3])
             loss = tf.constant(0.0)
             for r in tf.range(rows):
@@ -91,18 +91,27 @@ class Ascent:
                 for c in tf.range(cols):
                     tf.autograph.experimental.set_loop_options(parallel_iterations=1)
                     (y0, y1, x0, x1), (wy0, wy1, wx0, wx1) = tile_bounds(
-                        r, c, row_step, col_step, height, width, margin, tf.minimum,
-                        tf.maximum)
+                        r, c, row_step, col_step, height, width, margin, tf.minimum, tf.maximum
+                    )
                     core_share = tf.cast((y1 - y0) * (x1 - x0), tf.float32) / area
                     # A place term's gradient comes from every window that sees the place
                     # (each keeps its core, as for the means); its value from the one
                     # whose core holds it.
-                    in_window = tf.cast((wy0 <= focus[0]) & (focus[0] < wy1)
-                                        & (wx0 <= focus[1]) & (focus[1] < wx1), tf.float32)
-                    in_core = tf.cast((y0 <= focus[0]) & (focus[0] < y1)
-                                      & (x0 <= focus[1]) & (focus[1] < x1), tf.float32)
-                    at = tf.stack([tf.cast(focus[0] - wy0, tf.float32),
-                                   tf.cast(focus[1] - wx0, tf.float32), in_window])
+                    in_window = tf.cast(
+                        (wy0 <= focus[0]) & (focus[0] < wy1) & (wx0 <= focus[1]) & (focus[1] < wx1),
+                        tf.float32,
+                    )
+                    in_core = tf.cast(
+                        (y0 <= focus[0]) & (focus[0] < y1) & (x0 <= focus[1]) & (focus[1] < x1),
+                        tf.float32,
+                    )
+                    at = tf.stack(
+                        [
+                            tf.cast(focus[0] - wy0, tf.float32),
+                            tf.cast(focus[1] - wx0, tf.float32),
+                            in_window,
+                        ]
+                    )
                     if not with_gradient:
                         mean, point = window_loss(image[wy0:wy1, wx0:wx1], layer_weights, at)
                         loss += core_share * mean + point * in_core
@@ -120,7 +129,7 @@ class Ascent:
                     window_gradient = tape.gradient(target, window)
                     if not with_point:
                         window_gradient *= window_share
-                    core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+                    core = window_gradient[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
                     gradient += tf.pad(core, [[y0, height - y1], [x0, width - x1], [0, 0]])
                     loss += core_share * mean + point * in_core
             return loss, gradient
@@ -129,19 +138,29 @@ class Ascent:
             if jitter == 0:
                 return tf.zeros([2], tf.int32)
             return tf.random.stateless_uniform(
-                [2], seed=tf.stack([seed, step]), minval=-jitter, maxval=jitter + 1, dtype=tf.int32)
+                [2], seed=tf.stack([seed, step]), minval=-jitter, maxval=jitter + 1, dtype=tf.int32
+            )
 
         def smooth(gradient):
             if kernel is None:
                 return gradient
             pad = kernel.shape[0] // 2
-            padded = tf.pad(gradient[tf.newaxis], [[0, 0], [pad, pad], [pad, pad], [0, 0]], "REFLECT")
+            padded = tf.pad(
+                gradient[tf.newaxis], [[0, 0], [pad, pad], [pad, pad], [0, 0]], "REFLECT"
+            )
             return tf.nn.depthwise_conv2d(padded, kernel, [1, 1, 1, 1], "VALID")[0]
 
         spec = tf.TensorSpec
         image_spec, weights_spec = spec([None, None, 3], tf.float32), spec([None], tf.float32)
-        signature = [image_spec, weights_spec, spec([], tf.int32), spec([3], tf.float32),
-                     spec([], tf.int32), spec([], tf.int32), spec([None, None, 1], tf.float32)]
+        signature = [
+            image_spec,
+            weights_spec,
+            spec([], tf.int32),
+            spec([3], tf.float32),
+            spec([], tf.int32),
+            spec([], tf.int32),
+            spec([None, None, 1], tf.float32),
+        ]
 
         def centre(image):
             return tf.shape(image)[:2] // 2
@@ -170,8 +189,9 @@ class Ascent:
 
         @tf.function(input_signature=signature[:2])
         def measure(image, layer_weights):
-            return tiled_loss_and_gradient(image, layer_weights, centre(image),
-                                           with_gradient=False)[0]
+            return tiled_loss_and_gradient(
+                image, layer_weights, centre(image), with_gradient=False
+            )[0]
 
         @tf.function(input_signature=signature[:2])
         def gradient_of(image, layer_weights):
@@ -179,17 +199,32 @@ class Ascent:
 
         self._run, self._measure, self._gradient = run, measure, gradient_of
 
-    def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
-            seed: int = 0, layer_weights=None, mask: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        self,
+        image: np.ndarray,
+        steps: int,
+        step_size: np.ndarray,
+        first_step: int = 0,
+        seed: int = 0,
+        layer_weights=None,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         if steps <= 0:
             return np.asarray(image, np.float32), np.zeros(0, np.float32)
-        mask = _NO_MASK if mask is None else np.asarray(mask, np.float32).reshape(
-            *np.shape(image)[:2], 1)
+        mask = (
+            _NO_MASK
+            if mask is None
+            else np.asarray(mask, np.float32).reshape(*np.shape(image)[:2], 1)
+        )
         out, losses, finite = self._run(
-            np.asarray(image, np.float32), self._weights(layer_weights), np.int32(steps),
-            np.asarray(step_size, np.float32), np.int32(first_step), np.int32(seed % 2**31),
-            mask)
+            np.asarray(image, np.float32),
+            self._weights(layer_weights),
+            np.int32(steps),
+            np.asarray(step_size, np.float32),
+            np.int32(first_step),
+            np.int32(seed % 2**31),
+            mask,
+        )
         losses = losses.numpy()
         check_steps(losses, finite.numpy())  # NumericalFault, step 1-based in this run
         return out.numpy(), losses
@@ -200,8 +235,7 @@ class Ascent:
 
     def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
-        return self._gradient(np.asarray(image, np.float32),
-                              self._weights(layer_weights)).numpy()
+        return self._gradient(np.asarray(image, np.float32), self._weights(layer_weights)).numpy()
 
     def _weights(self, layer_weights) -> np.ndarray:
         """One weight per objective term: the objective's own (for the classic objective
@@ -209,9 +243,11 @@ class Ascent:
         weights = self.objective.weights(0) if layer_weights is None else layer_weights
         weights = np.asarray(weights, np.float32)
         if weights.shape != (len(self.objective.plans),):
-            raise DreamreelError(f"expected {len(self.objective.plans)} objective weights "
-                                 f"(one per term of {self.objective.objective}), got "
-                                 f"{weights.shape[0] if weights.ndim else 'a scalar'}")
+            raise DreamreelError(
+                f"expected {len(self.objective.plans)} objective weights "
+                f"(one per term of {self.objective.objective}), got "
+                f"{weights.shape[0] if weights.ndim else 'a scalar'}"
+            )
         return weights
 
 

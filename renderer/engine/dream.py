@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
 
-from .ascent import Ascent, AscentSettings
 from ..runtime.errors import DreamreelError
+from .ascent import Ascent, AscentSettings
 from .numeric_faults import NumericalFault, checked_loss
 from .step_cache import compiled_ascent
 
@@ -38,7 +38,7 @@ MIN_OCTAVE_SIDE = 80
 # make it 2 x 2 (~90%), peaking at 2.25 GiB. A 3840x2160 frame stays well under 4 GiB.
 # TOTAL memory, never the free memory: the tiles change the pixels (slightly), so a
 # resumed render must pick the same tiles as the run it continues, whatever else runs.
-AUTO_TILE_MEMORY_FRACTION = 28   # the window's activations may use 1/28 of total memory
+AUTO_TILE_MEMORY_FRACTION = 28  # the window's activations may use 1/28 of total memory
 AUTO_TILE_BYTES_PER_PIXEL = 640  # activation + gradient bytes per window pixel (measured)
 AUTO_TILE_MIN, AUTO_TILE_MAX = 256, 2048
 
@@ -64,31 +64,35 @@ def auto_tile_size(tile_margin: int = 64, total_memory: int | None = None) -> in
 class DreamSettings:
     """How hard and how finely to dream (one commented settings block, keras-io style)."""
 
-    steps: int = 20               # gradient-ascent steps per octave
-    step_size: float = 0.02       # per step, relative to half the model's input range
-    octaves: int = 3              # number of scales, the last one the full size
-    octave_scale: float = 1.4     # size ratio between neighbouring octaves
+    steps: int = 20  # gradient-ascent steps per octave
+    step_size: float = 0.02  # per step, relative to half the model's input range
+    octaves: int = 3  # number of scales, the last one the full size
+    octave_scale: float = 1.4  # size ratio between neighbouring octaves
     tile_size: int | str | None = None  # gradients per tile of at most this side: bounded
-                                  # memory; None or "auto": auto_tile_size() from the
-                                  # machine's total memory (resolved_tile_size())
-    tile_margin: int = 64         # context around each tile, so tile borders leave no seams
-    jitter: int = 32              # max random roll per step, in pixels
+    # memory; None or "auto": auto_tile_size() from the
+    # machine's total memory (resolved_tile_size())
+    tile_margin: int = 64  # context around each tile, so tile borders leave no seams
+    jitter: int = 32  # max random roll per step, in pixels
     normalize_gradients: bool = True  # divide the gradient by its std (TF tutorial)
-    smoothing: float = 0.0        # Gaussian sigma (px) on the gradient; 0 is off
+    smoothing: float = 0.0  # Gaussian sigma (px) on the gradient; 0 is off
     keep_source_detail: bool = True  # re-add the source's fine detail at each octave (off
-                                     # for noise: its pixel grain would come back each time)
-    seed: int = 0                 # random rolls; the same seed gives the same dream
+    # for noise: its pixel grain would come back each time)
+    seed: int = 0  # random rolls; the same seed gives the same dream
 
-    def validate(self) -> "DreamSettings":
+    def validate(self) -> DreamSettings:
         checks = [
             (self.steps >= 0, "dream.steps must be >= 0"),
             (self.step_size != 0, "dream.step_size must not be 0"),
-            (math.isfinite(self.step_size), f"dream.step_size must be a finite number, "
-                                            f"got {self.step_size}"),
+            (
+                math.isfinite(self.step_size),
+                f"dream.step_size must be a finite number, got {self.step_size}",
+            ),
             (self.octaves >= 1, "dream.octaves must be >= 1"),
             (self.octave_scale > 1.0, "dream.octave_scale must be > 1"),
-            (_tile_size_ok(self.tile_size), f'dream.tile_size must be an integer >= 64 or '
-                                            f'"auto", got {self.tile_size!r}'),
+            (
+                _tile_size_ok(self.tile_size),
+                f'dream.tile_size must be an integer >= 64 or "auto", got {self.tile_size!r}',
+            ),
             (self.tile_margin >= 0, "dream.tile_margin must be >= 0"),
             (self.jitter >= 0, "dream.jitter must be >= 0"),
             (self.smoothing >= 0, "dream.smoothing must be >= 0"),
@@ -108,8 +112,13 @@ class DreamSettings:
 
     @property
     def ascent(self) -> AscentSettings:
-        return AscentSettings(self.resolved_tile_size(), self.tile_margin, self.jitter,
-                              self.normalize_gradients, self.smoothing)
+        return AscentSettings(
+            self.resolved_tile_size(),
+            self.tile_margin,
+            self.jitter,
+            self.normalize_gradients,
+            self.smoothing,
+        )
 
 
 def _tile_size_ok(tile_size) -> bool:
@@ -122,12 +131,12 @@ def _tile_size_ok(tile_size) -> bool:
 class Snapshot:
     """The image part-way through a dream, for progress GIFs."""
 
-    octave: int            # 1-based
+    octave: int  # 1-based
     octaves: int
-    step: int              # steps done in this octave
+    step: int  # steps done in this octave
     steps: int
-    loss: float            # loss of this very image
-    image: np.ndarray      # RGB float32 0..255 at this octave's size
+    loss: float  # loss of this very image
+    image: np.ndarray  # RGB float32 0..255 at this octave's size
 
 
 @dataclass(frozen=True, eq=False)
@@ -138,41 +147,46 @@ class DreamState:
     stores this (``to_arrays`` -> ``np.savez``) and resumes from it bit for bit.
     """
 
-    octave: int          # 0-based index into octave_shapes(...)
-    step: int            # steps done in that octave (== settings.steps at an octave's end)
-    image: np.ndarray    # model-space float32 at that octave's size (the 'current' image)
-    detail: np.ndarray   # model-space detail carried between octaves: the image minus the
-                         # source's pyramid level; the next octave starts from its own
-                         # level plus this, upscaled (keep_source_detail)
+    octave: int  # 0-based index into octave_shapes(...)
+    step: int  # steps done in that octave (== settings.steps at an octave's end)
+    image: np.ndarray  # model-space float32 at that octave's size (the 'current' image)
+    detail: np.ndarray  # model-space detail carried between octaves: the image minus the
+    # source's pyramid level; the next octave starts from its own
+    # level plus this, upscaled (keep_source_detail)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """For ``np.savez``: the ints as 0-d arrays."""
-        return {"octave": np.asarray(self.octave, np.int64),
-                "step": np.asarray(self.step, np.int64),
-                "image": np.asarray(self.image, np.float32),
-                "detail": np.asarray(self.detail, np.float32)}
+        return {
+            "octave": np.asarray(self.octave, np.int64),
+            "step": np.asarray(self.step, np.int64),
+            "image": np.asarray(self.image, np.float32),
+            "detail": np.asarray(self.detail, np.float32),
+        }
 
     @classmethod
-    def from_arrays(cls, arrays) -> "DreamState":
+    def from_arrays(cls, arrays) -> DreamState:
         """From ``to_arrays``' dict or the ``np.load`` of its ``np.savez``."""
         try:
-            return cls(int(arrays["octave"]), int(arrays["step"]),
-                       np.array(arrays["image"], np.float32),
-                       np.array(arrays["detail"], np.float32))
+            return cls(
+                int(arrays["octave"]),
+                int(arrays["step"]),
+                np.array(arrays["image"], np.float32),
+                np.array(arrays["detail"], np.float32),
+            )
         except KeyError as missing:
             raise DreamreelError(f"stored dream state has no {missing}") from None
 
 
 @dataclass
 class DreamResult:
-    image: np.ndarray                                        # RGB float32 0..255
+    image: np.ndarray  # RGB float32 0..255
     losses: list[np.ndarray] = field(default_factory=list)  # per octave worked on in this
-                                                             # call, loss before each step
+    # call, loss before each step
     octave_losses: list[float] = field(default_factory=list)  # loss at each octave end
-                                                               # reached in this call
-    final_loss: float = float("nan")   # loss of ``image`` (NaN when not measured)
-    state: DreamState | None = None    # where the dream stands after this call
-    finished: bool = False             # the last octave's last step is done
+    # reached in this call
+    final_loss: float = float("nan")  # loss of ``image`` (NaN when not measured)
+    state: DreamState | None = None  # where the dream stands after this call
+    finished: bool = False  # the last octave's last step is done
 
 
 def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -198,8 +212,11 @@ def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[t
 
 def too_small_octaves(height: int, width: int, octaves: int, scale: float) -> int:
     """How many of ``octaves`` octave_shapes drops for falling under MIN_OCTAVE_SIDE."""
-    return sum(1 for k in range(1, octaves)
-               if min(round(height / scale**k), round(width / scale**k)) < MIN_OCTAVE_SIDE)
+    return sum(
+        1
+        for k in range(1, octaves)
+        if min(round(height / scale**k), round(width / scale**k)) < MIN_OCTAVE_SIDE
+    )
 
 
 def octave_note(height: int, width: int, octaves: int, scale: float, key: str) -> str | None:
@@ -210,9 +227,11 @@ def octave_note(height: int, width: int, octaves: int, scale: float, key: str) -
         return None
     kept = octaves - dropped
     which = "the smallest would be" if dropped == 1 else f"the {dropped} smallest would be"
-    return (f"{dropped} of {octaves} octaves dropped ({key} = {octaves}): {width}x{height} "
-            f"is too small, {which} under {MIN_OCTAVE_SIDE} px on a side; dreaming {kept} "
-            f"octave{'s' if kept > 1 else ''}")
+    return (
+        f"{dropped} of {octaves} octaves dropped ({key} = {octaves}): {width}x{height} "
+        f"is too small, {which} under {MIN_OCTAVE_SIDE} px on a side; dreaming {kept} "
+        f"octave{'s' if kept > 1 else ''}"
+    )
 
 
 def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -220,7 +239,9 @@ def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if image.shape[:2] == (h, w):
         return image
     shrinking = h < image.shape[0]
-    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    return cv2.resize(
+        image, (w, h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
 
 
 def ascent_for(model, settings: DreamSettings, objective=None) -> Ascent:
@@ -229,15 +250,20 @@ def ascent_for(model, settings: DreamSettings, objective=None) -> Ascent:
     return compiled_ascent(model, settings.ascent, objective)
 
 
-def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *,
-          layer_weights: Sequence[float] | None = None,
-          objective=None,
-          mask: np.ndarray | None = None,
-          measure_octave_ends: bool = True,
-          snapshot_every: int | None = None,
-          on_snapshot: Callable[[Snapshot], None] | None = None,
-          resume: DreamState | None = None,
-          max_steps: int | None = None) -> DreamResult:
+def dream(
+    image: np.ndarray,
+    model,
+    settings: DreamSettings = DreamSettings(),
+    *,
+    layer_weights: Sequence[float] | None = None,
+    objective=None,
+    mask: np.ndarray | None = None,
+    measure_octave_ends: bool = True,
+    snapshot_every: int | None = None,
+    on_snapshot: Callable[[Snapshot], None] | None = None,
+    resume: DreamState | None = None,
+    max_steps: int | None = None,
+) -> DreamResult:
     """Dream an RGB float image (0..255, any size) with ``model`` (a models.DreamModel).
 
     ``objective`` (a renderer.objective_graph.BoundObjective) says what to maximise;
@@ -282,8 +308,10 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
     if mask is not None:
         mask = np.asarray(mask, np.float32)
         if mask.shape != rgb.shape[:2]:
-            raise DreamreelError(f"the mask is {mask.shape[1]}x{mask.shape[0]}, the image "
-                                 f"{rgb.shape[1]}x{rgb.shape[0]}")
+            raise DreamreelError(
+                f"the mask is {mask.shape[1]}x{mask.shape[0]}, the image "
+                f"{rgb.shape[1]}x{rgb.shape[0]}"
+            )
     # A step moves every channel by the same fraction of its range, whatever the family.
     # An absurd step_size overflows float32 here: no warning, the first step reports it.
     with np.errstate(over="ignore"):
@@ -297,14 +325,14 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
         octave, done = 0, 0
         base = resize(source, shapes[0])
         current = np.clip(base, low, high)
-        carried = None          # detail of the state we started from, while still valid
+        carried = None  # detail of the state we started from, while still valid
     else:
         _check_state(resume, shapes, steps)
         octave, done, current, carried = resume.octave, resume.step, resume.image, resume.detail
         base = resize(source, shapes[octave])
     result = DreamResult(image=rgb)
-    parts: list[np.ndarray] = []         # this octave's per-step losses in this call
-    known_loss: float | None = None      # loss of `current`, when measured already
+    parts: list[np.ndarray] = []  # this octave's per-step losses in this call
+    known_loss: float | None = None  # loss of `current`, when measured already
 
     def report(step: int, loss: float) -> None:
         on_snapshot(Snapshot(octave + 1, len(shapes), step, steps, loss, prep.from_model(current)))
@@ -328,9 +356,15 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
                     n = min(n, budget)
                     budget -= n
                 try:
-                    current, losses = ascent.run(current, n, step_size, octave * steps + done,
-                                                 settings.seed, layer_weights,
-                                                 octave_mask(octave))
+                    current, losses = ascent.run(
+                        current,
+                        n,
+                        step_size,
+                        octave * steps + done,
+                        settings.seed,
+                        layer_weights,
+                        octave_mask(octave),
+                    )
                 except NumericalFault as fault:  # its step counts within this run
                     fault.octave, fault.step = octave + 1, done + fault.step
                     raise
@@ -343,8 +377,7 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
             if done < steps:  # the budget ran out inside the octave
                 break
             if entered or parts:  # this octave ended in this call
-                end_loss = (measured(done)
-                            if measure_octave_ends or on_snapshot else float("nan"))
+                end_loss = measured(done) if measure_octave_ends or on_snapshot else float("nan")
                 if on_snapshot:
                     report(done, end_loss)
                 result.octave_losses.append(end_loss)
@@ -368,8 +401,9 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
     if known_loss is None and measure_octave_ends:
         known_loss = measured(done)
     result.final_loss = float("nan") if known_loss is None else known_loss
-    result.state = DreamState(octave, done, current,
-                              carried if carried is not None else current - base)
+    result.state = DreamState(
+        octave, done, current, carried if carried is not None else current - base
+    )
     result.finished = octave == last and done >= steps
     result.image = np.clip(prep.from_model(current), 0.0, 255.0)
     return result
@@ -377,11 +411,15 @@ def dream(image: np.ndarray, model, settings: DreamSettings = DreamSettings(), *
 
 def _check_state(state: DreamState, shapes: list[tuple[int, int]], steps: int) -> None:
     """A stored state must belong to this image and these settings."""
-    fits = (0 <= state.octave < len(shapes) and 0 <= state.step <= steps
-            and state.image.shape == (*shapes[state.octave], 3)
-            and state.detail.shape == state.image.shape)
+    fits = (
+        0 <= state.octave < len(shapes)
+        and 0 <= state.step <= steps
+        and state.image.shape == (*shapes[state.octave], 3)
+        and state.detail.shape == state.image.shape
+    )
     if not fits:
         raise DreamreelError(
             f"dream state (octave {state.octave}, step {state.step}, image "
             f"{tuple(state.image.shape)}) does not fit this image and settings "
-            f"({len(shapes)} octaves {shapes}, {steps} steps each)")
+            f"({len(shapes)} octaves {shapes}, {steps} steps each)"
+        )

@@ -60,8 +60,9 @@ def layer_macs(model, height: int, width: int) -> list[tuple[str, int]]:
     return _graph_macs(extractor, [keras.KerasTensor((1, int(height), int(width), 3))])
 
 
-def image_step_flops(model, height: int, width: int, tile_size: int,
-                     tile_margin: int = 64) -> float:
+def image_step_flops(
+    model, height: int, width: int, tile_size: int, tile_margin: int = 64
+) -> float:
     """FLOPs of one step on a whole height x width image as the engine runs it: one step
     per window (tile + margins, overlaps included), tiles cut as `renderer.ascent` cuts
     them."""
@@ -70,8 +71,9 @@ def image_step_flops(model, height: int, width: int, tile_size: int,
     return float(sum(cost[shape] for shape in windows))
 
 
-def tile_windows(height: int, width: int, tile_size: int,
-                 tile_margin: int = 64) -> list[tuple[int, int]]:
+def tile_windows(
+    height: int, width: int, tile_size: int, tile_margin: int = 64
+) -> list[tuple[int, int]]:
     """(height, width) of every window the engine's tiled gradient runs, row by row."""
     from .steps.tiling import tiles
 
@@ -89,24 +91,31 @@ def _graph_macs(graph, input_specs: list) -> list[tuple[str, int]]:
 
     counted, transposed, separable = _layer_classes()
     graph = getattr(graph, "_functional", graph)  # a built Sequential wraps a Functional
-    nodes = [node for depth in sorted(graph._nodes_by_depth, reverse=True)
-             for node in graph._nodes_by_depth[depth]]
+    nodes = [
+        node
+        for depth in sorted(graph._nodes_by_depth, reverse=True)
+        for node in graph._nodes_by_depth[depth]
+    ]
     # A nested model and a transposed conv need the shapes of what goes in, the rest
     # the shape of what comes out.
     wanted = [node for node in nodes if isinstance(node.operation, (keras.Model, counted))]
     if not wanted:
         return []
-    tensors = [list(node.input_tensors)
-               if isinstance(node.operation, (keras.Model, transposed))
-               else node.output_tensors[0] for node in wanted]
+    tensors = [
+        list(node.input_tensors)
+        if isinstance(node.operation, (keras.Model, transposed))
+        else node.output_tensors[0]
+        for node in wanted
+    ]
     probe = keras.Model(graph.inputs, tensors)
     specs = probe.compute_output_spec(input_specs if len(input_specs) > 1 else input_specs[0])
     out = []
     for node, spec in zip(wanted, specs):
         layer = node.operation
         if isinstance(layer, keras.Model):
-            inner = [keras.KerasTensor(s.shape) for s in (spec if isinstance(spec, list)
-                                                          else [spec])]
+            inner = [
+                keras.KerasTensor(s.shape) for s in (spec if isinstance(spec, list) else [spec])
+            ]
             out += [(f"{layer.name}/{name}", macs) for name, macs in _graph_macs(layer, inner)]
             continue
         shape = (spec[0] if isinstance(spec, list) else spec).shape
@@ -125,8 +134,11 @@ def _positions(layer, shape) -> int:
 def _kernel_size(layer, separable: tuple) -> int:
     """Multiply-adds per position: all kernel entries (a grouped or depthwise kernel
     already holds only the connections it makes)."""
-    kernels = [layer.depthwise_kernel, layer.pointwise_kernel] \
-        if isinstance(layer, separable) else [layer.kernel]
+    kernels = (
+        [layer.depthwise_kernel, layer.pointwise_kernel]
+        if isinstance(layer, separable)
+        else [layer.kernel]
+    )
     return sum(math.prod(int(s) for s in k.shape) for k in kernels)
 
 
@@ -135,9 +147,16 @@ def _layer_classes():
 
     layers = keras.layers
     transposed = (layers.Conv1DTranspose, layers.Conv2DTranspose, layers.Conv3DTranspose)
-    counted = (layers.Conv1D, layers.Conv2D, layers.Conv3D, layers.DepthwiseConv1D,
-               layers.DepthwiseConv2D, layers.SeparableConv1D, layers.SeparableConv2D,
-               layers.Dense) + transposed
+    counted = (
+        layers.Conv1D,
+        layers.Conv2D,
+        layers.Conv3D,
+        layers.DepthwiseConv1D,
+        layers.DepthwiseConv2D,
+        layers.SeparableConv1D,
+        layers.SeparableConv2D,
+        layers.Dense,
+    ) + transposed
     separable = (layers.SeparableConv1D, layers.SeparableConv2D)
     return counted, transposed, separable
 
@@ -188,16 +207,23 @@ _FLOPS_PER_CYCLE_NOTES = {
     "zen4": (32, "AMD Zen 4: AVX-512 runs on 2 x 256-bit FMA pipes, 2 x 8 floats x 2"),
     "zen5": (64, "AMD Zen 5: 2 x 512-bit FMA pipes, 2 x 16 x 2 (mobile parts: half)"),
     "zen1": (16, "AMD Zen/Zen+: 2 x 128-bit FMA pipes, 2 x 4 x 2"),
-    "avx512": (64, "AVX-512: assumed 2 x 512-bit FMA units, 2 x 16 x 2 (parts with one "
-                   "unit: half)"),
+    "avx512": (
+        64,
+        "AVX-512: assumed 2 x 512-bit FMA units, 2 x 16 x 2 (parts with one unit: half)",
+    ),
     "avx2": (32, "AVX2 + FMA: 2 x 256-bit FMA units, 2 x 8 x 2"),
     "avx": (16, "AVX without FMA: one 256-bit add + one multiply per cycle, 8 x 2"),
     "sse": (8, "SSE: one 128-bit add + one multiply per cycle, 4 x 2"),
 }
 
 
-def machine_peak(*, matmul_size: int = 2048, repeats: int = 5, budget_s: float = 1.5,
-                 cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, Any]:
+def machine_peak(
+    *,
+    matmul_size: int = 2048,
+    repeats: int = 5,
+    budget_s: float = 1.5,
+    cpuinfo: str | os.PathLike = "/proc/cpuinfo",
+) -> dict[str, Any]:
     """The theoretical float32 peak (None where /proc/cpuinfo says too little) and the
     measured matmul peak, in GFLOP/s, each with a line saying how it was obtained.
 
@@ -207,11 +233,14 @@ def machine_peak(*, matmul_size: int = 2048, repeats: int = 5, budget_s: float =
     peak = theoretical_peak(cpuinfo)
     measured = matmul_gflops(matmul_size, repeats, budget_s)
     peak["measured_gflops"] = measured
-    peak["measured_how"] = (f"best of up to {repeats} float32 {matmul_size}x{matmul_size} "
-                            f"TensorFlow matmuls on {os.cpu_count()} logical CPUs, after a "
-                            f"warm-up")
-    peak["implied_clock_ghz"] = (measured / (peak["cores"] * peak["flops_per_cycle"])
-                                 if peak["theoretical_gflops"] else None)
+    peak["measured_how"] = (
+        f"best of up to {repeats} float32 {matmul_size}x{matmul_size} "
+        f"TensorFlow matmuls on {os.cpu_count()} logical CPUs, after a "
+        f"warm-up"
+    )
+    peak["implied_clock_ghz"] = (
+        measured / (peak["cores"] * peak["flops_per_cycle"]) if peak["theoretical_gflops"] else None
+    )
     return peak
 
 
@@ -219,11 +248,16 @@ def theoretical_peak(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, 
     """cores x clock x float32 FLOPs per cycle, from /proc/cpuinfo (and the cpufreq base
     clock where the kernel exposes one). theoretical_gflops is None where that file or
     one of the three numbers is missing (another OS, an unknown ISA)."""
-    unknown = {"theoretical_gflops": None, "cores": None, "clock_ghz": None,
-               "flops_per_cycle": None}
+    unknown = {
+        "theoretical_gflops": None,
+        "cores": None,
+        "clock_ghz": None,
+        "flops_per_cycle": None,
+    }
     try:
-        blocks = [_fields(block) for block in Path(cpuinfo).read_text().split("\n\n")
-                  if block.strip()]
+        blocks = [
+            _fields(block) for block in Path(cpuinfo).read_text().split("\n\n") if block.strip()
+        ]
     except OSError:
         return {**unknown, "theoretical_how": f"unknown: no {cpuinfo}"}
     blocks = [b for b in blocks if "processor" in b] or blocks
@@ -231,17 +265,27 @@ def theoretical_peak(cpuinfo: str | os.PathLike = "/proc/cpuinfo") -> dict[str, 
         return {**unknown, "theoretical_how": f"unknown: {cpuinfo} is empty"}
     first = blocks[0]
     # Physical cores: SMT siblings share the FMA units.
-    cores = len({(b.get("physical id"), b.get("core id")) for b in blocks
-                 if "core id" in b}) or len(blocks)
+    cores = len(
+        {(b.get("physical id"), b.get("core id")) for b in blocks if "core id" in b}
+    ) or len(blocks)
     clock_ghz, clock_how = _clock_ghz(blocks)
     fpc, fpc_how = _flops_per_cycle(first)
     if clock_ghz is None or fpc is None:
-        return {**unknown, "cores": cores, "clock_ghz": clock_ghz, "flops_per_cycle": fpc,
-                "theoretical_how": f"unknown: {clock_how if clock_ghz is None else fpc_how}"}
-    return {"theoretical_gflops": cores * clock_ghz * fpc, "cores": cores,
-            "clock_ghz": clock_ghz, "flops_per_cycle": fpc,
-            "theoretical_how": f"{cores} cores x {clock_ghz:.2f} GHz ({clock_how}) x {fpc} "
-                               f"FLOPs/cycle ({fpc_how})"}
+        return {
+            **unknown,
+            "cores": cores,
+            "clock_ghz": clock_ghz,
+            "flops_per_cycle": fpc,
+            "theoretical_how": f"unknown: {clock_how if clock_ghz is None else fpc_how}",
+        }
+    return {
+        "theoretical_gflops": cores * clock_ghz * fpc,
+        "cores": cores,
+        "clock_ghz": clock_ghz,
+        "flops_per_cycle": fpc,
+        "theoretical_how": f"{cores} cores x {clock_ghz:.2f} GHz ({clock_how}) x {fpc} "
+        f"FLOPs/cycle ({fpc_how})",
+    }
 
 
 def _fields(block: str) -> dict[str, str]:

@@ -24,16 +24,29 @@ class NumericalFault(DreamreelError):
     as the frame's file (000012.png is frame 12). None while not known yet.
     """
 
-    def __init__(self, what: str, value: float | None = None, *, step: int | None = None,
-                 octave: int | None = None, frame: int | None = None):
+    def __init__(
+        self,
+        what: str,
+        value: float | None = None,
+        *,
+        step: int | None = None,
+        octave: int | None = None,
+        frame: int | None = None,
+    ):
         super().__init__(what)
         self.what, self.value = what, value
         self.step, self.octave, self.frame = step, octave, frame
 
     def __str__(self) -> str:
-        where = [f"{name} {number}" for name, number in
-                 (("frame", self.frame), ("octave", self.octave), ("step", self.step))
-                 if number is not None]
+        where = [
+            f"{name} {number}"
+            for name, number in (
+                ("frame", self.frame),
+                ("octave", self.octave),
+                ("step", self.step),
+            )
+            if number is not None
+        ]
         became = "nan" if self.value is None or math.isnan(self.value) else str(self.value)
         if self.what == "image":
             became = "nan or inf"

@@ -1,6 +1,7 @@
 """An Objective bound to a model, and the keras.ops function that measures it on a window.
 
-Binding (numpy + one forward pass for guide images) resolves what the text left open:
+Binding (numpy + one forward pass for guide images, handed in as arrays) resolves what the
+text left open:
 the extractor output each term reads, channel counts, the classifier head's column for a
 class, the guide image's features. The engine (renderer/engine/ascent.py) then calls
 ``window_value`` on every tile window: tiling, jitter and normalisation stay there.
@@ -8,7 +9,8 @@ The function is written in keras.ops, so every Keras backend's step shares it.
 
 A window's value comes in two parts, because tiles must add up to the whole image:
 - the *mean* part: terms that are a mean over positions (layer, channel, class, guide
-  terms, tv; the guide direction is taken on each window's mean activation). The engine weighs it by the window's share of the image, so tiles add up to the
+  terms, tv; the guide direction is taken on each window's mean activation). The engine
+  weighs it by the window's share of the image, so tiles add up to the
   whole image's mean;
 - the *point* part: terms at one place (neuron), counted in the one tile whose core holds
   that place and never scaled.
@@ -17,28 +19,24 @@ A window's value comes in two parts, because tiles must add up to the whole imag
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from ..runtime.errors import DreamreelError
 from .objectives import Objective, from_layers
 
-# Guide images are seen at most this big (longer side): their features are a (positions x
-# channels) matrix every window multiplies by, and Google's notebook used 224 px.
-GUIDE_MAX_SIDE = 384
-
 
 @dataclass(frozen=True, eq=False)
 class TermPlan:
     kind: str
-    output: int                       # the extractor output it reads (-1: the image, tv)
-    index: int = 0                    # channel / neuron channel
+    output: int  # the extractor output it reads (-1: the image, tv)
+    index: int = 0  # channel / neuron channel
     vector: np.ndarray | None = None  # class: the head's kernel column (channels,)
-    bias: float = 0.0                 # class: the head's bias for it
+    bias: float = 0.0  # class: the head's bias for it
     features: np.ndarray | None = None  # guide_match: (positions, channels); guide: the
-                                        # unit mean feature (1, channels); float32
+    # unit mean feature (1, channels); float32
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,9 +63,12 @@ def classic(model) -> BoundObjective:
     return BoundObjective(objective, plans, "classic")
 
 
-def bind(objective: Objective, model) -> BoundObjective:
+def bind(
+    objective: Objective, model, guides: Mapping[str, np.ndarray] | None = None
+) -> BoundObjective:
     """Resolve ``objective`` (its layers already bound: Objective.with_layers) against
-    ``model``, a DreamModel whose extractor reads every layer the terms name."""
+    ``model``, a DreamModel whose extractor reads every layer the terms name. ``guides``:
+    each guide term's image by its path, RGB float32 0..255 (the engine reads no files)."""
     outputs = {name: i for i, name in enumerate(model.layers)}
     channels = [int(shape[-1]) for shape in _output_shapes(model)]
     plans, key_parts = [], []
@@ -77,18 +78,26 @@ def bind(objective: Objective, model) -> BoundObjective:
             key_parts.append("tv")
             continue
         if term.layer not in outputs:
-            raise DreamreelError(f"objective term {term} reads layer {term.layer!r}, which "
-                                 f"the loaded model does not extract ({', '.join(outputs)})")
+            raise DreamreelError(
+                f"objective term {term} reads layer {term.layer!r}, which "
+                f"the loaded model does not extract ({', '.join(outputs)})"
+            )
         output = outputs[term.layer]
         if term.kind in ("channel", "neuron"):
             if not 0 <= int(term.key) < channels[output]:
-                raise DreamreelError(f"objective term {term}: layer {term.layer} has "
-                                     f"{channels[output]} channels (0..{channels[output] - 1})")
+                raise DreamreelError(
+                    f"objective term {term}: layer {term.layer} has "
+                    f"{channels[output]} channels (0..{channels[output] - 1})"
+                )
             plans.append(TermPlan(term.kind, output, int(term.key)))
         elif term.kind == "class":
             plans.append(_class_plan(model, term, output))
         elif term.kind in ("guide", "guide_match"):
-            features = guide_features(model, term.guide, output)
+            if guides is None or term.guide not in guides:
+                raise DreamreelError(
+                    f"objective term {term}: its guide image was not read (pass it in guides)"
+                )
+            features = guide_features(model, guides[term.guide], output)
             if term.kind == "guide":  # the direction of the guide's mean feature
                 mean = features.mean(axis=0, keepdims=True)
                 features = mean / max(float(np.linalg.norm(mean)), 1e-12)
@@ -105,8 +114,13 @@ def _class_plan(model, term, output: int) -> TermPlan:
 
     kernel, bias, _layer = classifier_head(model.name)
     index = class_index(model.name, term.key)
-    return TermPlan("class", output, index, np.ascontiguousarray(kernel[:, index], np.float32),
-                    float(bias[index]))
+    return TermPlan(
+        "class",
+        output,
+        index,
+        np.ascontiguousarray(kernel[:, index], np.float32),
+        float(bias[index]),
+    )
 
 
 def _output_shapes(model) -> list[tuple]:
@@ -114,37 +128,13 @@ def _output_shapes(model) -> list[tuple]:
     return [tuple(t.shape) for t in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
 
-def guide_features(model, path: str, output: int) -> np.ndarray:
+def guide_features(model, image: np.ndarray, output: int) -> np.ndarray:
     """The guide image's activations at extractor output ``output``, one row per
-    position: (positions, channels) float32. The image is shrunk to GUIDE_MAX_SIDE."""
-    import cv2
-
-    from ..media.images import read_image
-    from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
-
-    # A guide is seen at GUIDE_MAX_SIDE: a decompression bomb is refused from its header.
-    image = read_image(path, max_pixels=DEFAULT_MAX_INPUT_PIXELS).astype(np.float32)
-    height, width = image.shape[:2]
-    scale = min(1.0, GUIDE_MAX_SIDE / max(height, width))
-    if scale < 1.0:
-        size = (max(32, round(width * scale)), max(32, round(height * scale)))
-        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    position: (positions, channels) float32. ``image``: RGB float32 0..255, as the
+    render read it (renderer/rendering/guides.py)."""
     activations = model.activations(model.preprocessing.to_model(image)[np.newaxis])
     feature = np.asarray(activations[output])[0]
     return np.ascontiguousarray(feature.reshape(-1, feature.shape[-1]), np.float32)
-
-
-def guide_file_identity(objective: Objective | None) -> dict[str, str]:
-    """Guide images by content (sha256): a changed guide must not resume an old render."""
-    if objective is None:
-        return {}
-    identity = {}
-    for path in objective.guide_paths():
-        try:
-            identity[path] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
-        except OSError:
-            identity[path] = "unreadable"
-    return identity
 
 
 def window_value(bound: BoundObjective):
@@ -157,10 +147,13 @@ def window_value(bound: BoundObjective):
     tf.reduce_mean...), so its renders keep their bytes."""
     from keras import ops
 
-    constants = [None if plan.vector is None else ops.convert_to_tensor(plan.vector)
-                 for plan in bound.plans]
-    guides = [None if plan.features is None else ops.convert_to_tensor(plan.features)
-              for plan in bound.plans]
+    constants = [
+        None if plan.vector is None else ops.convert_to_tensor(plan.vector) for plan in bound.plans
+    ]
+    guides = [
+        None if plan.features is None else ops.convert_to_tensor(plan.features)
+        for plan in bound.plans
+    ]
 
     def value(window, activations, weights, focus):
         if not isinstance(activations, (list, tuple)):  # an extractor of one layer
@@ -217,14 +210,15 @@ def _toward(activation, direction):
     mean = ops.mean(ops.reshape(activation, (-1, activation.shape[-1])), axis=0)
     along = ops.sum(mean * direction[0])
     cosine = along / (ops.sqrt(ops.sum(mean * mean)) + 1e-6)
-    return along * cosine ** GUIDE_COSINE_POWER
+    return along * cosine**GUIDE_COSINE_POWER
 
 
 def _total_variation(window):
     from keras import ops
 
-    return (ops.mean(ops.abs(window[1:] - window[:-1]))
-            + ops.mean(ops.abs(window[:, 1:] - window[:, :-1])))
+    return ops.mean(ops.abs(window[1:] - window[:-1])) + ops.mean(
+        ops.abs(window[:, 1:] - window[:, :-1])
+    )
 
 
 def _unit_at(activation, channel: int, window, focus):

@@ -43,8 +43,9 @@ from __future__ import annotations
 import math
 import numbers
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..runtime.errors import DreamreelError
 from ..schedules.keyframes import Schedule
@@ -66,7 +67,7 @@ class Term:
     kind: str
     layer: str | None = None
     key: int | str | None = None
-    guide: str | None = None   # the guide image's path (guide terms)
+    guide: str | None = None  # the guide image's path (guide terms)
 
     def __str__(self) -> str:
         if self.kind == "tv":
@@ -75,8 +76,7 @@ class Term:
             return f"class:{self.key}"
         if self.kind in GUIDE_KINDS:
             path = _quoted(self.guide)
-            return (f"{self.kind}:{self.layer}:{path}" if self.layer
-                    else f"{self.kind}:{path}")
+            return f"{self.kind}:{self.layer}:{path}" if self.layer else f"{self.kind}:{path}"
         if self.kind == "layer":
             return f"layer:{self.layer}"
         return f"{self.kind}:{self.layer}:{self.key}"
@@ -92,7 +92,7 @@ class Weight:
     def __call__(self, frame: int) -> float:
         return self.coef if self.schedule is None else self.coef * self.schedule(frame)
 
-    def times(self, factor: "float | Schedule") -> "Weight":
+    def times(self, factor: float | Schedule) -> Weight:
         if isinstance(factor, Schedule):
             if self.schedule is not None:
                 raise DreamreelError("an objective term can follow one schedule, not two")
@@ -118,20 +118,20 @@ class Objective:
             raise DreamreelError(f"an objective may have at most {_MAX_TERMS} terms")
 
     # ------------------------------------------------------------- composition
-    def __add__(self, other: "Objective") -> "Objective":
+    def __add__(self, other: Objective) -> Objective:
         if not isinstance(other, Objective):
             return NotImplemented
         return Objective(_combined(self.parts + other.parts))
 
-    def __neg__(self) -> "Objective":
+    def __neg__(self) -> Objective:
         return self * -1.0
 
-    def __sub__(self, other: "Objective") -> "Objective":
+    def __sub__(self, other: Objective) -> Objective:
         if not isinstance(other, Objective):
             return NotImplemented
         return self + (-other)
 
-    def __mul__(self, factor: "float | Schedule") -> "Objective":
+    def __mul__(self, factor: float | Schedule) -> Objective:
         if isinstance(factor, bool) or not isinstance(factor, (numbers.Real, Schedule)):
             return NotImplemented
         if isinstance(factor, numbers.Real) and not math.isfinite(float(factor)):
@@ -157,15 +157,17 @@ class Objective:
     def guide_paths(self) -> list[str]:
         return list(dict.fromkeys(t.guide for t in self.terms if t.guide))
 
-    def with_layers(self, class_layer: str | None, guide_layer: str | None) -> "Objective":
+    def with_layers(self, class_layer: str | None, guide_layer: str | None) -> Objective:
         """Class terms read ``class_layer`` and guide terms without a layer read
         ``guide_layer`` (what a model's head and defaults say)."""
+
         def bound(term: Term) -> Term:
             if term.kind == "class" and term.layer is None:
                 return Term("class", class_layer, term.key)
             if term.kind in GUIDE_KINDS and term.layer is None:
                 return Term(term.kind, guide_layer, None, term.guide)
             return term
+
         return Objective(tuple((bound(term), weight) for term, weight in self.parts))
 
     def to_plain(self) -> str | dict[str, Any]:
@@ -178,8 +180,9 @@ class Objective:
             # (expressions, audio) cannot always be scaled in place.
             key = str(term) if weight.coef == 1 else f"{_number(weight.coef)}*{term}"
             if key in table:
-                raise DreamreelError(f"objective: {term} appears twice with schedules; "
-                                     f"give it one weight")
+                raise DreamreelError(
+                    f"objective: {term} appears twice with schedules; give it one weight"
+                )
             table[key] = weight.coef if weight.schedule is None else str(weight.schedule)
         return table
 
@@ -187,7 +190,7 @@ class Objective:
         """The objective with ``frame``'s weights, for captions: "class:pug - 0.1*tv",
         cut to ``limit`` characters."""
         text = _sum_text((term, weight(frame)) for term, weight in self.parts)
-        return text if len(text) <= limit else text[:limit - 3] + "..."
+        return text if len(text) <= limit else text[: limit - 3] + "..."
 
     def __str__(self) -> str:
         """The text form; a weight that follows a schedule shows as ``*<schedule>``
@@ -235,18 +238,21 @@ def _quoted(path: str | None) -> str:
 
 # ----------------------------------------------------------------- constructors
 
+
 def layer(name: str) -> Objective:
     return Objective(((Term("layer", _name(name, "layer")), Weight()),))
 
 
 def channel(layer_name: str, index: int) -> Objective:
-    return Objective(((Term("channel", _name(layer_name, "channel"),
-                            _index(index, "channel")), Weight()),))
+    return Objective(
+        ((Term("channel", _name(layer_name, "channel"), _index(index, "channel")), Weight()),)
+    )
 
 
 def neuron(layer_name: str, index: int) -> Objective:
-    return Objective(((Term("neuron", _name(layer_name, "neuron"),
-                            _index(index, "neuron")), Weight()),))
+    return Objective(
+        ((Term("neuron", _name(layer_name, "neuron"), _index(index, "neuron")), Weight()),)
+    )
 
 
 def class_logit(key: int | str) -> Objective:
@@ -274,7 +280,7 @@ def tv() -> Objective:
     return Objective(((Term("tv"), Weight()),))
 
 
-def from_layers(weights: Mapping[str, "float | Schedule"]) -> Objective:
+def from_layers(weights: Mapping[str, float | Schedule]) -> Objective:
     """The classic objective: each layer's mean activation, weighted (a number or a
     schedule per layer, as the ``layers`` table gives them)."""
     parts = []
@@ -298,8 +304,10 @@ def _index(index: object, kind: str) -> int:
 
 # ----------------------------------------------------------------- parsing
 
-def parse_objective(value: Any, *, key: str = "objective",
-                    interpolation: str = "linear") -> Objective:
+
+def parse_objective(
+    value: Any, *, key: str = "objective", interpolation: str = "linear"
+) -> Objective:
     """An Objective from its text form, its table form or an Objective."""
     if isinstance(value, Objective):
         return value
@@ -312,20 +320,24 @@ def parse_objective(value: Any, *, key: str = "objective",
         for text, weight in value.items():
             part = _parse_text(str(text), f"{key}.{text}")
             if isinstance(weight, str):
-                factor: float | Schedule = parse_schedule(weight, key=f"{key}.{text}",
-                                                          interpolation=interpolation)
+                factor: float | Schedule = parse_schedule(
+                    weight, key=f"{key}.{text}", interpolation=interpolation
+                )
                 if factor.is_constant():
                     factor = factor.keyframes[0][1]
             elif isinstance(weight, numbers.Real) and not isinstance(weight, bool):
                 factor = float(weight)
             else:
-                raise DreamreelError(f"{key}.{text}: a weight must be a number or a schedule "
-                                     f"like \"0:(0), 60:(1)\", got {weight!r}")
+                raise DreamreelError(
+                    f"{key}.{text}: a weight must be a number or a schedule "
+                    f'like "0:(0), 60:(1)", got {weight!r}'
+                )
             part = part * factor
             total = part if total is None else total + part
         return total
-    raise DreamreelError(f"{key} must be text like {EXAMPLE} or a table of term = weight, "
-                         f"got {value!r}")
+    raise DreamreelError(
+        f"{key} must be text like {EXAMPLE} or a table of term = weight, got {value!r}"
+    )
 
 
 def _parse_text(text: str, key: str) -> Objective:
@@ -355,8 +367,11 @@ def _split_terms(text: str, key: str) -> list[tuple[int, str, int]]:
             continue
         if c in "\"'":
             quote = c
-        elif c == "+" or (c == "-" and (i == 0 or text[i - 1].isspace() or pending_sign)
-                          and not _inside_number(text, i)):
+        elif c == "+" or (
+            c == "-"
+            and (i == 0 or text[i - 1].isspace() or pending_sign)
+            and not _inside_number(text, i)
+        ):
             chunk = text[start:i]
             if chunk.strip():
                 terms.append((sign, chunk, start))
@@ -397,8 +412,12 @@ def _parse_term(chunk: str, text: str, column: int, key: str) -> Objective:
         elif atom is None:
             atom = stripped
         else:
-            _fail(text, column, "two terms multiplied together; only a number may "
-                                "multiply a term", key)
+            _fail(
+                text,
+                column,
+                "two terms multiplied together; only a number may multiply a term",
+                key,
+            )
     if atom is None:
         _fail(text, column, "a number without a term", key)
     return _parse_atom(atom, text, column + chunk.find(atom), key) * coef
@@ -425,9 +444,13 @@ def _parse_atom(atom: str, text: str, column: int, key: str) -> Objective:
         if kind == "tv" and not rest:
             return tv()
         if kind not in KINDS or kind == "tv":
-            _fail(text, column, f"unknown term {atom.split(':')[0]!r} (terms: "
-                                f"{', '.join(k + ':...' if k != 'tv' else k for k in KINDS)})",
-                  key)
+            _fail(
+                text,
+                column,
+                f"unknown term {atom.split(':')[0]!r} (terms: "
+                f"{', '.join(k + ':...' if k != 'tv' else k for k in KINDS)})",
+                key,
+            )
         if not rest:
             _fail(text, column, f"{kind}: needs a value after ':'", key)
         if kind == "layer":
@@ -465,12 +488,15 @@ def _unquote(text: str) -> str:
 
 def _fail(text: str, column: int, reason: str, key: str):
     flat = " ".join(text.split())
-    shown = flat if len(flat) <= _SHOWN else flat[:_SHOWN - 3] + "..."
-    raise DreamreelError(f"{key}: cannot parse objective \"{shown}\" at column {column + 1}: "
-                         f"{reason}; expected terms like {EXAMPLE}")
+    shown = flat if len(flat) <= _SHOWN else flat[: _SHOWN - 3] + "..."
+    raise DreamreelError(
+        f'{key}: cannot parse objective "{shown}" at column {column + 1}: '
+        f"{reason}; expected terms like {EXAMPLE}"
+    )
 
 
 # ----------------------------------------------------------------- a render's objective
+
 
 def resolved_objective(objective: Objective | None, model: str) -> Objective | None:
     """``objective`` with every term's layer named, for ``model`` (a registry name or a
@@ -493,7 +519,9 @@ def _deepest_default_layer(model: str) -> str:
     from ..models.zoo import REGISTRY, is_model_file
 
     if is_model_file(model):
-        raise DreamreelError(f"model file {model} has no default layers: name the guide's "
-                             f"layer, guide:LAYER:PATH (list them: dreamreel models layers "
-                             f"{model})")
+        raise DreamreelError(
+            f"model file {model} has no default layers: name the guide's "
+            f"layer, guide:LAYER:PATH (list them: dreamreel models layers "
+            f"{model})"
+        )
     return list(REGISTRY.get(model).default_layers)[-1]  # listed shallow to deep

@@ -45,8 +45,9 @@ def step_class(backend: str) -> type:
     raise AssertionError(backend)
 
 
-def compiled_ascent(model: DreamModel, settings: AscentSettings | None = None,
-                    objective: Any = None) -> Ascent:
+def compiled_ascent(
+    model: DreamModel, settings: AscentSettings | None = None, objective: Any = None
+) -> Ascent:
     """The compiled gradient ascent of ``model`` for these tiling options and ``objective``
     (a BoundObjective; None: the layers' weighted means), traced once per model."""
     settings = AscentSettings() if settings is None else settings

@@ -39,8 +39,9 @@ _DIS_PRESET_CODES = {
 
 # Farneback settings: OpenCV's documented example values (pyramid 0.5, 3 levels, 15 px
 # window, 3 iterations, poly_n 5, poly_sigma 1.2); levels 5 reach larger motions at 720p.
-_FARNEBACK = dict(pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=7,
-                  poly_sigma=1.5, flags=0)
+_FARNEBACK = dict(
+    pyr_scale=0.5, levels=5, winsize=15, iterations=3, poly_n=7, poly_sigma=1.5, flags=0
+)
 
 # Sundaram et al.'s forward-backward consistency constants.
 _CONSISTENCY_RELATIVE = 0.01
@@ -80,7 +81,7 @@ class FlowEstimator:
 
     @property
     def name(self) -> str:
-        """"dis/medium", "farneback": what reports and logs print."""
+        """ "dis/medium", "farneback": what reports and logs print."""
         return f"dis/{self.preset}" if self.method == "dis" else self.method
 
     def __repr__(self) -> str:
@@ -158,8 +159,7 @@ def occlusion_mask(backward_flow: np.ndarray, forward_flow: np.ndarray) -> np.nd
         raise ValueError(f"flows must both be (H, W, 2), got {w.shape} and {forward.shape}")
     height, width = w.shape[:2]
     map_x, map_y = _sample_maps(w)
-    w_tilde = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR,
-                        borderMode=cv2.BORDER_REPLICATE)
+    w_tilde = cv2.remap(forward, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     # Per-component, in place: ~2.5x faster than sums over the channel axis at 720p.
     u, v = cv2.split(w)
     u_tilde, v_tilde = cv2.split(w_tilde)
@@ -191,9 +191,14 @@ def _unit_rgb(image: np.ndarray) -> np.ndarray:
     return image.astype(np.float32, copy=False)
 
 
-def warp_error(out_prev: np.ndarray, out_cur: np.ndarray, mask: np.ndarray,
-               backward_flow: np.ndarray, *, maps: tuple[np.ndarray, np.ndarray] | None = None
-               ) -> float:
+def warp_error(
+    out_prev: np.ndarray,
+    out_cur: np.ndarray,
+    mask: np.ndarray,
+    backward_flow: np.ndarray,
+    *,
+    maps: tuple[np.ndarray, np.ndarray] | None = None,
+) -> float:
     """One term of E_warp: ``sum(M * |O_t - warp(O_{t-1})|^2) / sum(M)``.
 
     Images are uint8 (divided by 255) or float in [0, 1]. Per pixel, the squared
@@ -212,15 +217,20 @@ def warp_error(out_prev: np.ndarray, out_cur: np.ndarray, mask: np.ndarray,
     total = float(weights.sum(dtype=np.float64))
     if total <= 0.0:
         return math.nan
-    map_x, map_y = maps if maps is not None else _sample_maps(
-        np.asarray(backward_flow, dtype=np.float32))
-    warped = cv2.remap(np.ascontiguousarray(prev), map_x, map_y, cv2.INTER_LINEAR,
-                       borderMode=cv2.BORDER_REPLICATE)
+    map_x, map_y = (
+        maps if maps is not None else _sample_maps(np.asarray(backward_flow, dtype=np.float32))
+    )
+    warped = cv2.remap(
+        np.ascontiguousarray(prev), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+    )
     diff = cv2.subtract(np.ascontiguousarray(cur), warped)
     cv2.multiply(diff, diff, dst=diff)
     channels = diff.shape[2] if diff.ndim == 3 else 1
-    per_pixel = cv2.transform(diff, np.ones((1, channels), np.float32)) if channels > 1 \
+    per_pixel = (
+        cv2.transform(diff, np.ones((1, channels), np.float32))
+        if channels > 1
         else diff.reshape(weights.shape)
+    )
     per_pixel = cv2.multiply(per_pixel.reshape(weights.shape), weights)
     # numpy sums in double: OpenCV's own sums differed in the last bits from run to run,
     # and a resumed render must report exactly what an uninterrupted one does.
@@ -238,8 +248,14 @@ def dream_strength(source: np.ndarray, output: np.ndarray) -> float:
 # ---------------------------------------------------------------- scene cuts
 
 
-def is_scene_cut(gray_prev: np.ndarray, gray_cur: np.ndarray, mask: np.ndarray | None, *,
-                 min_reliable: float = 0.4, hist_threshold: float = 0.5) -> bool:
+def is_scene_cut(
+    gray_prev: np.ndarray,
+    gray_cur: np.ndarray,
+    mask: np.ndarray | None,
+    *,
+    min_reliable: float = 0.4,
+    hist_threshold: float = 0.5,
+) -> bool:
     """True where frame t starts a new shot: don't carry the dream across it.
 
     Two signals, either suffices:
@@ -354,24 +370,31 @@ class FrameTerms:
         return asdict(self)
 
     @classmethod
-    def from_log(cls, row: dict[str, Any]) -> "FrameTerms | None":
+    def from_log(cls, row: dict[str, Any]) -> FrameTerms | None:
         """The terms of a losses.csv row; None when the row has none (an older render)."""
         strength = row.get("dream_strength")
         if not isinstance(strength, (int, float)):
             return None
-        return cls(float(strength), _logged_float(row.get("e_warp_output")),
-                   _logged_float(row.get("e_warp_input")))
+        return cls(
+            float(strength),
+            _logged_float(row.get("e_warp_output")),
+            _logged_float(row.get("e_warp_input")),
+        )
 
 
 def _logged_float(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def measure_frame(source: np.ndarray, output: np.ndarray,
-                  previous: tuple[np.ndarray, np.ndarray] | None = None, *,
-                  estimator: FlowEstimator | None = None,
-                  flows: tuple[np.ndarray, np.ndarray] | None = None,
-                  mask: np.ndarray | None = None) -> FrameTerms:
+def measure_frame(
+    source: np.ndarray,
+    output: np.ndarray,
+    previous: tuple[np.ndarray, np.ndarray] | None = None,
+    *,
+    estimator: FlowEstimator | None = None,
+    flows: tuple[np.ndarray, np.ndarray] | None = None,
+    mask: np.ndarray | None = None,
+) -> FrameTerms:
     """The terms of one frame: its dream strength and, with the ``previous`` frame's
     ``(source, output)``, the E_warp of the pair for the output and for the source.
 
@@ -396,8 +419,11 @@ def measure_frame(source: np.ndarray, output: np.ndarray,
     if mask is None:
         mask = occlusion_mask(backward, forward)
     maps = _sample_maps(np.asarray(backward, dtype=np.float32))  # shared by both terms
-    return FrameTerms(strength, warp_error(prev_output, output, mask, backward, maps=maps),
-                      warp_error(prev_source, source, mask, backward, maps=maps))
+    return FrameTerms(
+        strength,
+        warp_error(prev_output, output, mask, backward, maps=maps),
+        warp_error(prev_source, source, mask, backward, maps=maps),
+    )
 
 
 class StabilityMeter:
@@ -433,8 +459,13 @@ class StabilityMeter:
         # Frame i starts at i / fps seconds; the epsilon keeps 2997 / 29.97 in second 100.
         return int(math.floor(index / self.fps + 1e-9))
 
-    def add(self, source_rgb: np.ndarray, output_rgb: np.ndarray, *,
-            flows: tuple[np.ndarray, np.ndarray] | None = None) -> FrameTerms:
+    def add(
+        self,
+        source_rgb: np.ndarray,
+        output_rgb: np.ndarray,
+        *,
+        flows: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> FrameTerms:
         """Measure one frame: the source frame and the rendered frame made from it.
 
         ``flows``: the ``flow_pair`` of the previous and this source frame when the caller
@@ -448,8 +479,7 @@ class StabilityMeter:
                 f"{self._shape[1]}x{self._shape[0]}: all frames must share one size"
             )
         # As given (uint8 from clips and renders): the video mode measures the same way.
-        terms = measure_frame(source, output, self._prev, estimator=self.estimator,
-                              flows=flows)
+        terms = measure_frame(source, output, self._prev, estimator=self.estimator, flows=flows)
         self._shape = source.shape
         self._prev = (source, output)
         self.add_terms(terms)
@@ -477,28 +507,34 @@ class StabilityMeter:
 
     def _close_second(self) -> None:
         if self._second.frames:
-            self._per_second.append({
-                "second": self._second_index,
-                "first_frame": self._second_first,
-                "frames": self._second.frames,
-                **self._second.numbers(),
-            })
+            self._per_second.append(
+                {
+                    "second": self._second_index,
+                    "first_frame": self._second_first,
+                    "frames": self._second.frames,
+                    **self._second.numbers(),
+                }
+            )
         self._second = _Sums()
 
     def report(self) -> StabilityReport:
         """The numbers so far (the meter can keep going after a report)."""
         per_second = list(self._per_second)
         if self._second.frames:
-            per_second.append({
-                "second": self._second_index,
-                "first_frame": self._second_first,
-                "frames": self._second.frames,
-                **self._second.numbers(),
-            })
+            per_second.append(
+                {
+                    "second": self._second_index,
+                    "first_frame": self._second_first,
+                    "frames": self._second.frames,
+                    **self._second.numbers(),
+                }
+            )
         notes = list(self.notes)
         if self._empty_masks:
-            notes.append(f"{self._empty_masks} frame pair(s) had no reliable pixel and "
-                         "were left out of E_warp")
+            notes.append(
+                f"{self._empty_masks} frame pair(s) had no reliable pixel and "
+                "were left out of E_warp"
+            )
         return StabilityReport(
             frames=self.frames,
             fps=float(self.fps),

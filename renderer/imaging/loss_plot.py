@@ -190,8 +190,11 @@ def _frame_ticks(x_low, x_high, single, plot_w, text_w) -> list[float]:
     widest = max(text_w(_frame_label(x)) for x in ends)
     room = max(2, plot_w // max(1, 2 * widest + 12))  # labels with a gap of their width
     scale = plot_w / (x_high - x_low)
-    inner = [t for t in _ticks(x_low, x_high, min(room, max(2, plot_w // 90)), integer=True)
-             if all(abs(t - end) * scale > widest + 8 for end in ends)]
+    inner = [
+        t
+        for t in _ticks(x_low, x_high, min(room, max(2, plot_w // 90)), integer=True)
+        if all(abs(t - end) * scale > widest + 8 for end in ends)
+    ]
     if (x_high - x_low) * scale <= widest + 4:  # the two ends would overlap: label the last
         return [x_high]
     return [x_low, *inner, x_high]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..runtime.errors import DreamreelError
 from ..media.images import to_uint8
+from ..runtime.errors import DreamreelError
 
 NOISE_KINDS = ("uniform", "gaussian", "smooth", "fractal")
 
@@ -31,7 +31,7 @@ def make_noise(height: int, width: int, *, kind: str = "uniform", seed: int = 0)
     if kind == "fractal":
         # Halving the amplitude with each finer scale gives the 1/f look of clouds.
         scales = (64, 32, 16, 8, 4, 2)
-        amplitudes = np.array([0.5 ** i for i in range(len(scales))])
+        amplitudes = np.array([0.5**i for i in range(len(scales))])
         total = sum(a * _smooth_layer(rng, height, width, s) for a, s in zip(amplitudes, scales))
         total = (total - total.min()) / max(float(np.ptp(total)), 1e-8)
         return to_uint8(total * 255.0)

@@ -22,8 +22,9 @@ import numpy as np
 
 from ..runtime.errors import DreamreelError
 
-_AAC_RATES = frozenset({96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000,
-                        12000, 11025, 8000, 7350})
+_AAC_RATES = frozenset(
+    {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
+)
 _AAC_BIT_RATE = 192_000
 _JITTER_S = 0.002  # timestamps this close to where the last frame ended are contiguous
 
@@ -57,9 +58,12 @@ class AudioSource:
         if not isinstance(data, dict) or not data.get("path"):
             raise ValueError(f"an audio source needs a path, got {data!r}")
         stream = data.get("stream")
-        return cls(path=str(data["path"]), start=float(data.get("start", 0.0)),
-                   origin=float(data.get("origin", 0.0)),
-                   stream=None if stream is None else int(stream))
+        return cls(
+            path=str(data["path"]),
+            start=float(data.get("start", 0.0)),
+            origin=float(data.get("origin", 0.0)),
+            stream=None if stream is None else int(stream),
+        )
 
 
 def has_sound(audio: AudioSource | str | os.PathLike) -> bool:
@@ -88,11 +92,14 @@ class AudioTrack:
             self._in = streams[source.stream] if source.stream is not None else streams.audio[0]
         except IndexError:
             self._input.close()
-            raise DreamreelError(f"cannot read audio '{source.path}': it has no audio stream")
+            raise DreamreelError(
+                f"cannot read audio '{source.path}': it has no audio stream"
+            ) from None
         if self._in.type != "audio":
             self._input.close()
             raise DreamreelError(
-                f"cannot read audio '{source.path}': stream {source.stream} is not audio")
+                f"cannot read audio '{source.path}': stream {source.stream} is not audio"
+            )
         channels = self._in.codec_context.channels or 2
         self.layout = "mono" if channels == 1 else "stereo"
         in_rate = self._in.codec_context.sample_rate or 48000
@@ -159,7 +166,7 @@ class AudioTrack:
                 self._placed_samples += gap
             skip = self._placed_samples - position  # before the range, or overlapping
             if skip < samples.shape[1]:
-                samples = samples[:, max(0, skip):]
+                samples = samples[:, max(0, skip) :]
                 self._placed.append(samples)
                 self._placed_samples += samples.shape[1]
 
@@ -175,8 +182,8 @@ class AudioTrack:
         while done < count:
             n = min(size, count - done)
             frame = self._av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(buffer[:, done:done + n]), format="fltp",
-                layout=self.layout)
+                np.ascontiguousarray(buffer[:, done : done + n]), format="fltp", layout=self.layout
+            )
             frame.sample_rate = self.rate
             frame.pts = self._encoded + done
             frame.time_base = Fraction(1, self.rate)
@@ -200,7 +207,7 @@ class AudioTrack:
             self._place_until(total)
             if self._placed_samples > total:  # cut what lies past the end
                 buffer = np.concatenate(self._placed, axis=1)
-                self._placed = [buffer[:, :buffer.shape[1] - (self._placed_samples - total)]]
+                self._placed = [buffer[:, : buffer.shape[1] - (self._placed_samples - total)]]
                 self._placed_samples = total
             self._encode(total, final=True)
             for packet in self._out.encode(None):

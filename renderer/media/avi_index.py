@@ -56,8 +56,11 @@ def _video_chunk_positions(path: Path, stream_number: int) -> list[int]:
     wanted = f"{stream_number:02d}".encode()
     entries = [struct.unpack_from("<4sIII", index, i) for i in range(0, len(index) - 15, 16)]
     # Empty chunks (dropped frames) are listed, but the demuxer gives no packet for them.
-    video = [(offset, size) for chunk, _flags, offset, size in entries
-             if chunk[:2] == wanted and chunk[2:] in _VIDEO_CHUNKS and size]
+    video = [
+        (offset, size)
+        for chunk, _flags, offset, size in entries
+        if chunk[:2] == wanted and chunk[2:] in _VIDEO_CHUNKS and size
+    ]
     if not video:
         return []
     base = 0 if video[0][0] >= movi else movi  # some muxers write absolute offsets

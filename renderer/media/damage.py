@@ -30,9 +30,9 @@ _TIMED = frozenset({"matroska", "webm", "avi"})
 class Shortfall:
     """The clip's packets end before its header says the video does."""
 
-    missing_seconds: float   # how much of the video the header promises beyond the
-                             # packets (0: damage seen, but the header gives no length)
-    reason: str              # the demuxer's words, or what the header says
+    missing_seconds: float  # how much of the video the header promises beyond the
+    # packets (0: damage seen, but the header gives no length)
+    reason: str  # the demuxer's words, or what the header says
 
 
 @contextmanager
@@ -52,8 +52,16 @@ def demuxer_log():
         av.logging.set_skip_repeated(old_skip)
 
 
-def find_shortfall(container, stream, *, packets_read: int, end_seconds: float | None,
-                   rate: Fraction, error: str | None, log: list) -> Shortfall | None:
+def find_shortfall(
+    container,
+    stream,
+    *,
+    packets_read: int,
+    end_seconds: float | None,
+    rate: Fraction,
+    error: str | None,
+    log: list,
+) -> Shortfall | None:
     """Compare what was read (``packets_read`` packets ending at ``end_seconds`` on the
     stream's clock) with the header's promise; ``error`` is a demuxing error's text, which
     alone means damage. None: the clip is whole as far as its header can tell."""
@@ -63,8 +71,11 @@ def find_shortfall(container, stream, *, packets_read: int, end_seconds: float |
         short = packets_read + _SLACK_PACKETS < stream.frames
     elif formats & _TIMED:
         promised = promised_seconds(container, stream, rate)
-        short = (promised is not None and end_seconds is not None
-                 and promised - end_seconds > _SLACK_FRAMES * frame)
+        short = (
+            promised is not None
+            and end_seconds is not None
+            and promised - end_seconds > _SLACK_FRAMES * frame
+        )
     else:
         short = False
     missing_seconds = 0.0
@@ -74,8 +85,11 @@ def find_shortfall(container, stream, *, packets_read: int, end_seconds: float |
             missing_seconds = max(frame if short else 0.0, promised - end_seconds)
     if missing_seconds <= 0 and error is None:
         return None
-    reason = error or demuxer_reason(log, container.format.name) or (
-        "the packets end before the header says the video does (truncated or damaged)")
+    reason = (
+        error
+        or demuxer_reason(log, container.format.name)
+        or ("the packets end before the header says the video does (truncated or damaged)")
+    )
     return Shortfall(missing_seconds, reason)
 
 
@@ -113,7 +127,7 @@ def demuxer_reason(log: list, format_name: str) -> str | None:
 
 
 def _clock_seconds(text: str) -> float | None:
-    """"00:00:04.000000000" -> 4.0."""
+    """ "00:00:04.000000000" -> 4.0."""
     match = re.fullmatch(r"\s*(\d+):(\d{1,2}):(\d{1,2}(?:\.\d*)?)\s*", str(text))
     if match is None:
         return None

@@ -64,8 +64,9 @@ def folder_images(folder: Path) -> list[Path]:
     return files
 
 
-def common_size(folder: Path, files: tuple[Path, ...],
-                max_pixels: int | None = None) -> tuple[int, int]:
+def common_size(
+    folder: Path, files: tuple[Path, ...], max_pixels: int | None = None
+) -> tuple[int, int]:
     """(width, height) shared by all `files`; a DreamreelError names the odd one out, or
     the first above `max_pixels` (from its header, before anything is decoded)."""
     width, height = image_size(files[0], max_pixels)
@@ -89,8 +90,9 @@ def image_size(path: Path, max_pixels: int | None = None) -> tuple[int, int]:
     return header.width, header.height
 
 
-def iter_images(files: tuple[Path, ...], width: int, height: int,
-                background: str = DEFAULT_BACKGROUND) -> Iterator[np.ndarray]:
+def iter_images(
+    files: tuple[Path, ...], width: int, height: int, background: str = DEFAULT_BACKGROUND
+) -> Iterator[np.ndarray]:
     """Read `files` one at a time as width x height RGB uint8 (cropped to even, or
     resized with INTER_AREA for max_size or a file replaced since it was opened);
     transparent frames flattened onto `background`."""

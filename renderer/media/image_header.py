@@ -19,9 +19,9 @@ _SIDEWAYS = (5, 6, 7, 8)  # EXIF orientations stored turned by 90 degrees
 
 @dataclass(frozen=True)
 class ImageHeader:
-    width: int          # as the image is shown: EXIF orientation applied
+    width: int  # as the image is shown: EXIF orientation applied
     height: int
-    has_alpha: bool     # an alpha channel or a transparent palette/grey colour
+    has_alpha: bool  # an alpha channel or a transparent palette/grey colour
 
     @property
     def pixels(self) -> int:

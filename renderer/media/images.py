@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..runtime.errors import DreamreelError
 from ..runtime.atomic_files import user_os_errors, write_bytes_atomic
+from ..runtime.errors import DreamreelError
 from .image_header import read_image_header
 from .limits import check_input_pixels
 from .transparency import DEFAULT_BACKGROUND, read_flattened
@@ -49,8 +49,9 @@ def write_image_atomic(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
     write_bytes_atomic(target, encoded.tobytes())
 
 
-def read_image(path: str | os.PathLike, *, max_pixels: int | None = None,
-               background: str = DEFAULT_BACKGROUND) -> np.ndarray:
+def read_image(
+    path: str | os.PathLike, *, max_pixels: int | None = None, background: str = DEFAULT_BACKGROUND
+) -> np.ndarray:
     """Read any image OpenCV decodes (jpg, png, webp, ...) as HxWx3 RGB uint8.
 
     Grayscale becomes RGB, 16-bit is scaled to 8-bit, and EXIF orientation is applied
@@ -76,10 +77,13 @@ def read_image(path: str | os.PathLike, *, max_pixels: int | None = None,
     except cv2.error as err:  # e.g. above OpenCV's own size limit (2**30 pixels)
         reason = str(err).strip().splitlines()[-1] if str(err).strip() else "cv2.error"
         if "CV_IO_MAX_IMAGE_PIXELS" in reason:
-            reason = ("it is above OpenCV's own limit of 2**30 pixels (the environment "
-                      "variable CV_IO_MAX_IMAGE_PIXELS raises it)")
-        raise DreamreelError(f"cannot read image '{source}': OpenCV cannot decode it: "
-                             f"{reason}") from None
+            reason = (
+                "it is above OpenCV's own limit of 2**30 pixels (the environment "
+                "variable CV_IO_MAX_IMAGE_PIXELS raises it)"
+            )
+        raise DreamreelError(
+            f"cannot read image '{source}': OpenCV cannot decode it: {reason}"
+        ) from None
     if bgr is None:
         raise DreamreelError(f"cannot read image '{source}': not an image file OpenCV can decode")
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -108,7 +112,6 @@ def fit_long_side(rgb: np.ndarray, max_side: int | None) -> np.ndarray:
     scale = max_side / max(height, width)
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)  # INTER_AREA: no aliasing
-
 
 
 def video_frame_size(width: int, height: int, max_size: int | None) -> tuple[int, int]:

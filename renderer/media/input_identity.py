@@ -20,8 +20,9 @@ PART = 2**20
 _CHUNK = 2**20
 
 
-def input_identity(path: str | os.PathLike, known: dict[str, Any] | None = None
-                   ) -> dict[str, Any] | None:
+def input_identity(
+    path: str | os.PathLike, known: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """The identity of the file or frame folder at ``path`` (None when there is none).
     ``known``: an identity recorded before, reused as it is when path, size and mtime
     still match."""
@@ -30,11 +31,21 @@ def input_identity(path: str | os.PathLike, known: dict[str, Any] | None = None
         stat = source.stat()
         if source.is_dir():
             return _folder_identity(source, stat)
-        if known and known.get("path") == str(source) and known.get("kind") == "file" \
-                and known.get("size") == stat.st_size and known.get("mtime_ns") == stat.st_mtime_ns:
+        if (
+            known
+            and known.get("path") == str(source)
+            and known.get("kind") == "file"
+            and known.get("size") == stat.st_size
+            and known.get("mtime_ns") == stat.st_mtime_ns
+        ):
             return known
-        return {"kind": "file", "path": str(source), "size": stat.st_size,
-                "mtime_ns": stat.st_mtime_ns, **_file_hash(source, stat.st_size)}
+        return {
+            "kind": "file",
+            "path": str(source),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            **_file_hash(source, stat.st_size),
+        }
     except OSError:
         return None  # missing or unreadable: opening the input says so, in its own words
 
@@ -59,8 +70,12 @@ def _folder_identity(folder: Path, stat: os.stat_result) -> dict[str, Any]:
     listing = hashlib.sha256()
     for file in files:
         listing.update(f"{file.name}\0{file.stat().st_size}\n".encode())
-    identity: dict[str, Any] = {"kind": "folder", "path": str(folder), "frames": len(files),
-                                "listing_sha256": listing.hexdigest()}
+    identity: dict[str, Any] = {
+        "kind": "folder",
+        "path": str(folder),
+        "frames": len(files),
+        "listing_sha256": listing.hexdigest(),
+    }
     if files:
         for key, file in (("first", files[0]), ("last", files[-1])):
             identity[f"{key}_sha256"] = _file_hash(file, file.stat().st_size)["sha256"]
@@ -87,6 +102,8 @@ def input_changes(old: dict[str, Any] | None, new: dict[str, Any] | None) -> lis
         if old.get("size") != new.get("size"):
             changes.append(f"size {old.get('size')} -> {new.get('size')} bytes")
         elif old.get("sha256") != new.get("sha256"):
-            changes.append(f"same size, other content (sha256 {str(old.get('sha256'))[:12]} "
-                           f"-> {str(new.get('sha256'))[:12]})")
+            changes.append(
+                f"same size, other content (sha256 {str(old.get('sha256'))[:12]} "
+                f"-> {str(new.get('sha256'))[:12]})"
+            )
     return changes

@@ -28,15 +28,17 @@ def megapixels(pixels: int) -> str:
     return f"{value:.0f} MP" if value >= 10 else f"{value:.2g} MP"
 
 
-def check_input_pixels(path: str | Path, width: int, height: int,
-                       max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -> None:
+def check_input_pixels(
+    path: str | Path, width: int, height: int, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS
+) -> None:
     """Refuse an input whose header size is above the limit (None: no limit)."""
     if max_pixels is None or width * height <= max_pixels:
         return
     raise DreamreelError(
         f"{Path(path).name} is {width}x{height} ({megapixels(width * height)}), above the "
         f"{megapixels(max_pixels)} limit; raise {MAX_INPUT_PIXELS_KEY} to render it "
-        f"(e.g. --set {MAX_INPUT_PIXELS_KEY}={_suggested(width * height)})")
+        f"(e.g. --set {MAX_INPUT_PIXELS_KEY}={_suggested(width * height)})"
+    )
 
 
 def check_frame_side(width: int, height: int, what: str, keys: str) -> None:
@@ -46,7 +48,8 @@ def check_frame_side(width: int, height: int, what: str, keys: str) -> None:
         return
     raise DreamreelError(
         f"{what} are {width}x{height}, too small to dream: both sides must be at least "
-        f"{MIN_FRAME_SIDE} px; {keys}")
+        f"{MIN_FRAME_SIDE} px; {keys}"
+    )
 
 
 def _suggested(pixels: int) -> int:

@@ -24,8 +24,13 @@ class PartsDiffer(ValueError):
     """The parts were not encoded alike: they cannot be joined by copying."""
 
 
-def concat_mp4(path: str | os.PathLike, parts: Sequence[str | os.PathLike],
-               fps: float | Fraction, *, audio: AudioSource | None = None) -> int:
+def concat_mp4(
+    path: str | os.PathLike,
+    parts: Sequence[str | os.PathLike],
+    fps: float | Fraction,
+    *,
+    audio: AudioSource | None = None,
+) -> int:
     """Write ``parts`` (MP4s of one stream each, encoded alike) as one MP4 at ``path``
     (atomically) with ``audio``; return the frames written. PartsDiffer when a part's
     stream parameters differ from the first's (nothing is written)."""
@@ -34,8 +39,10 @@ def concat_mp4(path: str | os.PathLike, parts: Sequence[str | os.PathLike],
     rate = as_rate(fps)
     path = Path(path)
     with atomic_path(path) as temp, user_os_errors(path, "write"):
-        with av.open(str(parts[0])) as first, av.open(str(temp), mode="w", format="mp4",
-                                                       options={"movflags": "+faststart"}) as out:
+        with (
+            av.open(str(parts[0])) as first,
+            av.open(str(temp), mode="w", format="mp4", options={"movflags": "+faststart"}) as out,
+        ):
             template = first.streams.video[0]
             video = out.add_stream_from_template(template)
             track = AudioTrack(out, audio) if audio is not None and has_sound(audio) else None
@@ -78,8 +85,14 @@ def _copy_part(part, template, video, out, before: int, rate: Fraction, track) -
 
 def _check_alike(part, stream, template) -> None:
     ours, theirs = stream.codec_context, template.codec_context
-    if (stream.codec_context.name, ours.width, ours.height, ours.extradata,
-            stream.time_base) != (template.codec_context.name, theirs.width, theirs.height,
-                                  theirs.extradata, template.time_base):
-        raise PartsDiffer(f"{part} was encoded unlike the first part "
-                          f"({ours.width}x{ours.height}, {stream.time_base})")
+    if (stream.codec_context.name, ours.width, ours.height, ours.extradata, stream.time_base) != (
+        template.codec_context.name,
+        theirs.width,
+        theirs.height,
+        theirs.extradata,
+        template.time_base,
+    ):
+        raise PartsDiffer(
+            f"{part} was encoded unlike the first part "
+            f"({ours.width}x{ours.height}, {stream.time_base})"
+        )

@@ -39,8 +39,9 @@ def probe(path: str | os.PathLike, *, count_frames: bool = True) -> dict[str, An
         }
         if count_frames:
             try:
-                info["frames"] = sum(1 for packet in container.demux(stream)
-                                     if packet.size and not packet.is_discard)
+                info["frames"] = sum(
+                    1 for packet in container.demux(stream) if packet.size and not packet.is_discard
+                )
             except av.FFmpegError as err:
                 raise DreamreelError(f"cannot read video '{source}': damaged ({err})") from err
     return info

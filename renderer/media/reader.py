@@ -34,16 +34,16 @@ from typing import Any
 import numpy as np
 
 from ..runtime.errors import DreamreelError
-from .truncated_input import InputEnded
 from .audio import AudioSource
-from .container import open_container, video_stream
 from .avi_index import first_misplaced
+from .container import open_container, video_stream
 from .damage import Shortfall, demuxer_log, find_shortfall
 from .folder import common_size, folder_images, iter_images
 from .images import video_frame_size
 from .limits import DEFAULT_MAX_INPUT_PIXELS, check_input_pixels
-from .transparency import DEFAULT_BACKGROUND
 from .timeline import Timeline, build_timeline, tidy_rate
+from .transparency import DEFAULT_BACKGROUND
+from .truncated_input import InputEnded
 
 _SEEKABLE_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi", "nut"})
 _SEEK_MARGIN_S = 1.0
@@ -80,11 +80,24 @@ class _Scan:
 class Clip:
     """What `open_video` returns: facts about the range and `frames()` to stream it."""
 
-    def __init__(self, path: Path, *, is_folder: bool, rate: Fraction, every: int,
-                 start_frame: int, stop_frame: int, width: int, height: int,
-                 audio: AudioSource | None, scan: _Scan | None = None,
-                 files: tuple[Path, ...] = (), background: str = DEFAULT_BACKGROUND,
-                 promised_stop: int | None = None, promise_known: bool = True):
+    def __init__(
+        self,
+        path: Path,
+        *,
+        is_folder: bool,
+        rate: Fraction,
+        every: int,
+        start_frame: int,
+        stop_frame: int,
+        width: int,
+        height: int,
+        audio: AudioSource | None,
+        scan: _Scan | None = None,
+        files: tuple[Path, ...] = (),
+        background: str = DEFAULT_BACKGROUND,
+        promised_stop: int | None = None,
+        promise_known: bool = True,
+    ):
         self.path = path
         self.is_folder = is_folder
         self.source_rate = rate  # of the source's own frames (before `every`)
@@ -96,8 +109,7 @@ class Clip:
         self.frame_count = len(range(start_frame, stop_frame, every))
         # What the header promises for the range: more than frame_count when the packets
         # end early (damage, truncation): frames() then raises InputEnded after the last.
-        self.promised_count = len(range(start_frame, max(stop_frame, promised_stop or 0),
-                                        every))
+        self.promised_count = len(range(start_frame, max(stop_frame, promised_stop or 0), every))
         self.promise_known = promise_known  # False: damage seen, but no count in the header
         self.shortfall_reason = scan.shortfall.reason if scan and scan.shortfall else None
         self.start_seconds = float(start_frame / rate)
@@ -117,8 +129,10 @@ class Clip:
         return self._scan.rotation if self._scan else 0
 
     def __repr__(self) -> str:
-        return (f"Clip({str(self.path)!r}, {self.frame_count} frames, {self.width}x"
-                f"{self.height} at {self.rate} fps from {self.start_seconds:g} s)")
+        return (
+            f"Clip({str(self.path)!r}, {self.frame_count} frames, {self.width}x"
+            f"{self.height} at {self.rate} fps from {self.start_seconds:g} s)"
+        )
 
     def __enter__(self) -> Clip:
         return self
@@ -140,8 +154,7 @@ class Clip:
         if not _is_count(first, 0) or first > self.frame_count:
             raise ValueError(f"first must be 0..{self.frame_count}, got {first!r}")
         if self.is_folder:
-            frames = iter_images(self.files[first:], self.width, self.height,
-                                 self.background)
+            frames = iter_images(self.files[first:], self.width, self.height, self.background)
         else:
             frames = self._clip_frames(first)
         self._open.add(frames)
@@ -174,14 +187,24 @@ class Clip:
                     continue
                 # Nothing shown yet: the first picture may come after the one wanted.
                 found = pictures.up_to(wanted, show_later=held is None)
-                if found is None and held is not None and pictures.error is None \
-                        and not pictures.ended:
+                if (
+                    found is None
+                    and held is not None
+                    and pictures.error is None
+                    and not pictures.ended
+                ):
                     yield self._to_rgb(held[1])  # skipped without a word: hold the last
                     continue
                 if found is None:
-                    raise self._ended(k, pictures.error or (
-                        "no picture could be decoded for it" if held is None else
-                        "the decoder gave no more pictures (damaged near its end?)"))
+                    raise self._ended(
+                        k,
+                        pictures.error
+                        or (
+                            "no picture could be decoded for it"
+                            if held is None
+                            else "the decoder gave no more pictures (damaged near its end?)"
+                        ),
+                    )
                 held = found
                 yield self._to_rgb(found[1])
         finally:
@@ -195,12 +218,13 @@ class Clip:
         scan = self._scan
         turned = scan.rotation in (90, 270)
         width, height = (self.height, self.width) if turned else (self.width, self.height)
-        if (frame.width, frame.height) == (scan.width, scan.height) and \
-                (width, height) == (scan.width - scan.width % 2, scan.height - scan.height % 2):
+        if (frame.width, frame.height) == (scan.width, scan.height) and (width, height) == (
+            scan.width - scan.width % 2,
+            scan.height - scan.height % 2,
+        ):
             rgb = frame.to_ndarray(format="rgb24")[:height, :width]  # crop odd sides only
         else:  # max_size; area averaging: no aliasing
-            rgb = frame.to_ndarray(format="rgb24", width=width, height=height,
-                                   interpolation="AREA")
+            rgb = frame.to_ndarray(format="rgb24", width=width, height=height, interpolation="AREA")
         if scan.rotation:
             rgb = np.rot90(rgb, scan.rotation // 90)  # counter-clockwise, as the matrix says
         rgb = np.ascontiguousarray(rgb)
@@ -355,8 +379,7 @@ def open_video(
         raise DreamreelError(f"cannot read video '{source}': no such file or folder")
     bounds = (start, end, start_frame, end_frame)
     if source.is_dir():
-        return _open_folder(source, bounds, every, max_size, folder_fps, max_pixels,
-                            background)
+        return _open_folder(source, bounds, every, max_size, folder_fps, max_pixels, background)
     return _open_clip(source, bounds, every, max_size, max_pixels)
 
 
@@ -366,11 +389,14 @@ def _check_options(source, start, end, start_frame, end_frame, every, max_size, 
 
     in_seconds = start is not None or end is not None
     if in_seconds and (start_frame is not None or end_frame is not None):
-        fail("give the range in seconds (start/end) or in frames (start_frame/end_frame), "
-             "not both")
+        fail("give the range in seconds (start/end) or in frames (start_frame/end_frame), not both")
     for name, value in (("start", start), ("end", end)):
-        if value is not None and not (isinstance(value, int | float) and math.isfinite(value)
-                                      and value >= 0 and not isinstance(value, bool)):
+        if value is not None and not (
+            isinstance(value, int | float)
+            and math.isfinite(value)
+            and value >= 0
+            and not isinstance(value, bool)
+        ):
             fail(f"{name} must be a number of seconds >= 0, got {value!r}")
     for name, value in (("start_frame", start_frame), ("end_frame", end_frame)):
         if value is not None and not _is_count(value, 0):
@@ -380,8 +406,10 @@ def _check_options(source, start, end, start_frame, end_frame, every, max_size, 
     if max_size is not None and not _is_count(max_size, 2):
         fail(f"max_size must be a whole number of pixels >= 2, got {max_size!r}")
     if isinstance(folder_fps, bool) or not (
-            isinstance(folder_fps, int | float | Fraction) and math.isfinite(folder_fps)
-            and folder_fps > 0):
+        isinstance(folder_fps, int | float | Fraction)
+        and math.isfinite(folder_fps)
+        and folder_fps > 0
+    ):
         fail(f"folder_fps must be a positive number, got {folder_fps!r}")
 
 
@@ -421,20 +449,38 @@ def _sized(source: Path, width: int, height: int, max_size: int | None) -> tuple
         raise DreamreelError(f"cannot read video '{source}': {err}") from None
 
 
-def _open_folder(folder: Path, bounds, every: int, max_size: int | None,
-                 fps: float, max_pixels: int | None, background: str) -> Clip:
+def _open_folder(
+    folder: Path,
+    bounds,
+    every: int,
+    max_size: int | None,
+    fps: float,
+    max_pixels: int | None,
+    background: str,
+) -> Clip:
     files = folder_images(folder)
     rate = tidy_rate(fps, Fraction(1, 10**6)) if not isinstance(fps, Fraction) else fps
     first, stop = _pick_range(folder, rate, len(files), bounds)
     chosen = tuple(files[first:stop:every])
     width, height = _sized(folder, *common_size(folder, chosen, max_pixels), max_size)
-    return Clip(folder, is_folder=True, rate=rate, every=every, start_frame=first,
-                stop_frame=stop, width=width, height=height, audio=None, files=chosen,
-                background=background)
+    return Clip(
+        folder,
+        is_folder=True,
+        rate=rate,
+        every=every,
+        start_frame=first,
+        stop_frame=stop,
+        width=width,
+        height=height,
+        audio=None,
+        files=chosen,
+        background=background,
+    )
 
 
-def _open_clip(source: Path, bounds, every: int, max_size: int | None,
-               max_pixels: int | None) -> Clip:
+def _open_clip(
+    source: Path, bounds, every: int, max_size: int | None, max_pixels: int | None
+) -> Clip:
     scan = _scan_clip(source, max_pixels)
     timeline = scan.timeline
     promised_total, known = _promised_total(scan)
@@ -450,11 +496,26 @@ def _open_clip(source: Path, bounds, every: int, max_size: int | None,
     width, height = _sized(source, width, height, max_size)
     audio = None
     if scan.audio_stream is not None:
-        audio = AudioSource(str(source), start=float(first / timeline.rate),
-                            origin=timeline.origin, stream=scan.audio_stream)
-    return Clip(source, is_folder=False, rate=timeline.rate, every=every, start_frame=first,
-                stop_frame=stop, width=width, height=height, audio=audio, scan=scan,
-                promised_stop=promised_stop, promise_known=known)
+        audio = AudioSource(
+            str(source),
+            start=float(first / timeline.rate),
+            origin=timeline.origin,
+            stream=scan.audio_stream,
+        )
+    return Clip(
+        source,
+        is_folder=False,
+        rate=timeline.rate,
+        every=every,
+        start_frame=first,
+        stop_frame=stop,
+        width=width,
+        height=height,
+        audio=audio,
+        scan=scan,
+        promised_stop=promised_stop,
+        promise_known=known,
+    )
 
 
 def _promised_total(scan: _Scan) -> tuple[int, bool]:
@@ -467,8 +528,9 @@ def _promised_total(scan: _Scan) -> tuple[int, bool]:
     return read + max(1, missing), missing > 0
 
 
-def _check_range_reaches(source: Path, scan: _Scan, bounds, every: int, promised_stop: int,
-                         known: bool) -> None:
+def _check_range_reaches(
+    source: Path, scan: _Scan, bounds, every: int, promised_stop: int, known: bool
+) -> None:
     """A range that starts where the packets have already ended: InputEnded at frame 0."""
     first = _pick_range(source, scan.timeline.rate, promised_stop, bounds)[0]
     if first >= scan.timeline.frame_count:
@@ -484,8 +546,9 @@ def _scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) 
     try:
         stream = video_stream(container, source)
         sar = stream_sar(stream)
-        check_clip_pixels(source, stream.codec_context.width, stream.codec_context.height,
-                          sar, max_pixels)  # before any picture is decoded
+        check_clip_pixels(
+            source, stream.codec_context.width, stream.codec_context.height, sar, max_pixels
+        )  # before any picture is decoded
         time_base = stream.time_base or Fraction(1, 90000)
         pictures, dropped, untimed = [], [], 0
         end = None
@@ -513,7 +576,11 @@ def _scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) 
                     if placed is not None and packet.size:
                         placed.append((stamp, packet.pos))
                     if packet.duration:
-                        end = stamp + packet.duration if end is None else max(end, stamp + packet.duration)
+                        end = (
+                            stamp + packet.duration
+                            if end is None
+                            else max(end, stamp + packet.duration)
+                        )
                     if first_frame is None and packet.size:
                         first_frame = _first_decoded(stream, packet)
             except av.FFmpegError as err:  # a damaged tail: the packets before it are the
@@ -525,11 +592,14 @@ def _scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) 
                 pictures = [stamp for stamp in pictures if stamp < cut]
                 dropped = [stamp for stamp in dropped if stamp < cut]
                 end, packets_read = cut, misplaced
-                error = error or ("a video chunk is not where the file's index puts it "
-                                  "(the demuxer skipped damaged data)")
+                error = error or (
+                    "a video chunk is not where the file's index puts it "
+                    "(the demuxer skipped damaged data)"
+                )
         if first_frame is None:
             raise DreamreelError(
-                f"cannot read video '{source}': ffmpeg found no video frames it can decode")
+                f"cannot read video '{source}': ffmpeg found no video frames it can decode"
+            )
         # A header without a size (raw streams) is checked on the first picture instead.
         check_clip_pixels(source, first_frame.width, first_frame.height, sar, max_pixels)
         nominal = [_fraction(stream.guessed_rate), _fraction(stream.average_rate)]
@@ -541,16 +611,25 @@ def _scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) 
         else:
             seconds = [float(p * time_base) for p in pictures]
             timeline = build_timeline(
-                seconds, [float(p * time_base) for p in dropped],
-                None if end is None else float(end * time_base), nominal,
-                resolution=float(time_base))
+                seconds,
+                [float(p * time_base) for p in dropped],
+                None if end is None else float(end * time_base),
+                nominal,
+                resolution=float(time_base),
+            )
             picture_pts = tuple(sorted(set(pictures)))
         audio = next((s.index for s in container.streams.audio), None)
         rotation = round(first_frame.rotation / 90) * 90 % 360
         start = stream.start_time or 0
         shortfall = find_shortfall(
-            container, stream, packets_read=packets_read, rate=timeline.rate, error=error,
-            end_seconds=None if end is None else float((end - start) * time_base), log=log)
+            container,
+            stream,
+            packets_read=packets_read,
+            rate=timeline.rate,
+            error=error,
+            end_seconds=None if end is None else float((end - start) * time_base),
+            log=log,
+        )
         return _Scan(
             timeline=timeline,
             picture_pts=picture_pts,
@@ -590,14 +669,14 @@ def display_size(width: int, height: int, sar: Fraction) -> tuple[int, int]:
     return max(1, round(width * sar)), height
 
 
-def check_clip_pixels(source: Path, width: int, height: int, sar: Fraction,
-                      max_pixels: int | None) -> None:
+def check_clip_pixels(
+    source: Path, width: int, height: int, sar: Fraction, max_pixels: int | None
+) -> None:
     """The pixel limit on the larger of the coded and the display size (0: unknown)."""
     if not (width and height):
         return
     shown = display_size(width, height, sar)
-    check_input_pixels(source, *max((width, height), shown, key=lambda s: s[0] * s[1]),
-                       max_pixels)
+    check_input_pixels(source, *max((width, height), shown, key=lambda s: s[0] * s[1]), max_pixels)
 
 
 def _first_decoded(stream, packet):

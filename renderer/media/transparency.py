@@ -21,15 +21,17 @@ _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
 
 def parse_background(text: str) -> tuple[int, int, int]:
-    """"#rrggbb" or "#rgb" (the # optional) -> (r, g, b)."""
+    """ "#rrggbb" or "#rgb" (the # optional) -> (r, g, b)."""
     match = _HEX.fullmatch(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise DreamreelError(f'{BACKGROUND_KEY} must be a colour as "#rrggbb" (e.g. '
-                             f'"#ffffff" for white, "#000000" for black), got {text!r}')
+        raise DreamreelError(
+            f'{BACKGROUND_KEY} must be a colour as "#rrggbb" (e.g. '
+            f'"#ffffff" for white, "#000000" for black), got {text!r}'
+        )
     digits = match.group(1)
     if len(digits) == 3:
         digits = "".join(d * 2 for d in digits)
-    return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+    return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))
 
 
 def flatten(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:

@@ -32,7 +32,7 @@ class InputEnded(DreamreelError):
         of = f" of {self.count}" if self.count is not None else ""
         return f"stopped at frame {self.frame}{of}: {self.reason}"
 
-    def allow(self, key: str, allowed: bool) -> "InputEnded":
+    def allow(self, key: str, allowed: bool) -> InputEnded:
         """Record the opt-in key and its value (the message then names the key)."""
         self.allow_key, self.allowed = key, bool(allowed)
         self.args = (self._message(),)
@@ -43,8 +43,13 @@ class InputEnded(DreamreelError):
         key = getattr(self, "allow_key", None)
         if not self.frame or key is None:  # nothing rendered, or not from a render
             return line
-        kept = (f"the {self.frame} frames before it are kept" if self.frame > 1
-                else "the frame before it is kept")
-        return (f"{line}; {kept} (a run again resumes them); to stitch them into a "
-                f"shorter video set {key} = true (--set {key}=true), or end the range "
-                f"before the damage")
+        kept = (
+            f"the {self.frame} frames before it are kept"
+            if self.frame > 1
+            else "the frame before it is kept"
+        )
+        return (
+            f"{line}; {kept} (a run again resumes them); to stitch them into a "
+            f"shorter video set {key} = true (--set {key}=true), or end the range "
+            f"before the damage"
+        )

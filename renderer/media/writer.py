@@ -25,8 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..runtime.errors import DreamreelError
 from ..runtime.atomic_files import atomic_path, user_os_errors, write_error
+from ..runtime.errors import DreamreelError
 from .audio import AudioSource, AudioTrack, has_sound
 from .images import as_rgb, even_size, fit_long_side
 from .timeline import tidy_rate
@@ -94,8 +94,14 @@ class Mp4Writer:
     on an exception, close otherwise.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float | Fraction, *,
-                 audio: AudioSource | None = None, crf: int = DEFAULT_CRF):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float | Fraction,
+        *,
+        audio: AudioSource | None = None,
+        crf: int = DEFAULT_CRF,
+    ):
         if audio is not None and not isinstance(audio, AudioSource):
             raise TypeError(f"audio must be an AudioSource or None, got {type(audio).__name__}")
         self.path = Path(path)
@@ -152,10 +158,15 @@ class Mp4Writer:
         with_sound = self._audio is not None and has_sound(self._audio)
         self._temp = _HeldTemp(self.path)
         with user_os_errors(self.path, "write"):
-            self._output = av.open(str(self._temp.path.absolute()), mode="w", format="mp4",
-                                   options={"movflags": "+faststart"})
+            self._output = av.open(
+                str(self._temp.path.absolute()),
+                mode="w",
+                format="mp4",
+                options={"movflags": "+faststart"},
+            )
         video = self._video = self._output.add_stream(
-            "libx264", rate=self.rate, options={"crf": str(self._crf), **_X264_OPTIONS})
+            "libx264", rate=self.rate, options={"crf": str(self._crf), **_X264_OPTIONS}
+        )
         video.width, video.height, video.pix_fmt = shape[1], shape[0], "yuv420p"
         video.codec_context.time_base = 1 / self.rate
         if with_sound:
@@ -247,8 +258,14 @@ class GifWriter:
     shorter delays to 100 ms.
     """
 
-    def __init__(self, path: str | os.PathLike, fps: float | Fraction, *, loop: bool = True,
-                 max_side: int | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        fps: float | Fraction,
+        *,
+        loop: bool = True,
+        max_side: int | None = None,
+    ):
         self.path = Path(path)
         self.fps = check_fps(fps)
         self._loop, self._max_side = loop, max_side
@@ -296,8 +313,14 @@ class GifWriter:
         durations = _gif_durations(count, self.fps)
         with atomic_path(self.path) as tmp:
             with user_os_errors(self.path, "write"):
-                reduced[0].save(tmp, format="GIF", save_all=True, append_images=reduced[1:],
-                                duration=durations, **options)
+                reduced[0].save(
+                    tmp,
+                    format="GIF",
+                    save_all=True,
+                    append_images=reduced[1:],
+                    duration=durations,
+                    **options,
+                )
         return count
 
     def abandon(self) -> None:

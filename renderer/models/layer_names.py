@@ -5,7 +5,8 @@ fails at once:
 
 - registered models (keras.applications and the embedded MobileNetV2): a stored list of
   their dreamable layers, ``model_layers.json``, written by ``python -m
-  renderer.models.write_layer_list`` from real builds (tests/test_fail_fast.py checks it against them);
+  renderer.models.write_layer_list`` from real builds (tests/test_fail_fast.py checks it
+  against them);
 - the user's .keras / .h5 files: the model config they carry, read as JSON (zipfile /
   h5py), every layer address ("submodel/layer" inside nested models);
 - anything else (a subclassed model, a weights-only file): None, and the check after the
@@ -53,8 +54,9 @@ def unknown_layer_message(label: str, address: str, valid: list[str]) -> str:
     """The one "did you mean" line, for this check and for the one after a build."""
     close = closest(address, valid, n=3, cutoff=0.5, within=0.1)
     hint = f"did you mean: {', '.join(close)}? " if close else ""
-    return (f"unknown layer {address!r} in {label}; {hint}"
-            f"(all layers: dreamreel models layers {label})")
+    return (
+        f"unknown layer {address!r} in {label}; {hint}(all layers: dreamreel models layers {label})"
+    )
 
 
 @lru_cache(maxsize=1)

@@ -56,16 +56,32 @@ def _bgr_mean_shift() -> tuple[float, float, float]:
 FAMILIES: dict[str, Preprocessing] = {
     p.name: p
     for p in (
-        Preprocessing("tf", (127.5,) * 3, (127.5,) * 3,
-                      description="RGB scaled to [-1, 1] (Inception, MobileNet, Xception)"),
-        Preprocessing("caffe", _bgr_mean_shift(), (1.0,) * 3, bgr=True,
-                      description="BGR minus the ImageNet mean (VGG, ResNet50)"),
-        Preprocessing("torch", tuple(float(v) for v in _IMAGENET_MEAN_RGB),
-                      tuple(float(v) for v in _IMAGENET_STD_RGB),
-                      description="RGB in [0, 1], ImageNet mean/std normalised (DenseNet)"),
+        Preprocessing(
+            "tf",
+            (127.5,) * 3,
+            (127.5,) * 3,
+            description="RGB scaled to [-1, 1] (Inception, MobileNet, Xception)",
+        ),
+        Preprocessing(
+            "caffe",
+            _bgr_mean_shift(),
+            (1.0,) * 3,
+            bgr=True,
+            description="BGR minus the ImageNet mean (VGG, ResNet50)",
+        ),
+        Preprocessing(
+            "torch",
+            tuple(float(v) for v in _IMAGENET_MEAN_RGB),
+            tuple(float(v) for v in _IMAGENET_STD_RGB),
+            description="RGB in [0, 1], ImageNet mean/std normalised (DenseNet)",
+        ),
         Preprocessing("unit", (0.0,) * 3, (255.0,) * 3, description="RGB in [0, 1]"),
-        Preprocessing("raw", (0.0,) * 3, (1.0,) * 3,
-                      description="RGB in [0, 255]; models that rescale inside (EfficientNet)"),
+        Preprocessing(
+            "raw",
+            (0.0,) * 3,
+            (1.0,) * 3,
+            description="RGB in [0, 255]; models that rescale inside (EfficientNet)",
+        ),
     )
 }
 

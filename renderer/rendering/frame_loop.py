@@ -12,25 +12,26 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from ..engine.dream import dream
-from ..runtime.errors import DreamreelError
-from ..runtime.atomic_files import write_json_atomic
-from ..store.frame_store import FrameStore, read_manifest
-from ..runtime.allocator import reuse_freed_buffers
+from ..engine.numeric_faults import NumericalFault
 from ..media.truncated_input import InputEnded
+from ..runtime.allocator import reuse_freed_buffers
+from ..runtime.atomic_files import write_json_atomic
+from ..runtime.errors import DreamreelError
+from ..store.frame_store import FrameStore, read_manifest
 from ..store.manifest import build_manifest
+from ..store.render_lock import render_lock
 from .masks import FrameMasks, open_masks
 from .modes.base import FrameOut
 from .modes.builtin import create_mode
-from ..engine.numeric_faults import NumericalFault
 from .pipelining import Ahead, Behind
-from ..store.render_lock import render_lock
 from .schedule_binding import bind_render
 from .short_ending import finish_short
 from .spec import RenderSpec
@@ -50,11 +51,11 @@ _BEHIND = 2
 class RenderResult:
     out_dir: Path
     mode: str
-    frames: int           # frames in the folder now
-    rendered: int         # frames dreamed by this run (the rest were resumed)
+    frames: int  # frames in the folder now
+    rendered: int  # frames dreamed by this run (the rest were resumed)
     seconds: float
-    outputs: list[Path]   # MP4, GIF and whatever the mode adds (a contact sheet)
-    report: dict          # video: temporal stability and scene cuts; else empty
+    outputs: list[Path]  # MP4, GIF and whatever the mode adds (a contact sheet)
+    report: dict  # video: temporal stability and scene cuts; else empty
     final_loss: float | None  # the last measured loss (None if this run measured none)
     # Where this run's time went: StageClock.table() (seconds per stage, frames/s, summary)
     profile: dict = field(default_factory=dict)
@@ -65,9 +66,15 @@ def frame_seed(render_seed: int, frame: int) -> int:
     return int(np.random.SeedSequence([render_seed, frame]).generate_state(1)[0] % 2**31)
 
 
-def render_frames(spec: RenderSpec, model, out_dir: Path, *, restart: bool = False,
-                  progress: FrameProgress | None = None,
-                  announce: Callable[[str], None] | None = None) -> RenderResult:
+def render_frames(
+    spec: RenderSpec,
+    model,
+    out_dir: Path,
+    *,
+    restart: bool = False,
+    progress: FrameProgress | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> RenderResult:
     """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF.
     ``announce`` gets the mode's notes (octaves dropped for a small image...)."""
     reuse_freed_buffers()  # frame-sized temporaries without page faults (heap_reuse.py)
@@ -88,7 +95,7 @@ class _Dreamed:
     """A frame dreamed and finished, on its way to the store (behind the dream)."""
 
     index: int
-    ready: Any            # what mode.prepare gave
+    ready: Any  # what mode.prepare gave
     out: FrameOut
     octave_losses: list
     final_loss: float
@@ -97,15 +104,29 @@ class _Dreamed:
     log: dict
 
 
-def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
-            progress: FrameProgress | None, clock: StageClock,
-            masks: FrameMasks) -> RenderResult:
+def _render(
+    mode,
+    spec: RenderSpec,
+    model,
+    out_dir: Path,
+    restart: bool,
+    progress: FrameProgress | None,
+    clock: StageClock,
+    masks: FrameMasks,
+) -> RenderResult:
     # Schedules read the render's own fps and music track; the mode gets the bound spec
-    # too. The MP4's sound: the mode's, else the spec's track (renderer/rendering/schedule_binding.py).
+    # too. The MP4's sound: the mode's, else the spec's track
+    # (renderer/rendering/schedule_binding.py).
     bound = bind_render(spec, mode)
     spec, audio = bound.spec, bound.audio
-    manifest = build_manifest(spec.to_dict(), model, identity=bound.identity,
-                              mode=mode.name, fps=mode.fps, **bound.manifest)
+    manifest = build_manifest(
+        spec.to_dict(),
+        model,
+        identity=bound.identity,
+        mode=mode.name,
+        fps=mode.fps,
+        **bound.manifest,
+    )
     tile_size = manifest["tile_size"] = _tile_size(spec, out_dir, manifest, restart)
     store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
     done = min(store.done_count(), mode.count)
@@ -116,13 +137,23 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
     out = spec.output
     # The MP4 and GIF are encoded as frames are stored (frames kept from an earlier run
     # are read back first), so little is left to do after the last dream.
-    stitcher = Stitcher(out_dir, name=mode.name, fps=mode.fps, count=mode.count,
-                        mp4=out.mp4, gif=out.gif, gif_max_side=out.gif_max_side,
-                        pingpong=out.pingpong, lead_in=manifest.get("lead_in", 0),
-                        hold_last=out.hold_last, audio=audio,
-                        clock=clock, threaded=spec.pipeline)
+    stitcher = Stitcher(
+        out_dir,
+        name=mode.name,
+        fps=mode.fps,
+        count=mode.count,
+        mp4=out.mp4,
+        gif=out.gif,
+        gif_max_side=out.gif_max_side,
+        pingpong=out.pingpong,
+        lead_in=manifest.get("lead_in", 0),
+        hold_last=out.hold_last,
+        audio=audio,
+        clock=clock,
+        threaded=spec.pipeline,
+    )
 
-    def store_frame(job: "_Dreamed | int") -> None:
+    def store_frame(job: _Dreamed | int) -> None:
         if isinstance(job, int):  # frames 0..job-1, stored before: into the outputs
             for index in range(job):
                 with clock.stage("encode_read"):
@@ -131,17 +162,26 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
             return
         log = mode.measure(job.index, job.ready, job.out)
         with clock.stage("write"):
-            store.write_frame(job.index, job.out.image, octave_losses=job.octave_losses,
-                              final_loss=job.final_loss, seconds=job.seconds,
-                              steps=job.steps, checkpoint=job.out.checkpoint,
-                              **job.log, **job.out.log, **log)
+            store.write_frame(
+                job.index,
+                job.out.image,
+                octave_losses=job.octave_losses,
+                final_loss=job.final_loss,
+                seconds=job.seconds,
+                steps=job.steps,
+                checkpoint=job.out.checkpoint,
+                **job.log,
+                **job.out.log,
+                **log,
+            )
         stitcher.add(job.index, job.out.image)
 
     # Ahead of the dream: what the input alone gives (decoding, flow). Behind it: the
     # rest (stability terms, PNG, losses.csv, MP4/GIF encoding). pipeline = false runs
     # the same calls in line: the reference, byte-identical.
-    ahead = Ahead(mode.prepare, range(first, mode.count), depth=_AHEAD,
-                  threaded=spec.pipeline, name="ahead")
+    ahead = Ahead(
+        mode.prepare, range(first, mode.count), depth=_AHEAD, threaded=spec.pipeline, name="ahead"
+    )
     behind = Behind(store_frame, depth=_BEHIND, threaded=spec.pipeline, name="behind")
     failed = True
     stopped: InputEnded | None = None  # the input ran out before mode.count frames
@@ -151,8 +191,19 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
         if progress:
             progress(first, mode.count, None)
         try:
-            final_loss = _dream_frames(mode, spec, model, first, tile_size, ahead, behind,
-                                       progress, clock, masks, _bound_objective(spec, model))
+            final_loss = _dream_frames(
+                mode,
+                spec,
+                model,
+                first,
+                tile_size,
+                ahead,
+                behind,
+                progress,
+                clock,
+                masks,
+                _bound_objective(spec, model),
+            )
         except InputEnded as ended:  # a damaged clip: the frames before it are kept
             stopped, final_loss = ended, None
         with clock.stage("wait_behind"):
@@ -166,10 +217,20 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
     if stopped is not None:  # stitched only if the user allows it, else raised
         outputs, report = finish_short(stopped, mode, store, out_dir, spec, audio, clock)
         seconds = clock.stop()
-        store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2),
-                              profile=clock.table())
-        return RenderResult(out_dir, mode.name, mode.count, max(0, mode.count - first),
-                            seconds, outputs, report, final_loss, clock.table())
+        store.update_manifest(
+            frames=mode.count, seconds_this_run=round(seconds, 2), profile=clock.table()
+        )
+        return RenderResult(
+            out_dir,
+            mode.name,
+            mode.count,
+            max(0, mode.count - first),
+            seconds,
+            outputs,
+            report,
+            final_loss,
+            clock.table(),
+        )
     with clock.stage("loss_plot"):
         store.write_loss_plot()
     with clock.stage("close"):
@@ -184,8 +245,17 @@ def _render(mode, spec: RenderSpec, model, out_dir: Path, restart: bool,
     seconds = clock.stop()
     profile = clock.table()
     store.update_manifest(frames=mode.count, seconds_this_run=round(seconds, 2), profile=profile)
-    return RenderResult(out_dir, mode.name, mode.count, mode.count - first, seconds,
-                        outputs + summary.files, summary.report, final_loss, profile)
+    return RenderResult(
+        out_dir,
+        mode.name,
+        mode.count,
+        mode.count - first,
+        seconds,
+        outputs + summary.files,
+        summary.report,
+        final_loss,
+        profile,
+    )
 
 
 def _bound_objective(spec: RenderSpec, model):
@@ -194,13 +264,25 @@ def _bound_objective(spec: RenderSpec, model):
         return None
     from ..engine.objective_graph import bind
     from ..engine.objectives import resolved_objective
+    from .guides import read_guides
 
-    return bind(resolved_objective(spec.objective, spec.model), model)
+    resolved = resolved_objective(spec.objective, spec.model)
+    return bind(resolved, model, read_guides(resolved))
 
 
-def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahead: Ahead,
-                  behind: Behind, progress: FrameProgress | None, clock: StageClock,
-                  masks: FrameMasks, objective=None):
+def _dream_frames(
+    mode,
+    spec: RenderSpec,
+    model,
+    first: int,
+    tile_size: int,
+    ahead: Ahead,
+    behind: Behind,
+    progress: FrameProgress | None,
+    clock: StageClock,
+    masks: FrameMasks,
+    objective=None,
+):
     """The critical path: each frame's start (from the last dream), dream and finish.
     ``objective``: a BoundObjective (None: the layers' weighted means).
     Returns the last measured loss (None if no frame measured one)."""
@@ -212,23 +294,32 @@ def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahe
         seed = frame_seed(spec.seed, spec.frame_offset + index)
         with clock.stage("mode"):  # what the mode does not itemise itself
             start = mode.start(index, seed, ready)
-        settings = dataclasses.replace(spec.dream.at(index, seed), tile_size=tile_size,
-                                       **start.settings).validate()
-        weights = (spec.layer_weights(index) if objective is None
-                   else dict(enumerate(objective.weights(index))))
+        settings = dataclasses.replace(
+            spec.dream.at(index, seed), tile_size=tile_size, **start.settings
+        ).validate()
+        weights = (
+            spec.layer_weights(index)
+            if objective is None
+            else dict(enumerate(objective.weights(index)))
+        )
         # The engine takes no step where the mask is black; how much of the dream shows
         # where it is grey is the composite's to say (masking both would dim it twice).
         mask = masks.mask_for(index, start.image.shape[:2]) if masks.active else None
         with clock.stage("dream"):
             try:
-                result = dream(start.image, model, settings,
-                               layer_weights=None if weights is None else list(weights.values()),
-                               objective=objective,
-                               mask=None if mask is None else (mask > 0).astype(np.float32),
-                               resume=start.state, max_steps=start.max_steps,
-                               # A frame that takes no step (between cadence keyframes) skips
-                               # the loss pass too: it was half of such a frame's time.
-                               measure_octave_ends=settings.steps > 0)
+                result = dream(
+                    start.image,
+                    model,
+                    settings,
+                    layer_weights=None if weights is None else list(weights.values()),
+                    objective=objective,
+                    mask=None if mask is None else (mask > 0).astype(np.float32),
+                    resume=start.state,
+                    max_steps=start.max_steps,
+                    # A frame that takes no step (between cadence keyframes) skips
+                    # the loss pass too: it was half of such a frame's time.
+                    measure_octave_ends=settings.steps > 0,
+                )
             except NumericalFault as fault:  # never stored: say which frame it was
                 fault.frame = index + 1
                 raise
@@ -240,9 +331,18 @@ def _dream_frames(mode, spec: RenderSpec, model, first: int, tile_size: int, ahe
         loss = result.final_loss if math.isfinite(result.final_loss) else None
         final_loss = final_loss if loss is None else loss  # 0-step frames measure none
         with clock.stage("wait_behind"):  # the queue to the store is full
-            behind.put(_Dreamed(index, ready, out, result.octave_losses, result.final_loss,
-                                time.perf_counter() - frame_started, settings.steps,
-                                {**start.log}))
+            behind.put(
+                _Dreamed(
+                    index,
+                    ready,
+                    out,
+                    result.octave_losses,
+                    result.final_loss,
+                    time.perf_counter() - frame_started,
+                    settings.steps,
+                    {**start.log},
+                )
+            )
         clock.frame()
         if progress:
             progress(index + 1, mode.count, loss)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..runtime.errors import DreamreelError
 from ..media.images import video_frame_size
+from ..runtime.errors import DreamreelError
 
 
 def check_input_sizes(spec) -> None:

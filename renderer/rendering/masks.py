@@ -41,9 +41,9 @@ import cv2
 import numpy as np
 
 from ..engine.dream import resize
-from ..runtime.errors import DreamreelError
 from ..media.folder import IMAGE_SUFFIXES, numbered_frames
 from ..media.images import read_image
+from ..runtime.errors import DreamreelError
 
 if TYPE_CHECKING:
     from ..engine.dream import DreamResult
@@ -93,14 +93,21 @@ def check_mask(spec: RenderSpec) -> None:
         return
     clip = None
     if spec.mode == "video" and is_sequence(spec):
-        from ..media.truncated_input import InputEnded
         from ..media.reader import open_video
+        from ..media.truncated_input import InputEnded
 
         v = spec.video
         try:  # the range alone: the same frames the video mode will read
-            clip = open_video(spec.input, start=v.start, end=v.end, start_frame=v.start_frame,
-                              end_frame=v.end_frame, every=v.every, folder_fps=spec.fps,
-                              max_pixels=spec.max_input_pixels)
+            clip = open_video(
+                spec.input,
+                start=v.start,
+                end=v.end,
+                start_frame=v.start_frame,
+                end_frame=v.end_frame,
+                every=v.every,
+                folder_fps=spec.fps,
+                max_pixels=spec.max_input_pixels,
+            )
         except InputEnded:
             return  # a damaged input: the video mode says so, in its own words
     with FrameMasks.open(spec, clip):
@@ -121,7 +128,7 @@ class FrameMasks:
     (a clip is read forward; going back reopens it); one thread only."""
 
     def __init__(self, still: np.ndarray | None = None, sequence: _Sequence | None = None):
-        self._still = still            # HxW float32 0..1 at the mask's own size
+        self._still = still  # HxW float32 0..1 at the mask's own size
         self._sequence = sequence
         self._cached: tuple[int | None, tuple[int, int], np.ndarray] | None = None
 
@@ -136,11 +143,15 @@ class FrameMasks:
         if not is_sequence(spec):
             return cls(still=_read_mask_image(path, spec.max_input_pixels))
         if spec.mode != "video":
-            raise DreamreelError(f"mask '{path}' is a folder: masks that change from frame "
-                                 f"to frame are for video mode; give {spec.mode} one mask image")
+            raise DreamreelError(
+                f"mask '{path}' is a folder: masks that change from frame "
+                f"to frame are for video mode; give {spec.mode} one mask image"
+            )
         if clip is None:
-            raise DreamreelError(f"mask '{path}' is a clip or folder, but the render has "
-                                 f"no input clip to read it in step with")
+            raise DreamreelError(
+                f"mask '{path}' is a clip or folder, but the render has "
+                f"no input clip to read it in step with"
+            )
         return cls(sequence=_Sequence(path, clip, spec.max_input_pixels))
 
     @property
@@ -202,13 +213,19 @@ class _Sequence:
         self.first, self.every = clip.start_frame, clip.every
         needed = self.first + (clip.frame_count - 1) * self.every + 1
         if self.masks.frame_count < needed:
-            taken = "" if (self.first, self.every) == (0, 1) else (
-                f" (the input's range starts at its frame {self.first}"
-                f"{f' and takes every {self.every}th' if self.every > 1 else ''})")
+            taken = (
+                ""
+                if (self.first, self.every) == (0, 1)
+                else (
+                    f" (the input's range starts at its frame {self.first}"
+                    f"{f' and takes every {self.every}th' if self.every > 1 else ''})"
+                )
+            )
             raise DreamreelError(
                 f"mask '{path}' has {self.masks.frame_count} frames, but the render needs "
                 f"{needed}: one for each input frame up to the range's last{taken}; give a "
-                f"mask as long as the input, or end the range earlier (video.end)")
+                f"mask as long as the input, or end the range earlier (video.end)"
+            )
         self._frames: Iterator[np.ndarray] | None = None
         self._next = 0  # the render frame self._frames yields next
 
@@ -246,7 +263,8 @@ def _check_numbering(folder: Path) -> None:
             missing = before + 1 if after == before + 2 else f"{before + 1} to {after - 1}"
             raise DreamreelError(
                 f"mask folder '{folder}' has no frame {missing} (after '{name}'): its "
-                f"numbering must have no gaps, so that mask k goes with frame k")
+                f"numbering must have no gaps, so that mask k goes with frame k"
+            )
 
 
 def _read_mask_image(path: Path, max_pixels: int | None) -> np.ndarray:
@@ -271,6 +289,7 @@ def _fit(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     if mask.shape[:2] == (height, width):
         return mask
     shrinking = height * width < mask.shape[0] * mask.shape[1]
-    resized = cv2.resize(mask, (width, height),
-                         interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+    resized = cv2.resize(
+        mask, (width, height), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
+    )
     return np.clip(resized, 0.0, 1.0, out=resized)

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 T = TypeVar("T")
 
 _POLL_SECONDS = 0.1  # how often a blocked worker looks whether it was told to stop
-_NICE = 19           # niceness of worker threads: the dream first, the rest in its gaps
+_NICE = 19  # niceness of worker threads: the dream first, the rest in its gaps
 
 
 def lower_this_threads_priority() -> None:
@@ -60,8 +60,15 @@ class Ahead(Generic[T]):
     been. ``close()`` stops the worker (call it when leaving early).
     """
 
-    def __init__(self, produce: Callable[[int], T], indices: Iterable[int], *,
-                 depth: int = 2, threaded: bool = True, name: str = "ahead"):
+    def __init__(
+        self,
+        produce: Callable[[int], T],
+        indices: Iterable[int],
+        *,
+        depth: int = 2,
+        threaded: bool = True,
+        name: str = "ahead",
+    ):
         self._produce = produce
         self._indices = iter(indices)
         self._threaded = threaded
@@ -69,8 +76,7 @@ class Ahead(Generic[T]):
         self._stop = threading.Event()
         self._thread = None
         if threaded:
-            self._thread = threading.Thread(target=self._run, name=f"dreamreel-{name}",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name=f"dreamreel-{name}", daemon=True)
             self._thread.start()
 
     def __iter__(self) -> Iterator[T]:
@@ -124,16 +130,21 @@ class Behind(Generic[T]):
     ``close``; the items after it are not consumed.
     """
 
-    def __init__(self, consume: Callable[[T], None], *, depth: int = 2,
-                 threaded: bool = True, name: str = "behind"):
+    def __init__(
+        self,
+        consume: Callable[[T], None],
+        *,
+        depth: int = 2,
+        threaded: bool = True,
+        name: str = "behind",
+    ):
         self._consume = consume
         self._threaded = threaded
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
         self._error: BaseException | None = None
         self._thread = None
         if threaded:
-            self._thread = threading.Thread(target=self._run, name=f"dreamreel-{name}",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._run, name=f"dreamreel-{name}", daemon=True)
             self._thread.start()
 
     def put(self, item: T) -> None:

@@ -36,8 +36,7 @@ def check_before_loading(spec) -> None:
         from .masks import check_mask
 
         check_mask(spec)  # missing, unreadable, a folder with gaps, shorter than the clip
-    check_model(spec.model, None if spec.layers is None else list(spec.layers),
-                spec.preprocess)
+    check_model(spec.model, None if spec.layers is None else list(spec.layers), spec.preprocess)
     check_objective(spec.objective, spec.model)  # layers, class names, guide images
 
 
@@ -53,16 +52,15 @@ def check_input(path: Path) -> None:
         with open(path, "rb") as f:
             first = f.read(1)
     except OSError as error:
-        raise DreamreelError(f"cannot read input '{path}': "
-                             f"{error.strerror or error}") from None
+        raise DreamreelError(f"cannot read input '{path}': {error.strerror or error}") from None
     if not first:
         raise DreamreelError(f"cannot read input '{path}': the file is empty")
 
 
 def check_model(model: str, layers: list[str] | None, preprocess: str | None) -> None:
     from ..models.layer_names import check_layers
-    from ..models.zoo import REGISTRY, is_model_file
     from ..models.preprocessing import get_preprocessing
+    from ..models.zoo import REGISTRY, is_model_file
 
     if preprocess is not None:
         get_preprocessing(preprocess)
@@ -70,8 +68,10 @@ def check_model(model: str, layers: list[str] | None, preprocess: str | None) ->
         if not Path(model).expanduser().is_file():
             raise DreamreelError(f"model file {Path(model).expanduser()} does not exist")
         if layers is None:  # the same line the model loader gives
-            raise DreamreelError(f"model file {model} has no default layers; choose some "
-                                 f"(list them: dreamreel models layers {model})")
+            raise DreamreelError(
+                f"model file {model} has no default layers; choose some "
+                f"(list them: dreamreel models layers {model})"
+            )
     else:
         REGISTRY.get(model)  # an unknown name: one line with the closest names
     check_layers(model, layers)
@@ -82,12 +82,11 @@ def check_objective(objective: Objective | None, model: str) -> None:
     names the model's labels lack, guide images that cannot be read."""
     if objective is None:
         return
-    from .input_sizes import check_image_file
-    from ..models.layer_names import check_layers
+    from ..engine.objectives import resolved_objective
     from ..media.image_header import read_image_header
     from ..media.limits import check_input_pixels
-
-    from ..engine.objectives import resolved_objective
+    from ..models.layer_names import check_layers
+    from .input_sizes import check_image_file
 
     resolved = resolved_objective(objective, model)
     check_layers(model, resolved.layer_names())

@@ -19,9 +19,8 @@ sound when the mode has none of its own (a zoom; a video keeps its clip's sound)
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import replace
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import DreamreelError
@@ -29,8 +28,8 @@ from ..schedules.audio_features import decode_track
 from ..schedules.keyframes import Schedule
 
 if TYPE_CHECKING:
-    from ..schedules.audio_features import AudioFeatures
     from ..media.audio import AudioSource
+    from ..schedules.audio_features import AudioFeatures
     from .spec import RenderSpec
 
 
@@ -47,29 +46,28 @@ def spec_schedules(spec: RenderSpec) -> Iterator[Schedule]:
     return iter(found)
 
 
-def bind_spec(spec: RenderSpec, *, fps: float, track: AudioFeatures | None = None,
-              offset: int = 0) -> RenderSpec:
+def bind_spec(
+    spec: RenderSpec, *, fps: float, track: AudioFeatures | None = None, offset: int = 0
+) -> RenderSpec:
     """``spec`` with each schedule bound to ``fps``, ``track`` and the frame ``offset``
     (Schedule.bind)."""
-    return _rebuilt(spec, lambda schedule: schedule.bind(fps=fps, track=track,
-                                                         offset=offset))
+    return _rebuilt(spec, lambda schedule: schedule.bind(fps=fps, track=track, offset=offset))
 
 
 @dataclass
 class BoundRender:
     """What ``_render`` works with once the schedules are bound."""
 
-    spec: RenderSpec                       # the bound spec (the mode has it too)
-    audio: AudioSource | None              # the MP4's sound: the mode's, else the track
-    identity: dict[str, Any]               # what decides the pixels (the spec hash)
+    spec: RenderSpec  # the bound spec (the mode has it too)
+    audio: AudioSource | None  # the MP4's sound: the mode's, else the track
+    identity: dict[str, Any]  # what decides the pixels (the spec hash)
     manifest: dict[str, Any] = field(default_factory=dict)  # the mode's facts + the sound
 
 
 def bind_render(spec: RenderSpec, mode) -> BoundRender:
     """Bind ``spec``'s schedules to ``mode``'s fps and the spec's track; hand the bound
     spec to the mode. One-line errors for an ``audio:`` schedule without a track."""
-    from ..schedules.audio_features import load_features, track_identity, \
-        track_source
+    from ..schedules.audio_features import load_features, track_identity, track_source
 
     check_audio_schedules(spec)
     schedules = list(spec_schedules(spec))
@@ -133,8 +131,10 @@ def prepare_audio(spec: RenderSpec, max_frames: int | None = None) -> RenderSpec
         return spec
     frames = round(track.duration * spec.fps)
     if frames < 1:
-        raise DreamreelError(f"audio track '{spec.audio}' lasts {track.duration:.3f} s: less "
-                             f"than one frame at {spec.fps:g} fps")
+        raise DreamreelError(
+            f"audio track '{spec.audio}' lasts {track.duration:.3f} s: less "
+            f"than one frame at {spec.fps:g} fps"
+        )
     if max_frames is not None:
         frames = max(1, min(frames, int(max_frames)))
     return spec if frames == spec.frames else replace(spec, frames=frames)
@@ -146,6 +146,8 @@ def check_audio_schedules(spec: RenderSpec) -> None:
         return
     keys = [schedule.key for schedule in spec_schedules(spec) if schedule.follows_audio]
     if keys:
-        raise DreamreelError(f"{', '.join(keys)} follow{'s' * (len(keys) == 1)} an audio "
-                             f"track, but none is given: add --audio TRACK (or audio = "
-                             f"\"track.mp3\" in the preset)")
+        raise DreamreelError(
+            f"{', '.join(keys)} follow{'s' * (len(keys) == 1)} an audio "
+            f"track, but none is given: add --audio TRACK (or audio = "
+            f'"track.mp3" in the preset)'
+        )

@@ -18,21 +18,26 @@ from .spec import RenderSpec
 SEED_LIMIT = 2**31  # the frame seeds' range (scheduler.frame_seed)
 
 
-def resolve_random_seed(spec: RenderSpec, out_dir: Path, *, restart: bool = False
-                        ) -> tuple[RenderSpec, str | None]:
+def resolve_random_seed(
+    spec: RenderSpec, out_dir: Path, *, restart: bool = False
+) -> tuple[RenderSpec, str | None]:
     """``spec`` with a negative seed replaced by a real one, and a line saying which
     (None when the seed was given)."""
     if spec.seed >= 0:
         return spec, None
     recorded = None if restart else _recorded_seed(out_dir)
     if recorded is not None:
-        return (dataclasses.replace(spec, seed=recorded),
-                f"seed {spec.seed}: continuing with seed {recorded}, the one the render in "
-                f"{out_dir} drew")
+        return (
+            dataclasses.replace(spec, seed=recorded),
+            f"seed {spec.seed}: continuing with seed {recorded}, the one the render in "
+            f"{out_dir} drew",
+        )
     seed = secrets.randbelow(SEED_LIMIT)
-    return (dataclasses.replace(spec, seed=seed),
-            f"seed {spec.seed}: drew seed {seed} (recorded in manifest.json; "
-            f"--set seed={seed} renders the same frames)")
+    return (
+        dataclasses.replace(spec, seed=seed),
+        f"seed {spec.seed}: drew seed {seed} (recorded in manifest.json; "
+        f"--set seed={seed} renders the same frames)",
+    )
 
 
 def _recorded_seed(out_dir: Path) -> int | None:

@@ -10,19 +10,24 @@ import dataclasses
 import math
 import tomllib
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import Any, Sequence
+from typing import Any
 
 from ..engine.dream import DreamSettings
-from ..runtime.errors import DreamreelError, closest, one_of
+from ..engine.objectives import Objective, parse_objective
 from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
 from ..media.transparency import DEFAULT_BACKGROUND, parse_background
-from ..engine.objectives import Objective, parse_objective
-from ..schedules.keyframes import INTERPOLATIONS, Schedule, constant, parse_schedule, schedule_frame_rate
-
-
+from ..runtime.errors import DreamreelError, closest, one_of
+from ..schedules.keyframes import (
+    INTERPOLATIONS,
+    Schedule,
+    constant,
+    parse_schedule,
+    schedule_frame_rate,
+)
 
 _ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
 
@@ -59,9 +64,9 @@ class DreamTable:
 class OutputSettings:
     gif: bool = True
     mp4: bool = True
-    gif_max_side: int = 480        # GIFs get big fast; the MP4 keeps the full size
-    hold_last: float = 1.0         # seconds the final image stays on screen in GIF/MP4
-    pingpong: bool = False         # forward then backward: a seamless loop
+    gif_max_side: int = 480  # GIFs get big fast; the MP4 keeps the full size
+    hold_last: float = 1.0  # seconds the final image stays on screen in GIF/MP4
+    pingpong: bool = False  # forward then backward: a seamless loop
 
     def check(self, prefix: str) -> None:
         if self.gif_max_side < 16 or self.hold_last < 0:
@@ -73,35 +78,35 @@ class RenderSpec:
     mode: str = "progress"
     model: str = "mobilenet_v2_dogs"
     layers: dict[str, Schedule] | None = None  # name -> weight (a schedule); None: defaults
-    preprocess: str | None = None            # only for user model files
+    preprocess: str | None = None  # only for user model files
     # What the dream maximises (renderer/engine/objectives.py), e.g. "class:golden_retriever" or
     # "layer:block_13_expand_relu + 0.5*channel:block_12_expand_relu:37 - 0.1*tv";
     # None: the layers' weighted mean activations (the classic dream). When set, it
     # replaces `layers` (whose entries are its layer:NAME terms).
     objective: Objective | None = None
-    input: str | None = None                 # image path; None dreams from noise
-    noise: str = "uniform"                   # kind of noise when there is no input
-    audio: str | None = None                 # a music track: "audio: ..." schedules follow
-                                             # it and the MP4 carries it (zoom, morph...)
-    mask: str | None = None                  # white dreams, black stays: an image, or for
-                                             # video a clip / folder of numbered masks
+    input: str | None = None  # image path; None dreams from noise
+    noise: str = "uniform"  # kind of noise when there is no input
+    audio: str | None = None  # a music track: "audio: ..." schedules follow
+    # it and the MP4 carries it (zoom, morph...)
+    mask: str | None = None  # white dreams, black stays: an image, or for
+    # video a clip / folder of numbered masks
     # Inputs (photos, clips, frames) above this many pixels are refused from their header,
     # before decoding: a decompression bomb or a mistake (renderer/media/limits.py).
     max_input_pixels: int = DEFAULT_MAX_INPUT_PIXELS
     input_background: str = DEFAULT_BACKGROUND  # "#rrggbb" behind a transparent input
-    width: int | None = None                 # output size; None keeps the input's
+    width: int | None = None  # output size; None keeps the input's
     height: int | None = None
-    frames: int = 60                         # frames to render (zoom; video: the clip decides)
+    frames: int = 60  # frames to render (zoom; video: the clip decides)
     fps: float = 8.0
     seed: int = 0
     # The render's frame 0 is frame frame_offset of the schedules and per-frame seeds: a
     # chunk of a longer render (renderer/distributed/chunk_render.py) dreams its frames as the whole
     # render would. 0 for a render of its own.
     frame_offset: int = 0
-    interpolation: str = "linear"            # between schedule keyframes: linear or smooth
+    interpolation: str = "linear"  # between schedule keyframes: linear or smooth
     dream: DreamTable = field(default_factory=DreamTable)
     output: OutputSettings = field(default_factory=OutputSettings)
-    name: str = "custom"                     # the preset's name, for output folders
+    name: str = "custom"  # the preset's name, for output folders
     # Decode and compute flow ahead of the dream, write and encode behind it, on threads
     # (renderer/rendering/pipelining.py). false: the plain sequential loop, the reference; the
     # frames are byte-identical either way.
@@ -160,7 +165,7 @@ class RenderSpec:
 
         identity = mode_class(self.mode).identity(self)
         if self.objective is not None and self.objective.guide_paths():
-            from ..engine.objective_graph import guide_file_identity
+            from .guides import guide_file_identity
 
             identity["guide_images"] = guide_file_identity(self.objective)  # by content
         return identity
@@ -253,9 +258,11 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
     if "mode" not in table:  # an empty or half-written TOML must not render progress silently
         from .modes.builtin import MODES
 
-        raise DreamreelError(f"preset {name!r} sets no mode: add mode = \"progress\" (or "
-                             f"{', '.join(m for m in MODES.names() if m != 'progress')}) to it, "
-                             f"or give --set mode=...")
+        raise DreamreelError(
+            f'preset {name!r} sets no mode: add mode = "progress" (or '
+            f"{', '.join(m for m in MODES.names() if m != 'progress')}) to it, "
+            f"or give --set mode=..."
+        )
     for key in _PATH_KEYS:
         if isinstance(table.get(key), str) and table[key]:
             # Absolute: the manifest's record (and a video's sound) must not depend on
@@ -329,8 +336,10 @@ def _check_key(key: list[str]) -> None:
         if part not in names:
             close = closest(part, names)
             hint = f"did you mean {prefix}{close[0]}? " if close else ""
-            raise DreamreelError(f"unknown key {prefix + part!r}; {hint}valid keys: "
-                                 f"{', '.join(prefix + n for n in names)}")
+            raise DreamreelError(
+                f"unknown key {prefix + part!r}; {hint}valid keys: "
+                f"{', '.join(prefix + n for n in names)}"
+            )
         kind = tables[part] if part in tables else typing.get_type_hints(cls)[part]
         cls = kind if dataclasses.is_dataclass(kind) else None
         prefix += part + "."
@@ -351,8 +360,9 @@ def _build(cls, table: dict, prefix: str, interpolation: str):
         if key not in names and full != "name":  # name: set by load_spec, not by users
             close = closest(key, names)
             hint = f"did you mean {prefix}{close[0]}? " if close else ""
-            raise DreamreelError(f"unknown key {full!r}; {hint}valid keys: "
-                                 f"{', '.join(prefix + n for n in names)}")
+            raise DreamreelError(
+                f"unknown key {full!r}; {hint}valid keys: {', '.join(prefix + n for n in names)}"
+            )
         if key in mode_tables:
             values["tables"][key] = _build(mode_tables[key], raw, full + ".", interpolation)
             continue
@@ -362,8 +372,9 @@ def _build(cls, table: dict, prefix: str, interpolation: str):
         elif full == "layers":
             values[key] = None if raw is None else _layers(raw, interpolation)
         elif full == "objective":
-            values[key] = None if raw is None else parse_objective(
-                raw, key=full, interpolation=interpolation)
+            values[key] = (
+                None if raw is None else parse_objective(raw, key=full, interpolation=interpolation)
+            )
         elif dataclasses.is_dataclass(kind):
             values[key] = _build(kind, raw, full + ".", interpolation)
         else:
@@ -388,8 +399,11 @@ def _coerce(key: str, kind, value: Any):
             return value
         if origin in (bool, str) and isinstance(value, origin):
             return value
-        if origin is tuple and isinstance(value, (list, tuple)) \
-                and all(isinstance(v, str) for v in value):  # a list of paths (morph.images)
+        if (
+            origin is tuple
+            and isinstance(value, (list, tuple))
+            and all(isinstance(v, str) for v in value)
+        ):  # a list of paths (morph.images)
             return tuple(value)
     wanted = " or ".join(_type_name(o) for o in options if o is not NoneType)
     raise DreamreelError(f"{key} must be {wanted}, got {value!r}")
@@ -402,17 +416,26 @@ def _layers(value: Any, interpolation: str) -> dict[str, Schedule]:
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         value = {name: 1.0 for name in value}
     if isinstance(value, dict) and value:
-        return {str(name): parse_schedule(weight, key=f"layers.{name}",
-                                          interpolation=interpolation)
-                for name, weight in value.items()}
-    raise DreamreelError(f"layers must be a layer name, a list of names or a table of "
-                         f"name = weight (a number or a schedule), got {value!r}")
+        return {
+            str(name): parse_schedule(weight, key=f"layers.{name}", interpolation=interpolation)
+            for name, weight in value.items()
+        }
+    raise DreamreelError(
+        f"layers must be a layer name, a list of names or a table of "
+        f"name = weight (a number or a schedule), got {value!r}"
+    )
 
 
 def _type_name(kind) -> str:
     origin = typing.get_origin(kind) or kind
-    return {int: "an integer", float: "a number", bool: "true or false", str: "a string",
-            dict: "a table", tuple: "a list of strings"}.get(origin, str(kind))
+    return {
+        int: "an integer",
+        float: "a number",
+        bool: "true or false",
+        str: "a string",
+        dict: "a table",
+        tuple: "a list of strings",
+    }.get(origin, str(kind))
 
 
 def _keyframe_frames(*schedules: Schedule) -> list[int]:

@@ -14,8 +14,15 @@ import re
 from typing import Any
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
-_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n",
-            "\f": "\\f", "\r": "\\r"}
+_ESCAPES = {
+    "\\": "\\\\",
+    '"': '\\"',
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+}
 
 
 def spec_to_toml(spec) -> str:
@@ -31,8 +38,9 @@ def dumps(table: dict[str, Any], *, notes: dict[str, str] | None = None) -> str:
     return "\n".join(lines).strip("\n") + "\n"
 
 
-def _write_table(lines: list[str], table: dict, path: tuple[str, ...],
-                 notes: dict[str, str]) -> None:
+def _write_table(
+    lines: list[str], table: dict, path: tuple[str, ...], notes: dict[str, str]
+) -> None:
     scalars = [(k, v) for k, v in table.items() if not isinstance(v, dict)]
     tables = [(k, v) for k, v in table.items() if isinstance(v, dict)]
     if path:
@@ -90,8 +98,11 @@ def _string(text: str) -> str:
 
 def _notes(spec) -> dict[str, str]:
     """What an unset key means, where it is not plain "not used"."""
-    notes = {"width": "the input's width, or from height", "height": "the input's height, "
-             "or from width", "input": "dream from noise"}
+    notes = {
+        "width": "the input's width, or from height",
+        "height": "the input's height, or from width",
+        "input": "dream from noise",
+    }
     from ..models.zoo import REGISTRY, is_model_file
 
     if spec.layers is None and not is_model_file(spec.model):

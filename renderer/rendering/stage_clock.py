@@ -36,12 +36,13 @@ OTHER = "other"
 class StageClock:
     """Accumulates wall seconds per stage from its creation (or ``started``) on."""
 
-    def __init__(self, *, started: float | None = None,
-                 now: Callable[[], float] = time.perf_counter):
+    def __init__(
+        self, *, started: float | None = None, now: Callable[[], float] = time.perf_counter
+    ):
         self._now = now
         self.started = now() if started is None else started
-        self.seconds: dict[str, float] = {}      # timed on the clock's own thread
-        self.overlapped: dict[str, float] = {}   # timed on other threads, alongside it
+        self.seconds: dict[str, float] = {}  # timed on the clock's own thread
+        self.overlapped: dict[str, float] = {}  # timed on other threads, alongside it
         self._thread = threading.get_ident()
         self.frames = 0
         self._stopped: float | None = None
@@ -91,15 +92,22 @@ class StageClock:
         seconds[OTHER] = max(0.0, wall - sum(seconds.values()))
 
         def rows(stages: dict[str, float]) -> dict[str, dict]:
-            return {name: {"seconds": round(s, 4),
-                           "share": round(s / wall, 4) if wall > 0 else 0.0,
-                           "per_frame": round(s / frames, 4) if frames else None}
-                    for name, s in stages.items()}
+            return {
+                name: {
+                    "seconds": round(s, 4),
+                    "share": round(s / wall, 4) if wall > 0 else 0.0,
+                    "per_frame": round(s / frames, 4) if frames else None,
+                }
+                for name, s in stages.items()
+            }
 
-        table = {"wall_seconds": round(wall, 3), "frames": frames,
-                 "frames_per_second": round(frames / wall, 4) if wall > 0 else None,
-                 "stages": rows(seconds),
-                 "summary": summary_line(wall, frames, seconds, overlapped)}
+        table = {
+            "wall_seconds": round(wall, 3),
+            "frames": frames,
+            "frames_per_second": round(frames / wall, 4) if wall > 0 else None,
+            "stages": rows(seconds),
+            "summary": summary_line(wall, frames, seconds, overlapped),
+        }
         if overlapped:
             table["overlapped"] = rows(overlapped)
         return table
@@ -120,9 +128,10 @@ class StageClock:
             target[name] = target.get(name, 0.0) + max(0.0, seconds)
 
 
-def summary_line(wall: float, frames: int, seconds: dict[str, float],
-                 overlapped: dict[str, float] | None = None) -> str:
-    """"12 frames in 30.1 s (0.40 frames/s): dream 88%, flow 6%, other 1%": the stages by
+def summary_line(
+    wall: float, frames: int, seconds: dict[str, float], overlapped: dict[str, float] | None = None
+) -> str:
+    """ "12 frames in 30.1 s (0.40 frames/s): dream 88%, flow 6%, other 1%": the stages by
     share, largest first; those under 0.5 % of the wall time are left out. Overlapped
     stages follow in seconds: "; alongside: flow 3.1 s, write 1.2 s"."""
     rate = f"{frames / wall:.2f}" if wall > 0 else "-"
@@ -143,9 +152,11 @@ def format_table(table: dict[str, Any]) -> list[str]:
     for name, row in table["stages"].items():
         per = "-" if row["per_frame"] is None else f"{row['per_frame']:.4f}"
         lines.append(f"{name:<12} {row['seconds']:>9.3f} {row['share']:>7.1%} {per:>9}")
-    lines.append(f"{'wall':<12} {table['wall_seconds']:>9.3f} {'100.0%':>7} "
-                 f"{'':>9}  {table['frames']} frames, "
-                 f"{table['frames_per_second'] or 0:.3f} frames/s")
+    lines.append(
+        f"{'wall':<12} {table['wall_seconds']:>9.3f} {'100.0%':>7} "
+        f"{'':>9}  {table['frames']} frames, "
+        f"{table['frames_per_second'] or 0:.3f} frames/s"
+    )
     for name, row in table.get("overlapped", {}).items():  # not part of the wall's 100 %
         per = "-" if row["per_frame"] is None else f"{row['per_frame']:.4f}"
         lines.append(f"{'+' + name:<12} {row['seconds']:>9.3f} {'':>7} {per:>9}  alongside")

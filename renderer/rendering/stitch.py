@@ -16,6 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ..media.audio import AudioSource
+from ..media.images import read_image
+from ..media.writer import GifWriter, Mp4Writer, check_fps
 from ..runtime.errors import DreamreelError
 from ..store.frame_store import (
     FRAMES_DIR,
@@ -23,16 +26,14 @@ from ..store.frame_store import (
     numbered_frame_files,
     read_manifest,
 )
-from ..media.audio import AudioSource
-from ..media.writer import GifWriter, Mp4Writer, check_fps
-from .pipelining import Ahead
-from ..media.images import read_image
 from ..store.render_lock import render_lock
+from .pipelining import Ahead
 from .stage_clock import NULL_CLOCK
 
 
-def play_order(count: int, *, fps: float, pingpong: bool = False, hold_last: float = 0.0,
-               lead_in: int = 0) -> list[int]:
+def play_order(
+    count: int, *, fps: float, pingpong: bool = False, hold_last: float = 0.0, lead_in: int = 0
+) -> list[int]:
     """Frame indices in playing order.
 
     pingpong: 0..n-1 then n-2..1, so the loop repeats neither end frame (2n-2 frames).
@@ -93,12 +94,16 @@ class Stitcher:
             raise DreamreelError(f"no frames to stitch into '{out_dir / name}'{skipped}")
         self.count = count
         self.lead_in = lead_in
-        self.order = play_order(count, fps=float(fps), pingpong=pingpong, hold_last=hold_last,
-                                lead_in=lead_in)
+        self.order = play_order(
+            count, fps=float(fps), pingpong=pingpong, hold_last=hold_last, lead_in=lead_in
+        )
         self._clock = clock
         self._mp4 = Mp4Writer(out_dir / f"{name}.mp4", fps, audio=audio) if mp4 else None
-        self._gif = (GifWriter(out_dir / f"{name}.gif", fps, loop=True, max_side=gif_max_side)
-                     if gif else None)
+        self._gif = (
+            GifWriter(out_dir / f"{name}.gif", fps, loop=True, max_side=gif_max_side)
+            if gif
+            else None
+        )
         self._next = 0  # the index add expects
         self._last: np.ndarray | None = None  # the last frame, for hold_last
         self._ended = False
@@ -111,8 +116,11 @@ class Stitcher:
         if self._ended:
             raise ValueError("this Stitcher has finished or was abandoned")
         if index != self._next or index >= self.count:
-            expected = (f"frame {self._next} expected" if self._next < self.count
-                        else f"all {self.count} frames given already")
+            expected = (
+                f"frame {self._next} expected"
+                if self._next < self.count
+                else f"all {self.count} frames given already"
+            )
             raise ValueError(f"frame {index} given to the stitcher, {expected}")
         try:
             if self._mp4 is not None and index >= self.lead_in:
@@ -131,21 +139,27 @@ class Stitcher:
     def finish(self, read_frame: Callable[[int], np.ndarray]) -> list[Path]:
         """Add the frames play_order repeats, close the files; return them (MP4 first)."""
         if self._ended or self._next != self.count:
-            raise ValueError(f"the stitcher got {self._next} of {self.count} frames"
-                             + (" and has ended" if self._ended else ""))
-        repeats = self.order[self.count - self.lead_in:]
+            raise ValueError(
+                f"the stitcher got {self._next} of {self.count} frames"
+                + (" and has ended" if self._ended else "")
+            )
+        repeats = self.order[self.count - self.lead_in :]
         written = []
         # The GIF is saved on a worker while x264 encodes the frames its lookahead still
         # holds: both are all that is left after the last frame (Pillow and x264 release
         # the GIL). threaded=False when there is nothing to overlap it with.
-        gif = Ahead(lambda _: self._close_gif(repeats), [0] if self._gif else [], depth=1,
-                    threaded=self._threaded and self._mp4 is not None, name="gif")
+        gif = Ahead(
+            lambda _: self._close_gif(repeats),
+            [0] if self._gif else [],
+            depth=1,
+            threaded=self._threaded and self._mp4 is not None,
+            name="gif",
+        )
         try:
             if self._mp4 is not None:
                 with self._clock.stage("encode_mp4"):
                     for index in repeats:
-                        self._mp4.add(self._last if index == self.count - 1
-                                      else read_frame(index))
+                        self._mp4.add(self._last if index == self.count - 1 else read_frame(index))
                     self._mp4.close()
                 written.append(self._mp4.path)
             written.extend(gif)  # raises the GIF's error, if it had one
@@ -217,9 +231,20 @@ def stitch(
         with clock.stage("encode_read"):
             return read_image(paths[index])
 
-    stitcher = Stitcher(out_dir, name=name, fps=fps, count=len(paths), mp4=mp4, gif=gif,
-                        gif_max_side=gif_max_side, pingpong=pingpong, hold_last=hold_last,
-                        audio=audio, clock=clock, lead_in=lead_in)
+    stitcher = Stitcher(
+        out_dir,
+        name=name,
+        fps=fps,
+        count=len(paths),
+        mp4=mp4,
+        gif=gif,
+        gif_max_side=gif_max_side,
+        pingpong=pingpong,
+        hold_last=hold_last,
+        audio=audio,
+        clock=clock,
+        lead_in=lead_in,
+    )
     try:
         for index in range(len(paths)):
             # A lead-in frame is never encoded: no need to read it.
@@ -291,7 +316,9 @@ def _check_sound_source(out_dir: Path, source: Path) -> None:
         raise DreamreelError(
             f"cannot stitch '{out_dir}': its sound comes from '{source}', a path relative to "
             f"the folder the render ran in (manifest.json of an older dreamreel); run "
-            f"dreamreel stitch from that folder")
+            f"dreamreel stitch from that folder"
+        )
     raise DreamreelError(
         f"cannot stitch '{out_dir}': its sound comes from '{source}', which is gone; put the "
-        f"clip back there to stitch it with its sound")
+        f"clip back there to stitch it with its sound"
+    )

@@ -162,4 +162,3 @@ def remove_partial_files(directory: str | os.PathLike) -> int:
         leftover.unlink(missing_ok=True)
         removed += 1
     return removed
-

@@ -27,8 +27,11 @@ from .errors import DreamreelError, one_of
 BACKENDS = ("tensorflow", "jax", "torch")
 DEFAULT_BACKEND = "tensorflow"
 # What to install for each: the jax extra brings JAX's CPU build.
-_INSTALL = {"tensorflow": "pip install 'tensorflow>=2.16,<3'", "jax": "pip install 'dreamreel[jax]'",
-            "torch": "pip install 'dreamreel[torch]'"}
+_INSTALL = {
+    "tensorflow": "pip install 'tensorflow>=2.16,<3'",
+    "jax": "pip install 'dreamreel[jax]'",
+    "torch": "pip install 'dreamreel[torch]'",
+}
 
 
 def requested(name: str | None = None) -> str:
@@ -60,9 +63,11 @@ def use(name: str | None = None) -> str:
         raise DreamreelError(f"backend {chosen} is not installed: {_INSTALL[chosen]}")
     current = loaded()
     if current is not None and current != chosen:
-        raise DreamreelError(f"Keras already runs on {current} in this process and cannot "
-                             f"switch to {chosen}: start a new process (KERAS_BACKEND="
-                             f"{chosen}) for a {chosen} render")
+        raise DreamreelError(
+            f"Keras already runs on {current} in this process and cannot "
+            f"switch to {chosen}: start a new process (KERAS_BACKEND="
+            f"{chosen}) for a {chosen} render"
+        )
     os.environ["KERAS_BACKEND"] = chosen
     if chosen == "torch" and "tensorflow" not in sys.modules:
         # TensorFlow and PyTorch abort when both load in one process (their LLVMs clash:

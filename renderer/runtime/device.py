@@ -16,9 +16,9 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Devices:
-    gpus: tuple[str, ...]      # "GPU:0 NVIDIA H100 ..." for every GPU TensorFlow found
-    built_with_cuda: bool      # this TensorFlow build can use CUDA GPUs
-    nvidia_driver: bool        # the machine has an NVIDIA driver loaded
+    gpus: tuple[str, ...]  # "GPU:0 NVIDIA H100 ..." for every GPU TensorFlow found
+    built_with_cuda: bool  # this TensorFlow build can use CUDA GPUs
+    nvidia_driver: bool  # the machine has an NVIDIA driver loaded
 
     @property
     def used(self) -> str:
@@ -31,10 +31,12 @@ class Devices:
 
     def warning(self) -> str | None:
         if self.broken_cuda:
-            return ("TensorFlow was built with CUDA and this machine has an NVIDIA driver, "
-                    "but TensorFlow found no GPU: renders run on the CPU. Check the CUDA "
-                    "libraries (pip install 'dreamreel[gpu]' installs TensorFlow's own) and "
-                    "CUDA_VISIBLE_DEVICES")
+            return (
+                "TensorFlow was built with CUDA and this machine has an NVIDIA driver, "
+                "but TensorFlow found no GPU: renders run on the CPU. Check the CUDA "
+                "libraries (pip install 'dreamreel[gpu]' installs TensorFlow's own) and "
+                "CUDA_VISIBLE_DEVICES"
+            )
         return None
 
 

@@ -11,8 +11,14 @@ class DreamreelError(Exception):
     """Printed by the CLI as a single line, without a traceback."""
 
 
-def closest(query: str, candidates: Iterable[str], n: int = 1, *, cutoff: float = 0.6,
-            within: float | None = None) -> list[str]:
+def closest(
+    query: str,
+    candidates: Iterable[str],
+    n: int = 1,
+    *,
+    cutoff: float = 0.6,
+    within: float | None = None,
+) -> list[str]:
     """The names ``query`` was probably meant to be, best first, at most ``n``: "did you
     mean" in every message. ``within``: keep only those scoring within that much of the
     best, so a long list of names offers no also-rans (models, layers)."""

@@ -51,5 +51,6 @@ def tensorflow_or_one_line():
     try:
         return import_tensorflow_quietly()
     except ImportError as error:  # a render cannot run: one line, not a traceback
-        raise DreamreelError(f"TensorFlow cannot be imported ({error}); "
-                             f"`dreamreel doctor` checks the installation") from None
+        raise DreamreelError(
+            f"TensorFlow cannot be imported ({error}); `dreamreel doctor` checks the installation"
+        ) from None

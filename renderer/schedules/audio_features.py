@@ -55,12 +55,12 @@ if TYPE_CHECKING:
     from ..media.audio import AudioSource
 
 SAMPLE_RATE = 22050
-WINDOW = 1024                 # samples: 46 ms
-HOP = 256                     # samples: 11.6 ms between windows
-RELEASE_S = 0.1               # the smoothing's fall time constant
+WINDOW = 1024  # samples: 46 ms
+HOP = 256  # samples: 11.6 ms between windows
+RELEASE_S = 0.1  # the smoothing's fall time constant
 BANDS = {"low": (0.0, 200.0), "mid": (200.0, 2000.0), "high": (2000.0, math.inf)}
-_FLUX_GAIN = 100.0            # log(1 + 100 |X|): -40 dB of the peak is where it bends
-_CHUNK = 2048                 # windows transformed at once: memory stays flat
+_FLUX_GAIN = 100.0  # log(1 + 100 |X|): -40 dB of the peak is where it bends
+_CHUNK = 2048  # windows transformed at once: memory stays flat
 _VERB = "read audio track"
 
 
@@ -70,7 +70,7 @@ class AudioFeatures:
 
     path: str
     fps: float
-    duration: float                 # seconds of sound decoded
+    duration: float  # seconds of sound decoded
     features: dict[str, np.ndarray]  # name (AUDIO_NAMES) -> float64 array, frames long
 
     @property
@@ -88,9 +88,9 @@ class AudioFeatures:
 
 @dataclass(frozen=True, eq=False)
 class DecodedTrack:
-    samples: np.ndarray   # mono float32 at SAMPLE_RATE
-    origin: float         # container time (s) of the first sample: where the MP4's sound starts
-    stream: int           # the audio stream's index in the container
+    samples: np.ndarray  # mono float32 at SAMPLE_RATE
+    origin: float  # container time (s) of the first sample: where the MP4's sound starts
+    stream: int  # the audio stream's index in the container
 
     @property
     def duration(self) -> float:
@@ -145,9 +145,15 @@ def _features(path: str, size: int, mtime_ns: int, fps: float) -> AudioFeatures:
     track = decode_track(path)
     per_window = window_features(track.samples)
     frames = round(track.duration * fps)
-    return AudioFeatures(path, fps, track.duration,
-                         {name: normalise(smooth(per_frame(values, fps, frames, name), fps))
-                          for name, values in per_window.items()})
+    return AudioFeatures(
+        path,
+        fps,
+        track.duration,
+        {
+            name: normalise(smooth(per_frame(values, fps, frames, name), fps))
+            for name, values in per_window.items()
+        },
+    )
 
 
 def window_features(samples: np.ndarray) -> dict[str, np.ndarray]:
@@ -159,21 +165,23 @@ def window_features(samples: np.ndarray) -> dict[str, np.ndarray]:
     windows = np.lib.stride_tricks.sliding_window_view(padded, WINDOW)[::HOP][:count]
     hann = np.hanning(WINDOW)
     frequencies = np.fft.rfftfreq(WINDOW, 1.0 / SAMPLE_RATE)
-    masks = {name: (frequencies > 0) & (frequencies >= low) & (frequencies < high)
-             for name, (low, high) in BANDS.items()}
+    masks = {
+        name: (frequencies > 0) & (frequencies >= low) & (frequencies < high)
+        for name, (low, high) in BANDS.items()
+    }
     out = {name: np.empty(count) for name in AUDIO_NAMES}
     previous = None  # the last window's log magnitudes, across chunks
     for begin in range(0, count, _CHUNK):
-        chunk = windows[begin:begin + _CHUNK]
-        out["rms"][begin:begin + len(chunk)] = np.sqrt(np.mean(chunk ** 2, axis=1))
+        chunk = windows[begin : begin + _CHUNK]
+        out["rms"][begin : begin + len(chunk)] = np.sqrt(np.mean(chunk**2, axis=1))
         # |X| of a full-scale sine with a Hann window is WINDOW / 4: scaled to amplitude.
         magnitude = np.abs(np.fft.rfft(chunk * hann, axis=1)) / (WINDOW / 4)
-        power = magnitude ** 2
+        power = magnitude**2
         for name, mask in masks.items():
-            out[name][begin:begin + len(chunk)] = np.sqrt(np.mean(power[:, mask], axis=1))
+            out[name][begin : begin + len(chunk)] = np.sqrt(np.mean(power[:, mask], axis=1))
         compressed = np.log1p(_FLUX_GAIN * magnitude)
         before = np.vstack([compressed[:1] if previous is None else previous, compressed[:-1]])
-        out["onset"][begin:begin + len(chunk)] = np.maximum(compressed - before, 0).sum(axis=1)
+        out["onset"][begin : begin + len(chunk)] = np.maximum(compressed - before, 0).sum(axis=1)
         previous = compressed[-1:]
     return out
 
@@ -185,8 +193,9 @@ def per_frame(values: np.ndarray, fps: float, frames: int, name: str) -> np.ndar
     edges = np.searchsorted(centres, np.arange(frames + 1) / fps, side="left")
     starts, ends = edges[:-1].copy(), edges[1:].copy()
     empty = ends <= starts
-    nearest = np.clip(np.rint((np.arange(frames) + 0.5) / fps * SAMPLE_RATE / HOP),
-                      0, len(values) - 1).astype(int)
+    nearest = np.clip(
+        np.rint((np.arange(frames) + 0.5) / fps * SAMPLE_RATE / HOP), 0, len(values) - 1
+    ).astype(int)
     starts[empty], ends[empty] = nearest[empty], nearest[empty] + 1
     if name == "onset":
         return np.array([values[a:b].max() for a, b in zip(starts, ends)])

@@ -39,8 +39,8 @@ TIME_NAMES = ("t", "s", "fps")
 AUDIO_NAMES = ("rms", "onset", "low", "mid", "high")
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
-MAX_CHARS = 1000       # one expression's text
-MAX_DEPTH = 100        # nested operations: deeper is a mistake, not an animation
+MAX_CHARS = 1000  # one expression's text
+MAX_DEPTH = 100  # nested operations: deeper is a mistake, not an animation
 MAX_EXPONENT = 1000.0  # |y| in x ** y
 
 
@@ -60,17 +60,35 @@ def _round(x: float, digits: float = 0.0) -> float:
 
 # name -> (function, fewest arguments, most arguments; None: any number)
 FUNCTIONS: dict[str, tuple[Callable[..., float], int, int | None]] = {
-    "sin": (math.sin, 1, 1), "cos": (math.cos, 1, 1), "tan": (math.tan, 1, 1),
-    "asin": (math.asin, 1, 1), "acos": (math.acos, 1, 1), "atan": (math.atan, 1, 1),
-    "atan2": (math.atan2, 2, 2), "sqrt": (math.sqrt, 1, 1), "exp": (math.exp, 1, 1),
-    "log": (math.log, 1, 1), "log10": (math.log10, 1, 1), "abs": (abs, 1, 1),
-    "min": (min, 1, None), "max": (max, 1, None),
-    "floor": (math.floor, 1, 1), "ceil": (math.ceil, 1, 1), "round": (_round, 1, 2),
-    "clip": (_clip, 3, 3), "where": (_where, 3, 3),
+    "sin": (math.sin, 1, 1),
+    "cos": (math.cos, 1, 1),
+    "tan": (math.tan, 1, 1),
+    "asin": (math.asin, 1, 1),
+    "acos": (math.acos, 1, 1),
+    "atan": (math.atan, 1, 1),
+    "atan2": (math.atan2, 2, 2),
+    "sqrt": (math.sqrt, 1, 1),
+    "exp": (math.exp, 1, 1),
+    "log": (math.log, 1, 1),
+    "log10": (math.log10, 1, 1),
+    "abs": (abs, 1, 1),
+    "min": (min, 1, None),
+    "max": (max, 1, None),
+    "floor": (math.floor, 1, 1),
+    "ceil": (math.ceil, 1, 1),
+    "round": (_round, 1, 2),
+    "clip": (_clip, 3, 3),
+    "where": (_where, 3, 3),
 }
 
-_COMPARE = {ast.Lt: float.__lt__, ast.LtE: float.__le__, ast.Gt: float.__gt__,
-            ast.GtE: float.__ge__, ast.Eq: float.__eq__, ast.NotEq: float.__ne__}
+_COMPARE = {
+    ast.Lt: float.__lt__,
+    ast.LtE: float.__le__,
+    ast.Gt: float.__gt__,
+    ast.GtE: float.__ge__,
+    ast.Eq: float.__eq__,
+    ast.NotEq: float.__ne__,
+}
 
 
 class ExpressionError(Exception):
@@ -93,8 +111,8 @@ Evaluator = Callable[[Mapping[str, float]], float]
 class Expression:
     """A checked expression; call it with the variables' values."""
 
-    text: str                               # as written (stripped): its str() and identity
-    names: frozenset[str]                   # the variables it reads (t, s, onset...)
+    text: str  # as written (stripped): its str() and identity
+    names: frozenset[str]  # the variables it reads (t, s, onset...)
     _evaluate: Evaluator = field(compare=False, repr=False)
 
     def __call__(self, variables: Mapping[str, float]) -> float:
@@ -119,8 +137,11 @@ def compile_expression(text: str, names: tuple[str, ...] = TIME_NAMES) -> Expres
     stripped = text.strip()
     lead = len(text) - len(text.lstrip())
     if len(stripped) > MAX_CHARS:
-        raise ExpressionError(f"an expression of {len(stripped)} characters",
-                              f"expressions are limited to {MAX_CHARS}", lead)
+        raise ExpressionError(
+            f"an expression of {len(stripped)} characters",
+            f"expressions are limited to {MAX_CHARS}",
+            lead,
+        )
     if not stripped:
         raise ExpressionError("an empty value", "expected a number or an expression", lead)
     # Line breaks inside a value (a TOML multi-line string) read as spaces; the same
@@ -170,24 +191,55 @@ def _divide(a: float, b: float) -> float:
 def _power(a: float, b: float) -> float:
     if abs(b) > MAX_EXPONENT:
         raise EvaluationError(f"an exponent beyond +-{MAX_EXPONENT:g}")
-    return _finite(a ** b)
+    return _finite(a**b)
 
 
-_BINARY = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__,
-           ast.Div: _divide, ast.Mod: lambda a, b: a % b, ast.Pow: _power}
+_BINARY = {
+    ast.Add: float.__add__,
+    ast.Sub: float.__sub__,
+    ast.Mult: float.__mul__,
+    ast.Div: _divide,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: _power,
+}
 _UNARY = {ast.USub: float.__neg__, ast.UAdd: float.__pos__}
-_OPERATOR_TEXT = {ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>",
-                  ast.BitOr: "|", ast.BitXor: "^", ast.BitAnd: "&", ast.Invert: "~",
-                  ast.Not: "not", ast.And: "and", ast.Or: "or", ast.Is: "is",
-                  ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}
-_KIND_TEXT = {ast.Attribute: "attribute access", ast.Subscript: "a subscript",
-              ast.Lambda: "a lambda", ast.IfExp: "'... if ... else ...'",
-              ast.NamedExpr: "':='", ast.Starred: "'*'", ast.List: "a list",
-              ast.Tuple: "a tuple", ast.Set: "a set", ast.Dict: "a dict",
-              ast.ListComp: "a comprehension", ast.SetComp: "a comprehension",
-              ast.DictComp: "a comprehension", ast.GeneratorExp: "a comprehension",
-              ast.JoinedStr: "a string", ast.Await: "await", ast.Yield: "yield",
-              ast.YieldFrom: "yield"}
+_OPERATOR_TEXT = {
+    ast.FloorDiv: "//",
+    ast.MatMult: "@",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+    ast.BitAnd: "&",
+    ast.Invert: "~",
+    ast.Not: "not",
+    ast.And: "and",
+    ast.Or: "or",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+}
+_KIND_TEXT = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "a subscript",
+    ast.Lambda: "a lambda",
+    ast.IfExp: "'... if ... else ...'",
+    ast.NamedExpr: "':='",
+    ast.Starred: "'*'",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
+    ast.Set: "a set",
+    ast.Dict: "a dict",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a comprehension",
+    ast.JoinedStr: "a string",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+}
 
 
 class _Compiler:
@@ -223,12 +275,16 @@ class _Compiler:
             self.node(node.value, depth + 1)
         if isinstance(node, ast.Attribute):  # point at the dot, not at what comes before
             offset = self.offset(node, end=True) - len(node.attr) - 1
-            raise ExpressionError(f"cannot use attribute access '.{node.attr}'",
-                                  self.allowed(), self.lead + max(0, offset))
+            raise ExpressionError(
+                f"cannot use attribute access '.{node.attr}'",
+                self.allowed(),
+                self.lead + max(0, offset),
+            )
         if isinstance(node, ast.Subscript):
             offset = self.offset(node.slice) - 1
-            raise ExpressionError("cannot use a subscript '[...]'", self.allowed(),
-                                  self.lead + max(0, offset))
+            raise ExpressionError(
+                "cannot use a subscript '[...]'", self.allowed(), self.lead + max(0, offset)
+            )
         kind = _KIND_TEXT.get(type(node), type(node).__name__)
         self.refuse(node, kind, self.allowed())
 
@@ -253,8 +309,11 @@ class _Compiler:
             self.used.add(node.id)
             return (lambda variables, name=node.id: variables[name]), None
         if node.id in AUDIO_NAMES:
-            self.refuse(node, f"'{node.id}'", 'audio features need an "audio:" schedule, '
-                                              'like "audio: 1.01 + 0.04*onset"')
+            self.refuse(
+                node,
+                f"'{node.id}'",
+                'audio features need an "audio:" schedule, like "audio: 1.01 + 0.04*onset"',
+            )
         if node.id in FUNCTIONS:
             self.refuse(node, f"'{node.id}'", f"it is a function: call it, like {node.id}(t)")
         self.refuse(node, f"'{node.id}'", self.allowed())
@@ -284,27 +343,40 @@ class _Compiler:
         if not isinstance(function, ast.Name):
             self.node(function, depth + 1)  # a lambda, an attribute...: refused as such
         if not isinstance(function, ast.Name) or function.id not in FUNCTIONS:
-            called = (f"'{function.id}'" if isinstance(function, ast.Name)
-                      else repr(self.text_of(function)))
+            called = (
+                f"'{function.id}'"
+                if isinstance(function, ast.Name)
+                else repr(self.text_of(function))
+            )
             self.refuse(function, called, f"only {', '.join(FUNCTIONS)} can be called")
         if node.keywords:
-            self.refuse(node.keywords[0], "a keyword argument",
-                        f"{function.id} takes its arguments by position")
+            self.refuse(
+                node.keywords[0],
+                "a keyword argument",
+                f"{function.id} takes its arguments by position",
+            )
         implementation, fewest, most = FUNCTIONS[function.id]
         count = len(node.args)
         if count < fewest or (most is not None and count > most):
-            wanted = (f"{fewest}" if fewest == most else
-                      f"at least {fewest}" if most is None else f"{fewest} or {most}")
-            self.refuse(node, f"{function.id} with {count} argument{'s' * (count != 1)}",
-                        f"it takes {wanted}")
+            wanted = (
+                f"{fewest}"
+                if fewest == most
+                else f"at least {fewest}"
+                if most is None
+                else f"{fewest} or {most}"
+            )
+            self.refuse(
+                node,
+                f"{function.id} with {count} argument{'s' * (count != 1)}",
+                f"it takes {wanted}",
+            )
 
         def apply(*values: float) -> float:
             return float(implementation(*values))
 
         return self.combine(node, apply, node.args, depth)
 
-    def combine(self, node: ast.AST, operation: Callable[..., float], children: list,
-                depth: int):
+    def combine(self, node: ast.AST, operation: Callable[..., float], children: list, depth: int):
         parts = [self.node(child, depth + 1) for child in children]
         evaluators = [evaluate for evaluate, _ in parts]
         if all(constant is not None for _, constant in parts):

@@ -112,11 +112,11 @@ class Schedule:
     equal when their key, interpolation and keyframes (numbers, or expressions' text)
     are: binding them to another fps or track changes their values, not what they are."""
 
-    key: str                                   # e.g. "zoom.scale", for messages
+    key: str  # e.g. "zoom.scale", for messages
     # Sorted by frame, unique frames; an expression keyframe's value is the expression's
     # at its own frame (computed here: the value given for it is ignored).
     keyframes: tuple[tuple[int, float], ...]
-    interpolation: str = "linear"              # "linear" or "smooth"
+    interpolation: str = "linear"  # "linear" or "smooth"
     # One per keyframe, in the order keyframes are given (sorted with them): the
     # expression of a keyframe whose value is one, None for a number. () when none is.
     expressions: tuple[Expression | None, ...] = ()
@@ -132,8 +132,9 @@ class Schedule:
         _check_interpolation(self.interpolation, self.key)
         expressions = tuple(self.expressions) or (None,) * len(self.keyframes)
         if len(expressions) != len(self.keyframes):
-            raise ValueError(f"{self.key}: {len(expressions)} expressions for "
-                             f"{len(self.keyframes)} keyframes")
+            raise ValueError(
+                f"{self.key}: {len(expressions)} expressions for {len(self.keyframes)} keyframes"
+            )
         pairs = []
         for pair, expression in zip(self.keyframes, expressions):
             try:
@@ -163,9 +164,10 @@ class Schedule:
         if expressions and self.fps is not None and not (self.fps > 0 and math.isfinite(self.fps)):
             raise DreamreelError(f"{self.key}: fps must be > 0, got {self.fps!r}")
         # Each keyframe's value at its own frame: an expression's is computed now.
-        keyframes = tuple((frame, value if expression is None else
-                           self._evaluate(expression, frame))
-                          for frame, value, expression in pairs)
+        keyframes = tuple(
+            (frame, value if expression is None else self._evaluate(expression, frame))
+            for frame, value, expression in pairs
+        )
         object.__setattr__(self, "keyframes", keyframes)
         if self.interpolation == "smooth":
             object.__setattr__(self, "_tangents", _monotone_tangents(keyframes))
@@ -192,8 +194,12 @@ class Schedule:
             return y0 + (y1 - y0) * t
         d0, d1 = self._tangents[k], self._tangents[k + 1]
         t2, t3 = t * t, t * t * t
-        return ((2 * t3 - 3 * t2 + 1) * y0 + (t3 - 2 * t2 + t) * h * d0
-                + (-2 * t3 + 3 * t2) * y1 + (t3 - t2) * h * d1)
+        return (
+            (2 * t3 - 3 * t2 + 1) * y0
+            + (t3 - 2 * t2 + t) * h * d0
+            + (-2 * t3 + 3 * t2) * y1
+            + (t3 - t2) * h * d1
+        )
 
     def _with_expressions(self, frame: int) -> float:
         """The value at ``frame`` when some keyframes are expressions (the module's rule)."""
@@ -218,32 +224,44 @@ class Schedule:
             if self.fps is None:
                 raise DreamreelError(
                     f"{self.key}: {_show(str(self))} reads s or fps, but no frame rate was "
-                    f"given for it (parse_schedule(..., fps=...) or Schedule.bind(fps=...))")
+                    f"given for it (parse_schedule(..., fps=...) or Schedule.bind(fps=...))"
+                )
             variables["s"], variables["fps"] = frame / self.fps, float(self.fps)
         if expression.names & _SILENCE.keys():
             variables.update(self.track.at(frame) if self.track is not None else _SILENCE)
         try:
             return expression(variables)
         except EvaluationError as error:
-            raise DreamreelError(f"{self.key}: cannot compute {_show(expression.text)} at "
-                                 f"t = {frame:g}: {error}") from None
+            raise DreamreelError(
+                f"{self.key}: cannot compute {_show(expression.text)} at t = {frame:g}: {error}"
+            ) from None
 
     def _written(self) -> tuple:
         expressions = self.expressions or (None,) * len(self.keyframes)
-        return tuple((frame, value if expression is None else expression.text)
-                     for (frame, value), expression in zip(self.keyframes, expressions))
+        return tuple(
+            (frame, value if expression is None else expression.text)
+            for (frame, value), expression in zip(self.keyframes, expressions)
+        )
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schedule):
             return NotImplemented
         return (self.key, self.interpolation, self._written()) == (
-            other.key, other.interpolation, other._written())
+            other.key,
+            other.interpolation,
+            other._written(),
+        )
 
     def __hash__(self) -> int:
         return hash((self.key, self.interpolation, self._written()))
 
-    def bind(self, *, fps: float | None = None, track: AudioFeatures | None = None,
-             offset: int | None = None) -> Schedule:
+    def bind(
+        self,
+        *,
+        fps: float | None = None,
+        track: AudioFeatures | None = None,
+        offset: int | None = None,
+    ) -> Schedule:
         """This schedule with ``s`` and ``fps`` read at ``fps``, the audio features read
         from ``track`` and frames counted from ``offset``; itself when it reads none of
         them (or nothing changes)."""
@@ -269,8 +287,9 @@ class Schedule:
     def values(self, frames: int) -> list[float]:
         """The values of frames 0 .. frames - 1."""
         if isinstance(frames, bool) or not isinstance(frames, numbers.Integral) or frames < 0:
-            raise DreamreelError(f"{self.key}: frame count must be a non-negative integer, "
-                                 f"got {frames!r}")
+            raise DreamreelError(
+                f"{self.key}: frame count must be a non-negative integer, got {frames!r}"
+            )
         return [self(frame) for frame in range(frames)]
 
     def is_constant(self) -> bool:
@@ -287,14 +306,20 @@ class Schedule:
 
     def __str__(self) -> str:
         expressions = self.expressions or (None,) * len(self.keyframes)
-        text = ", ".join(f"{frame}:({value!r})" if expression is None
-                         else f"{frame}:({expression.text})"
-                         for (frame, value), expression in zip(self.keyframes, expressions))
+        text = ", ".join(
+            f"{frame}:({value!r})" if expression is None else f"{frame}:({expression.text})"
+            for (frame, value), expression in zip(self.keyframes, expressions)
+        )
         return f"{AUDIO_PREFIX} {text}" if self.follows_audio else text
 
 
-def parse_schedule(value: str | int | float | Schedule, *, key: str,
-                   interpolation: str = "linear", fps: float | None = None) -> Schedule:
+def parse_schedule(
+    value: str | int | float | Schedule,
+    *,
+    key: str,
+    interpolation: str = "linear",
+    fps: float | None = None,
+) -> Schedule:
     """A Schedule from a number, a schedule string or a Schedule (re-keyed).
 
     A Schedule passed in comes back with the given key and interpolation (and bound to
@@ -308,17 +333,24 @@ def parse_schedule(value: str | int | float | Schedule, *, key: str,
             value = replace(value, key=key, interpolation=interpolation)
         return value.bind(fps=fps)
     if isinstance(value, bool):
-        raise DreamreelError(f"{key}: expected a number or a schedule like {EXAMPLE}, "
-                             f"got a bool ({value})")
+        raise DreamreelError(
+            f"{key}: expected a number or a schedule like {EXAMPLE}, got a bool ({value})"
+        )
     if isinstance(value, numbers.Real):
         return Schedule(key, ((0, _check_value(value, key)),), interpolation)
     if not isinstance(value, str):
-        raise DreamreelError(f"{key}: expected a number or a schedule like {EXAMPLE}, "
-                             f"got {type(value).__name__}")
+        raise DreamreelError(
+            f"{key}: expected a number or a schedule like {EXAMPLE}, got {type(value).__name__}"
+        )
     keyframes, expressions = _Parser(value, key).parse()
     needs_fps = any(e is not None and e.names & {"s", "fps"} for e in expressions)
-    return Schedule(key, keyframes, interpolation, expressions,
-                    fps=float(fps) if fps is not None and needs_fps else None)
+    return Schedule(
+        key,
+        keyframes,
+        interpolation,
+        expressions,
+        fps=float(fps) if fps is not None and needs_fps else None,
+    )
 
 
 class _Parser:
@@ -331,8 +363,9 @@ class _Parser:
     def parse(self) -> tuple[tuple[tuple[int, float], ...], tuple[Expression | None, ...]]:
         text, key = self.text, self.key
         if len(text) > MAX_TEXT:
-            raise DreamreelError(f"{key}: a schedule of {len(text)} characters is too long "
-                                 f"(at most {MAX_TEXT})")
+            raise DreamreelError(
+                f"{key}: a schedule of {len(text)} characters is too long (at most {MAX_TEXT})"
+            )
         if not text.strip():
             raise DreamreelError(f"{key}: empty schedule; {EXPECTED}")
         start = 0
@@ -340,8 +373,10 @@ class _Parser:
         if audio:
             start, self.names = audio.end(), TIME_NAMES + AUDIO_NAMES
             if not text[start:].strip():
-                raise DreamreelError(f'{key}: empty schedule after "{AUDIO_PREFIX}"; expected '
-                                     f'an expression like "audio: 1.01 + 0.04*onset"')
+                raise DreamreelError(
+                    f'{key}: empty schedule after "{AUDIO_PREFIX}"; expected '
+                    f'an expression like "audio: 1.01 + 0.04*onset"'
+                )
         entries = _split_entries(text, start)
         if len(entries) == 1 and ":" not in _outside_parentheses(entries[0][0]):
             # No keyframes: one value (a number or an expression) for every frame.
@@ -378,7 +413,7 @@ class _Parser:
         if ":" not in stripped:
             self._fail(stripped, "missing ':' between frame and value")
         colon = entry.index(":")
-        frame_text, value_text = entry[:colon].strip(), entry[colon + 1:]
+        frame_text, value_text = entry[:colon].strip(), entry[colon + 1 :]
         value_offset = offset + colon + 1 + len(value_text) - len(value_text.lstrip())
         value_text = value_text.strip()
         if not frame_text:
@@ -392,10 +427,13 @@ class _Parser:
             close = _closing_parenthesis(value_text)
             if close is None:
                 self._fail(value_text, "'(' was never closed")
-            rest = value_text[close + 1:]
+            rest = value_text[close + 1 :]
             if rest.strip():  # a whole value followed by more text: entries run together
-                reason = ("missing ',' between entries" if ":" in rest
-                          else "unexpected text after the value")
+                reason = (
+                    "missing ',' between entries"
+                    if ":" in rest
+                    else "unexpected text after the value"
+                )
                 self._fail(rest.strip(), reason)
             inner = value_text[1:close]
             if not inner.strip():
@@ -408,12 +446,12 @@ class _Parser:
         if match and match.end() == len(value_text):
             return frame, self._number(match), None
         if match and value_text[match.end()].isspace():
-            rest = value_text[match.end():]
-            reason = ("missing ',' between entries" if ":" in rest
-                      else "unexpected text after the value")
+            rest = value_text[match.end() :]
+            reason = (
+                "missing ',' between entries" if ":" in rest else "unexpected text after the value"
+            )
             self._fail(rest.strip(), reason)
-        self._fail(value_text, "a value is a number, or an expression in parentheses "
-                               "like (1+t)")
+        self._fail(value_text, "a value is a number, or an expression in parentheses like (1+t)")
 
     def _expression(self, body: str, offset: int) -> Expression:
         try:
@@ -421,10 +459,15 @@ class _Parser:
         except ExpressionError as error:
             column = offset + error.offset + 1
             if error.what == "invalid syntax":
-                self._fail(body.strip(), f"{error.why} at column {column} (a value is a "
-                                         f"number or an expression like 1+t)")
-            raise DreamreelError(f"{self.key}: {error.what} at column {column} of "
-                                 f"{_show_around(self.text, column - 1)}: {error.why}") from None
+                self._fail(
+                    body.strip(),
+                    f"{error.why} at column {column} (a value is a "
+                    f"number or an expression like 1+t)",
+                )
+            raise DreamreelError(
+                f"{self.key}: {error.what} at column {column} of "
+                f"{_show_around(self.text, column - 1)}: {error.why}"
+            ) from None
 
     def _number(self, match: re.Match[str]) -> float:
         literal = match.group("paren") or match.group("bare")
@@ -484,7 +527,7 @@ def _show(text: str) -> str:
     """Quoted, on one line, cut when long."""
     flat = " ".join(text.split())
     if len(flat) > _SHOWN_CHARS:
-        flat = flat[:_SHOWN_CHARS - 3] + "..."
+        flat = flat[: _SHOWN_CHARS - 3] + "..."
     return f'"{flat}"'
 
 
@@ -495,31 +538,34 @@ def _show_around(text: str, index: int) -> str:
     if len(flat) <= _SHOWN_CHARS:
         return f'"{flat}"'
     begin = max(0, min(index - _SHOWN_CHARS // 2, len(flat) - _SHOWN_CHARS))
-    window = flat[begin:begin + _SHOWN_CHARS]
+    window = flat[begin : begin + _SHOWN_CHARS]
     return f'"{"..." if begin else ""}{window}{"..." if begin + _SHOWN_CHARS < len(flat) else ""}"'
 
 
 def _check_interpolation(interpolation: object, key: str) -> None:
     if interpolation not in INTERPOLATIONS:
-        raise DreamreelError(f"{key}: unknown interpolation {_show(str(interpolation))}; "
-                             f"expected one of: {', '.join(INTERPOLATIONS)}")
+        raise DreamreelError(
+            f"{key}: unknown interpolation {_show(str(interpolation))}; "
+            f"expected one of: {', '.join(INTERPOLATIONS)}"
+        )
 
 
 def _check_frame(frame: object, key: str) -> int:
     if isinstance(frame, bool) or not isinstance(frame, numbers.Integral) or frame < 0:
-        raise DreamreelError(f"{key}: keyframe frames must be non-negative integers, "
-                             f"got {frame!r}; {EXPECTED}")
+        raise DreamreelError(
+            f"{key}: keyframe frames must be non-negative integers, got {frame!r}; {EXPECTED}"
+        )
     return int(frame)
 
 
 def _check_value(value: object, key: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise DreamreelError(f"{key}: keyframe values must be numbers, got {value!r}; "
-                             f"{EXPECTED}")
+        raise DreamreelError(f"{key}: keyframe values must be numbers, got {value!r}; {EXPECTED}")
     number = float(value)
     if not math.isfinite(number):
-        raise DreamreelError(f"{key}: keyframe values must be finite numbers, got {value!r}; "
-                             f"{EXPECTED}")
+        raise DreamreelError(
+            f"{key}: keyframe values must be finite numbers, got {value!r}; {EXPECTED}"
+        )
     return number
 
 

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import DreamreelError
+from ..media.images import read_image, write_image_atomic
 from ..runtime.atomic_files import (
     remove_partial_files,
     user_os_errors,
@@ -47,9 +47,9 @@ from ..runtime.atomic_files import (
     write_json_atomic,
     write_text_atomic,
 )
+from ..runtime.errors import DreamreelError
 from ..runtime.interrupts import signals_held
 from .manifest import spec_hash
-from ..media.images import read_image, write_image_atomic
 
 MANIFEST_NAME = "manifest.json"
 LOSSES_CSV = "losses.csv"
@@ -240,16 +240,19 @@ def loss_log_columns(csv_path: Path) -> tuple[str, ...]:
     """The extra columns (after the core ones) of a losses.csv; () when missing or
     unparseable."""
     log = _read_log(Path(csv_path))
-    return tuple(log.header[len(CORE_COLUMNS):]) if log and log.header else ()
+    return tuple(log.header[len(CORE_COLUMNS) :]) if log and log.header else ()
 
 
-def write_loss_log(csv_path: Path, rows: Iterable[Mapping[str, Any]],
-                   columns: Sequence[str]) -> None:
+def write_loss_log(
+    csv_path: Path, rows: Iterable[Mapping[str, Any]], columns: Sequence[str]
+) -> None:
     """A whole losses.csv at once, atomically: a log made of other logs' rows (a chunked
     render's, renderer/distributed/chunk_assemble.py)."""
     columns = _check_columns(columns)
-    write_text_atomic(Path(csv_path), _csv_line([*CORE_COLUMNS, *columns])
-                      + "".join(_row_line(row, columns) for row in rows))
+    write_text_atomic(
+        Path(csv_path),
+        _csv_line([*CORE_COLUMNS, *columns]) + "".join(_row_line(row, columns) for row in rows),
+    )
 
 
 def _done_count(frames_dir: Path, rows: Mapping[int, Any]) -> int:
@@ -341,7 +344,7 @@ def _show(value: Any) -> str:
 
 
 def spec_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    """"dream.steps 20 -> 30" for every dotted key whose value differs, sorted by key.
+    """ "dream.steps 20 -> 30" for every dotted key whose value differs, sorted by key.
 
     Values compare as JSON text (what spec_hash hashes), so 20 vs 20.0 shows up too.
     """
@@ -444,8 +447,10 @@ class FrameStore:
                 f"{self.out_dir} holds frames but no {MANIFEST_NAME} (not known to be this "
                 f"render); {hint}"
             )
-        changed = _describe_changes({**old["spec"], **old.get("identity_beyond_spec", {})},
-                                    {**new_spec, **self.manifest.get("identity_beyond_spec", {})})
+        changed = _describe_changes(
+            {**old["spec"], **old.get("identity_beyond_spec", {})},
+            {**new_spec, **self.manifest.get("identity_beyond_spec", {})},
+        )
         raise DreamreelError(
             f"{self.out_dir} holds frames of a different render (changed: {changed}); {hint}"
         )

@@ -10,8 +10,18 @@ from typing import Any
 
 from ..runtime.device import render_device
 
-_LIBRARIES = ("dreamreel", "tensorflow", "jax", "torch", "keras", "numpy", "opencv-python-headless",
-              "av", "imageio", "pillow")
+_LIBRARIES = (
+    "dreamreel",
+    "tensorflow",
+    "jax",
+    "torch",
+    "keras",
+    "numpy",
+    "opencv-python-headless",
+    "av",
+    "imageio",
+    "pillow",
+)
 
 
 def dreamreel_version() -> str:
@@ -46,8 +56,9 @@ def spec_hash(spec_dict: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def build_manifest(spec_dict: dict[str, Any], model, *, identity: dict[str, Any] | None = None,
-                   **extra: Any) -> dict[str, Any]:
+def build_manifest(
+    spec_dict: dict[str, Any], model, *, identity: dict[str, Any] | None = None, **extra: Any
+) -> dict[str, Any]:
     """``identity``: the part of the spec that decides the pixels (hashed for resuming);
     by default the whole spec."""
     # What the identity holds beyond the spec (the content of a music track, a mask, a
@@ -57,8 +68,11 @@ def build_manifest(spec_dict: dict[str, Any], model, *, identity: dict[str, Any]
         "spec": spec_dict,
         "spec_hash": spec_hash(spec_dict if identity is None else identity),
         **({"identity_beyond_spec": beyond} if beyond else {}),
-        "model": {"name": model.name, "layers": dict(zip(model.layers, model.weights)),
-                  "preprocessing": model.preprocessing.name},
+        "model": {
+            "name": model.name,
+            "layers": dict(zip(model.layers, model.weights)),
+            "preprocessing": model.preprocessing.name,
+        },
         "versions": library_versions(),
         "device": render_device(),  # "CPU" or "GPU:0 <name>": a broken CUDA shows here
         "backend": _backend(),

@@ -70,5 +70,4 @@ def check_writable(out_dir: Path) -> None:
     if not existing.is_dir():
         raise DreamreelError(f"cannot create output folder {out_dir}: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise DreamreelError(f"cannot write output folder {out_dir}: {existing} is not "
-                             f"writable")
+        raise DreamreelError(f"cannot write output folder {out_dir}: {existing} is not writable")

@@ -24,8 +24,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..runtime.errors import DreamreelError
 from ..runtime.atomic_files import write_error
+from ..runtime.errors import DreamreelError
 
 try:
     import fcntl
@@ -117,8 +117,7 @@ def _acquire(folder: Path, purpose: str) -> int:
     # the lock holds all the same (a refusal then names no pid), and the render that
     # follows reports the full disk on the file it needs.
     with contextlib.suppress(OSError):
-        record = json.dumps({"pid": os.getpid(), "started": time.time(),
-                             "purpose": purpose}) + "\n"
+        record = json.dumps({"pid": os.getpid(), "started": time.time(), "purpose": purpose}) + "\n"
         os.ftruncate(fd, 0)
         os.write(fd, record.encode())
     return fd
@@ -160,7 +159,13 @@ def _busy(folder: Path, purpose: str, holder: dict) -> FolderBusy:
         who += time.strftime(", started %Y-%m-%d %H:%M:%S", time.localtime(started))
     doing = "stitch" if holder.get("purpose") == "stitch" else "render"
     if purpose == "stitch":
-        return FolderBusy(f"cannot stitch '{folder}': a {doing} is still running there "
-                          f"({who}); wait for it to finish", pid)
-    return FolderBusy(f"'{folder}' is being {doing}ed by another dreamreel ({who}); wait "
-                      f"for it to finish or choose another --out", pid)
+        return FolderBusy(
+            f"cannot stitch '{folder}': a {doing} is still running there "
+            f"({who}); wait for it to finish",
+            pid,
+        )
+    return FolderBusy(
+        f"'{folder}' is being {doing}ed by another dreamreel ({who}); wait "
+        f"for it to finish or choose another --out",
+        pid,
+    )

@@ -40,8 +40,15 @@ from ..runtime.errors import DreamreelError
 # Protocols whose uploads appear whole (an object is visible only once complete).
 _WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "memory"}
 # The project's extras that bring each protocol's library (pyproject.toml).
-_EXTRAS = {"s3": "s3", "s3a": "s3", "gs": "gcs", "gcs": "gcs", "az": "azure", "abfs": "azure",
-           "abfss": "azure"}
+_EXTRAS = {
+    "s3": "s3",
+    "s3a": "s3",
+    "gs": "gcs",
+    "gcs": "gcs",
+    "az": "azure",
+    "abfs": "azure",
+    "abfss": "azure",
+}
 _SYNC_SECONDS = 1.0
 _STAGING_PREFIX = "dreamreel-staging-"  # + pid-random
 _LOG = "losses.csv"
@@ -72,7 +79,7 @@ def location(value: str | os.PathLike) -> Path | RemotePath:
     """What a user gave as --out or a job's out: a URL kept as it is, else a Path."""
     text = os.fspath(value)
     if text.startswith("file://"):
-        return Path(text[len("file://"):])
+        return Path(text[len("file://") :])
     return RemotePath(text.rstrip("/")) if is_url(text) else Path(text)
 
 
@@ -88,8 +95,9 @@ def open_url(url: str):
     try:
         from fsspec.core import url_to_fs
     except ImportError:
-        raise DreamreelError(f"--out {url}: folders at a URL need fsspec: "
-                             f"pip install fsspec") from None
+        raise DreamreelError(
+            f"--out {url}: folders at a URL need fsspec: pip install fsspec"
+        ) from None
     try:
         return url_to_fs(url)
     except ImportError as err:  # e.g. "Install s3fs to access S3"
@@ -101,8 +109,9 @@ def open_url(url: str):
 
 
 @contextlib.contextmanager
-def staged(out: str | os.PathLike, *, only: Iterable[str] | None = None,
-           write: bool = True) -> Iterator[Path]:
+def staged(
+    out: str | os.PathLike, *, only: Iterable[str] | None = None, write: bool = True
+) -> Iterator[Path]:
     """A local folder standing for ``out``: ``out`` itself when it is a path; for a URL a
     staging copy, fetched first and mirrored back while the block runs (module notes).
     ``only``: fetch just these files (names in the folder); ``write=False``: a read-only
@@ -114,8 +123,7 @@ def staged(out: str | os.PathLike, *, only: Iterable[str] | None = None,
     fs, root = open_url(url)
     staging_root = _staging_root()
     _sweep_stale(staging_root)
-    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-",
-                                    dir=staging_root))
+    staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=staging_root))
     local = staging / (posixpath.basename(root.rstrip("/")) or "out")
     try:
         mirror = Mirror(fs, root, local, url)
@@ -138,7 +146,7 @@ def _sweep_stale(root: str | None) -> None:
     worker killed again and again does not fill its disk with frames."""
     folder = Path(root or tempfile.gettempdir())
     for stale in folder.glob(f"{_STAGING_PREFIX}*-*"):
-        pid = stale.name[len(_STAGING_PREFIX):].split("-", 1)[0]
+        pid = stale.name[len(_STAGING_PREFIX) :].split("-", 1)[0]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
 
@@ -157,8 +165,7 @@ def at_url(result, local: Path, url: RemotePath):
     """A RenderResult of a render staged in ``local``, its folder and outputs at ``url``."""
     import dataclasses
 
-    return dataclasses.replace(result, out_dir=url,
-                               outputs=seen_from(url, local, result.outputs))
+    return dataclasses.replace(result, out_dir=url, outputs=seen_from(url, local, result.outputs))
 
 
 def seen_from(out: Path | RemotePath, local: Path, paths: list) -> list:
@@ -183,7 +190,7 @@ class Mirror:
         self.fs, self.root, self.local, self.url = fs, root.rstrip("/"), local, url
         self.whole_uploads = bool(_protocols(fs) & _WHOLE_UPLOADS)
         self.sent: dict[str, tuple[int, int]] = {}  # relative path -> (size, mtime_ns)
-        self.remote: set[str] = set()                # relative paths known at the URL
+        self.remote: set[str] = set()  # relative paths known at the URL
         self.error: DreamreelError | None = None
         self._stop = threading.Event()
 
@@ -196,13 +203,14 @@ class Mirror:
             if only is None:
                 found = self.fs.find(self.root) if self.fs.isdir(self.root) else []
             else:
-                found = [f"{self.root}/{name}" for name in only
-                         if self.fs.isfile(f"{self.root}/{name}")]
+                found = [
+                    f"{self.root}/{name}" for name in only if self.fs.isfile(f"{self.root}/{name}")
+                ]
         except OSError as err:
             raise DreamreelError(f"cannot read {self.url}: {_one_line(err)}") from None
         pairs = []
         for remote in found:
-            relative = remote[len(self.root):].lstrip("/")
+            relative = remote[len(self.root) :].lstrip("/")
             if relative and not _hidden(relative):
                 pairs.append((remote, self.local / relative))
                 self.remote.add(relative)
@@ -227,7 +235,7 @@ class Mirror:
         try:
             self.fs.pipe_file(probe, b"")
             self.fs.rm_file(probe)
-        except Exception as err:  # noqa: BLE001 - each protocol raises its own kinds
+        except Exception as err:
             raise DreamreelError(f"cannot write {self.url}: {_one_line(err)}") from None
 
     @contextlib.contextmanager
@@ -259,7 +267,7 @@ class Mirror:
             except DreamreelError as err:
                 self.error = err
                 return
-            except Exception as err:  # noqa: BLE001 - a mirror must never kill quietly
+            except Exception as err:
                 self.error = DreamreelError(f"cannot write {self.url}: {_one_line(err)}")
                 return
 
@@ -281,8 +289,9 @@ class Mirror:
             self._send([f for f in files if f not in first and f not in (_LOG, _MANIFEST)])
             self._remove([f for f in self.remote if f not in files])
         else:  # older checkpoints the store replaced: the new one is up
-            self._remove([f for f in self.remote if f.startswith("checkpoints/")
-                          and f not in files])
+            self._remove(
+                [f for f in self.remote if f.startswith("checkpoints/") and f not in files]
+            )
 
     def _local_files(self) -> set[str]:
         if not self.local.is_dir():
@@ -306,7 +315,8 @@ class Mirror:
             key = (stat.st_size, stat.st_mtime_ns)
             if self.sent.get(relative) == key:
                 continue
-            self._put(relative, lambda target: self.fs.put_file(str(path), target))
+            # _put calls it at once, inside this iteration: path is this one's.
+            self._put(relative, lambda target: self.fs.put_file(str(path), target))  # noqa: B023
             self.sent[relative] = key
 
     def _send_bytes(self, relative: str, data: bytes) -> None:
@@ -327,9 +337,8 @@ class Mirror:
                 self.fs.makedirs(folder, exist_ok=True)
                 upload(temp)
                 self.fs.mv(temp, target)
-        except Exception as err:  # noqa: BLE001 - each protocol raises its own kinds
-            raise DreamreelError(f"cannot write {self.url}/{relative}: "
-                                 f"{_one_line(err)}") from None
+        except Exception as err:
+            raise DreamreelError(f"cannot write {self.url}/{relative}: {_one_line(err)}") from None
         self.remote.add(relative)
 
     def _remove(self, relatives: list[str]) -> None:
@@ -338,9 +347,10 @@ class Mirror:
                 self.fs.rm_file(f"{self.root}/{relative}")
             except FileNotFoundError:
                 pass  # gone already: what was wanted
-            except Exception as err:  # noqa: BLE001 - each protocol raises its own kinds
-                raise DreamreelError(f"cannot remove {self.url}/{relative}: "
-                                     f"{_one_line(err)}") from None
+            except Exception as err:
+                raise DreamreelError(
+                    f"cannot remove {self.url}/{relative}: {_one_line(err)}"
+                ) from None
             self.remote.discard(relative)
             self.sent.pop(relative, None)
 

@@ -18,16 +18,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ascent import Ascent, AscentSettings, _NO_MASK, gaussian_taps
+from ..ascent import _NO_MASK, Ascent, AscentSettings, gaussian_taps
 from ..numeric_faults import check_steps
-from .tiling import tiled_loss_and_gradient, tiles
 from .shifts import jitter_shift
+from .tiling import tiled_loss_and_gradient, tiles
 
 
 def _keep_compiled_steps() -> None:
     """Keep XLA's compiled steps on disk, beside the model cache: a step compiles once per
     image size (9-12 s for 720p's six 512-px tiles on the 2-core dev box), and a resumed
-    or repeated render then loads it in 0.3-2.3 s (benchmarks/jax_compile_cache.py). A cache dir the user configured (JAX_COMPILATION_CACHE_DIR)
+    or repeated render then loads it in 0.3-2.3 s (benchmarks/jax_compile_cache.py). A cache
+    dir the user configured (JAX_COMPILATION_CACHE_DIR)
     is left as it is."""
     import jax
 
@@ -61,17 +62,21 @@ class JaxAscent:
         self._jitter = int(settings.jitter)
         kernel = _gaussian_kernel(settings.smoothing)
         extractor = model.extractor
-        self._state = ([v.value for v in extractor.trainable_variables],
-                       [v.value for v in extractor.non_trainable_variables])
+        self._state = (
+            [v.value for v in extractor.trainable_variables],
+            [v.value for v in extractor.non_trainable_variables],
+        )
 
         def window_loss(state, window, layer_weights, at):
-            activations, _ = extractor.stateless_call(state[0], state[1], window[None],
-                                                      training=False)
+            activations, _ = extractor.stateless_call(
+                state[0], state[1], window[None], training=False
+            )
             return objective_value(window, activations, layer_weights, at)
 
         def tiled(state, image, layer_weights, focus, with_gradient=True):
             """The shared tiled loss and gradient (backends/tiling.py). Shapes are static
             here, so the tiles are cut in Python while tracing."""
+
             def loss_of(window, at):
                 return window_loss(state, window, layer_weights, at)
 
@@ -85,10 +90,16 @@ class JaxAscent:
             grid = tiles(image.shape[0], image.shape[1], tile, margin)
             if not with_gradient:
                 return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
-            return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of,
-                                           value_and_grad=value_and_grad,
-                                           add_core=add_core, zeros=jnp.zeros_like(image),
-                                           with_point=with_point)
+            return tiled_loss_and_gradient(
+                image,
+                focus,
+                grid,
+                loss_of=loss_of,
+                value_and_grad=value_and_grad,
+                add_core=add_core,
+                zeros=jnp.zeros_like(image),
+                with_point=with_point,
+            )
 
         def smooth(gradient):
             if kernel is None:
@@ -96,8 +107,13 @@ class JaxAscent:
             pad = kernel.shape[0] // 2
             padded = jnp.pad(gradient, [(pad, pad), (pad, pad), (0, 0)], mode="reflect")
             return jax.lax.conv_general_dilated(
-                padded[None], kernel, (1, 1), "VALID",
-                dimension_numbers=("NHWC", "HWIO", "NHWC"), feature_group_count=3)[0]
+                padded[None],
+                kernel,
+                (1, 1),
+                "VALID",
+                dimension_numbers=("NHWC", "HWIO", "NHWC"),
+                feature_group_count=3,
+            )[0]
 
         def centre(image):
             return jnp.array([image.shape[0] // 2, image.shape[1] // 2], jnp.int32)
@@ -125,15 +141,25 @@ class JaxAscent:
         self._measure = jax.jit(measure)
         self._gradient = jax.jit(gradient_of)
 
-    def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
-            seed: int = 0, layer_weights=None, mask: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        self,
+        image: np.ndarray,
+        steps: int,
+        step_size: np.ndarray,
+        first_step: int = 0,
+        seed: int = 0,
+        layer_weights=None,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         if steps <= 0:
             return np.asarray(image, np.float32), np.zeros(0, np.float32)
         import jax.numpy as jnp
 
-        mask = _NO_MASK if mask is None else np.asarray(mask, np.float32).reshape(
-            *np.shape(image)[:2], 1)
+        mask = (
+            _NO_MASK
+            if mask is None
+            else np.asarray(mask, np.float32).reshape(*np.shape(image)[:2], 1)
+        )
         weights = self._weights(layer_weights)
         step_size = np.asarray(step_size, np.float32)
         seed = int(np.int32(seed % 2**31))
@@ -141,8 +167,7 @@ class JaxAscent:
         losses, finite = [], []
         for i in range(steps):
             shift = jitter_shift(seed, int(np.int32(first_step + i)), self._jitter)
-            current, loss, ok = self._step(self._state, current, weights, shift, step_size,
-                                           mask)
+            current, loss, ok = self._step(self._state, current, weights, shift, step_size, mask)
             losses.append(loss)
             finite.append(ok)
         losses = np.asarray(jnp.stack(losses), np.float32)
@@ -151,13 +176,18 @@ class JaxAscent:
 
     def loss(self, image: np.ndarray, layer_weights=None) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
-        return float(self._measure(self._state, np.asarray(image, np.float32),
-                                   self._weights(layer_weights)))
+        return float(
+            self._measure(self._state, np.asarray(image, np.float32), self._weights(layer_weights))
+        )
 
     def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
-        return np.asarray(self._gradient(self._state, np.asarray(image, np.float32),
-                                         self._weights(layer_weights)), np.float32)
+        return np.asarray(
+            self._gradient(
+                self._state, np.asarray(image, np.float32), self._weights(layer_weights)
+            ),
+            np.float32,
+        )
 
     _weights = Ascent._weights  # one weight per objective term, checked the same way
 
@@ -166,5 +196,4 @@ def _gaussian_kernel(sigma: float) -> np.ndarray | None:
     """The smoothing Gaussian as an (k, k, 1, 3) HWIO kernel for a 3-group conv, or None
     when off."""
     taps = gaussian_taps(sigma)
-    return None if taps is None else np.repeat(taps[:, :, None, None], 3, axis=3).astype(
-        np.float32)
+    return None if taps is None else np.repeat(taps[:, :, None, None], 3, axis=3).astype(np.float32)

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-_M0, _M1 = 0xD2511F53, 0xCD9E8D57      # Philox multipliers
-_W0, _W1 = 0x9E3779B9, 0xBB67AE85      # Weyl key increments
+_M0, _M1 = 0xD2511F53, 0xCD9E8D57  # Philox multipliers
+_W0, _W1 = 0x9E3779B9, 0xBB67AE85  # Weyl key increments
 _SCRAMBLE_KEY = (0x3EC8F720, 0x02461E29)  # TensorFlow's seed-scrambling key
 _MASK = 0xFFFFFFFF
 

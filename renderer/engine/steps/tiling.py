@@ -21,21 +21,26 @@ def tile_grid(size, tile):
     return count, (size + count - 1) // count
 
 
-def tile_bounds(row, col, row_step, col_step, height, width, margin, minimum=min,
-                maximum=max):
+def tile_bounds(row, col, row_step, col_step, height, width, margin, minimum=min, maximum=max):
     """((y0, y1, x0, x1), (wy0, wy1, wx0, wx1)): tile (row, col)'s core and its window."""
     y0, x0 = row * row_step, col * col_step
     y1, x1 = minimum(y0 + row_step, height), minimum(x0 + col_step, width)
-    return ((y0, y1, x0, x1),
-            (maximum(y0 - margin, 0), minimum(y1 + margin, height),
-             maximum(x0 - margin, 0), minimum(x1 + margin, width)))
+    return (
+        (y0, y1, x0, x1),
+        (
+            maximum(y0 - margin, 0),
+            minimum(y1 + margin, height),
+            maximum(x0 - margin, 0),
+            minimum(x1 + margin, width),
+        ),
+    )
 
 
 @dataclass(frozen=True)
 class Tile:
-    core: tuple[int, int, int, int]    # y0, y1, x0, x1: the pixels whose gradient it gives
+    core: tuple[int, int, int, int]  # y0, y1, x0, x1: the pixels whose gradient it gives
     window: tuple[int, int, int, int]  # wy0, wy1, wx0, wx1: what the model sees
-    core_share: float                  # of the image's area: the weight of its loss
+    core_share: float  # of the image's area: the weight of its loss
     window_share: float
 
     @property
@@ -55,8 +60,9 @@ def tiles(height: int, width: int, tile: int, margin: int) -> list[Tile]:
             core, window = tile_bounds(r, c, row_step, col_step, height, width, margin)
             y0, y1, x0, x1 = core
             wy0, wy1, wx0, wx1 = window
-            out.append(Tile(core, window, (y1 - y0) * (x1 - x0) / area,
-                            (wy1 - wy0) * (wx1 - wx0) / area))
+            out.append(
+                Tile(core, window, (y1 - y0) * (x1 - x0) / area, (wy1 - wy0) * (wx1 - wx0) / area)
+            )
     return out
 
 
@@ -71,16 +77,30 @@ def focus_in(tile: Tile, focus):
     fy, fx = focus
 
     def inside(top, bottom, left, right):
-        return ops.cast(ops.logical_and(ops.logical_and(top <= fy, fy < bottom),
-                                        ops.logical_and(left <= fx, fx < right)), "float32")
+        return ops.cast(
+            ops.logical_and(
+                ops.logical_and(top <= fy, fy < bottom), ops.logical_and(left <= fx, fx < right)
+            ),
+            "float32",
+        )
 
-    at = ops.stack([ops.cast(fy - wy0, "float32"), ops.cast(fx - wx0, "float32"),
-                    inside(wy0, wy1, wx0, wx1)])
+    at = ops.stack(
+        [ops.cast(fy - wy0, "float32"), ops.cast(fx - wx0, "float32"), inside(wy0, wy1, wx0, wx1)]
+    )
     return at, inside(y0, y1, x0, x1)
 
 
-def tiled_loss_and_gradient(image, focus, grid: list[Tile], *, loss_of, value_and_grad=None,
-                            add_core=None, zeros=None, with_point: bool = False):
+def tiled_loss_and_gradient(
+    image,
+    focus,
+    grid: list[Tile],
+    *,
+    loss_of,
+    value_and_grad=None,
+    add_core=None,
+    zeros=None,
+    with_point: bool = False,
+):
     """The image's loss and gradient, tile by tile; the backend gives the calculus:
 
     - ``loss_of(window, at)`` -> (mean part, point part), forward only;
@@ -111,7 +131,7 @@ def tiled_loss_and_gradient(image, focus, grid: list[Tile], *, loss_of, value_an
         (_, (mean, point)), window_gradient = value_and_grad(target, window)
         if not with_point:
             window_gradient = window_gradient * tile.window_share
-        core = window_gradient[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
+        core = window_gradient[y0 - wy0 : y1 - wy0, x0 - wx0 : x1 - wx0]
         gradient = add_core(gradient, core, tile)
         loss = loss + tile.core_share * mean + point * in_core
     return loss, gradient

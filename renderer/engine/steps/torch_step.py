@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ascent import Ascent, AscentSettings, _NO_MASK, gaussian_taps
+from ..ascent import _NO_MASK, Ascent, AscentSettings, gaussian_taps
 from ..numeric_faults import check_steps
-from .tiling import tiled_loss_and_gradient, tiles
 from .shifts import jitter_shift
+from .tiling import tiled_loss_and_gradient, tiles
 
 
 class TorchAscent:
@@ -45,15 +45,18 @@ class TorchAscent:
         self._extractor = model.extractor
         for variable in self._extractor.weights:  # frozen: autograd keeps no weight grads
             variable.value.requires_grad_(False)
-        self._device = (self._extractor.weights[0].value.device if self._extractor.weights
-                        else torch.device("cpu"))
+        self._device = (
+            self._extractor.weights[0].value.device
+            if self._extractor.weights
+            else torch.device("cpu")
+        )
         self._tile, self._margin = int(settings.tile_size), int(settings.tile_margin)
         kernel = _gaussian_kernel(settings.smoothing)
         self._kernel = None if kernel is None else self._tensor(kernel)
         self._low = self._tensor(model.preprocessing.low)  # per channel, like the image
         self._high = self._tensor(model.preprocessing.high)
 
-    def _tensor(self, array) -> "torch.Tensor":  # noqa: F821 (torch imported lazily)
+    def _tensor(self, array) -> torch.Tensor:  # noqa: F821 (torch imported lazily)
         return self._torch.as_tensor(np.asarray(array, np.float32), device=self._device)
 
     def _window_loss(self, window, weights, at):
@@ -81,10 +84,16 @@ class TorchAscent:
         grid = tiles(image.shape[0], image.shape[1], self._tile, self._margin)
         if not with_gradient:
             return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
-        return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of,
-                                       value_and_grad=value_and_grad, add_core=add_core,
-                                       zeros=torch.zeros_like(image),
-                                       with_point=self._with_point)
+        return tiled_loss_and_gradient(
+            image,
+            focus,
+            grid,
+            loss_of=loss_of,
+            value_and_grad=value_and_grad,
+            add_core=add_core,
+            zeros=torch.zeros_like(image),
+            with_point=self._with_point,
+        )
 
     def _smooth(self, gradient):
         if self._kernel is None:
@@ -110,14 +119,24 @@ class TorchAscent:
         finite = torch.isfinite(moved).all()  # checked before the clip could hide it
         return torch.clamp(moved, self._low, self._high), loss, finite
 
-    def run(self, image: np.ndarray, steps: int, step_size: np.ndarray, first_step: int = 0,
-            seed: int = 0, layer_weights=None, mask: np.ndarray | None = None
-            ) -> tuple[np.ndarray, np.ndarray]:
+    def run(
+        self,
+        image: np.ndarray,
+        steps: int,
+        step_size: np.ndarray,
+        first_step: int = 0,
+        seed: int = 0,
+        layer_weights=None,
+        mask: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
         if steps <= 0:
             return np.asarray(image, np.float32), np.zeros(0, np.float32)
         torch = self._torch
-        mask = self._tensor(_NO_MASK if mask is None else np.asarray(mask, np.float32)
-                            .reshape(*np.shape(image)[:2], 1))
+        mask = self._tensor(
+            _NO_MASK
+            if mask is None
+            else np.asarray(mask, np.float32).reshape(*np.shape(image)[:2], 1)
+        )
         weights = self._tensor(self._weights(layer_weights))
         step_size = self._tensor(step_size)
         seed = int(np.int32(seed % 2**31))
@@ -136,15 +155,18 @@ class TorchAscent:
         """Loss of a model-space image (tiled the same way, no roll)."""
         image = self._tensor(image)
         with self._torch.no_grad():
-            loss, _ = self._tiled(image, self._tensor(self._weights(layer_weights)),
-                                  _centre(image), with_gradient=False)
+            loss, _ = self._tiled(
+                image,
+                self._tensor(self._weights(layer_weights)),
+                _centre(image),
+                with_gradient=False,
+            )
         return float(loss)
 
     def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
         image = self._tensor(image)
-        _, gradient = self._tiled(image, self._tensor(self._weights(layer_weights)),
-                                  _centre(image))
+        _, gradient = self._tiled(image, self._tensor(self._weights(layer_weights)), _centre(image))
         return gradient.cpu().numpy().astype(np.float32)
 
     _weights = Ascent._weights  # one weight per objective term, checked the same way

@@ -39,8 +39,8 @@ from ..stage_clock import NULL_CLOCK
 
 if TYPE_CHECKING:
     from ...engine.dream import DreamResult, DreamState
-    from ...store.frame_store import FrameStore
     from ...media.audio import AudioSource
+    from ...store.frame_store import FrameStore
     from ..spec import RenderSpec
     from ..stage_clock import NullClock, StageClock
 
@@ -49,11 +49,11 @@ if TYPE_CHECKING:
 class FrameStart:
     """Where one frame's dream starts."""
 
-    image: np.ndarray                                   # RGB float32 0..255
+    image: np.ndarray  # RGB float32 0..255
     settings: dict[str, Any] = field(default_factory=dict)  # dream-setting changes (steps...)
-    log: dict[str, Any] = field(default_factory=dict)   # extra losses.csv columns
-    state: DreamState | None = None    # continue this dream instead of starting afresh
-    max_steps: int | None = None       # with state: dream at most this many steps
+    log: dict[str, Any] = field(default_factory=dict)  # extra losses.csv columns
+    state: DreamState | None = None  # continue this dream instead of starting afresh
+    max_steps: int | None = None  # with state: dream at most this many steps
     # What the frame is without dreaming, where a mask keeps it (renderer/rendering/masks.py): a
     # video's raw frame; None: the start image.
     source: np.ndarray | None = None
@@ -63,8 +63,8 @@ class FrameStart:
 class FrameOut:
     """A finished frame as the store keeps it."""
 
-    image: np.ndarray                                 # RGB uint8, the stored picture
-    checkpoint: dict[str, np.ndarray] | None = None   # what resuming needs beyond the PNG
+    image: np.ndarray  # RGB uint8, the stored picture
+    checkpoint: dict[str, np.ndarray] | None = None  # what resuming needs beyond the PNG
     log: dict[str, Any] = field(default_factory=dict)  # columns known only after the dream
 
 
@@ -73,14 +73,14 @@ class ModeSummary:
     """What a mode adds when the frames are done."""
 
     report: dict[str, Any] = field(default_factory=dict)  # written to report.json if any
-    files: list[Path] = field(default_factory=list)       # extra outputs (contact sheet...)
+    files: list[Path] = field(default_factory=list)  # extra outputs (contact sheet...)
 
 
 class Mode(Protocol):
     name: ClassVar[str]
-    columns: ClassVar[tuple[str, ...]]   # extra losses.csv columns, in order
-    fps: float                           # of the frames (a clip's own rate for video)
-    count: int                           # frames the render has when done
+    columns: ClassVar[tuple[str, ...]]  # extra losses.csv columns, in order
+    fps: float  # of the frames (a clip's own rate for video)
+    count: int  # frames the render has when done
     # The frame loop's StageClock, set before resume: the mode times its own stages in it
     # (``with self.clock.stage("flow"): ...``); the frame loop times the rest as "mode".
     clock: StageClock | NullClock
@@ -220,8 +220,7 @@ class ModeRegistry:
             return self._modes[name]
         close = closest(str(name), self.names())
         hint = f"; did you mean {close[0]}?" if close else ""
-        raise DreamreelError(f"mode must be one of {', '.join(self.names())}, "
-                             f"got {name!r}{hint}")
+        raise DreamreelError(f"mode must be one of {', '.join(self.names())}, got {name!r}{hint}")
 
     def names(self) -> list[str]:
         return sorted(self._modes)
@@ -241,4 +240,3 @@ class ModeRegistry:
 
 MODES = ModeRegistry()
 register = MODES.register
-

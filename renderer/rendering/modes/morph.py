@@ -45,11 +45,11 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from ...runtime.errors import DreamreelError
-from ...media.input_identity import input_identity
 from ...media.folder import IMAGE_SUFFIXES, image_size
 from ...media.images import read_image, to_uint8
+from ...media.input_identity import input_identity
 from ...media.limits import check_frame_side
+from ...runtime.errors import DreamreelError
 from ...schedules.keyframes import Schedule, constant
 from .base import FrameOut, FrameStart, ModeBase, register
 from .source import octave_notes, output_size
@@ -58,46 +58,52 @@ from .zoom import ColourStats, Motion, clip_float32, match_colours, warp
 if TYPE_CHECKING:
     from ..spec import RenderSpec
 
-NEEDS_PHOTOS = ("morph mode needs photos: --input FOLDER (or one photo), and/or "
-                "morph.images = [\"a.jpg\", \"b.png\"]")
+NEEDS_PHOTOS = (
+    "morph mode needs photos: --input FOLDER (or one photo), and/or "
+    'morph.images = ["a.jpg", "b.png"]'
+)
 
 
 @dataclass(frozen=True)
 class MorphSettings:
     """The ``morph`` table: which photos, how long each shows, how the dream moves."""
 
-    images: tuple[str, ...] = ()            # photos after the input's, in order (absolute)
-    hold: int = 24                          # frames each photo is held (>= 1)
-    fade: int = 12                          # frames of cross-fade to the next photo
-    blend: Schedule = constant(0.9)         # share of the last frame's dream carried over
-    scale: Schedule = constant(1.01)        # camera zoom per frame (> 1 flies in)
-    rotation: Schedule = constant(0.0)      # degrees per frame, counter-clockwise
-    translate_x: Schedule = constant(0.0)   # pixels per frame, + moves the view right
-    translate_y: Schedule = constant(0.0)   # pixels per frame, + moves the view down
-    first_steps: int = 20                   # frame 0 dreams harder to grow structure
+    images: tuple[str, ...] = ()  # photos after the input's, in order (absolute)
+    hold: int = 24  # frames each photo is held (>= 1)
+    fade: int = 12  # frames of cross-fade to the next photo
+    blend: Schedule = constant(0.9)  # share of the last frame's dream carried over
+    scale: Schedule = constant(1.01)  # camera zoom per frame (> 1 flies in)
+    rotation: Schedule = constant(0.0)  # degrees per frame, counter-clockwise
+    translate_x: Schedule = constant(0.0)  # pixels per frame, + moves the view right
+    translate_y: Schedule = constant(0.0)  # pixels per frame, + moves the view down
+    first_steps: int = 20  # frame 0 dreams harder to grow structure
     first_octaves: int = 3
-    color_coherence: bool = False           # recolour every start to frame 0's colours
-    max_size: int = 1024                    # long side when width/height are unset
+    color_coherence: bool = False  # recolour every start to frame 0's colours
+    max_size: int = 1024  # long side when width/height are unset
 
     def __post_init__(self) -> None:
         # Absolute, like `input` (renderer/rendering/spec.py): the manifest's record must not depend
         # on the folder a render runs from. Already absolute ones are left as they are.
-        object.__setattr__(self, "images", tuple(
-            str(Path(p).expanduser().resolve()) if p else p for p in self.images))
+        object.__setattr__(
+            self,
+            "images",
+            tuple(str(Path(p).expanduser().resolve()) if p else p for p in self.images),
+        )
 
     def check(self, prefix: str) -> None:
         if "" in self.images:
             raise DreamreelError(f"{prefix}images holds an empty path")
         if self.hold < 1 or self.fade < 0:
-            raise DreamreelError(f"{prefix}hold must be >= 1 (frames each photo is held) "
-                                 f"and {prefix}fade >= 0 (frames of cross-fade)")
+            raise DreamreelError(
+                f"{prefix}hold must be >= 1 (frames each photo is held) "
+                f"and {prefix}fade >= 0 (frames of cross-fade)"
+            )
         if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
             raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
         if min(v for _, v in self.scale.keyframes) <= 0:
             raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
         if self.first_steps < 0 or self.first_octaves < 1:
-            raise DreamreelError(f"{prefix}first_steps must be >= 0 and "
-                                 f"{prefix}first_octaves >= 1")
+            raise DreamreelError(f"{prefix}first_steps must be >= 0 and {prefix}first_octaves >= 1")
         if self.max_size < 16:
             raise DreamreelError(f"{prefix}max_size must be >= 16, got {self.max_size}")
 
@@ -124,7 +130,7 @@ def photo_at(index: int, hold: int, fade: int) -> tuple[int, float]:
 
 
 def natural_key(name: str) -> list:
-    """"photo10.jpg" after "photo2.jpg": digit runs compare as numbers, the rest without
+    """ "photo10.jpg" after "photo2.jpg": digit runs compare as numbers, the rest without
     case. Splitting on a captured group alternates text and digits, so items line up."""
     parts = re.split(r"(\d+)", name)
     return [[int(part) if i % 2 else part.lower() for i, part in enumerate(parts)], name]
@@ -134,15 +140,20 @@ def folder_photos(folder: Path) -> list[Path]:
     """The images in ``folder`` (by suffix; hidden files and sub-folders ignored), in
     natural order; refuses a folder without any."""
     try:
-        entries = [entry for entry in folder.iterdir()
-                   if not entry.name.startswith(".")
-                   and entry.suffix.lower() in IMAGE_SUFFIXES and entry.is_file()]
+        entries = [
+            entry
+            for entry in folder.iterdir()
+            if not entry.name.startswith(".")
+            and entry.suffix.lower() in IMAGE_SUFFIXES
+            and entry.is_file()
+        ]
     except OSError as err:
-        raise DreamreelError(f"cannot list photos in '{folder}': "
-                             f"{err.strerror or err}") from None
+        raise DreamreelError(f"cannot list photos in '{folder}': {err.strerror or err}") from None
     if not entries:
-        raise DreamreelError(f"no photos in '{folder}' ({', '.join(sorted(IMAGE_SUFFIXES))}): "
-                             f"put some there, or list them with morph.images")
+        raise DreamreelError(
+            f"no photos in '{folder}' ({', '.join(sorted(IMAGE_SUFFIXES))}): "
+            f"put some there, or list them with morph.images"
+        )
     return sorted(entries, key=lambda entry: natural_key(entry.name))
 
 
@@ -163,7 +174,7 @@ class MorphInputs:
     """The photos as their headers describe them, and the frame size they give."""
 
     photos: list[Path]
-    sizes: list[tuple[int, int]]   # (width, height) of each photo, upright
+    sizes: list[tuple[int, int]]  # (width, height) of each photo, upright
     height: int
     width: int
 
@@ -180,8 +191,12 @@ def check_morph_inputs(spec: RenderSpec) -> MorphInputs:
     if not (spec.width or spec.height) and max(height, width) > spec.morph.max_size:
         scale = spec.morph.max_size / max(height, width)
         height, width = max(1, round(height * scale)), max(1, round(width * scale))
-    check_frame_side(width, height, f"frames from {photos[0].name}",
-                     "give a larger size with width/height (--size WxH)")
+    check_frame_side(
+        width,
+        height,
+        f"frames from {photos[0].name}",
+        "give a larger size with width/height (--size WxH)",
+    )
     return MorphInputs(photos, sizes, height, width)
 
 
@@ -194,7 +209,7 @@ def cover(image: np.ndarray, height: int, width: int) -> np.ndarray:
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     resized = cv2.resize(image, size, interpolation=interpolation)
     top, left = (size[1] - height) // 2, (size[0] - width) // 2
-    return np.ascontiguousarray(resized[top:top + height, left:left + width])
+    return np.ascontiguousarray(resized[top : top + height, left : left + width])
 
 
 def photos_identity(photos: list[Path]) -> dict[str, Any] | None:
@@ -207,20 +222,23 @@ def photos_identity(photos: list[Path]) -> dict[str, Any] | None:
     digest = hashlib.sha256()
     for photo, file in zip(photos, files):
         digest.update(f"{photo.name}\0{file['sha256']}\n".encode())
-    return {"kind": "photos", "photos": len(files), "size": sum(f["size"] for f in files),
-            "sha256": digest.hexdigest(),
-            "files": [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]}
-                      for f in files]}
+    return {
+        "kind": "photos",
+        "photos": len(files),
+        "size": sum(f["size"] for f in files),
+        "sha256": digest.hexdigest(),
+        "files": [{"path": f["path"], "size": f["size"], "sha256": f["sha256"]} for f in files],
+    }
 
 
 @dataclass(frozen=True)
 class MorphTarget:
     """What frame ``index`` is pulled toward: the photos alone (prepared ahead)."""
 
-    photo: int                      # 0-based: the photo held, or faded from
-    fade: float                     # share of the next photo (0 while held)
-    image: np.ndarray               # the (cross-faded) photo, float32 RGB 0..255
-    previous: np.ndarray | None     # the frame before's target: its dream is the residual
+    photo: int  # 0-based: the photo held, or faded from
+    fade: float  # share of the next photo (0 while held)
+    image: np.ndarray  # the (cross-faded) photo, float32 RGB 0..255
+    previous: np.ndarray | None  # the frame before's target: its dream is the residual
 
 
 # ---------------------------------------------------------------- the mode
@@ -231,7 +249,7 @@ class MorphMode(ModeBase):
     """Photos held while the dream grows on them, each fading into the next."""
 
     name = "morph"
-    columns = ("photo", "fade")   # 1-based photo pulled toward, share of the next one
+    columns = ("photo", "fade")  # 1-based photo pulled toward, share of the next one
     settings = {"morph": MorphSettings}
     private_tables = ("morph",)
 
@@ -256,27 +274,36 @@ class MorphMode(ModeBase):
         self.height, self.width = self.inputs.height, self.inputs.width
         self.count = morph_frame_count(len(self.photos), spec.morph.hold, spec.morph.fade)
         self.fps = spec.fps
-        self.previous: np.ndarray | None = None    # the last stored frame (uint8)
+        self.previous: np.ndarray | None = None  # the last stored frame (uint8)
         self.reference: ColourStats | None = None  # frame 0's colours, for coherence
-        self._fitted: dict[int, np.ndarray] = {}   # prepare's: photos at the frame size
+        self._fitted: dict[int, np.ndarray] = {}  # prepare's: photos at the frame size
 
     def notes(self) -> list[str]:
-        notes = octave_notes(self.spec, self.height, self.width,
-                             self.spec.morph.first_octaves, "morph.first_octaves")
+        notes = octave_notes(
+            self.spec, self.height, self.width, self.spec.morph.first_octaves, "morph.first_octaves"
+        )
         aspect = self.width / self.height
-        cropped = [photo.name for photo, (w, h) in zip(self.photos, self.inputs.sizes)
-                   if abs(w / h / aspect - 1) > 0.01]
+        cropped = [
+            photo.name
+            for photo, (w, h) in zip(self.photos, self.inputs.sizes)
+            if abs(w / h / aspect - 1) > 0.01
+        ]
         if cropped:
-            shown = ", ".join(cropped[:3]) + (f" and {len(cropped) - 3} more"
-                                              if len(cropped) > 3 else "")
-            notes.append(f"morph: {len(cropped)} of {len(self.photos)} photos are "
-                         f"centre-cropped to the {self.width}x{self.height} frames: {shown}")
+            shown = ", ".join(cropped[:3]) + (
+                f" and {len(cropped) - 3} more" if len(cropped) > 3 else ""
+            )
+            notes.append(
+                f"morph: {len(cropped)} of {len(self.photos)} photos are "
+                f"centre-cropped to the {self.width}x{self.height} frames: {shown}"
+            )
         return notes
 
     def manifest(self) -> dict[str, Any]:
-        return {"size": [self.width, self.height],
-                "photos": [str(photo) for photo in self.photos],
-                "input_identity": photos_identity(self.photos)}
+        return {
+            "size": [self.width, self.height],
+            "photos": [str(photo) for photo in self.photos],
+            "input_identity": photos_identity(self.photos),
+        }
 
     def resume(self, done: int, store) -> int:
         """The last stored frame is all the chain needs (frame 0 too, for coherence):
@@ -290,8 +317,11 @@ class MorphMode(ModeBase):
     def _photo(self, k: int) -> np.ndarray:
         """Photo k at the frame size; the ones before k-1 are dropped (frames go forward)."""
         if k not in self._fitted:
-            image = read_image(self.photos[k], max_pixels=self.spec.max_input_pixels,
-                               background=self.spec.input_background)
+            image = read_image(
+                self.photos[k],
+                max_pixels=self.spec.max_input_pixels,
+                background=self.spec.input_background,
+            )
             self._fitted[k] = cover(image, self.height, self.width).astype(np.float32)
             for old in [key for key in self._fitted if key < k - 1]:
                 del self._fitted[old]
@@ -301,8 +331,7 @@ class MorphMode(ModeBase):
         k, share = photo_at(index, self.spec.morph.hold, self.spec.morph.fade)
         image = self._photo(k)
         if share > 0:
-            image = (image * np.float32(1.0 - share)
-                     + self._photo(k + 1) * np.float32(share))
+            image = image * np.float32(1.0 - share) + self._photo(k + 1) * np.float32(share)
         return k, share, image
 
     def prepare(self, index: int) -> MorphTarget:
@@ -314,14 +343,20 @@ class MorphMode(ModeBase):
     def start(self, index: int, seed: int, ready: MorphTarget) -> FrameStart:
         log = {"photo": ready.photo + 1, "fade": round(ready.fade, 6)}
         if index == 0:
-            settings = {"steps": self.spec.morph.first_steps,
-                        "octaves": self.spec.morph.first_octaves}
+            settings = {
+                "steps": self.spec.morph.first_steps,
+                "octaves": self.spec.morph.first_octaves,
+            }
             return FrameStart(ready.image, settings, log)
         morph = self.spec.morph
         with self.clock.stage("carry"):  # the residual's warp and blend
             residual = np.asarray(self.previous, np.float32) - ready.previous
-            motion = Motion(morph.scale(index), morph.rotation(index),
-                            morph.translate_x(index), morph.translate_y(index))
+            motion = Motion(
+                morph.scale(index),
+                morph.rotation(index),
+                morph.translate_x(index),
+                morph.translate_y(index),
+            )
             start = ready.image + np.float32(morph.blend(index)) * warp(residual, motion)
             if morph.color_coherence:
                 start = match_colours(start, self.reference)

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ...engine.dream import DreamState, octave_shapes, resize
 from ...imaging.captions import caption
 from ...imaging.contact_sheet import contact_sheet
-from ...engine.dream import DreamState, octave_shapes, resize
-from ...runtime.errors import DreamreelError
-from ...runtime.atomic_files import write_csv_atomic
 from ...media.images import read_image, to_uint8, write_image_atomic
+from ...runtime.atomic_files import write_csv_atomic
+from ...runtime.errors import DreamreelError
 from .base import FrameOut, FrameStart, ModeBase, ModeSummary, register
 from .source import octave_notes, source_image
 
@@ -39,17 +39,18 @@ STEPS_CSV = "steps.csv"
 class ProgressSettings:
     """The ``progress`` table: which snapshots become frames, and the contact sheet."""
 
-    every: int = 5                 # a snapshot every this many steps (and at each octave end)
-    caption: bool = True           # octave, step and loss written on each snapshot
-    contact_columns: int = 0       # columns of the contact sheet; 0 picks ~sqrt(n)
-    contact_thumb: int = 256       # long side of each contact-sheet thumbnail
+    every: int = 5  # a snapshot every this many steps (and at each octave end)
+    caption: bool = True  # octave, step and loss written on each snapshot
+    contact_columns: int = 0  # columns of the contact sheet; 0 picks ~sqrt(n)
+    contact_thumb: int = 256  # long side of each contact-sheet thumbnail
 
     def check(self, prefix: str) -> None:
         if self.every < 1:
             raise DreamreelError(f"{prefix}every must be >= 1, got {self.every}")
         if self.contact_columns < 0 or self.contact_thumb < 16:
-            raise DreamreelError(f"{prefix}contact_columns must be >= 0 and "
-                                 f"{prefix}contact_thumb >= 16")
+            raise DreamreelError(
+                f"{prefix}contact_columns must be >= 0 and {prefix}contact_thumb >= 16"
+            )
 
 
 def snapshot_plan(octaves: int, steps: int, every: int) -> list[tuple[int, int]]:
@@ -83,8 +84,9 @@ class ProgressMode(ModeBase):
         self.height, self.width = self.source.shape[:2]
         # One dream with the render's seed and frame 0's schedules, split into frames.
         self.settings = spec.dream_settings()
-        self.shapes = octave_shapes(self.height, self.width, self.settings.octaves,
-                                    self.settings.octave_scale)
+        self.shapes = octave_shapes(
+            self.height, self.width, self.settings.octaves, self.settings.octave_scale
+        )
         self.plan = snapshot_plan(len(self.shapes), self.settings.steps, spec.progress.every)
         self.count = len(self.plan)
         self.fps = spec.fps
@@ -112,18 +114,25 @@ class ProgressMode(ModeBase):
         else:
             last_octave, last_step = self.plan[index - 1]
             max_steps = step - last_step if octave == last_octave else step
-        settings = {"seed": self.settings.seed, "steps": self.settings.steps,
-                    "step_size": self.settings.step_size}
-        log = {"octave": octave + 1, "step": step,
-               "total_step": octave * self.settings.steps + step}
+        settings = {
+            "seed": self.settings.seed,
+            "steps": self.settings.steps,
+            "step_size": self.settings.step_size,
+        }
+        log = {
+            "octave": octave + 1,
+            "step": step,
+            "total_step": octave * self.settings.steps + step,
+        }
         return FrameStart(self.source, settings, log, state=self.state, max_steps=max_steps)
 
     def finish(self, index: int, result) -> FrameOut:
         self.state = result.state
         octave, step = self.plan[index]
         frame = to_uint8(resize(result.image, (self.height, self.width)))
-        text = caption_text(octave + 1, len(self.shapes), step, self.settings.steps,
-                            result.final_loss)
+        text = caption_text(
+            octave + 1, len(self.shapes), step, self.settings.steps, result.final_loss
+        )
         thumb = cv2.resize(frame, self.thumb_size, interpolation=cv2.INTER_AREA)
         if self.spec.progress.caption:
             frame, thumb = caption(frame, text), caption(thumb, text)
@@ -131,16 +140,22 @@ class ProgressMode(ModeBase):
                 frame = caption(frame, self.spec.objective.label(index), where="top")
         # Written before the frame counts as done, so every done frame has its thumbnail.
         write_image_atomic(self._thumb_path(index), thumb)
-        step_losses = np.concatenate([np.ravel(l) for l in result.losses] or [np.zeros(0)])
-        return FrameOut(frame, checkpoint=result.state.to_arrays(),
-                        log={"step_losses": " ".join(f"{v:.6f}" for v in step_losses)})
+        steps = [np.ravel(losses) for losses in result.losses]
+        step_losses = np.concatenate(steps or [np.zeros(0)])
+        return FrameOut(
+            frame,
+            checkpoint=result.state.to_arrays(),
+            log={"step_losses": " ".join(f"{v:.6f}" for v in step_losses)},
+        )
 
     def notes(self) -> list[str]:
         return octave_notes(self.spec, self.height, self.width)
 
     def manifest(self) -> dict:
-        return {"size": [self.width, self.height],
-                "octave_shapes": [list(shape) for shape in self.shapes]}
+        return {
+            "size": [self.width, self.height],
+            "octave_shapes": [list(shape) for shape in self.shapes],
+        }
 
     def close(self, store) -> ModeSummary:
         rows = store.rows()[: self.count]

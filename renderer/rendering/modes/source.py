@@ -9,10 +9,10 @@ import cv2
 import numpy as np
 
 from ...engine.dream import octave_note
+from ...imaging.noise import make_noise
 from ...media.image_header import read_image_header
 from ...media.images import read_image
 from ...media.limits import check_frame_side, check_input_pixels
-from ...imaging.noise import make_noise
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
@@ -48,8 +48,9 @@ def frame_shape(spec: RenderSpec) -> tuple[int, int]:
     return height, width
 
 
-def octave_notes(spec: RenderSpec, height: int, width: int, first_octaves: int | None = None,
-                 first_key: str = "") -> list[str]:
+def octave_notes(
+    spec: RenderSpec, height: int, width: int, first_octaves: int | None = None, first_key: str = ""
+) -> list[str]:
     """At most one line: the octaves frames of height x width drop, for the most octaves
     a frame asks for (dream.octaves, or the first frame's own count)."""
     asks = [(spec.dream.octaves, "dream.octaves")]
@@ -62,15 +63,20 @@ def octave_notes(spec: RenderSpec, height: int, width: int, first_octaves: int |
 
 def check_image_frame_side(source: str, width: int, height: int) -> None:
     """Refuse an output size too small to dream (an input this small, kept as it is)."""
-    check_frame_side(width, height, f"frames from {Path(source).name}",
-                     "give a larger size with width/height (--size WxH)")
+    check_frame_side(
+        width,
+        height,
+        f"frames from {Path(source).name}",
+        "give a larger size with width/height (--size WxH)",
+    )
 
 
 def source_image(spec: RenderSpec) -> np.ndarray:
     """The input photo (or seeded noise) at the output size, RGB float32 0..255."""
     if spec.input:
-        image = read_image(spec.input, max_pixels=spec.max_input_pixels,
-                           background=spec.input_background)
+        image = read_image(
+            spec.input, max_pixels=spec.max_input_pixels, background=spec.input_background
+        )
         height, width = output_size(spec, image.shape[:2])
         check_image_frame_side(spec.input, width, height)
         interpolation = cv2.INTER_AREA if height < image.shape[0] else cv2.INTER_CUBIC

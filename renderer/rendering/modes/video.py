@@ -20,14 +20,24 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ...runtime.errors import DreamreelError, one_of
-from ...media.truncated_input import InputEnded
-from ...media.limits import check_frame_side
-from ...imaging.flow import (DIS_PRESETS, FLOW_METHODS, FlowEstimator, FrameTerms, StabilityMeter,
-                    backward_warp, flow_pair, is_scene_cut, measure_frame, occlusion_mask,
-                    to_gray)
+from ...imaging.flow import (
+    DIS_PRESETS,
+    FLOW_METHODS,
+    FlowEstimator,
+    FrameTerms,
+    StabilityMeter,
+    backward_warp,
+    flow_pair,
+    is_scene_cut,
+    measure_frame,
+    occlusion_mask,
+    to_gray,
+)
 from ...media.images import to_uint8
+from ...media.limits import check_frame_side
 from ...media.reader import open_video
+from ...media.truncated_input import InputEnded
+from ...runtime.errors import DreamreelError, one_of
 from ...schedules.keyframes import Schedule, constant
 from ..stage_clock import NULL_CLOCK
 from .base import FrameOut, FrameStart, ModeBase, ModeSummary, register
@@ -44,17 +54,17 @@ ALLOW_PARTIAL_KEY = "video.allow_partial"
 class VideoSettings:
     """The ``video`` table: which part of the clip, and how frames carry the dream."""
 
-    start: float | None = None        # seconds into the clip
+    start: float | None = None  # seconds into the clip
     end: float | None = None
-    start_frame: int | None = None    # or a frame range (end exclusive)
+    start_frame: int | None = None  # or a frame range (end exclusive)
     end_frame: int | None = None
-    every: int = 1                    # keep every n-th frame (fps divides by n)
-    max_size: int | None = None       # long side at most this (aspect kept, even sizes)
-    blend: Schedule = constant(0.9)   # how much of the last frame's dream carries over
-    blend_mode: str = "residual"      # residual: warp (dream - raw); full: warp the dream
-    first_steps: int = 20             # the first frame and frames after a cut dream fully
+    every: int = 1  # keep every n-th frame (fps divides by n)
+    max_size: int | None = None  # long side at most this (aspect kept, even sizes)
+    blend: Schedule = constant(0.9)  # how much of the last frame's dream carries over
+    blend_mode: str = "residual"  # residual: warp (dream - raw); full: warp the dream
+    first_steps: int = 20  # the first frame and frames after a cut dream fully
     first_octaves: int = 3
-    audio: bool = True                # mux the clip's sound into the MP4
+    audio: bool = True  # mux the clip's sound into the MP4
     # A clip that cannot be decoded to the end of its range (damaged, truncated): true
     # stitches the frames before the damage into a shorter video (report.json says where
     # it stopped); false, the default, keeps them but ends the render with an error.
@@ -73,7 +83,8 @@ class VideoSettings:
     # cadence 1 on a real clip (benchmarks/RESULTS.md; 1 left 0.7x the strength, 2 added
     # 1.4x the flicker). 1 (or cadence 1) leaves the steps as they are.
     keyframe_step_scale: float | None = None
-    # Chunked renders (--ray, --chunks; renderer/distributed/chunk_plan.py): each chunk dreams warmup
+    # Chunked renders (--ray, --chunks; renderer/distributed/chunk_plan.py): each chunk dreams
+    # warmup
     # frames before its first shown one, and crossfade frames overlap the chunk before.
     # chunks: how many (0: one per worker, none too short). A plain render ignores them.
     # 8 cross-faded frames kept a seam's flicker at 1.14x the rest on a 320x180 pan with
@@ -85,12 +96,15 @@ class VideoSettings:
     def check(self, prefix: str) -> None:
         check_chunk_settings(self.warmup, self.crossfade, self.chunks, prefix)
         if self.every < 1 or self.first_steps < 0 or self.first_octaves < 1:
-            raise DreamreelError(f"{prefix}every and {prefix}first_octaves must be >= 1, "
-                                 f"{prefix}first_steps >= 0")
+            raise DreamreelError(
+                f"{prefix}every and {prefix}first_octaves must be >= 1, {prefix}first_steps >= 0"
+            )
         if self.cadence < 1 or self.between_steps < 0:
-            raise DreamreelError(f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
-                                 f"{prefix}between_steps >= 0 (0: frames between keyframes "
-                                 f"are the carried dream only)")
+            raise DreamreelError(
+                f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
+                f"{prefix}between_steps >= 0 (0: frames between keyframes "
+                f"are the carried dream only)"
+            )
         if self.keyframe_step_scale is not None and not self.keyframe_step_scale > 0:
             raise DreamreelError(f"{prefix}keyframe_step_scale must be > 0")
         one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
@@ -101,7 +115,8 @@ class VideoSettings:
             raise DreamreelError(
                 f"{prefix}{' and '.join(seconds)} (seconds) and {prefix}{' and '.join(frames)} "
                 f"(frames) both set: give the range one way; clear the seconds with {clear} "
-                f"(or the frames with --set {prefix}{frames[0]}=)")
+                f"(or the frames with --set {prefix}{frames[0]}=)"
+            )
         if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
             raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
 
@@ -110,7 +125,7 @@ class VideoSettings:
         if self.cadence == 1:
             return 1.0
         if self.keyframe_step_scale is None:
-            return self.cadence ** 0.5
+            return self.cadence**0.5
         return float(self.keyframe_step_scale)
 
 
@@ -118,11 +133,11 @@ class VideoSettings:
 class FlowSettings:
     """The ``flow`` table: optical flow on the raw frames (OpenCV)."""
 
-    enabled: bool = True              # off: every frame dreamed alone (the flicker baseline)
-    method: str = "dis"               # dis or farneback
-    preset: str = "medium"            # DIS: ultrafast, fast, medium
-    cut_min_reliable: float = 0.4     # a cut when less of the frame has a reliable flow
-    cut_hist_threshold: float = 0.5   # ... or grey histograms jump more than this
+    enabled: bool = True  # off: every frame dreamed alone (the flicker baseline)
+    method: str = "dis"  # dis or farneback
+    preset: str = "medium"  # DIS: ultrafast, fast, medium
+    cut_min_reliable: float = 0.4  # a cut when less of the frame has a reliable flow
+    cut_hist_threshold: float = 0.5  # ... or grey histograms jump more than this
 
     def check(self, prefix: str) -> None:
         one_of(prefix + "method", self.method, FLOW_METHODS)
@@ -135,22 +150,28 @@ class RawMotion:
     clip alone, so the frame loop computes it ahead of the dream."""
 
     flows: tuple[np.ndarray, np.ndarray]  # (backward t -> t-1, forward t-1 -> t)
-    mask: np.ndarray                      # occlusion mask: 1 where the flow holds
-    cut: bool                             # a new shot starts at frame t
+    mask: np.ndarray  # occlusion mask: 1 where the flow holds
+    cut: bool  # a new shot starts at frame t
 
     @property
     def reliable(self) -> float:
         return float(self.mask.mean())
 
 
-def raw_motion(spec: RenderSpec, estimator: FlowEstimator, previous_raw: np.ndarray,
-               raw: np.ndarray) -> RawMotion:
+def raw_motion(
+    spec: RenderSpec, estimator: FlowEstimator, previous_raw: np.ndarray, raw: np.ndarray
+) -> RawMotion:
     """The flow from ``previous_raw`` to ``raw`` both ways, where it holds, and cuts."""
     gray_prev, gray_cur = to_gray(previous_raw), to_gray(raw)
     backward, forward = flow_pair(estimator, gray_prev, gray_cur)
     mask = occlusion_mask(backward, forward)
-    cut = is_scene_cut(gray_prev, gray_cur, mask, min_reliable=spec.flow.cut_min_reliable,
-                       hist_threshold=spec.flow.cut_hist_threshold)
+    cut = is_scene_cut(
+        gray_prev,
+        gray_cur,
+        mask,
+        min_reliable=spec.flow.cut_min_reliable,
+        hist_threshold=spec.flow.cut_hist_threshold,
+    )
     return RawMotion((backward, forward), mask, cut)
 
 
@@ -158,24 +179,32 @@ def raw_motion(spec: RenderSpec, estimator: FlowEstimator, previous_raw: np.ndar
 class RawFrame:
     """One frame of the clip, decoded ahead of the dream (what ``prepare`` gives)."""
 
-    image: np.ndarray                  # RGB uint8
-    previous: np.ndarray | None        # the raw frame before it; None for the first
-    motion: RawMotion | None = None    # from previous to image; None without flow
+    image: np.ndarray  # RGB uint8
+    previous: np.ndarray | None  # the raw frame before it; None for the first
+    motion: RawMotion | None = None  # from previous to image; None without flow
 
 
 @dataclass(frozen=True)
 class Carry:
     """How one frame starts."""
 
-    image: np.ndarray       # RGB float32 0..255
-    fresh: bool             # no dream carried: first frame, cut, or flow off
+    image: np.ndarray  # RGB float32 0..255
+    fresh: bool  # no dream carried: first frame, cut, or flow off
     cut: bool = False
-    reliable: float = 1.0   # share of pixels whose flow passed the consistency check
+    reliable: float = 1.0  # share of pixels whose flow passed the consistency check
 
 
-def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, raw: np.ndarray,
-                previous_raw: np.ndarray | None, previous_dream: np.ndarray | None, *,
-                fade: bool = True, clock=NULL_CLOCK) -> Carry:
+def carry_dream(
+    spec: RenderSpec,
+    estimator: FlowEstimator | None,
+    frame: int,
+    raw: np.ndarray,
+    previous_raw: np.ndarray | None,
+    previous_dream: np.ndarray | None,
+    *,
+    fade: bool = True,
+    clock=NULL_CLOCK,
+) -> Carry:
     """Frame ``frame``'s start image from its raw frame and the previous dreamed frame,
     the flow computed here (the frame loop computes it ahead and calls `carry_motion`)."""
     motion = None
@@ -185,9 +214,16 @@ def carry_dream(spec: RenderSpec, estimator: FlowEstimator | None, frame: int, r
     return carry_motion(spec, motion, frame, raw, previous_raw, previous_dream, fade=fade)
 
 
-def carry_motion(spec: RenderSpec, motion: RawMotion | None, frame: int, raw: np.ndarray,
-                 previous_raw: np.ndarray | None, previous_dream: np.ndarray | None, *,
-                 fade: bool = True) -> Carry:
+def carry_motion(
+    spec: RenderSpec,
+    motion: RawMotion | None,
+    frame: int,
+    raw: np.ndarray,
+    previous_raw: np.ndarray | None,
+    previous_dream: np.ndarray | None,
+    *,
+    fade: bool = True,
+) -> Carry:
     """Carry the previous frame's dream along ``motion`` onto ``raw``.
 
     ``fade=False`` carries the whole dream (blend 1, the occlusion mask still applies):
@@ -203,8 +239,9 @@ def carry_motion(spec: RenderSpec, motion: RawMotion | None, frame: int, raw: np
     if spec.video.blend_mode == "residual":
         # raw + weight * warp(dream - raw), in place: half the time of the plain numpy
         # expression at 720p (it is on the critical path), the same floats.
-        start = backward_warp(cv2.subtract(previous_dream, previous_raw, dtype=cv2.CV_32F),
-                              backward)
+        start = backward_warp(
+            cv2.subtract(previous_dream, previous_raw, dtype=cv2.CV_32F), backward
+        )
         start *= weight
         start += raw
     else:
@@ -221,13 +258,15 @@ def between_settings(steps: int) -> dict:
     return {"steps": steps, "octaves": 1} if steps == 0 else {"steps": steps}
 
 
-def check_video_frame_side(source: str, width: int, height: int,
-                           max_size: int | None) -> None:
+def check_video_frame_side(source: str, width: int, height: int, max_size: int | None) -> None:
     """Refuse frames too small to dream, naming what makes them so: video.max_size, or
     the clip itself."""
     shrunk = max_size is not None and max(width, height) >= max_size - 1
-    hint = ("raise video.max_size (or unset it: --set video.max_size=)" if shrunk
-            else "the clip itself is that small: use a larger one")
+    hint = (
+        "raise video.max_size (or unset it: --set video.max_size=)"
+        if shrunk
+        else "the clip itself is that small: use a larger one"
+    )
     check_frame_side(width, height, f"frames of {Path(source).name}", hint)
 
 
@@ -238,8 +277,7 @@ class VideoMode(ModeBase):
     name = "video"
     # dream_strength, e_warp_*: each frame's stability terms (flow.FrameTerms), which
     # report.json adds up.
-    columns = ("cut", "reliable", "keyframe", "dream_strength", "e_warp_output",
-               "e_warp_input")
+    columns = ("cut", "reliable", "keyframe", "dream_strength", "e_warp_output", "e_warp_input")
     settings = {"video": VideoSettings, "flow": FlowSettings}
 
     @classmethod
@@ -249,35 +287,44 @@ class VideoMode(ModeBase):
         ``frames`` extends a zoom; start, every and max_size stay in."""
         data = super().identity(spec)
         for key in ("end", "end_frame", "allow_partial"):  # allow_partial: what is
-            data["video"].pop(key)                         # stitched, not the frames
+            data["video"].pop(key)  # stitched, not the frames
         return data
 
     @classmethod
     def check(cls, spec: RenderSpec) -> None:
         if not spec.input:
-            raise DreamreelError("video mode needs an input clip: --input CLIP (a video file "
-                                 "or a folder of numbered frames)")
+            raise DreamreelError(
+                "video mode needs an input clip: --input CLIP (a video file "
+                "or a folder of numbered frames)"
+            )
 
     def __init__(self, spec: RenderSpec):
         self.spec = spec
         v = spec.video
-        self.source = open_video(spec.input, start=v.start, end=v.end,
-                                 start_frame=v.start_frame, end_frame=v.end_frame,
-                                 every=v.every, max_size=v.max_size, folder_fps=spec.fps,
-                                 max_pixels=spec.max_input_pixels,
-                                 background=spec.input_background)
-        check_video_frame_side(spec.input, self.source.width, self.source.height,
-                               v.max_size)
+        self.source = open_video(
+            spec.input,
+            start=v.start,
+            end=v.end,
+            start_frame=v.start_frame,
+            end_frame=v.end_frame,
+            every=v.every,
+            max_size=v.max_size,
+            folder_fps=spec.fps,
+            max_pixels=spec.max_input_pixels,
+            background=spec.input_background,
+        )
+        check_video_frame_side(spec.input, self.source.width, self.source.height, v.max_size)
         # What the header promises: a damaged clip's frames run out before it, and
         # prepare() then raises InputEnded where they do (the frame loop stops there).
         self.count = self.source.promised_count
         self.fps = self.source.fps
         # Each estimator is used by one thread only: OpenCV's DIS object is not shared.
-        self.estimator = (FlowEstimator(spec.flow.method, spec.flow.preset)
-                          if spec.flow.enabled else None)
+        self.estimator = (
+            FlowEstimator(spec.flow.method, spec.flow.preset) if spec.flow.enabled else None
+        )
         self._measure_estimator = self._report_estimator()  # flow off: measuring needs one
         self._raws = None
-        self._last_raw: np.ndarray | None = None       # prepare's: the frame decoded last
+        self._last_raw: np.ndarray | None = None  # prepare's: the frame decoded last
         self.previous_dream: np.ndarray | None = None  # start/finish's: the last dream
         self._measured: tuple[np.ndarray, np.ndarray] | None = None  # measure's: (raw, dream)
 
@@ -321,11 +368,20 @@ class VideoMode(ModeBase):
         # resumed render decides the same, whatever it stored before.
         between = index % self.spec.video.cadence != 0
         with self.clock.stage("carry"):  # the warp and blend
-            carry = carry_motion(self.spec, ready.motion, index, ready.image, ready.previous,
-                                 self.previous_dream, fade=not between)
+            carry = carry_motion(
+                self.spec,
+                ready.motion,
+                index,
+                ready.image,
+                ready.previous,
+                self.previous_dream,
+                fade=not between,
+            )
         if carry.fresh:
-            settings = {"steps": self.spec.video.first_steps,
-                        "octaves": self.spec.video.first_octaves}
+            settings = {
+                "steps": self.spec.video.first_steps,
+                "octaves": self.spec.video.first_octaves,
+            }
         elif between:
             settings = between_settings(self.spec.video.between_steps)
         elif self.spec.video.step_scale() != 1.0:
@@ -333,8 +389,11 @@ class VideoMode(ModeBase):
             settings = {"step_size": step_size * self.spec.video.step_scale()}
         else:
             settings = {}
-        log = {"cut": int(carry.cut), "reliable": round(carry.reliable, 4),
-               "keyframe": int(carry.fresh or not between)}
+        log = {
+            "cut": int(carry.cut),
+            "reliable": round(carry.reliable, 4),
+            "keyframe": int(carry.fresh or not between),
+        }
         # A mask keeps the raw frame, not the carried dream (renderer/rendering/masks.py).
         return FrameStart(carry.image, settings, log, source=ready.image)
 
@@ -348,16 +407,25 @@ class VideoMode(ModeBase):
         with the flow the carry used: kept in losses.csv, summed into report.json."""
         with self.clock.stage("stability"):
             motion = ready.motion
-            terms = measure_frame(ready.image, out.image, self._measured,
-                                  estimator=self._measure_estimator,
-                                  flows=motion.flows if motion else None,
-                                  mask=motion.mask if motion else None)
+            terms = measure_frame(
+                ready.image,
+                out.image,
+                self._measured,
+                estimator=self._measure_estimator,
+                flows=motion.flows if motion else None,
+                mask=motion.mask if motion else None,
+            )
         self._measured = (ready.image, out.image)
         return terms.to_log()
 
     def notes(self) -> list[str]:
-        return octave_notes(self.spec, self.source.height, self.source.width,
-                            self.spec.video.first_octaves, "video.first_octaves")
+        return octave_notes(
+            self.spec,
+            self.source.height,
+            self.source.width,
+            self.spec.video.first_octaves,
+            "video.first_octaves",
+        )
 
     def audio(self):
         """The clip's sound from the range's start (an AudioSource), or None."""
@@ -393,5 +461,7 @@ class VideoMode(ModeBase):
 
 def check_chunk_settings(warmup: int, crossfade: int, chunks: int, prefix: str) -> None:
     if warmup < 0 or crossfade < 0 or chunks < 0:
-        raise DreamreelError(f"{prefix}warmup and {prefix}crossfade must be >= 0, "
-                             f"{prefix}chunks >= 0 (0: one per worker)")
+        raise DreamreelError(
+            f"{prefix}warmup and {prefix}crossfade must be >= 0, "
+            f"{prefix}chunks >= 0 (0: one per worker)"
+        )

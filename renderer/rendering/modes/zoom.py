@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ...runtime.errors import DreamreelError
 from ...media.images import to_uint8
+from ...runtime.errors import DreamreelError
 from ...schedules.keyframes import Schedule, constant
 from .base import FrameOut, FrameStart, ModeBase, register
 from .source import frame_shape, octave_notes, source_image
@@ -36,14 +36,14 @@ if TYPE_CHECKING:
 class ZoomSettings:
     """The ``zoom`` table: how each frame moves from the last (all per-frame schedules)."""
 
-    scale: Schedule = constant(1.04)        # zoom factor per frame; > 1 flies in
-    rotation: Schedule = constant(0.0)      # degrees per frame, counter-clockwise
-    translate_x: Schedule = constant(0.0)   # pixels per frame, + moves the view right
-    translate_y: Schedule = constant(0.0)   # pixels per frame, + moves the view down
-    noise: Schedule = constant(0.0)         # std of gaussian noise added (0..255 scale)
-    first_steps: int = 40                   # frame 0 is dreamed harder to grow structure
+    scale: Schedule = constant(1.04)  # zoom factor per frame; > 1 flies in
+    rotation: Schedule = constant(0.0)  # degrees per frame, counter-clockwise
+    translate_x: Schedule = constant(0.0)  # pixels per frame, + moves the view right
+    translate_y: Schedule = constant(0.0)  # pixels per frame, + moves the view down
+    noise: Schedule = constant(0.0)  # std of gaussian noise added (0..255 scale)
+    first_steps: int = 40  # frame 0 is dreamed harder to grow structure
     first_octaves: int = 4
-    color_coherence: bool = True            # match colour statistics to frame 0
+    color_coherence: bool = True  # match colour statistics to frame 0
     # Cadence, as Deforum users know it: dream every cadence-th frame (0, k, 2k...) with
     # the full dream.steps; each frame between is the previous frame moved by the camera
     # (and recoloured) with between_steps steps (0: the camera move alone). About cadence
@@ -56,12 +56,16 @@ class ZoomSettings:
 
     def check(self, prefix: str) -> None:
         if self.loop < 0:
-            raise DreamreelError(f"{prefix}loop must be >= 0 (0: no loop; k: the last k "
-                                 f"frames cross-fade into the first), got {self.loop}")
+            raise DreamreelError(
+                f"{prefix}loop must be >= 0 (0: no loop; k: the last k "
+                f"frames cross-fade into the first), got {self.loop}"
+            )
         if self.cadence < 1 or self.between_steps < 0:
-            raise DreamreelError(f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
-                                 f"{prefix}between_steps >= 0 (0: frames between keyframes "
-                                 f"are the camera move alone)")
+            raise DreamreelError(
+                f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
+                f"{prefix}between_steps >= 0 (0: frames between keyframes "
+                f"are the camera move alone)"
+            )
         if min(v for _, v in self.scale.keyframes) <= 0:
             raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
         if min(v for _, v in self.noise.keyframes) < 0:
@@ -74,17 +78,22 @@ class ZoomSettings:
 class Motion:
     """One frame's camera move relative to the previous frame."""
 
-    scale: float = 1.0        # > 1 flies in
-    rotation: float = 0.0     # degrees, counter-clockwise
+    scale: float = 1.0  # > 1 flies in
+    rotation: float = 0.0  # degrees, counter-clockwise
     translate_x: float = 0.0  # pixels; + moves the view right (content slides left)
     translate_y: float = 0.0  # pixels; + moves the view down
-    noise: float = 0.0        # std of gaussian noise added, 0..255 scale
+    noise: float = 0.0  # std of gaussian noise added, 0..255 scale
 
     @classmethod
-    def at(cls, spec: RenderSpec, frame: int) -> "Motion":
+    def at(cls, spec: RenderSpec, frame: int) -> Motion:
         zoom = spec.zoom
-        return cls(zoom.scale(frame), zoom.rotation(frame), zoom.translate_x(frame),
-                   zoom.translate_y(frame), zoom.noise(frame))
+        return cls(
+            zoom.scale(frame),
+            zoom.rotation(frame),
+            zoom.translate_x(frame),
+            zoom.translate_y(frame),
+            zoom.noise(frame),
+        )
 
 
 def warp(image: np.ndarray, motion: Motion) -> np.ndarray:
@@ -97,8 +106,13 @@ def warp(image: np.ndarray, motion: Motion) -> np.ndarray:
     centre = ((width - 1) / 2.0, (height - 1) / 2.0)
     matrix = cv2.getRotationMatrix2D(centre, motion.rotation, motion.scale)
     matrix[:, 2] -= (motion.translate_x, motion.translate_y)
-    return cv2.warpAffine(np.asarray(image, np.float32), matrix, (width, height),
-                          flags=cv2.INTER_LANCZOS4, borderMode=cv2.BORDER_REFLECT_101)
+    return cv2.warpAffine(
+        np.asarray(image, np.float32),
+        matrix,
+        (width, height),
+        flags=cv2.INTER_LANCZOS4,
+        borderMode=cv2.BORDER_REFLECT_101,
+    )
 
 
 def add_noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:
@@ -108,7 +122,7 @@ def add_noise(image: np.ndarray, amount: float, seed: int) -> np.ndarray:
     return image + rng.normal(0.0, amount, image.shape).astype(np.float32)
 
 
-def match_colours(image: np.ndarray, reference: "np.ndarray | ColourStats") -> np.ndarray:
+def match_colours(image: np.ndarray, reference: np.ndarray | ColourStats) -> np.ndarray:
     """Per-channel mean and std in Lab moved to the reference's (Reinhard's transfer).
 
     Repeated zoom-and-dream drifts towards grey or oversaturation; pulling every
@@ -135,7 +149,7 @@ class ColourStats:
     std: np.ndarray
 
     @classmethod
-    def of(cls, rgb: np.ndarray) -> "ColourStats":
+    def of(cls, rgb: np.ndarray) -> ColourStats:
         return cls(*_lab_stats(_to_lab(rgb)))
 
 
@@ -159,8 +173,15 @@ def _to_lab(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(unit, cv2.COLOR_RGB2Lab)
 
 
-def next_init(spec: RenderSpec, previous: np.ndarray, reference: "np.ndarray | ColourStats",
-              frame: int, seed: int, *, noise: bool = True) -> np.ndarray:
+def next_init(
+    spec: RenderSpec,
+    previous: np.ndarray,
+    reference: np.ndarray | ColourStats,
+    frame: int,
+    seed: int,
+    *,
+    noise: bool = True,
+) -> np.ndarray:
     """Where frame ``frame`` (>= 1) starts: the previous frame moved, noised, recoloured.
 
     ``noise=False`` leaves the noise out: a frame that is not dreamed (a cadence frame
@@ -183,8 +204,9 @@ def loop_weights(loop: int) -> list[float]:
 
 def cross_fade(chain: np.ndarray, first: np.ndarray, weight: float) -> np.ndarray:
     """(1 - weight) * chain + weight * first, both RGB uint8, rounded back to uint8."""
-    mixed = (np.asarray(chain, np.float32) * np.float32(1.0 - weight)
-             + np.asarray(first, np.float32) * np.float32(weight))
+    mixed = np.asarray(chain, np.float32) * np.float32(1.0 - weight) + np.asarray(
+        first, np.float32
+    ) * np.float32(weight)
     return np.rint(mixed).astype(np.uint8)
 
 
@@ -202,15 +224,21 @@ class ZoomMode(ModeBase):
         if not loop:
             return
         if loop > spec.frames - 1:
-            raise DreamreelError(f"zoom.loop must be <= frames - 1 (the last loop frames "
-                                 f"fade into the loop's first ones), got zoom.loop = {loop} "
-                                 f"with frames = {spec.frames}")
+            raise DreamreelError(
+                f"zoom.loop must be <= frames - 1 (the last loop frames "
+                f"fade into the loop's first ones), got zoom.loop = {loop} "
+                f"with frames = {spec.frames}"
+            )
         if spec.output.pingpong:
-            raise DreamreelError("zoom.loop and output.pingpong do not go together (a loop "
-                                 "plays forward only): set one of them off")
+            raise DreamreelError(
+                "zoom.loop and output.pingpong do not go together (a loop "
+                "plays forward only): set one of them off"
+            )
         if spec.output.hold_last > 0:
-            raise DreamreelError(f"zoom.loop needs output.hold_last = 0 (a held last frame "
-                                 f"breaks the loop), got {spec.output.hold_last:g}")
+            raise DreamreelError(
+                f"zoom.loop needs output.hold_last = 0 (a held last frame "
+                f"breaks the loop), got {spec.output.hold_last:g}"
+            )
 
     @classmethod
     def identity(cls, spec: RenderSpec) -> dict:
@@ -224,35 +252,43 @@ class ZoomMode(ModeBase):
     def __init__(self, spec: RenderSpec):
         self.spec = spec
         self.loop = spec.zoom.loop
-        self.played = spec.frames                # frames the MP4/GIF play
-        self.count = spec.frames + self.loop     # stored: the lead-in, then the played ones
+        self.played = spec.frames  # frames the MP4/GIF play
+        self.count = spec.frames + self.loop  # stored: the lead-in, then the played ones
         self.weights = loop_weights(self.loop)
         self.fps = spec.fps
         self.reference: ColourStats | None = None  # frame 0's colours, for coherence
-        self.previous: np.ndarray | None = None    # the last chain frame (never a blend)
+        self.previous: np.ndarray | None = None  # the last chain frame (never a blend)
         # Chain frames 0..loop-1 until the frame that fades into them: at most loop frames.
         self.lead: dict[int, np.ndarray] = {}
         # The frame size from the input's header (decoded only at frame 0): checked now.
         self.height, self.width = frame_shape(spec)
 
     def notes(self) -> list[str]:
-        notes = octave_notes(self.spec, self.height, self.width,
-                             self.spec.zoom.first_octaves, "zoom.first_octaves")
+        notes = octave_notes(
+            self.spec, self.height, self.width, self.spec.zoom.first_octaves, "zoom.first_octaves"
+        )
         cadence = self.spec.zoom.cadence
         if self.loop and self.played % cadence:
-            notes.append(f"zoom.loop with zoom.cadence = {cadence}: frames = {self.played} "
-                         f"is no multiple of the cadence, so the keyframes' rhythm skips a "
-                         f"beat where the loop wraps")
+            notes.append(
+                f"zoom.loop with zoom.cadence = {cadence}: frames = {self.played} "
+                f"is no multiple of the cadence, so the keyframes' rhythm skips a "
+                f"beat where the loop wraps"
+            )
         return notes
 
     def manifest(self) -> dict:
         if not self.loop:
             return {}
         first, last = self.played, self.count - 1
-        return {"lead_in": self.loop,  # stored frames before the played ones: stitch skips them
-                "loop": {"frames": self.played, "lead_in": self.loop,
-                         "blended": f"frames {first + 1:06d}.png to {last + 1:06d}.png",
-                         "weights": [round(w, 6) for w in self.weights]}}
+        return {
+            "lead_in": self.loop,  # stored frames before the played ones: stitch skips them
+            "loop": {
+                "frames": self.played,
+                "lead_in": self.loop,
+                "blended": f"frames {first + 1:06d}.png to {last + 1:06d}.png",
+                "weights": [round(w, 6) for w in self.weights],
+            },
+        }
 
     def resume(self, done: int, store) -> int:
         """Pick up after ``done`` stored frames: frame 0, the last chain frame (a blended
@@ -264,8 +300,11 @@ class ZoomMode(ModeBase):
         if done - 1 >= self.played:  # a blend is stored: its chain frame is the checkpoint
             saved = store.read_checkpoint(done - 1) or {}
             chain = saved.get("chain")
-            if (chain is None or chain.dtype != np.uint8
-                    or chain.shape != (self.height, self.width, 3)):
+            if (
+                chain is None
+                or chain.dtype != np.uint8
+                or chain.shape != (self.height, self.width, 3)
+            ):
                 first = self.played  # dream the tail again from the last plain frame
             else:
                 self.previous = chain
@@ -280,20 +319,26 @@ class ZoomMode(ModeBase):
         motion = Motion.at(self.spec, index)
         # A keyframe by its index alone: a resumed render decides the same.
         between = index % self.spec.zoom.cadence != 0
-        log = {"zoom": round(motion.scale, 6), "rotation": round(motion.rotation, 6),
-               "keyframe": int(not between)}
+        log = {
+            "zoom": round(motion.scale, 6),
+            "rotation": round(motion.rotation, 6),
+            "keyframe": int(not between),
+        }
         if index == 0:
             # Noise has no detail worth keeping: its grain would return at every octave.
-            settings = {"steps": self.spec.zoom.first_steps,
-                        "octaves": self.spec.zoom.first_octaves,
-                        "keep_source_detail": self.spec.dream.keep_source_detail
-                        and self.spec.input is not None}
+            settings = {
+                "steps": self.spec.zoom.first_steps,
+                "octaves": self.spec.zoom.first_octaves,
+                "keep_source_detail": self.spec.dream.keep_source_detail
+                and self.spec.input is not None,
+            }
             return FrameStart(source_image(self.spec), settings, log)
         if between:
             steps = self.spec.zoom.between_steps
             with self.clock.stage("carry"):  # warp and colour match
-                start = next_init(self.spec, self.previous, self.reference, index, seed,
-                                  noise=steps > 0)
+                start = next_init(
+                    self.spec, self.previous, self.reference, index, seed, noise=steps > 0
+                )
             # With no steps, one octave: the frame is its start (see between_settings).
             settings = {"steps": steps, "octaves": 1} if steps == 0 else {"steps": steps}
             return FrameStart(start, settings, log)
