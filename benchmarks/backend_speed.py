@@ -48,7 +48,7 @@ def child(backend: str, sizes: list[int], steps: int, rounds: int) -> dict:
 
     from renderer.engine.dream import DreamSettings, dream
     from renderer.imaging.noise import make_noise
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs")
     results = {}

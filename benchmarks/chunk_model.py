@@ -26,7 +26,8 @@ and the parts way (renderer/distributed/chunk_parts.py), where each worker encod
            + (N - 1) * (crossfade + 1) * (t_stability + t_write + 2 t_read + t_encode)
 
     PYTHONPATH=. python benchmarks/chunk_model.py [--frames 14400] [--t-f 0.1 0.25 0.5]
-    PYTHONPATH=. python benchmarks/chunk_model.py --assembly-ms 16   # what if: see RESULTS
+    PYTHONPATH=. python benchmarks/chunk_model.py --assembly-ms 16
+        (what if: see benchmarks/history/chunked-video.md)
 """
 
 from __future__ import annotations
@@ -46,7 +47,8 @@ import cv2
 import numpy as np
 
 WIDTH, HEIGHT = 1280, 720
-RAY_START_S = 5.0  # a local Ray's start, measured with `dreamreel batch --ray` (RESULTS.md)
+# A local Ray's start, measured with `dreamreel batch --ray` (benchmarks/history/chunked-video.md).
+RAY_START_S = 5.0
 FIRST_FRAME = (30 * (1 + 1.4**-2 + 1.4**-4 + 1.4**-6)) / (8 * (1 + 1.4**-2))
 
 
@@ -65,7 +67,7 @@ def worker_start_s() -> float:
     """A fresh process: import the engine, build the model (as a chunk's worker does)."""
     code = (
         "from renderer.runtime.backend_choice import use; use('tensorflow'); "
-        "from renderer.models.zoo import load_dream_model; "
+        "from renderer.models.loading import load_dream_model; "
         "load_dream_model('mobilenet_v2_dogs', "
         "{'block_12_expand_relu': 1.0, 'block_13_expand_relu': 1.0})"
     )
@@ -76,7 +78,8 @@ def worker_start_s() -> float:
 
 def assembly_s(count: int = 24) -> dict[str, float]:
     """Per-frame seconds of the driver's assembly steps at 720p (median over frames)."""
-    from renderer.imaging.flow import FlowEstimator, StabilityMeter
+    from renderer.imaging.flow import FlowEstimator
+    from renderer.imaging.stability import StabilityMeter
     from renderer.media.images import read_image, write_image_atomic
 
     frames = _frames(count)

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import_tensorflow_quietly()
     from renderer.engine.dream import DreamSettings, ascent_for, dream
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     info = machine_info()
     print(

@@ -137,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import_tensorflow_quietly()
     from renderer.engine.dream import DreamSettings, dream
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     info = machine_info()
     print(machine_line(info), flush=True)

@@ -54,7 +54,7 @@ def main() -> None:
     from renderer.cli.bench import engine_speed
     from renderer.engine.dream import DreamSettings
     from renderer.engine.flops import machine_peak, profiled_step_flops, step_flops, tile_windows
-    from renderer.models.zoo import cached_dream_model
+    from renderer.models.loading import cached_dream_model
 
     info = machine_info()
     print(machine_line(info))

@@ -27,7 +27,7 @@ def child(height: int, width: int) -> None:
 
     from renderer.engine.dream import DreamSettings, dream
     from renderer.imaging.noise import make_noise
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     model = load_dream_model(
         "mobilenet_v2_dogs", {"block_12_expand_relu": 1.0, "block_13_expand_relu": 1.0}

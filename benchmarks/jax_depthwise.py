@@ -10,7 +10,7 @@ the JAX step traces (``shifted_depthwise()``, trace time only), the dream step w
 isolation and on the whole model, yet tests/test_backends.py's tiled-gradient check
 (1e-3 of the largest value) failed with it (6e-3), and jitted-vs-eager gradients of the
 model itself differed by 2-8% at some sizes, with either convolution; see
-benchmarks/RESULTS.md. Run it for the per-shape timings:
+benchmarks/history/backends-jax-torch.md. Run it for the per-shape timings:
 
     PYTHONPATH=. KERAS_BACKEND=jax python benchmarks/jax_depthwise.py
 """

@@ -24,10 +24,11 @@ import numpy as np
 
 from renderer.engine.dream import DreamSettings, dream
 from renderer.engine.objective_graph import bind
-from renderer.engine.objectives import channel, class_logit, guide, layer, resolved_objective
+from renderer.engine.objective_layers import resolved_objective
+from renderer.engine.objectives import channel, class_logit, guide, layer
 from renderer.media.images import read_image
 from renderer.models.class_labels import class_index, classifier_head
-from renderer.models.zoo import load_dream_model
+from renderer.models.loading import load_dream_model
 from renderer.rendering.guides import read_guides
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"

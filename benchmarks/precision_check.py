@@ -37,7 +37,7 @@ def main() -> None:
     from renderer.engine.dream import DreamSettings, dream
     from renderer.engine.steps.torch_step import TorchAscent
     from renderer.imaging.noise import make_noise
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs")
     image = make_noise(args.size, args.size, seed=0).astype(np.float32)

@@ -40,7 +40,7 @@ def child(args) -> int:
 
     import_tensorflow_quietly()
     from renderer.engine.dream import DreamSettings, dream, octave_shapes
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     model = load_dream_model(args.model)
     image = test_image(args.height, args.width)

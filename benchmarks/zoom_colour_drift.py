@@ -30,7 +30,7 @@ def main() -> None:
     parser.add_argument("--preset", default="noise-zoom")
     args = parser.parse_args()
 
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
     from renderer.rendering.frame_loop import render_frames
     from renderer.rendering.spec import load_spec
 

@@ -16,7 +16,8 @@ import cv2
 import numpy as np
 
 import renderer
-from renderer.imaging.flow import FlowEstimator, flow_pair, occlusion_mask, warp_error
+from renderer.imaging.flow import FlowEstimator, flow_pair, occlusion_mask
+from renderer.imaging.stability import warp_error
 from renderer.rendering.spec import load_spec
 
 out = Path(sys.argv[1])

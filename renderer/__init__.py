@@ -34,7 +34,7 @@ def dream_image(
                  the last few loaded are kept, so the next call pays for the dream alone;
                  or a model from ``renderer.load_model`` (then no layers/preprocess here).
     layers    -- layer names, or {name: weight}; None takes the model's defaults.
-    settings  -- any field of ``renderer.dream.DreamSettings`` (steps, step_size,
+    settings  -- any field of ``renderer.engine.dream.DreamSettings`` (steps, step_size,
                  octaves, octave_scale, tile_size, jitter, normalize_gradients,
                  smoothing, seed, ...).
     losses    -- one numpy array per octave: the loss before each step.
@@ -43,7 +43,7 @@ def dream_image(
 
     import numpy as np
 
-    from .engine.dream import DreamSettings, dream
+    from .engine.dream import DreamSettings, dream  # lazy: keeps `import renderer` quick
 
     array = np.asarray(image)
     is_uint8 = array.dtype == np.uint8
@@ -70,7 +70,7 @@ def dream_image(
         on_snapshot=on_snapshot,
     )
     if is_uint8:
-        from .media.images import to_uint8
+        from .media.images import to_uint8  # lazy: as above
 
         out = to_uint8(result.image)
     else:
@@ -79,20 +79,20 @@ def dream_image(
 
 
 def load_model(model="mobilenet_v2_dogs", layers=None, *, preprocess=None):
-    """A dream model to pass to ``dream_image`` (or ``renderer.dream.dream``): a registered
+    """A dream model to pass to ``dream_image`` (or ``renderer.engine.dream.dream``): a registered
     name or a .keras/.h5 path, with layer names or {name: weight} (None: the defaults).
 
     The last few models loaded by name are kept, with their compiled gradient steps; the
     returned object keeps its own, so a notebook can hold on to it for any number of calls.
     """
-    from .models.zoo import cached_dream_model
+    from .models.loading import cached_dream_model  # lazy: keeps `import renderer` quick
 
     return cached_dream_model(model, layers, preprocess=preprocess)
 
 
 def make_noise(height: int, width: int, *, kind: str = "uniform", seed: int = 0):
     """Seeded RGB uint8 noise to dream from (see renderer.noise)."""
-    from .imaging.noise import make_noise as _make_noise
+    from .imaging.noise import make_noise as _make_noise  # lazy: keeps `import renderer` quick
 
     return _make_noise(height, width, kind=kind, seed=seed)
 
@@ -100,6 +100,6 @@ def make_noise(height: int, width: int, *, kind: str = "uniform", seed: int = 0)
 def render(preset, **options):
     """Render a preset (name, .toml path or RenderSpec) into a folder: the CLI's
     ``dreamreel render``. See ``renderer.pipeline.render`` for the options."""
-    from .rendering.render_preset import render as _render
+    from .rendering.render_preset import render as _render  # lazy: keeps `import renderer` quick
 
     return _render(preset, **options)

@@ -16,6 +16,7 @@ from helpers import write_clip
 
 import renderer
 from renderer.cli.main import main
+from renderer.rendering.identity import render_identity
 from renderer.rendering.schedule_binding import bind_spec
 from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
@@ -275,5 +276,5 @@ def test_binding_gives_the_mode_the_renders_fps_and_track(tmp_path):
 
     plain = load_spec("noise-zoom", ["fps=8"])  # no track, no time: the identity as before
     unchanged = bind_render(plain, StubMode(plain, 24.0))
-    assert unchanged.spec is plain and unchanged.identity == plain.frames_identity()
+    assert unchanged.spec is plain and unchanged.identity == render_identity(plain)
     assert unchanged.audio is None and "audio" not in unchanged.manifest

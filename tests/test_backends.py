@@ -43,7 +43,7 @@ from renderer.runtime.backend_choice import use
 use(sys.argv[1])
 import numpy as np
 from renderer.engine.dream import DreamSettings, dream
-from renderer.models.zoo import load_dream_model
+from renderer.models.loading import load_dream_model
 from renderer.imaging.noise import make_noise
 from renderer.engine.step_cache import compiled_ascent
 model = load_dream_model("mobilenet_v2_dogs")
@@ -54,7 +54,8 @@ result = dream(image, model, settings)
 gradient = compiled_ascent(model, settings.ascent).gradient(model.preprocessing.to_model(image))
 # A composite objective (a channel, a neuron, a class logit, total variation), one octave.
 from renderer.engine.objective_graph import bind
-from renderer.engine.objectives import parse_objective, resolved_objective
+from renderer.engine.objective_layers import resolved_objective
+from renderer.engine.objective_parser import parse_objective
 composite = resolved_objective(parse_objective(
     "channel:block_12_expand_relu:37 + 0.5*neuron:block_13_expand_relu:3"
     " + 0.3*class:golden_retriever - 0.1*tv"), "mobilenet_v2_dogs")

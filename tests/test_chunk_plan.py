@@ -91,7 +91,7 @@ def test_a_seam_is_weighed_against_stretches_as_long_where_flicker_swings_by_its
     is ~0 and any seam looks huge against it; against the typical worst frame of as many
     frames elsewhere, a seam like the rest is 1x, and one twice as bad 2x."""
     from renderer.distributed.chunk_assemble import seam_report
-    from renderer.imaging.flow import FrameTerms
+    from renderer.imaging.stability import FrameTerms
 
     plan = plan_chunks(60, 2, warmup=6, crossfade=4)
     window = range(plan[1].keep_start, plan[1].own_start + 1)

@@ -21,9 +21,9 @@ from PIL import Image
 from renderer.cli.main import main
 from renderer.distributed.chunk_assemble import seam_window
 from renderer.distributed.chunk_render import chunk_folder, render_chunked
-from renderer.imaging.flow import StabilityMeter
+from renderer.imaging.stability import StabilityMeter
 from renderer.rendering.spec import load_spec
-from renderer.store.frame_store import numbered_frame_files
+from renderer.store.frame_names import numbered_frame_files
 
 pytestmark = pytest.mark.usefixtures("embedded_cache")
 

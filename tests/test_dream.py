@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 import renderer
-from renderer.engine.ascent import Ascent, AscentSettings
+from renderer.engine.ascent import Ascent
 from renderer.engine.dream import DreamSettings, DreamState, dream, octave_shapes, resize
 from renderer.engine.step_cache import compiled_ascent
+from renderer.engine.steps.base import AscentSettings
 from renderer.imaging.noise import NOISE_KINDS, make_noise
 from renderer.media.images import read_image
 from renderer.runtime.errors import DreamreelError
@@ -18,7 +19,7 @@ QUICK = dict(steps=8, octaves=1, step_size=0.02)
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 
@@ -333,7 +334,7 @@ def test_the_ascent_lives_on_the_model_and_new_sizes_do_not_retrace(dogs, photo)
 
 
 def test_dream_image_reuses_the_loaded_model(embedded_cache, photo):
-    from renderer.models import zoo as models
+    from renderer.models import loading as models
 
     image = small(photo, 80, 96).astype(np.uint8)
     model = renderer.load_model()

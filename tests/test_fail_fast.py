@@ -52,13 +52,13 @@ def test_user_errors_fail_before_tensorflow_loads(tmp_path, argv, expected):
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_layers_of_a_model_file_are_read_from_its_config(tmp_path, suffix):
+    from renderer.models.extractor import walk
     from renderer.models.layer_names import known_layers
-    from renderer.models.zoo import _walk
 
     path = tmp_path / f"mine{suffix}"
     model = save_tiny_model(path)
     expected = [
-        address for address, _scope, layer in _walk(model) if type(layer).__name__ != "InputLayer"
+        address for address, _scope, layer in walk(model) if type(layer).__name__ != "InputLayer"
     ]
     assert known_layers(str(path)) == expected
     assert "inner/inner_conv" in expected
@@ -81,7 +81,8 @@ def test_stored_layer_lists_match_the_built_models():
     writes from
     real builds; a Keras upgrade that renames layers fails here, not in a user's render."""
     from renderer.models.layer_names import _stored_lists
-    from renderer.models.zoo import REGISTRY, dreamable_layers
+    from renderer.models.loading import dreamable_layers
+    from renderer.models.registry import REGISTRY
 
     stored = _stored_lists()
     assert stored is not None and set(stored) == set(REGISTRY.names())
@@ -215,7 +216,7 @@ def test_a_failed_render_leaves_a_folder_another_render_holds(tmp_path, monkeypa
     import subprocess
     import sys
 
-    import renderer.models.zoo
+    import renderer.rendering.prepared
     from renderer.rendering.render_preset import render
 
     out = tmp_path / "shared"
@@ -234,7 +235,8 @@ def test_a_failed_render_leaves_a_folder_another_render_holds(tmp_path, monkeypa
             assert other[0].stdout.readline().strip() == "held"
         raise DreamreelError("injected failure before frame 0")
 
-    monkeypatch.setattr(renderer.models.zoo, "cached_dream_model", model_load)
+    # Where the render loads its model (rendering/prepared.py).
+    monkeypatch.setattr(renderer.rendering.prepared, "cached_dream_model", model_load)
     try:
         with pytest.raises(DreamreelError, match="injected"):
             render("noise-zoom", out=out)

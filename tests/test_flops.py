@@ -72,7 +72,7 @@ def test_the_count_agrees_with_tensorflows_profiler():
 
 
 def test_the_embedded_model_count_agrees_with_the_profiler():
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs", weights=None)  # shapes need no weights
     profiled = flops.profiled_step_flops(model, 96, 128)

@@ -10,14 +10,13 @@ from helpers import ShiftFlow
 from renderer.cli.stability import stability_of_videos
 from renderer.imaging.flow import (
     FlowEstimator,
-    StabilityMeter,
     backward_warp,
     flow_pair,
     is_scene_cut,
     occlusion_mask,
     to_gray,
-    warp_error,
 )
+from renderer.imaging.stability import StabilityMeter, warp_error
 from renderer.media import write_mp4
 from renderer.runtime.errors import DreamreelError
 

@@ -365,7 +365,7 @@ def test_rows_written_out_of_order_are_sorted_on_open(tmp_path):
 
 
 def read_loss_rows_of(tmp_path):
-    from renderer.store.frame_store import read_loss_rows
+    from renderer.store.loss_log import read_loss_rows
 
     return read_loss_rows(tmp_path / "losses.csv")
 

@@ -17,6 +17,7 @@ from renderer.media import open_video
 from renderer.media.image_header import read_image_header
 from renderer.media.images import read_image
 from renderer.media.limits import DEFAULT_MAX_INPUT_PIXELS
+from renderer.rendering.identity import render_identity
 from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
 
@@ -47,7 +48,7 @@ def no_decoding(monkeypatch):
         raise AssertionError("decoded an image above the limit")
 
     monkeypatch.setattr(cv2, "imdecode", refuse)
-    monkeypatch.setattr("renderer.media.reader._first_decoded", refuse)
+    monkeypatch.setattr("renderer.media.clip_scan._first_decoded", refuse)
 
 
 @pytest.mark.parametrize("make", [png_claiming, jpeg_claiming])
@@ -123,7 +124,7 @@ def test_the_limit_is_a_spec_key_that_decides_no_pixels():
     raised = load_spec("progress", ["max_input_pixels=400000000"])
     assert default.max_input_pixels == DEFAULT_MAX_INPUT_PIXELS
     assert raised.max_input_pixels == 400_000_000
-    assert raised.frames_identity() == default.frames_identity()  # resumes either way
+    assert render_identity(raised) == render_identity(default)  # resumes either way
     with pytest.raises(DreamreelError, match="max_input_pixels must be >= 1"):
         load_spec("progress", ["max_input_pixels=0"])
 

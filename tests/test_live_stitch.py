@@ -2,6 +2,7 @@
 from the PNGs, reads back only what it must, and leaves nothing behind when abandoned."""
 
 import threading
+from dataclasses import replace
 
 import cv2
 import numpy as np
@@ -11,7 +12,7 @@ from helpers import click_track, write_clip
 from renderer.media import AudioSource, probe
 from renderer.media.writer import GifWriter, Mp4Writer, write_gif, write_mp4
 from renderer.rendering.stage_clock import StageClock
-from renderer.rendering.stitch import Stitcher, stitch
+from renderer.rendering.stitch import PLAIN, Stitcher, stitch
 from renderer.runtime.errors import DreamreelError
 
 H, W = 37, 50  # odd height: the MP4 crops to even, the GIF downscales (max side 32)
@@ -55,7 +56,7 @@ PLAY_ORDER = {
 def test_live_outputs_are_byte_identical_to_stitch_from_pngs(tmp_path, case):
     frames = busy_frames(7)
     save_pngs(tmp_path, frames)
-    settings = dict(SETTINGS.get(case, {}), fps=8, gif_max_side=GIF_SIDE)
+    settings = dict(fps=8, output=replace(PLAIN, gif_max_side=GIF_SIDE, **SETTINGS.get(case, {})))
     if case == "audio":
         clip = write_clip(
             tmp_path / "clip.mkv", busy_frames(16, 32, 32), 8, audio=click_track(2.0, 0.3)
@@ -121,7 +122,9 @@ def test_x264_output_is_the_same_run_to_run(tmp_path):
 
 def test_frames_out_of_order_are_refused(tmp_path):
     frames = busy_frames(3)
-    stitcher = Stitcher(tmp_path, name="x", fps=8, count=3, gif_max_side=GIF_SIDE)
+    stitcher = Stitcher(
+        tmp_path, name="x", fps=8, count=3, output=replace(PLAIN, gif_max_side=GIF_SIDE)
+    )
     with pytest.raises(ValueError, match="frame 1 .* frame 0 expected"):
         stitcher.add(1, frames[1])
     stitcher.add(0, frames[0])
@@ -138,7 +141,9 @@ def test_frames_out_of_order_are_refused(tmp_path):
 
 def test_abandon_leaves_no_output_and_no_partial_file(tmp_path):
     frames = busy_frames(4)
-    stitcher = Stitcher(tmp_path, name="x", fps=8, count=4, gif_max_side=GIF_SIDE)
+    stitcher = Stitcher(
+        tmp_path, name="x", fps=8, count=4, output=replace(PLAIN, gif_max_side=GIF_SIDE)
+    )
     for index in range(3):
         stitcher.add(index, frames[index])
     # Mid-render the MP4 grows in the temp file a crash sweep (remove_partial_files) finds.
@@ -153,7 +158,9 @@ def test_abandon_leaves_no_output_and_no_partial_file(tmp_path):
 
 def test_a_frame_of_another_size_raises_and_leaves_nothing(tmp_path):
     frames = busy_frames(3)
-    stitcher = Stitcher(tmp_path, name="x", fps=8, count=3, gif_max_side=GIF_SIDE)
+    stitcher = Stitcher(
+        tmp_path, name="x", fps=8, count=3, output=replace(PLAIN, gif_max_side=GIF_SIDE)
+    )
     stitcher.add(0, frames[0])
     with pytest.raises(DreamreelError, match="frame 1 is 50x34, expected 50x36"):
         stitcher.add(1, frames[1][:34])
@@ -172,7 +179,13 @@ def test_an_mp4_writer_error_deletes_its_temp_file(tmp_path):
 
 def test_a_failing_read_in_finish_leaves_nothing(tmp_path):
     frames = busy_frames(4)
-    stitcher = Stitcher(tmp_path, name="x", fps=8, count=4, pingpong=True, gif_max_side=GIF_SIDE)
+    stitcher = Stitcher(
+        tmp_path,
+        name="x",
+        fps=8,
+        count=4,
+        output=replace(PLAIN, pingpong=True, gif_max_side=GIF_SIDE),
+    )
     for index, frame in enumerate(frames):
         stitcher.add(index, frame)
 
@@ -188,7 +201,12 @@ def test_the_clock_gets_the_encoders_time(tmp_path):
     clock = StageClock()
     frames = busy_frames(3)
     stitcher = Stitcher(
-        tmp_path, name="x", fps=8, count=3, hold_last=0.25, clock=clock, gif_max_side=GIF_SIDE
+        tmp_path,
+        name="x",
+        fps=8,
+        count=3,
+        output=replace(PLAIN, hold_last=0.25, gif_max_side=GIF_SIDE),
+        clock=clock,
     )
     for index, frame in enumerate(frames):
         stitcher.add(index, frame)

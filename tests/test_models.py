@@ -12,8 +12,9 @@ import pytest
 from helpers import offline_empty_cache, record_subprocess_runs
 
 from renderer.models import embedded
+from renderer.models.loading import dreamable_layers, fetch_weights, load_dream_model
 from renderer.models.preprocessing import FAMILIES, get_preprocessing
-from renderer.models.zoo import REGISTRY, dreamable_layers, fetch_weights, load_dream_model
+from renderer.models.registry import REGISTRY
 from renderer.runtime.errors import DreamreelError
 
 ODD_SIZE = (67, 93)  # neither square nor a multiple of any stride
@@ -140,7 +141,8 @@ def test_registry_queries():
 
 def test_importing_the_zoo_does_not_import_tensorflow():
     probe = (
-        "import sys, renderer.models.zoo; print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
+        "import sys, renderer.models.loading; "
+        "print(sorted({'keras', 'tensorflow'} & set(sys.modules)))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
@@ -353,7 +355,7 @@ def test_preprocessing_round_trips_and_spans_0_to_255(family):
 
 
 def test_cached_dream_models_are_reused_and_the_oldest_goes(monkeypatch):
-    from renderer.models import zoo as models
+    from renderer.models import loading as models
 
     monkeypatch.setattr(models, "_LOADED", type(models._LOADED)())
     load = lambda layers: models.cached_dream_model(  # noqa: E731
@@ -373,7 +375,7 @@ def test_cached_dream_models_are_reused_and_the_oldest_goes(monkeypatch):
 def test_cached_model_files_load_afresh_when_the_file_changes(tmp_path, monkeypatch):
     import os
 
-    from renderer.models import zoo as models
+    from renderer.models import loading as models
 
     monkeypatch.setattr(models, "_LOADED", type(models._LOADED)())
     path = tmp_path / "m.keras"

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from renderer.rendering.frame_loop import render_frames
+from renderer.rendering.identity import render_identity
 from renderer.rendering.modes.base import FrameOut, FrameStart, ModeBase
 from renderer.rendering.modes.builtin import MODES, create_mode
 from renderer.rendering.spec import load_spec
@@ -33,11 +34,9 @@ def test_an_unknown_mode_names_the_registered_ones():
 
 def test_a_zoom_identity_ignores_the_progress_table_but_progress_keeps_it():
     zoom = load_spec("noise-zoom")
-    assert zoom.frames_identity() == load_spec("noise-zoom", ["progress.every=2"]).frames_identity()
+    assert render_identity(zoom) == render_identity(load_spec("noise-zoom", ["progress.every=2"]))
     progress = load_spec("progress")
-    assert (
-        progress.frames_identity() != load_spec("progress", ["progress.every=2"]).frames_identity()
-    )
+    assert render_identity(progress) != render_identity(load_spec("progress", ["progress.every=2"]))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,7 +88,7 @@ def still_mode():
 def test_a_mode_plugged_in_from_outside_renders_resumes_and_has_its_table(
     still_mode, embedded_cache, tmp_path
 ):
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     spec = load_spec(
         "noise-zoom",

@@ -17,6 +17,7 @@ from PIL import Image
 
 from renderer.cli.main import main
 from renderer.rendering.frame_loop import render_frames
+from renderer.rendering.identity import render_identity
 from renderer.rendering.modes.morph import morph_frame_count, photo_at
 from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
@@ -103,7 +104,7 @@ def spec_for(folder, *extra):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 
@@ -319,9 +320,8 @@ def test_the_preset_dry_runs_with_a_folder_and_reads_back(tmp_path, capsys, monk
 
 def test_identity_follows_what_decides_pixels(photos):
     base = spec_for(photos[0].parent)
-    assert (
-        base.frames_identity()
-        == spec_for(photos[0].parent, "frames=7", "zoom.scale=2").frames_identity()
+    assert render_identity(base) == render_identity(
+        spec_for(photos[0].parent, "frames=7", "zoom.scale=2")
     )
     for change in (
         "morph.hold=3",
@@ -330,7 +330,7 @@ def test_identity_follows_what_decides_pixels(photos):
         "morph.blend=0.5",
         "morph.color_coherence=true",
     ):
-        assert spec_for(photos[0].parent, change).frames_identity() != base.frames_identity()
+        assert render_identity(spec_for(photos[0].parent, change)) != render_identity(base)
     # morph's own table never reaches another mode's identity (their renders resume)
     zoom = load_spec("noise-zoom")
-    assert zoom.frames_identity() == load_spec("noise-zoom", ["morph.hold=5"]).frames_identity()
+    assert render_identity(zoom) == render_identity(load_spec("noise-zoom", ["morph.hold=5"]))

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from renderer.engine.ascent import Ascent, AscentSettings
+from renderer.engine.ascent import Ascent
 from renderer.engine.dream import DreamSettings, dream
 from renderer.engine.numeric_faults import NumericalFault
+from renderer.engine.steps.base import AscentSettings
 from renderer.runtime.errors import DreamreelError
 
 TINY = [
@@ -29,8 +30,8 @@ def _model_with(layer):
     """A one-layer DreamModel on a 4-channel conv, built in milliseconds, and its conv."""
     import keras
 
+    from renderer.models.loading import DreamModel
     from renderer.models.preprocessing import get_preprocessing
-    from renderer.models.zoo import DreamModel
 
     image = keras.Input((None, None, 3))
     conv = keras.layers.Conv2D(4, 3, padding="same", name="conv")
@@ -99,7 +100,7 @@ def _poison_step(monkeypatch, *, call: int, step: int, value=np.nan):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 

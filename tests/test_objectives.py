@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 import renderer
-from renderer.engine.ascent import Ascent, AscentSettings
+from renderer.engine.ascent import Ascent
 from renderer.engine.dream import DreamSettings, dream
 from renderer.engine.objective_graph import bind
+from renderer.engine.objective_parser import parse_objective
 from renderer.engine.objectives import (
     Objective,
     channel,
@@ -18,14 +19,15 @@ from renderer.engine.objectives import (
     guide,
     layer,
     neuron,
-    parse_objective,
     tv,
 )
 from renderer.engine.step_cache import compiled_ascent
+from renderer.engine.steps.base import AscentSettings
 from renderer.rendering.guides import read_guides
+from renderer.rendering.identity import render_identity
 from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
-from renderer.schedules.keyframes import parse_schedule
+from renderer.schedules.keyframe_parser import parse_schedule
 
 LAYER12, LAYER13 = "block_12_expand_relu", "block_13_expand_relu"
 EXAMPLE = f"layer:{LAYER13} + 0.5*channel:{LAYER12}:37 - 0.1*tv"
@@ -110,9 +112,9 @@ def test_spec_takes_text_or_table_and_the_objective_replaces_layers(tmp_path):
     assert isinstance(spec.objective, Objective) and spec.to_dict()["objective"] == EXAMPLE
     again = load_spec(spec)
     assert again.objective == spec.objective
-    assert again.frames_identity() == spec.frames_identity()
+    assert render_identity(again) == render_identity(spec)
     other = load_spec("noise-zoom", ['objective="tv"'])
-    assert other.frames_identity() != spec.frames_identity()
+    assert render_identity(other) != render_identity(spec)
     # The objective replaces the preset's layers (they were its layer: terms).
     assert load_spec("noise-zoom").layers is not None
     assert spec.layers is None and spec.to_dict()["layers"] is None
@@ -122,9 +124,9 @@ def test_guide_image_content_is_part_of_the_identity(tmp_path):
     path = tmp_path / "guide.png"
     cv2.imwrite(str(path), np.zeros((40, 40, 3), np.uint8))
     spec = load_spec("noise-zoom", [f'objective="guide:{path}"'])
-    before = spec.frames_identity()
+    before = render_identity(spec)
     cv2.imwrite(str(path), np.full((40, 40, 3), 200, np.uint8))
-    assert spec.frames_identity() != before
+    assert render_identity(spec) != before
 
 
 def test_checks_before_tensorflow_name_the_bad_layer_and_guide(tmp_path):
@@ -150,7 +152,7 @@ def test_checks_before_tensorflow_name_the_bad_layer_and_guide(tmp_path):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs", [LAYER12, LAYER13])
 
@@ -289,10 +291,10 @@ def test_a_render_records_its_objective_and_dreams_it(tmp_path, embedded_cache):
 def test_a_class_dream_makes_the_classifier_see_that_breed(embedded_cache, samples_dir):
     """The embedded classifier's probability of the breed, on a photo it never saw as a
     dog (a cat), rises from a few percent to near certainty."""
-    from renderer.engine.objectives import resolved_objective
+    from renderer.engine.objective_layers import resolved_objective
     from renderer.media.images import read_image
     from renderer.models.class_labels import class_index, classifier_head
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     model = load_dream_model("mobilenet_v2_dogs", ["out_relu"])
     kernel, bias, head_layer = classifier_head("mobilenet_v2_dogs")

@@ -11,8 +11,10 @@ from hypothesis import strategies as st
 
 from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
-from renderer.schedules.keyframes import INTERPOLATIONS, parse_schedule
-from renderer.store.frame_store import CHECKPOINTS_DIR, FRAMES_DIR, LOSSES_CSV, FrameStore
+from renderer.schedules.keyframe_parser import parse_schedule
+from renderer.schedules.keyframes import INTERPOLATIONS
+from renderer.store.frame_names import CHECKPOINTS_DIR, FRAMES_DIR, LOSSES_CSV
+from renderer.store.frame_store import FrameStore
 
 # ---------------------------------------------------------------- schedules
 

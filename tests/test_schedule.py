@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from renderer.runtime.errors import DreamreelError
-from renderer.schedules.keyframes import Schedule, parse_schedule
+from renderer.schedules.keyframe_parser import parse_schedule
+from renderer.schedules.keyframes import Schedule
 
 KEY = "zoom.scale"
 

@@ -22,7 +22,7 @@ from renderer.cli.main import main
 from renderer.media.images import read_image
 from renderer.runtime.errors import DreamreelError
 from renderer.store import shared_storage
-from renderer.store.frame_store import numbered_frame_files
+from renderer.store.frame_names import numbered_frame_files
 
 pytestmark = pytest.mark.usefixtures("embedded_cache")
 

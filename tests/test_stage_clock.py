@@ -145,7 +145,7 @@ def check_profile(profile, frames, expected):
 
 @pytest.fixture(scope="module")
 def dogs(embedded_cache):
-    from renderer.models.zoo import load_dream_model
+    from renderer.models.loading import load_dream_model
 
     return load_dream_model("mobilenet_v2_dogs")
 

@@ -2,13 +2,14 @@
 CLI path."""
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
 from PIL import Image, ImageSequence
 
 from renderer.media import probe
-from renderer.rendering.stitch import play_order, stitch, stitch_from_manifest
+from renderer.rendering.stitch import PLAIN, play_order, stitch, stitch_from_manifest
 from renderer.runtime.errors import DreamreelError
 from renderer.store.frame_store import FrameStore
 from renderer.store.manifest import spec_hash
@@ -55,14 +56,16 @@ def test_mp4_and_gif_match_the_frames(tmp_path):
 
 def test_pingpong_plays_back_without_repeating_the_ends(tmp_path):
     render_folder(tmp_path, 4)
-    stitch(tmp_path, name="loop", fps=8, pingpong=True)
+    stitch(tmp_path, name="loop", fps=8, output=replace(PLAIN, pingpong=True))
     assert probe(tmp_path / "loop.mp4")["frames"] == 2 * 4 - 2
     assert gif_colours(tmp_path / "loop.gif") == [COLOURS[i] for i in (0, 1, 2, 3, 2, 1)]
 
 
 def test_pingpong_holds_the_final_image_where_the_loop_turns(tmp_path):
     render_folder(tmp_path, 4)
-    stitch(tmp_path, name="loop", fps=8, pingpong=True, hold_last=0.25)  # 2 frames held
+    stitch(
+        tmp_path, name="loop", fps=8, output=replace(PLAIN, pingpong=True, hold_last=0.25)
+    )  # 2 frames held
     assert probe(tmp_path / "loop.mp4")["frames"] == 2 * 4 - 2 + 2
     # The GIF merges equal neighbours into one longer frame: the colours in order.
     assert gif_colours(tmp_path / "loop.gif") == [COLOURS[i] for i in (0, 1, 2, 3, 2, 1)]
@@ -79,14 +82,16 @@ def test_play_order():
 
 def test_hold_last_adds_frames(tmp_path):
     render_folder(tmp_path, 3)
-    stitch(tmp_path, name="held", fps=10, hold_last=0.5, gif=False)
+    stitch(tmp_path, name="held", fps=10, output=replace(PLAIN, hold_last=0.5, gif=False))
     assert probe(tmp_path / "held.mp4")["frames"] == 3 + 5
     assert not (tmp_path / "held.gif").exists()
 
 
 def test_count_takes_the_first_frames_and_gif_is_downscaled(tmp_path):
     render_folder(tmp_path, 5)
-    written = stitch(tmp_path, name="part", fps=8, count=2, mp4=False, gif_max_side=24)
+    written = stitch(
+        tmp_path, name="part", fps=8, count=2, output=replace(PLAIN, mp4=False, gif_max_side=24)
+    )
     assert written == [tmp_path / "part.gif"]
     with Image.open(written[0]) as gif:
         assert gif.size == (24, 16) and gif.n_frames == 2

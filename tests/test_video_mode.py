@@ -318,12 +318,12 @@ def test_a_video_render_resumes_to_identical_frames(clip, with_flow, tmp_path, m
         render(spec_for(clip), tmp_path, progress=stop_after_five)
     # Each frame logs its stability terms: the resumed render measures only the frames
     # it renders (with the carry's flows) and never reads the clip again to do so.
-    import renderer.imaging.flow
+    import renderer.imaging.stability
 
     def no_second_pass(*args, **kwargs):
         raise AssertionError("the stability of stored frames was measured again")
 
-    monkeypatch.setattr(renderer.imaging.flow.StabilityMeter, "add", no_second_pass)
+    monkeypatch.setattr(renderer.imaging.stability.StabilityMeter, "add", no_second_pass)
     result = render(spec_for(clip), tmp_path)
     assert result.rendered == FRAMES - 5
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))

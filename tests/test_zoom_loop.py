@@ -25,6 +25,7 @@ from helpers import (
 from PIL import Image, ImageSequence
 
 import renderer
+from renderer.rendering.identity import render_identity
 from renderer.rendering.spec import load_spec
 from renderer.rendering.stitch import stitch_from_manifest
 from renderer.runtime.errors import DreamreelError
@@ -240,10 +241,9 @@ def test_the_cli_refuses_pingpong_with_a_loop_before_tensorflow(tmp_path):
 
 def test_loop_and_its_frames_decide_the_pixels():
     plain, looped = (load_spec("noise-zoom", o) for o in ([], ["zoom.loop=3"]))
-    assert plain.frames_identity() != looped.frames_identity()
+    assert render_identity(plain) != render_identity(looped)
     # Without a loop a longer zoom extends a finished one; with one the fade moves.
-    assert plain.frames_identity() == load_spec("noise-zoom", ["frames=120"]).frames_identity()
-    assert (
-        looped.frames_identity()
-        != load_spec("noise-zoom", ["zoom.loop=3", "frames=120"]).frames_identity()
+    assert render_identity(plain) == render_identity(load_spec("noise-zoom", ["frames=120"]))
+    assert render_identity(looped) != render_identity(
+        load_spec("noise-zoom", ["zoom.loop=3", "frames=120"])
     )

@@ -23,6 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from ..engine.flops import image_step_flops, machine_peak
+from ..models.loading import cached_dream_model
+from ..store.frame_names import LOSSES_CSV
+from ..store.loss_log import read_loss_rows
+
 FULL = {"sizes": (512, 1024, 2048), "steps": (6, 3, 2), "frame": (1280, 720), "frames": 3}
 QUICK = {"sizes": (64, 128), "steps": (2, 2), "frame": (160, 96), "frames": 3}
 # The matmul peak the GFLOP/s are compared with: well under a second on 2 cores.
@@ -127,8 +132,6 @@ class BenchReport:
 
 
 def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> BenchReport:
-    from ..engine.flops import machine_peak
-    from ..models.zoo import cached_dream_model
 
     plan = QUICK if quick else FULL
     model = cached_dream_model("mobilenet_v2_dogs")
@@ -153,9 +156,8 @@ def run_bench(*, quick: bool = False, say: Callable[[str], None] = print) -> Ben
 
 def engine_speed(model, size: int, steps: int) -> EngineSpeed:
     """Seconds for `steps` gradient steps on a size x size image (after a warm-up step)."""
-    from ..engine.dream import DreamSettings, dream
-    from ..engine.flops import image_step_flops
-    from ..imaging.noise import make_noise
+    from ..engine.dream import DreamSettings, dream  # lazy: loads OpenCV
+    from ..imaging.noise import make_noise  # lazy: loads OpenCV
 
     image = make_noise(size, size, kind="fractal", seed=0).astype(np.float32)
     dream(image, model, DreamSettings(steps=1, octaves=1), measure_octave_ends=False)
@@ -169,7 +171,7 @@ def engine_speed(model, size: int, steps: int) -> EngineSpeed:
 
 def zoom_frame_speed(tmp: Path, width: int, height: int, frames: int) -> FrameSpeed:
     """noise-zoom's settings at this size; frame 0 dreams like the rest (no warm-up)."""
-    from ..rendering.render_preset import render
+    from ..rendering.render_preset import render  # lazy: loads OpenCV, Pillow
 
     result = render(
         "noise-zoom",
@@ -189,9 +191,9 @@ def video_frame_speed(
     tmp: Path, width: int, height: int, frames: int, *, pipeline: bool = True
 ) -> FrameSpeed:
     """video-quick's settings on a made-up clip of this size (a pan over fractal noise)."""
-    from ..imaging.noise import make_noise
-    from ..media.writer import write_mp4
-    from ..rendering.render_preset import render
+    from ..imaging.noise import make_noise  # lazy: loads OpenCV
+    from ..media.writer import write_mp4  # lazy: loads OpenCV
+    from ..rendering.render_preset import render  # lazy: loads OpenCV, Pillow
 
     clip = tmp / "pan.mp4"
     if not clip.exists():
@@ -219,7 +221,6 @@ def _rounded(value: float | None, digits: int) -> float | None:
 
 def _seconds_per_frame(out_dir: Path) -> float:
     """Median dream-loop seconds of the frames after the first (which pays for tracing)."""
-    from ..store.frame_store import LOSSES_CSV, read_loss_rows
 
     rows = read_loss_rows(out_dir / LOSSES_CSV)
     seconds = [row["seconds"] for frame, row in sorted(rows.items()) if frame > 1]

@@ -18,7 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..models import embedded
+from ..runtime.backend_choice import BACKENDS, installed, use
+from ..runtime.device import probe
 from ..runtime.errors import DreamreelError
+from ..store.manifest import dreamreel_version
 
 LOW_DISK_BYTES = 2 * 2**30  # a long 720p render stores a few GB of PNG frames
 
@@ -41,7 +45,6 @@ class Report:
 
 def run_doctor(out_dir: Path, import_tf: Callable | None = None) -> Report:
     report = Report()
-    from ..store.manifest import dreamreel_version
 
     report.add("dreamreel", f"{dreamreel_version()} ({Path(__file__).resolve().parent})")
     report.add("python", f"{platform.python_version()} ({sys.executable})")
@@ -62,7 +65,6 @@ def check(report: Report) -> None:
 def _backends(report: Report) -> None:
     """Which Keras backends are installed, and the one renders use unless a spec names
     another; chosen before TensorFlow (and with it Keras) is imported below."""
-    from ..runtime.backend_choice import BACKENDS, installed, use
 
     versions = installed()
     report.add(
@@ -81,7 +83,7 @@ def _backends(report: Report) -> None:
 
 def _tensorflow(report: Report, import_tf: Callable | None) -> None:
     if import_tf is None:
-        from ..runtime.quiet_tensorflow import import_tensorflow_quietly as import_tf
+        from ..runtime.quiet_tensorflow import import_tensorflow_quietly as import_tf  # default
     try:
         tf = import_tf()
     except Exception as error:  # ImportError, or a broken install's own error
@@ -90,7 +92,6 @@ def _tensorflow(report: Report, import_tf: Callable | None) -> None:
             f"TensorFlow cannot be imported ({_one_line(error)}): pip install 'tensorflow>=2.16,<3'"
         )
         return
-    from ..runtime.device import probe
 
     devices = probe(tf)
     build = "CUDA build" if devices.built_with_cuda else "CPU-only build"
@@ -100,7 +101,6 @@ def _tensorflow(report: Report, import_tf: Callable | None) -> None:
 
         backend = keras.backend.backend()
         report.add("keras", f"{keras.__version__}, backend {backend}")
-        from ..runtime.backend_choice import BACKENDS
 
         if backend not in BACKENDS:
             report.problems.append(
@@ -155,17 +155,16 @@ def _media(report: Report) -> None:
 
 
 def _models(report: Report) -> None:
-    from ..models import embedded
 
     try:
-        from ..models.zoo import REGISTRY, _keras_models_dir
+        from ..models.registry import REGISTRY, keras_models_dir  # lazy: loads numpy
     except ImportError as error:  # numpy missing: said above, as a problem
         report.add(
             "model cache", f"{embedded.cache_dir()} (models cannot be listed: {_one_line(error)})"
         )
         return
 
-    report.add("model cache", f"{embedded.cache_dir()} (embedded), {_keras_models_dir()} (Keras)")
+    report.add("model cache", f"{embedded.cache_dir()} (embedded), {keras_models_dir()} (Keras)")
     offline = [entry.name for entry in REGISTRY if entry.weights_available()]
     report.add("weights offline", ", ".join(offline) or "none")
     if embedded.EMBEDDED_NAME not in offline:

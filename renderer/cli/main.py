@@ -13,8 +13,23 @@ from pathlib import Path
 
 from ..runtime.errors import DreamreelError
 from ..runtime.interrupts import Interrupted, resume_command, signals_interrupt
+from ..runtime.quiet_tensorflow import use_backend_quietly
 from ..store.manifest import dreamreel_version
-from ..store.shared_storage import is_url, location
+from ..store.shared_storage import location
+from .commands import (
+    cmd_batch,
+    cmd_bench,
+    cmd_doctor,
+    cmd_models_classes,
+    cmd_models_fetch,
+    cmd_models_layers,
+    cmd_models_list,
+    cmd_presets_list,
+    cmd_presets_show,
+    cmd_render,
+    cmd_stability,
+    cmd_stitch,
+)
 from .shorthand_flags import SIZE_HELP
 
 EXAMPLES = {
@@ -253,8 +268,6 @@ def main(argv: list[str] | None = None) -> int:
         # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
         with signals_interrupt():
             if args.command not in _LIGHT_COMMANDS and not getattr(args, "light", False):
-                from ..runtime.quiet_tensorflow import use_backend_quietly
-
                 use_backend_quietly()  # KERAS_BACKEND or tensorflow, before Keras loads
             status = args.run(args) or 0
             sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError
@@ -276,304 +289,6 @@ def _interrupted_line(args, argv: list[str], exc: KeyboardInterrupt) -> str:
     if args.command in ("render", "batch"):
         line += f"; the finished frames are kept, resume with: {resume_command(argv)}"
     return line
-
-
-def _say(args, message: str) -> None:
-    if not getattr(args, "quiet", False):
-        print(message, file=sys.stderr)
-
-
-def cmd_render(args) -> int:
-    # Everything a user can get wrong is checked before TensorFlow loads (seconds).
-    from ..rendering.preflight import check_before_loading
-    from ..rendering.spec import load_spec
-    from .shorthand_flags import shorthand_overrides
-
-    spec = load_spec(args.preset, args.overrides, input=args.input, audio=args.audio)
-    shorthands = shorthand_overrides(spec.mode, seed=args.seed, frames=args.frames, size=args.size)
-    if shorthands:  # after the --set's, through the same checks
-        spec = load_spec(
-            args.preset, [*args.overrides, *shorthands], input=args.input, audio=args.audio
-        )
-    check_before_loading(spec)
-    if args.dry_run:
-        from ..rendering.spec_toml import spec_to_toml
-
-        print(spec_to_toml(spec), end="")
-        return 0
-    out_dir = args.out or Path("renders") / spec.name
-    from ..store.out_folder import check_writable
-
-    check_writable(out_dir)
-    if args.ray or args.chunks is not None:
-        return _render_in_chunks(args, spec, out_dir)
-    from ..runtime.quiet_tensorflow import use_backend_quietly
-
-    use_backend_quietly(spec.backend)
-    from ..rendering.render_preset import render
-    from ..runtime.device import render_device
-    from .progress_bar import step_bar
-
-    _say(
-        args,
-        f"dreamreel {dreamreel_version()}: rendering {spec.name} ({spec.mode}) on "
-        f"{render_device()} into {out_dir}",
-    )
-    if not is_url(out_dir):  # a URL's folder is read inside render(), which says it
-        from ..rendering.seeds import resolve_random_seed
-
-        spec, seed_note = resolve_random_seed(spec, out_dir, restart=args.restart)
-        if seed_note:  # here, not inside render(): said before the progress bar starts
-            _say(args, seed_note)
-    # The frame count comes with the mode (a clip's own length); the first call says it.
-    with step_bar(None, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
-        # With a track, --frames N keeps the first N of the track's frames.
-        result = render(
-            spec,
-            out=out_dir,
-            restart=args.restart,
-            max_frames=spec.frames if args.frames is not None else None,
-            announce=lambda m: _say(args, m),
-            progress=lambda done, total, loss: advance(done, total, loss=loss),
-        )
-    resumed = result.frames - result.rendered
-    note = f" ({resumed} resumed from an earlier run)" if resumed else ""
-    loss = f", final loss {result.final_loss:.4f}" if result.final_loss is not None else ""
-    _say(
-        args,
-        f"wrote {result.frames} frames{note} and "
-        f"{', '.join(p.name for p in result.outputs)} to {out_dir} "
-        f"in {result.seconds:.1f} s{loss}",
-    )
-    if "summary" in result.report:
-        cuts = result.report["cuts"]
-        _say(args, result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))
-    if result.profile:  # where the time went; the full table is in manifest.json
-        _say(args, "time: " + result.profile["summary"])
-    if "stopped" in result.report:  # a short render the user allowed: said even if --quiet
-        print(
-            f"dreamreel: warning: the input {result.report['stopped']}; the video holds "
-            f"the {result.frames} frames before it",
-            file=sys.stderr,
-        )
-    return 0
-
-
-def _render_in_chunks(args, spec, out_dir: Path) -> int:
-    from ..distributed.chunk_render import check_chunkable, render_chunked
-
-    check_chunkable(spec)
-    if args.chunks is not None and args.chunks < 1:
-        raise DreamreelError(f"--chunks must be >= 1, got {args.chunks}")
-    if args.ray:
-        _require_ray()
-    _say(
-        args,
-        f"dreamreel {dreamreel_version()}: rendering {spec.name} (video, in chunks) into {out_dir}",
-    )
-    from .progress_bar import jobs_bar
-
-    with jobs_bar(0, quiet=args.quiet, desc=spec.name) as bar:
-        result = render_chunked(
-            spec,
-            out=out_dir,
-            chunks=args.chunks,
-            ray=args.ray,
-            address=args.address,
-            restart=args.restart,
-            announce=lambda m: args.quiet or bar.say(m),
-            bar=bar,
-        )
-    _say(
-        args,
-        f"wrote {result.frames} frames from {result.chunks} chunks and "
-        f"{', '.join(p.name for p in result.outputs)} to {out_dir}",
-    )
-    _say(args, result.report["summary"])
-    for seam in result.report["seams"]:
-        # Added flicker (E_warp of the output less the source's): a jolt in the clip
-        # itself near a seam is not the seam's. Where the flicker swings by itself
-        # (cadence, music), the typical stretch's worst frame is the fairer yardstick.
-        _say(
-            args,
-            f"seam at frames {seam['frames'][0]}-{seam['frames'][1]}: added flicker "
-            f"{seam['added_flicker_ratio']}x the median frame elsewhere, "
-            f"{seam['added_flicker_vs_stretches']}x a typical stretch's worst; "
-            f"dream strength {seam['dream_strength_ratio']}x",
-        )
-    return 0
-
-
-def _require_ray() -> None:
-    try:
-        import ray  # noqa: F401
-    except ImportError:
-        raise DreamreelError("--ray needs Ray: pip install 'dreamreel[ray]'") from None
-
-
-def cmd_batch(args) -> int:
-    from ..distributed.batch_jobs import check_jobs, read_jobs
-    from ..distributed.batch_run import run_on_ray, run_one_by_one, summary_rows
-    from .progress_bar import jobs_bar
-
-    jobs = read_jobs(args.jobs, args.out)
-    specs = check_jobs(jobs, args.jobs.name)  # a typo in the last job stops the first
-    on_ray = args.ray
-    if on_ray is None:  # Ray if it is installed, else one after another
-        try:
-            import ray  # noqa: F401
-
-            on_ray = True
-        except ImportError:
-            on_ray = False
-            _say(
-                args,
-                "dreamreel: Ray is not installed: the jobs run one after another "
-                "(pip install 'dreamreel[ray]' to run them in parallel)",
-            )
-    elif on_ray:
-        _require_ray()
-    where = "on Ray" if on_ray else "one after another"
-    _say(args, f"dreamreel {dreamreel_version()}: {len(jobs)} jobs from {args.jobs}, {where}")
-    with jobs_bar(len(jobs), quiet=args.quiet, desc="batch") as bar:
-        finished = lambda outcome: bar.job_done()  # noqa: E731
-        if on_ray:
-            outcomes = run_on_ray(
-                jobs,
-                specs,
-                restart=args.restart,
-                address=args.address,
-                finished=finished,
-                report=bar.frames,
-            )
-        else:
-            outcomes = run_one_by_one(
-                jobs, specs, restart=args.restart, finished=finished, report=bar.frames
-            )
-    _print_table(summary_rows(outcomes))
-    failed = sum(o.error is not None for o in outcomes)
-    if failed:
-        print(
-            f"dreamreel: {failed} of {len(jobs)} jobs failed; run the same command again "
-            f"to retry them (finished jobs are kept)",
-            file=sys.stderr,
-        )
-    return 1 if failed else 0
-
-
-def cmd_stability(args) -> int:
-    import json
-
-    from .stability import stability_of_videos
-
-    report = stability_of_videos(args.output, args.source)
-    print(report.summary_line())
-    if args.json:
-        from ..runtime.atomic_files import write_json_atomic
-
-        write_json_atomic(args.json, report.to_dict())
-    else:
-        print(json.dumps(report.to_dict(), indent=2))
-    return 0
-
-
-def cmd_bench(args) -> int:
-    from .bench import run_bench
-
-    report = run_bench(quick=args.quick, say=lambda line: _say(args, line))
-    print("\n".join(report.lines()))
-    if args.json:
-        from ..runtime.atomic_files import write_json_atomic
-
-        write_json_atomic(args.json, report.to_dict())
-    return 0
-
-
-def cmd_doctor(args) -> int:
-    from .doctor import check, run_doctor
-
-    report = run_doctor(args.out)
-    print(report.text())
-    sys.stdout.flush()
-    check(report)  # something a render needs is missing: one line, exit 2
-    return 0
-
-
-def cmd_stitch(args) -> int:
-    from ..rendering.stitch import stitch_from_manifest
-    from ..store.shared_storage import seen_from, staged
-
-    with staged(args.out_dir) as folder:  # a URL: fetched, stitched, put back
-        outputs = seen_from(args.out_dir, folder, stitch_from_manifest(folder))
-    print(f"wrote {', '.join(str(p) for p in outputs)}")
-    return 0
-
-
-def cmd_models_list(args) -> int:
-    from ..models.zoo import REGISTRY
-
-    rows = [("model", "preprocessing", "default layers", "weights offline")]
-    for entry in REGISTRY:
-        layers = " + ".join(entry.default_layers)
-        rows.append(
-            (entry.name, entry.family, layers, "yes" if entry.weights_available() else "no")
-        )
-    _print_table(rows)
-    print("\nAlso: any .keras/.h5 file of yours (dreamreel models layers FILE lists its layers).")
-    return 0
-
-
-def cmd_models_layers(args) -> int:
-    from ..models.zoo import dreamable_layers
-
-    rows = [("layer", "output shape")]
-    rows += [(name, str(shape)) for name, shape in dreamable_layers(args.name)]
-    _print_table(rows)
-    return 0
-
-
-def cmd_models_fetch(args) -> int:
-    from ..models.zoo import fetch_weights
-
-    path = fetch_weights(args.name, announce=lambda m: _say(args, m))
-    print(f"{args.name}: weights ready at {path}")
-    return 0
-
-
-def cmd_models_classes(args) -> int:
-    from ..models.class_labels import class_names, short_name
-
-    rows = [("index", "class", "full name")]
-    rows += [
-        (str(i), short_name(full), full)
-        for i, full in enumerate(class_names(args.name, announce=lambda m: _say(args, m)))
-    ]
-    _print_table(rows)
-    return 0
-
-
-def cmd_presets_list(args) -> int:
-    from ..rendering.spec import preset_names, resolve_preset
-
-    rows = [("preset", "what it does")]
-    for name in preset_names():
-        first = resolve_preset(name).read_text().splitlines()[0].lstrip("# ")
-        rows.append((name, first.split(": ", 1)[-1]))
-    _print_table(rows)
-    return 0
-
-
-def cmd_presets_show(args) -> int:
-    from ..rendering.spec import resolve_preset
-
-    print(resolve_preset(args.name).read_text(), end="")
-    return 0
-
-
-def _print_table(rows: list[tuple[str, ...]]) -> None:
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
 if __name__ == "__main__":

@@ -18,9 +18,17 @@ def step_bar(
     ``total`` may be corrected on the way, once the work's real size is known;
     ``postfix`` values (e.g. loss=0.93) are shown after the bar.
     """
-    with tqdm(total=total, desc=desc, unit=unit, disable=quiet, dynamic_ncols=True) as bar:
+    # Drawn at the first advance, not before: lines said while the work gets ready (a
+    # drawn seed, a model's download) come out above it, not through it.
+    shown_bar: list[tqdm] = []
+    try:
 
         def advance(done: int, new_total: int | None = None, **postfix) -> None:
+            if not shown_bar:
+                shown_bar.append(
+                    tqdm(total=total, desc=desc, unit=unit, disable=quiet, dynamic_ncols=True)
+                )
+            bar = shown_bar[0]
             if new_total is not None and new_total != bar.total:
                 bar.total = new_total
                 bar.refresh()
@@ -31,6 +39,9 @@ def step_bar(
                 bar.update(done - bar.n)
 
         yield advance
+    finally:
+        for bar in shown_bar:
+            bar.close()
 
 
 class JobsBar:

@@ -24,8 +24,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..imaging.flow import FlowEstimator, StabilityMeter, StabilityReport
+from ..imaging.flow import FlowEstimator
+from ..imaging.stability import StabilityMeter, StabilityReport
+from ..media.images import read_image
+from ..media.reader import open_video
 from ..runtime.errors import DreamreelError
+from ..store.frame_names import FRAMES_DIR, frame_file_name
+from ..store.frame_store import done_frame_count, read_manifest
 
 _RANGE_KEYS = ("start", "end", "start_frame", "end_frame", "every", "max_size")
 _DEFAULT_FLOW = {"method": "dis", "preset": "medium"}
@@ -73,7 +78,6 @@ def _estimator(method: str | None, preset: str | None, flow: dict[str, Any]) -> 
 
 def _open(path: str | Path, role: str, **options: Any):
     """open_video, its errors naming the video's role ("output", "source")."""
-    from ..media.reader import open_video
 
     try:
         return open_video(path, **options)
@@ -83,7 +87,6 @@ def _open(path: str | Path, role: str, **options: Any):
 
 
 def _of_render(folder: Path, output: Path, source_path, method, preset) -> StabilityReport:
-    from ..store.frame_store import done_frame_count, read_manifest
 
     manifest = read_manifest(folder)
     spec = manifest["spec"]
@@ -126,8 +129,6 @@ def _of_render(folder: Path, output: Path, source_path, method, preset) -> Stabi
 
 def _stored_frames(folder: Path, count: int) -> Iterator[np.ndarray]:
     """The render's PNGs: lossless, what its report.json measured."""
-    from ..media.images import read_image
-    from ..store.frame_store import FRAMES_DIR, frame_file_name
 
     for index in range(count):
         yield read_image(folder / FRAMES_DIR / frame_file_name(index))

@@ -26,7 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..rendering.preflight import check_before_loading
+from ..rendering.spec_toml import value_text
 from ..runtime.errors import DreamreelError, closest
+from ..store.out_folder import check_writable
 from ..store.shared_storage import RemotePath, is_url, joined
 
 _TOP_KEYS = ("out", "set", "cpus", "job")
@@ -55,7 +58,7 @@ def read_jobs(path: Path, out: Path | RemotePath | None = None) -> list[Job]:
     into renders/<file name>/<job name> under the current folder, like `dreamreel render`.
     """
     path = Path(path)
-    from ..rendering.spec import read_toml
+    from ..rendering.spec import read_toml  # lazy: loads OpenCV, numpy
 
     table = read_toml(path, "jobs file")
     where = path.name
@@ -88,9 +91,7 @@ def check_jobs(jobs: list[Job], where: str) -> list:
     """Every job's RenderSpec, after the checks `dreamreel render` makes before TensorFlow
     loads (spec, inputs, model and layers, output folder). The first problem stops the
     batch before anything renders, as one line naming the job."""
-    from ..rendering.preflight import check_before_loading
-    from ..rendering.spec import load_spec
-    from ..store.out_folder import check_writable
+    from ..rendering.spec import load_spec  # lazy: loads OpenCV, numpy
 
     specs = []
     for job in jobs:
@@ -186,8 +187,6 @@ def _cpus(value: Any, label: str) -> int:
 def _sets(value: Any, label: str) -> list[str]:
     """``["dream.steps=4"]`` as it is, or ``{dream.steps = 4}`` as "dream.steps=4"."""
     if isinstance(value, dict):
-        from ..rendering.spec_toml import value_text
-
         return [f"{key}={value_text(item, label)}" for key, item in _flatten(value)]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise DreamreelError(

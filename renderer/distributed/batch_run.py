@@ -25,6 +25,8 @@ from pathlib import Path
 
 from ..runtime.errors import DreamreelError
 from ..runtime.interrupts import HANDLED, as_interrupted
+from ..runtime.quiet_tensorflow import use_backend_quietly
+from ..store.render_lock import FolderBusy
 from .batch_jobs import Job
 
 RETRIES = 2
@@ -56,7 +58,6 @@ def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = 
     """Render one job here and now. A DreamreelError is the job's failed outcome; other
     exceptions propagate (they are the ones worth retrying). ``report`` hears the job's
     frames as they are stored."""
-    from ..store.render_lock import FolderBusy
 
     started = time.monotonic()
     progress = None if report is None else (lambda done, total, loss: report(job.name, done, total))
@@ -74,8 +75,7 @@ def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = 
 
 
 def _render(job: Job, spec, restart: bool, progress):
-    from ..rendering.render_preset import render
-    from ..runtime.quiet_tensorflow import use_backend_quietly
+    from ..rendering.render_preset import render  # lazy: loads OpenCV, Pillow, numpy
 
     # TensorFlow's C++ start-up chatter would interleave with the batch's progress bar.
     use_backend_quietly(spec.backend)

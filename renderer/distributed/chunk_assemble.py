@@ -19,20 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..imaging.flow import FlowEstimator, FrameTerms, StabilityMeter, measure_frame
+from ..imaging.flow import FlowEstimator
+from ..imaging.stability import FrameTerms, StabilityMeter, measure_frame
 from ..media.images import read_image, write_image_atomic
 from ..rendering.stitch import Stitcher
 from ..runtime.atomic_files import write_json_atomic
-from ..store.frame_store import (
+from ..store.frame_names import (
     FRAMES_DIR,
     LOSSES_CSV,
     MANIFEST_NAME,
     frame_file_name,
-    loss_log_columns,
     numbered_frame_files,
-    read_loss_rows,
-    write_loss_log,
 )
+from ..store.loss_log import loss_log_columns, read_loss_rows, write_loss_log
 from .chunk_plan import Chunk, frame_sources
 
 CUT_COLUMN = "cut"

@@ -1,8 +1,8 @@
 """A chunked clip assembled from parts the workers encoded: the driver reads the seams only.
 
 The serial assembly (renderer/distributed/chunk_assemble.py) reads every frame once more to
-encode the
-MP4: 12 ms a 720p frame, the cap on a chunked render's speed-up (benchmarks/RESULTS.md).
+encode the MP4: 12 ms a 720p frame, the cap on a chunked render's speed-up
+(benchmarks/history/chunked-video.md).
 Here each chunk's worker, right after its render, encodes the final frames it gives alone
 (``solo_range``: between the cross-fades) into ``part-<first>-<stop>.mp4`` in its folder,
 in parallel with the others. The driver then
@@ -24,12 +24,13 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from ..imaging.flow import FlowEstimator, measure_frame
+from ..imaging.flow import FlowEstimator
+from ..imaging.stability import measure_frame
 from ..media.images import read_image, write_image_atomic
 from ..media.mp4_concat import PartsDiffer, concat_mp4
 from ..media.writer import write_mp4
 from ..runtime.atomic_files import atomic_path
-from ..store.frame_store import FRAMES_DIR, frame_file_name
+from ..store.frame_names import FRAMES_DIR, frame_file_name
 from .chunk_assemble import ChunkFrames, clip_frames_dir, linked, write_records
 from .chunk_plan import Chunk, solo_range
 

@@ -19,11 +19,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..imaging.flow import FlowEstimator
+from ..rendering.schedule_binding import bind_render
+from ..rendering.seeds import resolve_random_seed
 from ..rendering.spec import RenderSpec, load_spec
+from ..rendering.stitch import Stitcher
 from ..runtime.errors import DreamreelError
+from ..store.frame_names import MANIFEST_NAME
+from ..store.frame_store import read_manifest
+from ..store.render_lock import render_lock
 from ..store.shared_storage import is_url, location, seen_from, staged
 from .batch_jobs import Job
-from .chunk_parts import encode_solo_part
+from .batch_run import ray_joined, ray_workers, run_on_ray, run_one_by_one
+from .chunk_assemble import assemble
+from .chunk_parts import PartsDiffer, assemble_from_parts, encode_solo_part, parts_ready
 from .chunk_plan import Chunk, default_chunk_count, plan_chunks
 from .progress import JobsProgress
 
@@ -104,8 +113,6 @@ def render_chunked(
                Ray with this machine's cores); else one after another in this process
     bar     -- shows the chunks' frames (the CLI passes its progress bar)
     """
-    from ..store.render_lock import render_lock
-    from .batch_run import ray_joined, ray_workers, run_on_ray, run_one_by_one
 
     check_chunkable(spec)
     out = location(out)
@@ -191,7 +198,6 @@ def _clip_manifest(spec: RenderSpec, first_chunk: Path, clip: ClipRange) -> dict
     """OUT's manifest.json: the first chunk's (model, versions, the clip's fps and sound)
     with the whole render's spec. No spec_hash: a plain render there is refused (its
     frames are the chunks'), not resumed."""
-    from ..store.frame_store import read_manifest
 
     manifest = dict(read_manifest(first_chunk) or {})
     for key in ("spec_hash", "seconds_this_run", "profile"):
@@ -201,8 +207,7 @@ def _clip_manifest(spec: RenderSpec, first_chunk: Path, clip: ClipRange) -> dict
 
 def _clip_range(spec: RenderSpec):
     """The video mode's own reading of the range (and the sound the MP4 gets)."""
-    from ..rendering.modes.builtin import create_mode
-    from ..rendering.schedule_binding import bind_render
+    from ..rendering.modes.builtin import create_mode  # lazy: loads Pillow
 
     with create_mode(spec) as mode:
         clip = ClipRange(mode.count, mode.fps, mode.source.start_frame, mode.source.every)
@@ -211,8 +216,6 @@ def _clip_range(spec: RenderSpec):
 
 def _seeded(spec: RenderSpec, out: Path, plan: list[Chunk], restart: bool, announce):
     """A random seed (negative) drawn once, kept by the first chunk's folder."""
-    from ..rendering.seeds import resolve_random_seed
-    from ..store.frame_store import MANIFEST_NAME
 
     with staged(chunk_folder(out, plan[0]), only=[MANIFEST_NAME], write=False) as first:
         spec, note = resolve_random_seed(spec, first, restart=restart)
@@ -239,11 +242,7 @@ def in_parts(spec: RenderSpec) -> bool:
 def _assemble_here(
     spec: RenderSpec, out: Path, plan: list[Chunk], clip: ClipRange, audio
 ) -> tuple[list[Path], dict]:
-    from ..imaging.flow import FlowEstimator
-    from ..rendering.modes.builtin import create_mode
-    from ..rendering.stitch import Stitcher
-    from .chunk_assemble import assemble
-    from .chunk_parts import PartsDiffer, assemble_from_parts, parts_ready
+    from ..rendering.modes.builtin import create_mode  # lazy: loads Pillow
 
     folders = [chunk_folder(out, c) for c in plan]
     manifest = _clip_manifest(spec, folders[0], clip)
@@ -270,11 +269,7 @@ def _assemble_here(
             name="video",
             fps=clip.fps,
             count=clip.count,
-            mp4=o.mp4,
-            gif=o.gif,
-            gif_max_side=o.gif_max_side,
-            pingpong=o.pingpong,
-            hold_last=o.hold_last,
+            output=o,
             audio=audio,
             threaded=spec.pipeline,
         )

@@ -15,56 +15,38 @@ moves the tile borders and hides what is left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..runtime.errors import DreamreelError
 from .numeric_faults import check_steps
+from .steps.base import AscentSettings, AscentStep, LayerWeights, gaussian_taps
 from .steps.tiling import tile_bounds, tile_grid
 
-
-@dataclass(frozen=True)
-class AscentSettings:
-    tile_size: int = 512
-    tile_margin: int = 64
-    jitter: int = 32
-    normalize_gradients: bool = True
-    smoothing: float = 0.0  # Gaussian sigma in pixels applied to the gradient; 0 is off
+if TYPE_CHECKING:
+    from ..models.loading import DreamModel
+    from .objective_graph import BoundObjective
 
 
-class Ascent:
-    """Compiled gradient-ascent steps for one model and one set of tiling options.
-
-    ``run(image, steps, step_size, first_step, seed)`` takes and returns model-space
-    float32 images (H, W, 3) of any size; ``step_size`` is per channel (a negative one
-    descends). The random roll of step i depends only on (seed, first_step + i), so a
-    run split into chunks (for snapshots) equals one uninterrupted run. The objective's
-    term weights are a graph input, so a schedule that morphs one layer into another
-    never retraces. A ``mask`` (H, W, 1) in 0..1 scales the normalised gradient: black
-    stays, white dreams as without one.
-    A step whose loss or moved image is NaN or inf raises NumericalFault (numeric_faults).
+class Ascent(AscentStep):
+    """Compiled gradient-ascent steps (AscentStep) on TensorFlow: the whole run of steps
+    is one tf.function; the term weights are a graph input, so new weights never retrace.
     """
 
-    def __init__(self, model, settings: AscentSettings, objective=None):
-        import tensorflow as tf
-
-        from .objective_graph import classic, window_value
+    def __init__(
+        self, model: DreamModel, settings: AscentSettings, objective: BoundObjective | None = None
+    ) -> None:
+        import tensorflow as tf  # only on this backend's path
 
         _deterministic_ops()
-        self.model = model
-        self.settings = settings
-        self.objective = classic(model) if objective is None else objective
-        objective_value = window_value(self.objective)
-        # Terms at one place (neuron) need to know where that place is in each window.
-        with_point = self.objective.has_point_terms
+        super().__init__(model, settings, objective)
+        objective_value = self._value
+        with_point = self._with_point
         low = tf.constant(model.preprocessing.low, tf.float32)
         high = tf.constant(model.preprocessing.high, tf.float32)
-        tile = int(settings.tile_size)
-        margin = int(settings.tile_margin)
-        jitter = int(settings.jitter)
+        tile, margin, jitter = self._tile, self._margin, self._jitter
         kernel = _gaussian_kernel(settings.smoothing)
-        extractor = model.extractor
+        extractor = self._extractor
 
         def window_loss(window, layer_weights, focus):
             activations = extractor(window[tf.newaxis], training=False)
@@ -82,7 +64,7 @@ class Ascent:
             shape = tf.shape(image)
             height, width = shape[0], shape[1]
             area = tf.cast(height * width, tf.float32)
-            rows, row_step = tile_grid(height, tile)  # the grid of backends/tiling.py,
+            rows, row_step = tile_grid(height, tile)  # the grid of steps/tiling.py,
             cols, col_step = tile_grid(width, tile)  # cut in the graph: any image size
             gradient = tf.zeros_like(image) if with_gradient else tf.zeros([0, 0, 3])
             loss = tf.constant(0.0)
@@ -199,26 +181,19 @@ class Ascent:
 
         self._run, self._measure, self._gradient = run, measure, gradient_of
 
-    def run(
+    def _ascend(
         self,
         image: np.ndarray,
         steps: int,
         step_size: np.ndarray,
-        first_step: int = 0,
-        seed: int = 0,
-        layer_weights=None,
-        mask: np.ndarray | None = None,
+        first_step: int,
+        seed: int,
+        weights: np.ndarray,
+        mask: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        if steps <= 0:
-            return np.asarray(image, np.float32), np.zeros(0, np.float32)
-        mask = (
-            _NO_MASK
-            if mask is None
-            else np.asarray(mask, np.float32).reshape(*np.shape(image)[:2], 1)
-        )
         out, losses, finite = self._run(
             np.asarray(image, np.float32),
-            self._weights(layer_weights),
+            weights,
             np.int32(steps),
             np.asarray(step_size, np.float32),
             np.int32(first_step),
@@ -229,29 +204,13 @@ class Ascent:
         check_steps(losses, finite.numpy())  # NumericalFault, step 1-based in this run
         return out.numpy(), losses
 
-    def loss(self, image: np.ndarray, layer_weights=None) -> float:
+    def loss(self, image: np.ndarray, layer_weights: LayerWeights = None) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
         return float(self._measure(np.asarray(image, np.float32), self._weights(layer_weights)))
 
-    def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
+    def gradient(self, image: np.ndarray, layer_weights: LayerWeights = None) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
         return self._gradient(np.asarray(image, np.float32), self._weights(layer_weights)).numpy()
-
-    def _weights(self, layer_weights) -> np.ndarray:
-        """One weight per objective term: the objective's own (for the classic objective
-        the model's layer weights) unless a caller (a schedule) gives others."""
-        weights = self.objective.weights(0) if layer_weights is None else layer_weights
-        weights = np.asarray(weights, np.float32)
-        if weights.shape != (len(self.objective.plans),):
-            raise DreamreelError(
-                f"expected {len(self.objective.plans)} objective weights "
-                f"(one per term of {self.objective.objective}), got "
-                f"{weights.shape[0] if weights.ndim else 'a scalar'}"
-            )
-        return weights
-
-
-_NO_MASK = np.ones((1, 1, 1), np.float32)  # broadcasts: every pixel dreams
 
 
 _determinism_enabled = False
@@ -267,17 +226,6 @@ def _deterministic_ops() -> None:
 
         tf.config.experimental.enable_op_determinism()
         _determinism_enabled = True
-
-
-def gaussian_taps(sigma: float) -> np.ndarray | None:
-    """The (k, k) float32 Gaussian the gradient is smoothed with (sum 1), or None when
-    smoothing is off; every backend lays it out for its own depthwise convolution."""
-    if sigma <= 0:
-        return None
-    radius = max(1, int(np.ceil(3 * sigma)))
-    x = np.arange(-radius, radius + 1, dtype=np.float32)
-    g = np.exp(-0.5 * (x / sigma) ** 2)
-    return np.outer(g, g) / np.outer(g, g).sum()
 
 
 def _gaussian_kernel(sigma: float):

@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 
 from ..runtime.errors import DreamreelError
-from .ascent import Ascent, AscentSettings
 from .numeric_faults import NumericalFault, checked_loss
 from .step_cache import compiled_ascent
+from .steps.base import AscentSettings, AscentStep
 
 # Below this side a net's stride-32 stages run out of pixels (InceptionV3 needs 75).
 MIN_OCTAVE_SIDE = 80
@@ -27,7 +27,7 @@ MIN_OCTAVE_SIDE = 80
 # gradient and the octave arrays: ~140 bytes per pixel, ~1.1 GiB at 3840x2160) and the
 # activations and their gradients of ONE window (tile + 2 margins) at a time: ~640 bytes
 # per window pixel for mobilenet_v2_dogs' default layers on the CPU (measured with
-# benchmarks/resolution_memory.py, see benchmarks/RESULTS.md). The rule:
+# benchmarks/resolution_memory.py, see benchmarks/history/frame-loop-cadence-memory.md). The rule:
 #   window budget = total physical memory / 28        (24 GiB -> 878 MiB)
 #   window side   = sqrt(budget / 640 B)
 #   tile          = window side - 2 * tile_margin, rounded down to a multiple of 64,
@@ -244,7 +244,7 @@ def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     )
 
 
-def ascent_for(model, settings: DreamSettings, objective=None) -> Ascent:
+def ascent_for(model, settings: DreamSettings, objective=None) -> AscentStep:
     """The model's compiled Ascent for these settings' tiling options and ``objective``
     (kept on the model)."""
     return compiled_ascent(model, settings.ascent, objective)
@@ -317,7 +317,7 @@ def dream(
     with np.errstate(over="ignore"):
         step_size = settings.step_size * (high - low) / 2.0
     source = prep.to_model(rgb)
-    shapes = octave_shapes(*rgb.shape[:2], settings.octaves, settings.octave_scale)
+    shapes = octave_shapes(rgb.shape[0], rgb.shape[1], settings.octaves, settings.octave_scale)
     last, steps = len(shapes) - 1, settings.steps
     chunk = max(1, snapshot_every if (on_snapshot and snapshot_every) else steps)
 
@@ -334,8 +334,10 @@ def dream(
     parts: list[np.ndarray] = []  # this octave's per-step losses in this call
     known_loss: float | None = None  # loss of `current`, when measured already
 
-    def report(step: int, loss: float) -> None:
-        on_snapshot(Snapshot(octave + 1, len(shapes), step, steps, loss, prep.from_model(current)))
+    def report(step: int, loss: float) -> None:  # called only with an on_snapshot
+        if on_snapshot is not None:
+            shown = prep.from_model(current)
+            on_snapshot(Snapshot(octave + 1, len(shapes), step, steps, loss, shown))
 
     def octave_mask(index: int) -> np.ndarray | None:
         return None if mask is None else resize(mask, shapes[index])
@@ -366,7 +368,9 @@ def dream(
                         octave_mask(octave),
                     )
                 except NumericalFault as fault:  # its step counts within this run
-                    fault.octave, fault.step = octave + 1, done + fault.step
+                    fault.octave = octave + 1
+                    if fault.step is not None:  # check_steps always names it
+                        fault.step += done
                     raise
                 parts.append(losses)
                 done += n

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.class_labels import class_index, classifier_head
 from ..runtime.errors import DreamreelError
 from .objectives import Objective, from_layers
 
@@ -84,6 +85,7 @@ def bind(
             )
         output = outputs[term.layer]
         if term.kind in ("channel", "neuron"):
+            assert isinstance(term.key, int)  # an index: objectives.channel/neuron made it
             if not 0 <= int(term.key) < channels[output]:
                 raise DreamreelError(
                     f"objective term {term}: layer {term.layer} has "
@@ -93,7 +95,7 @@ def bind(
         elif term.kind == "class":
             plans.append(_class_plan(model, term, output))
         elif term.kind in ("guide", "guide_match"):
-            if guides is None or term.guide not in guides:
+            if guides is None or term.guide is None or term.guide not in guides:
                 raise DreamreelError(
                     f"objective term {term}: its guide image was not read (pass it in guides)"
                 )
@@ -110,7 +112,6 @@ def bind(
 
 
 def _class_plan(model, term, output: int) -> TermPlan:
-    from ..models.class_labels import class_index, classifier_head
 
     kernel, bias, _layer = classifier_head(model.name)
     index = class_index(model.name, term.key)

@@ -4,7 +4,9 @@
 
 An Objective is a weighted sum of terms. Each term says what to measure; the engine
 (renderer/engine/objective_graph.py, renderer/engine/ascent.py) keeps tiling, jitter and gradient
-normalisation, so a term never sees a tile or a roll.
+normalisation, so a term never sees a tile or a roll. The text and table forms are read
+by renderer/engine/objective_parser.py; a model names the layers a term leaves open
+(renderer/engine/objective_layers.py).
 
 Terms:
   layer:NAME            mean activation of a layer (the classic dream; the default)
@@ -28,13 +30,6 @@ Terms:
   tv                    total variation of the image (mean absolute difference between
                         neighbouring pixels): subtract it to smooth the dream
 
-Text form (TOML ``objective = "..."``): terms joined by ``+`` and `` - `` (a minus needs a
-space before it, so paths and layer names may hold hyphens), each optionally multiplied
-by a number (``0.5*channel:block_12_expand_relu:37`` or ``tv*0.1``). A path with spaces
-is quoted: ``guide:"my dog.jpg"``. The text is parsed by hand; nothing is evaluated.
-Table form (TOML ``[objective]``): term = weight, a number or a keyframe schedule:
-``{ "layer:block_13_expand_relu" = 1.0, "tv" = "0:(0), 60:(0.2)" }``.
-
 This module imports no TensorFlow: a spec is checked before any model loads.
 """
 
@@ -53,10 +48,8 @@ from ..schedules.keyframes import Schedule
 KINDS = ("layer", "channel", "neuron", "class", "guide", "guide_match", "tv")
 GUIDE_KINDS = ("guide", "guide_match")
 EXAMPLE = '"layer:block_13_expand_relu + 0.5*channel:block_12_expand_relu:37 - 0.1*tv"'
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_INDEX_RE = re.compile(r"\d+")
+INDEX_RE = re.compile(r"\d+")  # a channel, neuron or class index
 _MAX_TERMS = 64
-_SHOWN = 80
 
 
 @dataclass(frozen=True)
@@ -259,7 +252,7 @@ def class_logit(key: int | str) -> Objective:
     """A class by index or name (resolved against the model's labels when bound)."""
     if isinstance(key, bool) or not isinstance(key, (int, str)) or key == "":
         raise DreamreelError(f"class: expected a class index or name, got {key!r}")
-    if isinstance(key, str) and _INDEX_RE.fullmatch(key):
+    if isinstance(key, str) and INDEX_RE.fullmatch(key):
         key = int(key)
     if isinstance(key, int) and key < 0:
         raise DreamreelError(f"class: a class index must be >= 0, got {key}")
@@ -300,228 +293,3 @@ def _index(index: object, kind: str) -> int:
     if isinstance(index, bool) or not isinstance(index, numbers.Integral) or index < 0:
         raise DreamreelError(f"{kind}: expected a channel index >= 0, got {index!r}")
     return int(index)
-
-
-# ----------------------------------------------------------------- parsing
-
-
-def parse_objective(
-    value: Any, *, key: str = "objective", interpolation: str = "linear"
-) -> Objective:
-    """An Objective from its text form, its table form or an Objective."""
-    if isinstance(value, Objective):
-        return value
-    if isinstance(value, str):
-        return _parse_text(value, key)
-    if isinstance(value, Mapping) and value:
-        from ..schedules.keyframes import parse_schedule
-
-        total: Objective | None = None
-        for text, weight in value.items():
-            part = _parse_text(str(text), f"{key}.{text}")
-            if isinstance(weight, str):
-                factor: float | Schedule = parse_schedule(
-                    weight, key=f"{key}.{text}", interpolation=interpolation
-                )
-                if factor.is_constant():
-                    factor = factor.keyframes[0][1]
-            elif isinstance(weight, numbers.Real) and not isinstance(weight, bool):
-                factor = float(weight)
-            else:
-                raise DreamreelError(
-                    f"{key}.{text}: a weight must be a number or a schedule "
-                    f'like "0:(0), 60:(1)", got {weight!r}'
-                )
-            part = part * factor
-            total = part if total is None else total + part
-        return total
-    raise DreamreelError(
-        f"{key} must be text like {EXAMPLE} or a table of term = weight, got {value!r}"
-    )
-
-
-def _parse_text(text: str, key: str) -> Objective:
-    if not text.strip():
-        raise DreamreelError(f"{key}: empty objective; expected terms like {EXAMPLE}")
-    if len(text) > 4000:
-        raise DreamreelError(f"{key}: objective text is too long ({len(text)} characters)")
-    total: Objective | None = None
-    for sign, chunk, column in _split_terms(text, key):
-        term = _parse_term(chunk, text, column, key)
-        term = term if sign > 0 else -term
-        total = term if total is None else total + term
-    return total
-
-
-def _split_terms(text: str, key: str) -> list[tuple[int, str, int]]:
-    """(sign, term text, column) for each term: split at '+' anywhere outside quotes and
-    at '-' that starts the text or follows a space (so hyphens inside names stay)."""
-    terms: list[tuple[int, str, int]] = []
-    sign, start, quote = 1, 0, None
-    i = 0
-    pending_sign = True  # at the start or just after an operator: a sign may come
-    for i, c in enumerate(text):
-        if quote:
-            if c == quote and text[i - 1] != "\\":
-                quote = None
-            continue
-        if c in "\"'":
-            quote = c
-        elif c == "+" or (
-            c == "-"
-            and (i == 0 or text[i - 1].isspace() or pending_sign)
-            and not _inside_number(text, i)
-        ):
-            chunk = text[start:i]
-            if chunk.strip():
-                terms.append((sign, chunk, start))
-                sign = 1
-            elif not pending_sign or (c == "+" and terms):
-                _fail(text, i, "an operator without a term before it", key)
-            sign = sign * (-1 if c == "-" else 1)
-            start, pending_sign = i + 1, True
-            continue
-        if not c.isspace():
-            pending_sign = False
-    if quote:
-        _fail(text, len(text) - 1, "a quote is not closed", key)
-    chunk = text[start:]
-    if not chunk.strip():
-        _fail(text, len(text) - 1, "the text ends with an operator", key)
-    terms.append((sign, chunk, start))
-    return terms
-
-
-def _inside_number(text: str, i: int) -> bool:
-    """'-' in an exponent (1e-3) belongs to the number."""
-    return i >= 2 and text[i - 1] in "eE" and text[i - 2].isdigit()
-
-
-def _parse_term(chunk: str, text: str, column: int, key: str) -> Objective:
-    factors = _split_factors(chunk)
-    atom, coef = None, 1.0
-    for piece in factors:
-        stripped = piece.strip()
-        if not stripped:
-            _fail(text, column, "a '*' without a factor", key)
-        if _NUMBER_RE.fullmatch(stripped):
-            number = float(stripped)
-            if not math.isfinite(number):
-                _fail(text, column, "number out of range", key)
-            coef *= number
-        elif atom is None:
-            atom = stripped
-        else:
-            _fail(
-                text,
-                column,
-                "two terms multiplied together; only a number may multiply a term",
-                key,
-            )
-    if atom is None:
-        _fail(text, column, "a number without a term", key)
-    return _parse_atom(atom, text, column + chunk.find(atom), key) * coef
-
-
-def _split_factors(chunk: str) -> list[str]:
-    pieces, start, quote = [], 0, None
-    for i, c in enumerate(chunk):
-        if quote:
-            quote = None if c == quote else quote
-        elif c in "\"'":
-            quote = c
-        elif c == "*":
-            pieces.append(chunk[start:i])
-            start = i + 1
-    pieces.append(chunk[start:])
-    return pieces
-
-
-def _parse_atom(atom: str, text: str, column: int, key: str) -> Objective:
-    kind, _, rest = atom.partition(":")
-    kind = kind.strip().lower()
-    try:
-        if kind == "tv" and not rest:
-            return tv()
-        if kind not in KINDS or kind == "tv":
-            _fail(
-                text,
-                column,
-                f"unknown term {atom.split(':')[0]!r} (terms: "
-                f"{', '.join(k + ':...' if k != 'tv' else k for k in KINDS)})",
-                key,
-            )
-        if not rest:
-            _fail(text, column, f"{kind}: needs a value after ':'", key)
-        if kind == "layer":
-            return layer(rest)
-        if kind in ("channel", "neuron"):
-            name, sep, index = rest.rpartition(":")
-            if not sep or not _INDEX_RE.fullmatch(index):
-                _fail(text, column, f"{kind}: expected {kind}:LAYER:INDEX", key)
-            return (channel if kind == "channel" else neuron)(name, int(index))
-        if kind == "class":
-            return class_logit(rest)
-        return _parse_guide(rest, match=kind == "guide_match")
-    except DreamreelError as error:
-        if str(error).startswith(key):
-            raise
-        _fail(text, column, str(error), key)
-
-
-def _parse_guide(rest: str, match: bool) -> Objective:
-    """guide:PATH, guide:"PATH", guide:LAYER:PATH, guide:LAYER:"PATH" (guide_match too)."""
-    if rest[0] in "\"'":
-        return guide(_unquote(rest), match=match)
-    layer_name, sep, path = rest.partition(":")
-    if sep and path and re.fullmatch(r"[A-Za-z_][\w./]*", layer_name) and "." not in layer_name:
-        return guide(_unquote(path), layer_name, match=match)
-    return guide(_unquote(rest), match=match)
-
-
-def _unquote(text: str) -> str:
-    text = text.strip()
-    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
-        return text[1:-1].replace('\\"', '"')
-    return text
-
-
-def _fail(text: str, column: int, reason: str, key: str):
-    flat = " ".join(text.split())
-    shown = flat if len(flat) <= _SHOWN else flat[: _SHOWN - 3] + "..."
-    raise DreamreelError(
-        f'{key}: cannot parse objective "{shown}" at column {column + 1}: '
-        f"{reason}; expected terms like {EXAMPLE}"
-    )
-
-
-# ----------------------------------------------------------------- a render's objective
-
-
-def resolved_objective(objective: Objective | None, model: str) -> Objective | None:
-    """``objective`` with every term's layer named, for ``model`` (a registry name or a
-    model file): class terms read the layer feeding the model's classifier head, guide
-    terms without a layer read the model's deepest default layer. No TensorFlow."""
-    if objective is None:
-        return None
-    kinds = {term.kind for term in objective.terms if term.layer is None}
-    class_layer = guide_layer = None
-    if "class" in kinds:
-        from ..models.class_labels import classifier_head
-
-        class_layer = classifier_head(model)[2]
-    if kinds & set(GUIDE_KINDS):
-        guide_layer = _deepest_default_layer(model)
-    return objective.with_layers(class_layer, guide_layer)
-
-
-def _deepest_default_layer(model: str) -> str:
-    from ..models.zoo import REGISTRY, is_model_file
-
-    if is_model_file(model):
-        raise DreamreelError(
-            f"model file {model} has no default layers: name the guide's "
-            f"layer, guide:LAYER:PATH (list them: dreamreel models layers "
-            f"{model})"
-        )
-    return list(REGISTRY.get(model).default_layers)[-1]  # listed shallow to deep

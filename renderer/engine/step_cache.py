@@ -15,39 +15,38 @@ from typing import TYPE_CHECKING, Any
 
 from ..runtime.backend_choice import BACKENDS, active
 from ..runtime.errors import one_of
-from .ascent import AscentSettings
+from .steps.base import AscentSettings, AscentStep
+from .steps.jax_step import JaxAscent
+from .steps.tensorflow_step import Ascent
+from .steps.torch_step import TorchAscent
 
 if TYPE_CHECKING:
-    from ..models.zoo import DreamModel
-    from .ascent import Ascent
+    from ..models.loading import DreamModel
+    from .objective_graph import BoundObjective
 
 # Compiled ascents kept per model (one per tiling option set and objective).
 _ASCENTS_KEPT = 4
 _CACHE: weakref.WeakKeyDictionary[Any, collections.OrderedDict] = weakref.WeakKeyDictionary()
 
 
-def step_class(backend: str) -> type:
+def step_class(backend: str) -> type[AscentStep]:
     """The Ascent class (run/loss/gradient) of ``backend``."""
-    # Each step imports its backend's library (TensorFlow, JAX, torch): only the one asked for.
+    # Each step loads its backend's library (TensorFlow, JAX, torch) when it is built.
     if backend == "jax":
-        from .steps.jax_step import JaxAscent
-
         return JaxAscent
     if backend == "torch":
-        from .steps.torch_step import TorchAscent
-
         return TorchAscent
     if backend == "tensorflow":
-        from .steps.tensorflow_step import Ascent
-
         return Ascent
     one_of("backend", backend, BACKENDS)
     raise AssertionError(backend)
 
 
 def compiled_ascent(
-    model: DreamModel, settings: AscentSettings | None = None, objective: Any = None
-) -> Ascent:
+    model: DreamModel,
+    settings: AscentSettings | None = None,
+    objective: BoundObjective | None = None,
+) -> AscentStep:
     """The compiled gradient ascent of ``model`` for these tiling options and ``objective``
     (a BoundObjective; None: the layers' weighted means), traced once per model."""
     settings = AscentSettings() if settings is None else settings

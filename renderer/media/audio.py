@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..runtime.errors import DreamreelError
+from .container import open_container
 
 _AAC_RATES = frozenset(
     {96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350}
@@ -68,7 +69,6 @@ class AudioSource:
 
 def has_sound(audio: AudioSource | str | os.PathLike) -> bool:
     """Whether the source exists and holds an audio stream (errors: one clear line)."""
-    from .container import open_container
 
     path = audio.path if isinstance(audio, AudioSource) else audio
     with open_container(Path(path), "read audio") as container:
@@ -81,8 +81,6 @@ class AudioTrack:
 
     def __init__(self, output, source: AudioSource):
         import av
-
-        from .container import open_container
 
         self._av = av
         self.source = source

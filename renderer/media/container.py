@@ -44,3 +44,13 @@ def video_stream(container, source: Path, verb: str = "read video"):
             return stream
     container.close()
     raise DreamreelError(f"cannot {verb} '{source}': it has no video stream")
+
+
+def error_reason(err: Exception) -> str:
+    """FFmpeg's words for an error, without the errno and the function name."""
+    return getattr(err, "strerror", None) or _error_line(err)
+
+
+def _error_line(err: Exception) -> str:
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__

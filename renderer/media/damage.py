@@ -1,5 +1,5 @@
 """How much of a clip its header promises, against what could be read: damage found
-while listing the packets (renderer.media.reader scans them once on opening).
+while listing the packets (renderer.media.clip_scan scans them once on opening).
 
 A damaged or truncated Matroska or AVI file does not fail: FFmpeg's demuxer logs a line
 ("File ended prematurely", "invalid as first byte of an EBML number") and the packets

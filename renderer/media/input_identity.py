@@ -64,7 +64,7 @@ def _file_hash(path: Path, size: int) -> dict[str, str]:
 
 
 def _folder_identity(folder: Path, stat: os.stat_result) -> dict[str, Any]:
-    from .folder import numbered_frames
+    from .folder import numbered_frames  # lazy: loads OpenCV, numpy
 
     files = numbered_frames(folder)
     listing = hashlib.sha256()

@@ -18,7 +18,7 @@ MAX_INPUT_PIXELS_KEY = "max_input_pixels"
 
 # The smallest frame side the engine dreams. Measured with the default model on the CPU:
 # 15 px frames dream, 14 px ones end in a oneDNN convolution error; 16 is also the least
-# `width`/`height` take. Octaves below renderer.dream.MIN_OCTAVE_SIDE are dropped instead.
+# `width`/`height` take. Octaves below renderer.engine.dream.MIN_OCTAVE_SIDE are dropped instead.
 MIN_FRAME_SIDE = 16
 
 

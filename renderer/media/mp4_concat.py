@@ -65,6 +65,7 @@ def _copy_part(part, template, video, out, before: int, rate: Fraction, track) -
     with av.open(str(part)) as source:
         stream = source.streams.video[0]
         _check_alike(part, stream, template)
+        assert stream.time_base is not None  # an MP4 stream always has one
         step = Fraction(1) / (rate * stream.time_base)  # one frame in the part's ticks
         if step.denominator != 1:
             raise PartsDiffer(f"{part}: its time base {stream.time_base} does not hold a frame")
@@ -73,6 +74,7 @@ def _copy_part(part, template, video, out, before: int, rate: Fraction, track) -
         for packet in source.demux(stream):
             if packet.dts is None:  # the demuxer's end-of-stream marker
                 continue
+            assert packet.pts is not None  # MP4's packets with a dts have a pts too
             packet.pts += shift
             packet.dts += shift
             packet.stream = video

@@ -10,23 +10,22 @@ Frame k is the picture a player shows at time `clip.start_seconds + k / clip.fps
 is applied), cropped to even sides and scaled to `max_size`.
 
 Opening reads the video stream's packets once without decoding them (timestamps,
-sizes, the edit list's discard flags) and decodes the first picture (its rotation).
-Every fact comes from the container's own fields; nothing parses FFmpeg's text output.
+sizes, the edit list's discard flags) and decodes the first picture (its rotation):
+renderer.media.clip_scan. Every fact comes from the container's own fields; nothing
+parses FFmpeg's text output.
 
 `frames(first=k)` resumes at frame k: in containers with a reliable index (MP4/MOV,
 MKV/WebM, AVI, NUT) it seeks to the keyframe before the picture it needs, checks the
 first decoded timestamp and decodes from the start if the seek overshot; other
-containers (GIF, MPEG-TS, ...) decode from the start.
+containers (GIF, MPEG-TS, ...) decode from the start (renderer.media.clip_pictures).
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 import os
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -35,46 +34,16 @@ import numpy as np
 
 from ..runtime.errors import DreamreelError
 from .audio import AudioSource
-from .avi_index import first_misplaced
-from .container import open_container, video_stream
-from .damage import Shortfall, demuxer_log, find_shortfall
+from .clip_pictures import Pictures
+from .clip_scan import ClipScan, display_size, promised_frames, scan_clip
 from .folder import common_size, folder_images, iter_images
 from .images import video_frame_size
-from .limits import DEFAULT_MAX_INPUT_PIXELS, check_input_pixels
-from .timeline import Timeline, build_timeline, tidy_rate
+from .limits import DEFAULT_MAX_INPUT_PIXELS
+from .timeline import tidy_rate
 from .transparency import DEFAULT_BACKGROUND
 from .truncated_input import InputEnded
 
-_SEEKABLE_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi", "nut"})
-_SEEK_MARGIN_S = 1.0
-
-
-# ---------------------------------------------------------------- opening PyAV inputs
-
-
-def _error_line(err: Exception) -> str:
-    text = str(err).strip().splitlines()
-    return text[-1] if text else type(err).__name__
-
-
 # ---------------------------------------------------------------- the clip
-
-
-@dataclass(frozen=True)
-class _Scan:
-    """One clip's video stream as its packets describe it."""
-
-    timeline: Timeline
-    picture_pts: tuple[int, ...] | None  # sorted, stream time base; None: no timestamps
-    time_base: Fraction
-    stream_index: int
-    width: int  # decoded size, before rotation
-    height: int
-    rotation: int  # degrees counter-clockwise to turn frames upright: 0, 90, 180, 270
-    sar: Fraction  # sample (pixel) aspect ratio: a pixel shows sar times as wide as tall
-    seekable: bool
-    audio_stream: int | None
-    shortfall: Shortfall | None = None  # the packets end before the header says
 
 
 class Clip:
@@ -92,7 +61,7 @@ class Clip:
         width: int,
         height: int,
         audio: AudioSource | None,
-        scan: _Scan | None = None,
+        scan: ClipScan | None = None,
         files: tuple[Path, ...] = (),
         background: str = DEFAULT_BACKGROUND,
         promised_stop: int | None = None,
@@ -176,8 +145,10 @@ class Clip:
     def _decoded_frames(self, first: int, slots: range) -> Iterator[np.ndarray]:
         """The range's frames from `first`; InputEnded at the first frame whose picture
         the decoder could not give (an error, or no pictures left)."""
-        timeline = self._scan.timeline
-        pictures = _Pictures(self, timeline.picture_at(slots[0]))
+        scan = self._scan
+        assert scan is not None  # a clip's frames, not a folder's
+        timeline = scan.timeline
+        pictures = Pictures(self.path, scan, timeline.picture_at(slots[0]))
         held = None  # (picture index, av frame) shown last
         try:
             for k, slot in enumerate(slots, start=first):
@@ -216,6 +187,7 @@ class Clip:
 
     def _to_rgb(self, frame) -> np.ndarray:
         scan = self._scan
+        assert scan is not None  # a clip's frames, not a folder's
         turned = scan.rotation in (90, 270)
         width, height = (self.height, self.width) if turned else (self.width, self.height)
         if (frame.width, frame.height) == (scan.width, scan.height) and (width, height) == (
@@ -229,122 +201,6 @@ class Clip:
             rgb = np.rot90(rgb, scan.rotation // 90)  # counter-clockwise, as the matrix says
         rgb = np.ascontiguousarray(rgb)
         return rgb if rgb.flags.writeable else rgb.copy()
-
-
-class _Restart(Exception):
-    """A seek landed somewhere unusable: decode from the start instead."""
-
-
-class _Pictures:
-    """The clip's decoded pictures in order, as (picture index, av.VideoFrame)."""
-
-    def __init__(self, clip: Clip, first_needed: int):
-        self.clip = clip
-        self.scan = clip._scan
-        self.ended = False
-        self.error: str | None = None  # the decoder's first complaint, if any
-        self._pending = None
-        self._container = None
-        self._decoded = self._start(first_needed)
-
-    def _start(self, first_needed: int) -> Iterator:
-        scan = self.scan
-        seek = first_needed > 0 and scan.seekable and scan.picture_pts is not None
-        self._open_container()
-        if seek:
-            # A second early: a keyframe shown after the picture (B-frames) is no use.
-            target = scan.picture_pts[first_needed] - int(_SEEK_MARGIN_S / scan.time_base)
-            try:
-                if target <= scan.picture_pts[0]:
-                    raise _Restart
-                self._container.seek(target, backward=True, stream=self._stream)
-                decoded = self._decode(from_start=False)
-                head = next(decoded, None)
-                if head is None or head[0] > first_needed:
-                    raise _Restart
-                return _chain_one(head, decoded)
-            except (_Restart, self._av.FFmpegError):
-                self._open_container()  # reopen: a failed seek may leave any state
-        return self._decode(from_start=True)
-
-    def _open_container(self) -> None:
-        import av
-
-        self._av = av
-        if self._container is not None:
-            self._container.close()
-        self._container = open_container(self.clip.path)
-        self._stream = self._container.streams[self.scan.stream_index]
-        self._stream.thread_type = "AUTO"
-        self.ended, self.error = False, None  # a failed seek's complaints do not count
-
-    def _decode(self, from_start: bool) -> Iterator:
-        """(index, picture) in display order until the packets end or the decoder fails
-        (then ``error`` says why: the pictures after are missing)."""
-        scan = self.scan
-        pts = scan.picture_pts
-        index_of = {value: i for i, value in enumerate(pts)} if pts is not None else None
-        count, index = 0, -1
-        try:
-            for packet in self._container.demux(self._stream):
-                if packet.size == 0 and (packet.pts is not None or packet.dts is not None):
-                    continue  # a dropped frame: an empty packet is no picture (nor a flush)
-                try:
-                    frames = packet.decode()
-                except self._av.error.InvalidDataError as err:
-                    # A damaged packet: its picture is missing (the decoder may recover at
-                    # the next keyframe, but the frames between are lost).
-                    self.error = self.error or _error_reason(err)
-                    continue
-                for frame in frames:
-                    if index_of is None or frame.pts is None:
-                        if not from_start and count == 0:
-                            raise _Restart
-                        index = count if from_start else index + 1
-                    else:
-                        index = index_of.get(frame.pts)
-                        if index is None:  # not a listed picture: nearest listed one
-                            index = _nearest(pts, frame.pts)
-                    count += 1
-                    yield index, frame
-        except self._av.FFmpegError as err:  # the decoder cannot go on: no more pictures
-            self.error = self.error or _error_reason(err)
-        self.ended = True
-
-    def up_to(self, wanted: int, show_later: bool = True):
-        """The last picture with index <= wanted. If none is: the next picture with
-        ``show_later``, else None (the next picture stays for a later call)."""
-        found = None
-        while True:
-            item = self._pending if self._pending is not None else next(self._decoded, None)
-            self._pending = None
-            if item is None:
-                return found
-            if item[0] > wanted:
-                if found is None and show_later:  # the wanted picture is missing
-                    return item
-                self._pending = item
-                return found
-            found = item
-            if item[0] == wanted:
-                return found
-
-    def close(self) -> None:
-        if self._container is not None:
-            self._container.close()
-            self._container = None
-
-
-def _chain_one(head, rest: Iterator) -> Iterator:
-    yield head
-    yield from rest
-
-
-def _nearest(values: tuple[int, ...], value: int) -> int:
-    i = bisect.bisect_left(values, value)
-    if i == len(values) or (i > 0 and value - values[i - 1] <= values[i] - value):
-        return max(0, i - 1)
-    return i
 
 
 # ---------------------------------------------------------------- open_video
@@ -481,9 +337,9 @@ def _open_folder(
 def _open_clip(
     source: Path, bounds, every: int, max_size: int | None, max_pixels: int | None
 ) -> Clip:
-    scan = _scan_clip(source, max_pixels)
+    scan = scan_clip(source, max_pixels)
     timeline = scan.timeline
-    promised_total, known = _promised_total(scan)
+    promised_total, known = promised_frames(scan)
     # The range as the header promises it (an empty one is refused here), then as far as
     # the packets go: a range that starts past the damage has nothing to render.
     _, promised_stop = _pick_range(source, timeline.rate, promised_total, bounds)
@@ -518,183 +374,12 @@ def _open_clip(
     )
 
 
-def _promised_total(scan: _Scan) -> tuple[int, bool]:
-    """(frames the header promises on the clip's rate, whether it says how many): the
-    frames read, plus what a shortfall misses (at least one: a demuxing error alone)."""
-    read = scan.timeline.frame_count
-    if scan.shortfall is None:
-        return read, True
-    missing = round(scan.shortfall.missing_seconds * scan.timeline.rate)
-    return read + max(1, missing), missing > 0
-
-
 def _check_range_reaches(
-    source: Path, scan: _Scan, bounds, every: int, promised_stop: int, known: bool
+    source: Path, scan: ClipScan, bounds, every: int, promised_stop: int, known: bool
 ) -> None:
     """A range that starts where the packets have already ended: InputEnded at frame 0."""
     first = _pick_range(source, scan.timeline.rate, promised_stop, bounds)[0]
     if first >= scan.timeline.frame_count:
         count = len(range(first, promised_stop, every)) if known else None
+        assert scan.shortfall is not None  # called when more is promised than was read
         raise InputEnded(str(source), 0, count, scan.shortfall.reason)
-
-
-def _scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -> _Scan:
-    """List the video packets (no decoding but the first picture, for its rotation)."""
-    import av
-
-    container = open_container(source)
-    try:
-        stream = video_stream(container, source)
-        sar = stream_sar(stream)
-        check_clip_pixels(
-            source, stream.codec_context.width, stream.codec_context.height, sar, max_pixels
-        )  # before any picture is decoded
-        time_base = stream.time_base or Fraction(1, 90000)
-        pictures, dropped, untimed = [], [], 0
-        end = None
-        first_frame = None
-        packets_read, error = 0, None  # to hold against the header's promise
-        placed = [] if "avi" in container.format.name.split(",") else None  # (stamp, pos)
-        with demuxer_log() as log:  # why packets stop, where a demuxer says so
-            try:
-                for packet in container.demux(stream):
-                    stamp = packet.pts if packet.pts is not None else packet.dts
-                    packets_read += bool(packet.size or stamp is not None)  # not the flush
-                    if stamp is None:
-                        if packet.size:
-                            untimed += 1
-                        elif first_frame is None:  # the flush at the end: drain the decoder
-                            first_frame = _first_decoded(stream, None)
-                        continue
-                    if packet.is_discard:  # before an edit list's start: decoded, never shown
-                        if first_frame is None and packet.size:
-                            # The decoder needs them (the keyframe a cut clip starts after)
-                            # to decode the first shown picture; it drops their own pictures.
-                            first_frame = _first_decoded(stream, packet)
-                        continue
-                    (pictures if packet.size else dropped).append(stamp)
-                    if placed is not None and packet.size:
-                        placed.append((stamp, packet.pos))
-                    if packet.duration:
-                        end = (
-                            stamp + packet.duration
-                            if end is None
-                            else max(end, stamp + packet.duration)
-                        )
-                    if first_frame is None and packet.size:
-                        first_frame = _first_decoded(stream, packet)
-            except av.FFmpegError as err:  # a damaged tail: the packets before it are the
-                error = _error_reason(err)  # clip, and a render of more says it is short
-        if placed:  # AVI: packets after skipped damage are numbered as if none was lost
-            misplaced = first_misplaced(source, stream.index, [pos for _, pos in placed])
-            if misplaced is not None:
-                cut = placed[misplaced][0]
-                pictures = [stamp for stamp in pictures if stamp < cut]
-                dropped = [stamp for stamp in dropped if stamp < cut]
-                end, packets_read = cut, misplaced
-                error = error or (
-                    "a video chunk is not where the file's index puts it "
-                    "(the demuxer skipped damaged data)"
-                )
-        if first_frame is None:
-            raise DreamreelError(
-                f"cannot read video '{source}': ffmpeg found no video frames it can decode"
-            )
-        # A header without a size (raw streams) is checked on the first picture instead.
-        check_clip_pixels(source, first_frame.width, first_frame.height, sar, max_pixels)
-        nominal = [_fraction(stream.guessed_rate), _fraction(stream.average_rate)]
-        if untimed or not pictures:  # no timestamps (raw streams): one picture a frame
-            rate = tidy_rate(next((r for r in nominal if r), Fraction(25)))
-            count = untimed + len(pictures)
-            timeline = Timeline(tuple(i / rate for i in range(count)), rate, count, 0.0)
-            picture_pts = None
-        else:
-            seconds = [float(p * time_base) for p in pictures]
-            timeline = build_timeline(
-                seconds,
-                [float(p * time_base) for p in dropped],
-                None if end is None else float(end * time_base),
-                nominal,
-                resolution=float(time_base),
-            )
-            picture_pts = tuple(sorted(set(pictures)))
-        audio = next((s.index for s in container.streams.audio), None)
-        rotation = round(first_frame.rotation / 90) * 90 % 360
-        start = stream.start_time or 0
-        shortfall = find_shortfall(
-            container,
-            stream,
-            packets_read=packets_read,
-            rate=timeline.rate,
-            error=error,
-            end_seconds=None if end is None else float((end - start) * time_base),
-            log=log,
-        )
-        return _Scan(
-            timeline=timeline,
-            picture_pts=picture_pts,
-            time_base=time_base,
-            stream_index=stream.index,
-            width=first_frame.width,
-            height=first_frame.height,
-            rotation=rotation,
-            sar=sar,
-            seekable=bool(set(container.format.name.split(",")) & _SEEKABLE_FORMATS),
-            audio_stream=audio,
-            shortfall=shortfall,
-        )
-    finally:
-        container.close()
-
-
-def _error_reason(err: Exception) -> str:
-    """FFmpeg's words for an error, without the errno and the function name."""
-    return getattr(err, "strerror", None) or _error_line(err)
-
-
-def stream_sar(stream) -> Fraction:
-    """The stream's sample aspect ratio (1 when unset: 0/1 means unknown to FFmpeg)."""
-    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
-        sar = _fraction(value)
-        if sar is not None:
-            return sar
-    return Fraction(1)
-
-
-def display_size(width: int, height: int, sar: Fraction) -> tuple[int, int]:
-    """The size a player shows coded pictures of width x height with non-square pixels:
-    the width stretched (or narrowed) by the sample aspect ratio, the height kept."""
-    if sar == 1:
-        return width, height
-    return max(1, round(width * sar)), height
-
-
-def check_clip_pixels(
-    source: Path, width: int, height: int, sar: Fraction, max_pixels: int | None
-) -> None:
-    """The pixel limit on the larger of the coded and the display size (0: unknown)."""
-    if not (width and height):
-        return
-    shown = display_size(width, height, sar)
-    check_input_pixels(source, *max((width, height), shown, key=lambda s: s[0] * s[1]), max_pixels)
-
-
-def _first_decoded(stream, packet):
-    """Feed one packet (None: flush) and return the first picture out, if any."""
-    import av
-
-    try:
-        frames = stream.decode(packet)
-    except av.FFmpegError:
-        return None
-    return frames[0] if frames else None
-
-
-def _fraction(rate) -> Fraction | None:
-    if rate is None:
-        return None
-    try:
-        rate = Fraction(rate)
-    except (TypeError, ValueError, ZeroDivisionError):
-        return None
-    return rate if rate > 0 else None

@@ -48,14 +48,15 @@ class Timeline:
     in the container (where audio is aligned).
     """
 
-    pictures: tuple[float, ...]  # sorted presentation times of the decodable pictures
+    # Sorted presentation times of the decodable pictures (Fractions: no timestamps).
+    pictures: tuple[float | Fraction, ...]
     rate: Fraction  # the constant output rate
     frame_count: int  # frames at `rate` the clip lasts
     origin: float
     tolerance: float = 0.001  # seconds a rounded timestamp may lie after its true time
 
     @property
-    def duration(self) -> float:
+    def duration(self) -> Fraction:
         return self.frame_count / self.rate
 
     def picture_at(self, frame: int) -> int:

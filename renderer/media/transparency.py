@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from ..runtime.errors import DreamreelError
+from .image_header import open_image
 
 DEFAULT_BACKGROUND = "#ffffff"
 BACKGROUND_KEY = "input_background"
@@ -31,7 +32,8 @@ def parse_background(text: str) -> tuple[int, int, int]:
     digits = match.group(1)
     if len(digits) == 3:
         digits = "".join(d * 2 for d in digits)
-    return tuple(int(digits[i : i + 2], 16) for i in (0, 2, 4))
+    red, green, blue = (int(digits[i : i + 2], 16) for i in (0, 2, 4))
+    return red, green, blue
 
 
 def flatten(rgba: np.ndarray, background: tuple[int, int, int]) -> np.ndarray:
@@ -46,8 +48,6 @@ def read_flattened(path: Path, background: str) -> np.ndarray:
     """Decode an image with transparency through Pillow (RGBA, LA, palette or grey with
     a transparent colour), upright by its EXIF orientation, flattened: RGB uint8."""
     from PIL import ImageOps
-
-    from .image_header import open_image
 
     colour = parse_background(background)
     with open_image(path) as image:

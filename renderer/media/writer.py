@@ -19,9 +19,11 @@ from __future__ import annotations
 
 import math
 import os
+from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 
@@ -30,6 +32,10 @@ from ..runtime.errors import DreamreelError
 from .audio import AudioSource, AudioTrack, has_sound
 from .images import as_rgb, even_size, fit_long_side
 from .timeline import tidy_rate
+
+if TYPE_CHECKING:
+    from av.container import OutputContainer
+    from av.video.stream import VideoStream
 
 _GIF_TICK_MS = 10  # GIF stores frame delays in hundredths of a second
 _GIF_MIN_DELAY_MS = 20  # browsers play shorter delays as 100 ms
@@ -84,7 +90,40 @@ class _Discarded(Exception):
     pass
 
 
-class Mp4Writer:
+class FrameWriter(ABC):
+    """What every file fed one frame at a time shares: as a context manager, leaving it
+    normally closes the file (renamed into place), leaving on an error abandons it (no
+    file); a frame after the end is refused."""
+
+    path: Path
+    _ended: bool
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.abandon()
+
+    def _check_open(self) -> None:
+        if self._ended:
+            raise ValueError(f"'{self.path}' is already closed")
+
+    @abstractmethod
+    def add(self, frame: np.ndarray) -> None: ...
+
+    @abstractmethod
+    def close(self) -> int:
+        """Finish the file and rename it into place; return the frames written."""
+
+    @abstractmethod
+    def abandon(self) -> None:
+        """End without a file. Safe to repeat."""
+
+
+class Mp4Writer(FrameWriter):
     """An H.264/yuv420p MP4 that browsers and phones play, fed one RGB frame at a time.
 
     The first frame fixes the size (cropped to even). `audio` (what `open_video(...).audio`
@@ -108,22 +147,15 @@ class Mp4Writer:
         self.rate = as_rate(fps)
         self.count = 0  # frames written
         self._audio, self._crf = audio, crf
-        self._temp = self._output = self._video = self._track = None
+        self._temp: _HeldTemp | None = None
+        self._output: OutputContainer | None = None
+        self._video: VideoStream | None = None
+        self._track: AudioTrack | None = None
         self._shape: tuple[int, ...] | None = None
         self._ended = False
 
-    def __enter__(self) -> Mp4Writer:
-        return self
-
-    def __exit__(self, kind, error, traceback) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abandon()
-
     def add(self, frame: np.ndarray) -> None:
-        if self._ended:
-            raise ValueError(f"'{self.path}' is already closed")
+        self._check_open()
         try:
             self._encode(np.ascontiguousarray(even_size(as_rgb(frame))))
         except OSError as err:  # FFmpeg's muxer writing the file: a full disk, EIO...
@@ -143,6 +175,7 @@ class Mp4Writer:
                 f"frame {self.count} is {frame.shape[1]}x{frame.shape[0]}, expected "
                 f"{self._shape[1]}x{self._shape[0]}: all frames of a video must share one size"
             )
+        assert self._video is not None and self._output is not None  # _open set them
         picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
         picture.pts = self.count
         for packet in self._video.encode(picture):
@@ -155,7 +188,7 @@ class Mp4Writer:
         import av
 
         self._shape = shape
-        with_sound = self._audio is not None and has_sound(self._audio)
+        audio = self._audio if self._audio is not None and has_sound(self._audio) else None
         self._temp = _HeldTemp(self.path)
         with user_os_errors(self.path, "write"):
             self._output = av.open(
@@ -169,8 +202,8 @@ class Mp4Writer:
         )
         video.width, video.height, video.pix_fmt = shape[1], shape[0], "yuv420p"
         video.codec_context.time_base = 1 / self.rate
-        if with_sound:
-            self._track = AudioTrack(self._output, self._audio)
+        if audio is not None:
+            self._track = AudioTrack(self._output, audio)
 
     def close(self) -> int:
         """Flush the encoders (the frames x264 still holds are encoded now), write the
@@ -180,17 +213,18 @@ class Mp4Writer:
         if self._output is None:
             self._ended = True
             raise DreamreelError(f"no frames to write to '{self.path}'")
+        assert self._video is not None and self._temp is not None  # _open set them
         try:
             for packet in self._video.encode(None):
                 self._output.mux(packet)
             if self._track is not None:
                 self._track.finish(float(self.count / self.rate))
-                self._track, track = None, self._track
+                track, self._track = self._track, None
                 track.close()
-            self._output, output = None, self._output
+            output, self._output = self._output, None
             output.close()  # writes the index (moved to the front: faststart)
             self._ended = True
-            self._temp, temp = None, self._temp
+            temp, self._temp = self._temp, None
             temp.commit()
         except OSError as err:  # the encoder's tail and the moved index are written here
             self.abandon()
@@ -211,7 +245,7 @@ class Mp4Writer:
                     pass
         self._track = self._output = None
         if self._temp is not None:
-            self._temp, temp = None, self._temp
+            temp, self._temp = self._temp, None
             temp.discard()
 
 
@@ -245,7 +279,7 @@ def _gif_durations(count: int, fps: float | Fraction) -> list[int]:
     return [max(_GIF_MIN_DELAY_MS, end - start) for start, end in zip(ticks, ticks[1:])]
 
 
-class GifWriter:
+class GifWriter(FrameWriter):
     """An animated GIF (looping forever unless `loop=False`), fed one frame at a time.
 
     Each frame is downscaled so the long side is at most `max_side` (GIFs grow fast) and
@@ -272,28 +306,17 @@ class GifWriter:
         self._reduced: list = []
         self._ended = False
 
-    def __enter__(self) -> GifWriter:
-        return self
-
-    def __exit__(self, kind, error, traceback) -> None:
-        if kind is None:
-            self.close()
-        else:
-            self.abandon()
-
     @property
     def count(self) -> int:
         return len(self._reduced)
 
     def add(self, frame: np.ndarray) -> None:
-        if self._ended:
-            raise ValueError(f"'{self.path}' is already closed")
+        self._check_open()
         self._reduced.append(_gif_frame(frame, self._max_side))
 
     def repeat(self, position: int) -> None:
         """Add the frame added at `position` (0 = the first) again, already reduced."""
-        if self._ended:
-            raise ValueError(f"'{self.path}' is already closed")
+        self._check_open()
         self._reduced.append(self._reduced[position])
 
     def close(self) -> int:

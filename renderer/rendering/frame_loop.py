@@ -22,18 +22,12 @@ import numpy as np
 from ..engine.dream import dream
 from ..engine.numeric_faults import NumericalFault
 from ..media.truncated_input import InputEnded
-from ..runtime.allocator import reuse_freed_buffers
 from ..runtime.atomic_files import write_json_atomic
-from ..runtime.errors import DreamreelError
-from ..store.frame_store import FrameStore, read_manifest
-from ..store.manifest import build_manifest
-from ..store.render_lock import render_lock
-from .masks import FrameMasks, open_masks
+from ..store.frame_store import FrameStore
+from .masks import FrameMasks
 from .modes.base import FrameOut
-from .modes.builtin import create_mode
 from .pipelining import Ahead, Behind
-from .schedule_binding import bind_render
-from .short_ending import finish_short
+from .prepared import PreparedRender, prepared_render
 from .spec import RenderSpec
 from .stage_clock import StageClock
 from .stitch import Stitcher
@@ -75,19 +69,13 @@ def render_frames(
     progress: FrameProgress | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> RenderResult:
-    """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF.
-    ``announce`` gets the mode's notes (octaves dropped for a small image...)."""
-    reuse_freed_buffers()  # frame-sized temporaries without page faults (heap_reuse.py)
-    clock = StageClock()
-    with clock.stage("open"):  # opening the input (probing a clip, listing a folder)
-        mode = create_mode(spec)
-    # One render per folder, from before it writes there until it ends (render_lock).
-    # Leaving it closes the mode's input (a clip) and a mask clip (renderer/rendering/masks.py).
-    with mode, open_masks(spec, mode) as masks, render_lock(out_dir):
-        for note in mode.notes() if announce else ():
-            announce(note)
-        mode.clock = clock  # the mode times its own stages (decode, flow, carry...)
-        return _render(mode, spec, model, Path(out_dir), restart, progress, clock, masks)
+    """Render (or resume) ``spec``'s frames into ``out_dir`` with a loaded ``model`` and
+    stitch MP4/GIF. ``announce`` gets the mode's notes (octaves dropped for a small
+    image...). ``renderer.render`` loads the model itself (rendering/render_preset.py)."""
+    with prepared_render(
+        spec, Path(out_dir), restart=restart, announce=announce, model=model
+    ) as prepared:
+        return run_frames(prepared, progress=progress)
 
 
 @dataclass
@@ -104,30 +92,11 @@ class _Dreamed:
     log: dict
 
 
-def _render(
-    mode,
-    spec: RenderSpec,
-    model,
-    out_dir: Path,
-    restart: bool,
-    progress: FrameProgress | None,
-    clock: StageClock,
-    masks: FrameMasks,
-) -> RenderResult:
-    # Schedules read the render's own fps and music track; the mode gets the bound spec
-    # too. The MP4's sound: the mode's, else the spec's track
-    # (renderer/rendering/schedule_binding.py).
-    bound = bind_render(spec, mode)
-    spec, audio = bound.spec, bound.audio
-    manifest = build_manifest(
-        spec.to_dict(),
-        model,
-        identity=bound.identity,
-        mode=mode.name,
-        fps=mode.fps,
-        **bound.manifest,
-    )
-    tile_size = manifest["tile_size"] = _tile_size(spec, out_dir, manifest, restart)
+def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = None) -> RenderResult:
+    """Render (or resume) the prepared render's frames and stitch its MP4/GIF."""
+    p = prepared
+    spec, mode, model, out_dir, clock = p.spec, p.mode, p.model, p.out_dir, p.clock
+    restart, manifest, audio = p.restart, p.manifest, p.audio
     store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
     done = min(store.done_count(), mode.count)
     with clock.stage("mode"):
@@ -142,12 +111,8 @@ def _render(
         name=mode.name,
         fps=mode.fps,
         count=mode.count,
-        mp4=out.mp4,
-        gif=out.gif,
-        gif_max_side=out.gif_max_side,
-        pingpong=out.pingpong,
+        output=out,
         lead_in=manifest.get("lead_in", 0),
-        hold_last=out.hold_last,
         audio=audio,
         clock=clock,
         threaded=spec.pipeline,
@@ -196,13 +161,13 @@ def _render(
                 spec,
                 model,
                 first,
-                tile_size,
+                p.tile_size,
                 ahead,
                 behind,
                 progress,
                 clock,
-                masks,
-                _bound_objective(spec, model),
+                p.masks,
+                p.objective,
             )
         except InputEnded as ended:  # a damaged clip: the frames before it are kept
             stopped, final_loss = ended, None
@@ -214,29 +179,66 @@ def _render(
         if failed or stopped is not None:
             behind.close(raise_error=False)  # the frames dreamed so far still count
             stitcher.abandon()
-    if stopped is not None:  # stitched only if the user allows it, else raised
-        outputs, report = finish_short(stopped, mode, store, out_dir, spec, audio, clock)
-        seconds = clock.stop()
-        store.update_manifest(
-            frames=mode.count, seconds_this_run=round(seconds, 2), profile=clock.table()
-        )
-        return RenderResult(
-            out_dir,
-            mode.name,
-            mode.count,
-            max(0, mode.count - first),
-            seconds,
-            outputs,
-            report,
-            final_loss,
-            clock.table(),
-        )
+    return _end_of_render(p, store, stitcher, first, final_loss, stopped)
+
+
+def _end_of_render(
+    p: PreparedRender,
+    store: FrameStore,
+    stitcher: Stitcher,
+    first: int,
+    final_loss: float | None,
+    stopped: InputEnded | None,
+) -> RenderResult:
+    """The one ending of every render: the loss plot, the mode's close and report, the
+    MP4/GIF, this run's time in the manifest.
+
+    ``stopped``: the input ran out early (renderer/media/truncated_input.py). The frames
+    dreamed before the damage stay stored (a later run resumes them) and report.json says
+    where and why; only with the mode's opt-in key (a shorter video is what the user
+    accepts) are they stitched and the render succeeds, else ``stopped`` is raised, naming
+    the key."""
+    mode, clock, out_dir = p.mode, p.clock, p.out_dir
+    if stopped is not None:
+        if stopped.frame == 0:  # nothing to keep, report or stitch
+            raise stopped
+        mode.count = stopped.frame  # the frames the render has: what close() and stitch use
     with clock.stage("loss_plot"):
         store.write_loss_plot()
     with clock.stage("close"):
         summary = mode.close(store)
-    if summary.report:
-        write_json_atomic(out_dir / "report.json", summary.report)
+    report = summary.report
+    if stopped is not None:
+        report = {
+            **summary.report,
+            "stopped": stopped.stopped_line(),
+            "partial": True,
+            "frames": stopped.frame,
+            "promised_frames": stopped.count,
+        }
+    if report:
+        write_json_atomic(out_dir / "report.json", report)
+    if stopped is not None:
+        if not stopped.allowed:
+            raise stopped
+        # The live encoder was abandoned with the dream: the kept frames, read back.
+        stitcher = Stitcher(
+            out_dir,
+            name=mode.name,
+            fps=mode.fps,
+            count=stopped.frame,
+            output=p.spec.output,
+            audio=p.audio,
+            clock=clock,
+        )
+        try:
+            for index in range(stopped.frame):
+                with clock.stage("encode_read"):
+                    image = store.read_frame(index)
+                stitcher.add(index, image)
+        except BaseException:
+            stitcher.abandon()
+            raise
     try:
         outputs = stitcher.finish(store.read_frame)
     except BaseException:
@@ -249,25 +251,13 @@ def _render(
         out_dir,
         mode.name,
         mode.count,
-        mode.count - first,
+        max(0, mode.count - first),
         seconds,
         outputs + summary.files,
-        summary.report,
+        report,
         final_loss,
         profile,
     )
-
-
-def _bound_objective(spec: RenderSpec, model):
-    """The spec's objective bound to ``model`` (None: the classic layers objective)."""
-    if spec.objective is None:
-        return None
-    from ..engine.objective_graph import bind
-    from ..engine.objectives import resolved_objective
-    from .guides import read_guides
-
-    resolved = resolved_objective(spec.objective, spec.model)
-    return bind(resolved, model, read_guides(resolved))
 
 
 def _dream_frames(
@@ -347,22 +337,3 @@ def _dream_frames(
         if progress:
             progress(index + 1, mode.count, loss)
     return final_loss
-
-
-def _tile_size(spec: RenderSpec, out_dir: Path, manifest: dict, restart: bool) -> int:
-    """The tile side this render dreams with. ``"auto"`` follows the machine's memory, so
-    it is resolved once per render folder and kept in the manifest: a resume, here or on a
-    machine with other memory, dreams with the tiles its first frames were dreamed with
-    (tiles move pixels slightly)."""
-    resolved = spec.dream_settings().resolved_tile_size()
-    if restart or spec.dream.tile_size != "auto":
-        return resolved
-    try:
-        old = read_manifest(out_dir)
-    except DreamreelError:  # unreadable: the store decides what that means
-        return resolved
-    recorded = (old or {}).get("tile_size")
-    same_render = old is not None and old.get("spec_hash") == manifest["spec_hash"]
-    if same_render and isinstance(recorded, int) and not isinstance(recorded, bool):
-        return recorded
-    return resolved

@@ -11,8 +11,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..media.clip_scan import check_clip_pixels, display_size, stream_sar
+from ..media.container import open_container, video_stream
+from ..media.folder import image_size, numbered_frames
+from ..media.image_header import read_image_header
 from ..media.images import video_frame_size
+from ..media.limits import check_input_pixels
 from ..runtime.errors import DreamreelError
+from .modes.source import check_image_frame_side, output_size
+from .modes.video import check_video_frame_side
 
 
 def check_input_sizes(spec) -> None:
@@ -29,7 +36,6 @@ def check_input_sizes(spec) -> None:
     size = _first_frame_header(source, spec) if source.is_dir() else _clip_header(source, spec)
     if size is None:  # the header does not say: the mode checks the decoded pictures
         return
-    from .modes.video import check_video_frame_side
 
     try:
         width, height = video_frame_size(*size, spec.video.max_size)
@@ -39,9 +45,6 @@ def check_input_sizes(spec) -> None:
 
 
 def _check_image(spec) -> None:
-    from ..media.image_header import read_image_header
-    from ..media.limits import check_input_pixels
-    from .modes.source import check_image_frame_side, output_size
 
     header = read_image_header(spec.input) if spec.input else None
     if header is None:  # noise (sizes checked by the spec), or a header Pillow cannot read
@@ -66,8 +69,6 @@ def check_image_file(path: Path) -> None:
 
 def _clip_header(source: Path, spec) -> tuple[int, int] | None:
     """(width, height) as shown (non-square pixels stretched), after the pixel limit."""
-    from ..media.container import open_container, video_stream
-    from ..media.reader import check_clip_pixels, display_size, stream_sar
 
     try:
         container = open_container(source)
@@ -84,7 +85,6 @@ def _clip_header(source: Path, spec) -> tuple[int, int] | None:
 
 
 def _first_frame_header(folder: Path, spec) -> tuple[int, int] | None:
-    from ..media.folder import image_size, numbered_frames
 
     files = numbered_frames(folder)
     return image_size(files[0], spec.max_input_pixels) if files else None

@@ -43,6 +43,9 @@ import numpy as np
 from ..engine.dream import resize
 from ..media.folder import IMAGE_SUFFIXES, numbered_frames
 from ..media.images import read_image
+from ..media.input_identity import input_identity
+from ..media.reader import Clip, open_video
+from ..media.truncated_input import InputEnded
 from ..runtime.errors import DreamreelError
 
 if TYPE_CHECKING:
@@ -66,7 +69,6 @@ def is_sequence(spec: RenderSpec) -> bool:
 def mask_identity(path: str) -> dict[str, Any] | None:
     """The mask by content (renderer/media/input_identity.py's record, without the path and
     mtime: the spec holds the path, and a touched mask is the same mask)."""
-    from ..media.input_identity import input_identity
 
     identity = input_identity(path)
     if identity is None:
@@ -93,9 +95,6 @@ def check_mask(spec: RenderSpec) -> None:
         return
     clip = None
     if spec.mode == "video" and is_sequence(spec):
-        from ..media.reader import open_video
-        from ..media.truncated_input import InputEnded
-
         v = spec.video
         try:  # the range alone: the same frames the video mode will read
             clip = open_video(
@@ -117,7 +116,6 @@ def check_mask(spec: RenderSpec) -> None:
 def open_masks(spec: RenderSpec, mode) -> FrameMasks:
     """The render's masks (``mask_for`` gives None without one). A video mode's input
     clip (``mode.source``) says which mask frames go with its frames."""
-    from ..media.reader import Clip
 
     clip = getattr(mode, "source", None)
     return FrameMasks.open(spec, clip if isinstance(clip, Clip) else None)
@@ -201,7 +199,6 @@ class _Sequence:
     mask frame ``clip.start_frame + k * clip.every`` (by number)."""
 
     def __init__(self, path: Path, clip: Clip, max_pixels: int | None):
-        from ..media.reader import open_video
 
         self.path = path
         if path.is_dir():

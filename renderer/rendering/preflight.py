@@ -1,6 +1,6 @@
 """What `dreamreel render` checks before TensorFlow loads (its import alone takes seconds).
 
-A spec that loaded is already valid (renderer.spec); this adds what the spec cannot know:
+A spec that loaded is already valid (renderer.rendering.spec); this adds what the spec cannot know:
 that the input exists and can be read, and that the model and its layers exist (layer
 names from renderer.layer_names, without building the model). Nothing here imports
 TensorFlow or Keras, and nothing is written.
@@ -12,6 +12,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..media.image_header import read_image_header
+from ..media.limits import check_input_pixels
+from ..models.class_labels import class_index
+from ..models.layer_names import check_layers
+from ..models.model_files import is_model_file
 from ..runtime.errors import DreamreelError
 
 if TYPE_CHECKING:
@@ -23,17 +28,17 @@ def check_before_loading(spec) -> None:
     only refuse after loading TensorFlow and the model."""
     if spec.input:
         check_input(Path(spec.input))
-    from .input_sizes import check_input_sizes
+    from .input_sizes import check_input_sizes  # lazy: loads OpenCV, numpy
 
     check_input_sizes(spec)  # from the header: too many pixels, or frames too small
-    from ..schedules.audio_features import check_track
-    from .schedule_binding import check_audio_schedules
+    from ..schedules.audio_features import check_track  # lazy: loads numpy
+    from .schedule_binding import check_audio_schedules  # lazy: loads numpy
 
     check_audio_schedules(spec)  # an "audio:" schedule needs a track
     if spec.audio:
         check_track(spec.audio)  # missing, unreadable, no audio stream, no sound
     if spec.mask:
-        from .masks import check_mask
+        from .masks import check_mask  # lazy: loads OpenCV, numpy
 
         check_mask(spec)  # missing, unreadable, a folder with gaps, shorter than the clip
     check_model(spec.model, None if spec.layers is None else list(spec.layers), spec.preprocess)
@@ -58,9 +63,8 @@ def check_input(path: Path) -> None:
 
 
 def check_model(model: str, layers: list[str] | None, preprocess: str | None) -> None:
-    from ..models.layer_names import check_layers
-    from ..models.preprocessing import get_preprocessing
-    from ..models.zoo import REGISTRY, is_model_file
+    from ..models.preprocessing import get_preprocessing  # lazy: loads numpy
+    from ..models.registry import REGISTRY  # lazy: loads numpy
 
     if preprocess is not None:
         get_preprocessing(preprocess)
@@ -82,18 +86,13 @@ def check_objective(objective: Objective | None, model: str) -> None:
     names the model's labels lack, guide images that cannot be read."""
     if objective is None:
         return
-    from ..engine.objectives import resolved_objective
-    from ..media.image_header import read_image_header
-    from ..media.limits import check_input_pixels
-    from ..models.layer_names import check_layers
-    from .input_sizes import check_image_file
+    from ..engine.objective_layers import resolved_objective  # lazy: loads numpy
+    from .input_sizes import check_image_file  # lazy: loads OpenCV, numpy
 
     resolved = resolved_objective(objective, model)
     check_layers(model, resolved.layer_names())
     for term in resolved.terms:
         if term.kind == "class":
-            from ..models.class_labels import class_index
-
             class_index(model, term.key)
     for path in resolved.guide_paths():
         try:

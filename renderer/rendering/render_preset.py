@@ -6,8 +6,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..runtime.device import render_device
+from ..runtime.quiet_tensorflow import use_backend_quietly
+from ..store.manifest import dreamreel_version
 from ..store.shared_storage import at_url, is_url, location, staged
-from .frame_loop import FrameProgress, RenderResult, render_frames
+from .frame_loop import FrameProgress, RenderResult, run_frames
+from .prepared import prepared_render
+from .schedule_binding import prepare_audio
 from .spec import RenderSpec, load_spec
 
 
@@ -39,13 +44,18 @@ def render(
                  copy goes up (a chunk encodes its part of the clip: chunk_parts.py)
     """
     spec = load_spec(preset, overrides, input=None if input is None else str(input), **settings)
-    from ..runtime.backend_choice import use
 
-    use(spec.backend)  # before Keras loads (or one line: installed? already another?)
-    from .schedule_binding import prepare_audio
+    # The one choice of backend, before Keras loads (or one line: installed? already
+    # another?); TensorFlow, when it is the backend, imported without its chatter.
+    use_backend_quietly(spec.backend)
 
     spec = prepare_audio(spec, max_frames)  # a track sets the length (audio_features.py)
     target = location(out) if out is not None else Path("renders") / spec.name
+    if announce:
+        announce(
+            f"dreamreel {dreamreel_version()}: rendering {spec.name} ({spec.mode}) on "
+            f"{render_device()} into {target}"
+        )
     # A URL renders into a local copy that goes up as it grows (renderer/store/shared_storage.py).
     with staged(target) as out_dir:
         result = _render_into(spec, out_dir, restart, progress, announce)
@@ -61,22 +71,5 @@ def _render_into(
     progress: FrameProgress | None,
     announce: Callable[[str], None] | None,
 ) -> RenderResult:
-    from .seeds import resolve_random_seed
-
-    spec, seed_note = resolve_random_seed(spec, out_dir, restart=restart)
-    if seed_note and announce:
-        announce(seed_note)
-    from ..engine.objectives import resolved_objective
-    from ..models.zoo import cached_dream_model
-    from ..store.out_folder import removed_if_nothing_rendered
-
-    with removed_if_nothing_rendered(out_dir):  # a failure before frame 0 leaves no folder
-        # Kept between calls: a notebook rendering again pays for the frames alone.
-        objective = resolved_objective(spec.objective, spec.model)
-        layers = spec.layer_weights(0) if objective is None else objective.layer_names()
-        model = cached_dream_model(
-            spec.model, layers, preprocess=spec.preprocess, announce=announce
-        )
-        return render_frames(
-            spec, model, out_dir, restart=restart, progress=progress, announce=announce
-        )
+    with prepared_render(spec, out_dir, restart=restart, announce=announce) as prepared:
+        return run_frames(prepared, progress=progress)

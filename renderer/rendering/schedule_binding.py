@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import DreamreelError
-from ..schedules.audio_features import decode_track
+from ..schedules.audio_features import decode_track, load_features, track_source
 from ..schedules.keyframes import Schedule
 
 if TYPE_CHECKING:
@@ -61,32 +61,37 @@ class BoundRender:
     spec: RenderSpec  # the bound spec (the mode has it too)
     audio: AudioSource | None  # the MP4's sound: the mode's, else the track
     identity: dict[str, Any]  # what decides the pixels (the spec hash)
+    objective: Any = None  # the resolved objective handed in, its weights bound alike
     manifest: dict[str, Any] = field(default_factory=dict)  # the mode's facts + the sound
 
 
-def bind_render(spec: RenderSpec, mode) -> BoundRender:
-    """Bind ``spec``'s schedules to ``mode``'s fps and the spec's track; hand the bound
-    spec to the mode. One-line errors for an ``audio:`` schedule without a track."""
-    from ..schedules.audio_features import load_features, track_identity, track_source
+def bind_render(spec: RenderSpec, mode, objective: Any = None) -> BoundRender:
+    """Bind ``spec``'s schedules (and those of ``objective``, the spec's objective as
+    resolved for the model) to ``mode``'s fps and the spec's track; hand the bound spec
+    to the mode. The spec's ``audio:`` schedules were checked for a track already
+    (``prepare_audio``: every render starts there)."""
+    from .identity import render_identity  # lazy: loads OpenCV, Pillow
 
-    check_audio_schedules(spec)
     schedules = list(spec_schedules(spec))
     follows_audio = any(schedule.follows_audio for schedule in schedules)
     track = load_features(spec.audio, mode.fps) if follows_audio else None
     bound = bind_spec(spec, fps=mode.fps, track=track, offset=spec.frame_offset)
     if getattr(mode, "spec", None) is spec:
         mode.spec = bound
-    identity = dict(bound.frames_identity())
-    if any(schedule.names & {"s", "fps"} or schedule.follows_audio for schedule in schedules):
-        identity["schedule_fps"] = float(mode.fps)  # seconds and beats fall on other frames
+    if objective is not None:
+        objective = _rebuilt(
+            objective, lambda s: s.bind(fps=mode.fps, track=track, offset=spec.frame_offset)
+        )
+    reads_time = any(s.names & {"s", "fps"} or s.follows_audio for s in schedules)
+    # Seconds and beats fall on other frames at another rate: the rate is identity then.
+    identity = render_identity(bound, schedule_fps=mode.fps if reads_time else None, track=True)
     manifest = dict(mode.manifest())
     audio = mode.audio()
     if spec.audio:
-        identity["audio_track"] = track_identity(spec.audio)
         if audio is None:
             audio = track_source(spec.audio)
             manifest["audio"] = audio.to_dict()  # `dreamreel stitch` finds the sound here
-    return BoundRender(bound, audio, identity, manifest)
+    return BoundRender(bound, audio, identity, objective, manifest)
 
 
 def _rebuilt(value: Any, change: Callable[[Schedule], Schedule]) -> Any:

@@ -10,22 +10,35 @@ from __future__ import annotations
 import dataclasses
 import secrets
 from pathlib import Path
+from typing import Any
 
 from ..runtime.errors import DreamreelError
 from ..store.frame_store import read_manifest
 from .spec import RenderSpec
 
 SEED_LIMIT = 2**31  # the frame seeds' range (scheduler.frame_seed)
+_UNREAD: Any = object()  # out_dir's manifest not read yet
+
+
+def earlier_manifest(out_dir: Path) -> dict | None:
+    """The manifest.json of a render already in ``out_dir`` (None: none, or unreadable:
+    the frame store decides what that means)."""
+    try:
+        return read_manifest(out_dir)
+    except DreamreelError:
+        return None
 
 
 def resolve_random_seed(
-    spec: RenderSpec, out_dir: Path, *, restart: bool = False
+    spec: RenderSpec, out_dir: Path, *, restart: bool = False, earlier: Any = _UNREAD
 ) -> tuple[RenderSpec, str | None]:
     """``spec`` with a negative seed replaced by a real one, and a line saying which
-    (None when the seed was given)."""
+    (None when the seed was given). ``earlier``: out_dir's manifest, when read already."""
     if spec.seed >= 0:
         return spec, None
-    recorded = None if restart else _recorded_seed(out_dir)
+    if not restart and earlier is _UNREAD:
+        earlier = earlier_manifest(out_dir)
+    recorded = None if restart else _recorded_seed(earlier)
     if recorded is not None:
         return (
             dataclasses.replace(spec, seed=recorded),
@@ -40,11 +53,7 @@ def resolve_random_seed(
     )
 
 
-def _recorded_seed(out_dir: Path) -> int | None:
-    try:
-        manifest = read_manifest(out_dir)
-    except DreamreelError:
-        return None  # unreadable: the frame store decides what that means
+def _recorded_seed(manifest: dict | None) -> int | None:
     seed = (manifest or {}).get("spec", {}).get("seed")
     if isinstance(seed, int) and not isinstance(seed, bool) and seed >= 0:
         return seed

@@ -17,17 +17,14 @@ from types import NoneType, UnionType
 from typing import Any
 
 from ..engine.dream import DreamSettings
-from ..engine.objectives import Objective, parse_objective
+from ..engine.objective_parser import parse_objective
+from ..engine.objectives import Objective
 from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
 from ..media.transparency import DEFAULT_BACKGROUND, parse_background
+from ..runtime.backend_choice import BACKENDS
 from ..runtime.errors import DreamreelError, closest, one_of
-from ..schedules.keyframes import (
-    INTERPOLATIONS,
-    Schedule,
-    constant,
-    parse_schedule,
-    schedule_frame_rate,
-)
+from ..schedules.keyframe_parser import constant, parse_schedule, schedule_frame_rate
+from ..schedules.keyframes import INTERPOLATIONS, Schedule
 
 _ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
 
@@ -125,7 +122,7 @@ class RenderSpec:
         raise AttributeError(f"RenderSpec has no {name!r}")
 
     def check(self, prefix: str = "") -> None:
-        from .modes.builtin import mode_class
+        from .modes.builtin import mode_class  # lazy: loads Pillow
 
         mode_class(self.mode).check(self)  # an unknown mode: one line naming the modes
         if self.frames < 1:
@@ -142,8 +139,6 @@ class RenderSpec:
             raise DreamreelError(f"max_input_pixels must be >= 1, got {self.max_input_pixels}")
         parse_background(self.input_background)
         if self.backend is not None:
-            from ..runtime.backend_choice import BACKENDS
-
             one_of("backend", self.backend, BACKENDS)
 
     def dream_settings(self, frame: int = 0) -> DreamSettings:
@@ -159,20 +154,9 @@ class RenderSpec:
         """Plain data (schedules as their text) for manifests and ``presets show``."""
         return _plain(self)
 
-    def frames_identity(self) -> dict[str, Any]:
-        """What decides the frames' pixels (the mode says): resuming needs it unchanged."""
-        from .modes.builtin import mode_class
-
-        identity = mode_class(self.mode).identity(self)
-        if self.objective is not None and self.objective.guide_paths():
-            from .guides import guide_file_identity
-
-            identity["guide_images"] = guide_file_identity(self.objective)  # by content
-        return identity
-
 
 def _mode_tables() -> dict[str, type]:
-    from .modes.builtin import MODES
+    from .modes.builtin import MODES  # lazy: loads Pillow
 
     return MODES.tables()
 
@@ -245,6 +229,9 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
 def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct: Any) -> RenderSpec:
     """A preset (a name, a .toml path, or a RenderSpec) + ``key.sub=value`` overrides +
     direct keyword values (tables as dicts: ``dream={"steps": 8}``) -> RenderSpec."""
+    changes = {key: value for key, value in direct.items() if value is not None}
+    if isinstance(preset, RenderSpec) and not overrides and not changes:
+        return preset  # loaded and checked already: built once, not again from its dict
     if isinstance(preset, RenderSpec):
         table, name = preset.to_dict(), preset.name  # plain data: schedules as their text
     else:
@@ -254,9 +241,9 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
     for item in overrides:
         key, value = parse_override(item)
         _set_path(table, key, value)
-    _merge(table, {key: value for key, value in direct.items() if value is not None})
+    _merge(table, changes)
     if "mode" not in table:  # an empty or half-written TOML must not render progress silently
-        from .modes.builtin import MODES
+        from .modes.builtin import MODES  # lazy: loads Pillow
 
         raise DreamreelError(
             f'preset {name!r} sets no mode: add mode = "progress" (or '

@@ -13,6 +13,8 @@ import math
 import re
 from typing import Any
 
+from ..models.model_files import is_model_file
+
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {
     "\\": "\\\\",
@@ -103,7 +105,7 @@ def _notes(spec) -> dict[str, str]:
         "height": "the input's height, or from width",
         "input": "dream from noise",
     }
-    from ..models.zoo import REGISTRY, is_model_file
+    from ..models.registry import REGISTRY  # lazy: loads numpy
 
     if spec.layers is None and not is_model_file(spec.model):
         defaults = REGISTRY.get(spec.model).default_layers

@@ -20,15 +20,16 @@ from ..media.audio import AudioSource
 from ..media.images import read_image
 from ..media.writer import GifWriter, Mp4Writer, check_fps
 from ..runtime.errors import DreamreelError
-from ..store.frame_store import (
-    FRAMES_DIR,
-    done_frame_count,
-    numbered_frame_files,
-    read_manifest,
-)
+from ..store.frame_names import FRAMES_DIR, numbered_frame_files
+from ..store.frame_store import done_frame_count, read_manifest
 from ..store.render_lock import render_lock
 from .pipelining import Ahead
+from .spec import OutputSettings
 from .stage_clock import NULL_CLOCK
+
+# Stitching's own defaults: both files, nothing held at the end (a render passes its
+# spec's output table).
+PLAIN = OutputSettings(hold_last=0.0)
 
 
 def play_order(
@@ -75,17 +76,15 @@ class Stitcher:
         name: str,
         fps: float,
         count: int,
-        mp4: bool = True,
-        gif: bool = True,
-        gif_max_side: int = 480,
-        pingpong: bool = False,
-        hold_last: float = 0.0,
+        output: OutputSettings = PLAIN,
         audio: AudioSource | None = None,
         clock=NULL_CLOCK,
         threaded: bool = True,
         lead_in: int = 0,
     ):
         out_dir = Path(out_dir)
+        mp4, gif, pingpong, hold_last = output.mp4, output.gif, output.pingpong, output.hold_last
+        gif_max_side = output.gif_max_side
         fps = _check_settings(name, fps, hold_last)
         if lead_in < 0:
             raise ValueError(f"lead_in must be >= 0, got {lead_in}")
@@ -197,11 +196,7 @@ def stitch(
     name: str,
     fps: float,
     count: int | None = None,
-    mp4: bool = True,
-    gif: bool = True,
-    gif_max_side: int = 480,
-    pingpong: bool = False,
-    hold_last: float = 0.0,
+    output: OutputSettings = PLAIN,
     audio: AudioSource | None = None,
     clock=NULL_CLOCK,
     lead_in: int = 0,
@@ -215,7 +210,7 @@ def stitch(
     of reading the PNGs back as "encode_read".
     """
     out_dir = Path(out_dir)
-    _check_settings(name, fps, hold_last)
+    _check_settings(name, fps, output.hold_last)
     frames_dir = out_dir / FRAMES_DIR
     paths = numbered_frame_files(frames_dir)
     if count is not None:
@@ -236,11 +231,7 @@ def stitch(
         name=name,
         fps=fps,
         count=len(paths),
-        mp4=mp4,
-        gif=gif,
-        gif_max_side=gif_max_side,
-        pingpong=pingpong,
-        hold_last=hold_last,
+        output=output,
         audio=audio,
         clock=clock,
         lead_in=lead_in,
@@ -280,14 +271,14 @@ def _stitch_folder(out_dir: Path) -> list[Path]:
     try:
         name = str(spec["mode"])
         fps = float(manifest.get("fps") or spec["fps"])  # a clip's own fps, when recorded
-        settings = {
-            "mp4": bool(output.get("mp4", True)),
-            "gif": bool(output.get("gif", True)),
-            "gif_max_side": int(output.get("gif_max_side", 480)),
-            "pingpong": bool(output.get("pingpong", False)),
-            "hold_last": float(output.get("hold_last", 0.0)),
-            "lead_in": int(manifest.get("lead_in", 0)),  # frames stored but not played
-        }
+        settings = OutputSettings(
+            mp4=bool(output.get("mp4", True)),
+            gif=bool(output.get("gif", True)),
+            gif_max_side=int(output.get("gif_max_side", 480)),
+            pingpong=bool(output.get("pingpong", False)),
+            hold_last=float(output.get("hold_last", 0.0)),
+        )
+        lead_in = int(manifest.get("lead_in", 0))  # frames stored but not played
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise DreamreelError(
             f"cannot stitch '{out_dir}': manifest.json lacks a usable mode/fps/output ({err!r})"
@@ -303,7 +294,9 @@ def _stitch_folder(out_dir: Path) -> list[Path]:
         ) from err
     if audio is not None:
         _check_sound_source(out_dir, Path(audio.path))
-    return stitch(out_dir, name=name, fps=fps, count=count, audio=audio, **settings)
+    return stitch(
+        out_dir, name=name, fps=fps, count=count, output=settings, audio=audio, lead_in=lead_in
+    )
 
 
 def _check_sound_source(out_dir: Path, source: Path) -> None:

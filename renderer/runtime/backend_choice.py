@@ -74,7 +74,8 @@ def use(name: str | None = None) -> str:
         # "LLVM ERROR: inconsistency in registered CommandLine options"), and Keras' .h5
         # loader imports TensorFlow whenever it is installed. A torch render needs none of
         # it: mark it absent, so every import of it fails as if it were not installed.
-        sys.modules["tensorflow"] = None
+        # None here is Python's documented import block; typeshed types the values as modules.
+        sys.modules["tensorflow"] = None  # type: ignore[assignment]
     return chosen
 
 

@@ -13,6 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .backend_choice import loaded, requested
+from .quiet_tensorflow import tensorflow_or_one_line
+
 
 @dataclass(frozen=True)
 class Devices:
@@ -65,8 +68,6 @@ def nvidia_driver_present() -> bool:
 @functools.lru_cache(maxsize=1)
 def render_device() -> str:
     """The device renders in this process dream on (imports TensorFlow, quietly)."""
-    from .backend_choice import loaded, requested
-    from .quiet_tensorflow import tensorflow_or_one_line
 
     backend = loaded() or requested()
     if backend == "jax":  # JAX and torch place ops themselves: no TensorFlow to load

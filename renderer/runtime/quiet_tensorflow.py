@@ -11,6 +11,9 @@ from __future__ import annotations
 import os
 import sys
 
+from .backend_choice import installed, use
+from .errors import DreamreelError
+
 
 def import_tensorflow_quietly():
     if "tensorflow" in sys.modules:
@@ -35,7 +38,6 @@ def use_backend_quietly(name: str | None = None) -> str:
     """``backends.use(name)``, then TensorFlow imported quietly wherever the render would
     load it anyway: on TensorFlow, and on JAX when it is installed (Keras' .h5 loader
     imports it). Never on PyTorch: the two abort in one process. Returns the backend."""
-    from .backend_choice import installed, use
 
     chosen = use(name)
     if chosen == "tensorflow" or (chosen == "jax" and "tensorflow" in installed()):
@@ -46,7 +48,6 @@ def use_backend_quietly(name: str | None = None) -> str:
 def tensorflow_or_one_line():
     """TensorFlow, imported quietly; one line instead of a traceback if it cannot load (a
     broken CUDA install: libcudnn missing...)."""
-    from .errors import DreamreelError
 
     try:
         return import_tensorflow_quietly()

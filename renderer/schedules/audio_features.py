@@ -48,6 +48,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..media.audio import AudioSource
+from ..media.container import open_container
+from ..media.input_identity import input_identity
 from ..runtime.errors import DreamreelError
 from .expressions import AUDIO_NAMES
 
@@ -102,8 +105,6 @@ def check_track(path: str | os.PathLike) -> None:
     packets decode to sound (cheap: the whole track is decoded later, once)."""
     import av
 
-    from ..media.container import open_container
-
     with open_container(Path(path), _VERB) as container:
         stream = _audio_stream(container, path)
         for packet in container.demux(stream):
@@ -117,7 +118,6 @@ def check_track(path: str | os.PathLike) -> None:
 
 def track_source(path: str | os.PathLike) -> AudioSource:
     """What the MP4 writer muxes: the whole track from its first sample."""
-    from ..media.audio import AudioSource
 
     track = decode_track(path)
     return AudioSource(str(path), start=0.0, origin=track.origin, stream=track.stream)
@@ -125,7 +125,6 @@ def track_source(path: str | os.PathLike) -> AudioSource:
 
 def track_identity(path: str | os.PathLike) -> dict[str, Any]:
     """The track by content (size and SHA-256), not by path or time: for the spec hash."""
-    from ..media.input_identity import input_identity
 
     identity = input_identity(path) or {}
     return {key: identity.get(key) for key in ("size", "sha256", "hashed")}
@@ -230,8 +229,6 @@ def decode_track(path: str | os.PathLike) -> DecodedTrack:
 @functools.lru_cache(maxsize=2)
 def _decode(path: str, size: int, mtime_ns: int) -> DecodedTrack:
     import av
-
-    from ..media.container import open_container
 
     chunks: list[np.ndarray] = []
     origin = None

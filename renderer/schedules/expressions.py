@@ -34,6 +34,7 @@ import ast
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 TIME_NAMES = ("t", "s", "fps")
 AUDIO_NAMES = ("rms", "onset", "low", "mid", "high")
@@ -160,7 +161,7 @@ def compile_expression(text: str, names: tuple[str, ...] = TIME_NAMES) -> Expres
     evaluate, constant = compiler.node(tree.body, 0)
     if constant is not None:  # no variables: computed once, here
         value = constant
-        evaluate = lambda variables, value=value: value  # noqa: E731
+        evaluate = lambda variables: value  # noqa: E731
     return Expression(stripped, frozenset(compiler.used), evaluate)
 
 
@@ -399,11 +400,11 @@ class _Compiler:
         names = ", ".join([*self.names, *CONSTANTS])
         return f"only {names} and the functions {', '.join(FUNCTIONS)} are allowed"
 
-    def refuse_operator(self, node: ast.AST, op: ast.AST):
+    def refuse_operator(self, node: ast.AST, op: ast.AST) -> NoReturn:
         text = _OPERATOR_TEXT.get(type(op), type(op).__name__)
         self.refuse(node, f"'{text}'", "the operators are + - * / % ** and comparisons")
 
-    def refuse(self, node: ast.AST, what: str, why: str, verb: str = "cannot use"):
+    def refuse(self, node: ast.AST, what: str, why: str, verb: str = "cannot use") -> NoReturn:
         raise ExpressionError(f"{verb} {what}", why, self.lead + self.offset(node))
 
     def offset(self, node: ast.AST, end: bool = False) -> int:

@@ -9,9 +9,10 @@ A value may also be an expression of the frame, as Deforum users write them:
 and ``fps``; text without keyframes (``"1 + 0.01*t"``) is one value for every frame.
 ``"audio: 1.01 + 0.04*onset"`` may also read the music track's features (``rms``,
 ``onset``, ``low``, ``mid``, ``high``: renderer/schedules/audio_features.py). The schedule text is
-split into keyframes by a small hand-written parser; each value that is not a plain
-number is compiled by renderer/schedules/expressions.py (Python's ``ast`` and a whitelist: nothing
-is ever evaluated as code, ``"0:(__import__('os'))"`` is an error naming its column).
+split into keyframes by a small hand-written parser (renderer/schedules/keyframe_parser.py);
+each value that is not a plain number is compiled by renderer/schedules/expressions.py
+(Python's ``ast`` and a whitelist: nothing is ever evaluated as code,
+``"0:(__import__('os'))"`` is an error naming its column).
 Expressions without variables (``"0:(2*pi)"``) are computed once and are plain numbers.
 
 What a frame's value is, keyframe by keyframe (Deforum's rule):
@@ -55,23 +56,11 @@ from __future__ import annotations
 import bisect
 import math
 import numbers
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import DreamreelError
-from .expressions import (
-    AUDIO_NAMES,
-    CONSTANTS,
-    TIME_NAMES,
-    EvaluationError,
-    Expression,
-    ExpressionError,
-    compile_expression,
-)
+from .expressions import AUDIO_NAMES, EvaluationError, Expression
 
 if TYPE_CHECKING:
     from .audio_features import AudioFeatures
@@ -82,28 +71,8 @@ EXAMPLE = '"0:(1.0), 60:(1.04)"'
 EXPECTED = f"expected a number or frame:(value) pairs like {EXAMPLE}"
 AUDIO_PREFIX = "audio:"
 
-_NUMBER = r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?"
-_VALUE = rf"\(\s*(?P<paren>{_NUMBER})\s*\)|(?P<bare>{_NUMBER})"
-_CONSTANT_RE = re.compile(rf"\s*(?:{_VALUE})\s*")
-_VALUE_RE = re.compile(rf"(?:{_VALUE})")
-_FRAME_RE = re.compile(r"\d+")
-_AUDIO_RE = re.compile(r"\s*audio\s*:")
 _SHOWN_CHARS = 80  # longer schedule texts are cut in messages
-MAX_TEXT = 100_000  # a schedule's whole text (each expression: expressions.MAX_CHARS)
 _SILENCE = dict.fromkeys(AUDIO_NAMES, 0.0)
-# The frame rate schedules parsed without an explicit fps read s and fps at.
-_FRAME_RATE: ContextVar[float | None] = ContextVar("schedule_frame_rate", default=None)
-
-
-@contextmanager
-def schedule_frame_rate(fps: float | None) -> Iterator[None]:
-    """Schedules parsed inside (without their own ``fps``) read ``s`` and ``fps`` at
-    ``fps``: the spec loader parses a spec's schedules in one, at the spec's fps."""
-    token = _FRAME_RATE.set(fps)
-    try:
-        yield
-    finally:
-        _FRAME_RATE.reset(token)
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,7 +98,7 @@ class Schedule:
     _tangents: tuple[float, ...] = field(init=False, repr=False, default=())
 
     def __post_init__(self) -> None:
-        _check_interpolation(self.interpolation, self.key)
+        check_interpolation(self.interpolation, self.key)
         expressions = tuple(self.expressions) or (None,) * len(self.keyframes)
         if len(expressions) != len(self.keyframes):
             raise ValueError(
@@ -146,7 +115,7 @@ class Schedule:
             frame = _check_frame(frame, self.key)
             if expression is not None and expression.constant:
                 value, expression = expression({}), None  # a number written as 2*pi
-            value = 0.0 if expression is not None else _check_value(value, self.key)
+            value = 0.0 if expression is not None else check_value(value, self.key)
             pairs.append((frame, value, expression))
         if not pairs:
             raise DreamreelError(f"{self.key}: a schedule needs at least one keyframe; {EXPECTED}")
@@ -223,7 +192,7 @@ class Schedule:
         if expression.names & {"s", "fps"}:
             if self.fps is None:
                 raise DreamreelError(
-                    f"{self.key}: {_show(str(self))} reads s or fps, but no frame rate was "
+                    f"{self.key}: {quoted(str(self))} reads s or fps, but no frame rate was "
                     f"given for it (parse_schedule(..., fps=...) or Schedule.bind(fps=...))"
                 )
             variables["s"], variables["fps"] = frame / self.fps, float(self.fps)
@@ -233,7 +202,7 @@ class Schedule:
             return expression(variables)
         except EvaluationError as error:
             raise DreamreelError(
-                f"{self.key}: cannot compute {_show(expression.text)} at t = {frame:g}: {error}"
+                f"{self.key}: cannot compute {quoted(expression.text)} at t = {frame:g}: {error}"
             ) from None
 
     def _written(self) -> tuple:
@@ -313,217 +282,7 @@ class Schedule:
         return f"{AUDIO_PREFIX} {text}" if self.follows_audio else text
 
 
-def parse_schedule(
-    value: str | int | float | Schedule,
-    *,
-    key: str,
-    interpolation: str = "linear",
-    fps: float | None = None,
-) -> Schedule:
-    """A Schedule from a number, a schedule string or a Schedule (re-keyed).
-
-    A Schedule passed in comes back with the given key and interpolation (and bound to
-    ``fps``, when given). ``fps``: what ``s`` and ``fps`` read in expressions (the spec's);
-    by default the enclosing ``schedule_frame_rate``'s.
-    """
-    _check_interpolation(interpolation, key)
-    fps = _FRAME_RATE.get() if fps is None else fps
-    if isinstance(value, Schedule):
-        if not (value.key == key and value.interpolation == interpolation):
-            value = replace(value, key=key, interpolation=interpolation)
-        return value.bind(fps=fps)
-    if isinstance(value, bool):
-        raise DreamreelError(
-            f"{key}: expected a number or a schedule like {EXAMPLE}, got a bool ({value})"
-        )
-    if isinstance(value, numbers.Real):
-        return Schedule(key, ((0, _check_value(value, key)),), interpolation)
-    if not isinstance(value, str):
-        raise DreamreelError(
-            f"{key}: expected a number or a schedule like {EXAMPLE}, got {type(value).__name__}"
-        )
-    keyframes, expressions = _Parser(value, key).parse()
-    needs_fps = any(e is not None and e.names & {"s", "fps"} for e in expressions)
-    return Schedule(
-        key,
-        keyframes,
-        interpolation,
-        expressions,
-        fps=float(fps) if fps is not None and needs_fps else None,
-    )
-
-
-class _Parser:
-    """One schedule text -> keyframes and their expressions (None for numbers)."""
-
-    def __init__(self, text: str, key: str):
-        self.text, self.key = text, key
-        self.names: tuple[str, ...] = TIME_NAMES
-
-    def parse(self) -> tuple[tuple[tuple[int, float], ...], tuple[Expression | None, ...]]:
-        text, key = self.text, self.key
-        if len(text) > MAX_TEXT:
-            raise DreamreelError(
-                f"{key}: a schedule of {len(text)} characters is too long (at most {MAX_TEXT})"
-            )
-        if not text.strip():
-            raise DreamreelError(f"{key}: empty schedule; {EXPECTED}")
-        start = 0
-        audio = _AUDIO_RE.match(text)
-        if audio:
-            start, self.names = audio.end(), TIME_NAMES + AUDIO_NAMES
-            if not text[start:].strip():
-                raise DreamreelError(
-                    f'{key}: empty schedule after "{AUDIO_PREFIX}"; expected '
-                    f'an expression like "audio: 1.01 + 0.04*onset"'
-                )
-        entries = _split_entries(text, start)
-        if len(entries) == 1 and ":" not in _outside_parentheses(entries[0][0]):
-            # No keyframes: one value (a number or an expression) for every frame.
-            body, offset = entries[0]
-            constant = _CONSTANT_RE.fullmatch(body)
-            if constant:
-                return ((0, self._number(constant)),), (None,)
-            word = body.strip()
-            if word.isidentifier() and word not in self.names and word not in CONSTANTS:
-                self._fail(word, "not a number, nor an expression like 1+t")  # dream.steps=many
-            return ((0, 0.0),), (self._expression(body, offset),)
-        if len(entries) > 1 and not entries[-1][0].strip():
-            entries.pop()  # one trailing comma is fine
-        keyframes: list[tuple[int, float]] = []
-        expressions: list[Expression | None] = []
-        seen: set[int] = set()
-        for entry, offset in entries:
-            frame, value, expression = self._entry(entry, offset)
-            if frame in seen:
-                raise DreamreelError(
-                    f"{key}: frame {frame} appears twice in schedule {_show(text)}; "
-                    f"each frame may appear once, like {EXAMPLE}"
-                )
-            seen.add(frame)
-            keyframes.append((frame, value))
-            expressions.append(expression)
-        return tuple(keyframes), tuple(expressions)
-
-    def _entry(self, entry: str, offset: int) -> tuple[int, float, Expression | None]:
-        """One ``frame:(value)`` entry (the text between two commas)."""
-        stripped = entry.strip()
-        if not stripped:
-            self._fail(",", "empty entry between commas")
-        if ":" not in stripped:
-            self._fail(stripped, "missing ':' between frame and value")
-        colon = entry.index(":")
-        frame_text, value_text = entry[:colon].strip(), entry[colon + 1 :]
-        value_offset = offset + colon + 1 + len(value_text) - len(value_text.lstrip())
-        value_text = value_text.strip()
-        if not frame_text:
-            self._fail(stripped, "missing frame number before ':'")
-        if not _FRAME_RE.fullmatch(frame_text):
-            self._fail(frame_text, "frames must be non-negative whole numbers")
-        if not value_text:
-            self._fail(stripped, "missing value after ':'")
-        frame = int(frame_text)
-        if value_text.startswith("("):
-            close = _closing_parenthesis(value_text)
-            if close is None:
-                self._fail(value_text, "'(' was never closed")
-            rest = value_text[close + 1 :]
-            if rest.strip():  # a whole value followed by more text: entries run together
-                reason = (
-                    "missing ',' between entries"
-                    if ":" in rest
-                    else "unexpected text after the value"
-                )
-                self._fail(rest.strip(), reason)
-            inner = value_text[1:close]
-            if not inner.strip():
-                self._fail(stripped, "missing value between '(' and ')'")
-            number = _CONSTANT_RE.fullmatch(inner)
-            if number:
-                return frame, self._number(number), None
-            return frame, 0.0, self._expression(inner, value_offset + 1)
-        match = _VALUE_RE.match(value_text)
-        if match and match.end() == len(value_text):
-            return frame, self._number(match), None
-        if match and value_text[match.end()].isspace():
-            rest = value_text[match.end() :]
-            reason = (
-                "missing ',' between entries" if ":" in rest else "unexpected text after the value"
-            )
-            self._fail(rest.strip(), reason)
-        self._fail(value_text, "a value is a number, or an expression in parentheses like (1+t)")
-
-    def _expression(self, body: str, offset: int) -> Expression:
-        try:
-            return compile_expression(body, self.names)
-        except ExpressionError as error:
-            column = offset + error.offset + 1
-            if error.what == "invalid syntax":
-                self._fail(
-                    body.strip(),
-                    f"{error.why} at column {column} (a value is a "
-                    f"number or an expression like 1+t)",
-                )
-            raise DreamreelError(
-                f"{self.key}: {error.what} at column {column} of "
-                f"{_show_around(self.text, column - 1)}: {error.why}"
-            ) from None
-
-    def _number(self, match: re.Match[str]) -> float:
-        literal = match.group("paren") or match.group("bare")
-        number = float(literal)
-        if not math.isfinite(number):
-            self._fail(literal, "number out of range")
-        return number
-
-    def _fail(self, at: str, reason: str):
-        raise DreamreelError(
-            f"{self.key}: cannot parse schedule {_show(self.text)} at {_show(at)}: {reason}; "
-            f"{EXPECTED}"
-        )
-
-
-def _split_entries(text: str, start: int) -> list[tuple[str, int]]:
-    """``text[start:]`` cut at the commas outside parentheses (``min(a, b)`` stays whole):
-    (entry, its offset in text)."""
-    entries, depth, begin = [], 0, start
-    for index in range(start, len(text)):
-        char = text[index]
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "," and depth <= 0:
-            entries.append((text[begin:index], begin))
-            begin = index + 1
-    entries.append((text[begin:], begin))
-    return entries
-
-
-def _outside_parentheses(text: str) -> str:
-    """The characters of ``text`` at depth 0: a ':' there makes an entry a keyframe."""
-    kept, depth = [], 0
-    for char in text:
-        if char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif depth <= 0:
-            kept.append(char)
-    return "".join(kept)
-
-
-def _closing_parenthesis(text: str) -> int | None:
-    """Index of the ')' closing the '(' at text[0], or None."""
-    depth = 0
-    for index, char in enumerate(text):
-        depth += (char == "(") - (char == ")")
-        if depth == 0:
-            return index
-    return None
-
-
-def _show(text: str) -> str:
+def quoted(text: str) -> str:
     """Quoted, on one line, cut when long."""
     flat = " ".join(text.split())
     if len(flat) > _SHOWN_CHARS:
@@ -531,7 +290,7 @@ def _show(text: str) -> str:
     return f'"{flat}"'
 
 
-def _show_around(text: str, index: int) -> str:
+def quoted_around(text: str, index: int) -> str:
     """Quoted on one line with every character in its place (columns stay true), cut to a
     window around ``index`` when long."""
     flat = "".join(" " if char.isspace() else char for char in text)
@@ -542,10 +301,11 @@ def _show_around(text: str, index: int) -> str:
     return f'"{"..." if begin else ""}{window}{"..." if begin + _SHOWN_CHARS < len(flat) else ""}"'
 
 
-def _check_interpolation(interpolation: object, key: str) -> None:
+def check_interpolation(interpolation: object, key: str) -> None:
+    """An error naming ``key`` unless ``interpolation`` is one of INTERPOLATIONS."""
     if interpolation not in INTERPOLATIONS:
         raise DreamreelError(
-            f"{key}: unknown interpolation {_show(str(interpolation))}; "
+            f"{key}: unknown interpolation {quoted(str(interpolation))}; "
             f"expected one of: {', '.join(INTERPOLATIONS)}"
         )
 
@@ -558,7 +318,8 @@ def _check_frame(frame: object, key: str) -> int:
     return int(frame)
 
 
-def _check_value(value: object, key: str) -> float:
+def check_value(value: object, key: str) -> float:
+    """A keyframe's value as a finite float, or an error naming ``key``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise DreamreelError(f"{key}: keyframe values must be numbers, got {value!r}; {EXPECTED}")
     number = float(value)
@@ -590,8 +351,3 @@ def _monotone_tangents(keyframes: tuple[tuple[int, float], ...]) -> tuple[float,
         w2 = h[k] + 2 * h[k - 1]
         tangents[k] = (w1 + w2) / (w1 / before + w2 / after)
     return tuple(tangents)
-
-
-def constant(value: float) -> Schedule:
-    """A schedule that is ``value`` on every frame (a setting's default)."""
-    return parse_schedule(value, key="default")

@@ -8,7 +8,9 @@ import platform
 from importlib import metadata
 from typing import Any
 
+from ..runtime.backend_choice import active
 from ..runtime.device import render_device
+from ..runtime.version import __version__
 
 _LIBRARIES = (
     "dreamreel",
@@ -29,8 +31,6 @@ def dreamreel_version() -> str:
     try:
         return metadata.version("dreamreel")
     except metadata.PackageNotFoundError:
-        from ..runtime.version import __version__
-
         return __version__
 
 
@@ -45,7 +45,6 @@ def library_versions() -> dict[str, str]:
 
 
 def _backend() -> str:
-    from ..runtime.backend_choice import active
 
     return active()
 

@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..runtime.errors import DreamreelError
-from .frame_store import FRAMES_DIR, numbered_frame_files
+from .frame_names import FRAMES_DIR, numbered_frame_files
+from .render_lock import render_lock
+from .shared_storage import RemotePath, is_url, open_url
 
 
 def first_missing(path: Path) -> Path | None:
@@ -45,7 +47,6 @@ def _remove_unless_in_use(created: Path, out_dir: Path) -> None:
     """Two renders started at once into a new folder both saw it missing: the one that
     failed (refused by the lock, say) must not remove what the other is rendering into.
     So the folder goes only under its render lock, and only while it holds no frame."""
-    from .render_lock import render_lock
 
     try:
         with render_lock(out_dir):
@@ -55,16 +56,14 @@ def _remove_unless_in_use(created: Path, out_dir: Path) -> None:
         pass  # FolderBusy: another render's folder now; or it cannot be locked: leave it
 
 
-def check_writable(out_dir: Path) -> None:
+def check_writable(out_dir: Path | RemotePath) -> None:
     """Refuse an --out that cannot be written, creating nothing (the render creates it,
     and removes it again if it fails before its first frame). A URL: its protocol must
     be installed (the render writes a probe there before its first frame)."""
-    from .shared_storage import is_url, open_url
-
     if is_url(out_dir):
-        open_url(out_dir)
+        open_url(os.fspath(out_dir))
         return
-    existing = out_dir.absolute()
+    existing = Path(out_dir).absolute()
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
     if not existing.is_dir():

@@ -83,7 +83,7 @@ def location(value: str | os.PathLike) -> Path | RemotePath:
     return RemotePath(text.rstrip("/")) if is_url(text) else Path(text)
 
 
-def joined(base: Path | RemotePath, text: str) -> Path | RemotePath:
+def joined(base: Path, text: str) -> Path | RemotePath:
     """``text`` (a path or URL from a file) read from ``base``: a URL as it is, a path
     under base (absolute)."""
     given = location(text)

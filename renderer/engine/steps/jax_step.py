@@ -2,7 +2,7 @@
 
 The same dream as the TensorFlow engine (renderer/engine/ascent.py), built from the shared
 parts: the objective's window value (keras.ops, renderer/engine/objective_graph.py), the tiled
-loss and gradient (backends/tiling.py) and the jitter shifts (backends/shifts.py, the numbers
+loss and gradient (steps/tiling.py) and the jitter shifts (steps/shifts.py, the numbers
 TensorFlow's stateless RNG draws). What differs is how it compiles: XLA wants static
 shapes, so the tiles are cut in Python while tracing (one trace per image size, the
 octaves' few) and the step loop runs on the host, one compiled step per call: JAX
@@ -16,12 +16,19 @@ float rounding, not bit for bit (tests/test_backends.py measures how close).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..ascent import _NO_MASK, Ascent, AscentSettings, gaussian_taps
+from ...models.embedded import cache_dir
 from ..numeric_faults import check_steps
+from .base import AscentSettings, AscentStep, LayerWeights, gaussian_taps
 from .shifts import jitter_shift
 from .tiling import tiled_loss_and_gradient, tiles
+
+if TYPE_CHECKING:
+    from ...models.loading import DreamModel
+    from ..objective_graph import BoundObjective
 
 
 def _keep_compiled_steps() -> None:
@@ -30,38 +37,35 @@ def _keep_compiled_steps() -> None:
     or repeated render then loads it in 0.3-2.3 s (benchmarks/jax_compile_cache.py). A cache
     dir the user configured (JAX_COMPILATION_CACHE_DIR)
     is left as it is."""
-    import jax
+    import jax  # only on this backend's path
 
-    from ...models.embedded import cache_dir
-
-    if jax.config.jax_compilation_cache_dir:
+    # jax's options are attributes set at run time; its Config class declares none.
+    if jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
         return
     jax.config.update("jax_compilation_cache_dir", str(cache_dir() / "jax-compiled"))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
 
 
-class JaxAscent:
-    """Ascent's interface (run, loss, gradient) on the JAX backend; see ascent.Ascent."""
+class JaxAscent(AscentStep):
+    """The gradient step (AscentStep: run, loss, gradient) on the JAX backend."""
 
-    def __init__(self, model, settings: AscentSettings, objective=None):
-        import jax
+    def __init__(
+        self, model: DreamModel, settings: AscentSettings, objective: BoundObjective | None = None
+    ) -> None:
+        import jax  # only on this backend's path
         import jax.numpy as jnp
 
         _keep_compiled_steps()
 
-        from ..objective_graph import classic, window_value
-
-        self.model = model
-        self.settings = settings
-        self.objective = classic(model) if objective is None else objective
-        objective_value = window_value(self.objective)
-        with_point = self.objective.has_point_terms
+        super().__init__(model, settings, objective)
+        objective_value = self._value
+        with_point = self._with_point
         low = np.float32(model.preprocessing.low)
         high = np.float32(model.preprocessing.high)
-        tile, margin = int(settings.tile_size), int(settings.tile_margin)
-        self._jitter = int(settings.jitter)
-        kernel = _gaussian_kernel(settings.smoothing)
-        extractor = model.extractor
+        tile, margin = self._tile, self._margin
+        hwio = _gaussian_kernel(settings.smoothing)
+        kernel = None if hwio is None else jnp.asarray(hwio)
+        extractor = self._extractor
         self._state = (
             [v.value for v in extractor.trainable_variables],
             [v.value for v in extractor.non_trainable_variables],
@@ -74,7 +78,7 @@ class JaxAscent:
             return objective_value(window, activations, layer_weights, at)
 
         def tiled(state, image, layer_weights, focus, with_gradient=True):
-            """The shared tiled loss and gradient (backends/tiling.py). Shapes are static
+            """The shared tiled loss and gradient (steps/tiling.py). Shapes are static
             here, so the tiles are cut in Python while tracing."""
 
             def loss_of(window, at):
@@ -141,26 +145,18 @@ class JaxAscent:
         self._measure = jax.jit(measure)
         self._gradient = jax.jit(gradient_of)
 
-    def run(
+    def _ascend(
         self,
         image: np.ndarray,
         steps: int,
         step_size: np.ndarray,
-        first_step: int = 0,
-        seed: int = 0,
-        layer_weights=None,
-        mask: np.ndarray | None = None,
+        first_step: int,
+        seed: int,
+        weights: np.ndarray,
+        mask: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        if steps <= 0:
-            return np.asarray(image, np.float32), np.zeros(0, np.float32)
-        import jax.numpy as jnp
+        import jax.numpy as jnp  # only on this backend's path
 
-        mask = (
-            _NO_MASK
-            if mask is None
-            else np.asarray(mask, np.float32).reshape(*np.shape(image)[:2], 1)
-        )
-        weights = self._weights(layer_weights)
         step_size = np.asarray(step_size, np.float32)
         seed = int(np.int32(seed % 2**31))
         current = jnp.asarray(np.asarray(image, np.float32))
@@ -170,17 +166,17 @@ class JaxAscent:
             current, loss, ok = self._step(self._state, current, weights, shift, step_size, mask)
             losses.append(loss)
             finite.append(ok)
-        losses = np.asarray(jnp.stack(losses), np.float32)
-        check_steps(losses, np.asarray(jnp.stack(finite)))  # NumericalFault, 1-based step
-        return np.asarray(current, np.float32), losses
+        losses_out = np.asarray(jnp.stack(losses), np.float32)
+        check_steps(losses_out, np.asarray(jnp.stack(finite)))  # NumericalFault, 1-based step
+        return np.asarray(current, np.float32), losses_out
 
-    def loss(self, image: np.ndarray, layer_weights=None) -> float:
+    def loss(self, image: np.ndarray, layer_weights: LayerWeights = None) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
         return float(
             self._measure(self._state, np.asarray(image, np.float32), self._weights(layer_weights))
         )
 
-    def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
+    def gradient(self, image: np.ndarray, layer_weights: LayerWeights = None) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
         return np.asarray(
             self._gradient(
@@ -188,8 +184,6 @@ class JaxAscent:
             ),
             np.float32,
         )
-
-    _weights = Ascent._weights  # one weight per objective term, checked the same way
 
 
 def _gaussian_kernel(sigma: float) -> np.ndarray | None:

@@ -4,6 +4,6 @@ It stays where it always was, unchanged op for op, so TensorFlow renders keep th
 bytes (and resumed renders their frames); this module names it beside jax_step.
 """
 
-from ..ascent import Ascent, AscentSettings
+from ..ascent import Ascent
 
-__all__ = ["Ascent", "AscentSettings"]
+__all__ = ["Ascent"]

@@ -2,14 +2,14 @@
 
 The same dream as the TensorFlow and JAX engines, built from the shared parts: the
 objective's window value (keras.ops, renderer/engine/objective_graph.py), the tiled loss and
-gradient (backends/tiling.py) and the jitter shifts (backends/shifts.py). Keras' torch
+gradient (steps/tiling.py) and the jitter shifts (steps/shifts.py). Keras' torch
 backend puts the model's weights on the GPU when torch sees one; the image goes there once per
 ``run`` and comes back once, with its losses, after the last step: nothing in the step
 loop waits on the host (torch queues CUDA work asynchronously).
 
 Eager, not ``torch.compile``d: on this project's 2-core CPU a compiled step was slower
-end to end (benchmarks/RESULTS.md, "PyTorch backend"). The model's weights are frozen
-(no gradient kept for them): only the image's gradient is wanted.
+end to end (benchmarks/history/backends-jax-torch.md, "The PyTorch backend"). The model's
+weights are frozen (no gradient kept for them): only the image's gradient is wanted.
 
 PyTorch on the CPU is deterministic for the same inputs and thread count, so a dream run
 in chunks equals one run whole, as resume needs; on CUDA ``deterministic`` asks cuDNN for
@@ -18,31 +18,34 @@ its deterministic kernels.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from ..ascent import _NO_MASK, Ascent, AscentSettings, gaussian_taps
 from ..numeric_faults import check_steps
+from .base import AscentSettings, AscentStep, LayerWeights, gaussian_taps
 from .shifts import jitter_shift
 from .tiling import tiled_loss_and_gradient, tiles
 
+if TYPE_CHECKING:
+    import torch
 
-class TorchAscent:
-    """Ascent's interface (run, loss, gradient) on the PyTorch backend; see ascent.Ascent."""
+    from ...models.loading import DreamModel
+    from ..objective_graph import BoundObjective
 
-    def __init__(self, model, settings: AscentSettings, objective=None):
-        import torch
 
-        from ..objective_graph import classic, window_value
+class TorchAscent(AscentStep):
+    """The gradient step (AscentStep: run, loss, gradient) on the PyTorch backend."""
+
+    def __init__(
+        self, model: DreamModel, settings: AscentSettings, objective: BoundObjective | None = None
+    ) -> None:
+        import torch  # only on this backend's path
 
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False  # its timing-based choice varies run to run
         self._torch = torch
-        self.model = model
-        self.settings = settings
-        self.objective = classic(model) if objective is None else objective
-        self._value = window_value(self.objective)
-        self._with_point = self.objective.has_point_terms
-        self._extractor = model.extractor
+        super().__init__(model, settings, objective)
         for variable in self._extractor.weights:  # frozen: autograd keeps no weight grads
             variable.value.requires_grad_(False)
         self._device = (
@@ -50,13 +53,12 @@ class TorchAscent:
             if self._extractor.weights
             else torch.device("cpu")
         )
-        self._tile, self._margin = int(settings.tile_size), int(settings.tile_margin)
         kernel = _gaussian_kernel(settings.smoothing)
         self._kernel = None if kernel is None else self._tensor(kernel)
         self._low = self._tensor(model.preprocessing.low)  # per channel, like the image
         self._high = self._tensor(model.preprocessing.high)
 
-    def _tensor(self, array) -> torch.Tensor:  # noqa: F821 (torch imported lazily)
+    def _tensor(self, array) -> torch.Tensor:
         return self._torch.as_tensor(np.asarray(array, np.float32), device=self._device)
 
     def _window_loss(self, window, weights, at):
@@ -64,7 +66,7 @@ class TorchAscent:
         return self._value(window, activations, weights, at)
 
     def _tiled(self, image, weights, focus, with_gradient=True):
-        """The shared tiled loss and gradient (backends/tiling.py), eagerly."""
+        """The shared tiled loss and gradient (steps/tiling.py), eagerly."""
         torch = self._torch
 
         def loss_of(window, at):
@@ -119,57 +121,49 @@ class TorchAscent:
         finite = torch.isfinite(moved).all()  # checked before the clip could hide it
         return torch.clamp(moved, self._low, self._high), loss, finite
 
-    def run(
+    def _ascend(
         self,
         image: np.ndarray,
         steps: int,
         step_size: np.ndarray,
-        first_step: int = 0,
-        seed: int = 0,
-        layer_weights=None,
-        mask: np.ndarray | None = None,
+        first_step: int,
+        seed: int,
+        weights: np.ndarray,
+        mask: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
-        if steps <= 0:
-            return np.asarray(image, np.float32), np.zeros(0, np.float32)
         torch = self._torch
-        mask = self._tensor(
-            _NO_MASK
-            if mask is None
-            else np.asarray(mask, np.float32).reshape(*np.shape(image)[:2], 1)
-        )
-        weights = self._tensor(self._weights(layer_weights))
-        step_size = self._tensor(step_size)
+        mask_t, weights_t = self._tensor(mask), self._tensor(weights)
+        step_size_t = self._tensor(step_size)
         seed = int(np.int32(seed % 2**31))
         current = self._tensor(image)
         losses, finite = [], []
         for i in range(steps):
-            shift = jitter_shift(seed, int(np.int32(first_step + i)), self.settings.jitter)
-            current, loss, ok = self._step(current, weights, shift, step_size, mask)
+            shift = jitter_shift(seed, int(np.int32(first_step + i)), self._jitter)
+            current, loss, ok = self._step(current, weights_t, shift, step_size_t, mask_t)
             losses.append(loss)
             finite.append(ok)
         losses_out = torch.stack(losses).cpu().numpy().astype(np.float32)
         check_steps(losses_out, torch.stack(finite).cpu().numpy())  # NumericalFault
         return current.cpu().numpy().astype(np.float32), losses_out
 
-    def loss(self, image: np.ndarray, layer_weights=None) -> float:
+    def loss(self, image: np.ndarray, layer_weights: LayerWeights = None) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
-        image = self._tensor(image)
+        tensor = self._tensor(image)
         with self._torch.no_grad():
             loss, _ = self._tiled(
-                image,
+                tensor,
                 self._tensor(self._weights(layer_weights)),
-                _centre(image),
+                _centre(tensor),
                 with_gradient=False,
             )
         return float(loss)
 
-    def gradient(self, image: np.ndarray, layer_weights=None) -> np.ndarray:
+    def gradient(self, image: np.ndarray, layer_weights: LayerWeights = None) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
-        image = self._tensor(image)
-        _, gradient = self._tiled(image, self._tensor(self._weights(layer_weights)), _centre(image))
+        tensor = self._tensor(image)
+        weights = self._tensor(self._weights(layer_weights))
+        _, gradient = self._tiled(tensor, weights, _centre(tensor))
         return gradient.cpu().numpy().astype(np.float32)
-
-    _weights = Ascent._weights  # one weight per objective term, checked the same way
 
 
 def _centre(image) -> tuple[int, int]:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 
+from ...runtime.backend_choice import DEFAULT_BACKEND, requested
 from ...runtime.errors import DreamreelError, closest
 from ..stage_clock import NULL_CLOCK
 
@@ -155,7 +156,6 @@ class ModeBase:
             data.get("video", {}).pop(key, None)
         # Backends agree to float rounding, not bit for bit: a render never resumes on
         # another. TensorFlow (key unset or named) stays out, so its hashes are as before.
-        from ...runtime.backend_choice import DEFAULT_BACKEND, requested
 
         if not data.get("frame_offset"):  # renders of their own: hashes as before
             data.pop("frame_offset", None)
@@ -166,10 +166,6 @@ class ModeBase:
             if other is not cls:
                 for table in other.private_tables:
                     data.pop(table, None)
-        if spec.mask:  # by content too: another mask at the same path must not resume
-            from ..masks import mask_identity
-
-            data["mask_content"] = mask_identity(spec.mask)
         return data
 
     def resume(self, done: int, store: FrameStore) -> int:

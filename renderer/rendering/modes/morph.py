@@ -50,7 +50,8 @@ from ...media.images import read_image, to_uint8
 from ...media.input_identity import input_identity
 from ...media.limits import check_frame_side
 from ...runtime.errors import DreamreelError
-from ...schedules.keyframes import Schedule, constant
+from ...schedules.keyframe_parser import constant
+from ...schedules.keyframes import Schedule
 from .base import FrameOut, FrameStart, ModeBase, register
 from .source import octave_notes, output_size
 from .zoom import ColourStats, Motion, clip_float32, match_colours, warp

@@ -24,21 +24,20 @@ from ...imaging.flow import (
     DIS_PRESETS,
     FLOW_METHODS,
     FlowEstimator,
-    FrameTerms,
-    StabilityMeter,
     backward_warp,
     flow_pair,
     is_scene_cut,
-    measure_frame,
     occlusion_mask,
     to_gray,
 )
+from ...imaging.stability import FrameTerms, StabilityMeter, measure_frame
 from ...media.images import to_uint8
 from ...media.limits import check_frame_side
 from ...media.reader import open_video
 from ...media.truncated_input import InputEnded
 from ...runtime.errors import DreamreelError, one_of
-from ...schedules.keyframes import Schedule, constant
+from ...schedules.keyframe_parser import constant
+from ...schedules.keyframes import Schedule
 from ..stage_clock import NULL_CLOCK
 from .base import FrameOut, FrameStart, ModeBase, ModeSummary, register
 from .source import octave_notes
@@ -275,7 +274,7 @@ class VideoMode(ModeBase):
     """A clip, frame by frame, each frame carrying the last one's dream along the flow."""
 
     name = "video"
-    # dream_strength, e_warp_*: each frame's stability terms (flow.FrameTerms), which
+    # dream_strength, e_warp_*: each frame's stability terms (imaging.stability.FrameTerms), which
     # report.json adds up.
     columns = ("cut", "reliable", "keyframe", "dream_strength", "e_warp_output", "e_warp_input")
     settings = {"video": VideoSettings, "flow": FlowSettings}

@@ -24,7 +24,8 @@ import numpy as np
 
 from ...media.images import to_uint8
 from ...runtime.errors import DreamreelError
-from ...schedules.keyframes import Schedule, constant
+from ...schedules.keyframe_parser import constant
+from ...schedules.keyframes import Schedule
 from .base import FrameOut, FrameStart, ModeBase, register
 from .source import frame_shape, octave_notes, source_image
 

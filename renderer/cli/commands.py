@@ -1,0 +1,293 @@
+"""The ``dreamreel`` commands: each takes the parsed arguments and returns an exit
+status (renderer/cli/main.py parses them, and turns a DreamreelError into one line)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..distributed.batch_jobs import check_jobs, read_jobs
+from ..distributed.batch_run import run_on_ray, run_one_by_one, summary_rows
+from ..models.class_labels import class_names, short_name
+from ..rendering.preflight import check_before_loading
+from ..rendering.spec_toml import spec_to_toml
+from ..runtime.atomic_files import write_json_atomic
+from ..runtime.errors import DreamreelError
+from ..store.manifest import dreamreel_version
+from ..store.out_folder import check_writable
+from ..store.shared_storage import seen_from, staged
+from .doctor import check, run_doctor
+from .shorthand_flags import shorthand_overrides
+
+
+def _say(args, message: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(message, file=sys.stderr)
+
+
+def cmd_render(args) -> int:
+    # Everything a user can get wrong is checked before TensorFlow loads (seconds).
+    from ..rendering.spec import load_spec  # lazy: loads OpenCV, numpy
+
+    spec = load_spec(args.preset, args.overrides, input=args.input, audio=args.audio)
+    shorthands = shorthand_overrides(spec.mode, seed=args.seed, frames=args.frames, size=args.size)
+    if shorthands:  # after the --set's, through the same checks
+        spec = load_spec(
+            args.preset, [*args.overrides, *shorthands], input=args.input, audio=args.audio
+        )
+    check_before_loading(spec)
+    if args.dry_run:
+        print(spec_to_toml(spec), end="")
+        return 0
+    out_dir = args.out or Path("renders") / spec.name
+
+    check_writable(out_dir)
+    if args.ray or args.chunks is not None:
+        return _render_in_chunks(args, spec, out_dir)
+
+    from ..rendering.render_preset import render  # lazy: loads OpenCV, Pillow, numpy
+    from .progress_bar import step_bar  # lazy: loads tqdm
+
+    # The frame count comes with the mode (a clip's own length); the first call says it.
+    with step_bar(None, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
+        # With a track, --frames N keeps the first N of the track's frames.
+        result = render(
+            spec,
+            out=out_dir,
+            restart=args.restart,
+            max_frames=spec.frames if args.frames is not None else None,
+            announce=lambda m: _say(args, m),
+            progress=lambda done, total, loss: advance(done, total, loss=loss),
+        )
+    resumed = result.frames - result.rendered
+    note = f" ({resumed} resumed from an earlier run)" if resumed else ""
+    loss = f", final loss {result.final_loss:.4f}" if result.final_loss is not None else ""
+    _say(
+        args,
+        f"wrote {result.frames} frames{note} and "
+        f"{', '.join(p.name for p in result.outputs)} to {out_dir} "
+        f"in {result.seconds:.1f} s{loss}",
+    )
+    if "summary" in result.report:
+        cuts = result.report["cuts"]
+        _say(args, result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))
+    if result.profile:  # where the time went; the full table is in manifest.json
+        _say(args, "time: " + result.profile["summary"])
+    if "stopped" in result.report:  # a short render the user allowed: said even if --quiet
+        print(
+            f"dreamreel: warning: the input {result.report['stopped']}; the video holds "
+            f"the {result.frames} frames before it",
+            file=sys.stderr,
+        )
+    return 0
+
+
+def _render_in_chunks(args, spec, out_dir: Path) -> int:
+    # lazy: loads OpenCV, numpy
+    # lazy: loads OpenCV, numpy
+    # lazy: loads OpenCV, numpy
+    from ..distributed.chunk_render import check_chunkable, render_chunked
+
+    check_chunkable(spec)
+    if args.chunks is not None and args.chunks < 1:
+        raise DreamreelError(f"--chunks must be >= 1, got {args.chunks}")
+    if args.ray:
+        _require_ray()
+    _say(
+        args,
+        f"dreamreel {dreamreel_version()}: rendering {spec.name} (video, in chunks) into {out_dir}",
+    )
+    from .progress_bar import jobs_bar  # lazy: loads tqdm
+
+    with jobs_bar(0, quiet=args.quiet, desc=spec.name) as bar:
+        result = render_chunked(
+            spec,
+            out=out_dir,
+            chunks=args.chunks,
+            ray=args.ray,
+            address=args.address,
+            restart=args.restart,
+            announce=lambda m: args.quiet or bar.say(m),
+            bar=bar,
+        )
+    _say(
+        args,
+        f"wrote {result.frames} frames from {result.chunks} chunks and "
+        f"{', '.join(p.name for p in result.outputs)} to {out_dir}",
+    )
+    _say(args, result.report["summary"])
+    for seam in result.report["seams"]:
+        # Added flicker (E_warp of the output less the source's): a jolt in the clip
+        # itself near a seam is not the seam's. Where the flicker swings by itself
+        # (cadence, music), the typical stretch's worst frame is the fairer yardstick.
+        _say(
+            args,
+            f"seam at frames {seam['frames'][0]}-{seam['frames'][1]}: added flicker "
+            f"{seam['added_flicker_ratio']}x the median frame elsewhere, "
+            f"{seam['added_flicker_vs_stretches']}x a typical stretch's worst; "
+            f"dream strength {seam['dream_strength_ratio']}x",
+        )
+    return 0
+
+
+def _require_ray() -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        raise DreamreelError("--ray needs Ray: pip install 'dreamreel[ray]'") from None
+
+
+def cmd_batch(args) -> int:
+    from .progress_bar import jobs_bar  # lazy: loads tqdm
+
+    jobs = read_jobs(args.jobs, args.out)
+    specs = check_jobs(jobs, args.jobs.name)  # a typo in the last job stops the first
+    on_ray = args.ray
+    if on_ray is None:  # Ray if it is installed, else one after another
+        try:
+            import ray  # noqa: F401
+
+            on_ray = True
+        except ImportError:
+            on_ray = False
+            _say(
+                args,
+                "dreamreel: Ray is not installed: the jobs run one after another "
+                "(pip install 'dreamreel[ray]' to run them in parallel)",
+            )
+    elif on_ray:
+        _require_ray()
+    where = "on Ray" if on_ray else "one after another"
+    _say(args, f"dreamreel {dreamreel_version()}: {len(jobs)} jobs from {args.jobs}, {where}")
+    with jobs_bar(len(jobs), quiet=args.quiet, desc="batch") as bar:
+        finished = lambda outcome: bar.job_done()  # noqa: E731
+        if on_ray:
+            outcomes = run_on_ray(
+                jobs,
+                specs,
+                restart=args.restart,
+                address=args.address,
+                finished=finished,
+                report=bar.frames,
+            )
+        else:
+            outcomes = run_one_by_one(
+                jobs, specs, restart=args.restart, finished=finished, report=bar.frames
+            )
+    _print_table(summary_rows(outcomes))
+    failed = sum(o.error is not None for o in outcomes)
+    if failed:
+        print(
+            f"dreamreel: {failed} of {len(jobs)} jobs failed; run the same command again "
+            f"to retry them (finished jobs are kept)",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def cmd_stability(args) -> int:
+    import json
+
+    from .stability import stability_of_videos  # lazy: loads OpenCV, numpy
+
+    report = stability_of_videos(args.output, args.source)
+    print(report.summary_line())
+    if args.json:
+        write_json_atomic(args.json, report.to_dict())
+    else:
+        print(json.dumps(report.to_dict(), indent=2))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench  # lazy: loads numpy
+
+    report = run_bench(quick=args.quick, say=lambda line: _say(args, line))
+    print("\n".join(report.lines()))
+    if args.json:
+        write_json_atomic(args.json, report.to_dict())
+    return 0
+
+
+def cmd_doctor(args) -> int:
+
+    report = run_doctor(args.out)
+    print(report.text())
+    sys.stdout.flush()
+    check(report)  # something a render needs is missing: one line, exit 2
+    return 0
+
+
+def cmd_stitch(args) -> int:
+    from ..rendering.stitch import stitch_from_manifest  # lazy: loads OpenCV, numpy
+
+    with staged(args.out_dir) as folder:  # a URL: fetched, stitched, put back
+        outputs = seen_from(args.out_dir, folder, stitch_from_manifest(folder))
+    print(f"wrote {', '.join(str(p) for p in outputs)}")
+    return 0
+
+
+def cmd_models_list(args) -> int:
+    from ..models.registry import REGISTRY  # lazy: loads numpy
+
+    rows = [("model", "preprocessing", "default layers", "weights offline")]
+    for entry in REGISTRY:
+        layers = " + ".join(entry.default_layers)
+        rows.append(
+            (entry.name, entry.family, layers, "yes" if entry.weights_available() else "no")
+        )
+    _print_table(rows)
+    print("\nAlso: any .keras/.h5 file of yours (dreamreel models layers FILE lists its layers).")
+    return 0
+
+
+def cmd_models_layers(args) -> int:
+    from ..models.loading import dreamable_layers  # lazy: loads numpy
+
+    rows = [("layer", "output shape")]
+    rows += [(name, str(shape)) for name, shape in dreamable_layers(args.name)]
+    _print_table(rows)
+    return 0
+
+
+def cmd_models_fetch(args) -> int:
+    from ..models.loading import fetch_weights  # lazy: loads numpy
+
+    path = fetch_weights(args.name, announce=lambda m: _say(args, m))
+    print(f"{args.name}: weights ready at {path}")
+    return 0
+
+
+def cmd_models_classes(args) -> int:
+
+    rows = [("index", "class", "full name")]
+    rows += [
+        (str(i), short_name(full), full)
+        for i, full in enumerate(class_names(args.name, announce=lambda m: _say(args, m)))
+    ]
+    _print_table(rows)
+    return 0
+
+
+def cmd_presets_list(args) -> int:
+    from ..rendering.spec import preset_names, resolve_preset  # lazy: loads OpenCV, numpy
+
+    rows = [("preset", "what it does")]
+    for name in preset_names():
+        first = resolve_preset(name).read_text().splitlines()[0].lstrip("# ")
+        rows.append((name, first.split(": ", 1)[-1]))
+    _print_table(rows)
+    return 0
+
+
+def cmd_presets_show(args) -> int:
+    from ..rendering.spec import resolve_preset  # lazy: loads OpenCV, numpy
+
+    print(resolve_preset(args.name).read_text(), end="")
+    return 0
+
+
+def _print_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -1,0 +1,143 @@
+"""A clip's decoded pictures in display order, from the one a frame needs on.
+
+In containers with a reliable index (see ClipScan.seekable) the decoder seeks to the
+keyframe before that picture, checks the first decoded timestamp and decodes from the
+start if the seek overshot; other containers are decoded from the start.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .clip_scan import ClipScan
+from .container import error_reason, open_container
+
+if TYPE_CHECKING:
+    from av.container import InputContainer
+    from av.video.frame import VideoFrame
+
+_SEEK_MARGIN_S = 1.0
+
+
+class _Restart(Exception):
+    """A seek landed somewhere unusable: decode from the start instead."""
+
+
+class Pictures:
+    """The clip's decoded pictures in order, as (picture index, av.VideoFrame)."""
+
+    def __init__(self, path: Path, scan: ClipScan, first_needed: int):
+        self.path = path
+        self.scan = scan
+        self.ended = False
+        self.error: str | None = None  # the decoder's first complaint, if any
+        self._pending: tuple[int, VideoFrame] | None = None
+        self._container: InputContainer | None = None
+        self._decoded = self._start(first_needed)
+
+    def _start(self, first_needed: int) -> Iterator[tuple[int, VideoFrame]]:
+        scan = self.scan
+        pts = scan.picture_pts
+        container = self._open_container()
+        if first_needed > 0 and scan.seekable and pts is not None:
+            # A second early: a keyframe shown after the picture (B-frames) is no use.
+            target = pts[first_needed] - int(_SEEK_MARGIN_S / scan.time_base)
+            try:
+                if target <= pts[0]:
+                    raise _Restart
+                container.seek(target, backward=True, stream=self._stream)
+                decoded = self._decode(container, from_start=False)
+                head = next(decoded, None)
+                if head is None or head[0] > first_needed:
+                    raise _Restart
+                return _chain_one(head, decoded)
+            except (_Restart, self._av.FFmpegError):
+                container = self._open_container()  # reopen: a failed seek may leave any state
+        return self._decode(container, from_start=True)
+
+    def _open_container(self) -> InputContainer:
+        import av
+
+        self._av = av
+        if self._container is not None:
+            self._container.close()
+        container = self._container = open_container(self.path)
+        self._stream = container.streams[self.scan.stream_index]
+        self._stream.thread_type = "AUTO"
+        self.ended, self.error = False, None  # a failed seek's complaints do not count
+        return container
+
+    def _decode(
+        self, container: InputContainer, from_start: bool
+    ) -> Iterator[tuple[int, VideoFrame]]:
+        """(index, picture) in display order until the packets end or the decoder fails
+        (then ``error`` says why: the pictures after are missing)."""
+        scan = self.scan
+        pts = scan.picture_pts
+        index_of = {value: i for i, value in enumerate(pts)} if pts is not None else None
+        count, index = 0, -1
+        try:
+            for packet in container.demux(self._stream):
+                if packet.size == 0 and (packet.pts is not None or packet.dts is not None):
+                    continue  # a dropped frame: an empty packet is no picture (nor a flush)
+                try:
+                    frames = packet.decode()
+                except self._av.error.InvalidDataError as err:
+                    # A damaged packet: its picture is missing (the decoder may recover at
+                    # the next keyframe, but the frames between are lost).
+                    self.error = self.error or error_reason(err)
+                    continue
+                for frame in frames:
+                    if index_of is None or frame.pts is None:
+                        if not from_start and count == 0:
+                            raise _Restart
+                        index = count if from_start else index + 1
+                    else:
+                        listed = index_of.get(frame.pts)
+                        if listed is None:  # not a listed picture: nearest listed one
+                            assert pts is not None  # index_of lists them
+                            listed = _nearest(pts, frame.pts)
+                        index = listed
+                    count += 1
+                    yield index, frame
+        except self._av.FFmpegError as err:  # the decoder cannot go on: no more pictures
+            self.error = self.error or error_reason(err)
+        self.ended = True
+
+    def up_to(self, wanted: int, show_later: bool = True):
+        """The last picture with index <= wanted. If none is: the next picture with
+        ``show_later``, else None (the next picture stays for a later call)."""
+        found = None
+        while True:
+            item = self._pending if self._pending is not None else next(self._decoded, None)
+            self._pending = None
+            if item is None:
+                return found
+            if item[0] > wanted:
+                if found is None and show_later:  # the wanted picture is missing
+                    return item
+                self._pending = item
+                return found
+            found = item
+            if item[0] == wanted:
+                return found
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+def _chain_one(head, rest: Iterator) -> Iterator:
+    yield head
+    yield from rest
+
+
+def _nearest(values: tuple[int, ...], value: int) -> int:
+    i = bisect.bisect_left(values, value)
+    if i == len(values) or (i > 0 and value - values[i - 1] <= values[i] - value):
+        return max(0, i - 1)
+    return i

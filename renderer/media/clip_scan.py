@@ -1,0 +1,209 @@
+"""One clip's video stream as its packets describe it: the scan made once on opening.
+
+`scan_clip` lists the video packets without decoding them (timestamps, sizes, the edit
+list's discard flags; only the first picture is decoded, for its rotation) and notes
+where they end short of the header's promise. The stream facts it reads (sample aspect
+ratio, display size, the pixel limit on both) are here too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from ..runtime.errors import DreamreelError
+from .avi_index import first_misplaced
+from .container import error_reason, open_container, video_stream
+from .damage import Shortfall, demuxer_log, find_shortfall
+from .limits import DEFAULT_MAX_INPUT_PIXELS, check_input_pixels
+from .timeline import Timeline, build_timeline, tidy_rate
+
+_SEEKABLE_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi", "nut"})
+
+
+@dataclass(frozen=True)
+class ClipScan:
+    """One clip's video stream as its packets describe it."""
+
+    timeline: Timeline
+    picture_pts: tuple[int, ...] | None  # sorted, stream time base; None: no timestamps
+    time_base: Fraction
+    stream_index: int
+    width: int  # decoded size, before rotation
+    height: int
+    rotation: int  # degrees counter-clockwise to turn frames upright: 0, 90, 180, 270
+    sar: Fraction  # sample (pixel) aspect ratio: a pixel shows sar times as wide as tall
+    seekable: bool
+    audio_stream: int | None
+    shortfall: Shortfall | None = None  # the packets end before the header says
+
+
+def promised_frames(scan: ClipScan) -> tuple[int, bool]:
+    """(frames the header promises on the clip's rate, whether it says how many): the
+    frames read, plus what a shortfall misses (at least one: a demuxing error alone)."""
+    read = scan.timeline.frame_count
+    if scan.shortfall is None:
+        return read, True
+    missing = round(scan.shortfall.missing_seconds * scan.timeline.rate)
+    return read + max(1, missing), missing > 0
+
+
+def scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -> ClipScan:
+    """List the video packets (no decoding but the first picture, for its rotation)."""
+    import av
+
+    container = open_container(source)
+    try:
+        stream = video_stream(container, source)
+        sar = stream_sar(stream)
+        check_clip_pixels(
+            source, stream.codec_context.width, stream.codec_context.height, sar, max_pixels
+        )  # before any picture is decoded
+        time_base = stream.time_base or Fraction(1, 90000)
+        pictures: list[int] = []  # stamps (stream time base) of pictures, of dropped frames
+        dropped: list[int] = []
+        untimed = 0
+        end = None
+        first_frame = None
+        packets_read, error = 0, None  # to hold against the header's promise
+        placed: list[tuple[int, int]] | None  # (stamp, pos)
+        placed = [] if "avi" in container.format.name.split(",") else None
+        with demuxer_log() as log:  # why packets stop, where a demuxer says so
+            try:
+                for packet in container.demux(stream):
+                    stamp = packet.pts if packet.pts is not None else packet.dts
+                    packets_read += bool(packet.size or stamp is not None)  # not the flush
+                    if stamp is None:
+                        if packet.size:
+                            untimed += 1
+                        elif first_frame is None:  # the flush at the end: drain the decoder
+                            first_frame = _first_decoded(stream, None)
+                        continue
+                    if packet.is_discard:  # before an edit list's start: decoded, never shown
+                        if first_frame is None and packet.size:
+                            # The decoder needs them (the keyframe a cut clip starts after)
+                            # to decode the first shown picture; it drops their own pictures.
+                            first_frame = _first_decoded(stream, packet)
+                        continue
+                    (pictures if packet.size else dropped).append(stamp)
+                    if placed is not None and packet.size:
+                        placed.append((stamp, packet.pos))
+                    if packet.duration:
+                        end = (
+                            stamp + packet.duration
+                            if end is None
+                            else max(end, stamp + packet.duration)
+                        )
+                    if first_frame is None and packet.size:
+                        first_frame = _first_decoded(stream, packet)
+            except av.FFmpegError as err:  # a damaged tail: the packets before it are the
+                error = error_reason(err)  # clip, and a render of more says it is short
+        if placed:  # AVI: packets after skipped damage are numbered as if none was lost
+            misplaced = first_misplaced(source, stream.index, [pos for _, pos in placed])
+            if misplaced is not None:
+                cut = placed[misplaced][0]
+                pictures = [stamp for stamp in pictures if stamp < cut]
+                dropped = [stamp for stamp in dropped if stamp < cut]
+                end, packets_read = cut, misplaced
+                error = error or (
+                    "a video chunk is not where the file's index puts it "
+                    "(the demuxer skipped damaged data)"
+                )
+        if first_frame is None:
+            raise DreamreelError(
+                f"cannot read video '{source}': ffmpeg found no video frames it can decode"
+            )
+        # A header without a size (raw streams) is checked on the first picture instead.
+        check_clip_pixels(source, first_frame.width, first_frame.height, sar, max_pixels)
+        nominal = [_fraction(stream.guessed_rate), _fraction(stream.average_rate)]
+        if untimed or not pictures:  # no timestamps (raw streams): one picture a frame
+            rate = tidy_rate(next((r for r in nominal if r), Fraction(25)))
+            count = untimed + len(pictures)
+            timeline = Timeline(tuple(i / rate for i in range(count)), rate, count, 0.0)
+            picture_pts = None
+        else:
+            seconds = [float(p * time_base) for p in pictures]
+            timeline = build_timeline(
+                seconds,
+                [float(p * time_base) for p in dropped],
+                None if end is None else float(end * time_base),
+                nominal,
+                resolution=float(time_base),
+            )
+            picture_pts = tuple(sorted(set(pictures)))
+        audio = next((s.index for s in container.streams.audio), None)
+        rotation = round(first_frame.rotation / 90) * 90 % 360
+        start = stream.start_time or 0
+        shortfall = find_shortfall(
+            container,
+            stream,
+            packets_read=packets_read,
+            rate=timeline.rate,
+            error=error,
+            end_seconds=None if end is None else float((end - start) * time_base),
+            log=log,
+        )
+        return ClipScan(
+            timeline=timeline,
+            picture_pts=picture_pts,
+            time_base=time_base,
+            stream_index=stream.index,
+            width=first_frame.width,
+            height=first_frame.height,
+            rotation=rotation,
+            sar=sar,
+            seekable=bool(set(container.format.name.split(",")) & _SEEKABLE_FORMATS),
+            audio_stream=audio,
+            shortfall=shortfall,
+        )
+    finally:
+        container.close()
+
+
+def stream_sar(stream) -> Fraction:
+    """The stream's sample aspect ratio (1 when unset: 0/1 means unknown to FFmpeg)."""
+    for value in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        sar = _fraction(value)
+        if sar is not None:
+            return sar
+    return Fraction(1)
+
+
+def display_size(width: int, height: int, sar: Fraction) -> tuple[int, int]:
+    """The size a player shows coded pictures of width x height with non-square pixels:
+    the width stretched (or narrowed) by the sample aspect ratio, the height kept."""
+    if sar == 1:
+        return width, height
+    return max(1, round(width * sar)), height
+
+
+def check_clip_pixels(
+    source: Path, width: int, height: int, sar: Fraction, max_pixels: int | None
+) -> None:
+    """The pixel limit on the larger of the coded and the display size (0: unknown)."""
+    if not (width and height):
+        return
+    shown = display_size(width, height, sar)
+    check_input_pixels(source, *max((width, height), shown, key=lambda s: s[0] * s[1]), max_pixels)
+
+
+def _first_decoded(stream, packet):
+    """Feed one packet (None: flush) and return the first picture out, if any."""
+    import av
+
+    try:
+        frames = stream.decode(packet)
+    except av.FFmpegError:
+        return None
+    return frames[0] if frames else None
+
+
+def _fraction(rate) -> Fraction | None:
+    if rate is None:
+        return None
+    try:
+        rate = Fraction(rate)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    return rate if rate > 0 else None

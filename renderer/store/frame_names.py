@@ -1,0 +1,51 @@
+"""The names of a render folder's files: frames, checkpoints, loss log, manifest, plot.
+
+OUT/frames/000001.png ...   frame index i (0-based) is file i+1
+OUT/losses.csv              one row a finished frame; "frame" is the file number (1-based)
+OUT/checkpoints/000001.npz  state a mode needs to resume after frame i+1 (only the latest)
+OUT/manifest.json           resolved spec, spec_hash, model, versions, progress fields
+OUT/losses.png              final loss per frame, drawn by renderer.loss_plot
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MANIFEST_NAME = "manifest.json"
+LOSSES_CSV = "losses.csv"
+LOSSES_PNG = "losses.png"
+FRAMES_DIR = "frames"
+CHECKPOINTS_DIR = "checkpoints"
+
+_FRAME_NAME = re.compile(r"^(\d{6,})\.png$")
+CHECKPOINT_NAME = re.compile(r"^(\d{6,})\.npz$")
+
+
+def frame_file_name(index: int) -> str:
+    """File name of frame `index` (0-based): 0 -> "000001.png"."""
+    if index < 0:
+        raise ValueError(f"frame index must be >= 0, got {index}")
+    return f"{index + 1:06d}.png"
+
+
+def checkpoint_file_name(index: int) -> str:
+    """File name of frame `index`'s checkpoint (0-based): 0 -> "000001.npz"."""
+    return frame_file_name(index)[: -len(".png")] + ".npz"
+
+
+def numbered_files(folder: Path, pattern: re.Pattern[str]) -> list[tuple[int, Path]]:
+    """(file number, path) of the files in `folder` whose names match, in number order."""
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = pattern.match(path.name)
+        if match and path.is_file():
+            found.append((int(match[1]), path))
+    return sorted(found)
+
+
+def numbered_frame_files(frames_dir: Path) -> list[Path]:
+    """Our frame PNGs in `frames_dir` (names like 000001.png), in frame order."""
+    return [path for _, path in numbered_files(frames_dir, _FRAME_NAME)]
