@@ -221,7 +221,6 @@ def _rounded(value: float | None, digits: int) -> float | None:
 
 def _seconds_per_frame(out_dir: Path) -> float:
     """Median dream-loop seconds of the frames after the first (which pays for tracing)."""
-
     rows = read_loss_rows(out_dir / LOSSES_CSV)
     seconds = [row["seconds"] for frame, row in sorted(rows.items()) if frame > 1]
     return statistics.median(seconds) if seconds else float("nan")

@@ -65,7 +65,6 @@ def check(report: Report) -> None:
 def _backends(report: Report) -> None:
     """Which Keras backends are installed, and the one renders use unless a spec names
     another; chosen before TensorFlow (and with it Keras) is imported below."""
-
     versions = installed()
     report.add(
         "backends",

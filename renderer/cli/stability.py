@@ -78,7 +78,6 @@ def _estimator(method: str | None, preset: str | None, flow: dict[str, Any]) -> 
 
 def _open(path: str | Path, role: str, **options: Any):
     """open_video, its errors naming the video's role ("output", "source")."""
-
     try:
         return open_video(path, **options)
     except DreamreelError as err:
@@ -129,7 +128,6 @@ def _of_render(folder: Path, output: Path, source_path, method, preset) -> Stabi
 
 def _stored_frames(folder: Path, count: int) -> Iterator[np.ndarray]:
     """The render's PNGs: lossless, what its report.json measured."""
-
     for index in range(count):
         yield read_image(folder / FRAMES_DIR / frame_file_name(index))
 

@@ -58,7 +58,6 @@ def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = 
     """Render one job here and now. A DreamreelError is the job's failed outcome; other
     exceptions propagate (they are the ones worth retrying). ``report`` hears the job's
     frames as they are stored."""
-
     started = time.monotonic()
     progress = None if report is None else (lambda done, total, loss: report(job.name, done, total))
     while True:

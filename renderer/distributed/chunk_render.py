@@ -113,7 +113,6 @@ def render_chunked(
                Ray with this machine's cores); else one after another in this process
     bar     -- shows the chunks' frames (the CLI passes its progress bar)
     """
-
     check_chunkable(spec)
     out = location(out)
     out = out if is_url(out) else out.absolute()
@@ -198,7 +197,6 @@ def _clip_manifest(spec: RenderSpec, first_chunk: Path, clip: ClipRange) -> dict
     """OUT's manifest.json: the first chunk's (model, versions, the clip's fps and sound)
     with the whole render's spec. No spec_hash: a plain render there is refused (its
     frames are the chunks'), not resumed."""
-
     manifest = dict(read_manifest(first_chunk) or {})
     for key in ("spec_hash", "seconds_this_run", "profile"):
         manifest.pop(key, None)
@@ -216,7 +214,6 @@ def _clip_range(spec: RenderSpec):
 
 def _seeded(spec: RenderSpec, out: Path, plan: list[Chunk], restart: bool, announce):
     """A random seed (negative) drawn once, kept by the first chunk's folder."""
-
     with staged(chunk_folder(out, plan[0]), only=[MANIFEST_NAME], write=False) as first:
         spec, note = resolve_random_seed(spec, first, restart=restart)
     if note:

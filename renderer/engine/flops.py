@@ -77,7 +77,6 @@ def tile_windows(
     height: int, width: int, tile_size: int, tile_margin: int = 64
 ) -> list[tuple[int, int]]:
     """(height, width) of every window the engine's tiled gradient runs, row by row."""
-
     return [t.window_size for t in tiles(int(height), int(width), tile_size, tile_margin)]
 
 

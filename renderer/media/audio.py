@@ -69,7 +69,6 @@ class AudioSource:
 
 def has_sound(audio: AudioSource | str | os.PathLike) -> bool:
     """Whether the source exists and holds an audio stream (errors: one clear line)."""
-
     path = audio.path if isinstance(audio, AudioSource) else audio
     with open_container(Path(path), "read audio") as container:
         return bool(container.streams.audio)

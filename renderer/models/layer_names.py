@@ -30,7 +30,6 @@ _FUNCTIONAL = ("Functional", "Model", "Sequential")  # configs that list their l
 
 def known_layers(model: str) -> list[str] | None:
     """Every layer address of ``model`` one may name, or None when only a build can tell."""
-
     if is_model_file(model):
         return _file_layers(Path(model).expanduser())
     stored = _stored_lists()

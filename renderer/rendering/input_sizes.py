@@ -69,7 +69,6 @@ def check_image_file(path: Path) -> None:
 
 def _clip_header(source: Path, spec) -> tuple[int, int] | None:
     """(width, height) as shown (non-square pixels stretched), after the pixel limit."""
-
     try:
         container = open_container(source)
     except DreamreelError:

@@ -69,7 +69,6 @@ def is_sequence(spec: RenderSpec) -> bool:
 def mask_identity(path: str) -> dict[str, Any] | None:
     """The mask by content (renderer/media/input_identity.py's record, without the path and
     mtime: the spec holds the path, and a touched mask is the same mask)."""
-
     identity = input_identity(path)
     if identity is None:
         return None
@@ -116,7 +115,6 @@ def check_mask(spec: RenderSpec) -> None:
 def open_masks(spec: RenderSpec, mode) -> FrameMasks:
     """The render's masks (``mask_for`` gives None without one). A video mode's input
     clip (``mode.source``) says which mask frames go with its frames."""
-
     clip = getattr(mode, "source", None)
     return FrameMasks.open(spec, clip if isinstance(clip, Clip) else None)
 

@@ -75,7 +75,6 @@ def prepared_render(
     loads with the model here, unless ``model`` is one loaded already). A failure before
     the first frame leaves no folder it created; leaving the block closes the input, the
     mask and the lock."""
-
     # The folder's earlier manifest, read once: its seed (seed = -1) and its tile size.
     earlier = None if restart else earlier_manifest(out_dir)
     spec, seed_note = resolve_random_seed(spec, out_dir, restart=restart, earlier=earlier)
@@ -146,7 +145,6 @@ def _bound_objective(objective: Any, model: DreamModel) -> BoundObjective | None
     objective)."""
     if objective is None:
         return None
-
     return bind(objective, model, read_guides(objective))
 
 

@@ -68,7 +68,6 @@ def nvidia_driver_present() -> bool:
 @functools.lru_cache(maxsize=1)
 def render_device() -> str:
     """The device renders in this process dream on (imports TensorFlow, quietly)."""
-
     backend = loaded() or requested()
     if backend == "jax":  # JAX and torch place ops themselves: no TensorFlow to load
         return _jax_device()

@@ -38,7 +38,6 @@ def use_backend_quietly(name: str | None = None) -> str:
     """``backends.use(name)``, then TensorFlow imported quietly wherever the render would
     load it anyway: on TensorFlow, and on JAX when it is installed (Keras' .h5 loader
     imports it). Never on PyTorch: the two abort in one process. Returns the backend."""
-
     chosen = use(name)
     if chosen == "tensorflow" or (chosen == "jax" and "tensorflow" in installed()):
         tensorflow_or_one_line()
@@ -48,7 +47,6 @@ def use_backend_quietly(name: str | None = None) -> str:
 def tensorflow_or_one_line():
     """TensorFlow, imported quietly; one line instead of a traceback if it cannot load (a
     broken CUDA install: libcudnn missing...)."""
-
     try:
         return import_tensorflow_quietly()
     except ImportError as error:  # a render cannot run: one line, not a traceback

@@ -118,14 +118,12 @@ def check_track(path: str | os.PathLike) -> None:
 
 def track_source(path: str | os.PathLike) -> AudioSource:
     """What the MP4 writer muxes: the whole track from its first sample."""
-
     track = decode_track(path)
     return AudioSource(str(path), start=0.0, origin=track.origin, stream=track.stream)
 
 
 def track_identity(path: str | os.PathLike) -> dict[str, Any]:
     """The track by content (size and SHA-256), not by path or time: for the spec hash."""
-
     identity = input_identity(path) or {}
     return {key: identity.get(key) for key in ("size", "sha256", "hashed")}
 

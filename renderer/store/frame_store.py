@@ -213,7 +213,6 @@ class FrameStore:
     def _check_same_input(self, old: dict[str, Any]) -> None:
         """Same settings but another file at the input's path: its frames must not mix
         with the stored ones. Manifests from before this record resume as they did."""
-
         recorded = old.get("input_identity")
         self._identify_input(known=recorded)
         changes = input_changes(recorded, self.manifest.get("input_identity"))

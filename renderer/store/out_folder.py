@@ -47,7 +47,6 @@ def _remove_unless_in_use(created: Path, out_dir: Path) -> None:
     """Two renders started at once into a new folder both saw it missing: the one that
     failed (refused by the lock, say) must not remove what the other is rendering into.
     So the folder goes only under its render lock, and only while it holds no frame."""
-
     try:
         with render_lock(out_dir):
             if not numbered_frame_files(out_dir / FRAMES_DIR):
