@@ -9,6 +9,7 @@ import csv
 import importlib.util
 import io
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -166,3 +167,70 @@ def test_a_url_that_cannot_be_used_is_one_line(s3_server, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("dreamreel: error: cannot write s3://no-such-bucket/x: ")
     assert "\n" not in err and "Traceback" not in err
+
+
+def test_a_staging_copy_removed_mid_render_keeps_every_frame_at_the_url(tmp_path, staging):
+    """Issue 19: a staging copy that vanishes mid-render (a temp cleaner, another host)
+    must not turn the URL's frames into nothing: the render fails, the URL keeps them."""
+    url = "memory://renders/vanished"
+    render("noise-zoom", out=url, overrides=[*TINY, "frames=3"])
+    fs, root = fsspec.core.url_to_fs(url)
+    before = sorted(fs.find(root))
+
+    def remove_the_copy(done, total, loss):
+        if done == 4:  # frames 0..3 dreamed: the copy goes from under the render
+            for copy in staging.iterdir():
+                shutil.rmtree(copy)
+
+    with pytest.raises((DreamreelError, OSError)):
+        render("noise-zoom", out=url, overrides=[*TINY, "frames=8"], progress=remove_the_copy)
+    after = sorted(fs.find(root))
+    assert set(before) <= set(after)  # nothing deleted at the URL
+    assert len(fetched(url, tmp_path / "copy").joinpath("losses.csv").read_text().splitlines()) >= 4
+
+
+def test_what_a_restart_removes_goes_at_the_url_too(tmp_path, staging):
+    """Removals the render made itself still reach the URL: --restart into fewer frames
+    leaves exactly those frames there, and the checkpoints rotate there as in the copy."""
+    url = "memory://renders/restarted"
+    render("noise-zoom", out=url, overrides=[*TINY, "frames=5"])
+    render("noise-zoom", out=url, overrides=[*TINY, "frames=2", "seed=9"], restart=True)
+    render("noise-zoom", out=tmp_path / "local", overrides=[*TINY, "frames=2", "seed=9"])
+    copy = fetched(url, tmp_path / "copy")
+    assert frame_bytes(copy) == frame_bytes(tmp_path / "local")
+    assert len(numbered_frame_files(copy / "frames")) == 2
+
+
+@pytest.mark.parametrize(
+    "url", ["memory://renders/x/..", "memory://renders/./x", "memory://renders//x", "s3://"]
+)
+def test_a_url_path_with_dot_or_empty_parts_is_one_line(url, staging, capsys):
+    """A URL ending in '..' would make the staging folder itself the copy (and send its
+    neighbours up): refused before anything is fetched or written."""
+    assert main(["render", "noise-zoom", "--out", url, "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"dreamreel: error: {url.rstrip('/')}") or err.startswith(
+        f"dreamreel: error: {url}"
+    )
+    assert "'..' parts" in err and "\n" not in err
+    assert not staging.exists() or os.listdir(staging) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX flock")
+def test_a_staging_copy_is_swept_only_when_no_render_holds_it(tmp_path):
+    """A render in another container sharing the staging folder has a process id this
+    one cannot see: its copy must stay while its lock is held, and go once it is not."""
+    import fcntl
+
+    copy = tmp_path / f"{shared_storage._STAGING_PREFIX}999999999-abc"
+    copy.mkdir()
+    (copy / "out").mkdir()
+    fd = os.open(copy / ".lock", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # "another container's" live render
+    try:
+        shared_storage._sweep_stale(str(tmp_path))
+        assert copy.is_dir()
+    finally:
+        os.close(fd)  # that render ends (or is killed): the kernel lets go of its lock
+    shared_storage._sweep_stale(str(tmp_path))
+    assert not copy.exists()

@@ -263,7 +263,11 @@ _LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor", "batch"
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except DreamreelError as exc:  # an argument's own check (--out at a URL: its path)
+        print(f"dreamreel: error: {exc}", file=sys.stderr)
+        return 2
     try:
         # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
         with signals_interrupt():

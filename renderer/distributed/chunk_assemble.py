@@ -32,6 +32,7 @@ from ..store.frame_names import (
     numbered_frame_files,
 )
 from ..store.loss_log import loss_log_columns, read_loss_rows, write_loss_log
+from ..store.removal_log import remove_noted
 from .chunk_plan import Chunk, frame_sources
 
 CUT_COLUMN = "cut"
@@ -153,7 +154,7 @@ def clip_frames_dir(out: Path, count: int) -> Path:
     frames_dir = out / FRAMES_DIR
     frames_dir.mkdir(parents=True, exist_ok=True)
     for stale in numbered_frame_files(frames_dir)[count:]:
-        stale.unlink()
+        remove_noted(out, stale)
     return frames_dir
 
 

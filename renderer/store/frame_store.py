@@ -50,6 +50,7 @@ from .frame_names import (
 )
 from .loss_log import CORE_COLUMNS, check_columns, csv_line, read_log, read_loss_rows, row_line
 from .manifest import spec_hash
+from .removal_log import remove_noted
 from .spec_diff import describe_changes, one_line
 
 # ---------------------------------------------------------------- done frames
@@ -94,10 +95,10 @@ def _npz_bytes(checkpoint: Mapping[str, Any]) -> bytes:
     return buffer.getvalue()
 
 
-def _remove_quietly(path: Path) -> None:
+def _remove_quietly(folder: Path, path: Path) -> None:
     """Cleanup of files nothing reads any more: a failure costs disk space, not frames."""
     with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
+        remove_noted(folder, path)
 
 
 # ---------------------------------------------------------------- manifest
@@ -232,7 +233,7 @@ class FrameStore:
         doomed = numbered_frame_files(self.frames_dir) + checkpoints
         for path in [*doomed, self.csv_path, self.plot_path]:
             try:
-                path.unlink(missing_ok=True)
+                remove_noted(self.out_dir, path)
             except OSError as err:
                 reason = err.strerror or str(err)
                 raise DreamreelError(f"cannot delete '{path}' for --restart: {reason}") from err
@@ -258,7 +259,7 @@ class FrameStore:
         header = [*CORE_COLUMNS, *self.columns]
         with user_os_errors(self.csv_path, "update"):
             if done == 0:  # nothing to keep: the header comes with the first row
-                self.csv_path.unlink()
+                remove_noted(self.out_dir, self.csv_path)
                 return
             in_order = [frame for frame, _ in log.lines[:done]] == list(range(1, done + 1))
             redone_later = any(frame <= done for frame, _ in log.lines[done:])
@@ -293,7 +294,7 @@ class FrameStore:
             return
         self._rows = {frame: row for frame, row in self._rows.items() if frame <= count}
         for index in self._checkpoints:
-            _remove_quietly(self.checkpoint_path(index))
+            _remove_quietly(self.out_dir, self.checkpoint_path(index))
         self._checkpoints = set()
         self._rewrite_log()
 
@@ -304,7 +305,7 @@ class FrameStore:
             if number - 1 == keep:
                 self._checkpoints.add(keep)
             else:
-                _remove_quietly(path)
+                _remove_quietly(self.out_dir, path)
 
     # ------------------------------------------------------------ frames
 
@@ -377,7 +378,7 @@ class FrameStore:
             self._rows[index + 1] = row
         if state is not None:
             for older in self._checkpoints - {index}:
-                _remove_quietly(self.checkpoint_path(older))
+                _remove_quietly(self.out_dir, self.checkpoint_path(older))
             self._checkpoints = {index}
 
     def _append(self, line: str) -> None:

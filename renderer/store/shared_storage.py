@@ -12,7 +12,8 @@ goes, so the worker that dreams a frame is the one that stores it:
                    frame there, so the URL's folder is a valid, resumable render at every
                    moment;
     at the end     the same, then the other files (manifest, MP4, GIF, report), and files
-                   the render removed are removed at the URL; the staging folder goes.
+                   the render itself removed (noted: removal_log.py) are removed at the
+                   URL, none after a render that failed; the staging folder goes.
 
 Each file goes up whole: object stores (S3, GCS, Azure, memory) make an object visible
 only once its upload completes; elsewhere (SFTP, SMB...) it goes to a hidden temp name
@@ -32,10 +33,17 @@ import posixpath
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows: no flock; staging copies there are never swept
+    fcntl = None  # type: ignore[assignment]
+
 from ..runtime.errors import DreamreelError
+from .removal_log import MIRRORED_NAME, removed_files
 
 # Protocols whose uploads appear whole (an object is visible only once complete).
 _WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "memory"}
@@ -51,6 +59,8 @@ _EXTRAS = {
 }
 _SYNC_SECONDS = 1.0
 _STAGING_PREFIX = "dreamreel-staging-"  # + pid-random
+_STAGING_LOCK = ".lock"  # inside each staging copy, held while a render uses it
+_LOCKLESS_GRACE_S = 60.0  # a copy without a lock younger than this may be being made
 _LOG = "losses.csv"
 _MANIFEST = "manifest.json"  # says whose frames they are: up before them
 # Uploaded at every sync, before the log that lists them.
@@ -80,7 +90,20 @@ def location(value: str | os.PathLike) -> Path | RemotePath:
     text = os.fspath(value)
     if text.startswith("file://"):
         return Path(text[len("file://") :])
-    return RemotePath(text.rstrip("/")) if is_url(text) else Path(text)
+    return RemotePath(checked_url(text)) if is_url(text) else Path(text)
+
+
+def checked_url(url: str) -> str:
+    """``url`` without a trailing slash, refused (one line) where its path has an empty,
+    ``.`` or ``..`` part: the staging copy is named after the last part, and ``..`` would
+    make it the staging folder itself, whose neighbours would go up with it."""
+    text = url.rstrip("/")
+    path = url.partition("://")[2].strip("/")
+    if not path or any(part in ("", ".", "..") for part in path.split("/")):
+        raise DreamreelError(
+            f"{url}: a folder at a URL needs a path without empty, '.' or '..' parts"
+        )
+    return text
 
 
 def joined(base: Path, text: str) -> Path | RemotePath:
@@ -119,15 +142,18 @@ def staged(
     if not is_url(out):
         yield Path(location(out))
         return
-    url = os.fspath(out).rstrip("/")
+    url = checked_url(os.fspath(out))
     fs, root = open_url(url)
     staging_root = _staging_root()
     _sweep_stale(staging_root)
     staging = Path(tempfile.mkdtemp(prefix=f"{_STAGING_PREFIX}{os.getpid()}-", dir=staging_root))
+    held = _hold(staging)  # while held, no sweep (here, in another container) removes it
     local = staging / (posixpath.basename(root.rstrip("/")) or "out")
     try:
         mirror = Mirror(fs, root, local, url)
         mirror.fetch(only)
+        local.mkdir(parents=True, exist_ok=True)
+        (local / MIRRORED_NAME).touch()  # the store notes its removals for the mirror
         if not write:
             yield local
             return
@@ -139,16 +165,58 @@ def staged(
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if held is not None:
+            os.close(held)
+
+
+def _hold(staging: Path) -> int | None:
+    """Lock ``staging``'s own lock file for as long as the copy is in use: the kernel
+    drops the lock when the process ends, however it ends. None where there are no locks."""
+    if fcntl is None:
+        return None
+    fd = os.open(staging / _STAGING_LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
 
 
 def _sweep_stale(root: str | None) -> None:
-    """Remove staging copies whose process is gone (killed: no ``finally`` ran), so a
-    worker killed again and again does not fill its disk with frames."""
+    """Remove staging copies no render holds any more (killed: no ``finally`` ran), so a
+    worker killed again and again does not fill its disk with frames. A copy is stale only
+    when its lock can be taken: a process id says nothing about a render in another
+    container sharing the staging folder. A copy without a lock (being made this instant,
+    or left by an older dreamreel) is left alone unless its process is gone and it is old."""
     folder = Path(root or tempfile.gettempdir())
     for stale in folder.glob(f"{_STAGING_PREFIX}*-*"):
+        if (stale / _STAGING_LOCK).exists():
+            if _unheld(stale / _STAGING_LOCK):
+                shutil.rmtree(stale, ignore_errors=True)
+            continue
         pid = stale.name[len(_STAGING_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(stale, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            old = time.time() - stale.stat().st_mtime > _LOCKLESS_GRACE_S
+            if pid.isdigit() and not _alive(int(pid)) and old:
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _unheld(lock: Path) -> bool:
+    """Whether no process holds ``lock`` (taken and let go at once here)."""
+    if fcntl is None:
+        return False
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_NOFOLLOW)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False  # held: a render is using this copy
+    finally:
+        os.close(fd)
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -254,7 +322,9 @@ class Mirror:
             self._stop.set()
             thread.join()
             try:
-                self.sync(final=True)
+                # A render that raised removes nothing at the URL: what is missing from
+                # its copy may be missing because the copy itself went.
+                self.sync(final=True, remove=not failed)
             except DreamreelError as err:
                 self.error = self.error or err
             if self.error is not None and not failed:
@@ -271,9 +341,11 @@ class Mirror:
                 self.error = DreamreelError(f"cannot write {self.url}: {_one_line(err)}")
                 return
 
-    def sync(self, *, final: bool = False) -> None:
+    def sync(self, *, final: bool = False, remove: bool = True) -> None:
         """Frames and checkpoints, then the log read before them; at the end also the
-        rest, and removals."""
+        rest, and removals. Only what the render noted as removed is removed at the URL
+        (renderer/store/removal_log.py), and only once it is gone from the copy."""
+        removed = removed_files(self.local)  # before the log: what it no longer lists
         log = self.local / _LOG
         try:
             listed = log.read_bytes()  # before the frames: its rows' frames exist now
@@ -285,13 +357,13 @@ class Mirror:
         self._send(first)
         if listed is not None:
             self._send_bytes(_LOG, listed)
+        gone = [f for f in self.remote if f in removed and f not in files]
         if final:
             self._send([f for f in files if f not in first and f not in (_LOG, _MANIFEST)])
-            self._remove([f for f in self.remote if f not in files])
-        else:  # older checkpoints the store replaced: the new one is up
-            self._remove(
-                [f for f in self.remote if f.startswith("checkpoints/") and f not in files]
-            )
+            if remove:
+                self._remove(gone)
+        elif remove:  # older checkpoints the store replaced: the new one is up
+            self._remove([f for f in gone if f.startswith("checkpoints/")])
 
     def _local_files(self) -> set[str]:
         if not self.local.is_dir():
