@@ -69,9 +69,9 @@ def render_frames(
     progress: FrameProgress | None = None,
     announce: Callable[[str], None] | None = None,
 ) -> RenderResult:
-    """Render (or resume) ``spec``'s frames into ``out_dir`` with a loaded ``model`` and
-    stitch MP4/GIF. ``announce`` gets the mode's notes (octaves dropped for a small
-    image...). ``renderer.render`` loads the model itself (rendering/render_preset.py)."""
+    """Render (or resume) ``spec``'s frames into ``out_dir`` and stitch MP4/GIF.
+    ``model``: one loaded already, or None to load the spec's (kept between calls).
+    ``announce`` gets the mode's notes (octaves dropped for a small image...)."""
     with prepared_render(
         spec, Path(out_dir), restart=restart, announce=announce, model=model
     ) as prepared:

@@ -38,7 +38,7 @@ def read_guides(objective: Objective | None) -> dict[str, np.ndarray]:
     """Every guide image ``objective`` names, by path (none without guide terms)."""
     if objective is None:
         return {}
-    return {path: read_guide(path) for path in dict.fromkeys(objective.guide_paths())}
+    return {path: read_guide(path) for path in objective.guide_paths()}
 
 
 def guide_file_identity(objective: Objective | None) -> dict[str, str]:

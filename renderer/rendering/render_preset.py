@@ -10,8 +10,7 @@ from ..runtime.device import render_device
 from ..runtime.quiet_tensorflow import use_backend_quietly
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import at_url, is_url, location, staged
-from .frame_loop import FrameProgress, RenderResult, run_frames
-from .prepared import prepared_render
+from .frame_loop import FrameProgress, RenderResult, render_frames
 from .schedule_binding import prepare_audio
 from .spec import RenderSpec, load_spec
 
@@ -58,18 +57,9 @@ def render(
         )
     # A URL renders into a local copy that goes up as it grows (renderer/store/shared_storage.py).
     with staged(target) as out_dir:
-        result = _render_into(spec, out_dir, restart, progress, announce)
+        result = render_frames(
+            spec, None, out_dir, restart=restart, progress=progress, announce=announce
+        )
         if then is not None:
             then(out_dir)
     return at_url(result, out_dir, target) if is_url(target) else result
-
-
-def _render_into(
-    spec: RenderSpec,
-    out_dir: Path,
-    restart: bool,
-    progress: FrameProgress | None,
-    announce: Callable[[str], None] | None,
-) -> RenderResult:
-    with prepared_render(spec, out_dir, restart=restart, announce=announce) as prepared:
-        return run_frames(prepared, progress=progress)

@@ -24,9 +24,13 @@ def remove_noted(folder: Path, path: Path) -> None:
             log.write(relative + "\n")
 
 
-def removed_files(folder: Path) -> set[str]:
-    """What the render noted as removed from ``folder`` (nothing when it noted nothing,
-    or the folder itself is gone)."""
-    with contextlib.suppress(OSError):
-        return set((folder / REMOVED_NAME).read_text(encoding="utf-8").splitlines())
-    return set()
+def removed_since(folder: Path, offset: int) -> tuple[list[str], int]:
+    """What the render noted as removed from ``folder`` after byte ``offset`` of the note
+    (it only grows), and the offset to read on from: whole lines only, a line still being
+    written waits. Nothing when it noted nothing, or the folder itself is gone."""
+    with contextlib.suppress(OSError), open(folder / REMOVED_NAME, "rb") as log:
+        log.seek(offset)
+        data = log.read()
+        whole = data[: data.rfind(b"\n") + 1]
+        return whole.decode("utf-8").splitlines(), offset + len(whole)
+    return [], offset

@@ -43,7 +43,7 @@ except ImportError:  # Windows: no flock; staging copies there are never swept
     fcntl = None  # type: ignore[assignment]
 
 from ..runtime.errors import DreamreelError
-from .removal_log import MIRRORED_NAME, removed_files
+from .removal_log import MIRRORED_NAME, removed_since
 
 # Protocols whose uploads appear whole (an object is visible only once complete).
 _WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "memory"}
@@ -259,6 +259,8 @@ class Mirror:
         self.whole_uploads = bool(_protocols(fs) & _WHOLE_UPLOADS)
         self.sent: dict[str, tuple[int, int]] = {}  # relative path -> (size, mtime_ns)
         self.remote: set[str] = set()  # relative paths known at the URL
+        self.noted: set[str] = set()  # what the render noted it removed (removal_log.py)
+        self._noted_to = 0  # how far the note was read
         self.error: DreamreelError | None = None
         self._stop = threading.Event()
 
@@ -345,7 +347,9 @@ class Mirror:
         """Frames and checkpoints, then the log read before them; at the end also the
         rest, and removals. Only what the render noted as removed is removed at the URL
         (renderer/store/removal_log.py), and only once it is gone from the copy."""
-        removed = removed_files(self.local)  # before the log: what it no longer lists
+        # Before the log: what the log read next no longer lists.
+        new, self._noted_to = removed_since(self.local, self._noted_to)
+        self.noted.update(new)
         log = self.local / _LOG
         try:
             listed = log.read_bytes()  # before the frames: its rows' frames exist now
@@ -357,7 +361,7 @@ class Mirror:
         self._send(first)
         if listed is not None:
             self._send_bytes(_LOG, listed)
-        gone = [f for f in self.remote if f in removed and f not in files]
+        gone = [f for f in self.remote if f in self.noted and f not in files]
         if final:
             self._send([f for f in files if f not in first and f not in (_LOG, _MANIFEST)])
             if remove:
