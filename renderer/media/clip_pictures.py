@@ -3,6 +3,10 @@
 In containers with a reliable index (see ClipScan.seekable) the decoder seeks to the
 keyframe before that picture, checks the first decoded timestamp and decodes from the
 start if the seek overshot; other containers are decoded from the start.
+
+Pictures with an alpha channel (ProRes 4444, PNG or QuickTime Animation in MOV, GIF,
+VP8/VP9 with alpha in WebM) keep it: ``flattened_picture`` puts them on the input
+background, as still images are (renderer.media.transparency).
 """
 
 from __future__ import annotations
@@ -10,16 +14,24 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+import numpy as np
 
 from .clip_scan import ClipScan
 from .container import error_reason, open_container
+from .transparency import flatten
 
 if TYPE_CHECKING:
     from av.container import InputContainer
+    from av.stream import Stream
+    from av.video.codeccontext import VideoCodecContext
     from av.video.frame import VideoFrame
 
 _SEEK_MARGIN_S = 1.0
+# WebM keeps a VP8/VP9 alpha channel beside the picture (Matroska BlockAdditional, flagged
+# by the track's AlphaMode); FFmpeg's own vp8/vp9 decoders ignore it, libvpx's read it.
+_ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
 
 
 class _Restart(Exception):
@@ -67,6 +79,7 @@ class Pictures:
         container = self._container = open_container(self.path)
         self._stream = container.streams[self.scan.stream_index]
         self._stream.thread_type = "AUTO"
+        self._decoder = _decoder_for(self._stream)  # fresh with each opening: nothing held
         self.ended, self.error = False, None  # a failed seek's complaints do not count
         return container
 
@@ -84,7 +97,7 @@ class Pictures:
                 if packet.size == 0 and (packet.pts is not None or packet.dts is not None):
                     continue  # a dropped frame: an empty packet is no picture (nor a flush)
                 try:
-                    frames = packet.decode()
+                    frames = self._decoder.decode(packet)
                 except self._av.error.InvalidDataError as err:
                     # A damaged packet: its picture is missing (the decoder may recover at
                     # the next keyframe, but the frames between are lost).
@@ -129,6 +142,36 @@ class Pictures:
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+def _decoder_for(stream: Stream) -> VideoCodecContext:
+    """The stream's own decoder, or libvpx's for VP8/VP9 that carries an alpha channel."""
+    import av
+
+    own = cast("VideoCodecContext", stream.codec_context)
+    name = _ALPHA_DECODERS.get(own.name)
+    if name is None or stream.metadata.get("alpha_mode") != "1":
+        return own
+    try:
+        decoder = cast("VideoCodecContext", av.CodecContext.create(name, "r"))
+    except (ValueError, av.FFmpegError):  # an FFmpeg without libvpx: the picture alone
+        return own
+    decoder.thread_type = "AUTO"
+    return decoder
+
+
+def flattened_picture(frame: VideoFrame, background: tuple[int, int, int]) -> VideoFrame:
+    """A picture with alpha (or a palette, which may hold some) on the background, as an
+    rgb24 frame of the same size; an opaque one as it is."""
+    fmt = frame.format
+    if not (fmt.has_palette or any(part.is_alpha for part in fmt.components)):
+        return frame
+    rgba = frame.to_ndarray(format="rgba")
+    if rgba[..., 3].min() == 255:  # opaque (every GIF decodes as bgra): nothing to blend
+        return frame
+    import av
+
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(flatten(rgba, background)), "rgb24")
 
 
 def _chain_one(head, rest: Iterator) -> Iterator:

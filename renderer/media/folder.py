@@ -91,13 +91,18 @@ def image_size(path: Path, max_pixels: int | None = None) -> tuple[int, int]:
 
 
 def iter_images(
-    files: tuple[Path, ...], width: int, height: int, background: str = DEFAULT_BACKGROUND
+    files: tuple[Path, ...],
+    width: int,
+    height: int,
+    background: str = DEFAULT_BACKGROUND,
+    max_pixels: int | None = None,
 ) -> Iterator[np.ndarray]:
     """Read `files` one at a time as width x height RGB uint8 (cropped to even, or
     resized with INTER_AREA for max_size or a file replaced since it was opened);
-    transparent frames flattened onto `background`."""
+    transparent frames flattened onto `background`; a file above `max_pixels` (one
+    replaced since) refused from its header."""
     for path in files:
-        image = read_image(path, background=background)
+        image = read_image(path, max_pixels=max_pixels, background=background)
         rows, cols = image.shape[:2]
         if (cols - cols % 2, rows - rows % 2) == (width, height):
             image = np.ascontiguousarray(even_size(image))

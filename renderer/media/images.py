@@ -57,7 +57,8 @@ def read_image(
     Grayscale becomes RGB, 16-bit is scaled to 8-bit, and EXIF orientation is applied
     (phone photos come out upright). An image with transparency is flattened onto
     ``background`` ("#rrggbb"). ``max_pixels`` refuses larger images from their header,
-    before decoding (renderer.media.limits); None: only OpenCV's own limit.
+    before decoding (renderer.media.limits), whichever library decodes them; None: only
+    OpenCV's own limit.
     """
     source = Path(path)
     if not source.exists():
@@ -86,6 +87,8 @@ def read_image(
         ) from None
     if bgr is None:
         raise DreamreelError(f"cannot read image '{source}': not an image file OpenCV can decode")
+    if header is None:  # a format no header reader here knows: its decoded size, then
+        check_input_pixels(source, bgr.shape[1], bgr.shape[0], max_pixels)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 

@@ -7,7 +7,8 @@ numbered frames, as a stream of RGB frames on a constant rate.
 
 Frame k is the picture a player shows at time `clip.start_seconds + k / clip.fps`
 (see renderer.media.timeline for the rule), upright (the display matrix of phone clips
-is applied), cropped to even sides and scaled to `max_size`.
+is applied), on `background` where it is transparent (as still images are), cropped to
+even sides and scaled to `max_size`.
 
 Opening reads the video stream's packets once without decoding them (timestamps,
 sizes, the edit list's discard flags) and decodes the first picture (its rotation):
@@ -34,13 +35,13 @@ import numpy as np
 
 from ..runtime.errors import DreamreelError
 from .audio import AudioSource
-from .clip_pictures import Pictures
+from .clip_pictures import Pictures, flattened_picture
 from .clip_scan import ClipScan, display_size, promised_frames, scan_clip
 from .folder import common_size, folder_images, iter_images
 from .images import video_frame_size
 from .limits import DEFAULT_MAX_INPUT_PIXELS
 from .timeline import tidy_rate
-from .transparency import DEFAULT_BACKGROUND
+from .transparency import DEFAULT_BACKGROUND, parse_background
 from .truncated_input import InputEnded
 
 # ---------------------------------------------------------------- the clip
@@ -64,6 +65,7 @@ class Clip:
         scan: ClipScan | None = None,
         files: tuple[Path, ...] = (),
         background: str = DEFAULT_BACKGROUND,
+        max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS,
         promised_stop: int | None = None,
         promise_known: bool = True,
     ):
@@ -85,7 +87,9 @@ class Clip:
         self.width, self.height = width, height
         self.audio = audio
         self.files = files  # folder: one per yielded frame
-        self.background = background  # folder: what transparent frames are flattened on
+        self.background = background  # what transparent frames are flattened on
+        self._background_rgb = parse_background(background)
+        self.max_pixels = max_pixels  # folder: a frame file replaced by a bigger one
         self._scan = scan
         self._open: weakref.WeakSet = weakref.WeakSet()
 
@@ -123,7 +127,9 @@ class Clip:
         if not _is_count(first, 0) or first > self.frame_count:
             raise ValueError(f"first must be 0..{self.frame_count}, got {first!r}")
         if self.is_folder:
-            frames = iter_images(self.files[first:], self.width, self.height, self.background)
+            frames = iter_images(
+                self.files[first:], self.width, self.height, self.background, self.max_pixels
+            )
         else:
             frames = self._clip_frames(first)
         self._open.add(frames)
@@ -190,6 +196,7 @@ class Clip:
         assert scan is not None  # a clip's frames, not a folder's
         turned = scan.rotation in (90, 270)
         width, height = (self.height, self.width) if turned else (self.width, self.height)
+        frame = flattened_picture(frame, self._background_rgb)
         if (frame.width, frame.height) == (scan.width, scan.height) and (width, height) == (
             scan.width - scan.width % 2,
             scan.height - scan.height % 2,
@@ -227,7 +234,7 @@ def open_video(
     aspect kept, never upscaled; width and height are always even (H.264 needs it).
     Non-square pixels (a sample aspect ratio other than 1:1) are stretched to the
     display aspect first. `max_pixels` refuses larger pictures from the header, before
-    decoding; a folder's transparent frames are flattened onto `background`.
+    decoding; transparent frames (clip or folder) are flattened onto `background`.
     """
     source = Path(path)
     _check_options(source, start, end, start_frame, end_frame, every, max_size, folder_fps)
@@ -236,7 +243,7 @@ def open_video(
     bounds = (start, end, start_frame, end_frame)
     if source.is_dir():
         return _open_folder(source, bounds, every, max_size, folder_fps, max_pixels, background)
-    return _open_clip(source, bounds, every, max_size, max_pixels)
+    return _open_clip(source, bounds, every, max_size, max_pixels, background)
 
 
 def _check_options(source, start, end, start_frame, end_frame, every, max_size, folder_fps):
@@ -331,11 +338,17 @@ def _open_folder(
         audio=None,
         files=chosen,
         background=background,
+        max_pixels=max_pixels,
     )
 
 
 def _open_clip(
-    source: Path, bounds, every: int, max_size: int | None, max_pixels: int | None
+    source: Path,
+    bounds,
+    every: int,
+    max_size: int | None,
+    max_pixels: int | None,
+    background: str,
 ) -> Clip:
     scan = scan_clip(source, max_pixels)
     timeline = scan.timeline
@@ -369,6 +382,7 @@ def _open_clip(
         height=height,
         audio=audio,
         scan=scan,
+        background=background,
         promised_stop=promised_stop,
         promise_known=known,
     )
