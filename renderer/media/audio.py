@@ -28,6 +28,7 @@ _AAC_RATES = frozenset(
 )
 _AAC_BIT_RATE = 192_000
 _JITTER_S = 0.002  # timestamps this close to where the last frame ended are contiguous
+_ENCODER_FRAME = 1024  # samples in each AAC frame
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,14 @@ class AudioTrack:
         self._out.codec_context.time_base = Fraction(1, self.rate)
         self._output = output
         self._resampler = av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
-        self._placed: list[np.ndarray] = []  # (channels, n) float32, from sample _encoded on
-        self._placed_samples = 0  # samples on the output timeline so far
+        # The one buffer: the encoder frame being laid, from output sample _encoded on.
+        # Sound is laid into it at its timestamp and never past the video's end so far,
+        # so memory stays one frame however far ahead a timestamp jumps.
+        channels = 1 if self.layout == "mono" else 2
+        self._frame = np.zeros((channels, _ENCODER_FRAME), np.float32)
+        self._filled = 0  # samples of _frame laid
         self._encoded = 0  # samples handed to the encoder so far
+        self._pending: tuple[int, np.ndarray] | None = None  # decoded, not reached yet
         self._chunks = self._decode()
 
     # the output timeline: sample s plays at output time s / rate
@@ -146,67 +152,71 @@ class AudioTrack:
                 yield position, samples
                 position += samples.shape[1]
 
-    def _place_until(self, total: int) -> None:
-        """Lay samples on the output timeline up to sample `total` (silence where none)."""
-        channels = 1 if self.layout == "mono" else 2
-        while self._placed_samples < total:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                gap = total - self._placed_samples
-                self._placed.append(np.zeros((channels, gap), np.float32))
-                self._placed_samples = total
-                break
-            position, samples = chunk
-            if position > self._placed_samples:  # starts late, or a gap: silence
-                gap = position - self._placed_samples
-                self._placed.append(np.zeros((channels, gap), np.float32))
-                self._placed_samples += gap
-            skip = self._placed_samples - position  # before the range, or overlapping
-            if skip < samples.shape[1]:
-                samples = samples[:, max(0, skip) :]
-                self._placed.append(samples)
-                self._placed_samples += samples.shape[1]
+    @property
+    def _laid(self) -> int:
+        """Output samples laid so far: encoded, or in the frame being filled."""
+        return self._encoded + self._filled
 
-    def _encode(self, upto: int, final: bool = False) -> None:
-        """Encode placed samples up to output sample `upto` in whole encoder frames."""
-        if not self._placed:
-            return
-        buffer = np.concatenate(self._placed, axis=1)
-        size = self._out.codec_context.frame_size or 1024
-        available = min(upto, self._placed_samples) - self._encoded
-        count = available if final else available - available % size
+    def _lay_until(self, total: int) -> None:
+        """Lay the sound on the output timeline up to sample `total`, and no further:
+        silence where there is none, and sound stamped later waits for a later call."""
+        while self._laid < total:
+            chunk, self._pending = self._pending or next(self._chunks, None), None
+            if chunk is None:  # the source has ended: silence to `total`
+                self._lay(total - self._laid)
+                return
+            position, samples = chunk
+            if position > self._laid:  # starts late, or a gap: silence up to it
+                self._lay(min(position, total) - self._laid)
+            if position >= total:  # beyond the video so far: kept until it gets there
+                self._pending = chunk
+                return
+            skip = self._laid - position  # before the range, or overlapping
+            if skip >= samples.shape[1]:
+                continue
+            taken = min(samples.shape[1] - skip, total - self._laid)
+            self._lay(taken, samples[:, skip : skip + taken])
+            if skip + taken < samples.shape[1]:
+                self._pending = (self._laid, samples[:, skip + taken :])
+
+    def _lay(self, count: int, samples: np.ndarray | None = None) -> None:
+        """Lay `count` samples (None: silence) at the end of what is laid, encoding each
+        frame as it fills."""
         done = 0
         while done < count:
-            n = min(size, count - done)
-            frame = self._av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(buffer[:, done : done + n]), format="fltp", layout=self.layout
-            )
-            frame.sample_rate = self.rate
-            frame.pts = self._encoded + done
-            frame.time_base = Fraction(1, self.rate)
-            for packet in self._out.encode(frame):
-                self._output.mux(packet)
+            n = min(_ENCODER_FRAME - self._filled, count - done)
+            laid = slice(self._filled, self._filled + n)
+            self._frame[:, laid] = 0.0 if samples is None else samples[:, done : done + n]
+            self._filled += n
             done += n
-        self._encoded += done
-        rest = buffer[:, done:]
-        self._placed = [rest] if rest.shape[1] else []
+            if self._filled == _ENCODER_FRAME:
+                self._encode_frame()
+
+    def _encode_frame(self) -> None:
+        """Hand the laid samples of the frame to the encoder."""
+        frame = self._av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(self._frame[:, : self._filled]), format="fltp", layout=self.layout
+        )
+        frame.sample_rate = self.rate
+        frame.pts = self._encoded
+        frame.time_base = Fraction(1, self.rate)
+        for packet in self._out.encode(frame):
+            self._output.mux(packet)
+        self._encoded += self._filled
+        self._filled = 0
 
     def advance_to(self, seconds: float) -> None:
-        """Encode the sound up to output time `seconds`."""
-        total = round(seconds * self.rate)
-        self._place_until(total)
-        self._encode(total)
+        """Encode the sound up to output time `seconds` (whole encoder frames)."""
+        self._lay_until(round(seconds * self.rate))
 
     def finish(self, seconds: float) -> None:
         """End the track at exactly `seconds` (the video's duration) and close the source."""
         total = round(seconds * self.rate)
         try:
-            self._place_until(total)
-            if self._placed_samples > total:  # cut what lies past the end
-                buffer = np.concatenate(self._placed, axis=1)
-                self._placed = [buffer[:, : buffer.shape[1] - (self._placed_samples - total)]]
-                self._placed_samples = total
-            self._encode(total, final=True)
+            self._lay_until(total)
+            self._filled = max(0, min(self._filled, total - self._encoded))
+            if self._filled:  # the last, shorter frame
+                self._encode_frame()
             for packet in self._out.encode(None):
                 self._output.mux(packet)
         finally:

@@ -17,7 +17,7 @@ from .avi_index import first_misplaced
 from .container import error_reason, open_container, video_stream
 from .damage import Shortfall, demuxer_log, find_shortfall
 from .limits import DEFAULT_MAX_INPUT_PIXELS, check_input_pixels
-from .timeline import Timeline, build_timeline, tidy_rate
+from .timeline import Timeline, believable_count, build_timeline, tidy_rate
 
 _SEEKABLE_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "avi", "nut"})
 
@@ -36,16 +36,24 @@ class ClipScan:
     sar: Fraction  # sample (pixel) aspect ratio: a pixel shows sar times as wide as tall
     seekable: bool
     audio_stream: int | None
+    packets: int  # video packets read (pictures, dropped frames, untimed)
     shortfall: Shortfall | None = None  # the packets end before the header says
 
 
 def promised_frames(scan: ClipScan) -> tuple[int, bool]:
     """(frames the header promises on the clip's rate, whether it says how many): the
-    frames read, plus what a shortfall misses (at least one: a demuxing error alone)."""
+    frames read, plus what a shortfall misses (at least one: a demuxing error alone).
+
+    A header that promises far more than the packets could hold (20 million frames from
+    12 packets) is not believed: the count is unknown and the clip ends where its
+    packets do, as a player's would, with the shortfall's reason.
+    """
     read = scan.timeline.frame_count
     if scan.shortfall is None:
         return read, True
     missing = round(scan.shortfall.missing_seconds * scan.timeline.rate)
+    if not believable_count(read + missing, scan.packets):
+        return read + 1, False
     return read + max(1, missing), missing > 0
 
 
@@ -131,6 +139,7 @@ def scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -
                 nominal,
                 resolution=float(time_base),
             )
+            check_frame_count(source, timeline, len(pictures) + len(dropped))
             picture_pts = tuple(sorted(set(pictures)))
         audio = next((s.index for s in container.streams.audio), None)
         rotation = round(first_frame.rotation / 90) * 90 % 360
@@ -155,10 +164,32 @@ def scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -
             sar=sar,
             seekable=bool(set(container.format.name.split(",")) & _SEEKABLE_FORMATS),
             audio_stream=audio,
+            packets=packets_read,
             shortfall=shortfall,
         )
     finally:
         container.close()
+
+
+def check_frame_count(source: Path, timeline: Timeline, packets: int) -> None:
+    """Refuse a clip whose timestamps claim far more frames than its packets could hold
+    (one stamped a month ahead): nothing downstream is sized to such a count."""
+    if believable_count(timeline.frame_count, packets):
+        return
+    raise DreamreelError(
+        f"cannot read video '{source}': its timestamps span {_span_words(timeline.duration)} "
+        f"({timeline.frame_count} frames at {float(timeline.rate):g} fps) but it holds only "
+        f"{packets} video packets, so a timestamp is damaged: re-stamp it "
+        f"(ffmpeg -i IN -vf setpts=N/FRAME_RATE/TB OUT) or use another copy"
+    )
+
+
+def _span_words(seconds: Fraction | float) -> str:
+    """A duration as people say it: "30 days", "2.5 hours", "14 s"."""
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if seconds >= 2 * size:
+            return f"{float(seconds) / size:.3g} {unit}"
+    return f"{float(seconds):.3g} s"
 
 
 def stream_sar(stream) -> Fraction:

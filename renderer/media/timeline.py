@@ -24,11 +24,19 @@ _ON_GRID = 0.25  # a timestamp within a quarter frame of the grid is on it (roun
 _ON_GRID_SHARE = 0.9  # ... and a nominal rate needs 90% of them on it
 _NOMINAL_SNAP = Fraction(1, 1000)  # 29.97 -> 30000/1001, 24.0001 -> 24
 _MEAN_SNAP = Fraction(1, 200)  # a measured mean within 0.5% of a common rate is that rate
+# A clip is sampled at least this often: pictures further apart (a month, a damaged
+# stamp) then span the frames that MAX_FRAMES_PER_PACKET judges, not one slow frame each.
+SLOWEST_RATE = Fraction(1, 1000)
+# A picture may hold for many frames (a still, a dropped stretch), but a clip whose frames
+# outnumber its packets a thousandfold is a damaged timestamp or header claiming a month
+# of video from a few KB: a player would freeze on one picture for all of it.
+MAX_FRAMES_PER_PACKET = 1000
 
 
 def tidy_rate(rate: Fraction | float, tolerance: Fraction = _NOMINAL_SNAP) -> Fraction:
     """Snap a rate to the nearest whole or NTSC (n * 1000/1001) rate within `tolerance`
-    (relative); otherwise keep it, as a Fraction with a denominator below 1001."""
+    (relative); otherwise keep it, as a Fraction with a denominator below 1001 (below
+    1/2000 fps, where the nearest such fraction is 0: one frame every whole second)."""
     rate = Fraction(rate)
     if rate <= 0:
         raise ValueError(f"a frame rate must be positive, got {rate}")
@@ -37,7 +45,13 @@ def tidy_rate(rate: Fraction | float, tolerance: Fraction = _NOMINAL_SNAP) -> Fr
     nearest = min((whole, ntsc), key=lambda c: abs(c - rate))
     if abs(nearest - rate) <= rate * tolerance:
         return nearest
-    return rate.limit_denominator(1000)
+    return rate.limit_denominator(1000) or Fraction(1, round(1 / rate))
+
+
+def believable_count(frames: int, packets: int) -> bool:
+    """Whether a clip of `packets` video packets can last `frames` frames (see
+    MAX_FRAMES_PER_PACKET): what a far timestamp or a header's count claims is not."""
+    return frames <= MAX_FRAMES_PER_PACKET * max(1, packets)
 
 
 @dataclass(frozen=True)
@@ -85,7 +99,7 @@ def build_timeline(
     times = sorted({t - origin for t in pictures})
     slots = sorted({t - origin for t in (*pictures, *dropped) if t >= origin})
     end = None if end is None or end - origin <= slots[-1] else end - origin
-    rate = _choose_rate(slots, end, [r for r in nominal if r])
+    rate = max(_choose_rate(slots, end, [r for r in nominal if r]), SLOWEST_RATE)
     if end is None:
         end = slots[-1] + 1 / rate
     count = max(1, round(end * rate))
