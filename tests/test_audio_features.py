@@ -278,3 +278,48 @@ def test_binding_gives_the_mode_the_renders_fps_and_track(tmp_path):
     unchanged = bind_render(plain, StubMode(plain, 24.0))
     assert unchanged.spec is plain and unchanged.identity == render_identity(plain)
     assert unchanged.audio is None and "audio" not in unchanged.manifest
+
+
+@pytest.mark.parametrize("fps", [30, 60])
+def test_each_beat_lands_on_its_own_frame_and_fades_in_a_tenth_of_a_second(tmp_path, fps):
+    """At video rates a frame is a few windows long: a hit in the middle of frame t peaks
+    on frame t (not one early or late), and its onset falls to 1/e after 0.1 s and 1/e^2
+    after 0.2 s (the release), the same in seconds at 30 and 60 fps."""
+    beats = [round(fps * s) for s in (0.33, 0.83, 1.57, 2.33)]
+    track = encode_track(tmp_path / "beats.wav", beat_track(3.0, beats, fps=fps))
+    onset = load_features(track, fps).features["onset"]
+    peaks = [t for t in range(1, len(onset) - 1) if onset[t] > max(onset[t - 1], onset[t + 1])]
+    assert [t for t in peaks if onset[t] > 0.3] == beats, onset.round(2)
+    tenth = round(0.1 * fps)
+    for beat in beats:
+        assert onset[beat + tenth] / onset[beat] == pytest.approx(np.exp(-1), abs=0.03)
+        assert onset[beat + 2 * tenth] / onset[beat] == pytest.approx(np.exp(-2), abs=0.03)
+
+
+def test_a_chunks_schedules_read_the_whole_renders_seconds_and_beats(tmp_path):
+    """A chunk of a long render (frame_offset 20: its frame 0 is the render's frame 20)
+    reads every schedule, objective weights included, as the whole render does on the
+    same frame: seconds, expressions of t, keyframes and the track's beats."""
+    from renderer.rendering.schedule_binding import bind_render
+
+    track = encode_track(tmp_path / "beat.wav", beat_track(2.0, [6, 30], fps=24))
+    schedules = [
+        'zoom.scale="audio: 1 + 0.1*onset"',
+        'zoom.rotation="0:(s)"',
+        'zoom.translate_x="0:(0), 30:(3)"',
+        'zoom.translate_y="0:(sin(t/5))"',
+        'objective={"layer:block_13_expand_relu" = 1, "tv" = "audio: rms + s"}',
+    ]
+
+    def bound(*offset):
+        spec = load_spec("noise-zoom", ["fps=8", *schedules, *offset], audio=str(track))
+        return bind_render(spec, StubMode(spec, 24.0), spec.objective)
+
+    whole, chunk = bound(), bound("frame_offset=20")
+    for frame in range(28):
+        for key in ("scale", "rotation", "translate_x", "translate_y"):
+            in_chunk = getattr(chunk.spec.zoom, key)(frame)
+            assert in_chunk == getattr(whole.spec.zoom, key)(20 + frame), (key, frame)
+        assert chunk.objective.weights(frame) == whole.objective.weights(20 + frame)
+    assert chunk.spec.zoom.scale(10) == pytest.approx(1.1, abs=0.01)  # the beat of frame 30
+    assert chunk.spec.zoom.rotation(4) == pytest.approx(1.0)  # frame 24: one second

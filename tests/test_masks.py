@@ -242,6 +242,47 @@ def test_a_mask_folder_follows_the_inputs_range(embedded_cache, clip, tmp_path):
     assert_follows(frames, decode_frames(clip)[1:], K - 1)
 
 
+def banded(count=FRAMES) -> list[np.ndarray]:
+    """Mask frame k is white in the k-th of ``count`` vertical bands only: which band a
+    frame dreamed in tells which mask frame it was given."""
+    frames = []
+    for k in range(count):
+        mask = np.zeros((H, W, 3), np.uint8)
+        mask[:, k * W // count : (k + 1) * W // count] = 255
+        frames.append(mask)
+    return frames
+
+
+@pytest.mark.parametrize("kind", ["folder", "clip"])
+def test_every_other_input_frame_from_a_start_keeps_its_own_mask_frame(
+    embedded_cache, clip, tmp_path, kind
+):
+    """video.start_frame=1 and video.every=2 take input frames 1, 3, 5: render frame j
+    dreams only in mask frame 1 + 2j's band, the rest stays that input frame."""
+    if kind == "folder":
+        masks = mask_folder(tmp_path / "masks", banded(), first_number=0)
+    else:
+        masks = write_clip(tmp_path / "masks.mp4", banded(), 4)
+    spec = load_spec(
+        "progress",
+        [*VIDEO, "video.start_frame=1", "video.every=2"],
+        input=str(clip),
+        mask=str(masks),
+    )
+    render(spec, tmp_path / "out")
+    frames, raw = frames_of(tmp_path / "out"), decode_frames(clip)
+    assert len(frames) == 3
+    band = W // FRAMES
+    for j, frame in enumerate(frames):
+        source = raw[1 + 2 * j]
+        for b in range(FRAMES):
+            inner = (slice(None), slice(b * band + 3, (b + 1) * band - 3))
+            if b == 1 + 2 * j:
+                assert change(frame, source, inner) > 6, f"frame {j + 1} band {b}"
+            else:
+                assert off(frame, source, inner) <= 3, f"frame {j + 1} band {b}"
+
+
 def test_a_masked_render_resumes_to_identical_frames_and_refuses_another_mask(
     embedded_cache, clip, tmp_path
 ):

@@ -247,6 +247,24 @@ def test_the_camera_moves_the_carried_dream(dogs, photos, tmp_path):
     assert strength == sorted(strength)  # blend 1 keeps it all: the dream grows on the photo
 
 
+def test_blend_below_one_fades_the_carried_dream_toward_the_photo(dogs, photos, tmp_path):
+    """No steps after frame 0 and a still camera: each frame is its photo plus 0.7 of the
+    last frame's dream (blend 0.7), so the dream fades by 0.7 every frame."""
+    spec = load_spec(
+        "morph",
+        [*SMALL, "morph.hold=4", "morph.blend=0.7", "dream.steps=0"],
+        input=str(photos[2]),
+    )
+    render_frames(spec, dogs, tmp_path)
+    photo = upright_photos()[2].astype(np.float32)
+    dreams = [frame - photo for frame in frames_of(tmp_path, 4)]
+    assert np.abs(dreams[0]).mean() > 4  # frame 0 is dreamed: there is a dream to fade
+    for before, after in zip(dreams, dreams[1:]):
+        # the same dream, fainter (uint8 rounding and the warp's resampling aside)
+        assert np.abs(after - 0.7 * before).mean() < 1.2
+        assert np.abs(after).mean() / np.abs(before).mean() == pytest.approx(0.7, abs=0.06)
+
+
 def test_a_list_of_photos_gives_the_folders_frames(dogs, photos, whole, tmp_path, monkeypatch):
     reference, _ = whole
     monkeypatch.chdir(photos[0].parent)  # relative names are made absolute when loaded

@@ -6,6 +6,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
 import renderer
 from renderer.engine.ascent import Ascent
@@ -232,6 +233,30 @@ def test_a_guided_dream_moves_the_features_toward_the_guide(dogs, blobs, tmp_pat
     assert similarity(guided.image) > similarity(plain.image) + 0.01
 
 
+def test_a_guides_direction_is_taken_from_the_guide_as_the_model_sees_it(dogs, tmp_path):
+    """MobileNetV2 sees RGB mapped to [-1, 1]: the guide's direction is the mean feature of
+    the guide so mapped (computed here with the extractor alone), not of raw 0..255 pixels
+    nor of the image scaled some other way."""
+    rng = np.random.default_rng(4)
+    tiles = rng.uniform(0, 255, (6, 6, 3)).astype(np.float32)
+    guide_image = cv2.resize(tiles, (96, 96), interpolation=cv2.INTER_NEAREST).astype(np.uint8)
+    path = tmp_path / "guide.png"
+    cv2.imwrite(str(path), guide_image[..., ::-1])
+
+    def direction(model_input):
+        out = dogs.extractor(model_input[np.newaxis].astype(np.float32), training=False)
+        mean = np.asarray(out[dogs.layers.index(LAYER13)])[0].reshape(-1, 576).mean(0)
+        return mean / np.linalg.norm(mean)
+
+    expected = direction(guide_image / 127.5 - 1.0)
+    raw = direction(guide_image.astype(np.float32))  # what skipping preprocessing gives
+    assert float(expected @ raw) < 0.99  # the test tells the two apart
+    objective = guide(str(path), LAYER13)
+    bound = bind(objective, dogs, read_guides(objective))
+    got = bound.plans[0].features.ravel()
+    assert float(got @ expected) > 0.9999
+
+
 def test_subtracting_tv_smooths_the_dream(dogs, blobs):
     def roughness(image):
         return float(np.abs(np.diff(image, axis=1)).mean() + np.abs(np.diff(image, axis=0)).mean())
@@ -286,6 +311,57 @@ def test_a_render_records_its_objective_and_dreams_it(tmp_path, embedded_cache):
     manifest = json.loads((result.out_dir / "manifest.json").read_text())
     assert manifest["spec"]["objective"] == f"channel:{LAYER12}:37 - 0.1*tv"
     assert result.frames == 2 and result.final_loss is not None
+
+
+def _tv_weighted_render(out, weight: str, *extra: str):
+    """A tiny zoom whose objective is one layer and a tv term of ``weight`` (TOML)."""
+    renderer.render(
+        "noise-zoom",
+        out=out,
+        frames=4,
+        width=64,
+        height=64,
+        overrides=[
+            f'objective={{"layer:{LAYER13}" = 1, "tv" = {weight}}}',
+            "fps=8",
+            "dream.steps=3",
+            "zoom.first_steps=3",
+            "zoom.first_octaves=1",
+            "dream.octaves=1",
+            "output.gif=false",
+            "output.mp4=false",
+            *extra,
+        ],
+    )
+    return [np.asarray(Image.open(path), np.float32) for path in sorted(out.glob("frames/*.png"))]
+
+
+def _roughness(image) -> float:
+    return float(np.abs(np.diff(image, axis=1)).mean() + np.abs(np.diff(image, axis=0)).mean())
+
+
+def test_objective_weights_that_are_schedules_change_frames_from_their_ramp_on(
+    tmp_path, embedded_cache
+):
+    """A tv weight of 0 until frame 0, 50 by frame 2 (a keyframe ramp), or 50 times the
+    onset of a track whose only beat is on frame 2 (an audio: weight): the frames before
+    the weight rises are the zero-weight render's, bit for bit; from there on they differ,
+    rougher (a positive tv weight raises the total variation)."""
+    flat = _tv_weighted_render(tmp_path / "flat", "0")
+    ramp = _tv_weighted_render(tmp_path / "ramp", '"0:(0), 2:(50)"')
+    assert np.array_equal(ramp[0], flat[0])
+    for index in (1, 2, 3):
+        assert not np.array_equal(ramp[index], flat[index])
+    assert _roughness(ramp[2]) > 1.05 * _roughness(flat[2])
+
+    from test_audio_features import beat_track, encode_track
+
+    track = encode_track(tmp_path / "beat.wav", beat_track(0.5, [2]))  # 4 frames at 8 fps
+    beat = _tv_weighted_render(tmp_path / "beat", '"audio: 50*onset"', f'audio="{track}"')
+    assert len(beat) == 4
+    assert np.array_equal(beat[0], flat[0]) and np.array_equal(beat[1], flat[1])
+    assert not np.array_equal(beat[2], flat[2])
+    assert _roughness(beat[2]) > 1.05 * _roughness(flat[2])
 
 
 def test_a_class_dream_makes_the_classifier_see_that_breed(embedded_cache, samples_dir):

@@ -62,6 +62,23 @@ def test_the_first_signal_raises_and_later_ones_wait_for_the_cleanup():
     assert signal.getsignal(signal.SIGTERM) == before  # the old handler is back
 
 
+def test_a_signal_ignored_before_the_render_stays_ignored():
+    """A job started with nohup, or in the background of a script, ignores SIGINT (or
+    SIGHUP/SIGTERM): the render must not take that signal over and die of it."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with signals_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.2)  # a handler would raise in here
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            with pytest.raises(Interrupted):  # the signals not ignored still stop it
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(5)
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)
+
+
 def test_a_signal_inside_a_held_section_waits_for_its_end():
     finished = []
     with pytest.raises(Interrupted) as caught:
