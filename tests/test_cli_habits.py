@@ -74,7 +74,7 @@ def test_size_of_a_video_caps_its_long_side(capsys, tmp_path):
     "argv, expected",
     [
         (["noise-zoom", "--seed", "abc"], "seed must be an integer, got 'abc'"),
-        (["noise-zoom", "--frames", "0"], "frames must be >= 1"),
+        (["noise-zoom", "--frames", "0"], "frames must be from 1 to 10,000,000, got 0"),
         (["noise-zoom", "--frames", "2.5"], "frames must be an integer"),
         (["noise-zoom", "--size", "640"], "--size expects WIDTHxHEIGHT"),
         (["noise-zoom", "--size", "8x8000"], "width must be between 16 and 8192"),

@@ -234,3 +234,48 @@ def test_a_staging_copy_is_swept_only_when_no_render_holds_it(tmp_path):
         os.close(fd)  # that render ends (or is killed): the kernel lets go of its lock
     shared_storage._sweep_stale(str(tmp_path))
     assert not copy.exists()
+
+
+def test_a_protocol_that_writes_in_place_never_shows_a_partial_file(tmp_path, staging):
+    """local:// (like sftp://, smb://) writes a file as its bytes arrive, into a folder
+    made for it: every upload is caught half written, and no file a reader sees at the URL
+    (none hidden) may hold those half bytes. (file:// URLs are local paths: no upload.)"""
+    from fsspec.implementations.local import LocalFileSystem
+
+    folder = tmp_path / "bucket" / "render"
+    halves_shown = []  # per upload: whether a visible file held its first half
+
+    def half_first(fs, target: str, data: bytes) -> None:
+        target = fs._strip_protocol(target)
+        if os.path.basename(target).startswith(".dreamreel-probe"):
+            return
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        half = data[: len(data) // 2]
+        with open(target, "wb") as partial:  # the first half on disk, the rest still coming
+            partial.write(half)
+        visible = [
+            path
+            for path in folder.rglob("*")
+            if path.is_file() and not any(p.startswith(".") for p in path.relative_to(folder).parts)
+        ]
+        halves_shown.append(any(path.read_bytes() == half for path in visible))
+
+    def put_file(self, lpath, rpath, *args, **kwargs):
+        half_first(self, rpath, open(lpath, "rb").read())
+        return put_original(self, lpath, rpath, *args, **kwargs)
+
+    def pipe_file(self, path, value, *args, **kwargs):
+        half_first(self, path, value)
+        return pipe_original(self, path, value, *args, **kwargs)
+
+    put_original, pipe_original = LocalFileSystem.put_file, LocalFileSystem.pipe_file
+    mp = pytest.MonkeyPatch()
+    mp.setattr(LocalFileSystem, "put_file", put_file)
+    mp.setattr(LocalFileSystem, "pipe_file", pipe_file)
+    try:
+        render("noise-zoom", out=f"local://{folder}", overrides=[*TINY, "frames=2"])
+    finally:
+        mp.undo()
+    assert len(halves_shown) >= 5 and not any(halves_shown), halves_shown
+    assert len(numbered_frame_files(folder / "frames")) == 2
+    assert len((folder / "losses.csv").read_text().splitlines()) == 3

@@ -13,6 +13,7 @@ from ..rendering.preflight import check_before_loading
 from ..rendering.spec_toml import spec_to_toml
 from ..runtime.atomic_files import write_json_atomic
 from ..runtime.errors import DreamreelError
+from ..runtime.redaction import redacted
 from ..store.manifest import dreamreel_version
 from ..store.out_folder import check_writable
 from ..store.shared_storage import seen_from, staged
@@ -22,19 +23,15 @@ from .shorthand_flags import shorthand_overrides
 
 def _say(args, message: str) -> None:
     if not getattr(args, "quiet", False):
-        print(message, file=sys.stderr)
+        print(redacted(message), file=sys.stderr)  # an --out URL's password stays hidden
 
 
 def cmd_render(args) -> int:
     # Everything a user can get wrong is checked before TensorFlow loads (seconds).
-    from ..rendering.spec import load_spec  # lazy: loads OpenCV, numpy
-
-    spec = load_spec(args.preset, args.overrides, input=args.input, audio=args.audio)
+    spec = _render_spec(args, args.overrides)
     shorthands = shorthand_overrides(spec.mode, seed=args.seed, frames=args.frames, size=args.size)
     if shorthands:  # after the --set's, through the same checks
-        spec = load_spec(
-            args.preset, [*args.overrides, *shorthands], input=args.input, audio=args.audio
-        )
+        spec = _render_spec(args, [*args.overrides, *shorthands])
     check_before_loading(spec)
     if args.dry_run:
         print(spec_to_toml(spec), end="")
@@ -82,9 +79,26 @@ def cmd_render(args) -> int:
     return 0
 
 
+def _render_spec(args, overrides: list[str]):
+    """The preset with the --set's and the --input's: a morph takes every --input as its
+    photos, in order (the first as its input, the rest before the preset's morph.images);
+    other modes take one, and a repeat is refused rather than dropped."""
+    from ..rendering.spec import load_spec  # lazy: loads OpenCV, numpy
+
+    inputs = args.input or []
+    first = inputs[0] if inputs else None
+    spec = load_spec(args.preset, overrides, input=first, audio=args.audio)
+    if len(inputs) < 2:
+        return spec
+    if spec.mode != "morph":
+        raise DreamreelError(
+            f"--input given {len(inputs)} times; a {spec.mode} render takes one input "
+            f"(only morph takes several photos): give one --input"
+        )
+    return load_spec(spec, morph={"images": [*inputs[1:], *spec.morph.images]})
+
+
 def _render_in_chunks(args, spec, out_dir: Path) -> int:
-    # lazy: loads OpenCV, numpy
-    # lazy: loads OpenCV, numpy
     # lazy: loads OpenCV, numpy
     from ..distributed.chunk_render import check_chunkable, render_chunked
 
@@ -223,7 +237,7 @@ def cmd_stitch(args) -> int:
 
     with staged(args.out_dir) as folder:  # a URL: fetched, stitched, put back
         outputs = seen_from(args.out_dir, folder, stitch_from_manifest(folder))
-    print(f"wrote {', '.join(str(p) for p in outputs)}")
+    print(redacted(f"wrote {', '.join(str(p) for p in outputs)}"))
     return 0
 
 
@@ -288,6 +302,7 @@ def cmd_presets_show(args) -> int:
 
 
 def _print_table(rows: list[tuple[str, ...]]) -> None:
+    rows = [tuple(redacted(cell) for cell in row) for row in rows]  # a batch's output URLs
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())

@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
+from typing import NoReturn
 
 from ..runtime.errors import DreamreelError
 from ..runtime.interrupts import Interrupted, resume_command, signals_interrupt
 from ..runtime.quiet_tensorflow import use_backend_quietly
+from ..runtime.redaction import HIDDEN, redacted
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import location
 from .commands import (
@@ -50,8 +53,16 @@ EXAMPLES = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, whose refusals quote what was typed: a URL's password hidden there too
+    (its sub-commands' parsers are of this class as well)."""
+
+    def error(self, message: str) -> NoReturn:
+        super().error(redacted(message))
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dreamreel",
         description="Batch renderer of DeepDream animations.",
         epilog="example: dreamreel render progress --input photo.jpg --out renders/photo",
@@ -60,8 +71,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = _command(commands, "render", "render a preset (a bare name or a .toml path)")
-    render.add_argument("preset", metavar="PRESET_OR_TOML")
-    render.add_argument("--input", help="input image or clip (default: the preset's, else noise)")
+    render.add_argument(
+        "preset",
+        metavar="PRESET_OR_TOML",
+        help="a shipped preset's name (dreamreel presets list), or a TOML file: a path "
+        "(x.toml, ./mine); a bare name is the shipped preset's even beside a folder of that name",
+    )
+    render.add_argument(
+        "--input",
+        action="append",
+        metavar="PATH",
+        help="input image or clip (default: the preset's, else noise); a morph takes "
+        "several: repeat --input for its photos, in order",
+    )
     render.add_argument(
         "-o",
         "--out",
@@ -266,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
     except DreamreelError as exc:  # an argument's own check (--out at a URL: its path)
-        print(f"dreamreel: error: {exc}", file=sys.stderr)
+        print(f"dreamreel: error: {redacted(str(exc))}", file=sys.stderr)
         return 2
     try:
         # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
@@ -276,8 +298,8 @@ def main(argv: list[str] | None = None) -> int:
             status = args.run(args) or 0
             sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError
             return status
-    except DreamreelError as exc:
-        print(f"dreamreel: error: {exc}", file=sys.stderr)
+    except DreamreelError as exc:  # whatever raised it, a URL's password stays hidden
+        print(f"dreamreel: error: {redacted(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(_interrupted_line(args, argv, exc), file=sys.stderr)
@@ -285,13 +307,19 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # `dreamreel models layers X | head` closed our stdout early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception:  # a bug: its traceback as Python prints it, less a URL's password
+        print(redacted(traceback.format_exc()), end="", file=sys.stderr)
+        return 1
 
 
 def _interrupted_line(args, argv: list[str], exc: KeyboardInterrupt) -> str:
     """ "dreamreel: interrupted by SIGTERM; ..." and, for a render, the command that resumes it."""
     line = "dreamreel: interrupted" + (f" by {exc.name}" if isinstance(exc, Interrupted) else "")
     if args.command in ("render", "batch"):
-        line += f"; the finished frames are kept, resume with: {resume_command(argv)}"
+        shown = [redacted(arg) for arg in argv]
+        line += f"; the finished frames are kept, resume with: {resume_command(shown)}"
+        if shown != argv:
+            line += f" (put the credentials back where {HIDDEN} stands)"
     return line
 
 

@@ -8,6 +8,8 @@ from contextlib import contextmanager
 
 from tqdm import tqdm
 
+from ..runtime.redaction import redacted
+
 
 @contextmanager
 def step_bar(
@@ -60,7 +62,7 @@ class JobsBar:
 
     def say(self, line: str) -> None:
         """A line above the bar (the bar redrawn below it)."""
-        self.bar.write(line, file=sys.stderr)
+        self.bar.write(redacted(line), file=sys.stderr)  # a URL's password stays hidden
 
     def job_done(self) -> None:
         self.finished += 1

@@ -17,7 +17,8 @@ SIZE_HELP = (
     "for a video, its long side at most max(W, H) (video.max_size; the clip's "
     "aspect is kept)"
 )
-_SIZE = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*$")
+# At most 9 digits a side: int() refuses 4300+, and no frame is near a billion pixels.
+_SIZE = re.compile(r"^\s*(\d{1,9})\s*[xX]\s*(\d{1,9})\s*$")
 
 
 def shorthand_overrides(
@@ -52,5 +53,6 @@ def shorthand_overrides(
 def parse_size(text: str) -> tuple[int, int]:
     match = _SIZE.match(text)
     if not match:
-        raise DreamreelError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 640x360, got {text!r}")
+        shown = text if len(text) <= 40 else f"{text[:37]}..."  # one readable line
+        raise DreamreelError(f"--size expects WIDTHxHEIGHT in pixels, e.g. 640x360, got {shown!r}")
     return int(match[1]), int(match[2])

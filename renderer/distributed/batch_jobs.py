@@ -20,6 +20,7 @@ not the renders before it. A mistake is one line naming the file, the job and th
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rendering.preflight import check_before_loading
+from ..rendering.spec import looks_like_preset_path, preset_names
 from ..rendering.spec_toml import value_text
 from ..runtime.errors import DreamreelError, closest
 from ..store.out_folder import check_writable
@@ -36,6 +38,7 @@ _TOP_KEYS = ("out", "set", "cpus", "job")
 _JOB_KEYS = ("name", "preset", "input", "seed", "set", "out", "cpus")
 _GRID_KEYS = ("preset", "input", "seed")  # the keys that may hold a list of values
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+MAX_JOBS = 10_000  # a few lines of lists multiply: bound the jobs before building them
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ def read_jobs(path: Path, out: Path | RemotePath | None = None) -> list[Job]:
             raise DreamreelError(f"{label}: a job is a [[job]] table")
         if "name" in job_table:
             label = f"{where}: job {_text(job_table['name'], f'{label}: name')!r}"
+        _refuse_too_many(len(jobs) + _grid_size(job_table, label), label)
         jobs += _expand(job_table, label, base, batch_out, common_sets, default_cpus)
     _refuse_shared_folders(jobs, where)
     return _unique_names(jobs)
@@ -126,7 +130,7 @@ def _expand(
         parts += [Path(preset).stem] if "preset" in grid else []
         parts += [Path(input).stem] if "input" in grid else []
         parts += [f"seed{seed}"] if "seed" in grid else []
-        job_name = _UNSAFE.sub("_", "-".join(parts))
+        job_name = _folder_name(_UNSAFE.sub("_", "-".join(parts)), label)
         # A grid's out is the folder its jobs go into; a single job's is its own folder.
         out = (folder / job_name if grid else folder) if folder else batch_out / job_name
         jobs.append(
@@ -140,6 +144,30 @@ def _expand(
             )
         )
     return jobs
+
+
+def _grid_size(table: dict, label: str) -> int:
+    """How many jobs a [[job]] table expands to: the product of its lists' lengths."""
+    sizes = [len(_values(table[key], f"{label}: {key}")) for key in _GRID_KEYS if key in table]
+    return math.prod(sizes)
+
+
+def _refuse_too_many(count: int, label: str) -> None:
+    if count > MAX_JOBS:
+        raise DreamreelError(
+            f"{label}: its lists bring the file to {count:,} jobs, over the {MAX_JOBS:,} a "
+            f"jobs file may hold; shorten the lists or split the file"
+        )
+
+
+def _folder_name(name: str, label: str) -> str:
+    """A job's name is its folder's: '.' and '..' would be OUT itself or its parent."""
+    if name in (".", ".."):
+        raise DreamreelError(
+            f"{label}: the job name {name!r} is no folder name (it would render into OUT "
+            f"or above it); give the job a name of letters, digits, '.', '_' or '-'"
+        )
+    return name
 
 
 def _refuse_unknown(table: dict, keys: tuple[str, ...], label: str) -> None:
@@ -166,9 +194,12 @@ def _text(value: Any, label: str) -> str:
 
 
 def _preset(text: str, base: Path) -> str:
-    """A .toml or an existing file is a path (relative to the jobs file); else a name."""
-    if text.endswith(".toml") or (base / text).exists():
-        return str(base / text)
+    """A path (``x.toml``, ``sub/x``, or a file beside the jobs file that is no shipped
+    preset's name: a folder ``morph`` shadows nothing) is relative to the jobs file; else
+    a shipped preset's name."""
+    beside = base / text
+    if looks_like_preset_path(text) or (beside.is_file() and text not in preset_names()):
+        return str(beside)
     return text
 
 
@@ -187,12 +218,33 @@ def _cpus(value: Any, label: str) -> int:
 def _sets(value: Any, label: str) -> list[str]:
     """``["dream.steps=4"]`` as it is, or ``{dream.steps = 4}`` as "dream.steps=4"."""
     if isinstance(value, dict):
-        return [f"{key}={value_text(item, label)}" for key, item in _flatten(value)]
+        return [_set_text(key, item, label) for key, item in _flatten(value)]
     if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
         raise DreamreelError(
             f'{label} must be a list of "key=value" strings (like --set) or a table, got {value!r}'
         )
     return list(value)
+
+
+def _set_text(key: str, value: Any, label: str) -> str:
+    """``key=value`` as --set reads it; a TOML date or time has no such text."""
+    try:
+        return f"{key}={value_text(value, label)}"
+    except TypeError:
+        odd = _first_unsettable(value)
+        odd = value if odd is None else odd
+        raise DreamreelError(
+            f"{label}: {key} holds {odd} (a {type(odd).__name__}), which --set cannot take; "
+            f"write a number, a string, a boolean or a list of them"
+        ) from None
+
+
+def _first_unsettable(value: Any) -> Any:
+    """The date, time or table in ``value`` (a list's items searched), else None."""
+    if isinstance(value, list):
+        found = (_first_unsettable(item) for item in value)
+        return next((item for item in found if item is not None), None)
+    return None if isinstance(value, (bool, int, float, str)) else value
 
 
 def _flatten(table: dict, prefix: str = "") -> list[tuple[str, Any]]:

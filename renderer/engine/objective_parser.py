@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from ..runtime.errors import DreamreelError
 from ..schedules.keyframe_parser import parse_schedule
-from ..schedules.keyframes import Schedule
+from ..schedules.keyframes import Schedule, check_value
 from .objectives import (
     EXAMPLE,
     INDEX_RE,
@@ -61,7 +61,7 @@ def _weighted_term(text: str, weight: Any, key: str, interpolation: str) -> Obje
         schedule = parse_schedule(weight, key=f"{key}.{text}", interpolation=interpolation)
         factor = schedule.keyframes[0][1] if schedule.is_constant() else schedule
     elif isinstance(weight, numbers.Real) and not isinstance(weight, bool):
-        factor = float(weight)
+        factor = check_value(weight, f"{key}.{text}")  # finite: 1e400 reads as inf
     else:
         raise DreamreelError(
             f"{key}.{text}: a weight must be a number or a schedule "

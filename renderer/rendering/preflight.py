@@ -18,6 +18,11 @@ from ..models.class_labels import class_index
 from ..models.layer_names import check_layers
 from ..models.model_files import is_model_file
 from ..runtime.errors import DreamreelError
+from ..store.out_folder import (
+    check_input_outside,
+    check_manifest_is_dreamreels,
+    check_no_managed_links,
+)
 
 if TYPE_CHECKING:
     from ..engine.objectives import Objective
@@ -32,9 +37,13 @@ def check_before_loading(spec) -> None:
 
     check_input_sizes(spec)  # from the header: too many pixels, or frames too small
     from ..schedules.audio_features import check_track  # lazy: loads numpy
-    from .schedule_binding import check_audio_schedules  # lazy: loads numpy
+    from .schedule_binding import (  # lazy: loads numpy
+        check_audio_schedules,
+        check_schedules_before_loading,
+    )
 
     check_audio_schedules(spec)  # an "audio:" schedule needs a track
+    check_schedules_before_loading(spec)  # a value at every frame (exp(t*100) overflows)
     if spec.audio:
         check_track(spec.audio)  # missing, unreadable, no audio stream, no sound
     if spec.mask:
@@ -43,6 +52,35 @@ def check_before_loading(spec) -> None:
         check_mask(spec)  # missing, unreadable, a folder with gaps, shorter than the clip
     check_model(spec.model, None if spec.layers is None else list(spec.layers), spec.preprocess)
     check_objective(spec.objective, spec.model)  # layers, class names, guide images
+
+
+def check_out_folder(spec, out_dir: Path, *, restart: bool) -> None:
+    """Refuse, before the model loads and before anything in ``out_dir`` changes: a managed
+    name there that is a symbolic link, an input among its managed files (--restart would
+    delete it), and a manifest.json that is not dreamreel's (unless ``restart``)."""
+    check_no_managed_links(out_dir)
+    for what, path in input_paths(spec):
+        check_input_outside(out_dir, path, what=what, mode=spec.mode)
+    if not restart:
+        check_manifest_is_dreamreels(out_dir)
+
+
+def input_paths(spec) -> list[tuple[str, str]]:
+    """(what, path) of every file the render reads: the input, mask, music track, morph's
+    photos and the objective's guide images."""
+    morph = spec.tables.get("morph")
+    found = [
+        ("input", spec.input),
+        ("mask", spec.mask),
+        ("audio track", spec.audio),
+        *(("morph image", path) for path in getattr(morph, "images", ())),
+        *(("objective guide image", path) for path in _guide_paths(spec.objective)),
+    ]
+    return [(what, path) for what, path in found if path]
+
+
+def _guide_paths(objective: Objective | None) -> list[str]:
+    return [] if objective is None else objective.guide_paths()
 
 
 def check_input(path: Path) -> None:

@@ -30,6 +30,7 @@ from ..store.render_lock import render_lock
 from .guides import read_guides
 from .masks import FrameMasks, open_masks
 from .modes.builtin import create_mode
+from .preflight import check_out_folder
 from .schedule_binding import bind_render
 from .seeds import earlier_manifest, resolve_random_seed
 from .stage_clock import StageClock
@@ -75,6 +76,7 @@ def prepared_render(
     loads with the model here, unless ``model`` is one loaded already). A failure before
     the first frame leaves no folder it created; leaving the block closes the input, the
     mask and the lock."""
+    check_out_folder(spec, out_dir, restart=restart)  # links, inputs, a foreign manifest
     # The folder's earlier manifest, read once: its seed (seed = -1) and its tile size.
     earlier = None if restart else earlier_manifest(out_dir)
     spec, seed_note = resolve_random_seed(spec, out_dir, restart=restart, earlier=earlier)

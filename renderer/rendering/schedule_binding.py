@@ -19,7 +19,7 @@ sound when the mode has none of its own (a zoom; a video keeps its clip's sound)
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -36,14 +36,7 @@ if TYPE_CHECKING:
 def spec_schedules(spec: RenderSpec) -> Iterator[Schedule]:
     """Every Schedule in the spec: dream table, layers, the modes' tables, objective
     weights (anything reachable through dataclasses, dicts, lists and tuples)."""
-    found: list[Schedule] = []
-
-    def visit(schedule: Schedule) -> Schedule:
-        found.append(schedule)
-        return schedule
-
-    _rebuilt(spec, visit)
-    return iter(found)
+    return iter(_schedules_in(spec))
 
 
 def bind_spec(
@@ -76,12 +69,16 @@ def bind_render(spec: RenderSpec, mode, objective: Any = None) -> BoundRender:
     follows_audio = any(schedule.follows_audio for schedule in schedules)
     track = load_features(spec.audio, mode.fps) if follows_audio else None
     bound = bind_spec(spec, fps=mode.fps, track=track, offset=spec.frame_offset)
-    if getattr(mode, "spec", None) is spec:
-        mode.spec = bound
     if objective is not None:
         objective = _rebuilt(
             objective, lambda s: s.bind(fps=mode.fps, track=track, offset=spec.frame_offset)
         )
+    # Every frame's values, at the render's own rate and track, before its first frame.
+    count = getattr(mode, "count", None)  # every mode has one; a test's stand-in may not
+    if count is not None:
+        check_every_frame([*_schedules_used(bound), *_schedules_in(objective)], count)
+    if getattr(mode, "spec", None) is spec:
+        mode.spec = bound
     reads_time = any(s.names & {"s", "fps"} or s.follows_audio for s in schedules)
     # Seconds and beats fall on other frames at another rate: the rate is identity then.
     identity = render_identity(bound, schedule_fps=mode.fps if reads_time else None, track=True)
@@ -92,6 +89,69 @@ def bind_render(spec: RenderSpec, mode, objective: Any = None) -> BoundRender:
             audio = track_source(spec.audio)
             manifest["audio"] = audio.to_dict()  # `dreamreel stitch` finds the sound here
     return BoundRender(bound, audio, identity, objective, manifest)
+
+
+def check_every_frame(schedules: Iterable[Schedule], frames: int) -> None:
+    """Refuse (one line, naming the schedule and the frame) a schedule without a finite
+    value at one of the frames 0 .. frames - 1: ``exp(t*100)`` overflows at frame 8, and
+    the render must not find out there. Each value takes microseconds."""
+    checked: set[int] = set()
+    for schedule in schedules:
+        if id(schedule) not in checked:  # a schedule shared by two keys: checked once
+            checked.add(id(schedule))
+            schedule.check_frames(frames)
+
+
+def check_schedules_before_loading(spec: RenderSpec) -> None:
+    """``check_every_frame`` for ``render --dry-run`` and the checks before TensorFlow,
+    where the frame count is known without opening the input (a zoom, a morph).
+    ``audio:`` schedules wait for the track's features (``bind_render`` checks them)."""
+    frames = planned_frame_count(spec)
+    if frames is None:
+        return
+    bound = bind_spec(spec, fps=spec.fps, offset=spec.frame_offset)
+    check_every_frame((s for s in _schedules_used(bound) if not s.follows_audio), frames)
+
+
+def planned_frame_count(spec: RenderSpec) -> int | None:
+    """The frames the mode will render, where the spec says it; None where only the input
+    (a clip, a progress dream's octaves) or the music track (its length) decides."""
+    if spec.audio and spec.mode != "video":
+        return None  # the track's length decides (prepare_audio)
+    if spec.mode == "zoom":
+        return spec.frames + spec.zoom.loop  # the loop's lead-in frames come first
+    if spec.mode == "morph":
+        from .modes.morph import morph_frame_count, morph_photos  # lazy: loads OpenCV
+
+        return morph_frame_count(len(morph_photos(spec)), spec.morph.hold, spec.morph.fade)
+    return None
+
+
+def _schedules_used(spec: RenderSpec) -> list[Schedule]:
+    """The schedules a render of ``spec`` reads at every frame: the spec's own and its
+    mode's tables (another mode's table, a zoom's in a video, is never read)."""
+    from .modes.builtin import mode_class  # lazy: loads Pillow
+
+    own = mode_class(spec.mode).settings
+    found: list[Schedule] = []
+    for item in dataclasses.fields(spec):
+        value = getattr(spec, item.name)
+        if item.name == "tables":
+            value = {name: table for name, table in value.items() if name in own}
+        found += _schedules_in(value)
+    return found
+
+
+def _schedules_in(value: Any) -> list[Schedule]:
+    """Every Schedule reachable in ``value`` (a spec, a resolved objective...)."""
+    found: list[Schedule] = []
+
+    def visit(schedule: Schedule) -> Schedule:
+        found.append(schedule)
+        return schedule
+
+    _rebuilt(value, visit)
+    return found
 
 
 def _rebuilt(value: Any, change: Callable[[Schedule], Schedule]) -> Any:

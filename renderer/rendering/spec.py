@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 import typing
 from collections.abc import Sequence
@@ -24,9 +25,12 @@ from ..media.transparency import DEFAULT_BACKGROUND, parse_background
 from ..runtime.backend_choice import BACKENDS
 from ..runtime.errors import DreamreelError, closest, one_of
 from ..schedules.keyframe_parser import constant, parse_schedule, schedule_frame_rate
-from ..schedules.keyframes import INTERPOLATIONS, Schedule
+from ..schedules.keyframes import INTERPOLATIONS, MAX_FRAMES, Schedule, count_text
 
 _ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
+MAX_FPS = 1000.0  # a render's frame rate: beyond any camera a dream starts from
+# TOML's integers are 64-bit; Python's tomllib reads longer ones, which no setting means.
+_INT_LIMIT = 2**63
 
 
 @dataclass(frozen=True)
@@ -125,16 +129,20 @@ class RenderSpec:
         from .modes.builtin import mode_class  # lazy: loads Pillow
 
         mode_class(self.mode).check(self)  # an unknown mode: one line naming the modes
-        if self.frames < 1:
-            raise DreamreelError(f"frames must be >= 1, got {self.frames}")
+        if not 1 <= self.frames <= MAX_FRAMES:
+            raise DreamreelError(
+                f"frames must be from 1 to {MAX_FRAMES:,}, got {count_text(self.frames)}"
+            )
         for key in ("width", "height"):
             value = getattr(self, key)
             if value is not None and not 16 <= value <= 8192:
                 raise DreamreelError(f"{key} must be between 16 and 8192, got {value}")
-        if self.fps <= 0:
-            raise DreamreelError(f"fps must be > 0, got {self.fps}")
-        if self.frame_offset < 0:
-            raise DreamreelError(f"frame_offset must be >= 0, got {self.frame_offset}")
+        if not 0 < self.fps <= MAX_FPS:  # nan too
+            raise DreamreelError(f"fps must be > 0 and at most {MAX_FPS:g}, got {self.fps}")
+        if not 0 <= self.frame_offset <= MAX_FRAMES:
+            raise DreamreelError(
+                f"frame_offset must be from 0 to {MAX_FRAMES:,}, got {self.frame_offset}"
+            )
         if self.max_input_pixels < 1:
             raise DreamreelError(f"max_input_pixels must be >= 1, got {self.max_input_pixels}")
         parse_background(self.input_background)
@@ -204,18 +212,41 @@ def preset_names() -> list[str]:
 
 
 def resolve_preset(name_or_path: str) -> Path:
+    """A shipped preset's file for a bare name (even where a file or folder of that name
+    sits in the working folder: an earlier ``--out morph``); a file for a path, which
+    looks like one (``./morph``, ``x.toml``); else one line saying what was tried."""
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
+    if looks_like_preset_path(name_or_path):
         if not path.is_file():
-            raise DreamreelError(f"preset file not found: {name_or_path}")
+            raise DreamreelError(_no_preset_file(name_or_path, path))
         return path
-    candidate = presets_dir() / f"{name_or_path}.toml"
-    if candidate.is_file():
-        return candidate
+    shipped = presets_dir() / f"{name_or_path}.toml"
+    if shipped.is_file():
+        return shipped
+    if path.is_file():  # a TOML preset of one's own, named without its suffix
+        return path
     names = preset_names()
     close = closest(name_or_path, names, n=3)
     hint = f"did you mean: {', '.join(close)}? " if close else ""
-    raise DreamreelError(f"unknown preset {name_or_path!r}; {hint}(presets: {', '.join(names)})")
+    beside = f"; ./{name_or_path} is a folder, not a TOML file" if path.is_dir() else ""
+    raise DreamreelError(
+        f"unknown preset {name_or_path!r}: no shipped preset of that name{beside}; "
+        f"{hint}(presets: {', '.join(names)})"
+    )
+
+
+def looks_like_preset_path(text: str) -> bool:
+    """``x.toml``, ``./x``, ``sub/x``: a path; a bare name may be a shipped preset's."""
+    separators = [sep for sep in ("/", os.sep, os.altsep) if sep]
+    return text.endswith(".toml") or any(sep in text for sep in separators)
+
+
+def _no_preset_file(text: str, path: Path) -> str:
+    found = "is a folder, not a TOML file" if path.is_dir() else "does not exist"
+    return (
+        f"preset file not found: {text} ({path.absolute()} {found}); a bare name picks a "
+        f"shipped preset: {', '.join(preset_names())}"
+    )
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:
@@ -224,6 +255,11 @@ def read_toml(path: Path, what: str) -> dict[str, Any]:
         return tomllib.loads(Path(path).read_text())
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise DreamreelError(f"cannot read {what} {path}: {exc}") from None
+    except ValueError:  # an integer of over 4300 digits: int() refuses to read it
+        raise DreamreelError(
+            f"cannot read {what} {path}: it holds a number of over 4300 digits (no setting "
+            f"is that long)"
+        ) from None
 
 
 def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct: Any) -> RenderSpec:
@@ -259,7 +295,7 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
     interpolation = table.get("interpolation", "linear")
     one_of("interpolation", interpolation, INTERPOLATIONS)
     fps = table.get("fps", RenderSpec.fps)  # what s and fps read in schedule expressions
-    valid = isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps < math.inf
+    valid = isinstance(fps, (int, float)) and not isinstance(fps, bool) and 0 < fps <= MAX_FPS
     with schedule_frame_rate(float(fps) if valid else RenderSpec.fps):
         return _build(RenderSpec, table, "", interpolation)
 
@@ -291,6 +327,10 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()  # bare words like model=vgg16
+    except ValueError:  # an integer of over 4300 digits: int() refuses to read it
+        raise DreamreelError(
+            f"--set {key.strip()}: a number of {len(raw.strip())} digits is beyond any setting"
+        ) from None
     return key.strip().split("."), value
 
 
@@ -378,6 +418,7 @@ def _coerce(key: str, kind, value: Any):
     options = typing.get_args(kind) if isinstance(kind, UnionType) else (kind,)
     if value is None and NoneType in options:
         return None
+    _check_number_range(key, value)
     for option in options:
         origin = typing.get_origin(option) or option
         if origin is float and isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -394,6 +435,17 @@ def _coerce(key: str, kind, value: Any):
             return tuple(value)
     wanted = " or ".join(_type_name(o) for o in options if o is not NoneType)
     raise DreamreelError(f"{key} must be {wanted}, got {value!r}")
+
+
+def _check_number_range(key: str, value: Any) -> None:
+    """Refuse numbers no setting means: inf and nan (TOML reads 1e400 as inf), and
+    integers beyond TOML's 64 bits (tomllib reads them; float() overflows on them)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise DreamreelError(f"{key} must be a finite number, got {value}")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= _INT_LIMIT:
+        raise DreamreelError(
+            f"{key}: {count_text(value)} is beyond any setting (integers are 64-bit)"
+        )
 
 
 def _layers(value: Any, interpolation: str) -> dict[str, Schedule]:

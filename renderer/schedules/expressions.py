@@ -43,6 +43,7 @@ CONSTANTS = {"pi": math.pi, "e": math.e}
 MAX_CHARS = 1000  # one expression's text
 MAX_DEPTH = 100  # nested operations: deeper is a mistake, not an animation
 MAX_EXPONENT = 1000.0  # |y| in x ** y
+_SHOWN_CHARS = 40  # a longer part of an expression is cut in messages
 
 
 def _clip(x: float, low: float, high: float) -> float:
@@ -299,7 +300,7 @@ class _Compiler:
         try:
             number = _finite(float(value))
         except (OverflowError, EvaluationError):
-            self.refuse(node, repr(self.text_of(node)), "not a finite number", "cannot compute")
+            self.refuse(node, self.shown(node), "not a finite number", "cannot compute")
         return (lambda variables, number=number: number), number
 
     def name(self, node: ast.Name):
@@ -344,11 +345,7 @@ class _Compiler:
         if not isinstance(function, ast.Name):
             self.node(function, depth + 1)  # a lambda, an attribute...: refused as such
         if not isinstance(function, ast.Name) or function.id not in FUNCTIONS:
-            called = (
-                f"'{function.id}'"
-                if isinstance(function, ast.Name)
-                else repr(self.text_of(function))
-            )
+            called = f"'{function.id}'" if isinstance(function, ast.Name) else self.shown(function)
             self.refuse(function, called, f"only {', '.join(FUNCTIONS)} can be called")
         if node.keywords:
             self.refuse(
@@ -384,7 +381,7 @@ class _Compiler:
             try:
                 value = _finite(operation(*(constant for _, constant in parts)))
             except (ArithmeticError, ValueError) as error:  # 10**400, 1/0, sqrt(-1)
-                self.refuse(node, repr(self.text_of(node)), _reason(error), "cannot compute")
+                self.refuse(node, self.shown(node), _reason(error), "cannot compute")
             return (lambda variables, value=value: value), value
         if len(evaluators) == 1:
             (only,) = evaluators
@@ -411,6 +408,11 @@ class _Compiler:
         """ast counts columns in UTF-8 bytes; messages count characters."""
         column = getattr(node, "end_col_offset" if end else "col_offset", 0) or 0
         return len(self._line_bytes[:column].decode(errors="ignore"))
+
+    def shown(self, node: ast.AST) -> str:
+        """A part of the text, quoted for a message: cut when long (a 400-digit number)."""
+        text = self.text_of(node)
+        return repr(text if len(text) <= _SHOWN_CHARS else text[: _SHOWN_CHARS - 3] + "...")
 
     def text_of(self, node: ast.AST) -> str:
         return ast.get_source_segment(self.source, node) or type(node).__name__

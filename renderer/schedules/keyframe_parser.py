@@ -30,6 +30,7 @@ from .keyframes import (
     AUDIO_PREFIX,
     EXAMPLE,
     EXPECTED,
+    MAX_FRAMES,
     Schedule,
     check_interpolation,
     check_value,
@@ -168,7 +169,7 @@ class _Parser:
             self._fail(frame_text, "frames must be non-negative whole numbers")
         if not value_text:
             self._fail(stripped, "missing value after ':'")
-        frame = int(frame_text)
+        frame = self._frame(frame_text)
         if value_text.startswith("("):
             close = _closing_parenthesis(value_text)
             if close is None:
@@ -214,6 +215,18 @@ class _Parser:
                 f"{self.key}: {error.what} at column {column} of "
                 f"{quoted_around(self.text, column - 1)}: {error.why}"
             ) from None
+
+    def _frame(self, digits: str) -> int:
+        """A keyframe's frame number, refused beyond any render before int() reads it
+        (Python's int() refuses text of more than 4300 digits)."""
+        significant = digits.lstrip("0") or "0"
+        if len(significant) > len(str(MAX_FRAMES)) or int(significant) > MAX_FRAMES:
+            shown = significant if len(significant) <= 20 else f"{significant[:10]}..."
+            raise DreamreelError(
+                f"{self.key}: keyframe {shown} ({len(significant)} digits) is not a frame "
+                f"of any render (frames are at most {MAX_FRAMES:,}); {EXPECTED}"
+            )
+        return int(significant)
 
     def _number(self, match: re.Match[str]) -> float:
         literal = match.group("paren") or match.group("bare")

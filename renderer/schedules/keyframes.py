@@ -72,6 +72,9 @@ EXPECTED = f"expected a number or frame:(value) pairs like {EXAMPLE}"
 AUDIO_PREFIX = "audio:"
 
 _SHOWN_CHARS = 80  # longer schedule texts are cut in messages
+# No render has more frames (4.6 days at 25 fps): a keyframe or a frame count beyond is
+# a typo or a hostile file, and Python's ints and floats would fail on it untidily.
+MAX_FRAMES = 10_000_000
 _SILENCE = dict.fromkeys(AUDIO_NAMES, 0.0)
 
 
@@ -201,9 +204,7 @@ class Schedule:
         try:
             return expression(variables)
         except EvaluationError as error:
-            raise DreamreelError(
-                f"{self.key}: cannot compute {quoted(expression.text)} at t = {frame:g}: {error}"
-            ) from None
+            raise ScheduleFault.fault(self.key, expression.text, frame, str(error)) from None
 
     def _written(self) -> tuple:
         expressions = self.expressions or (None,) * len(self.keyframes)
@@ -261,6 +262,28 @@ class Schedule:
             )
         return [self(frame) for frame in range(frames)]
 
+    def check_frames(self, frames: int) -> None:
+        """Refuse (one line) a schedule without a finite value at one of the frames
+        0 .. frames - 1: found before the render's first frame, not at that frame."""
+        if self.is_constant():  # its one value was checked when it was built
+            return
+        for frame in range(min(frames, MAX_FRAMES)):
+            try:
+                value = self(frame)
+            except ScheduleFault as fault:
+                raise DreamreelError(self._unrenderable(frame, frames, fault.reason)) from None
+            if not math.isfinite(value):  # numbers interpolated past the float range
+                raise DreamreelError(self._unrenderable(frame, frames, f"it gives {value}"))
+
+    def _unrenderable(self, frame: int, frames: int, reason: str) -> str:
+        t = frame + self.offset
+        seconds = f", s = {t / self.fps:.4g}" if self.fps else ""
+        return (
+            f"{self.key} = {quoted(str(self))} has no finite value at frame {frame} of "
+            f"{frames} (t = {t}{seconds}): {reason}; change the schedule, or end the "
+            f"render before frame {frame}"
+        )
+
     def is_constant(self) -> bool:
         if self.expressions:
             return False
@@ -310,22 +333,56 @@ def check_interpolation(interpolation: object, key: str) -> None:
         )
 
 
+class ScheduleFault(DreamreelError):
+    """A schedule's expression has no finite value at a frame (``1/(t-5)`` at t = 5);
+    ``reason`` says why. Built by ``fault`` (one message argument: it pickles, for Ray)."""
+
+    reason = ""
+
+    @classmethod
+    def fault(cls, key: str, text: str, frame: float, reason: str) -> ScheduleFault:
+        error = cls(f"{key}: cannot compute {quoted(text)} at t = {frame:g}: {reason}")
+        error.reason = reason
+        return error
+
+
 def _check_frame(frame: object, key: str) -> int:
     if isinstance(frame, bool) or not isinstance(frame, numbers.Integral) or frame < 0:
         raise DreamreelError(
             f"{key}: keyframe frames must be non-negative integers, got {frame!r}; {EXPECTED}"
         )
-    return int(frame)
+    number = int(frame)
+    if number > MAX_FRAMES:
+        raise DreamreelError(
+            f"{key}: keyframe {count_text(number)} is not a frame of any render (frames "
+            f"are at most {MAX_FRAMES:,}); {EXPECTED}"
+        )
+    return number
+
+
+def count_text(number: int) -> str:
+    """A whole number for a message; a long one cut, with its digits counted (str()
+    refuses ints of more than 4300 digits: those are only said to be that long)."""
+    if abs(number) < 10**20:
+        return str(number)
+    if abs(number) >= 10**4000:
+        return "a number of over 4000 digits"
+    text = str(abs(number))
+    return f"{'-' * (number < 0)}{text[:10]}... ({len(text)} digits)"
 
 
 def check_value(value: object, key: str) -> float:
     """A keyframe's value as a finite float, or an error naming ``key``."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise DreamreelError(f"{key}: keyframe values must be numbers, got {value!r}; {EXPECTED}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # a TOML integer of 400 digits
+        number = math.inf
     if not math.isfinite(number):
+        shown = count_text(int(value)) if isinstance(value, numbers.Integral) else repr(value)
         raise DreamreelError(
-            f"{key}: keyframe values must be finite numbers, got {value!r}; {EXPECTED}"
+            f"{key}: keyframe values must be finite numbers, got {shown}; {EXPECTED}"
         )
     return number
 

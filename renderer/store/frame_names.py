@@ -5,6 +5,11 @@ OUT/losses.csv              one row a finished frame; "frame" is the file number
 OUT/checkpoints/000001.npz  state a mode needs to resume after frame i+1 (only the latest)
 OUT/manifest.json           resolved spec, spec_hash, model, versions, progress fields
 OUT/losses.png              final loss per frame, drawn by renderer.loss_plot
+OUT/<mode>.mp4, .gif        the stitched outputs (renderer/rendering/stitch.py)
+OUT/.lock                   held while a render or a stitch runs (render_lock.py)
+
+These are OUT's managed names: dreamreel writes, rewrites or deletes them, so none may be
+a link out of OUT, nor hold an input (renderer/store/out_folder.py refuses both).
 """
 
 from __future__ import annotations
@@ -12,14 +17,27 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .removal_log import MIRRORED_NAME, REMOVED_NAME
+
 MANIFEST_NAME = "manifest.json"
 LOSSES_CSV = "losses.csv"
 LOSSES_PNG = "losses.png"
 FRAMES_DIR = "frames"
 CHECKPOINTS_DIR = "checkpoints"
+LOCK_NAME = ".lock"
+
+# What dreamreel writes, rewrites or deletes in OUT, whatever the mode (the removal
+# notes only while OUT is a URL's staging copy, appended to in place).
+MANAGED_FOLDERS = (FRAMES_DIR, CHECKPOINTS_DIR)
+MANAGED_FILES = (MANIFEST_NAME, LOSSES_CSV, LOSSES_PNG, LOCK_NAME, MIRRORED_NAME, REMOVED_NAME)
 
 _FRAME_NAME = re.compile(r"^(\d{6,})\.png$")
 CHECKPOINT_NAME = re.compile(r"^(\d{6,})\.npz$")
+
+
+def output_names(mode: str) -> tuple[str, str]:
+    """The stitched outputs of a render in ``mode``: "zoom" -> zoom.mp4, zoom.gif."""
+    return f"{mode}.mp4", f"{mode}.gif"
 
 
 def frame_file_name(index: int) -> str:

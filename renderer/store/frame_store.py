@@ -50,6 +50,7 @@ from .frame_names import (
 )
 from .loss_log import CORE_COLUMNS, check_columns, csv_line, read_log, read_loss_rows, row_line
 from .manifest import spec_hash
+from .out_folder import check_manifest_is_dreamreels, check_no_managed_links, restart_doomed
 from .removal_log import remove_noted
 from .spec_diff import describe_changes, one_line
 
@@ -149,9 +150,11 @@ class FrameStore:
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise DreamreelError(f"cannot write to '{self.out_dir}': it is a file, not a folder")
 
+        check_no_managed_links(self.out_dir)  # before anything is read, written or deleted
         if restart:
             self._clear()
         else:
+            check_manifest_is_dreamreels(self.out_dir)
             self._check_same_render()
         self._identify_input()
         self._sweep()
@@ -171,12 +174,7 @@ class FrameStore:
     def _check_same_render(self) -> None:
         """Refuse to mix frames of two renders; a folder without frames is free to reuse."""
         hint = "add --restart to start over or choose another --out"
-        try:
-            old = read_manifest(self.out_dir)
-        except DreamreelError:
-            old, unreadable = None, True
-        else:
-            unreadable = False
+        old = read_manifest(self.out_dir)  # dreamreel's, if any (checked before)
         new_spec = self.manifest.get("spec", {})
         if old is not None and (old.get("spec_hash") or spec_hash(old["spec"])) == (
             self.manifest.get("spec_hash") or spec_hash(new_spec)
@@ -186,10 +184,6 @@ class FrameStore:
             return
         if not self._has_render_files():
             return  # e.g. killed before the first frame: the manifest is simply replaced
-        if unreadable:
-            raise DreamreelError(
-                f"{self.out_dir} holds frames with an unreadable {MANIFEST_NAME}; {hint}"
-            )
         if old is None:
             raise DreamreelError(
                 f"{self.out_dir} holds frames but no {MANIFEST_NAME} (not known to be this "
@@ -228,10 +222,10 @@ class FrameStore:
         return self.csv_path.exists() or bool(numbered_frame_files(self.frames_dir))
 
     def _clear(self) -> None:
-        """Delete our frames, loss log, checkpoints and plot (nothing else the user put there)."""
-        checkpoints = [path for _, path in numbered_files(self.checkpoints_dir, CHECKPOINT_NAME)]
-        doomed = numbered_frame_files(self.frames_dir) + checkpoints
-        for path in [*doomed, self.csv_path, self.plot_path]:
+        """Delete our frames, loss log, checkpoints and plot (nothing else the user put there):
+        what restart_deletes says."""
+        frames, checkpoints, logs = restart_doomed(self.out_dir)
+        for path in [*frames, *checkpoints, *logs]:
             try:
                 remove_noted(self.out_dir, path)
             except OSError as err:

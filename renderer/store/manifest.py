@@ -55,6 +55,18 @@ def spec_hash(spec_dict: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+def not_dreamreels(data: Any) -> str | None:
+    """Why parsed JSON is not a manifest dreamreel wrote (None: it is one). Every version
+    has written a "spec" table and its "spec_hash"."""
+    if not isinstance(data, dict):
+        return f"a JSON {type(data).__name__}, not an object"
+    if not isinstance(data.get("spec"), dict):
+        return "no spec table"
+    if not isinstance(data.get("spec_hash"), str):
+        return "no spec_hash"
+    return None
+
+
 def build_manifest(
     spec_dict: dict[str, Any], model, *, identity: dict[str, Any] | None = None, **extra: Any
 ) -> dict[str, Any]:

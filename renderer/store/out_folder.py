@@ -1,4 +1,11 @@
-"""A render that fails before its first frame leaves no folder it created behind.
+"""What OUT may be: its managed names stay its own, and a failed render leaves no folder.
+
+OUT's managed names (frames/, checkpoints/, manifest.json, losses.csv, .lock...:
+renderer/store/frame_names.py) are written, rewritten and deleted by a render, so none may
+be a symbolic link (--restart and checkpoint rotation would delete wherever it points),
+and no input may be one of them or lie inside one (--restart would delete it).
+
+A render that fails before its first frame leaves no folder it created behind.
 
 A typo found late (a layer name after the model loaded, an input the decoder refuses)
 used to leave an empty ``renders/NAME`` behind. The guard notes the first missing folder
@@ -10,15 +17,125 @@ that existed before is never touched, and one holding a frame is kept (it resume
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 from ..runtime.errors import DreamreelError
-from .frame_names import FRAMES_DIR, numbered_frame_files
+from .frame_names import (
+    CHECKPOINT_NAME,
+    CHECKPOINTS_DIR,
+    FRAMES_DIR,
+    LOSSES_CSV,
+    LOSSES_PNG,
+    MANAGED_FILES,
+    MANAGED_FOLDERS,
+    MANIFEST_NAME,
+    numbered_files,
+    numbered_frame_files,
+    output_names,
+)
+from .manifest import not_dreamreels
 from .render_lock import render_lock
 from .shared_storage import RemotePath, is_url, open_url
+from .spec_diff import one_line
+
+
+def managed_paths(out_dir: Path, mode: str | None = None) -> list[Path]:
+    """OUT's managed folders and files; with ``mode``, its stitched outputs too."""
+    names = [*MANAGED_FOLDERS, *MANAGED_FILES, *(output_names(mode) if mode else ())]
+    return [Path(out_dir) / name for name in names]
+
+
+def check_no_managed_links(out_dir: Path) -> None:
+    """Refuse an OUT where a managed name is a symbolic link, before anything in it is
+    written or deleted. (The stitched outputs are renamed into place: a link there is
+    replaced, never followed.)"""
+    for path in managed_paths(out_dir):
+        if path.is_symlink():
+            raise DreamreelError(
+                f"'{path}' is a symbolic link: dreamreel writes and deletes only inside "
+                f"--out and follows no link out of it; remove the link or choose another --out"
+            )
+
+
+def check_input_outside(
+    out_dir: Path, path: str | os.PathLike, *, what: str = "input", mode: str | None = None
+) -> None:
+    """Refuse an input (``what``: "input", "mask"...) that is OUT itself, one of its
+    managed files, or inside a managed folder: the render would overwrite it, and
+    --restart delete it. Links are resolved on both sides."""
+    out = Path(out_dir).expanduser().resolve()
+    source = Path(path).expanduser().resolve()
+    if source == out:
+        raise DreamreelError(
+            f"the {what} '{path}' is the output folder itself, where the render writes its "
+            f"own files ({FRAMES_DIR}/, manifest.json, losses.png...); choose another --out"
+        )
+    for managed in managed_paths(out, mode):
+        if source == managed or managed in source.parents:
+            where = "is" if source == managed else "is inside"
+            raise DreamreelError(
+                f"the {what} '{path}' {where} '{managed}', which the render into "
+                f"'{out_dir}' overwrites and --restart deletes; move it out of there "
+                f"or choose another --out"
+            )
+
+
+def check_manifest_is_dreamreels(out_dir: str | Path) -> None:
+    """Refuse a manifest.json in ``out_dir`` that dreamreel did not write (another tool's,
+    or unreadable): a render would replace it. The refusal says what --restart deletes."""
+    out_dir = Path(out_dir)
+    path = out_dir / MANIFEST_NAME
+    if not path.exists():
+        return
+    try:
+        reason = not_dreamreels(json.loads(path.read_text(encoding="utf-8")))
+        described = f"a {MANIFEST_NAME} that is not dreamreel's ({reason})"
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        reason = one_line(str(err)) or type(err).__name__
+        described = f"an unreadable {MANIFEST_NAME} ({reason})"
+    if reason is None:
+        return
+    raise DreamreelError(
+        f"{out_dir} holds {described}; add --restart to replace it and delete "
+        f"{restart_deletes(out_dir)} there, or choose another --out"
+    )
+
+
+def restart_doomed(out_dir: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """What --restart deletes: our frames, our checkpoints, the loss log and its plot
+    (these two whether present or not: a URL's copy may hold them)."""
+    frames = numbered_frame_files(out_dir / FRAMES_DIR)
+    checkpoints = [path for _, path in numbered_files(out_dir / CHECKPOINTS_DIR, CHECKPOINT_NAME)]
+    return frames, checkpoints, [out_dir / LOSSES_CSV, out_dir / LOSSES_PNG]
+
+
+def restart_deletes(out_dir: str | Path) -> str:
+    """What --restart would delete in ``out_dir``, in words (paths relative to it)."""
+    out_dir = Path(out_dir)
+    frames, checkpoints, logs = restart_doomed(out_dir)
+    parts = [
+        _numbered_in_words(out_dir, frames, "frame"),
+        _numbered_in_words(out_dir, checkpoints, "checkpoint"),
+        *(path.name for path in logs if path.exists()),
+    ]
+    parts = [part for part in parts if part]
+    if not parts:
+        return "nothing else (no frames, checkpoints, losses.csv or losses.png yet)"
+    return ", ".join(parts[:-1]) + (" and " if len(parts) > 1 else "") + parts[-1]
+
+
+def _numbered_in_words(out_dir: Path, paths: list[Path], noun: str) -> str:
+    """ "3 frames (frames/000001.png to frames/000003.png)"; "" for none."""
+    if not paths:
+        return ""
+    first, last = (path.relative_to(out_dir).as_posix() for path in (paths[0], paths[-1]))
+    if len(paths) == 1:
+        return f"1 {noun} ({first})"
+    return f"{len(paths)} {noun}s ({first} to {last})"
 
 
 def first_missing(path: Path) -> Path | None:

@@ -8,6 +8,10 @@ The file is removed when the lock is released, still locked: whoever opened the 
 meanwhile sees (after locking it) that it is no longer the one at the path and opens the
 new one, so two processes can never both believe they hold the folder.
 
+The file is opened without following a link, and must be a regular file with no other
+name: a link (or hard link) planted at OUT/.lock would otherwise have its target
+truncated and overwritten with the holder's record.
+
 Locks are re-entrant within a process: code that holds a folder may render into it.
 Where ``fcntl`` is missing (Windows), or the file system has no locks (some network
 mounts), nothing is locked.
@@ -19,6 +23,7 @@ import contextlib
 import errno
 import json
 import os
+import stat
 import threading
 import time
 from collections.abc import Iterator
@@ -26,13 +31,13 @@ from pathlib import Path
 
 from ..runtime.atomic_files import write_error
 from ..runtime.errors import DreamreelError
+from .frame_names import LOCK_NAME
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock; renders there are not guarded
     fcntl = None  # type: ignore[assignment]
 
-LOCK_NAME = ".lock"
 _READ_TRIES = 20  # the holder writes its pid right after locking: wait a moment for it
 _NO_LOCKS = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL}
 
@@ -95,10 +100,7 @@ def _acquire(folder: Path, purpose: str) -> int:
     except OSError as err:
         raise write_error(folder, err, verb="create") from err
     while True:
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-        except OSError as err:  # the folder's fault (read-only, full), not the lock file's
-            raise write_error(folder, err, verb="write into") from err
+        fd = _open_lock_file(folder, path)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -123,9 +125,43 @@ def _acquire(folder: Path, purpose: str) -> int:
     return fd
 
 
-def _is_current(fd: int, path: Path) -> bool:
+# No link followed, and not inherited by the encoders' subprocesses (Python's default,
+# said here all the same). POSIX flags: Windows has neither, and locks nothing anyway.
+_OPEN_FLAGS = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_lock_file(folder: Path, path: Path) -> int:
+    """The lock file opened for reading and writing, refused unless it is a plain file of
+    OUT's own: its content is truncated and rewritten once it is locked."""
     try:
-        on_disk = os.stat(path)
+        fd = os.open(path, _OPEN_FLAGS, 0o666)
+    except OSError as err:
+        if path.is_symlink():
+            raise _not_ours(path, "it is a symbolic link") from None
+        raise write_error(folder, err, verb="write into") from err  # read-only, full...
+    info = os.fstat(fd)
+    problem = None
+    if not stat.S_ISREG(info.st_mode):
+        problem = "it is not a regular file"
+    elif info.st_nlink > 1:  # 0 is fine: its holder just removed it (_is_current retries)
+        problem = f"it has {info.st_nlink} names (a hard link, maybe to a file outside it)"
+    if problem is not None:
+        os.close(fd)
+        raise _not_ours(path, problem)
+    return fd
+
+
+def _not_ours(path: Path, problem: str) -> DreamreelError:
+    return DreamreelError(
+        f"refusing the lock file '{path}': {problem}, and dreamreel writes nothing outside "
+        f"--out; delete it and run again"
+    )
+
+
+def _is_current(fd: int, path: Path) -> bool:
+    """Whether ``fd`` is still the file at ``path`` itself (not a link to it)."""
+    try:
+        on_disk = os.lstat(path)
     except FileNotFoundError:
         return False
     mine = os.fstat(fd)
@@ -134,8 +170,10 @@ def _is_current(fd: int, path: Path) -> bool:
 
 def _release(folder: Path, fd: int) -> None:
     # Removed while still locked (see the module's docstring), then unlocked by closing.
+    path = folder / LOCK_NAME
     with contextlib.suppress(OSError):
-        (folder / LOCK_NAME).unlink()
+        if _is_current(fd, path):  # never another's file put there meanwhile
+            path.unlink()
     os.close(fd)
 
 

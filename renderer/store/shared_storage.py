@@ -43,6 +43,7 @@ except ImportError:  # Windows: no flock; staging copies there are never swept
     fcntl = None  # type: ignore[assignment]
 
 from ..runtime.errors import DreamreelError
+from ..runtime.redaction import redacted
 from .removal_log import MIRRORED_NAME, removed_since
 
 # Protocols whose uploads appear whole (an object is visible only once complete).
@@ -101,7 +102,7 @@ def checked_url(url: str) -> str:
     path = url.partition("://")[2].strip("/")
     if not path or any(part in ("", ".", "..") for part in path.split("/")):
         raise DreamreelError(
-            f"{url}: a folder at a URL needs a path without empty, '.' or '..' parts"
+            f"{redacted(url)}: a folder at a URL needs a path without empty, '.' or '..' parts"
         )
     return text
 
@@ -119,16 +120,16 @@ def open_url(url: str):
         from fsspec.core import url_to_fs
     except ImportError:
         raise DreamreelError(
-            f"--out {url}: folders at a URL need fsspec: pip install fsspec"
+            f"--out {redacted(url)}: folders at a URL need fsspec: pip install fsspec"
         ) from None
     try:
         return url_to_fs(url)
     except ImportError as err:  # e.g. "Install s3fs to access S3"
         extra = _EXTRAS.get(url.split("://", 1)[0])
         hint = f" (pip install 'dreamreel[{extra}]')" if extra else ""
-        raise DreamreelError(f"cannot use {url}: {_one_line(err)}{hint}") from None
+        raise DreamreelError(f"cannot use {redacted(url)}: {_one_line(err)}{hint}") from None
     except (ValueError, OSError) as err:
-        raise DreamreelError(f"cannot use {url}: {_one_line(err)}") from None
+        raise DreamreelError(f"cannot use {redacted(url)}: {_one_line(err)}") from None
 
 
 @contextlib.contextmanager
@@ -161,7 +162,7 @@ def staged(
         with mirror.running():
             yield local
     except DreamreelError as err:  # the user knows the URL, not the staging copy
-        err.args = (str(err).replace(str(local), url), *err.args[1:])
+        err.args = (str(err).replace(str(local), redacted(url)), *err.args[1:])
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -255,7 +256,8 @@ class Mirror:
     """Copies a local folder to ``root`` on ``fs`` (see the module's notes)."""
 
     def __init__(self, fs, root: str, local: Path, url: str):
-        self.fs, self.root, self.local, self.url = fs, root.rstrip("/"), local, url
+        self.fs, self.root, self.local = fs, root.rstrip("/"), local
+        self.url = redacted(url)  # only ever shown, in messages: fs and root do the work
         self.whole_uploads = bool(_protocols(fs) & _WHOLE_UPLOADS)
         self.sent: dict[str, tuple[int, int]] = {}  # relative path -> (size, mtime_ns)
         self.remote: set[str] = set()  # relative paths known at the URL
@@ -303,6 +305,8 @@ class Mirror:
         not an error after the first frame."""
         probe = f"{self.root}/.dreamreel-probe-{os.getpid()}"
         try:
+            if not self.whole_uploads:  # a file system (local://, sftp...): folders are made
+                self.fs.makedirs(self.root, exist_ok=True)
             self.fs.pipe_file(probe, b"")
             self.fs.rm_file(probe)
         except Exception as err:
@@ -442,4 +446,5 @@ def _protocols(fs) -> set[str]:
 
 
 def _one_line(err: BaseException | str) -> str:
-    return " ".join(str(err).split()) or type(err).__name__
+    # A library's message may quote the URL, credentials and all.
+    return redacted(" ".join(str(err).split())) or type(err).__name__

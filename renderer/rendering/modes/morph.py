@@ -3,12 +3,14 @@ the next one fades in, the dream carried across.
 
 The photos, in order: the input's (a folder's images in natural order: 2.jpg before
 10.jpg, files that are not images by their suffix and hidden files ignored; or the one
-photo given), then ``morph.images``. Each is fitted to the frame size by centre-crop to
-cover: scaled until it covers the whole frame, its overhang cut off equally on both sides
-(no bars, no stretching). The frame size is width x height where given (one side given:
-the first photo's aspect), else the first photo's own size with its long side capped at
-``morph.max_size``. Photos are read like every input (renderer/media/images.py: EXIF
-orientation, transparency onto ``input_background``, the pixel limit from the header).
+photo given), then ``morph.images`` (photos or folders: ``render morph --input a.jpg
+--input b.jpg`` puts every --input after the first there, before the preset's). Each is
+fitted to the frame size by centre-crop to cover: scaled until it covers the whole frame,
+its overhang cut off equally on both sides (no bars, no stretching). The frame size is
+width x height where given (one side given: the first photo's aspect), else the first
+photo's own size with its long side capped at ``morph.max_size``. Photos are read like
+every input (renderer/media/images.py: EXIF orientation, transparency onto
+``input_background``, the pixel limit from the header).
 
 For n photos the render has ``n * hold + (n - 1) * fade`` frames: photo k's ``hold``
 frames, then ``fade`` frames in which the photo the dream is pulled toward cross-fades from
@@ -69,7 +71,7 @@ NEEDS_PHOTOS = (
 class MorphSettings:
     """The ``morph`` table: which photos, how long each shows, how the dream moves."""
 
-    images: tuple[str, ...] = ()  # photos after the input's, in order (absolute)
+    images: tuple[str, ...] = ()  # photos (or folders) after the input's, in order (absolute)
     hold: int = 24  # frames each photo is held (>= 1)
     fade: int = 12  # frames of cross-fade to the next photo
     blend: Schedule = constant(0.9)  # share of the last frame's dream carried over
@@ -159,12 +161,11 @@ def folder_photos(folder: Path) -> list[Path]:
 
 
 def morph_photos(spec: RenderSpec) -> list[Path]:
-    """Every photo of the morph, in order: the input's, then morph.images."""
+    """Every photo of the morph, in order: the input's, then morph.images' (each a photo
+    or a folder of them, as the input: ``--input a/ --input b.jpg`` gives a/'s then b.jpg)."""
     photos: list[Path] = []
-    if spec.input:
-        source = Path(spec.input)
+    for source in (Path(p) for p in (spec.input, *spec.morph.images) if p):
         photos += folder_photos(source) if source.is_dir() else [source]
-    photos += [Path(path) for path in spec.morph.images]
     if not photos:
         raise DreamreelError(NEEDS_PHOTOS)
     return photos
