@@ -9,12 +9,17 @@ On Ray each job is a task in a fresh worker process (max_calls=1): Keras picks i
 backend once per process, and TensorFlow and PyTorch must not share one. A user's
 mistake (DreamreelError) comes back as the job's failure, never retried; anything else
 (a crash, a lost worker) is retried ``retries`` times, each retry resuming the frames
-the last attempt stored.
+the last attempt stored: only a job's first attempt restarts (--restart), on Ray too.
+
+A local Ray started here listens on loopback only and only with its token (see
+_loopback_with_token); a cluster at --address is the user's to trust: results come
+back from it pickled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import signal
 import threading
@@ -32,6 +37,7 @@ from .batch_jobs import Job
 RETRIES = 2
 POLL_S = 0.5  # how often a Ray batch's frame counts are sent and read
 BUSY_WAIT_S = 60  # a killed batch's Ray workers die a few seconds after it: wait for their locks
+AUTH_MODE_VARIABLE = "RAY_AUTH_MODE"  # Ray's: "token" or "disabled"
 
 
 @dataclass(frozen=True)
@@ -117,21 +123,15 @@ def run_on_ray(
     """The jobs as Ray tasks: on the Ray this process already joined, else on the
     cluster at ``address`` (or RAY_ADDRESS), else on a local Ray started here with
     this machine's cores and shut down at the end (Ctrl-C included). The workers'
-    frame counts reach ``report`` through a small actor, polled here."""
+    frame counts reach ``report`` through a small actor, polled here. A crashed task is
+    submitted again from here, not by Ray (whose retries repeat the first call's
+    arguments, --restart included): a retry resumes what the crashed attempt stored."""
     import ray
 
     with ray_joined(address):
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray.remote(max_calls=1, max_retries=retries, retry_exceptions=True)(_ray_job)
         board = ray.remote(num_cpus=0)(FrameBoard).remote() if report else None
-        pending = {}
-        for job, spec in zip(jobs, specs):
-            options = {"num_gpus": gpus, "num_cpus": 0} if gpus else {"num_cpus": job.cpus}
-            pending[
-                task.options(**options, name=f"dreamreel:{job.name}").remote(
-                    job, spec, restart, board
-                )
-            ] = job
+        submit = _ray_submitter(restart, board)
+        pending = {submit(job, spec, 0): (job, spec, 0) for job, spec in zip(jobs, specs)}
         outcomes: dict[str, JobOutcome] = {}
         try:
             while pending:
@@ -143,10 +143,13 @@ def run_on_ray(
                         report(name, frames, total)
                 if not done:
                     continue
-                job = pending.pop(done[0])
+                job, spec, attempt = pending.pop(done[0])
                 try:
                     outcome = ray.get(done[0])
-                except Exception as exc:  # retries spent: the task's error, or a lost worker
+                except Exception as exc:  # the task's error, or a lost worker
+                    if attempt < retries:
+                        pending[submit(job, spec, attempt + 1)] = (job, spec, attempt + 1)
+                        continue
                     outcome = JobOutcome(job.name, job.out, error=_ray_error_line(exc))
                 outcomes[job.name] = outcome
                 if report is not None and outcome.error is None:  # its last count, surely
@@ -157,6 +160,23 @@ def run_on_ray(
                 ray.cancel(ref, force=True)
             raise as_interrupted(exc) from None
         return [outcomes[job.name] for job in jobs]
+
+
+def _ray_submitter(restart: bool, board) -> Callable:
+    """submit(job, spec, attempt) -> the Ray task's reference. Each task runs in a fresh
+    worker (max_calls=1) with Ray's own retries off; only attempt 0 restarts."""
+    import ray
+
+    task = ray.remote(max_calls=1, max_retries=0)(_ray_job)
+    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+
+    def submit(job: Job, spec, attempt: int):
+        options = {"num_gpus": gpus, "num_cpus": 0} if gpus else {"num_cpus": job.cpus}
+        return task.options(**options, name=f"dreamreel:{job.name}").remote(
+            job, spec, restart and attempt == 0, board
+        )
+
+    return submit
 
 
 @contextlib.contextmanager
@@ -228,9 +248,48 @@ def _join_ray(address: str | None) -> bool:
             ray.init(address=address, **quiet)
         return False
     # "local": a new instance even where `ray start` left one (that one is --address's).
-    with _signal_handlers_kept():
+    with _signal_handlers_kept(), _loopback_with_token():
         ray.init(address="local", num_cpus=os.cpu_count(), **quiet)
+    _refuse_exposed_local_ray()
     return True
+
+
+@contextlib.contextmanager
+def _loopback_with_token() -> Iterator[None]:
+    """While a local Ray starts: it listens on loopback only, and only with its token.
+
+    Ray binds its GCS, raylet and workers to every interface unless the node's address is
+    loopback, which it picks only where it supports no clusters (macOS, Windows): ask for
+    that choice for the start alone (a later --address must find a reachable address).
+    Token authentication is Ray's default for a new local cluster (2.59 on) unless
+    RAY_AUTH_MODE says otherwise; this Ray is dreamreel's alone, so it always has one."""
+    from ray._private import ray_constants
+
+    if os.environ.get(AUTH_MODE_VARIABLE, "token").lower() != "token":
+        del os.environ[AUTH_MODE_VARIABLE]  # Ray then turns token mode on for the start
+    clusters = ray_constants.ENABLE_RAY_CLUSTER
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    try:
+        yield
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = clusters
+
+
+def _refuse_exposed_local_ray() -> None:
+    """Shut the local Ray down, in one line, if it would answer beyond this machine or
+    without its token (a Ray release that picks its address or auth another way)."""
+    import ray
+
+    address = ray.util.get_node_ip_address()
+    token = os.environ.get(AUTH_MODE_VARIABLE, "").lower() == "token"
+    if ipaddress.ip_address(address).is_loopback and token:
+        return
+    ray.shutdown()
+    exposure = f"listen on {address}" if token else "run without token authentication"
+    raise DreamreelError(
+        f"the local Ray would {exposure}, open to other machines or users; run without "
+        f"Ray (batch --no-ray, render without --ray) or pass --address of a cluster you trust"
+    )
 
 
 @contextlib.contextmanager

@@ -160,7 +160,9 @@ def build_embedded_model(
     )
     if pretrained:
         h5 = ensure_embedded_weights(announce=announce)
-        trained = keras.models.load_model(h5, compile=False).get_layer(SUBMODEL_NAME)
+        trained = keras.models.load_model(h5, compile=False, safe_mode=True).get_layer(
+            SUBMODEL_NAME
+        )
         model.set_weights(trained.get_weights())
     return model
 

@@ -22,6 +22,7 @@ from importlib import metadata
 from pathlib import Path
 
 from ..runtime.errors import DreamreelError, closest
+from .model_file_checks import checked_model_config
 from .model_files import is_model_file
 
 STORED_LIST = Path(__file__).with_name("model_layers.json")
@@ -97,15 +98,9 @@ def _file_layers(path: Path) -> list[str] | None:
 
 def _read_config(path: Path):
     """The model config a Keras file carries: config.json in a .keras zip, the
-    ``model_config`` attribute of an .h5."""
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            return json.loads(archive.read("config.json"))
-    import h5py  # Keras' own dependency; light, no TensorFlow
-
-    with h5py.File(path, "r") as h5:
-        raw = h5.attrs["model_config"]
-    return json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    ``model_config`` attribute of an .h5; read bounded, and a hostile one refused in one
+    line (renderer.models.model_file_checks)."""
+    return checked_model_config(path)
 
 
 def _addresses(config: dict, prefix: str = ""):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import DreamreelError
 from .extractor import build_extractor, guess_family, resolve_layers, spatial_shape, walk
+from .model_file_checks import check_model_file
 from .model_files import is_model_file
 from .preprocessing import Preprocessing, get_preprocessing
 from .registry import REGISTRY, Announce, one_line
@@ -189,9 +190,11 @@ def _load_model_file(path: Path) -> keras.Model:
     if key not in _BASES:
         for stale in [k for k in _BASES if k[0] == key[0]]:  # an older version of the file
             del _BASES[stale]
+        check_model_file(path)  # before Keras parses a byte of it
         try:
-            _BASES[key] = keras.models.load_model(path, compile=False)
-        except Exception as error:
+            # safe_mode is Keras' default; said here so no release's default can drop it.
+            _BASES[key] = keras.models.load_model(path, compile=False, safe_mode=True)
+        except Exception as error:  # RecursionError included: one line, no traceback
             raise DreamreelError(f"could not load model file {path}: {one_line(error)}") from error
     return _BASES[key]
 
