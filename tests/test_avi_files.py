@@ -422,3 +422,33 @@ def read_until_stopped(path: Path) -> tuple[list[np.ndarray], InputEnded]:
             for frame in clip.frames():
                 frames.append(frame)
     return frames, stopped.value
+
+
+# ---------------------------------------------------------------- B-frames, as players show them
+
+
+def test_an_avi_with_packed_b_frames_plays_in_order_from_any_frame(clips):
+    """DivX packed B-frames: each B-picture comes out with the chunk after its own, so
+    its demuxed stamp is a frame late. Frame k is still picture k (a player shows one
+    picture a chunk, as the decoder gives them out), read from the start or mid-clip."""
+    own = read_whole(clips["b-frames"])
+
+    assert_same_frames(read_whole(clips["packed"]), own)
+    with open_video(clips["packed"]) as clip:
+        for first in (13, 30, 40):  # mid-GOP, after a keyframe, near the end
+            assert_same_frames(list(clip.frames(first)), own[first:])
+    with open_video(clips["packed"], start_frame=20, end_frame=30) as clip:
+        assert_same_frames(list(clip.frames()), own[20:30])
+
+
+def test_an_avi_of_h264_with_b_frames_plays_in_order(tmp_path):
+    """H.264 B-frames in AVI: the decoder holds pictures longer than the demuxer guesses
+    from the chunk numbers, so the stamps come out of order: the pictures are not."""
+    encode = [*SOURCE, "-c:v", "libx264", "-bf", 3, "-g", 12]
+    ffmpeg(*encode, tmp_path / "h264.avi")
+    ffmpeg(*encode, tmp_path / "h264.mkv")  # real stamps: the same pictures, placed right
+    own = read_whole(tmp_path / "h264.mkv")
+
+    assert_same_frames(read_whole(tmp_path / "h264.avi"), own)
+    with open_video(tmp_path / "h264.avi") as clip:
+        assert_same_frames(list(clip.frames(30)), own[30:])

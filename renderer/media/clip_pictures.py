@@ -4,6 +4,14 @@ In containers with a reliable index (see ClipScan.seekable) the decoder seeks to
 keyframe before that picture, checks the first decoded timestamp and decodes from the
 start if the seek overshot; other containers are decoded from the start.
 
+An AVI stamps chunks, not pictures: the demuxer guesses each picture's stamp from its
+chunk's number, and the guess is wrong where a chunk holds two pictures (DivX packed
+B-frames) or the decoder holds pictures longer than guessed (H.264 B-frames): the
+pictures come out in display order with stamps out of order. Such a clip's pictures are
+numbered as a player shows them, one a chunk as the decoder gives them out, and are
+decoded from the start (a decoder started at a later keyframe may not know the B-frames
+are packed, and the picture it starts with has no trustworthy number).
+
 Pictures with an alpha channel (ProRes 4444, PNG or QuickTime Animation in MOV, GIF,
 VP8/VP9 with alpha in WebM) keep it: ``flattened_picture`` puts them on the input
 background, as still images are (renderer.media.transparency).
@@ -12,7 +20,8 @@ background, as still images are (renderer.media.transparency).
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -29,6 +38,7 @@ if TYPE_CHECKING:
     from av.video.frame import VideoFrame
 
 _SEEK_MARGIN_S = 1.0
+_PROBED_PICTURES = 24  # AVI: the first pictures out, whose stamps must rise to be trusted
 # WebM keeps a VP8/VP9 alpha channel beside the picture (Matroska BlockAdditional, flagged
 # by the track's AlphaMode); FFmpeg's own vp8/vp9 decoders ignore it, libvpx's read it.
 _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
@@ -54,6 +64,11 @@ class Pictures:
         scan = self.scan
         pts = scan.picture_pts
         container = self._open_container()
+        if pts is not None and "avi" in container.format.name.split(","):
+            in_order = self._stamps_rise(container)
+            container = self._open_container()  # the probe's decoding does not count
+            if not in_order:
+                return _in_output_order(self._frames(container), pts)
         if first_needed > 0 and scan.seekable and pts is not None:
             # A second early: a keyframe shown after the picture (B-frames) is no use.
             target = pts[first_needed] - int(_SEEK_MARGIN_S / scan.time_base)
@@ -83,15 +98,40 @@ class Pictures:
         self.ended, self.error = False, None  # a failed seek's complaints do not count
         return container
 
+    def _stamps_rise(self, container: InputContainer) -> bool:
+        """Whether the first pictures the decoder gives out carry rising stamps."""
+        frames = self._frames(container)
+        last = None
+        try:
+            for frame in islice(frames, _PROBED_PICTURES):
+                if frame.pts is not None:
+                    if last is not None and frame.pts <= last:
+                        return False
+                    last = frame.pts
+        finally:
+            frames.close()
+        return True
+
     def _decode(
         self, container: InputContainer, from_start: bool
     ) -> Iterator[tuple[int, VideoFrame]]:
-        """(index, picture) in display order until the packets end or the decoder fails
-        (then ``error`` says why: the pictures after are missing)."""
-        scan = self.scan
-        pts = scan.picture_pts
+        """(index, picture) in display order, each placed by its stamp."""
+        pts = self.scan.picture_pts
         index_of = {value: i for i, value in enumerate(pts)} if pts is not None else None
-        count, index = 0, -1
+        index = -1
+        for count, frame in enumerate(self._frames(container)):
+            if index_of is None or frame.pts is None:
+                if not from_start and count == 0:
+                    raise _Restart
+                index = count if from_start else index + 1
+            else:
+                assert pts is not None  # index_of lists them
+                index = _listed(index_of, pts, frame.pts)
+            yield index, frame
+
+    def _frames(self, container: InputContainer) -> Generator[VideoFrame, None, None]:
+        """The pictures in the decoder's output order until the packets end or the
+        decoder fails (then ``error`` says why: the pictures after are missing)."""
         try:
             for packet in container.demux(self._stream):
                 if packet.size == 0 and (packet.pts is not None or packet.dts is not None):
@@ -103,19 +143,7 @@ class Pictures:
                     # the next keyframe, but the frames between are lost).
                     self.error = self.error or error_reason(err)
                     continue
-                for frame in frames:
-                    if index_of is None or frame.pts is None:
-                        if not from_start and count == 0:
-                            raise _Restart
-                        index = count if from_start else index + 1
-                    else:
-                        listed = index_of.get(frame.pts)
-                        if listed is None:  # not a listed picture: nearest listed one
-                            assert pts is not None  # index_of lists them
-                            listed = _nearest(pts, frame.pts)
-                        index = listed
-                    count += 1
-                    yield index, frame
+                yield from frames
         except self._av.FFmpegError as err:  # the decoder cannot go on: no more pictures
             self.error = self.error or error_reason(err)
         self.ended = True
@@ -139,6 +167,10 @@ class Pictures:
                 return found
 
     def close(self) -> None:
+        # The decoding generator holds self (a cycle): close it here, or the decoder's
+        # threads and buffers live on until the garbage collector runs.
+        decoded, self._decoded, self._pending = self._decoded, iter(()), None
+        getattr(decoded, "close", lambda: None)()
         if self._container is not None:
             self._container.close()
             self._container = None
@@ -177,6 +209,30 @@ def flattened_picture(frame: VideoFrame, background: tuple[int, int, int]) -> Vi
 def _chain_one(head, rest: Iterator) -> Iterator:
     yield head
     yield from rest
+
+
+def _in_output_order(
+    frames: Iterator[VideoFrame], pts: tuple[int, ...]
+) -> Iterator[tuple[int, VideoFrame]]:
+    """An AVI's pictures numbered as a player shows them: in the order they come out,
+    each due at the chunk it comes out with (its dts), counted from the first picture
+    out, whose own stamp holds (a keyframe's), and each after the one before. A chunk
+    that gives no picture (damaged, a repeat) leaves its frame to the picture before."""
+    index_of = {value: i for i, value in enumerate(pts)}
+    index, shift = -1, None
+    for frame in frames:
+        index += 1
+        if shift is None and frame.pts is not None and frame.dts is not None:
+            shift = frame.pts - frame.dts
+        if shift is not None and frame.dts is not None:
+            index = max(index, _listed(index_of, pts, frame.dts + shift))
+        yield index, frame
+
+
+def _listed(index_of: dict[int, int], pts: tuple[int, ...], stamp: int) -> int:
+    """The picture a stamp labels: the listed one, else the nearest listed one."""
+    listed = index_of.get(stamp)
+    return _nearest(pts, stamp) if listed is None else listed
 
 
 def _nearest(values: tuple[int, ...], value: int) -> int:

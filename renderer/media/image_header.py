@@ -85,8 +85,11 @@ def image_has_alpha(image) -> bool:
 
 def _opencv_only_header(path: Path) -> ImageHeader | None:
     """The size in the text header of a Radiance, PFM or PAM image; None for another file."""
-    with open(path, "rb") as file:
-        head = file.read(_TEXT_HEADER_BYTES)
+    try:
+        with open(path, "rb") as file:
+            head = file.read(_TEXT_HEADER_BYTES)
+    except OSError:  # a folder, a file gone or unreadable: the caller says which
+        return None
     if head.startswith(_RADIANCE_SIGNATURES):
         size = _radiance_size(head)
         kind = "Radiance HDR"
