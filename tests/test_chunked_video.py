@@ -108,7 +108,8 @@ def _plan(out):
 
 def test_the_seams_flicker_no_more_than_the_rest_and_keep_the_dream(chunked, clip):
     """Measured here from the stored frames and the clip: E_warp in each seam's window at
-    most 1.5x the median of the frames outside every window, dream strength within 20%."""
+    most 1.5x the median of the frames outside every window, dream strength within 10% (no
+    frame below 0.88x)."""
     out, result = chunked
     plan = _plan(out)
     assert [c.warmup for c in plan[1:]] == [6, 6] and [c.overlap for c in plan[1:]] == [3, 3]
@@ -123,7 +124,11 @@ def test_the_seams_flicker_no_more_than_the_rest_and_keep_the_dream(chunked, cli
         seam_flicker = max(terms[f].e_warp_output for f in window)
         seam_strength = statistics.fmean(terms[f].dream_strength for f in window)
         assert seam_flicker <= 1.5 * flicker, (sorted(window), seam_flicker, flicker)
-        assert 0.8 <= seam_strength / strength <= 1.2, (sorted(window), seam_strength, strength)
+        # A plain mix of the two chunks' dreams dims a fade to ~0.85x (0.79x on its worst
+        # frame here); the level mix keeps every frame within 10%.
+        assert 0.9 <= seam_strength / strength <= 1.1, (sorted(window), seam_strength, strength)
+        weakest = min(terms[f].dream_strength for f in window)
+        assert weakest >= 0.88 * strength, (sorted(window), weakest, strength)
     seams = result.report["seams"]  # report.json says the same
     assert [s["frames"] for s in seams] == [[min(w), max(w)] for w in windows]
     assert all(s["e_warp_ratio"] <= 1.5 for s in seams)
