@@ -243,3 +243,25 @@ def test_an_image_no_header_reader_knows_is_still_held_to_the_limit(tmp_path, mo
     with pytest.raises(DreamreelError, match=r"big.png is 100x120 .* above the"):
         read_image(big, max_pixels=10_000)
     assert read_image(big, max_pixels=12_000).shape == (120, 100, 3)
+
+
+def test_the_stability_meter_sees_the_clip_on_the_renders_background(picture, embedded_cache):
+    """`dreamreel stability` compares a render with its clip as the render saw it: a
+    render that dreamed nothing matches its transparent clip flattened on the render's
+    background, so the dream it measures is ~0 (not the background against white)."""
+    import renderer
+    from renderer.cli.stability import stability_of_videos
+
+    out = picture.parent / "undreamed"
+    renderer.render(
+        "video-quick",
+        out=out,
+        input=str(alpha_clip(picture, "png.mov")),
+        overrides=[
+            f"input_background={BACKGROUND}",
+            "dream.steps=0",
+            "video.first_steps=0",
+            "output.gif=false",
+        ],
+    )
+    assert stability_of_videos(out).dream_strength < 0.01

@@ -139,6 +139,8 @@ def test_changed_spec_is_refused_naming_the_changes(tmp_path):
     assert message.startswith(f"{tmp_path} holds frames of a different render")
     assert "dream.steps 20 -> 30" in message and "zoom.scale 1.05 -> 1.1" in message
     assert "--restart" in message and "--out" in message
+    # what --restart would delete, so the user decides knowing it
+    assert "it deletes 2 frames (frames/000001.png to frames/000002.png)" in message
     # nothing was touched
     assert FrameStore(tmp_path, make_manifest(), columns=COLUMNS).done_count() == 2
 
@@ -186,7 +188,7 @@ def test_manifest_without_frames_is_simply_replaced(tmp_path):
 def test_frames_without_manifest_are_protected(tmp_path):
     write_frames(FrameStore(tmp_path, make_manifest(), columns=COLUMNS), 1)
     (tmp_path / "manifest.json").unlink()
-    with pytest.raises(DreamreelError, match="no manifest.json"):
+    with pytest.raises(DreamreelError, match=r"no manifest.json.*it deletes 1 frame \(frames/"):
         FrameStore(tmp_path, make_manifest(), columns=COLUMNS)
     (tmp_path / "manifest.json").write_text("{ broken")
     with pytest.raises(DreamreelError, match="unreadable manifest.json"):

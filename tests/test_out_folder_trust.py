@@ -370,3 +370,21 @@ def test_a_release_leaves_a_lock_file_that_is_no_longer_its_own(tmp_path):
         path.unlink()
         path.write_text("someone else's")
     assert path.read_text() == "someone else's"
+
+
+def test_a_chunked_render_refuses_its_own_assembled_clip_as_input(tmp_path):
+    """A chunked video writes OUT/frames and OUT/video.mp4 itself: a clip there as its
+    input is refused before any chunk starts, and stays as it was."""
+    from helpers import write_clip
+
+    from renderer.distributed.chunk_render import render_chunked
+
+    out = tmp_path / "out"
+    out.mkdir()
+    clip = write_clip(out / "video.mp4", [np.full((32, 48, 3), 90, np.uint8)] * 6, 6)
+    before = clip.read_bytes()
+    spec = load_spec("progress", ["mode=video"], input=str(clip))
+    with pytest.raises(DreamreelError, match="video.mp4") as refused:
+        render_chunked(spec, out=out, chunks=2)
+    assert "\n" not in str(refused.value)
+    assert clip.read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["video.mp4"]

@@ -100,6 +100,9 @@ def _of_render(folder: Path, output: Path, source_path, method, preset) -> Stabi
     video = spec.get("video") or {}
     options = {key: video.get(key) for key in _RANGE_KEYS}
     options["every"] = options["every"] or 1
+    # The clip as the render saw it: transparent pixels on the render's background.
+    if spec.get("input_background"):
+        options["background"] = spec["input_background"]
     estimator = _estimator(method, preset, spec.get("flow") or {})
     with _open(source, "source", folder_fps=float(spec.get("fps") or 24.0), **options) as clip:
         rendered_fps = manifest.get("fps")

@@ -59,10 +59,15 @@ def check_out_folder(spec, out_dir: Path, *, restart: bool) -> None:
     name there that is a symbolic link, an input among its managed files (--restart would
     delete it), and a manifest.json that is not dreamreel's (unless ``restart``)."""
     check_no_managed_links(out_dir)
-    for what, path in input_paths(spec):
-        check_input_outside(out_dir, path, what=what, mode=spec.mode)
+    check_inputs_outside(spec, out_dir)
     if not restart:
         check_manifest_is_dreamreels(out_dir)
+
+
+def check_inputs_outside(spec, out_dir: Path) -> None:
+    """Refuse any file the render reads that lies among ``out_dir``'s managed files."""
+    for what, path in input_paths(spec):
+        check_input_outside(out_dir, path, what=what, mode=spec.mode)
 
 
 def input_paths(spec) -> list[tuple[str, str]]:

@@ -50,7 +50,12 @@ from .frame_names import (
 )
 from .loss_log import CORE_COLUMNS, check_columns, csv_line, read_log, read_loss_rows, row_line
 from .manifest import spec_hash
-from .out_folder import check_manifest_is_dreamreels, check_no_managed_links, restart_doomed
+from .out_folder import (
+    check_manifest_is_dreamreels,
+    check_no_managed_links,
+    restart_deletes,
+    restart_doomed,
+)
 from .removal_log import remove_noted
 from .spec_diff import describe_changes, one_line
 
@@ -173,7 +178,6 @@ class FrameStore:
 
     def _check_same_render(self) -> None:
         """Refuse to mix frames of two renders; a folder without frames is free to reuse."""
-        hint = "add --restart to start over or choose another --out"
         old = read_manifest(self.out_dir)  # dreamreel's, if any (checked before)
         new_spec = self.manifest.get("spec", {})
         if old is not None and (old.get("spec_hash") or spec_hash(old["spec"])) == (
@@ -184,6 +188,11 @@ class FrameStore:
             return
         if not self._has_render_files():
             return  # e.g. killed before the first frame: the manifest is simply replaced
+        # The user decides on --restart knowing what it deletes.
+        hint = (
+            f"add --restart to start over (it deletes {restart_deletes(self.out_dir)}) "
+            f"or choose another --out"
+        )
         if old is None:
             raise DreamreelError(
                 f"{self.out_dir} holds frames but no {MANIFEST_NAME} (not known to be this "
@@ -215,7 +224,8 @@ class FrameStore:
             raise DreamreelError(
                 f"the input changed since frames were rendered in {self.out_dir}: "
                 f"{one_line(', '.join(changes))}; use --restart to render the new input "
-                f"afresh (or give the original input back)"
+                f"afresh (it deletes {restart_deletes(self.out_dir)}), or give the original "
+                f"input back"
             )
 
     def _has_render_files(self) -> bool:
