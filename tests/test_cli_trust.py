@@ -237,3 +237,18 @@ def test_shared_storage_messages_hide_the_password(tmp_path):
     for err in (bad_path, unknown, unwritable):
         assert "***@bucket/renders/x" in str(err.value)
         assert PASSWORD not in str(err.value)
+
+
+def test_a_library_quoting_the_password_without_its_url_is_one_line_and_hidden(tmp_path):
+    """s3fs does not read credentials from a URL: botocore refuses the bucket name
+    "alice:s3cret@bucket" (a validation error, not an OSError). The render ends in one
+    line, and the password it quotes without a scheme is hidden too."""
+    pytest.importorskip("s3fs")
+    from renderer.store.shared_storage import staged
+
+    with pytest.raises(DreamreelError) as refused:
+        with staged(f"s3://alice:{PASSWORD}@bucket/renders/x"):
+            pass
+    message = str(refused.value)
+    assert "\n" not in message and "s3://***@bucket/renders/x" in message
+    assert PASSWORD not in message and "alice" not in message

@@ -16,7 +16,7 @@ from typing import NoReturn
 from ..runtime.errors import DreamreelError
 from ..runtime.interrupts import Interrupted, resume_command, signals_interrupt
 from ..runtime.quiet_tensorflow import use_backend_quietly
-from ..runtime.redaction import HIDDEN, redacted
+from ..runtime.redaction import HIDDEN, redacted, remember_credentials
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import location
 from .commands import (
@@ -285,6 +285,8 @@ _LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor", "batch"
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    for arg in argv:  # a library may quote a URL's password without the URL
+        remember_credentials(arg)
     try:
         args = build_parser().parse_args(argv)
     except DreamreelError as exc:  # an argument's own check (--out at a URL: its path)

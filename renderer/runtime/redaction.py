@@ -17,6 +17,25 @@ _CREDENTIALS = re.compile(
 )
 
 
+# Credentials met in URLs this process was given: a library may quote them without the
+# URL around them (s3fs: 'Invalid bucket name "alice:s3cret@bucket"').
+_known: set[str] = set()
+_SHORTEST_HIDDEN = 3  # a one- or two-letter password would blank out unrelated text
+
+
+def remember_credentials(text: str) -> None:
+    """Note the credentials of every URL in ``text``, so that ``redacted`` hides them
+    wherever they appear later, with or without their URL."""
+    for match in _CREDENTIALS.finditer(text):
+        userinfo = match[0][len(match["scheme"]) : -1]
+        password = userinfo.partition(":")[2]
+        _known.update(s for s in (userinfo, password) if len(s) >= _SHORTEST_HIDDEN)
+
+
 def redacted(text: str) -> str:
-    """``text`` with every URL's credentials replaced by ``***``."""
-    return _CREDENTIALS.sub(lambda match: f"{match['scheme']}{HIDDEN}@", text)
+    """``text`` with every URL's credentials replaced by ``***``, and any credentials
+    remembered from earlier URLs too."""
+    text = _CREDENTIALS.sub(lambda match: f"{match['scheme']}{HIDDEN}@", text)
+    for secret in sorted(_known, key=len, reverse=True):  # user:password before password
+        text = text.replace(secret, HIDDEN)
+    return text

@@ -43,7 +43,7 @@ except ImportError:  # Windows: no flock; staging copies there are never swept
     fcntl = None  # type: ignore[assignment]
 
 from ..runtime.errors import DreamreelError
-from ..runtime.redaction import redacted
+from ..runtime.redaction import redacted, remember_credentials
 from .removal_log import MIRRORED_NAME, removed_since
 
 # Protocols whose uploads appear whole (an object is visible only once complete).
@@ -98,6 +98,7 @@ def checked_url(url: str) -> str:
     """``url`` without a trailing slash, refused (one line) where its path has an empty,
     ``.`` or ``..`` part: the staging copy is named after the last part, and ``..`` would
     make it the staging folder itself, whose neighbours would go up with it."""
+    remember_credentials(url)  # hidden from every message from here on
     text = url.rstrip("/")
     path = url.partition("://")[2].strip("/")
     if not path or any(part in ("", ".", "..") for part in path.split("/")):
@@ -278,7 +279,7 @@ class Mirror:
                 found = [
                     f"{self.root}/{name}" for name in only if self.fs.isfile(f"{self.root}/{name}")
                 ]
-        except OSError as err:
+        except Exception as err:  # OSError, or a library's own (botocore's validation)
             raise DreamreelError(f"cannot read {self.url}: {_one_line(err)}") from None
         pairs = []
         for remote in found:
@@ -292,7 +293,7 @@ class Mirror:
             target.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.fs.get([r for r, _ in pairs], [str(t) for _, t in pairs])
-        except OSError as err:
+        except Exception as err:
             raise DreamreelError(f"cannot read {self.url}: {_one_line(err)}") from None
         for relative in self.remote:  # what came down need not go up again
             stat = (self.local / relative).stat()
