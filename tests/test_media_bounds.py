@@ -10,7 +10,6 @@ one line). The output is read back with PyAV directly, not with the code under t
 from __future__ import annotations
 
 import struct
-import time
 import tracemalloc
 from fractions import Fraction
 
@@ -131,10 +130,8 @@ def test_a_timestamp_a_month_ahead_is_refused_in_one_line(tmp_path, fmt, picture
     with av.open(str(clip)) as container:  # the far stamp is in the file as written
         last = max(p.pts * p.time_base for p in container.demux(video=0) if p.size)
         assert last == MONTH_S
-    began = time.monotonic()
     with pytest.raises(DreamreelError) as refused:
         open_video(clip)
-    assert time.monotonic() - began < 2
     message = str(refused.value)
     assert "\n" not in message and f"only {pictures} video packets" in message
     assert "30 days" in message

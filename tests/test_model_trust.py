@@ -5,7 +5,6 @@ ordinary .keras and .h5 files still load."""
 from __future__ import annotations
 
 import json
-import time
 import tomllib
 import tracemalloc
 import zipfile
@@ -204,10 +203,9 @@ def _spaces(total: int, chunk: int = 2**20):
     yield b"}"
 
 
-def _refusal_cost(call) -> tuple[str, float, int]:
-    """(the refusal's text, "" when `call` passed; seconds; peak bytes Python allocated)."""
+def _refusal_cost(call) -> tuple[str, int]:
+    """(the refusal's text, "" when `call` passed; peak bytes Python allocated)."""
     tracemalloc.start()
-    started = time.monotonic()
     try:
         call()
         refusal = ""
@@ -216,16 +214,16 @@ def _refusal_cost(call) -> tuple[str, float, int]:
     finally:
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    return refusal, time.monotonic() - started, peak
+    return refusal, peak
 
 
-def test_a_config_json_that_inflates_to_200_mb_is_refused_quickly_and_small(tmp_path, capsys):
+def test_a_config_json_that_inflates_to_200_mb_is_refused_small(tmp_path, capsys):
     path = _write_keras_zip(tmp_path / "bomb.keras", _spaces(200 * 2**20))
     assert path.stat().st_size < 2**20  # a small file on disk...
 
     for call in (lambda: known_layers(str(path)), lambda: _dream_once(path, "c1")):
-        refusal, seconds, peak = _refusal_cost(call)  # ...refused before it inflates
-        assert seconds < 5 and peak < 16 * 2**20, (seconds, peak)
+        refusal, peak = _refusal_cost(call)  # ...refused before it inflates
+        assert peak < 16 * 2**20, peak
         assert "config.json declares 200.0 MiB" in refusal and "16.0 MiB" in refusal
         assert "\n" not in refusal
 
@@ -245,8 +243,8 @@ def test_weights_that_inflate_far_past_the_archive_are_a_bomb(tmp_path):
             for _ in range(128):
                 member.write(bytes(2**20))  # 128 MiB of zeros in ~130 KB
 
-    refusal, seconds, peak = _refusal_cost(lambda: _dream_once(path, "c1"))
-    assert seconds < 5 and peak < 16 * 2**20, (seconds, peak)
+    refusal, peak = _refusal_cost(lambda: _dream_once(path, "c1"))
+    assert peak < 16 * 2**20, peak
     assert "decompression bomb" in refusal and "128.0 MiB" in refusal and "\n" not in refusal
 
 

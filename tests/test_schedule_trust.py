@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
-import time
+import tracemalloc
 
 import pytest
 
@@ -61,10 +61,14 @@ def test_a_keyframe_beyond_any_render_is_refused_where_it_is_written(frame):
 
 
 def test_the_last_frame_of_the_largest_render_is_a_keyframe_without_any_allocation():
-    start = time.perf_counter()
-    schedule = parse_schedule(f"0:(1), {MAX_FRAMES}:(2)", key="zoom.scale")
-    assert schedule(MAX_FRAMES // 2) == pytest.approx(1.5)
-    assert time.perf_counter() - start < 0.5  # nothing sized by the keyframe's number
+    tracemalloc.start()
+    try:
+        schedule = parse_schedule(f"0:(1), {MAX_FRAMES}:(2)", key="zoom.scale")
+        assert schedule(MAX_FRAMES // 2) == pytest.approx(1.5)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 2**20  # nothing sized by the keyframe's number (10 million frames)
 
 
 @pytest.mark.parametrize("fps", ["1e400", LONG, "nan", "-inf", "1001"])
@@ -226,13 +230,3 @@ def test_audio_schedules_are_checked_once_the_tracks_features_are_known(tmp_path
     message = str(error.value)
     assert message.startswith("zoom.rotation = ") and f"at frame {first} " in message
     assert "outside the function's domain" in message
-
-
-def test_checking_every_frame_costs_well_under_a_second():
-    """20 expression schedules over a 10,000-frame render (measured about 0.4 s on 2
-    slow cores); the bound here only catches a check gone quadratic."""
-    texts = ["1.02 + 0.01*sin(2*pi*t/48)", "0:(1), 60:(1.04), 120:(1 + 0.01*sin(s))"]
-    schedules = [parse_schedule(texts[k % 2], key=f"k{k}", fps=24) for k in range(20)]
-    start = time.perf_counter()
-    check_every_frame(schedules, 10_000)
-    assert time.perf_counter() - start < 5

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from ..rendering.preflight import check_before_loading
-from ..rendering.spec import looks_like_preset_path, preset_names
 from ..rendering.spec_toml import value_text
+from ..runtime.atomic_files import resolved_user_path, user_os_errors
 from ..runtime.errors import DreamreelError, closest
 from ..store.out_folder import check_writable
 from ..store.shared_storage import RemotePath, is_url, joined
@@ -102,11 +103,19 @@ def check_jobs(jobs: list[Job], where: str) -> list:
         try:
             spec = load_spec(job.preset, job.sets, input=job.input)
             check_before_loading(spec)
-            check_writable(job.out)
-        except DreamreelError as exc:
-            raise DreamreelError(f"{where}: job {job.name!r}: {exc}") from None
+            # A name too long for the file system in the file's out: one line.
+            with user_os_errors(Path(os.fspath(job.out)), "create output folder"):
+                check_writable(job.out)
+        except DreamreelError as exc:  # a name from a long path's stem: the line names it
+            raise DreamreelError(f"{where}: job {_short(job.name)!r}: {exc}") from None
         specs.append(spec)
     return specs
+
+
+def _short(name: str, limit: int = 60) -> str:
+    """A job's name for a message; one taken from a long file name is shortened, so the
+    line gives that file's name once (in the reason that follows), not twice."""
+    return name if len(name) <= limit else f"{name[: limit - 20]}...{name[-12:]}"
 
 
 def _expand(
@@ -116,7 +125,7 @@ def _expand(
     if "preset" not in table:
         raise DreamreelError(f"{label}: preset is missing (a preset name or a .toml file)")
     choices = {key: _values(table[key], f"{label}: {key}") for key in _GRID_KEYS if key in table}
-    presets = [_preset(_text(p, f"{label}: preset"), base) for p in choices["preset"]]
+    presets = [_preset(_text(p, f"{label}: preset"), base, label) for p in choices["preset"]]
     inputs = [str(base / _text(i, f"{label}: input")) for i in choices.get("input", [])]
     seeds = [_seed(s, f"{label}: seed") for s in choices.get("seed", [])]
     sets = common_sets + _sets(table.get("set", []), f"{label}: set")
@@ -193,14 +202,21 @@ def _text(value: Any, label: str) -> str:
     return value
 
 
-def _preset(text: str, base: Path) -> str:
+def _preset(text: str, base: Path, label: str) -> str:
     """A path (``x.toml``, ``sub/x``, or a file beside the jobs file that is no shipped
     preset's name: a folder ``morph`` shadows nothing) is relative to the jobs file; else
     a shipped preset's name."""
+    from ..rendering.spec import looks_like_preset_path, preset_names  # lazy: loads OpenCV
+
     beside = base / text
-    if looks_like_preset_path(text) or (beside.is_file() and text not in preset_names()):
+    if looks_like_preset_path(text):
         return str(beside)
-    return text
+    try:
+        with user_os_errors(beside, "read preset"):  # a name too long: one line
+            found = beside.is_file()
+    except DreamreelError as exc:
+        raise DreamreelError(f"{label}: {exc}") from None
+    return str(beside) if found and text not in preset_names() else text
 
 
 def _seed(value: Any, label: str) -> int:
@@ -260,7 +276,8 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
 def _refuse_shared_folders(jobs: list[Job], where: str) -> None:
     seen: dict[Path | str, str] = {}
     for job in jobs:
-        folder = job.out if is_url(job.out) else job.out.resolve()
+        # A loop of links or a NUL in the file's out: one line, not a RuntimeError.
+        folder = job.out if is_url(job.out) else resolved_user_path(job.out, "output folder")
         if folder in seen:
             raise DreamreelError(
                 f"{where}: jobs {seen[folder]!r} and {job.name!r} both render "
