@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -103,9 +102,11 @@ def check_jobs(jobs: list[Job], where: str) -> list:
         try:
             spec = load_spec(job.preset, job.sets, input=job.input)
             check_before_loading(spec)
-            # A name too long for the file system in the file's out: one line.
-            with user_os_errors(Path(os.fspath(job.out)), "create output folder"):
+            try:
                 check_writable(job.out)
+            except OSError as err:  # the file's out too long a name for the file system
+                reason = err.strerror or err
+                raise DreamreelError(f"cannot create output folder '{job.out}': {reason}") from None
         except DreamreelError as exc:  # a name from a long path's stem: the line names it
             raise DreamreelError(f"{where}: job {_short(job.name)!r}: {exc}") from None
         specs.append(spec)
@@ -276,8 +277,12 @@ def _flatten(table: dict, prefix: str = "") -> list[tuple[str, Any]]:
 def _refuse_shared_folders(jobs: list[Job], where: str) -> None:
     seen: dict[Path | str, str] = {}
     for job in jobs:
-        # A loop of links or a NUL in the file's out: one line, not a RuntimeError.
-        folder = job.out if is_url(job.out) else resolved_user_path(job.out, "output folder")
+        try:  # a loop of links or a NUL in the file's out: one line, not a RuntimeError
+            url = is_url(job.out)
+            local = None if url else resolved_user_path(job.out, "output folder", verb="use")
+        except DreamreelError as exc:
+            raise DreamreelError(f"{where}: job {_short(job.name)!r}: {exc}") from None
+        folder = job.out if local is None else Path(local)
         if folder in seen:
             raise DreamreelError(
                 f"{where}: jobs {seen[folder]!r} and {job.name!r} both render "

@@ -8,6 +8,11 @@ before it), a gap stays a gap, and the track lasts exactly as long as the video 
 or padded with silence). It is always re-encoded: a copied AAC stream could only be cut
 at its packets (21 ms apart, plus the encoder's priming), not at the range's first
 sample.
+
+Sound FFmpeg cannot decode (no decoder for its codec, or one that refuses the stream) is
+not carried: `has_sound` says False, and the reader gives such a clip no `AudioSource`
+(renderer.media.clip_scan.sound_stream, with the reason). A damaged packet's samples are
+missing from the track: silence there.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..runtime.errors import DreamreelError
+from .clip_scan import decoder_problem, sound_stream
 from .container import open_container
 
 _AAC_RATES = frozenset(
@@ -69,10 +75,17 @@ class AudioSource:
 
 
 def has_sound(audio: AudioSource | str | os.PathLike) -> bool:
-    """Whether the source exists and holds an audio stream (errors: one clear line)."""
+    """Whether the source exists and holds an audio stream FFmpeg can decode: the
+    source's `stream`, or the first such one (errors: one clear line)."""
     path = audio.path if isinstance(audio, AudioSource) else audio
+    index = audio.stream if isinstance(audio, AudioSource) else None
     with open_container(Path(path), "read audio") as container:
-        return bool(container.streams.audio)
+        streams = container.streams
+        if index is not None and 0 <= index < len(streams) and streams[index].type == "audio":
+            return decoder_problem(container, streams[index]) is None
+        if index is not None:  # no such audio stream: AudioTrack says so
+            return bool(streams.audio)
+        return sound_stream(container)[0] is not None
 
 
 class AudioTrack:
@@ -98,6 +111,10 @@ class AudioTrack:
             raise DreamreelError(
                 f"cannot read audio '{source.path}': stream {source.stream} is not audio"
             )
+        problem = decoder_problem(self._input, self._in)  # opens the decoder
+        if problem is not None:
+            self._input.close()
+            raise DreamreelError(f"cannot read audio '{source.path}': {problem}")
         channels = self._in.codec_context.channels or 2
         self.layout = "mono" if channels == 1 else "stereo"
         in_rate = self._in.codec_context.sample_rate or 48000
@@ -133,7 +150,7 @@ class AudioTrack:
         for packet in self._input.demux(self._in):
             try:
                 frames = packet.decode()
-            except av.error.InvalidDataError:
+            except av.FFmpegError:  # any error FFmpeg's decoder returns for the packet
                 continue  # a damaged packet: its samples are missing (silence)
             for frame in frames:
                 if frame.pts is not None and frame.time_base is not None:

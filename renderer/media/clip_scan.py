@@ -3,11 +3,14 @@
 `scan_clip` lists the video packets without decoding them (timestamps, sizes, the edit
 list's discard flags; only the first picture is decoded, for its rotation) and notes
 where they end short of the header's promise. The stream facts it reads (sample aspect
-ratio, display size, the pixel limit on both) are here too.
+ratio, display size, the pixel limit on both) are here too, and whether FFmpeg can
+decode a stream: a video in a codec it cannot decode is refused when the clip is opened,
+and sound it cannot decode is not carried (`sound_stream`, with the reason).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -38,6 +41,7 @@ class ClipScan:
     audio_stream: int | None
     packets: int  # video packets read (pictures, dropped frames, untimed)
     shortfall: Shortfall | None = None  # the packets end before the header says
+    audio_note: str | None = None  # why the clip's sound is not carried (None: it is, or none)
 
 
 def promised_frames(scan: ClipScan) -> tuple[int, bool]:
@@ -64,6 +68,7 @@ def scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -
     container = open_container(source)
     try:
         stream = video_stream(container, source)
+        check_decodable(container, stream, source)
         sar = stream_sar(stream)
         check_clip_pixels(
             source, stream.codec_context.width, stream.codec_context.height, sar, max_pixels
@@ -141,7 +146,7 @@ def scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -
             )
             check_frame_count(source, timeline, len(pictures) + len(dropped))
             picture_pts = tuple(sorted(set(pictures)))
-        audio = next((s.index for s in container.streams.audio), None)
+        sound, audio_note = sound_stream(container)
         rotation = round(first_frame.rotation / 90) * 90 % 360
         start = stream.start_time or 0
         shortfall = find_shortfall(
@@ -163,9 +168,10 @@ def scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -
             rotation=rotation,
             sar=sar,
             seekable=bool(set(container.format.name.split(",")) & _SEEKABLE_FORMATS),
-            audio_stream=audio,
+            audio_stream=None if sound is None else sound.index,
             packets=packets_read,
             shortfall=shortfall,
+            audio_note=audio_note,
         )
     finally:
         container.close()
@@ -190,6 +196,73 @@ def _span_words(seconds: Fraction | float) -> str:
         if seconds >= 2 * size:
             return f"{float(seconds) / size:.3g} {unit}"
     return f"{float(seconds):.3g} s"
+
+
+def check_decodable(container, stream, source: Path, verb: str = "read video") -> None:
+    """Refuse a video stream FFmpeg demuxes but has no decoder for (PyAV gives it no
+    codec context), as a player says it cannot decode it: before any picture is read."""
+    if stream.codec_context is None:
+        raise DreamreelError(f"cannot {verb} '{source}': {decoder_problem(container, stream)}")
+
+
+def sound_stream(container):
+    """(the first audio stream FFmpeg can decode, None), or (None, why no sound is carried:
+    None where the clip has no audio stream)."""
+    problem = None
+    for stream in container.streams.audio:
+        found = decoder_problem(container, stream)
+        if found is None:
+            return stream, None
+        problem = problem or found
+    return None, problem and f"sound not carried: {problem}"
+
+
+def decoder_problem(container, stream) -> str | None:
+    """Why FFmpeg cannot decode a stream: no decoder for its codec, or (audio) one that
+    refuses to open on the stream's parameters (a damaged header); None: it can."""
+    import av
+
+    codec = stream.codec_context
+    if codec is None:
+        named = codec_words(container, stream)
+        return f"its {stream.type} is in a codec this FFmpeg cannot decode" + (
+            f" ({named})" if named else ""
+        )
+    if stream.type != "audio":  # opened by the first decode, where its errors are caught
+        return None
+    try:
+        codec.open(strict=False)
+    except av.FFmpegError as err:
+        return f"FFmpeg's {codec.name} decoder refuses it ({error_reason(err)})"
+    return None
+
+
+def codec_words(container, stream) -> str | None:
+    """The codec FFmpeg names for a stream ("hevc"), else the tag in the file ("QQQQ"),
+    as `ffprobe` shows them; None where it says neither (an unknown Matroska codec ID)."""
+    import av.logging
+
+    old, old_skip = av.logging.get_level(), av.logging.get_skip_repeated()
+    av.logging.set_level(av.logging.INFO)  # the level av_dump_format writes at
+    av.logging.set_skip_repeated(False)
+    try:
+        text = container.dumps_format()
+    except (av.FFmpegError, ValueError):
+        return None
+    finally:
+        av.logging.set_level(old)
+        av.logging.set_skip_repeated(old_skip)
+    line = re.search(
+        rf"Stream #\d+:{stream.index}(?:\[\w+\])?(?:\([^)\n]*\))?: \w+: ([^,\n]*)", text
+    )
+    if line is None:
+        return None
+    described = line.group(1).strip()
+    name = described.split(" ", 1)[0]
+    if name and name != "none":
+        return name
+    tag = re.search(r"\((.+?) / 0x[0-9a-fA-F]+\)", described)
+    return tag.group(1).strip() if tag and tag.group(1).strip() else None
 
 
 def stream_sar(stream) -> Fraction:

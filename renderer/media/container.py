@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ..runtime.atomic_files import user_os_errors
 from ..runtime.errors import DreamreelError
 
 
@@ -16,9 +17,11 @@ def open_container(path: str | os.PathLike, verb: str = "read video"):
     import av
 
     source = Path(path)
-    if not source.exists():
+    with user_os_errors(source, verb):  # e.g. a name too long for the file system
+        found, is_dir = source.exists(), source.is_dir()
+    if not found:
         raise DreamreelError(f"cannot {verb} '{source}': no such file")
-    if source.is_dir():
+    if is_dir:
         raise DreamreelError(f"cannot {verb} '{source}': it is a folder, not a file")
     try:
         # Absolute: FFmpeg reads a relative "take:2.mp4" as the protocol "take".

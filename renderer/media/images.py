@@ -14,6 +14,8 @@ from .image_header import read_image_header
 from .limits import check_input_pixels
 from .transparency import DEFAULT_BACKGROUND, read_flattened
 
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
     """Return an HxWx3 uint8 view or copy: grayscale is repeated, alpha dropped."""
@@ -61,9 +63,11 @@ def read_image(
     OpenCV's own limit.
     """
     source = Path(path)
-    if not source.exists():
+    with user_os_errors(source, "read image"):  # e.g. a name too long for the file system
+        found, is_dir = source.exists(), source.is_dir()
+    if not found:
         raise DreamreelError(f"cannot read image '{source}': no such file")
-    if source.is_dir():
+    if is_dir:
         raise DreamreelError(f"cannot read image '{source}': it is a folder, not a file")
     with user_os_errors(source, "read image"):
         header = read_image_header(source)
@@ -73,6 +77,10 @@ def read_image(
             return _read_transparent(source, background)
     with user_os_errors(source, "read image"):
         data = np.fromfile(source, dtype=np.uint8)  # unlike imread, fine with non-ASCII paths
+    if not _png_chunks_fit(data):  # OpenCV allocates a chunk's declared length first
+        raise DreamreelError(
+            f"cannot read image '{source}': damaged (a PNG chunk runs past the end of the file)"
+        )
     try:
         bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     except cv2.error as err:  # e.g. above OpenCV's own size limit (2**30 pixels)
@@ -90,6 +98,23 @@ def read_image(
     if header is None:  # a format no header reader here knows: its decoded size, then
         check_input_pixels(source, bgr.shape[1], bgr.shape[0], max_pixels)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _png_chunks_fit(data: np.ndarray) -> bool:
+    """False for a PNG with a chunk that says it runs past the end of the file (OpenCV's
+    reader would allocate that much first: 2 GB for a 123-byte file); True otherwise."""
+    raw = data.data  # a memoryview: no copy of the file
+    if raw[:8] != _PNG_SIGNATURE:
+        return True
+    at = 8
+    while at + 8 <= len(raw):
+        length, kind = int.from_bytes(raw[at : at + 4], "big"), raw[at + 4 : at + 8]
+        at += 12 + length  # length, type, data, CRC
+        if at > len(raw):
+            return False
+        if kind == b"IEND":
+            break
+    return True
 
 
 def _read_transparent(source: Path, background: str) -> np.ndarray:

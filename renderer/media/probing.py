@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.errors import DreamreelError
+from .clip_scan import check_decodable, sound_stream
 from .container import open_container, video_stream
 
 
@@ -14,19 +15,23 @@ def probe(path: str | os.PathLike, *, count_frames: bool = True) -> dict[str, An
     """Describe a video: codec, pix_fmt, width, height, fps, duration, audio, frames.
 
     `fps` is the stream's average rate (a float; None if unknown); `duration` the
-    container's, in seconds; `audio` the first audio stream's codec name or None;
-    `frames` the pictures in the video stream, counted by demuxing (empty and edit-list
-    discarded packets left out; None with count_frames=False); `rotation` the degrees
-    the display matrix turns the pictures counter-clockwise (from the first picture).
+    container's, in seconds; `audio` the codec name of the first audio stream FFmpeg can
+    decode (the sound the reader carries) or None; `frames` the pictures in the video
+    stream, counted by demuxing (empty and edit-list discarded packets left out; None
+    with count_frames=False); `rotation` the degrees the display matrix turns the
+    pictures counter-clockwise (from the first picture).
+    A video FFmpeg has no decoder for is refused as the reader refuses it (one line).
     """
     import av
 
     source = Path(path)
     with open_container(source) as container:
         stream = video_stream(container, source)
+        check_decodable(container, stream, source)
         codec = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate
-        audio = container.streams.audio[0].codec_context.name if container.streams.audio else None
+        sound, _ = sound_stream(container)
+        audio = None if sound is None else sound.codec_context.name
         info = {
             "codec": codec.name,
             "pix_fmt": codec.pix_fmt,

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from ..runtime.atomic_files import user_os_errors
 from ..runtime.errors import DreamreelError
 from .audio import AudioSource
 from .clip_pictures import Pictures, flattened_picture
@@ -238,10 +239,12 @@ def open_video(
     """
     source = Path(path)
     _check_options(source, start, end, start_frame, end_frame, every, max_size, folder_fps)
-    if not source.exists():
+    with user_os_errors(source, "read video"):  # e.g. a name too long for the file system
+        found, is_dir = source.exists(), source.is_dir()
+    if not found:
         raise DreamreelError(f"cannot read video '{source}': no such file or folder")
     bounds = (start, end, start_frame, end_frame)
-    if source.is_dir():
+    if is_dir:
         return _open_folder(source, bounds, every, max_size, folder_fps, max_pixels, background)
     return _open_clip(source, bounds, every, max_size, max_pixels, background)
 

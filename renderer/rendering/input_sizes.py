@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..media.clip_scan import check_clip_pixels, display_size, stream_sar
+from ..media.clip_scan import check_clip_pixels, check_decodable, display_size, stream_sar
 from ..media.container import open_container, video_stream
 from ..media.folder import image_size, numbered_frames
 from ..media.image_header import read_image_header
@@ -75,6 +75,8 @@ def _clip_header(source: Path, spec) -> tuple[int, int] | None:
         return None  # not a clip: the mode's own error, when it opens it
     with container:
         stream = video_stream(container, source)
+        # A codec FFmpeg has no decoder for: the reader's one line, now (--dry-run too).
+        check_decodable(container, stream, source)
         width, height = stream.codec_context.width, stream.codec_context.height
         if not (width and height):
             return None

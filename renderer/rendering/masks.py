@@ -46,6 +46,7 @@ from ..media.images import read_image
 from ..media.input_identity import input_identity
 from ..media.reader import Clip, open_video
 from ..media.truncated_input import InputEnded
+from ..runtime.atomic_files import user_os_errors
 from ..runtime.errors import DreamreelError
 
 if TYPE_CHECKING:
@@ -63,7 +64,9 @@ SNAP_LEVELS = 2
 def is_sequence(spec: RenderSpec) -> bool:
     """Whether ``spec.mask`` is a clip or a folder of masks (video mode), not one image."""
     path = Path(spec.mask)
-    return path.is_dir() or (spec.mode == "video" and path.suffix.lower() not in IMAGE_SUFFIXES)
+    with user_os_errors(path, "read mask"):  # e.g. a name too long for the file system
+        folder = path.is_dir()
+    return folder or (spec.mode == "video" and path.suffix.lower() not in IMAGE_SUFFIXES)
 
 
 def mask_identity(path: str) -> dict[str, Any] | None:

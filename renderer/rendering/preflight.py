@@ -9,6 +9,7 @@ TensorFlow or Keras, and nothing is written.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from ..media.limits import check_input_pixels
 from ..models.class_labels import class_index
 from ..models.layer_names import check_layers
 from ..models.model_files import is_model_file
+from ..runtime.atomic_files import user_os_errors
 from ..runtime.errors import DreamreelError
 from ..store.out_folder import (
     check_input_outside,
@@ -90,17 +92,21 @@ def _guide_paths(objective: Objective | None) -> list[str]:
 
 def check_input(path: Path) -> None:
     """The input exists and its first byte can be read (a folder: it can be listed)."""
-    if not path.exists():
-        raise DreamreelError(f"cannot read input '{path}': no such file or folder")
-    if path.is_dir():
-        if not os.access(path, os.R_OK | os.X_OK):
-            raise DreamreelError(f"cannot read input folder '{path}': permission denied")
-        return
-    try:
+    # A name too long for the file system, a loop of links, a folder on the way that may
+    # not be entered: the OS's reason in one line (the path once), not an OSError.
+    with user_os_errors(path, "read input"):
+        try:
+            info = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise DreamreelError(f"cannot read input '{path}': no such file or folder") from None
+        except ValueError:  # a NUL in the name (load_spec refuses one in a setting)
+            raise DreamreelError(f"cannot read input {str(path)!r}: a NUL in its name") from None
+        if stat.S_ISDIR(info.st_mode):
+            if not os.access(path, os.R_OK | os.X_OK):
+                raise DreamreelError(f"cannot read input folder '{path}': permission denied")
+            return
         with open(path, "rb") as f:
             first = f.read(1)
-    except OSError as error:
-        raise DreamreelError(f"cannot read input '{path}': {error.strerror or error}") from None
     if not first:
         raise DreamreelError(f"cannot read input '{path}': the file is empty")
 
@@ -112,8 +118,11 @@ def check_model(model: str, layers: list[str] | None, preprocess: str | None) ->
     if preprocess is not None:
         get_preprocessing(preprocess)
     if is_model_file(model):
-        if not Path(model).expanduser().is_file():
-            raise DreamreelError(f"model file {Path(model).expanduser()} does not exist")
+        path = Path(model).expanduser()
+        with user_os_errors(path, "read model file"):  # a name too long, a loop of links
+            found = path.is_file()
+        if not found:
+            raise DreamreelError(f"model file {path} does not exist")
         if layers is None:  # the same line the model loader gives
             raise DreamreelError(
                 f"model file {model} has no default layers; choose some "

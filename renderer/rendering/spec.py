@@ -22,10 +22,12 @@ from ..engine.objective_parser import parse_objective
 from ..engine.objectives import Objective
 from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
 from ..media.transparency import DEFAULT_BACKGROUND, parse_background
+from ..runtime.atomic_files import resolved_user_path, user_os_errors
 from ..runtime.backend_choice import BACKENDS
 from ..runtime.errors import DreamreelError, closest, one_of
 from ..schedules.keyframe_parser import constant, parse_schedule, schedule_frame_rate
 from ..schedules.keyframes import INTERPOLATIONS, MAX_FRAMES, Schedule, count_text
+from .spec_toml import TOO_DEEP, read_toml, refuse_nul, too_deep
 
 _ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
 MAX_FPS = 1000.0  # a render's frame rate: beyond any camera a dream starts from
@@ -215,7 +217,15 @@ def resolve_preset(name_or_path: str) -> Path:
     """A shipped preset's file for a bare name (even where a file or folder of that name
     sits in the working folder: an earlier ``--out morph``); a file for a path, which
     looks like one (``./morph``, ``x.toml``); else one line saying what was tried."""
+    if "\0" in name_or_path:  # no file's name: refused before the OS is asked
+        raise DreamreelError(f"preset {name_or_path!r}: a path cannot hold a NUL character")
     path = Path(name_or_path)
+    # A name too long for the file system, a loop of links: one line, not an OSError.
+    with user_os_errors(path, "read preset"):
+        return _find_preset(name_or_path, path)
+
+
+def _find_preset(name_or_path: str, path: Path) -> Path:
     if looks_like_preset_path(name_or_path):
         if not path.is_file():
             raise DreamreelError(_no_preset_file(name_or_path, path))
@@ -242,24 +252,17 @@ def looks_like_preset_path(text: str) -> bool:
 
 
 def _no_preset_file(text: str, path: Path) -> str:
-    found = "is a folder, not a TOML file" if path.is_dir() else "does not exist"
+    found = (
+        "is a folder, not a TOML file"
+        if path.is_dir()
+        else "is a symbolic link to nothing, or a loop of links"
+        if path.is_symlink()
+        else "does not exist"
+    )
     return (
         f"preset file not found: {text} ({path.absolute()} {found}); a bare name picks a "
         f"shipped preset: {', '.join(preset_names())}"
     )
-
-
-def read_toml(path: Path, what: str) -> dict[str, Any]:
-    """A TOML file's table, or one line saying why it cannot be read."""
-    try:
-        return tomllib.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise DreamreelError(f"cannot read {what} {path}: {exc}") from None
-    except ValueError:  # an integer of over 4300 digits: int() refuses to read it
-        raise DreamreelError(
-            f"cannot read {what} {path}: it holds a number of over 4300 digits (no setting "
-            f"is that long)"
-        ) from None
 
 
 def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct: Any) -> RenderSpec:
@@ -278,6 +281,10 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
         key, value = parse_override(item)
         _set_path(table, key, value)
     _merge(table, changes)
+    deep = too_deep(table)  # a dotted key as long as a.a.a.a... builds tables too
+    if deep is not None:
+        raise DreamreelError(f"{deep} {TOO_DEEP}")
+    refuse_nul(table)
     if "mode" not in table:  # an empty or half-written TOML must not render progress silently
         from .modes.builtin import MODES  # lazy: loads Pillow
 
@@ -290,7 +297,7 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
         if isinstance(table.get(key), str) and table[key]:
             # Absolute: the manifest's record (and a video's sound) must not depend on
             # the folder a render or `dreamreel stitch` runs from.
-            table[key] = str(Path(table[key]).expanduser().resolve())
+            table[key] = resolved_user_path(table[key], key)
     table["name"] = name
     interpolation = table.get("interpolation", "linear")
     one_of("interpolation", interpolation, INTERPOLATIONS)
@@ -331,6 +338,10 @@ def parse_override(item: str) -> tuple[list[str], Any]:
         raise DreamreelError(
             f"--set {key.strip()}: a number of {len(raw.strip())} digits is beyond any setting"
         ) from None
+    except RecursionError:  # "[[[[...": tomllib recurses once per level
+        raise DreamreelError(f"--set {key.strip()}: the value {TOO_DEEP}") from None
+    if too_deep([value]) is not None:  # as deep as in a preset, whose table is a level
+        raise DreamreelError(f"--set {key.strip()}: the value {TOO_DEEP}")
     return key.strip().split("."), value
 
 

@@ -5,16 +5,29 @@ keep, diff or edit. TOML has no null, so an unset key (``width``: keep the input
 comment line. The writer is small and exact for what a spec holds: strings escaped as
 TOML basic strings, floats as Python's shortest round-trip repr, tables nested.
 ``name`` is left out: it comes from the file's name when read back.
+
+Reading goes through ``read_toml`` (presets, jobs files): one line for a file that
+cannot be read, and no table or list nested over MAX_NESTING levels, nor a NUL in any
+setting (``refuse_nul``), reaches what walks them.
 """
 
 from __future__ import annotations
 
 import math
 import re
+import tomllib
+from pathlib import Path
 from typing import Any
 
 from ..models.model_files import is_model_file
+from ..runtime.errors import DreamreelError
 
+# Tables and lists inside one another: no setting needs more than a few levels, and what
+# walks them (merging, building, writing TOML back) recurses, as tomllib itself does.
+MAX_NESTING = 32
+TOO_DEEP = (
+    f"nests tables or lists more than {MAX_NESTING} levels deep (no setting needs more than a few)"
+)
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {
     "\\": "\\\\",
@@ -25,6 +38,63 @@ _ESCAPES = {
     "\f": "\\f",
     "\r": "\\r",
 }
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file's table, or one line saying why it cannot be read."""
+    try:
+        table = tomllib.loads(Path(path).read_text())
+    except OSError as exc:  # the reason alone: the OS's text repeats the (maybe long) path
+        raise DreamreelError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise DreamreelError(f"cannot read {what} {path}: {exc}") from None
+    except ValueError:  # an integer of over 4300 digits: int() refuses to read it
+        raise DreamreelError(
+            f"cannot read {what} {path}: it holds a number of over 4300 digits (no setting "
+            f"is that long)"
+        ) from None
+    except RecursionError:  # "[[[[...": tomllib recurses once per level
+        raise DreamreelError(f"cannot read {what} {path}: it {TOO_DEEP}") from None
+    deep = too_deep(table)
+    if deep is not None:
+        raise DreamreelError(f"cannot read {what} {path}: {deep} {TOO_DEEP}")
+    return table
+
+
+def too_deep(value: Any) -> str | None:
+    """Where tables and lists nest more than MAX_NESTING levels inside ``value`` (its
+    dotted key, or "the value"), else None. A loop, not recursion: any depth is safe."""
+    stack: list[tuple[Any, int, str]] = [(value, 0, "")]
+    while stack:
+        item, depth, where = stack.pop()
+        if isinstance(item, dict):
+            children = [(v, f"{where}.{k}" if where else str(k)) for k, v in item.items()]
+        elif isinstance(item, list):
+            children = [(v, where) for v in item]
+        else:
+            continue
+        if depth > MAX_NESTING:
+            return where or "the value"
+        stack += [(child, depth + 1, key) for child, key in children]
+    return None
+
+
+def refuse_nul(table: dict) -> None:
+    """No setting holds a NUL character: the OS takes none in a path (input, audio, mask,
+    a model file, morph.images, an objective's guide images), and a name or a schedule
+    has no use for one. A loop, not recursion, like too_deep."""
+    stack: list[tuple[Any, str]] = [(table, "")]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, str) and "\0" in item:
+            raise DreamreelError(
+                f"{where or 'a setting'} holds a NUL character (\\u0000), which no path or "
+                f"setting can hold: {item!r}"
+            )
+        if isinstance(item, dict):
+            stack += [(v, f"{where}.{k}" if where else str(k)) for k, v in item.items()]
+        elif isinstance(item, list):
+            stack += [(v, where) for v in item]
 
 
 def spec_to_toml(spec) -> str:

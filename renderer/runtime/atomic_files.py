@@ -34,6 +34,24 @@ def user_os_errors(path: Path, verb: str) -> Iterator[None]:
         raise write_error(path, err, verb=verb) from err
 
 
+def resolved_user_path(text: str | os.PathLike, what: str, *, verb: str = "read") -> str:
+    """A path the user gave, absolute with its links followed (``Path.resolve``), or one
+    line naming it where no file system can take it: a loop of symbolic links, a name too
+    long, a NUL character. ``~nosuchuser/x`` stays as written, as a shell leaves it."""
+    path = Path(text)
+    with contextlib.suppress(RuntimeError):  # "~name" of no such user: no home to expand
+        path = path.expanduser()
+    try:
+        with user_os_errors(path, f"{verb} {what}"):
+            return str(path.resolve())
+    except RuntimeError:  # Python before 3.13 raises this for a loop of symbolic links
+        raise DreamreelError(
+            f"cannot {verb} {what} '{text}': a loop of symbolic links (one points back at itself)"
+        ) from None
+    except ValueError:
+        raise DreamreelError(f"{what} {str(text)!r}: a path cannot hold a NUL character") from None
+
+
 def write_error(path: str | os.PathLike, err: OSError, *, verb: str = "write") -> DreamreelError:
     """One line for a write that failed (no space, read-only, quota, permission, I/O):
     the path, the OS's reason and the free space on that file system, e.g.
@@ -51,7 +69,12 @@ def free_space(path: str | os.PathLike) -> int | None:
     """Bytes free to us on the file system of `path` (or of its nearest existing folder);
     None when even that cannot be asked."""
     folder = Path(os.path.abspath(path))
-    while not folder.exists() and folder != folder.parent:
+    while folder != folder.parent:
+        try:  # a name too long for the file system: its parent may still answer
+            if folder.exists():
+                break
+        except OSError:
+            pass
         folder = folder.parent
     try:
         return shutil.disk_usage(folder).free

@@ -23,6 +23,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..runtime.atomic_files import user_os_errors
 from ..runtime.errors import DreamreelError
 from .frame_names import (
     CHECKPOINT_NAME,
@@ -180,8 +181,10 @@ def check_writable(out_dir: Path | RemotePath) -> None:
         open_url(os.fspath(out_dir))
         return
     existing = Path(out_dir).absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    # A name too long for the file system, a NUL, a loop of links: one line.
+    with user_os_errors(Path(out_dir), "create output folder"):
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
     if not existing.is_dir():
         raise DreamreelError(f"cannot create output folder {out_dir}: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):

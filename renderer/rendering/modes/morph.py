@@ -51,6 +51,7 @@ from ...media.folder import IMAGE_SUFFIXES, image_size
 from ...media.images import read_image, to_uint8
 from ...media.input_identity import input_identity
 from ...media.limits import check_frame_side
+from ...runtime.atomic_files import resolved_user_path, user_os_errors
 from ...runtime.errors import DreamreelError
 from ...schedules.keyframe_parser import constant
 from ...schedules.keyframes import Schedule
@@ -86,11 +87,12 @@ class MorphSettings:
 
     def __post_init__(self) -> None:
         # Absolute, like `input` (renderer/rendering/spec.py): the manifest's record must not depend
-        # on the folder a render runs from. Already absolute ones are left as they are.
+        # on the folder a render runs from. Already absolute ones are left as they are. A
+        # path no file system takes (a loop of links, a name too long) is one line.
         object.__setattr__(
             self,
             "images",
-            tuple(str(Path(p).expanduser().resolve()) if p else p for p in self.images),
+            tuple(resolved_user_path(p, "morph image") if p else p for p in self.images),
         )
 
     def check(self, prefix: str) -> None:
@@ -165,7 +167,9 @@ def morph_photos(spec: RenderSpec) -> list[Path]:
     or a folder of them, as the input: ``--input a/ --input b.jpg`` gives a/'s then b.jpg)."""
     photos: list[Path] = []
     for source in (Path(p) for p in (spec.input, *spec.morph.images) if p):
-        photos += folder_photos(source) if source.is_dir() else [source]
+        with user_os_errors(source, "read photo"):  # a name too long: one line
+            is_folder = source.is_dir()
+        photos += folder_photos(source) if is_folder else [source]
     if not photos:
         raise DreamreelError(NEEDS_PHOTOS)
     return photos
