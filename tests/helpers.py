@@ -176,6 +176,22 @@ def signal_render_after(
     return subprocess.CompletedProcess(child.args, child.returncode, b"", err)
 
 
+def process_tree(pid: int) -> list[int]:
+    """pid and its descendants, read from /proc (a local Ray's own processes)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo += children.get(tree[-1], [])
+    return tree
+
+
 def frame_bytes(out_dir) -> list[bytes]:
     """Every frame PNG of a render folder, in order, as bytes."""
     return [p.read_bytes() for p in sorted((Path(out_dir) / "frames").glob("*.png"))]

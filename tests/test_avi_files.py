@@ -446,3 +446,22 @@ def test_an_avi_of_h264_with_b_frames_plays_in_order(tmp_path):
     assert_same_frames(read_whole(tmp_path / "h264.avi"), own)
     with open_video(tmp_path / "h264.avi") as clip:
         assert_same_frames(list(clip.frames(30)), own[30:])
+
+
+def test_an_avis_stamps_are_probed_once_not_at_every_reading(clips, monkeypatch):
+    """Whether an AVI's decoded stamps rise is found once per opened clip: a resume, a
+    mask or a chunk reading it again opens the file once, not twice."""
+    from renderer.media import clip_pictures
+
+    openings = []
+    original = clip_pictures.open_container
+    monkeypatch.setattr(
+        clip_pictures, "open_container", lambda *a, **k: openings.append(1) or original(*a, **k)
+    )
+    with open_video(clips["audio first"]) as clip:
+        opened = len(openings)
+        first = next(iter(clip.frames()))
+        probed = len(openings) - opened
+        again = next(iter(clip.frames()))
+    assert probed == 2 and len(openings) - opened == 3  # the probe and the reading, then one
+    assert np.array_equal(first, again)

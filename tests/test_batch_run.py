@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import dreamreel_argv, frame_bytes, png_claiming, set_args
+from helpers import dreamreel_argv, frame_bytes, png_claiming, process_tree, set_args
 
 from renderer.cli.main import main
 from renderer.distributed import batch_run
@@ -137,22 +137,6 @@ def test_a_ray_worker_sends_its_frame_counts_now_and_then_and_the_last_one(monke
     assert 10 <= len(sent) <= 30  # every ~5 counts at 0.1 s a count, not all 100
 
 
-def _process_tree(pid: int) -> list[int]:
-    """pid and its descendants, read from /proc (a local Ray's own processes)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = [], [pid]
-    while todo:
-        tree.append(todo.pop())
-        todo += children.get(tree[-1], [])
-    return tree
-
-
 @pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 def test_a_batch_killed_midway_finishes_with_the_same_frames_when_run_again(
     jobs_file, one_by_one, tmp_path, capsys
@@ -172,7 +156,7 @@ def test_a_batch_killed_midway_finishes_with_the_same_frames_when_run_again(
         while not list(tmp_path.glob("*/frames/*.png")):
             assert child.poll() is None, child.stderr.read().decode(errors="replace")
             time.sleep(0.02)
-        tree = _process_tree(child.pid)
+        tree = process_tree(child.pid)
         child.kill()
         child.wait(timeout=60)
         stored = {name: len(frames) for name, frames in batch_frames(tmp_path).items()}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import process_tree
 from packaging.requirements import Requirement
 from PIL import Image
 
@@ -30,23 +31,6 @@ SPEC = {"name": "stand-in", "frames": 8}
 MANIFEST = {"spec": SPEC, "spec_hash": spec_hash(SPEC)}
 
 # ----------------------------------------------------------------- the local Ray
-
-
-def _process_tree(pid: int) -> set[int]:
-    """pid and its descendants, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    tree, todo = set(), [pid]
-    while todo:
-        current = todo.pop()
-        tree.add(current)
-        todo += children.get(current, [])
-    return tree
 
 
 def _socket_owners(pids: set[int]) -> dict[str, int]:
@@ -92,7 +76,7 @@ def batch_ray():
     assert not ray.is_initialized()
     patch = pytest.MonkeyPatch()
     patch.setenv("RAY_AUTH_MODE", "disabled")
-    before = _process_tree(os.getpid()) - {os.getpid()}
+    before = set(process_tree(os.getpid())) - {os.getpid()}
     try:
         with batch_run.ray_joined(None):
             yield ray, before
@@ -108,7 +92,7 @@ def test_the_local_ray_listens_on_loopback_only_and_answers_only_with_its_token(
     ray, before = batch_ray
     board = ray.remote(num_cpus=0)(batch_run.FrameBoard).remote()  # a worker started later
     assert ray.get(board.counts.remote()) == {}
-    listening = _listening(_process_tree(os.getpid()) - before)  # this process and its Ray's
+    listening = _listening(set(process_tree(os.getpid())) - before)  # this process and its Ray's
     gcs_port = int(ray.get_runtime_context().gcs_address.rsplit(":", 1)[1])
     assert gcs_port in {port for _, port in listening} and len(listening) >= 4
     assert [(str(host), port) for host, port in listening if not host.is_loopback] == []

@@ -252,3 +252,16 @@ def test_a_library_quoting_the_password_without_its_url_is_one_line_and_hidden(t
     message = str(refused.value)
     assert "\n" not in message and "s3://***@bucket/renders/x" in message
     assert PASSWORD not in message and "alice" not in message
+
+
+def test_remembered_passwords_are_hidden_as_whole_words_only():
+    """A user name is no secret (hiding it would mangle /home/alice), and a password is
+    hidden where it stands alone or beside its user, never inside other words."""
+    from renderer.runtime.redaction import redacted, remember_credentials
+
+    remember_credentials("sftp://carol@host/x s3://dave:pass@bucket/y gs://erin:p%40ss9@b/z")
+    assert redacted("cannot write /home/carol/out") == "cannot write /home/carol/out"
+    assert redacted("--password /tmp/passport") == "--password /tmp/passport"
+    assert redacted('bucket name "dave:pass@bucket"') == 'bucket name "***@bucket"'
+    assert redacted("rejected pass: wrong") == "rejected ***: wrong"
+    assert redacted("password p@ss9 refused") == "password *** refused"  # percent-decoded

@@ -12,13 +12,12 @@ its findings hold.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import av
-import imageio_ffmpeg
 import numpy as np
 import pytest
+from test_fuzz import make_clips_of
 
 from renderer.media import open_video, probe
 from renderer.media.audio import AudioSource, AudioTrack, has_sound
@@ -26,29 +25,12 @@ from renderer.media.clip_scan import scan_clip
 from renderer.media.writer import write_mp4
 from renderer.runtime.errors import DreamreelError
 
-CODECS = {
-    "mp4": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "4", "-c:a", "aac"],
-    "mov": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "4", "-c:a", "pcm_s16le"],
-    "mkv": ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "4", "-c:a", "aac"],
-    "avi": ["-c:v", "mpeg4", "-g", "4", "-c:a", "pcm_s16le"],
-    "webm": ["-c:v", "libvpx", "-g", "4", "-c:a", "libopus"],
-}
-BITEXACT = ["-fflags", "+bitexact", "-flags:v", "+bitexact", "-flags:a", "+bitexact"]
-
 
 def seed(folder: Path, name: str) -> Path:
-    """The battery's seed: 8 frames of 32x24 at 8 fps with 1 s of a 440 Hz tone."""
+    """The battery's seed (tests/test_fuzz.py): 8 frames of 32x24 at 8 fps with 1 s of a
+    440 Hz tone, made once per folder."""
     path = folder / f"seed.{name}"
-    if not path.exists():
-        video = ["-f", "lavfi", "-i", "testsrc=size=32x24:rate=8:duration=1"]
-        sound = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=8000:duration=1"]
-        subprocess.run(
-            [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", *video, *sound]
-            + [*CODECS[name], *BITEXACT, "-threads", "1", "-frames:v", "8", str(path)],
-            check=True,
-            stdin=subprocess.DEVNULL,
-        )
-    return path
+    return path if path.exists() else make_clips_of(folder, name)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +114,17 @@ def test_sound_in_a_codec_without_a_decoder_is_not_carried(seeds, tmp_path):
     assert not has_sound(AudioSource(str(clip), stream=1))
     facts = probe(clip)
     assert facts["audio"] is None and facts["frames"] == 8
+
+
+def test_a_video_render_says_its_sound_is_not_carried(seeds, tmp_path):
+    """The render's first lines say the MP4 will be silent and why, not the user finding out."""
+    from renderer.rendering.modes.builtin import create_mode
+    from renderer.rendering.spec import load_spec
+
+    spec = load_spec("video-quick", input=str(retagged(seeds, tmp_path, "mov", b"sowt")))
+    with create_mode(spec) as mode:
+        notes = mode.notes()
+    assert "sound not carried: its audio is in a codec this FFmpeg cannot decode (QQQQ)" in notes
 
 
 def test_the_writer_leaves_out_sound_it_cannot_decode(seeds, tmp_path):

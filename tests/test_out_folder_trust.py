@@ -81,6 +81,11 @@ def snapshot(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
+def tree(folder: Path) -> dict[str, bytes]:
+    """Every file below ``folder`` by its path there, with its bytes."""
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
 # ---------------------------------------------------------------- the lock file
 
 
@@ -240,9 +245,11 @@ def test_a_linked_loss_log_is_not_truncated(tmp_path):
 # ---------------------------------------------------------------- inputs inside OUT
 
 
-def test_an_input_frames_folder_inside_out_survives_restart(tmp_path, capsys):
+@pytest.mark.parametrize("scheme", ["", "local://", "file://"])
+def test_an_input_frames_folder_inside_out_survives_restart(tmp_path, capsys, scheme):
     """`--input R/frames --out R`, then the advice's --restart: the input is refused, not
-    deleted."""
+    deleted; also where OUT is written as fsspec's URL of a local folder (a staging copy
+    would hide the input from the check, and the mirror delete it)."""
     out = tmp_path / "R"
     frames = [write_png(out / "frames" / f"{n:06d}.png", 40 * n) for n in (1, 2, 3)]
     before = snapshot(out / "frames")
@@ -254,7 +261,7 @@ def test_an_input_frames_folder_inside_out_survives_restart(tmp_path, capsys):
             "--input",
             str(out / "frames"),
             "--out",
-            str(out),
+            f"{scheme}{out}",
             "--quiet",
             "--restart",
         ]
@@ -388,3 +395,70 @@ def test_a_chunked_render_refuses_its_own_assembled_clip_as_input(tmp_path):
         render_chunked(spec, out=out, chunks=2)
     assert "\n" not in str(refused.value)
     assert clip.read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["video.mp4"]
+
+
+def _chunked_into(out: Path, **options):
+    from helpers import write_clip
+
+    from renderer.distributed.chunk_render import render_chunked
+
+    clip = write_clip(out.parent / "clip.mp4", [np.full((32, 48, 3), 90, np.uint8)] * 6, 6)
+    spec = load_spec("progress", ["mode=video"], input=str(clip))
+    return render_chunked(spec, out=out, chunks=2, **options)
+
+
+def test_a_chunked_render_refuses_a_foreign_manifest(tmp_path):
+    """A chunked render rewrites OUT/manifest.json: another tool's is refused before
+    any chunk starts."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"tool": "x"}')
+    with pytest.raises(DreamreelError, match="not dreamreel's"):
+        _chunked_into(out)
+    assert (out / "manifest.json").read_text() == '{"tool": "x"}'
+
+
+def test_a_chunked_render_refuses_a_linked_chunks_folder(tmp_path):
+    """Each chunk's --restart deletes in OUT/chunks/<range>: a chunks folder that is a
+    link out of OUT is refused, and what it points at is left as it was."""
+    out = tmp_path / "out"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    write_png(elsewhere / "000000-000006" / "frames" / "000001.png")  # the one chunk here
+    (out / "chunks").symlink_to(elsewhere, target_is_directory=True)
+    before = tree(elsewhere)
+    with pytest.raises(DreamreelError, match="symbolic link"):
+        _chunked_into(out, restart=True)
+    assert tree(elsewhere) == before
+
+
+def test_a_chunked_renders_own_manifest_is_dreamreels():
+    """It has no spec_hash on purpose (a plain render there is refused as a different
+    render, not resumed), and is still dreamreel's."""
+    from renderer.store.manifest import not_dreamreels
+
+    assert not_dreamreels({"spec": {"mode": "video"}, "chunked": True}) is None
+    assert not_dreamreels({"spec": {"mode": "video"}}) == "no spec_hash"
+
+
+def test_dry_run_and_a_batchs_checks_refuse_what_the_render_would(tmp_path, capsys):
+    """`--dry-run` refuses an OUT the render would refuse (here a frames folder linked
+    out of it), and so does `dreamreel batch`'s check of every job before the first one
+    renders, naming the job."""
+    from renderer.distributed.batch_jobs import check_jobs, read_jobs
+
+    out = tmp_path / "R"
+    out.mkdir()
+    elsewhere = tmp_path / "elsewhere"
+    write_png(elsewhere / "000001.png")
+    (out / "frames").symlink_to(elsewhere, target_is_directory=True)
+    code, err = render_cli(capsys, out, "--dry-run")
+    assert "symbolic link" in one_line(code, err)
+
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(
+        '[[job]]\nname = "first"\npreset = "noise-zoom"\n\n'
+        f'[[job]]\nname = "second"\npreset = "noise-zoom"\nout = "{out}"\n'
+    )
+    with pytest.raises(DreamreelError, match="job 'second'.*symbolic link"):
+        check_jobs(read_jobs(jobs, tmp_path / "batch"), str(jobs))

@@ -15,6 +15,7 @@ import subprocess
 import time
 
 import fsspec
+import fsspec.implementations.local
 import pytest
 from helpers import decode_frames, dreamreel_argv, fetched, frame_bytes, set_args
 
@@ -236,12 +237,25 @@ def test_a_staging_copy_is_swept_only_when_no_render_holds_it(tmp_path):
     assert not copy.exists()
 
 
+class InPlaceFileSystem(fsspec.implementations.local.LocalFileSystem):
+    """This machine's files under a protocol of their own: a URL whose uploads write in
+    place, as sftp:// or smb:// do."""
+
+    protocol = "inplace"
+
+    @classmethod
+    def _strip_protocol(cls, path):
+        return super()._strip_protocol(str(path).removeprefix("inplace://"))
+
+
 def test_a_protocol_that_writes_in_place_never_shows_a_partial_file(tmp_path, staging):
-    """local:// (like sftp://, smb://) writes a file as its bytes arrive, into a folder
-    made for it: every upload is caught half written, and no file a reader sees at the URL
-    (none hidden) may hold those half bytes. (file:// URLs are local paths: no upload.)"""
+    """A protocol that writes a file as its bytes arrive (sftp://, smb://: here a local
+    file system registered under its own name, since file:// and local:// are local
+    paths) gets a folder made for it, and every upload is caught half written: no file a
+    reader sees at the URL (none hidden) may hold those half bytes."""
     from fsspec.implementations.local import LocalFileSystem
 
+    fsspec.register_implementation("inplace", InPlaceFileSystem, clobber=True)
     folder = tmp_path / "bucket" / "render"
     halves_shown = []  # per upload: whether a visible file held its first half
 
@@ -273,7 +287,7 @@ def test_a_protocol_that_writes_in_place_never_shows_a_partial_file(tmp_path, st
     mp.setattr(LocalFileSystem, "put_file", put_file)
     mp.setattr(LocalFileSystem, "pipe_file", pipe_file)
     try:
-        render("noise-zoom", out=f"local://{folder}", overrides=[*TINY, "frames=2"])
+        render("noise-zoom", out=f"inplace://{folder}", overrides=[*TINY, "frames=2"])
     finally:
         mp.undo()
     assert len(halves_shown) >= 5 and not any(halves_shown), halves_shown

@@ -9,14 +9,14 @@ from pathlib import Path
 from ..distributed.batch_jobs import check_jobs, read_jobs
 from ..distributed.batch_run import run_on_ray, run_one_by_one, summary_rows
 from ..models.class_labels import class_names, short_name
-from ..rendering.preflight import check_before_loading
+from ..rendering.preflight import check_before_loading, check_out_folder
 from ..rendering.spec_toml import spec_to_toml
 from ..runtime.atomic_files import write_json_atomic
 from ..runtime.errors import DreamreelError
 from ..runtime.redaction import redacted
 from ..store.manifest import dreamreel_version
 from ..store.out_folder import check_writable
-from ..store.shared_storage import seen_from, staged
+from ..store.shared_storage import is_url, seen_from, staged
 from .doctor import check, run_doctor
 from .shorthand_flags import shorthand_overrides
 
@@ -33,10 +33,12 @@ def cmd_render(args) -> int:
     if shorthands:  # after the --set's, through the same checks
         spec = _render_spec(args, [*args.overrides, *shorthands])
     check_before_loading(spec)
+    out_dir = args.out or Path("renders") / spec.name
+    if not is_url(out_dir):  # links, inputs and a foreign manifest in OUT: --dry-run says so too
+        check_out_folder(spec, Path(out_dir), restart=args.restart)
     if args.dry_run:
         print(spec_to_toml(spec), end="")
         return 0
-    out_dir = args.out or Path("renders") / spec.name
 
     check_writable(out_dir)
     if args.ray or args.chunks is not None:

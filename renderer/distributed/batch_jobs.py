@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..rendering.preflight import check_before_loading
+from ..rendering.preflight import check_before_loading, check_inputs_outside
 from ..rendering.spec_toml import value_text
 from ..runtime.atomic_files import resolved_user_path, user_os_errors
 from ..runtime.errors import DreamreelError, closest
-from ..store.out_folder import check_writable
+from ..store.out_folder import check_no_managed_links, check_writable
 from ..store.shared_storage import RemotePath, is_url, joined
 
 _TOP_KEYS = ("out", "set", "cpus", "job")
@@ -102,11 +102,10 @@ def check_jobs(jobs: list[Job], where: str) -> list:
         try:
             spec = load_spec(job.preset, job.sets, input=job.input)
             check_before_loading(spec)
-            try:
-                check_writable(job.out)
-            except OSError as err:  # the file's out too long a name for the file system
-                reason = err.strerror or err
-                raise DreamreelError(f"cannot create output folder '{job.out}': {reason}") from None
+            check_writable(job.out)
+            if not is_url(job.out):  # a link or an input among its managed files: now
+                check_no_managed_links(Path(job.out))
+                check_inputs_outside(spec, Path(job.out))
         except DreamreelError as exc:  # a name from a long path's stem: the line names it
             raise DreamreelError(f"{where}: job {_short(job.name)!r}: {exc}") from None
         specs.append(spec)

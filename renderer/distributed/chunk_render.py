@@ -28,13 +28,19 @@ from ..rendering.stitch import Stitcher
 from ..runtime.errors import DreamreelError
 from ..store.frame_names import MANIFEST_NAME
 from ..store.frame_store import read_manifest
-from ..store.out_folder import check_no_managed_links
+from ..store.out_folder import check_manifest_is_dreamreels, check_no_managed_links
 from ..store.render_lock import render_lock
 from ..store.shared_storage import is_url, location, seen_from, staged
 from .batch_jobs import Job
 from .batch_run import ray_joined, ray_workers, run_on_ray, run_one_by_one
 from .chunk_assemble import assemble
-from .chunk_parts import PartsDiffer, assemble_from_parts, encode_solo_part, parts_ready
+from .chunk_parts import (
+    PARTS_DIR,
+    PartsDiffer,
+    assemble_from_parts,
+    encode_solo_part,
+    parts_ready,
+)
 from .chunk_plan import Chunk, default_chunk_count, plan_chunks
 from .progress import JobsProgress
 
@@ -121,6 +127,8 @@ def render_chunked(
     if not is_url(out):  # the chunks check their own folders; the assembled files live here
         check_no_managed_links(out)
         check_inputs_outside(spec, out)
+        if not restart:  # OUT/manifest.json is rewritten when the chunks are assembled
+            check_manifest_is_dreamreels(out)
     # The chunks lock their own folders (a URL's: their staging copies).
     with (
         contextlib.nullcontext() if is_url(out) else render_lock(out),
@@ -139,6 +147,8 @@ def render_chunked(
         )
         spec = _seeded(spec, out, plan, restart, announce)
         folders = [chunk_folder(out, c) for c in plan]
+        if not is_url(out):  # a chunk's --restart deletes in its folder: no link out of OUT
+            check_no_managed_links(out, also=[out / CHUNKS_DIR, out / PARTS_DIR, *folders])
         parts = in_parts(spec)
         jobs = [
             Job(

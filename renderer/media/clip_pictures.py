@@ -20,6 +20,7 @@ background, as still images are (renderer.media.transparency).
 from __future__ import annotations
 
 import bisect
+import weakref
 from collections.abc import Generator, Iterator
 from itertools import islice
 from pathlib import Path
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 
 _SEEK_MARGIN_S = 1.0
 _PROBED_PICTURES = 24  # AVI: the first pictures out, whose stamps must rise to be trusted
+# Whether an AVI's decoded stamps rise, by its ClipScan (id; dropped with the scan).
+_STAMPS_RISE: dict[int, bool] = {}
 # WebM keeps a VP8/VP9 alpha channel beside the picture (Matroska BlockAdditional, flagged
 # by the track's AlphaMode); FFmpeg's own vp8/vp9 decoders ignore it, libvpx's read it.
 _ALPHA_DECODERS = {"vp8": "libvpx", "vp9": "libvpx-vp9"}
@@ -65,8 +68,12 @@ class Pictures:
         pts = scan.picture_pts
         container = self._open_container()
         if pts is not None and "avi" in container.format.name.split(","):
-            in_order = self._stamps_rise(container)
-            container = self._open_container()  # the probe's decoding does not count
+            in_order = _STAMPS_RISE.get(id(scan))
+            if in_order is None:  # once per scanned clip, not at each opening
+                in_order = self._stamps_rise(container)
+                _STAMPS_RISE[id(scan)] = in_order
+                weakref.finalize(scan, _STAMPS_RISE.pop, id(scan), None)
+                container = self._open_container()  # the probe's decoding does not count
             if not in_order:
                 return _in_output_order(self._frames(container), pts)
         if first_needed > 0 and scan.seekable and pts is not None:

@@ -185,8 +185,9 @@ def check_frame_count(source: Path, timeline: Timeline, packets: int) -> None:
     raise DreamreelError(
         f"cannot read video '{source}': its timestamps span {_span_words(timeline.duration)} "
         f"({timeline.frame_count} frames at {float(timeline.rate):g} fps) but it holds only "
-        f"{packets} video packets, so a timestamp is damaged: re-stamp it "
-        f"(ffmpeg -i IN -vf setpts=N/FRAME_RATE/TB OUT) or use another copy"
+        f"{packets} video packets (over 1000 frames each): a damaged timestamp, or "
+        f"pictures held for very long; re-stamp it (ffmpeg -i IN -vf setpts=N/FRAME_RATE/TB "
+        f"OUT), make it constant-rate (ffmpeg -i IN -fps_mode cfr OUT) or use another copy"
     )
 
 

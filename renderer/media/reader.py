@@ -99,6 +99,11 @@ class Clip:
         return self.audio is not None
 
     @property
+    def audio_note(self) -> str | None:
+        """Why the clip's sound is not carried (a codec this FFmpeg cannot decode), or None."""
+        return self._scan.audio_note if self._scan else None
+
+    @property
     def rotation(self) -> int:
         return self._scan.rotation if self._scan else 0
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import unquote
 
 HIDDEN = "***"
 
@@ -17,19 +18,25 @@ _CREDENTIALS = re.compile(
 )
 
 
-# Credentials met in URLs this process was given: a library may quote them without the
-# URL around them (s3fs: 'Invalid bucket name "alice:s3cret@bucket"').
+# Passwords met in URLs this process was given: a library may quote them without the
+# URL around them (s3fs: 'Invalid bucket name "alice:s3cret@bucket"'). Only passwords
+# (a bare user name is no secret, and hiding "alice" would mangle /home/alice), hidden
+# only as whole words, so a short one never cuts into other words ("--out").
 _known: set[str] = set()
-_SHORTEST_HIDDEN = 3  # a one- or two-letter password would blank out unrelated text
+_SHORTEST_HIDDEN = 4
 
 
 def remember_credentials(text: str) -> None:
-    """Note the credentials of every URL in ``text``, so that ``redacted`` hides them
-    wherever they appear later, with or without their URL."""
+    """Note the password of every URL in ``text`` (as written and percent-decoded), so
+    that ``redacted`` hides it wherever it appears later, with or without its URL."""
     for match in _CREDENTIALS.finditer(text):
         userinfo = match[0][len(match["scheme"]) : -1]
-        password = userinfo.partition(":")[2]
-        _known.update(s for s in (userinfo, password) if len(s) >= _SHORTEST_HIDDEN)
+        user, colon, password = userinfo.partition(":")
+        if not (colon and password):
+            continue
+        _known.add(f"{user}:{password}")  # the pair is specific however short the password
+        if len(password) >= _SHORTEST_HIDDEN:
+            _known.update({password, unquote(password)})
 
 
 def redacted(text: str) -> str:
@@ -37,5 +44,5 @@ def redacted(text: str) -> str:
     remembered from earlier URLs too."""
     text = _CREDENTIALS.sub(lambda match: f"{match['scheme']}{HIDDEN}@", text)
     for secret in sorted(_known, key=len, reverse=True):  # user:password before password
-        text = text.replace(secret, HIDDEN)
+        text = re.sub(rf"(?<![\w]){re.escape(secret)}(?![\w])", HIDDEN, text)
     return text

@@ -75,6 +75,9 @@ _SHOWN_CHARS = 80  # longer schedule texts are cut in messages
 # No render has more frames (4.6 days at 25 fps): a keyframe or a frame count beyond is
 # a typo or a hostile file, and Python's ints and floats would fail on it untidily.
 MAX_FRAMES = 10_000_000
+# Keyframe numbers at most this big interpolate (linearly or by a cubic whose overshoot
+# is a small multiple of its numbers) to finite values: such schedules need no check.
+_SAFE_MAGNITUDE = 1e300
 _SILENCE = dict.fromkeys(AUDIO_NAMES, 0.0)
 
 
@@ -267,6 +270,8 @@ class Schedule:
         0 .. frames - 1: found before the render's first frame, not at that frame."""
         if self.is_constant():  # its one value was checked when it was built
             return
+        if not self.expressions and all(abs(v) <= _SAFE_MAGNITUDE for _, v in self.keyframes):
+            return  # numbers this size cannot interpolate past the float range
         for frame in range(min(frames, MAX_FRAMES)):
             try:
                 value = self(frame)

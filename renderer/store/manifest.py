@@ -57,12 +57,13 @@ def spec_hash(spec_dict: dict[str, Any]) -> str:
 
 def not_dreamreels(data: Any) -> str | None:
     """Why parsed JSON is not a manifest dreamreel wrote (None: it is one). Every version
-    has written a "spec" table and its "spec_hash"."""
+    has written a "spec" table and its "spec_hash", but a chunked render's own (marked
+    "chunked"), which has no hash so that a plain render there is refused, not resumed."""
     if not isinstance(data, dict):
         return f"a JSON {type(data).__name__}, not an object"
     if not isinstance(data.get("spec"), dict):
         return "no spec table"
-    if not isinstance(data.get("spec_hash"), str):
+    if not isinstance(data.get("spec_hash"), str) and data.get("chunked") is not True:
         return "no spec_hash"
     return None
 

@@ -20,7 +20,7 @@ import contextlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..runtime.atomic_files import user_os_errors
@@ -50,12 +50,14 @@ def managed_paths(out_dir: Path, mode: str | None = None) -> list[Path]:
     return [Path(out_dir) / name for name in names]
 
 
-def check_no_managed_links(out_dir: Path) -> None:
-    """Refuse an OUT where a managed name is a symbolic link, before anything in it is
-    written or deleted. (The stitched outputs are renamed into place: a link there is
-    replaced, never followed.)"""
-    for path in managed_paths(out_dir):
-        if path.is_symlink():
+def check_no_managed_links(out_dir: Path, also: Iterable[Path] = ()) -> None:
+    """Refuse an OUT where a managed name (or one of ``also``: a chunked render's own) is
+    a symbolic link, before anything in it is written or deleted. (The stitched outputs
+    are renamed into place: a link there is replaced, never followed.)"""
+    for path in [*managed_paths(out_dir), *also]:
+        with user_os_errors(Path(out_dir), "create output folder"):  # a name too long...
+            linked = path.is_symlink()
+        if linked:
             raise DreamreelError(
                 f"'{path}' is a symbolic link: dreamreel writes and deletes only inside "
                 f"--out and follows no link out of it; remove the link or choose another --out"

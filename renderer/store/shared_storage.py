@@ -46,6 +46,8 @@ from ..runtime.errors import DreamreelError
 from ..runtime.redaction import redacted, remember_credentials
 from .removal_log import MIRRORED_NAME, removed_since
 
+# fsspec's names for this machine's own files: a folder there is a local path.
+_LOCAL_SCHEMES = ("file://", "local://")
 # Protocols whose uploads appear whole (an object is visible only once complete).
 _WHOLE_UPLOADS = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "adl", "oci", "memory"}
 # The project's extras that bring each protocol's library (pyproject.toml).
@@ -81,16 +83,18 @@ class RemotePath(str):
 
 def is_url(location: str | os.PathLike) -> bool:
     """Whether ``location`` names a folder through fsspec rather than a local path
-    (``file://`` URLs are local paths)."""
+    (``file://`` and ``local://`` URLs are local paths: the checks on OUT's managed
+    names and inputs inside it must see the real folder, not a staging copy)."""
     text = os.fspath(location)
-    return "://" in text and not text.startswith("file://")
+    return "://" in text and not text.startswith(_LOCAL_SCHEMES)
 
 
 def location(value: str | os.PathLike) -> Path | RemotePath:
     """What a user gave as --out or a job's out: a URL kept as it is, else a Path."""
     text = os.fspath(value)
-    if text.startswith("file://"):
-        return Path(text[len("file://") :])
+    for scheme in _LOCAL_SCHEMES:
+        if text.startswith(scheme):
+            return Path(text[len(scheme) :])
     return RemotePath(checked_url(text)) if is_url(text) else Path(text)
 
 

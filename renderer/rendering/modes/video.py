@@ -418,13 +418,16 @@ class VideoMode(ModeBase):
         return terms.to_log()
 
     def notes(self) -> list[str]:
-        return octave_notes(
+        notes = octave_notes(
             self.spec,
             self.source.height,
             self.source.width,
             self.spec.video.first_octaves,
             "video.first_octaves",
         )
+        if self.spec.video.audio and self.source.audio_note:  # said now, not found missing
+            notes.append(self.source.audio_note)
+        return notes
 
     def audio(self):
         """The clip's sound from the range's start (an AudioSource), or None."""
