@@ -80,6 +80,9 @@ def batch_ray():
     try:
         with batch_run.ray_joined(None):
             yield ray, before
+        # The user's setting is back once dreamreel's Ray is gone: a later join elsewhere
+        # (--address from a notebook) must not send this Ray's token to that cluster.
+        assert os.environ.get("RAY_AUTH_MODE") == "disabled"
     finally:
         patch.undo()
 

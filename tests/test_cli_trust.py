@@ -17,6 +17,16 @@ URL = f"memory://alice:{PASSWORD}@bucket/renders/x"
 SHOWN = "memory://***@bucket/renders/x"
 
 
+@pytest.fixture(autouse=True)
+def own_remembered_passwords(monkeypatch):
+    """The passwords these tests give are remembered for the process (redaction hides
+    them wherever they show up later): forget them after each test, so that a word like
+    "pass" in another test's message stays."""
+    from renderer.runtime import redaction
+
+    monkeypatch.setattr(redaction, "_known", set())
+
+
 def run(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()

@@ -116,8 +116,8 @@ def check_schedules_before_loading(spec: RenderSpec) -> None:
 def planned_frame_count(spec: RenderSpec) -> int | None:
     """The frames the mode will render, where the spec says it; None where only the input
     (a clip, a progress dream's octaves) or the music track (its length) decides."""
-    if spec.audio and spec.mode != "video":
-        return None  # the track's length decides (prepare_audio)
+    if spec.audio:
+        return None  # the track's length decides (prepare_audio); a video's, its clip
     if spec.mode == "zoom":
         return spec.frames + spec.zoom.loop  # the loop's lead-in frames come first
     if spec.mode == "morph":
