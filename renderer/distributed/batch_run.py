@@ -186,18 +186,19 @@ def ray_joined(address: str | None = None) -> Iterator[None]:
     import ray
 
     auth_mode = os.environ.get(AUTH_MODE_VARIABLE)  # a local start sets it to "token"
-    started_here = _join_ray(address)
+    started_here = False
     try:
+        started_here = _join_ray(address)
         yield
     finally:
         if started_here:
             ray.shutdown()
-            # The user's own setting again: a later --address join (a notebook's) must
-            # not send this Ray's token to another cluster.
-            if auth_mode is None:
-                os.environ.pop(AUTH_MODE_VARIABLE, None)
-            else:
-                os.environ[AUTH_MODE_VARIABLE] = auth_mode
+        # The user's own setting again (also after a start refused): a later --address
+        # join (a notebook's) must not send this Ray's token to another cluster.
+        if auth_mode is None:
+            os.environ.pop(AUTH_MODE_VARIABLE, None)
+        else:
+            os.environ[AUTH_MODE_VARIABLE] = auth_mode
 
 
 def ray_workers() -> int:
