@@ -33,7 +33,9 @@ def cmd_render(args) -> int:
     if shorthands:  # after the --set's, through the same checks
         spec = _render_spec(args, [*args.overrides, *shorthands])
     check_before_loading(spec)
-    out_dir = args.out or Path("renders") / spec.name
+    from ..rendering.default_out import default_out  # lazy: loads OpenCV, numpy
+
+    out_dir = args.out or default_out(spec)  # a folder of this recipe's own
     if not is_url(out_dir):  # links, inputs and a foreign manifest in OUT: --dry-run says so too
         check_out_folder(spec, Path(out_dir), restart=args.restart)
     if args.dry_run:

@@ -37,11 +37,11 @@ from .shorthand_flags import SIZE_HELP
 
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
-    "stitch": "example: dreamreel stitch renders/noise-zoom",
+    "stitch": "example: dreamreel stitch renders/noise-zoom-noise-1a2b3c4d",
     "batch": "example: dreamreel batch samples/batch.toml",
     "bench": "example: dreamreel bench --json bench.json",
     "doctor": "example: dreamreel doctor",
-    "stability": "example: dreamreel stability renders/video-quick --source clip.mp4",
+    "stability": "example: dreamreel stability renders/video-quick-clip-1a2b3c4d --source clip.mp4",
     "models": "example: dreamreel models layers mobilenet_v2_dogs",
     "presets": "example: dreamreel presets show progress",
     "models list": "example: dreamreel models list",

@@ -8,8 +8,10 @@ from typing import Any
 
 from ..runtime.device import render_device
 from ..runtime.quiet_tensorflow import use_backend_quietly
+from ..store.frame_store import done_frame_count
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import at_url, is_url, location, staged
+from .default_out import default_out
 from .frame_loop import FrameProgress, RenderResult, render_frames
 from .schedule_binding import prepare_audio
 from .spec import RenderSpec, load_spec
@@ -31,7 +33,8 @@ def render(
     """Render ``preset`` (a shipped preset's name, a .toml path or a RenderSpec).
 
     input     -- a photo (zoom, progress) or a clip / frame folder (video)
-    out       -- the render folder (default: renders/<preset name>), or a URL fsspec opens
+    out       -- the render folder (default: renders/<preset>-<input>-<hash of the
+                 settings>, see default_out.py), or a URL fsspec opens
                  (s3://bucket/x); an earlier render of the same settings there is resumed,
                  a different one refused (see restart)
     overrides -- ``"dream.steps=8"`` strings, as the CLI's --set takes them
@@ -48,12 +51,13 @@ def render(
     # another?); TensorFlow, when it is the backend, imported without its chatter.
     use_backend_quietly(spec.backend)
 
+    # Without --out a folder of this recipe's own: decided before the track sets the length.
+    target = location(out) if out is not None else default_out(spec)
     spec = prepare_audio(spec, max_frames)  # a track sets the length (audio_features.py)
-    target = location(out) if out is not None else Path("renders") / spec.name
     if announce:
         announce(
             f"dreamreel {dreamreel_version()}: rendering {spec.name} ({spec.mode}) on "
-            f"{render_device()} into {target}"
+            f"{render_device()} into {target}{_what_is_there(target, restart)}"
         )
     # A URL renders into a local copy that goes up as it grows (renderer/store/shared_storage.py).
     with staged(target) as out_dir:
@@ -63,3 +67,15 @@ def render(
         if then is not None:
             then(out_dir)
     return at_url(result, out_dir, target) if is_url(target) else result
+
+
+def _what_is_there(target, restart: bool) -> str:
+    """Whether the render starts afresh or finds frames to resume (a URL: not known yet)."""
+    if is_url(target):
+        return ""
+    done = done_frame_count(target) if Path(target).is_dir() else 0
+    if not done:
+        return ", a new render"
+    if restart:
+        return f", starting over (--restart: its {done} frames go)"
+    return f", which holds {done} frames (resumed if they are this render's)"
