@@ -44,7 +44,7 @@ def test_a_changed_setting_renders_beside_the_last_and_the_same_command_resumes(
     folders = sorted((tmp_path / "renders").iterdir())
     assert len(folders) == 2 and all(done_frame_count(f) == 2 for f in folders)
     assert main([*first[:3], "3", *TINY]) == 0  # the same recipe, one frame more
-    assert "which holds 2 frames" in capsys.readouterr().err
+    assert "holds 2 frames: resumed" in capsys.readouterr().err
     assert sorted((tmp_path / "renders").iterdir()) == folders
     assert sorted(done_frame_count(f) for f in folders) == [2, 3]
 

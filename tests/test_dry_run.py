@@ -66,7 +66,10 @@ def test_dry_run_reads_back_as_the_same_text_and_spec(
         argv += ["--audio", track["audio"]]
     first = dry_run(capsys, *argv)
     (tmp_path / "again.toml").write_text(first, encoding="utf-8")
-    assert dry_run(capsys, str(tmp_path / "again.toml")) == first
+    # The same text but its first line: where output goes (a file of another name there)
+    assert (
+        dry_run(capsys, str(tmp_path / "again.toml")).split("\n", 1)[1] == first.split("\n", 1)[1]
+    )
 
     original = load_spec(preset, [o for o in overrides[1::2] if "=" in o], input=str(clip), **track)
     again = load_spec(str(tmp_path / "again.toml"))
@@ -77,28 +80,33 @@ def test_dry_run_reads_back_as_the_same_text_and_spec(
     )
 
 
-def test_dry_run_prints_every_key_and_unset_ones_as_comments(capsys, tmp_path):
+def test_dry_run_prints_every_key_its_mode_reads_and_unset_ones_as_comments(capsys, tmp_path):
     text = dry_run(capsys, "noise-zoom")
     table = tomllib.loads(text)
-    assert set(table) >= {
-        "mode",
-        "model",
-        "frames",
-        "fps",
-        "seed",
-        "dream",
-        "output",
-        "zoom",
-        "video",
-        "flow",
-        "progress",
-        "pipeline",
-    }
+    assert set(table) >= {"mode", "model", "frames", "fps", "seed", "dream", "output", "zoom"}
+    assert not set(table) & {"video", "flow", "progress", "morph"}  # other modes' tables
     assert table["dream"]["tile_margin"] == 64  # a default no preset sets
     assert "name" not in table  # read back, the name is the file's
     assert "# width: unset" not in text and "# input: unset (dream from noise)" in text
-    video = text.split("\n[video]\n", 1)[1].split("\n[", 1)[0]
-    assert "# end: unset\n" in video and "every = 1\n" in video
+    (tmp_path / "clip.mp4").write_bytes(b"not decoded by a dry run")
+    video = dry_run(capsys, "video-quick", "--input", str(tmp_path / "clip.mp4"))
+    video = video.split("\n[video]\n", 1)[1].split("\n[", 1)[0]
+    assert "# start: unset\n" in video and "every = 2\n" in video  # video-quick's
+
+
+def test_dry_run_says_where_the_render_goes_and_what_it_finds(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = dry_run(capsys, "noise-zoom", "-o", "out").splitlines()[0]
+    assert first == "# output: out (a new render)"
+    (tmp_path / "out" / "frames").mkdir(parents=True)
+    (tmp_path / "out" / "frames" / "000001.png").write_bytes(b"a frame")
+    (tmp_path / "out" / "losses.csv").write_text(
+        "frame,final_loss,octave_losses,seconds\n1,1.0,1.0,0.5\n"
+    )
+    found = dry_run(capsys, "noise-zoom", "-o", "out").splitlines()[0]
+    assert found == "# output: out (holds 1 frame: resumed if they are this render's)"
+    default = dry_run(capsys, "noise-zoom").splitlines()[0]
+    assert default.startswith("# output: renders/noise-zoom-noise-")
 
 
 def test_dry_run_loads_no_tensorflow_and_writes_nothing(tmp_path):
@@ -128,3 +136,8 @@ def test_strings_and_keys_are_escaped():
     nasty = 'a "quote", a \\ back\\slash, tab\t, newline\n, bell\x07, del\x7f, ü €'
     table = {"s": nasty, "t": {"odd/key name": nasty, "n": {"deep": [1, 2.5, "x"]}}}
     assert tomllib.loads(dumps(table)) == table
+
+
+def test_i_is_short_for_input(capsys, tmp_path, samples_dir):
+    text = dry_run(capsys, "progress", "-i", str(samples_dir / "coffee.jpg"))
+    assert tomllib.loads(text)["input"] == str(samples_dir / "coffee.jpg")

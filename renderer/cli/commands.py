@@ -39,7 +39,7 @@ def cmd_render(args) -> int:
     if not is_url(out_dir):  # links, inputs and a foreign manifest in OUT: --dry-run says so too
         check_out_folder(spec, Path(out_dir), restart=args.restart)
     if args.dry_run:
-        print(spec_to_toml(spec), end="")
+        print(spec_to_toml(spec, _dry_run_heading(out_dir, args.restart)), end="")
         return 0
 
     check_writable(out_dir)
@@ -100,6 +100,15 @@ def _render_spec(args, overrides: list[str]):
             f"(only morph takes several photos): give one --input"
         )
     return load_spec(spec, morph={"images": [*inputs[1:], *spec.morph.images]})
+
+
+def _dry_run_heading(out_dir, restart: bool) -> str:
+    """A comment line before the dry run's TOML (it still reads back as the same spec):
+    where the render would go and what it would find there."""
+    from ..store.frame_store import what_a_render_finds  # lazy: loads numpy
+
+    found = "" if is_url(out_dir) else f" ({what_a_render_finds(out_dir, restart)})"
+    return f"# output: {redacted(str(out_dir))}{found}\n"
 
 
 def _render_in_chunks(args, spec, out_dir: Path) -> int:

@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(x.toml, ./mine); a bare name is the shipped preset's even beside a folder of that name",
     )
     render.add_argument(
+        "-i",
         "--input",
         action="append",
         metavar="PATH",

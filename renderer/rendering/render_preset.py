@@ -8,7 +8,7 @@ from typing import Any
 
 from ..runtime.device import render_device
 from ..runtime.quiet_tensorflow import use_backend_quietly
-from ..store.frame_store import done_frame_count
+from ..store.frame_store import what_a_render_finds
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import at_url, is_url, location, staged
 from .default_out import default_out
@@ -57,7 +57,8 @@ def render(
     if announce:
         announce(
             f"dreamreel {dreamreel_version()}: rendering {spec.name} ({spec.mode}) on "
-            f"{render_device()} into {target}{_what_is_there(target, restart)}"
+            f"{render_device()} into {target}"
+            + ("" if is_url(target) else f", {what_a_render_finds(target, restart)}")
         )
     # A URL renders into a local copy that goes up as it grows (renderer/store/shared_storage.py).
     with staged(target) as out_dir:
@@ -67,15 +68,3 @@ def render(
         if then is not None:
             then(out_dir)
     return at_url(result, out_dir, target) if is_url(target) else result
-
-
-def _what_is_there(target, restart: bool) -> str:
-    """Whether the render starts afresh or finds frames to resume (a URL: not known yet)."""
-    if is_url(target):
-        return ""
-    done = done_frame_count(target) if Path(target).is_dir() else 0
-    if not done:
-        return ", a new render"
-    if restart:
-        return f", starting over (--restart: its {done} frames go)"
-    return f", which holds {done} frames (resumed if they are this render's)"

@@ -97,10 +97,18 @@ def refuse_nul(table: dict) -> None:
             stack += [(v, where) for v in item]
 
 
-def spec_to_toml(spec) -> str:
+def spec_to_toml(spec, heading: str = "") -> str:
+    """The spec as a preset file: the tables its mode reads (not the other modes'), after
+    ``heading`` (comment lines: where the render goes, what is there)."""
+    from .modes.builtin import MODES, mode_class  # lazy: loads Pillow
+
     data = spec.to_dict()
     data.pop("name", None)
-    return dumps(data, notes=_notes(spec))
+    own = mode_class(spec.mode).settings
+    for name in MODES.tables():
+        if name not in own:
+            data.pop(name, None)
+    return heading + dumps(data, notes=_notes(spec))
 
 
 def dumps(table: dict[str, Any], *, notes: dict[str, str] | None = None) -> str:

@@ -75,6 +75,18 @@ def _done_count(frames_dir: Path, rows: Mapping[int, Any]) -> int:
     return count
 
 
+def what_a_render_finds(out_dir: str | Path, restart: bool = False) -> str:
+    """In words, what a render into ``out_dir`` starts from: "a new render", "holds 12
+    frames: resumed if they are this render's", or (restart) "--restart: its 12 frames go"."""
+    done = done_frame_count(out_dir) if Path(out_dir).is_dir() else 0
+    if not done:
+        return "a new render"
+    frames = f"{done} frame{'s' * (done != 1)}"
+    if restart:
+        return f"--restart: its {frames} go"
+    return f"holds {frames}: resumed if they are this render's"
+
+
 def done_frame_count(out_dir: str | Path) -> int:
     """Leading consecutive done frames of a render folder, read only (no manifest check)."""
     out_dir = Path(out_dir)
