@@ -86,3 +86,16 @@ def test_a_missing_tensorflow_ends_in_one_line_and_a_nonzero_exit(monkeypatch, c
         "dreamreel: error: TensorFlow cannot be imported (libcudart.so.12"
     ), err
     assert "tensorflow" in out and "cannot be imported" in out  # the report still prints
+
+
+def test_doctor_json_is_one_document_on_stdout(tmp_path, capsys):
+    """For scripts: --json prints one JSON document (every check and the problems) and
+    nothing else on stdout; the verdict stays the exit code."""
+    import json
+
+    code = main(["doctor", "--json", "--out", str(tmp_path / "renders")])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["problems"] == [] and document["checks"]["renders on"]
+    assert {"python", "tensorflow", "free disk"} <= set(document["checks"])

@@ -3,6 +3,7 @@ status (renderer/cli/main.py parses them, and turns a DreamreelError into one li
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -239,7 +240,11 @@ def cmd_bench(args) -> int:
 def cmd_doctor(args) -> int:
 
     report = run_doctor(args.out)
-    print(report.text())
+    if args.json:  # for scripts: the document alone on stdout, the verdict in the exit code
+        document = {"checks": dict(report.lines), "problems": report.problems}
+        print(json.dumps(document, indent=2))
+    else:
+        print(report.text())
     sys.stdout.flush()
     check(report)  # something a render needs is missing: one line, exit 2
     return 0

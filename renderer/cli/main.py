@@ -227,6 +227,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="where renders will go, for the free disk (default: renders)",
     )
+    doctor.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout (each check, and the problems) and nothing else",
+    )
     doctor.set_defaults(run=cmd_doctor)
 
     models = _command(commands, "models", "list, inspect and fetch the models to dream with")
