@@ -101,3 +101,10 @@ def test_a_loose_video_without_source_is_one_line(tmp_path, capsys):
     assert cli_main(["stability", str(tmp_path / "out.mp4")]) == 2
     err = capsys.readouterr().err
     assert "not inside a render folder: give the clip it was made from with --source" in err
+
+
+def test_without_a_json_path_stdout_is_the_json_alone(every_2, capsys):
+    assert cli_main(["stability", str(every_2)]) == 0
+    out, err = capsys.readouterr()
+    report = json.loads(out)  # nothing but the document
+    assert report["frames"] > 1 and "E_warp" in err

@@ -219,10 +219,11 @@ def cmd_stability(args) -> int:
     from .stability import stability_of_videos  # lazy: loads OpenCV, numpy
 
     report = stability_of_videos(args.output, args.source)
-    print(report.summary_line())
     if args.json:
+        print(report.summary_line())
         write_json_atomic(args.json, report.to_dict())
-    else:
+    else:  # the JSON alone on stdout (a script reads it), the line for people on stderr
+        print(report.summary_line(), file=sys.stderr)
         print(json.dumps(report.to_dict(), indent=2))
     return 0
 
