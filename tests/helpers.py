@@ -192,6 +192,22 @@ def process_tree(pid: int) -> list[int]:
     return tree
 
 
+def read_until_stopped(path) -> tuple[list[np.ndarray], Exception]:
+    """The frames a damaged clip gives before the reader stops, and the InputEnded it
+    stops with (the test fails if it does not stop)."""
+    import pytest
+
+    from renderer.media import open_video
+    from renderer.media.truncated_input import InputEnded
+
+    frames = []
+    with open_video(path) as clip:
+        with pytest.raises(InputEnded) as stopped:
+            for frame in clip.frames():
+                frames.append(frame)
+    return frames, stopped.value
+
+
 def frame_bytes(out_dir) -> list[bytes]:
     """Every frame PNG of a render folder, in order, as bytes."""
     return [p.read_bytes() for p in sorted((Path(out_dir) / "frames").glob("*.png"))]

@@ -17,9 +17,9 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from helpers import read_until_stopped
 
 from renderer.media import open_video
-from renderer.media.truncated_input import InputEnded
 
 FRAMES = 48  # 2 s at 24 fps
 SOURCE = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=24:duration=2"]
@@ -407,15 +407,6 @@ def rewrite_idx1(source: Path, target: Path, edit) -> Path:
     struct.pack_into("<I", data, 4, len(data) - 8)  # the RIFF's size
     target.write_bytes(bytes(data))
     return target
-
-
-def read_until_stopped(path: Path) -> tuple[list[np.ndarray], InputEnded]:
-    frames = []
-    with open_video(path) as clip:
-        with pytest.raises(InputEnded) as stopped:
-            for frame in clip.frames():
-                frames.append(frame)
-    return frames, stopped.value
 
 
 # ---------------------------------------------------------------- B-frames, as players show them

@@ -16,7 +16,7 @@ from pathlib import Path
 import imageio_ffmpeg
 import numpy as np
 import pytest
-from helpers import decode_frames
+from helpers import decode_frames, read_until_stopped
 
 from renderer.cli.main import main
 from renderer.media import open_video
@@ -102,15 +102,6 @@ def clips(tmp_path_factory):
     )
     made["dropped.avi"], made["sound.avi"] = folder / "dropped.avi", folder / "sound.avi"
     return made
-
-
-def read_until_stopped(path) -> tuple[list[np.ndarray], InputEnded]:
-    frames = []
-    with open_video(path) as clip:
-        with pytest.raises(InputEnded) as stopped:
-            for frame in clip.frames():
-                frames.append(frame)
-    return frames, stopped.value
 
 
 @pytest.mark.parametrize(

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..imaging.flow import FlowEstimator
-from ..rendering.preflight import check_inputs_outside
+from ..rendering.preflight import check_out_folder
 from ..rendering.schedule_binding import bind_render
 from ..rendering.seeds import resolve_random_seed
 from ..rendering.spec import RenderSpec, load_spec
@@ -28,7 +28,7 @@ from ..rendering.stitch import Stitcher
 from ..runtime.errors import DreamreelError
 from ..store.frame_names import MANIFEST_NAME
 from ..store.frame_store import read_manifest
-from ..store.out_folder import check_manifest_is_dreamreels, check_no_managed_links
+from ..store.out_folder import check_no_managed_links
 from ..store.render_lock import render_lock
 from ..store.shared_storage import is_url, location, seen_from, staged
 from .batch_jobs import Job
@@ -125,10 +125,7 @@ def render_chunked(
     out = location(out)
     out = out if is_url(out) else out.absolute()
     if not is_url(out):  # the chunks check their own folders; the assembled files live here
-        check_no_managed_links(out)
-        check_inputs_outside(spec, out)
-        if not restart:  # OUT/manifest.json is rewritten when the chunks are assembled
-            check_manifest_is_dreamreels(out)
+        check_out_folder(spec, out, restart=restart)  # its manifest.json is rewritten too
     # The chunks lock their own folders (a URL's: their staging copies).
     with (
         contextlib.nullcontext() if is_url(out) else render_lock(out),
