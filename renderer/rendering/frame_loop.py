@@ -13,7 +13,7 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from .masks import FrameMasks
 from .modes.base import FrameOut
 from .pipelining import Ahead, Behind
 from .prepared import PreparedRender, prepared_render
+from .render_result import RenderResult
 from .spec import RenderSpec
 from .stage_clock import StageClock
 from .stitch import Stitcher
@@ -39,20 +40,6 @@ FrameProgress = Callable[[int, int, "float | None"], None]
 # frame's decode, flow or write; small, since each holds full-size frames and flows.
 _AHEAD = 2
 _BEHIND = 2
-
-
-@dataclass
-class RenderResult:
-    out_dir: Path
-    mode: str
-    frames: int  # frames in the folder now
-    rendered: int  # frames dreamed by this run (the rest were resumed)
-    seconds: float
-    outputs: list[Path]  # MP4, GIF and whatever the mode adds (a contact sheet)
-    report: dict  # video: temporal stability and scene cuts; else empty
-    final_loss: float | None  # the last measured loss (None if this run measured none)
-    # Where this run's time went: StageClock.table() (seconds per stage, frames/s, summary)
-    profile: dict = field(default_factory=dict)
 
 
 def frame_seed(render_seed: int, frame: int) -> int:

@@ -12,7 +12,8 @@ from ..store.frame_store import what_a_render_finds
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import at_url, is_url, location, staged
 from .default_out import default_out
-from .frame_loop import FrameProgress, RenderResult, render_frames
+from .frame_loop import FrameProgress, render_frames
+from .render_result import RenderResult
 from .schedule_binding import prepare_audio
 from .spec import RenderSpec, load_spec
 
