@@ -581,7 +581,8 @@ def _command(case: dict) -> tuple[str, str]:
     lines = err.getvalue().strip().splitlines()
     if code == 0:
         return "ok", f"exit 0, {len(out.getvalue())} chars out"
-    if code == 2 and len(lines) == 1 and lines[0].startswith("dreamreel: error: "):
+    # 2 usage, 3 refused, 4 an input that cannot be decoded (renderer/runtime/errors.py)
+    if code in (2, 3, 4) and len(lines) == 1 and lines[0].startswith("dreamreel: error: "):
         return "error", lines[0][len("dreamreel: error: ") :]
     if lines and lines[-1].startswith("MemoryError"):
         return "memory", lines[-1]

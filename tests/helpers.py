@@ -209,8 +209,22 @@ def read_until_stopped(path) -> tuple[list[np.ndarray], Exception]:
 
 
 def frame_bytes(out_dir) -> list[bytes]:
-    """Every frame PNG of a render folder, in order, as bytes."""
-    return [p.read_bytes() for p in sorted((Path(out_dir) / "frames").glob("*.png"))]
+    """Every frame PNG of a render folder, in order, as bytes less the recipe's text
+    chunk: renders of other settings that make the same pictures differ only there
+    (tests/test_recipe_in_outputs.py checks the chunk itself)."""
+    frames = sorted((Path(out_dir) / "frames").glob("*.png"))
+    return [without_recipe(p.read_bytes()) for p in frames]
+
+
+def without_recipe(png: bytes) -> bytes:
+    """A PNG less its iTXt chunk "dreamreel" (the render's recipe), walked by hand."""
+    out, at = bytearray(png[:8]), 8
+    while at + 8 <= len(png):
+        chunk = png[at : at + 12 + int.from_bytes(png[at : at + 4], "big")]
+        if not (chunk[4:8] == b"iTXt" and chunk[8:].startswith(b"dreamreel\0")):
+            out += chunk
+        at += len(chunk)
+    return bytes(out)
 
 
 def differing_frames(frames_a: list[bytes], frames_b: list[bytes]) -> list[int]:

@@ -218,9 +218,12 @@ def test_another_track_at_the_same_path_is_refused_on_resume(embedded_cache, tmp
 
 def test_a_missing_track_and_one_without_sound_are_one_line(tmp_path, capsys):
     clip = write_clip(tmp_path / "silent-film.mp4", [np.zeros((16, 16, 3), np.uint8)] * 4, 8)
-    cases = {str(tmp_path / "nope.mp3"): "no such file", str(clip): "it has no audio stream"}
-    for path, reason in cases.items():
-        assert main(["render", "noise-zoom", "--audio", path, "--dry-run"]) == 2
+    cases = {  # a path that is not there: usage (2); a file without sound: its input (4)
+        str(tmp_path / "nope.mp3"): ("no such file", 2),
+        str(clip): ("it has no audio stream", 4),
+    }
+    for path, (reason, status) in cases.items():
+        assert main(["render", "noise-zoom", "--audio", path, "--dry-run"]) == status
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and f"cannot read audio track '{path}': {reason}" in err
         with pytest.raises(DreamreelError, match=reason):

@@ -85,6 +85,8 @@ def test_the_stitched_clip_has_the_clips_frames_fps_and_sound(chunked):
     with av.open(str(out / "video.mp4")) as container:
         assert float(container.streams.video[0].average_rate) == pytest.approx(FPS)
         assert container.streams.audio  # the clip's sound, in its place
+        # The whole clip's recipe, joined from the parts as a render in one piece has it.
+        assert "rendered in chunks" in container.metadata.get("comment", "")
     assert click_time(out / "video.mp4") == pytest.approx(CLICK_AT, abs=0.02)
     # Each worker encoded the frames its chunk gives alone; the driver joined them.
     assert [p.name for c in _plan(out) for p in chunk_folder(out, c).glob("part-*.mp4")] == [
@@ -172,7 +174,11 @@ def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
         assert again.rendered == 0
         assert len(calls) == sum(len(seam_window(c)) for c in _plan(out)[1:]), way
         assert again.report == result.report and frame_bytes(copy) == frame_bytes(out), way
-    assert (tmp_path / "serial" / "video.gif").is_file()
+    # Encoded serially, the GIF and MP4 carry the whole clip's recipe too.
+    with Image.open(tmp_path / "serial" / "video.gif") as gif:
+        assert "rendered in chunks" in gif.info["comment"].decode()
+    with av.open(str(tmp_path / "serial" / "video.mp4")) as mp4:
+        assert "rendered in chunks" in mp4.metadata["comment"]
     joined, whole = (decode_frames(tmp_path / way / "video.mp4") for way in ("parts", "serial"))
     assert len(joined) == len(whole) == FRAMES
     # Each frame where it belongs, as close to its PNG as the clip encoded in one go.

@@ -96,7 +96,7 @@ def test_a_repeated_input_is_refused_in_one_line_by_other_modes(capsys, tmp_path
 
 @pytest.mark.parametrize("name", ["morph", "noise-zoom"])
 def test_a_folder_named_like_a_preset_does_not_shadow_it(capsys, tmp_path, monkeypatch, name):
-    from renderer.rendering.spec import presets_dir, resolve_preset
+    from renderer.rendering.preset_files import presets_dir, resolve_preset
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / name).mkdir()  # an earlier `--out morph`
@@ -108,7 +108,7 @@ def test_a_folder_named_like_a_preset_does_not_shadow_it(capsys, tmp_path, monke
 
 
 def test_a_file_named_like_a_preset_does_not_shadow_it(tmp_path, monkeypatch):
-    from renderer.rendering.spec import presets_dir, resolve_preset
+    from renderer.rendering.preset_files import presets_dir, resolve_preset
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "progress").write_text("not a preset at all")

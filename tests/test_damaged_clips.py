@@ -216,7 +216,7 @@ def test_a_render_keeps_the_frames_before_the_damage_and_stitches_them_only_if_a
     code, err = render(capsys, clips[name], out)
 
     lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("dreamreel: error:"), err
+    assert code == 4 and len(lines) == 1 and lines[0].startswith("dreamreel: error:"), err
     assert f"stopped at frame {expected} of {FRAMES // 2}" in lines[0]
     assert "video.allow_partial" in lines[0]
     kept = sorted((out / "frames").glob("*.png"))

@@ -8,7 +8,8 @@ import tomllib
 import pytest
 
 from renderer.cli.main import main
-from renderer.rendering.spec import load_spec, preset_names, resolve_preset
+from renderer.rendering.preset_files import preset_names, resolve_preset
+from renderer.rendering.spec import load_spec
 from renderer.rendering.spec_toml import dumps
 
 
@@ -141,3 +142,15 @@ def test_strings_and_keys_are_escaped():
 def test_i_is_short_for_input(capsys, tmp_path, samples_dir):
     text = dry_run(capsys, "progress", "-i", str(samples_dir / "coffee.jpg"))
     assert tomllib.loads(text)["input"] == str(samples_dir / "coffee.jpg")
+
+
+def test_a_count_is_written_as_an_integer_and_reads_back_the_same(capsys, tmp_path):
+    text = dry_run(capsys, "noise-zoom", "--set", "dream.steps=7")
+    assert "\n[dream]\nsteps = 7\n" in text  # not 7.0: the engine takes whole steps
+    assert "\nfps = 12.0\n" in text  # a float setting stays a float
+    (tmp_path / "again.toml").write_text(text)
+    again = load_spec(str(tmp_path / "again.toml"))
+    assert (
+        again.to_dict() | {"name": "noise-zoom"}
+        == load_spec("noise-zoom", ["dream.steps=7"]).to_dict()
+    )

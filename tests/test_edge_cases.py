@@ -20,8 +20,9 @@ from renderer.engine.dream import DreamSettings
 from renderer.media import probe
 from renderer.media.input_identity import input_identity
 from renderer.rendering.identity import render_identity
+from renderer.rendering.preset_files import preset_names, resolve_preset
 from renderer.rendering.seeds import resolve_random_seed
-from renderer.rendering.spec import load_spec, preset_names, resolve_preset
+from renderer.rendering.spec import load_spec
 from renderer.rendering.stitch import stitch_from_manifest
 from renderer.runtime.errors import DreamreelError
 from renderer.store.frame_store import FrameStore

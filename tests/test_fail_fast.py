@@ -42,7 +42,8 @@ def test_user_errors_fail_before_tensorflow_loads(tmp_path, argv, expected):
     (tmp_path / "text.png").write_text("a text file named like an image")
     (tmp_path / "folder").mkdir()
     result, err = run_probe(*argv, cwd=tmp_path)
-    assert result == {"code": 2, "tensorflow": False, "keras": False}, err
+    code = 4 if "decode" in expected else 2  # a damaged input, else a usage error
+    assert result == {"code": code, "tensorflow": False, "keras": False}, err
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("dreamreel: error:"), err
     assert expected in lines[0]
@@ -72,7 +73,8 @@ def test_layers_of_a_model_file_are_read_from_its_config(tmp_path, suffix):
         'layers=["inner/inner_cnv"]',
         cwd=tmp_path,
     )
-    assert result == {"code": 2, "tensorflow": False, "keras": False}, err
+    code = 4 if "decode" in expected else 2  # a damaged input, else a usage error
+    assert result == {"code": code, "tensorflow": False, "keras": False}, err
     assert "did you mean: inner/inner_conv?" in err
 
 

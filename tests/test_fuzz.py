@@ -57,7 +57,7 @@ from fuzz_inputs import (
 )
 from PIL import Image
 
-from renderer.rendering.spec import preset_names, resolve_preset
+from renderer.rendering.preset_files import preset_names, resolve_preset
 from renderer.runtime.errors import DreamreelError
 
 # Cases per seed: the whole file takes ~17 s on this 2-core machine (measured while other

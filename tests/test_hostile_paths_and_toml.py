@@ -14,7 +14,8 @@ import pytest
 from renderer.cli.main import main
 from renderer.distributed.batch_jobs import check_jobs, read_jobs
 from renderer.rendering.preflight import check_input, check_model, check_objective
-from renderer.rendering.spec import load_spec, parse_override, read_toml, resolve_preset
+from renderer.rendering.preset_files import resolve_preset
+from renderer.rendering.spec import load_spec, parse_override, read_toml
 from renderer.runtime.atomic_files import free_space
 from renderer.runtime.errors import DreamreelError
 

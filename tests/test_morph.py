@@ -285,8 +285,8 @@ def test_changed_photos_refuse_to_resume(dogs, tmp_path):
         render_frames(spec, dogs, tmp_path / "out")
 
 
-def error_line(capsys, *argv) -> str:
-    assert main(["render", *argv, "--dry-run"]) == 2
+def error_line(capsys, *argv, status=2) -> str:
+    assert main(["render", *argv, "--dry-run"]) == status
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1, err
     return err
@@ -301,7 +301,7 @@ def test_bad_photos_are_refused_in_one_line_naming_them(tmp_path, capsys):
     folder = tmp_path / "photos"
     write_photos(folder)
     (folder / "photo3.png").write_text("a text file in disguise")
-    assert "photo3.png" in error_line(capsys, "morph", "--input", str(folder))
+    assert "photo3.png" in error_line(capsys, "morph", "--input", str(folder), status=4)
 
     missing = ["--set", f'morph.images=["{folder / NAMES[0]}", "{tmp_path / "gone.jpg"}"]']
     assert "gone.jpg" in error_line(capsys, "morph", *missing)
@@ -321,7 +321,7 @@ def test_bad_photos_are_refused_before_tensorflow_loads(tmp_path):
     result, _, err = run_without_tensorflow_probe(
         "render", "morph", "--input", str(folder), cwd=tmp_path
     )
-    assert result == {"code": 2, "tensorflow": False, "keras": False}
+    assert result == {"code": 4, "tensorflow": False, "keras": False}  # not an image: exit 4
     assert "photo3.png" in err and len(err.splitlines()) == 1
 
 

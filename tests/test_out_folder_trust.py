@@ -40,8 +40,9 @@ def victim(tmp_path: Path, name: str = "victim.txt") -> Path:
 
 
 def one_line(code: int, err: str) -> str:
+    """A refusal: exit 3 (refused), one line, nothing changed."""
     lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("dreamreel: error: "), err
+    assert code == 3 and len(lines) == 1 and lines[0].startswith("dreamreel: error: "), err
     return lines[0]
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer.rendering.spec import load_spec, preset_names
+from renderer.rendering.preset_files import preset_names
+from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -69,7 +70,7 @@ def test_presets_are_found_from_an_installed_wheel(tmp_path):
         check=True,
     )
     code = (
-        "from renderer.rendering.spec import preset_names, presets_dir; "
+        "from renderer.rendering.preset_files import preset_names, presets_dir; "
         "print(presets_dir(), preset_names())"
     )
     out = subprocess.run(

@@ -51,7 +51,7 @@ def _hold_lock(folder: Path, purpose: str = "render") -> subprocess.Popen:
 
 def _one_line(code, err) -> str:
     lines = err.strip().splitlines()
-    assert code == 2 and len(lines) == 1 and lines[0].startswith("dreamreel: error: "), err
+    assert code == 3 and len(lines) == 1 and lines[0].startswith("dreamreel: error: "), err
     return lines[0]
 
 

@@ -7,6 +7,7 @@ import json
 import cv2
 import numpy as np
 import pytest
+from helpers import without_recipe
 from PIL import Image
 
 from renderer.media import probe as probe_video
@@ -48,7 +49,9 @@ def uninterrupted(dogs, tmp_path_factory):
 
 
 def frame_bytes(out, count=FRAMES):
-    return [(out / "frames" / f"{i:06d}.png").read_bytes() for i in range(1, count + 1)]
+    """The frames' bytes less their recipe chunk (helpers.without_recipe)."""
+    frames = [out / "frames" / f"{i:06d}.png" for i in range(1, count + 1)]
+    return [without_recipe(p.read_bytes()) for p in frames]
 
 
 def test_render_writes_frames_losses_plot_and_stitched_videos(uninterrupted):

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from renderer.rendering.spec import load_spec, parse_override, preset_names, resolve_preset
+from renderer.rendering.preset_files import preset_names, resolve_preset
+from renderer.rendering.spec import load_spec, parse_override
 from renderer.runtime.errors import DreamreelError
 
 

@@ -19,12 +19,24 @@ from ..store.manifest import dreamreel_version
 from ..store.out_folder import check_writable
 from ..store.shared_storage import is_url, seen_from, staged
 from .doctor import check, run_doctor
+from .messages import Messages
+from .progress_bar import jobs_bar, step_bar
 from .shorthand_flags import shorthand_overrides
+
+# `--json` with no PATH (bench, stability): the document on stdout.
+STDOUT = "-"
 
 
 def _say(args, message: str) -> None:
-    if not getattr(args, "quiet", False):
-        print(redacted(message), file=sys.stderr)  # an --out URL's password stays hidden
+    """An info line on stderr (not with --quiet), above a live bar; a URL's password hidden."""
+    Messages(getattr(args, "quiet", False)).info(message)
+
+
+def print_json(args, document: dict) -> None:
+    """The command's one JSON document on stdout (main.py prints an error object instead
+    when the command fails before it)."""
+    print(json.dumps(document, indent=2))
+    args.printed_json = True
 
 
 def cmd_render(args) -> int:
@@ -44,44 +56,75 @@ def cmd_render(args) -> int:
         return 0
 
     check_writable(out_dir)
+    messages = Messages(args.quiet)
     if args.ray or args.chunks is not None:
-        return _render_in_chunks(args, spec, out_dir)
+        return _render_in_chunks(args, spec, out_dir, messages)
 
+    from ..rendering.finished_render import FinishedRender  # lazy: loads OpenCV, numpy
     from ..rendering.render_preset import render  # lazy: loads OpenCV, Pillow, numpy
-    from .progress_bar import step_bar  # lazy: loads tqdm
 
     # The frame count comes with the mode (a clip's own length); the first call says it.
-    with step_bar(None, quiet=args.quiet, desc=spec.name, unit="frame") as advance:
+    with step_bar(
+        None, quiet=args.quiet, desc=spec.name, unit="frame", style=args.progress
+    ) as advance:
         # With a track, --frames N keeps the first N of the track's frames.
         result = render(
             spec,
             out=out_dir,
             restart=args.restart,
             max_frames=spec.frames if args.frames is not None else None,
-            announce=lambda m: _say(args, m),
+            announce=messages.announce,  # above the bar, not into it
             progress=lambda done, total, loss: advance(done, total, loss=loss),
         )
+    finished = isinstance(result, FinishedRender)
     resumed = result.frames - result.rendered
-    note = f" ({resumed} resumed from an earlier run)" if resumed else ""
+    note = f" ({resumed} resumed from an earlier run)" if resumed and not finished else ""
     loss = f", final loss {result.final_loss:.4f}" if result.final_loss is not None else ""
-    _say(
-        args,
-        f"wrote {result.frames} frames{note} and "
-        f"{', '.join(p.name for p in result.outputs)} to {out_dir} "
-        f"in {result.seconds:.1f} s{loss}",
-    )
-    if "summary" in result.report:
-        cuts = result.report["cuts"]
-        _say(args, result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))
-    if result.profile:  # where the time went; the full table is in manifest.json
-        _say(args, "time: " + result.profile["summary"])
-    if "stopped" in result.report:  # a short render the user allowed: said even if --quiet
-        print(
-            f"dreamreel: warning: the input {result.report['stopped']}; the video holds "
-            f"the {result.frames} frames before it",
-            file=sys.stderr,
+    names = ", ".join(p.name for p in result.outputs)
+    outputs = f" and {names}" if names else ""  # none with output.mp4 and .gif false
+    if finished:  # the numbers its run recorded
+        messages.info(
+            f"{out_dir} holds its {result.frames} frames{outputs}, rendered in "
+            f"{result.seconds:.1f} s{loss}"
         )
+    else:
+        messages.info(
+            f"wrote {result.frames} frames{note}{outputs} to {out_dir} "
+            f"in {result.seconds:.1f} s{loss}"
+        )
+    if "summary" in result.report:
+        cuts = result.report.get("cuts")
+        messages.info(result.report["summary"] + (f"; scene cuts at frames {cuts}" if cuts else ""))
+    if result.profile:  # where the time went; the full table is in manifest.json
+        messages.info("time: " + result.profile["summary"])
+    if "stopped" in result.report:  # a short render the user allowed
+        messages.warn(
+            f"the input {result.report['stopped']}; the video holds "
+            f"the {result.frames} frames before it"
+        )
+    if args.json:
+        print_json(args, _render_document(result, out_dir, finished))
     return 0
+
+
+def _render_document(result, out_dir, finished: bool) -> dict:
+    """``render --json``: what the render made, for a script."""
+    report = {
+        key: result.report[key] for key in ("summary", "cuts", "stopped") if key in result.report
+    }
+    return {
+        "out": redacted(str(out_dir)),
+        "mode": result.mode,
+        "frames": result.frames,
+        "rendered": result.rendered,
+        "resumed": result.frames - result.rendered,
+        "finished_already": finished,  # nothing to do: the numbers are its recorded run's
+        "outputs": [redacted(str(p)) for p in result.outputs],
+        "seconds": round(result.seconds, 2),
+        "final_loss": result.final_loss,
+        "report": report,
+        "time": result.profile.get("summary"),
+    }
 
 
 def _render_spec(args, overrides: list[str]):
@@ -112,7 +155,7 @@ def _dry_run_heading(out_dir, restart: bool) -> str:
     return f"# output: {redacted(str(out_dir))}{found}\n"
 
 
-def _render_in_chunks(args, spec, out_dir: Path) -> int:
+def _render_in_chunks(args, spec, out_dir: Path, messages: Messages) -> int:
     # lazy: loads OpenCV, numpy
     from ..distributed.chunk_render import check_chunkable, render_chunked
 
@@ -121,13 +164,10 @@ def _render_in_chunks(args, spec, out_dir: Path) -> int:
         raise DreamreelError(f"--chunks must be >= 1, got {args.chunks}")
     if args.ray:
         _require_ray()
-    _say(
-        args,
-        f"dreamreel {dreamreel_version()}: rendering {spec.name} (video, in chunks) into {out_dir}",
+    messages.info(
+        f"dreamreel {dreamreel_version()}: rendering {spec.name} (video, in chunks) into {out_dir}"
     )
-    from .progress_bar import jobs_bar  # lazy: loads tqdm
-
-    with jobs_bar(0, quiet=args.quiet, desc=spec.name) as bar:
+    with jobs_bar(0, quiet=args.quiet, desc=spec.name, style=args.progress) as bar:
         result = render_chunked(
             spec,
             out=out_dir,
@@ -135,25 +175,38 @@ def _render_in_chunks(args, spec, out_dir: Path) -> int:
             ray=args.ray,
             address=args.address,
             restart=args.restart,
-            announce=lambda m: args.quiet or bar.say(m),
+            announce=messages.announce,  # above the bar, not into it
             bar=bar,
         )
-    _say(
-        args,
+    messages.info(
         f"wrote {result.frames} frames from {result.chunks} chunks and "
-        f"{', '.join(p.name for p in result.outputs)} to {out_dir}",
+        f"{', '.join(p.name for p in result.outputs)} to {out_dir}"
     )
-    _say(args, result.report["summary"])
+    messages.info(result.report["summary"])
     for seam in result.report["seams"]:
         # Added flicker (E_warp of the output less the source's): a jolt in the clip
         # itself near a seam is not the seam's. Where the flicker swings by itself
         # (cadence, music), the typical stretch's worst frame is the fairer yardstick.
-        _say(
-            args,
+        messages.info(
             f"seam at frames {seam['frames'][0]}-{seam['frames'][1]}: added flicker "
             f"{seam['added_flicker_ratio']}x the median frame elsewhere, "
             f"{seam['added_flicker_vs_stretches']}x a typical stretch's worst; "
-            f"dream strength {seam['dream_strength_ratio']}x",
+            f"dream strength {seam['dream_strength_ratio']}x"
+        )
+    if args.json:
+        print_json(
+            args,
+            {
+                "out": redacted(str(out_dir)),
+                "mode": "video",
+                "frames": result.frames,
+                "chunks": result.chunks,
+                "rendered": result.rendered,
+                "resumed": result.frames - result.rendered,
+                "outputs": [redacted(str(p)) for p in result.outputs],
+                "seconds": round(result.seconds, 2),
+                "report": {k: result.report[k] for k in ("summary", "seams") if k in result.report},
+            },
         )
     return 0
 
@@ -166,8 +219,6 @@ def _require_ray() -> None:
 
 
 def cmd_batch(args) -> int:
-    from .progress_bar import jobs_bar  # lazy: loads tqdm
-
     jobs = read_jobs(args.jobs, args.out)
     specs = check_jobs(jobs, args.jobs.name)  # a typo in the last job stops the first
     on_ray = args.ray
@@ -187,7 +238,7 @@ def cmd_batch(args) -> int:
         _require_ray()
     where = "on Ray" if on_ray else "one after another"
     _say(args, f"dreamreel {dreamreel_version()}: {len(jobs)} jobs from {args.jobs}, {where}")
-    with jobs_bar(len(jobs), quiet=args.quiet, desc="batch") as bar:
+    with jobs_bar(len(jobs), quiet=args.quiet, desc="batch", style=args.progress) as bar:
         finished = lambda outcome: bar.job_done()  # noqa: E731
         if on_ray:
             outcomes = run_on_ray(
@@ -214,17 +265,15 @@ def cmd_batch(args) -> int:
 
 
 def cmd_stability(args) -> int:
-    import json
-
     from .stability import stability_of_videos  # lazy: loads OpenCV, numpy
 
     report = stability_of_videos(args.output, args.source)
-    if args.json:
+    if args.json not in (None, STDOUT):  # --json PATH: the file, and the line for people
         print(report.summary_line())
-        write_json_atomic(args.json, report.to_dict())
+        write_json_atomic(Path(args.json), report.to_dict())
     else:  # the JSON alone on stdout (a script reads it), the line for people on stderr
         print(report.summary_line(), file=sys.stderr)
-        print(json.dumps(report.to_dict(), indent=2))
+        print_json(args, report.to_dict())
     return 0
 
 
@@ -232,9 +281,13 @@ def cmd_bench(args) -> int:
     from .bench import run_bench  # lazy: loads numpy
 
     report = run_bench(quick=args.quick, say=lambda line: _say(args, line))
+    if args.json == STDOUT:  # the document alone on stdout, the table for people on stderr
+        print("\n".join(report.lines()), file=sys.stderr)
+        print_json(args, report.to_dict())
+        return 0
     print("\n".join(report.lines()))
     if args.json:
-        write_json_atomic(args.json, report.to_dict())
+        write_json_atomic(Path(args.json), report.to_dict())
     return 0
 
 
@@ -242,8 +295,7 @@ def cmd_doctor(args) -> int:
 
     report = run_doctor(args.out)
     if args.json:  # for scripts: the document alone on stdout, the verdict in the exit code
-        document = {"checks": dict(report.lines), "problems": report.problems}
-        print(json.dumps(document, indent=2))
+        print_json(args, {"checks": dict(report.lines), "problems": report.problems})
     else:
         print(report.text())
     sys.stdout.flush()
@@ -303,7 +355,7 @@ def cmd_models_classes(args) -> int:
 
 
 def cmd_presets_list(args) -> int:
-    from ..rendering.spec import preset_names, resolve_preset  # lazy: loads OpenCV, numpy
+    from ..rendering.preset_files import preset_names, resolve_preset
 
     rows = [("preset", "what it does")]
     for name in preset_names():
@@ -314,7 +366,7 @@ def cmd_presets_list(args) -> int:
 
 
 def cmd_presets_show(args) -> int:
-    from ..rendering.spec import resolve_preset  # lazy: loads OpenCV, numpy
+    from ..rendering.preset_files import resolve_preset
 
     print(resolve_preset(args.name).read_text(), end="")
     return 0

@@ -1,25 +1,28 @@
 """The ``dreamreel`` command line: render, models, presets.
 
-User errors (DreamreelError) end in one line on stderr and exit status 2; TensorFlow is
-imported only by the commands that need it, so ``--help`` answers at once.
+User errors (DreamreelError) end in one line on stderr and their class's exit status
+(EXIT_STATUS below: usage 2, refused 3, damaged input 4); TensorFlow is imported only by
+the commands that need it, so ``--help`` answers at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
 from pathlib import Path
 from typing import NoReturn
 
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, InputDamaged, Refused
 from ..runtime.interrupts import Interrupted, resume_command, signals_interrupt
 from ..runtime.quiet_tensorflow import use_backend_quietly
 from ..runtime.redaction import HIDDEN, redacted, remember_credentials
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import location
 from .commands import (
+    STDOUT,
     cmd_batch,
     cmd_bench,
     cmd_doctor,
@@ -33,11 +36,16 @@ from .commands import (
     cmd_stability,
     cmd_stitch,
 )
+from .info import cmd_info
+from .preview import add_preview_arguments, cmd_preview
+from .progress_bar import STYLES
 from .shorthand_flags import SIZE_HELP
 
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
+    "preview": "example: dreamreel preview noise-zoom --set zoom.rotation=0.5 --look 6",
     "stitch": "example: dreamreel stitch renders/noise-zoom-noise-1a2b3c4d",
+    "info": "example: dreamreel info renders/noise-zoom-noise-1a2b3c4d/frames/000012.png",
     "batch": "example: dreamreel batch samples/batch.toml",
     "bench": "example: dreamreel bench --json bench.json",
     "doctor": "example: dreamreel doctor",
@@ -53,6 +61,21 @@ EXAMPLES = {
 }
 
 
+_USAGE, _REFUSED, _DAMAGED = DreamreelError.exit_code, Refused.exit_code, InputDamaged.exit_code
+EXIT_STATUS = f"""\
+exit status:
+  0    done
+  1    a bug (its traceback is printed), or some of a batch's jobs failed
+  {_USAGE}    usage: a bad flag, preset, setting or value, or a file that is not there
+  {_REFUSED}    refused: OUT holds another render or another run, a link or an input
+       among its files, or cannot be written (nothing there was changed)
+  {_DAMAGED}    an input is damaged or cannot be decoded (a truncated clip, not an image)
+  130  interrupted by Ctrl-C (SIGINT), 143 by SIGTERM: the finished frames are kept
+
+With --json, stdout holds one JSON document and nothing else: the command's, or, when
+it fails, {{"error": "...", "exit_code": N}} (the error's line is on stderr too)."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, whose refusals quote what was typed: a URL's password hidden there too
     (its sub-commands' parsers are of this class as well)."""
@@ -65,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="dreamreel",
         description="Batch renderer of DeepDream animations.",
-        epilog="example: dreamreel render progress --input photo.jpg --out renders/photo",
+        epilog="example: dreamreel render progress --input photo.jpg --out renders/photo\n\n"
+        + EXIT_STATUS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the table's lines as written
     )
     parser.add_argument("--version", action="version", version=f"dreamreel {dreamreel_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -75,7 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
         "preset",
         metavar="PRESET_OR_TOML",
         help="a shipped preset's name (dreamreel presets list), or a TOML file: a path "
-        "(x.toml, ./mine); a bare name is the shipped preset's even beside a folder of that name",
+        "(x.toml, ./mine); a bare name is the shipped preset's even beside a folder of that "
+        "name; or a render's folder, manifest.json, frame PNG, GIF or MP4: the recipe it "
+        "carries (dreamreel info FILE shows it), rendered again",
     )
     render.add_argument(
         "-i",
@@ -90,8 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         type=location,
         metavar="DIR",
-        help="output folder (default: renders/PRESET), or a URL such as "
-        "s3://bucket/renders/x (fsspec; see README, Shared storage)",
+        help="output folder (default: renders/PRESET-INPUT-HASH, one per recipe), or a URL such as "
+        "s3://bucket/renders/x (fsspec; see docs/storage.md)",
     )
     render.add_argument(
         "--set",
@@ -115,18 +142,25 @@ def build_parser() -> argparse.ArgumentParser:
         "zoom's length and the MP4 carries it (the same as --set audio=PATH)",
     )
     render.add_argument("--size", metavar="WxH", help=SIZE_HELP)
-    render.add_argument(
+    dry_run_or_json = render.add_mutually_exclusive_group()
+    dry_run_or_json.add_argument(
         "--dry-run",
         action="store_true",
         help="check everything, print the fully resolved spec as TOML (render "
         "reads it back) and stop: no TensorFlow, nothing written",
+    )
+    dry_run_or_json.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout at the end (out folder, frames, outputs, "
+        "time, final loss...) and nothing else there",
     )
     render.add_argument(
         "--restart",
         action="store_true",
         help="discard frames of an earlier render in --out and start over",
     )
-    render.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    _quiet_and_progress(render)
     render.add_argument(
         "--ray",
         action="store_true",
@@ -185,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument(
         "--restart", action="store_true", help="discard the jobs' earlier frames and start over"
     )
-    batch.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    _quiet_and_progress(batch)
     batch.set_defaults(run=cmd_batch)
 
     stability = _command(
@@ -204,8 +238,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IN.mp4",
         help="the clip it was made from (default: a render's own input)",
     )
-    stability.add_argument("--json", type=Path, metavar="PATH", help="also write the report here")
+    stability.add_argument(
+        "--json",
+        nargs="?",
+        const=STDOUT,
+        metavar="PATH",
+        help="write the report to PATH (the summary line on stdout); without PATH, or "
+        "without --json: the JSON alone on stdout, the line on stderr",
+    )
     stability.set_defaults(run=cmd_stability)
+
+    preview = _command(
+        commands,
+        "preview",
+        "what a render will do, in seconds and without the model: its camera path as a "
+        "GIF, a plot of its schedules (and a few frames dreamed small, with --look)",
+    )
+    add_preview_arguments(preview)
+    preview.set_defaults(run=cmd_preview)
 
     stitch = _command(commands, "stitch", "re-stitch a render folder's frames into MP4 and GIF")
     stitch.add_argument(
@@ -213,9 +263,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     stitch.set_defaults(run=cmd_stitch)
 
+    info = _command(
+        commands, "info", "print the recipe a render's frame, GIF, MP4 or folder carries"
+    )
+    info.add_argument(
+        "file",
+        metavar="FILE",
+        help="a frame PNG, the GIF or MP4 of a render, its manifest.json or its folder",
+    )
+    info.set_defaults(run=cmd_info)
+
     bench = _command(commands, "bench", "measure how fast this machine dreams (1-2 minutes)")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
-    bench.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    bench.add_argument(
+        "--json",
+        nargs="?",
+        const=STDOUT,
+        metavar="PATH",
+        help="also write the results to PATH; without PATH: print them as one JSON "
+        "document on stdout and nothing else there (the table on stderr)",
+    )
     bench.set_defaults(run=cmd_bench)
 
     doctor = _command(commands, "doctor", "check this machine: libraries, GPU, models, disk")
@@ -274,6 +341,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_and_progress(command) -> None:
+    command.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress and no info lines; warnings and errors still show",
+    )
+    command.add_argument(
+        "--progress",
+        choices=STYLES,
+        help="bar (the default in a terminal), lines: a plain line at each tenth of the "
+        "work or every 10 s (the default when stderr is a file or a pipe), or none",
+    )
+
+
 def _command(group, name: str, summary: str, example_key: str | None = None):
     return group.add_parser(
         name,
@@ -285,8 +366,8 @@ def _command(group, name: str, summary: str, example_key: str | None = None):
 
 # Commands that skip TensorFlow's multi-second import here: they never touch it, or load
 # it themselves when they need it (render after checking its spec and inputs; doctor, to
-# report a failed import).
-_LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor", "batch"}
+# report a failed import; preview's --look after every check).
+_LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor", "batch", "info", "preview"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except DreamreelError as exc:  # an argument's own check (--out at a URL: its path)
         print(f"dreamreel: error: {redacted(str(exc))}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     try:
         # SIGINT/SIGTERM raise Interrupted: the render cleans up on its way out to here.
         with signals_interrupt():
@@ -307,17 +388,31 @@ def main(argv: list[str] | None = None) -> int:
             sys.stdout.flush()  # here, not at exit: a reader gone by then is a BrokenPipeError
             return status
     except DreamreelError as exc:  # whatever raised it, a URL's password stays hidden
-        print(f"dreamreel: error: {redacted(str(exc))}", file=sys.stderr)
-        return 2
+        message = redacted(str(exc))
+        print(f"dreamreel: error: {message}", file=sys.stderr)
+        return _failed(args, message, exc.exit_code)
     except KeyboardInterrupt as exc:
-        print(_interrupted_line(args, argv, exc), file=sys.stderr)
-        return exc.exit_code if isinstance(exc, Interrupted) else 130
+        line = _interrupted_line(args, argv, exc)
+        print(line, file=sys.stderr)
+        code = exc.exit_code if isinstance(exc, Interrupted) else 130
+        return _failed(args, line.removeprefix("dreamreel: "), code)
     except BrokenPipeError:  # `dreamreel models layers X | head` closed our stdout early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except Exception:  # a bug: its traceback as Python prints it, less a URL's password
+    except Exception as exc:  # a bug: its traceback as Python prints it, less a URL's password
         print(redacted(traceback.format_exc()), end="", file=sys.stderr)
-        return 1
+        return _failed(args, redacted(f"{type(exc).__name__}: {exc}"), 1)
+
+
+def _failed(args, message: str, code: int) -> int:
+    """``code``; with --json (the document on stdout) and no document printed yet, an
+    error object there instead, so a script reading stdout always reads JSON."""
+    if getattr(args, "json", None) in (True, STDOUT) and not getattr(args, "printed_json", False):
+        try:
+            print(json.dumps({"error": message, "exit_code": code}, indent=2), flush=True)
+        except (BrokenPipeError, ValueError):  # a reader gone, or stdout closed
+            pass
+    return code
 
 
 def _interrupted_line(args, argv: list[str], exc: KeyboardInterrupt) -> str:

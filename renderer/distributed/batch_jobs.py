@@ -206,7 +206,7 @@ def _preset(text: str, base: Path, label: str) -> str:
     """A path (``x.toml``, ``sub/x``, or a file beside the jobs file that is no shipped
     preset's name: a folder ``morph`` shadows nothing) is relative to the jobs file; else
     a shipped preset's name."""
-    from ..rendering.spec import looks_like_preset_path, preset_names  # lazy: loads OpenCV
+    from ..rendering.preset_files import looks_like_preset_path, preset_names
 
     beside = base / text
     if looks_like_preset_path(text):

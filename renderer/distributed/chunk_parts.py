@@ -72,9 +72,10 @@ def assemble_from_parts(
     mp4: Path,
     audio,
     manifest: dict,
+    recipe: str | None = None,
 ) -> tuple[list[Path], dict]:
-    """OUT/frames/, ``mp4`` and the records from the chunks' parts (module notes);
-    ``clip`` is the raw clip (renderer.media.reader.Clip) the seams are read from.
+    """OUT/frames/, ``mp4`` (carrying ``recipe``) and the records from the chunks' parts
+    (module notes); ``clip`` is the raw clip (renderer.media.reader.Clip) the seams are read from.
     PartsDiffer when the parts cannot be joined: the caller assembles serially."""
     count = plan[-1].stop
     frames_dir = clip_frames_dir(out, count)
@@ -103,7 +104,7 @@ def assemble_from_parts(
                 write_mp4(parts[-1], (blended[f] for f in overlap), fps)
             if solo_range(plan, index):
                 parts.append(folders[index] / part_name(solo_range(plan, index)))
-        written = concat_mp4(mp4, parts, fps, audio=audio)
+        written = concat_mp4(mp4, parts, fps, audio=audio, comment=recipe)
     finally:
         shutil.rmtree(parts_dir, ignore_errors=True)
     if written != count:

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..imaging.flow import FlowEstimator
 from ..rendering.preflight import check_out_folder
+from ..rendering.recipe import recipe_text
 from ..rendering.schedule_binding import bind_render
 from ..rendering.seeds import resolve_random_seed
 from ..rendering.spec import RenderSpec, load_spec
@@ -255,6 +256,7 @@ def _assemble_here(
 
     folders = [chunk_folder(out, c) for c in plan]
     manifest = _clip_manifest(spec, folders[0], clip)
+    recipe = recipe_text(manifest)  # the whole clip's, in its MP4 and GIF
     estimator = FlowEstimator(spec.flow.method, spec.flow.preset)
     with create_mode(spec) as mode:  # the raw frames, for the stability meter
         if in_parts(spec) and parts_ready(plan, folders):
@@ -269,6 +271,7 @@ def _assemble_here(
                     mp4=out / "video.mp4",
                     audio=audio,
                     manifest=manifest,
+                    recipe=recipe,
                 )
             except PartsDiffer:
                 pass  # encoded unalike (another FFmpeg?): encode the clip here instead
@@ -281,6 +284,7 @@ def _assemble_here(
             output=o,
             audio=audio,
             threaded=spec.pipeline,
+            recipe=recipe,
         )
         try:
             return assemble(

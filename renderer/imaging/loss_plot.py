@@ -201,11 +201,17 @@ def _frame_ticks(x_low, x_high, single, plot_w, text_w) -> list[float]:
 
 
 def _draw_line(canvas, xs, ys, px, py) -> None:
+    draw_broken_line(canvas, xs, ys, px, py, _LINE, dot_radius=3)
+
+
+def draw_broken_line(canvas, xs, values, px, py, colour, *, dot_radius: int = 2) -> None:
+    """The values as lines through (px(x), py(value)), broken where one is not finite
+    (a lost frame, a cut); a lone value as a dot."""
     segment: list[tuple[int, int]] = []
     segments = []
-    for x, y in zip(xs, ys):
-        if math.isfinite(y):
-            segment.append((px(x), py(y)))
+    for x, value in zip(xs, values):
+        if math.isfinite(value):
+            segment.append((px(x), py(value)))
         elif segment:
             segments.append(segment)
             segment = []
@@ -213,10 +219,10 @@ def _draw_line(canvas, xs, ys, px, py) -> None:
         segments.append(segment)
     for points in segments:
         if len(points) == 1:
-            cv2.circle(canvas, points[0], 3, _LINE, -1, cv2.LINE_AA)
+            cv2.circle(canvas, points[0], dot_radius, colour, -1, cv2.LINE_AA)
         else:
             array = np.array(points, np.int32).reshape(-1, 1, 2)
-            cv2.polylines(canvas, [array], False, _LINE, 2, cv2.LINE_AA)
+            cv2.polylines(canvas, [array], False, colour, 2, cv2.LINE_AA)
 
 
 def _draw_up(image: Image.Image, text: str, font, centre: tuple[int, int]) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import InputDamaged
 from .clip_scan import decoder_problem, sound_stream
 from .container import open_container
 
@@ -103,18 +103,18 @@ class AudioTrack:
             self._in = streams[source.stream] if source.stream is not None else streams.audio[0]
         except IndexError:
             self._input.close()
-            raise DreamreelError(
+            raise InputDamaged(
                 f"cannot read audio '{source.path}': it has no audio stream"
             ) from None
         if self._in.type != "audio":
             self._input.close()
-            raise DreamreelError(
+            raise InputDamaged(
                 f"cannot read audio '{source.path}': stream {source.stream} is not audio"
             )
         problem = decoder_problem(self._input, self._in)  # opens the decoder
         if problem is not None:
             self._input.close()
-            raise DreamreelError(f"cannot read audio '{source.path}': {problem}")
+            raise InputDamaged(f"cannot read audio '{source.path}': {problem}")
         channels = self._in.codec_context.channels or 2
         self.layout = "mono" if channels == 1 else "stereo"
         in_rate = self._in.codec_context.sample_rate or 48000

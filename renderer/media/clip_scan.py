@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import InputDamaged
 from .avi_index import first_misplaced
 from .container import error_reason, open_container, video_stream
 from .damage import Shortfall, demuxer_log, find_shortfall
@@ -124,7 +124,7 @@ def scan_clip(source: Path, max_pixels: int | None = DEFAULT_MAX_INPUT_PIXELS) -
                     "(the demuxer skipped damaged data)"
                 )
         if first_frame is None:
-            raise DreamreelError(
+            raise InputDamaged(
                 f"cannot read video '{source}': ffmpeg found no video frames it can decode"
             )
         # A header without a size (raw streams) is checked on the first picture instead.
@@ -182,7 +182,7 @@ def check_frame_count(source: Path, timeline: Timeline, packets: int) -> None:
     (one stamped a month ahead): nothing downstream is sized to such a count."""
     if believable_count(timeline.frame_count, packets):
         return
-    raise DreamreelError(
+    raise InputDamaged(
         f"cannot read video '{source}': its timestamps span {_span_words(timeline.duration)} "
         f"({timeline.frame_count} frames at {float(timeline.rate):g} fps) but it holds only "
         f"{packets} video packets (over 1000 frames each): a damaged timestamp, or "
@@ -203,7 +203,7 @@ def check_decodable(container, stream, source: Path, verb: str = "read video") -
     """Refuse a video stream FFmpeg demuxes but has no decoder for (PyAV gives it no
     codec context), as a player says it cannot decode it: before any picture is read."""
     if stream.codec_context is None:
-        raise DreamreelError(f"cannot {verb} '{source}': {decoder_problem(container, stream)}")
+        raise InputDamaged(f"cannot {verb} '{source}': {decoder_problem(container, stream)}")
 
 
 def sound_stream(container):

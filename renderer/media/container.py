@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from ..runtime.atomic_files import user_os_errors
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, InputDamaged
 
 
 def open_container(path: str | os.PathLike, verb: str = "read video"):
@@ -29,12 +29,12 @@ def open_container(path: str | os.PathLike, verb: str = "read video"):
     except PermissionError as err:
         raise DreamreelError(f"cannot {verb} '{source}': permission denied") from err
     except (av.FFmpegError, OSError, ValueError) as err:
-        raise DreamreelError(
+        raise InputDamaged(
             f"cannot {verb} '{source}': not a media file ffmpeg can read (or a damaged one)"
         ) from err
     if container.format.name == "tty":  # FFmpeg plays longer text files as ANSI art
         container.close()
-        raise DreamreelError(f"cannot {verb} '{source}': it is a text file, not a video")
+        raise InputDamaged(f"cannot {verb} '{source}': it is a text file, not a video")
     return container
 
 
@@ -46,7 +46,7 @@ def video_stream(container, source: Path, verb: str = "read video"):
         if Disposition.attached_pic not in stream.disposition:
             return stream
     container.close()
-    raise DreamreelError(f"cannot {verb} '{source}': it has no video stream")
+    raise InputDamaged(f"cannot {verb} '{source}': it has no video stream")
 
 
 def error_reason(err: Exception) -> str:

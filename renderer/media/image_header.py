@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import InputDamaged
 
 _PILLOW_LIMIT_LOCK = threading.Lock()
 _SIDEWAYS = (5, 6, 7, 8)  # EXIF orientations stored turned by 90 degrees
@@ -58,7 +58,7 @@ def open_image(path: str | Path):
 def read_image_header(path: str | Path) -> ImageHeader | None:
     """The header of an image Pillow can parse, or of one only OpenCV decodes (.hdr,
     .pfm, .pam); None for any other file (not an image, as far as both know). Such a
-    file whose header gives no size is refused as damaged: DreamreelError."""
+    file whose header gives no size is refused as damaged: InputDamaged."""
     return _pillow_header(path) or _opencv_only_header(Path(path))
 
 
@@ -103,9 +103,7 @@ def _opencv_only_header(path: Path) -> ImageHeader | None:
     else:
         return None
     if size is None or 0 in size:
-        raise DreamreelError(
-            f"cannot read image '{path}': damaged (its {kind} header gives no size)"
-        )
+        raise InputDamaged(f"cannot read image '{path}': damaged (its {kind} header gives no size)")
     return ImageHeader(size[0], size[1], has_alpha=False)
 
 

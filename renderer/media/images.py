@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from ..runtime.atomic_files import user_os_errors, write_bytes_atomic
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, InputDamaged
 from .image_header import read_image_header
 from .limits import check_input_pixels
 from .transparency import DEFAULT_BACKGROUND, read_flattened
@@ -40,15 +40,21 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
 def write_image_atomic(path: str | os.PathLike, rgb_uint8: np.ndarray) -> None:
     """Encode an RGB image (format from the suffix, PNG for frames) and write it atomically."""
     target = Path(path)
+    write_bytes_atomic(target, encode_image(rgb_uint8, target.suffix or ".png", target))
+
+
+def encode_image(rgb_uint8: np.ndarray, suffix: str = ".png", target: object = None) -> bytes:
+    """An RGB image encoded by OpenCV with its defaults (every frame is: a recipe chunk
+    added later changes no pixel byte); ``target`` names the file in a refusal."""
     bgr = cv2.cvtColor(np.ascontiguousarray(as_rgb(rgb_uint8)), cv2.COLOR_RGB2BGR)
     try:
-        ok, encoded = cv2.imencode(target.suffix or ".png", bgr)
+        ok, encoded = cv2.imencode(suffix, bgr)
     except cv2.error:
         ok = False
     if not ok:
-        reason = f"OpenCV cannot encode '{target.suffix}' images"
-        raise DreamreelError(f"cannot write '{target}': {reason}")
-    write_bytes_atomic(target, encoded.tobytes())
+        reason = f"OpenCV cannot encode '{suffix}' images"
+        raise DreamreelError(f"cannot write '{target or 'an image'}': {reason}")
+    return encoded.tobytes()
 
 
 def read_image(
@@ -78,7 +84,7 @@ def read_image(
     with user_os_errors(source, "read image"):
         data = np.fromfile(source, dtype=np.uint8)  # unlike imread, fine with non-ASCII paths
     if not _png_chunks_fit(data):  # OpenCV allocates a chunk's declared length first
-        raise DreamreelError(
+        raise InputDamaged(
             f"cannot read image '{source}': damaged (a PNG chunk runs past the end of the file)"
         )
     try:
@@ -90,11 +96,11 @@ def read_image(
                 "it is above OpenCV's own limit of 2**30 pixels (the environment "
                 "variable CV_IO_MAX_IMAGE_PIXELS raises it)"
             )
-        raise DreamreelError(
+        raise InputDamaged(
             f"cannot read image '{source}': OpenCV cannot decode it: {reason}"
         ) from None
     if bgr is None:
-        raise DreamreelError(f"cannot read image '{source}': not an image file OpenCV can decode")
+        raise InputDamaged(f"cannot read image '{source}': not an image file OpenCV can decode")
     if header is None:  # a format no header reader here knows: its decoded size, then
         check_input_pixels(source, bgr.shape[1], bgr.shape[0], max_pixels)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -122,7 +128,7 @@ def _read_transparent(source: Path, background: str) -> np.ndarray:
         with user_os_errors(source, "read image"):
             return read_flattened(source, background)
     except (OSError, ValueError, SyntaxError) as err:  # Pillow: truncated or damaged data
-        raise DreamreelError(f"cannot read image '{source}': damaged ({err})") from None
+        raise InputDamaged(f"cannot read image '{source}': damaged ({err})") from None
 
 
 def even_size(rgb: np.ndarray) -> np.ndarray:

@@ -30,9 +30,11 @@ def concat_mp4(
     fps: float | Fraction,
     *,
     audio: AudioSource | None = None,
+    comment: str | None = None,
 ) -> int:
     """Write ``parts`` (MP4s of one stream each, encoded alike) as one MP4 at ``path``
-    (atomically) with ``audio``; return the frames written. PartsDiffer when a part's
+    (atomically) with ``audio`` and a ``comment`` tag (a render's recipe); return the
+    frames written. PartsDiffer when a part's
     stream parameters differ from the first's (nothing is written)."""
     import av
 
@@ -45,6 +47,8 @@ def concat_mp4(
         ):
             template = first.streams.video[0]
             video = out.add_stream_from_template(template)
+            if comment:
+                out.metadata["comment"] = comment
             track = AudioTrack(out, audio) if audio is not None and has_sound(audio) else None
             frames = 0
             try:

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import InputDamaged
 from .clip_scan import check_decodable, sound_stream
 from .container import open_container, video_stream
 
@@ -48,5 +48,5 @@ def probe(path: str | os.PathLike, *, count_frames: bool = True) -> dict[str, An
                     1 for packet in container.demux(stream) if packet.size and not packet.is_discard
                 )
             except av.FFmpegError as err:
-                raise DreamreelError(f"cannot read video '{source}': damaged ({err})") from err
+                raise InputDamaged(f"cannot read video '{source}': damaged ({err})") from err
     return info

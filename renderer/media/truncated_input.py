@@ -3,16 +3,16 @@
 The reader raises ``InputEnded`` when it cannot give frame k of the n its header
 promised; the frame loop then keeps frames 0..k-1 (a later run resumes them) and ends
 the render short. Whether a short render is a success is the user's call: without the
-opt-in key (``video.allow_partial``) it ends with this error, exit 2, and nothing is
+opt-in key (``video.allow_partial``) it ends with this error, exit 4, and nothing is
 stitched; with it, the MP4/GIF hold the frames that exist and report.json says so.
 """
 
 from __future__ import annotations
 
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import InputDamaged
 
 
-class InputEnded(DreamreelError):
+class InputEnded(InputDamaged):
     """Frame ``frame`` (0-based: the number of frames before it) of ``count`` (None: the
     header does not say) could not be read, for ``reason`` (the decoder's or demuxer's
     own words)."""

@@ -3,7 +3,9 @@
 MP4: H.264 (libx264, CRF 15: DeepDream's fine detail smears at the usual 23), yuv420p
 at even sizes (what browsers and phones play), +faststart, written with PyAV one frame
 at a time, with a clip's sound (renderer.media.audio) encoded alongside. GIF: with Pillow,
-looping, per-frame delays on GIF's 10 ms grid.
+looping, per-frame delays on GIF's 10 ms grid. Both may carry a text ``comment`` (a
+render's recipe): the MP4's ``comment`` tag, the GIF's comment extension
+(renderer/media/embedded_text.py reads them back).
 Both are written to a temp file and renamed into place only when complete. `Mp4Writer`
 and `GifWriter` take the frames one by one as a render makes them; `write_mp4` and
 `write_gif` feed them from an iterable.
@@ -128,7 +130,8 @@ class Mp4Writer(FrameWriter):
 
     The first frame fixes the size (cropped to even). `audio` (what `open_video(...).audio`
     gives) adds the source's sound from its `start` on, exactly as long as the video; a
-    source without sound adds none. `close()` finishes the file and renames it into place;
+    source without sound adds none. `comment` goes into the file's ``comment`` tag.
+    `close()` finishes the file and renames it into place;
     `abandon()`, or any error in `add` or `close`, deletes it. As a context manager: abandon
     on an exception, close otherwise.
     """
@@ -140,13 +143,14 @@ class Mp4Writer(FrameWriter):
         *,
         audio: AudioSource | None = None,
         crf: int = DEFAULT_CRF,
+        comment: str | None = None,
     ):
         if audio is not None and not isinstance(audio, AudioSource):
             raise TypeError(f"audio must be an AudioSource or None, got {type(audio).__name__}")
         self.path = Path(path)
         self.rate = as_rate(fps)
         self.count = 0  # frames written
-        self._audio, self._crf = audio, crf
+        self._audio, self._crf, self._comment = audio, crf, comment
         self._temp: _HeldTemp | None = None
         self._output: OutputContainer | None = None
         self._video: VideoStream | None = None
@@ -197,6 +201,8 @@ class Mp4Writer(FrameWriter):
                 format="mp4",
                 options={"movflags": "+faststart"},
             )
+        if self._comment:
+            self._output.metadata["comment"] = self._comment
         video = self._video = self._output.add_stream(
             "libx264", rate=self.rate, options={"crf": str(self._crf), **_X264_OPTIONS}
         )
@@ -256,13 +262,14 @@ def write_mp4(
     *,
     audio: AudioSource | None = None,
     crf: int = DEFAULT_CRF,
+    comment: str | None = None,
 ) -> int:
     """Stream RGB frames into an MP4 (see Mp4Writer); return the frames written.
 
     Frames are encoded one at a time (a generator is never held in memory); the file is
     renamed into place only once complete.
     """
-    with Mp4Writer(path, fps, audio=audio, crf=crf) as writer:
+    with Mp4Writer(path, fps, audio=audio, crf=crf, comment=comment) as writer:
         for frame in frames:
             writer.add(frame)
     return writer.count
@@ -289,7 +296,7 @@ class GifWriter(FrameWriter):
     and the two look the same on DeepDream's busy textures; the GIF encoder then finds
     each frame's palette already made. Identical consecutive frames are merged into one
     longer frame (timing is kept). Faster than 50 fps is played at 50 fps: browsers slow
-    shorter delays to 100 ms.
+    shorter delays to 100 ms. `comment` is written once, as the file's comment extension.
     """
 
     def __init__(
@@ -299,10 +306,11 @@ class GifWriter(FrameWriter):
         *,
         loop: bool = True,
         max_side: int | None = None,
+        comment: str | None = None,
     ):
         self.path = Path(path)
         self.fps = check_fps(fps)
-        self._loop, self._max_side = loop, max_side
+        self._loop, self._max_side, self._comment = loop, max_side, comment
         self._reduced: list = []
         self._ended = False
 
@@ -332,7 +340,9 @@ class GifWriter(FrameWriter):
         reduced, count = self._reduced, len(self._reduced)
         if not count:
             raise DreamreelError(f"no frames to write to '{self.path}'")
-        options = {"loop": 0} if self._loop else {}  # NETSCAPE loop 0 = forever; absent = once
+        options: dict = {"loop": 0} if self._loop else {}  # NETSCAPE loop 0: forever; none: once
+        if self._comment:
+            options["comment"] = self._comment.encode("utf-8")
         durations = _gif_durations(count, self.fps)
         with atomic_path(self.path) as tmp:
             with user_os_errors(self.path, "write"):
@@ -359,9 +369,10 @@ def write_gif(
     *,
     loop: bool = True,
     max_side: int | None = None,
+    comment: str | None = None,
 ) -> int:
     """Write an animated GIF (see GifWriter); return the frames given."""
-    with GifWriter(path, fps, loop=loop, max_side=max_side) as writer:
+    with GifWriter(path, fps, loop=loop, max_side=max_side, comment=comment) as writer:
         for frame in frames:
             writer.add(frame)
     return writer.count

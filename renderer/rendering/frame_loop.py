@@ -24,6 +24,7 @@ from ..engine.numeric_faults import NumericalFault
 from ..media.truncated_input import InputEnded
 from ..runtime.atomic_files import write_json_atomic
 from ..store.frame_store import FrameStore
+from .live_preview import LivePreview
 from .masks import FrameMasks
 from .modes.base import FrameOut
 from .pipelining import Ahead, Behind
@@ -84,7 +85,9 @@ def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = Non
     p = prepared
     spec, mode, model, out_dir, clock = p.spec, p.mode, p.model, p.out_dir, p.clock
     restart, manifest, audio = p.restart, p.manifest, p.audio
-    store = FrameStore(out_dir, manifest, restart=restart, columns=("steps", *mode.columns))
+    store = FrameStore(
+        out_dir, manifest, restart=restart, columns=("steps", *mode.columns), recipe=p.recipe
+    )
     done = min(store.done_count(), mode.count)
     with clock.stage("mode"):
         first = mode.resume(done, store)
@@ -103,6 +106,16 @@ def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = Non
         audio=audio,
         clock=clock,
         threaded=spec.pipeline,
+        recipe=p.recipe,
+    )
+    # latest.jpg and preview.mp4: what the user can watch while the render runs.
+    live = LivePreview(
+        out_dir,
+        read_frame=store.read_frame,
+        fps=mode.fps,
+        every=out.preview_every,
+        lead_in=manifest.get("lead_in", 0),
+        threaded=spec.pipeline,
     )
 
     def store_frame(job: _Dreamed | int) -> None:
@@ -111,6 +124,8 @@ def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = Non
                 with clock.stage("encode_read"):
                     image = store.read_frame(index)
                 stitcher.add(index, image)
+            with clock.stage("latest_jpg"):
+                live.show(image)  # the last frame kept, not an older run's
             return
         log = mode.measure(job.index, job.ready, job.out)
         with clock.stage("write"):
@@ -126,6 +141,8 @@ def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = Non
                 **job.out.log,
                 **log,
             )
+        with clock.stage("latest_jpg"):
+            live.stored(job.index, job.out.image)
         stitcher.add(job.index, job.out.image)
 
     # Ahead of the dream: what the input alone gives (decoding, flow). Behind it: the
@@ -166,7 +183,10 @@ def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = Non
         if failed or stopped is not None:
             behind.close(raise_error=False)  # the frames dreamed so far still count
             stitcher.abandon()
-    return _end_of_render(p, store, stitcher, first, final_loss, stopped)
+        live.close()  # a preview being made is dropped: the last complete one stays
+    result = _end_of_render(p, store, stitcher, first, final_loss, stopped)
+    live.finished()  # the render's own outputs are there: the partial MP4 goes
+    return result
 
 
 def _end_of_render(
@@ -217,6 +237,7 @@ def _end_of_render(
             output=p.spec.output,
             audio=p.audio,
             clock=clock,
+            recipe=p.recipe,
         )
         try:
             for index in range(stopped.frame):

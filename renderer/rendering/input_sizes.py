@@ -17,7 +17,7 @@ from ..media.folder import image_size, numbered_frames
 from ..media.image_header import read_image_header
 from ..media.images import video_frame_size
 from ..media.limits import check_input_pixels
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, InputDamaged
 from .modes.source import check_image_frame_side, output_size
 from .modes.video import check_video_frame_side
 
@@ -64,7 +64,7 @@ def check_image_file(path: Path) -> None:
     if path.is_dir():
         raise DreamreelError(f"cannot read image '{path}': it is a folder, not a file")
     if not cv2.haveImageReader(str(path)):  # OpenCV's own signature check, no decoding
-        raise DreamreelError(f"cannot read image '{path}': not an image file OpenCV can decode")
+        raise InputDamaged(f"cannot read image '{path}': not an image file OpenCV can decode")
 
 
 def _clip_header(source: Path, spec) -> tuple[int, int] | None:

@@ -48,6 +48,7 @@ from ..media.reader import Clip, open_video
 from ..media.truncated_input import InputEnded
 from ..runtime.atomic_files import user_os_errors
 from ..runtime.errors import DreamreelError
+from .modes.source import open_render_clip
 
 if TYPE_CHECKING:
     from ..engine.dream import DreamResult
@@ -97,18 +98,8 @@ def check_mask(spec: RenderSpec) -> None:
         return
     clip = None
     if spec.mode == "video" and is_sequence(spec):
-        v = spec.video
         try:  # the range alone: the same frames the video mode will read
-            clip = open_video(
-                spec.input,
-                start=v.start,
-                end=v.end,
-                start_frame=v.start_frame,
-                end_frame=v.end_frame,
-                every=v.every,
-                folder_fps=spec.fps,
-                max_pixels=spec.max_input_pixels,
-            )
+            clip = open_render_clip(spec, max_size=None)
         except InputEnded:
             return  # a damaged input: the video mode says so, in its own words
     with FrameMasks.open(spec, clip):

@@ -4,7 +4,7 @@ the first frame and handed to the frame loop, the mode and the store.
 ``prepared_render`` is the one way in: ``renderer.render`` (so the CLI, a batch's jobs
 and a chunked clip's chunks) goes through it. Nothing after it resolves a seed, chooses a
 backend, resolves or binds the objective, reads a guide or a mask, or assembles the
-identity again.
+identity or the recipe again.
 
 Order matters and is kept: the seed is drawn (or read back) first, since a zoom's noise
 depends on it; the model loads before the input opens, so a bad model fails without
@@ -24,6 +24,7 @@ from ..engine.objective_graph import bind
 from ..engine.objective_layers import resolved_objective
 from ..models.loading import cached_dream_model
 from ..runtime.allocator import reuse_freed_buffers
+from ..runtime.errors import WarningNote
 from ..store.manifest import build_manifest
 from ..store.out_folder import removed_if_nothing_rendered
 from ..store.render_lock import render_lock
@@ -31,6 +32,7 @@ from .guides import read_guides
 from .masks import FrameMasks, open_masks
 from .modes.builtin import create_mode
 from .preflight import check_out_folder
+from .recipe import recipe_text
 from .schedule_binding import bind_render
 from .seeds import earlier_manifest, resolve_random_seed
 from .stage_clock import StageClock
@@ -61,6 +63,9 @@ class PreparedRender:
     tile_size: int
     audio: AudioSource | None  # the MP4's sound: the mode's, else the spec's track
     clock: StageClock  # this run's time per stage, from the input's opening on
+    # What every output carries (rendering/recipe.py): the frames' PNG text chunk, the
+    # MP4's comment tag, the GIF's comment.
+    recipe: str = ""
 
 
 @contextlib.contextmanager
@@ -96,7 +101,7 @@ def prepared_render(
         # One render per folder, from before it writes there until it ends (render_lock).
         with mode, open_masks(spec, mode) as masks, render_lock(out_dir):
             for note in mode.notes() if announce else ():
-                announce(note)
+                announce(WarningNote(note))  # the CLI shows it even with --quiet
             mode.clock = clock  # the mode times its own stages (decode, flow, carry...)
             yield _prepared(
                 spec, Path(out_dir), mode, masks, model, objective, restart, earlier, clock
@@ -139,6 +144,7 @@ def _prepared(
         tile_size,
         bound.audio,
         clock,
+        recipe=recipe_text(manifest),
     )
 
 

@@ -12,6 +12,7 @@ from ..store.frame_store import what_a_render_finds
 from ..store.manifest import dreamreel_version
 from ..store.shared_storage import at_url, is_url, location, staged
 from .default_out import default_out
+from .finished_render import finished_render, record_outputs
 from .frame_loop import FrameProgress, render_frames
 from .render_result import RenderResult
 from .schedule_binding import prepare_audio
@@ -48,13 +49,25 @@ def render(
     """
     spec = load_spec(preset, overrides, input=None if input is None else str(input), **settings)
 
-    # The one choice of backend, before Keras loads (or one line: installed? already
-    # another?); TensorFlow, when it is the backend, imported without its chatter.
-    use_backend_quietly(spec.backend)
-
     # Without --out a folder of this recipe's own: decided before the track sets the length.
     target = location(out) if out is not None else default_out(spec)
     spec = prepare_audio(spec, max_frames)  # a track sets the length (audio_features.py)
+    # Finished there already: its result, before a backend loads and with nothing written
+    # (a chunk's `then` encodes its part: it runs as before).
+    if not restart and then is None and not is_url(target):
+        finished = finished_render(spec, Path(target))
+        if finished is not None:
+            if announce:
+                announce(
+                    f"dreamreel {dreamreel_version()}: {spec.name} ({spec.mode}) is "
+                    f"finished already in {target}: nothing to render (--restart renders "
+                    f"it again)"
+                )
+            return finished
+
+    # The one choice of backend, before Keras loads (or one line: installed? already
+    # another?); TensorFlow, when it is the backend, imported without its chatter.
+    use_backend_quietly(spec.backend)
     if announce:
         announce(
             f"dreamreel {dreamreel_version()}: rendering {spec.name} ({spec.mode}) on "
@@ -66,6 +79,7 @@ def render(
         result = render_frames(
             spec, None, out_dir, restart=restart, progress=progress, announce=announce
         )
+        record_outputs(out_dir, result.outputs)  # the render ended: its outputs, last
         if then is not None:
             then(out_dir)
     return at_url(result, out_dir, target) if is_url(target) else result

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import tomllib
 import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import NoneType, UnionType
 from typing import Any
 
@@ -22,11 +20,13 @@ from ..engine.objective_parser import parse_objective
 from ..engine.objectives import Objective
 from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
 from ..media.transparency import DEFAULT_BACKGROUND, parse_background
-from ..runtime.atomic_files import resolved_user_path, user_os_errors
+from ..runtime.atomic_files import resolved_user_path
 from ..runtime.backend_choice import BACKENDS
 from ..runtime.errors import DreamreelError, closest, one_of
 from ..schedules.keyframe_parser import constant, parse_schedule, schedule_frame_rate
 from ..schedules.keyframes import INTERPOLATIONS, MAX_FRAMES, Schedule, count_text
+from .preset_files import resolve_preset
+from .recipe import recipe_preset
 from .spec_toml import TOO_DEEP, read_toml, refuse_nul, too_deep
 
 _ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
@@ -70,10 +70,17 @@ class OutputSettings:
     gif_max_side: int = 480  # GIFs get big fast; the MP4 keeps the full size
     hold_last: float = 1.0  # seconds the final image stays on screen in GIF/MP4
     pingpong: bool = False  # forward then backward: a seamless loop
+    # OUT/preview.mp4 of the frames so far every this many (live_preview.py); 0: none
+    preview_every: int = 0
 
     def check(self, prefix: str) -> None:
         if self.gif_max_side < 16 or self.hold_last < 0:
             raise DreamreelError(f"{prefix}gif_max_side must be >= 16 and {prefix}hold_last >= 0")
+        if not 0 <= self.preview_every <= MAX_FRAMES:
+            raise DreamreelError(
+                f"{prefix}preview_every must be from 0 (none) to {MAX_FRAMES:,} frames, "
+                f"got {count_text(self.preview_every)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -199,87 +206,27 @@ _PATH_KEYS = ("input", "audio", "mask")
 _HIDDEN = {"dream.seed", "name", "tables"}
 
 
-def presets_dir() -> Path:
-    """Presets ship inside the package; a plain checkout reads them from presets/."""
-    checkout = Path(__file__).resolve().parent.parent / "presets"
-    if checkout.is_dir():
-        return checkout
-    from importlib.resources import files
-
-    return Path(str(files("renderer.presets")))
-
-
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in presets_dir().glob("*.toml"))
-
-
-def resolve_preset(name_or_path: str) -> Path:
-    """A shipped preset's file for a bare name (even where a file or folder of that name
-    sits in the working folder: an earlier ``--out morph``); a file for a path, which
-    looks like one (``./morph``, ``x.toml``); else one line saying what was tried."""
-    if "\0" in name_or_path:  # no file's name: refused before the OS is asked
-        raise DreamreelError(f"preset {name_or_path!r}: a path cannot hold a NUL character")
-    path = Path(name_or_path)
-    # A name too long for the file system, a loop of links: one line, not an OSError.
-    with user_os_errors(path, "read preset"):
-        return _find_preset(name_or_path, path)
-
-
-def _find_preset(name_or_path: str, path: Path) -> Path:
-    if looks_like_preset_path(name_or_path):
-        if not path.is_file():
-            raise DreamreelError(_no_preset_file(name_or_path, path))
-        return path
-    shipped = presets_dir() / f"{name_or_path}.toml"
-    if shipped.is_file():
-        return shipped
-    if path.is_file():  # a TOML preset of one's own, named without its suffix
-        return path
-    names = preset_names()
-    close = closest(name_or_path, names, n=3)
-    hint = f"did you mean: {', '.join(close)}? " if close else ""
-    beside = f"; ./{name_or_path} is a folder, not a TOML file" if path.is_dir() else ""
-    raise DreamreelError(
-        f"unknown preset {name_or_path!r}: no shipped preset of that name{beside}; "
-        f"{hint}(presets: {', '.join(names)})"
-    )
-
-
-def looks_like_preset_path(text: str) -> bool:
-    """``x.toml``, ``./x``, ``sub/x``: a path; a bare name may be a shipped preset's."""
-    separators = [sep for sep in ("/", os.sep, os.altsep) if sep]
-    return text.endswith(".toml") or any(sep in text for sep in separators)
-
-
-def _no_preset_file(text: str, path: Path) -> str:
-    found = (
-        "is a folder, not a TOML file"
-        if path.is_dir()
-        else "is a symbolic link to nothing, or a loop of links"
-        if path.is_symlink()
-        else "does not exist"
-    )
-    return (
-        f"preset file not found: {text} ({path.absolute()} {found}); a bare name picks a "
-        f"shipped preset: {', '.join(preset_names())}"
-    )
-
-
 def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct: Any) -> RenderSpec:
-    """A preset (a name, a .toml path, or a RenderSpec) + ``key.sub=value`` overrides +
+    """A preset (a name, a .toml path, a RenderSpec, or a render's folder or output that
+    carries its recipe: renderer/rendering/recipe.py) + ``key.sub=value`` overrides +
     direct keyword values (tables as dicts: ``dream={"steps": 8}``) -> RenderSpec."""
     changes = {key: value for key, value in direct.items() if value is not None}
     if isinstance(preset, RenderSpec) and not overrides and not changes:
         return preset  # loaded and checked already: built once, not again from its dict
+    recipe = None if isinstance(preset, RenderSpec) else recipe_preset(preset)
     if isinstance(preset, RenderSpec):
         table, name = preset.to_dict(), preset.name  # plain data: schedules as their text
+    elif recipe is not None:  # a render's folder or output: the recipe it carries
+        table, name = recipe.table(), recipe.name
     else:
         path = resolve_preset(preset)
         table = read_toml(path, "preset")
         name = path.stem
+    given = list(changes)  # the keys given on top of the preset
     for item in overrides:
         key, value = parse_override(item)
         _set_path(table, key, value)
+        given.append(".".join(key))
     _merge(table, changes)
     deep = too_deep(table)  # a dotted key as long as a.a.a.a... builds tables too
     if deep is not None:
@@ -293,6 +240,8 @@ def load_spec(preset: str | RenderSpec, overrides: Sequence[str] = (), **direct:
             f"{', '.join(m for m in MODES.names() if m != 'progress')}) to it, "
             f"or give --set mode=..."
         )
+    if recipe is not None:  # what a recipe may not do by itself (a stranger's file)
+        recipe.check_on_top(table, given)
     for key in _PATH_KEYS:
         if isinstance(table.get(key), str) and table[key]:
             # Absolute: the manifest's record (and a video's sound) must not depend on

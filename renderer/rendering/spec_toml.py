@@ -29,6 +29,9 @@ TOO_DEEP = (
     f"nests tables or lists more than {MAX_NESTING} levels deep (no setting needs more than a few)"
 )
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+# Schedules of a count (the engine rounds them to whole steps): a constant one is written
+# as the integer it is, ``steps = 5`` rather than 5.0 (it reads back as the same schedule).
+_COUNT_SCHEDULES = (("dream", "steps"),)
 _ESCAPES = {
     "\\": "\\\\",
     '"': '\\"',
@@ -108,6 +111,10 @@ def spec_to_toml(spec, heading: str = "") -> str:
     for name in MODES.tables():
         if name not in own:
             data.pop(name, None)
+    for table, key in _COUNT_SCHEDULES:
+        value = data.get(table, {}).get(key)
+        if isinstance(value, float) and value.is_integer():
+            data[table][key] = int(value)
     return heading + dumps(data, notes=_notes(spec))
 
 

@@ -24,6 +24,7 @@ from ..store.frame_names import FRAMES_DIR, numbered_frame_files
 from ..store.frame_store import done_frame_count, read_manifest
 from ..store.render_lock import render_lock
 from .pipelining import Ahead
+from .recipe import recipe_text
 from .spec import OutputSettings
 from .stage_clock import NULL_CLOCK
 
@@ -67,6 +68,8 @@ class Stitcher:
     `clock` (a StageClock) gets the encoders' seconds as "encode_mp4" and "encode_gif".
     `threaded=False` saves the GIF in line rather than beside the MP4's last frames.
     `lead_in`: frames 0..lead_in-1 are given to `add` like the others but not encoded.
+    `recipe`: the render's recipe (renderer/rendering/recipe.py), the MP4's comment tag
+    and the GIF's comment.
     """
 
     def __init__(
@@ -81,6 +84,7 @@ class Stitcher:
         clock=NULL_CLOCK,
         threaded: bool = True,
         lead_in: int = 0,
+        recipe: str | None = None,
     ):
         out_dir = Path(out_dir)
         mp4, gif, pingpong, hold_last = output.mp4, output.gif, output.pingpong, output.hold_last
@@ -97,9 +101,13 @@ class Stitcher:
             count, fps=float(fps), pingpong=pingpong, hold_last=hold_last, lead_in=lead_in
         )
         self._clock = clock
-        self._mp4 = Mp4Writer(out_dir / f"{name}.mp4", fps, audio=audio) if mp4 else None
+        self._mp4 = (
+            Mp4Writer(out_dir / f"{name}.mp4", fps, audio=audio, comment=recipe) if mp4 else None
+        )
         self._gif = (
-            GifWriter(out_dir / f"{name}.gif", fps, loop=True, max_side=gif_max_side)
+            GifWriter(
+                out_dir / f"{name}.gif", fps, loop=True, max_side=gif_max_side, comment=recipe
+            )
             if gif
             else None
         )
@@ -200,6 +208,7 @@ def stitch(
     audio: AudioSource | None = None,
     clock=NULL_CLOCK,
     lead_in: int = 0,
+    recipe: str | None = None,
 ) -> list[Path]:
     """Write out_dir/<name>.mp4 and/or <name>.gif from out_dir/frames/*.png; return them.
 
@@ -207,7 +216,7 @@ def stitch(
     `lead_in`: the first that many are not played (a zoom loop's lead-in).
     `audio` (a video render's `clip.audio`) puts the clip's sound under the MP4.
     `clock` (a StageClock) gets the seconds of each as "encode_mp4" and "encode_gif", and
-    of reading the PNGs back as "encode_read".
+    of reading the PNGs back as "encode_read". `recipe`: the text both files carry.
     """
     out_dir = Path(out_dir)
     _check_settings(name, fps, output.hold_last)
@@ -235,6 +244,7 @@ def stitch(
         audio=audio,
         clock=clock,
         lead_in=lead_in,
+        recipe=recipe,
     )
     try:
         for index in range(len(paths)):
@@ -248,7 +258,7 @@ def stitch(
 
 def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
     """`dreamreel stitch OUT_DIR`: stitch the done frames with the settings in manifest.json
-    (and a video render's recorded fps and sound).
+    (and a video render's recorded fps and sound), both files carrying its recipe.
 
     Done frames are those with a PNG and a losses.csv row (FrameStore's rule), in every mode.
     """
@@ -295,8 +305,24 @@ def _stitch_folder(out_dir: Path) -> list[Path]:
     if audio is not None:
         _check_sound_source(out_dir, Path(audio.path))
     return stitch(
-        out_dir, name=name, fps=fps, count=count, output=settings, audio=audio, lead_in=lead_in
+        out_dir,
+        name=name,
+        fps=fps,
+        count=count,
+        output=settings,
+        audio=audio,
+        lead_in=lead_in,
+        recipe=_recipe(manifest),
     )
+
+
+def _recipe(manifest: dict) -> str | None:
+    """The text the render's own MP4 and GIF carry; None (files without one) where the
+    manifest holds what this dreamreel cannot write as a recipe (a newer one's mode)."""
+    try:
+        return recipe_text(manifest)
+    except (DreamreelError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def _check_sound_source(out_dir: Path, source: Path) -> None:

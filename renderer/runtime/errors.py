@@ -1,5 +1,6 @@
-"""The one error type a user can cause and fix (bad file, key, layer, no weights offline),
-and the one way every message finds the name a typo meant."""
+"""The error types a user can cause and fix (bad file, key, layer, no weights offline; a
+folder that refuses the render; a damaged input), each with its exit status, and the one
+way every message finds the name a typo meant."""
 
 from __future__ import annotations
 
@@ -8,7 +9,32 @@ from collections.abc import Iterable
 
 
 class DreamreelError(Exception):
-    """Printed by the CLI as a single line, without a traceback."""
+    """Printed by the CLI as a single line, without a traceback; ``exit_code`` is the
+    command's exit status. This class: a usage error (a bad flag, preset, setting or
+    value; a missing file), status 2 like argparse's own refusals."""
+
+    exit_code = 2
+
+
+class Refused(DreamreelError):
+    """The output folder cannot take this render as asked: it holds another render or a
+    manifest not dreamreel's, another run holds its lock, a managed name there is a link,
+    an input lies among its files, or it cannot be written. Nothing there was changed."""
+
+    exit_code = 3
+
+
+class InputDamaged(DreamreelError):
+    """An input that exists but cannot be read as what it should be: a clip or image
+    that cannot be decoded, a truncated or damaged file, a clip without video."""
+
+    exit_code = 4
+
+
+class WarningNote(str):
+    """A line a render announces that says it differs from what was asked (octaves
+    dropped for a small image, photos cropped): the CLI shows it as a warning, which
+    ``--quiet`` keeps. Its text is the note's, so a plain callback sees a plain line."""
 
 
 def closest(

@@ -51,7 +51,7 @@ import numpy as np
 from ..media.audio import AudioSource
 from ..media.container import open_container
 from ..media.input_identity import input_identity
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, InputDamaged
 from .expressions import AUDIO_NAMES
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ def check_track(path: str | os.PathLike) -> None:
                     return
             except av.FFmpegError:
                 continue
-    raise DreamreelError(f"cannot {_VERB} '{path}': it holds no sound")
+    raise InputDamaged(f"cannot {_VERB} '{path}': it holds no sound")
 
 
 def track_source(path: str | os.PathLike) -> AudioSource:
@@ -246,13 +246,13 @@ def _decode(path: str, size: int, mtime_ns: int) -> DecodedTrack:
         index = stream.index
     samples = np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)
     if not len(samples):
-        raise DreamreelError(f"cannot {_VERB} '{path}': it holds no sound")
+        raise InputDamaged(f"cannot {_VERB} '{path}': it holds no sound")
     return DecodedTrack(samples, origin or 0.0, index)
 
 
 def _audio_stream(container, path):
     if not container.streams.audio:
-        raise DreamreelError(f"cannot {_VERB} '{path}': it has no audio stream")
+        raise InputDamaged(f"cannot {_VERB} '{path}': it has no audio stream")
     return container.streams.audio[0]
 
 

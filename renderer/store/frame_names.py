@@ -6,6 +6,8 @@ OUT/checkpoints/000001.npz  state a mode needs to resume after frame i+1 (only t
 OUT/manifest.json           resolved spec, spec_hash, model, versions, progress fields
 OUT/losses.png              final loss per frame, drawn by renderer.loss_plot
 OUT/<mode>.mp4, .gif        the stitched outputs (renderer/rendering/stitch.py)
+OUT/latest.jpg              the last frame stored, replaced after each (live_preview.py)
+OUT/preview.mp4             the frames so far, while a render with output.preview_every runs
 OUT/.lock                   held while a render or a stitch runs (render_lock.py)
 
 These are OUT's managed names: dreamreel writes, rewrites or deletes them, so none may be
@@ -25,11 +27,22 @@ LOSSES_PNG = "losses.png"
 FRAMES_DIR = "frames"
 CHECKPOINTS_DIR = "checkpoints"
 LOCK_NAME = ".lock"
+LATEST_JPG = "latest.jpg"
+PREVIEW_MP4 = "preview.mp4"
 
 # What dreamreel writes, rewrites or deletes in OUT, whatever the mode (the removal
 # notes only while OUT is a URL's staging copy, appended to in place).
 MANAGED_FOLDERS = (FRAMES_DIR, CHECKPOINTS_DIR)
-MANAGED_FILES = (MANIFEST_NAME, LOSSES_CSV, LOSSES_PNG, LOCK_NAME, MIRRORED_NAME, REMOVED_NAME)
+MANAGED_FILES = (
+    MANIFEST_NAME,
+    LOSSES_CSV,
+    LOSSES_PNG,
+    LOCK_NAME,
+    MIRRORED_NAME,
+    REMOVED_NAME,
+    LATEST_JPG,
+    PREVIEW_MP4,
+)
 
 _FRAME_NAME = re.compile(r"^(\d{6,})\.png$")
 CHECKPOINT_NAME = re.compile(r"^(\d{6,})\.npz$")

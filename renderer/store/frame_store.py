@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..media.embedded_text import encode_png, png_text_chunk, with_png_chunk
 from ..media.images import read_image, write_image_atomic
 from ..media.input_identity import input_changes, input_identity
 from ..runtime.atomic_files import (
@@ -34,7 +35,7 @@ from ..runtime.atomic_files import (
     write_json_atomic,
     write_text_atomic,
 )
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, Refused
 from ..runtime.interrupts import signals_held
 from .frame_names import (
     CHECKPOINT_NAME,
@@ -58,6 +59,8 @@ from .out_folder import (
 )
 from .removal_log import remove_noted
 from .spec_diff import describe_changes, one_line
+
+RECIPE_KEYWORD = "dreamreel"  # the frame PNGs' text chunk that holds the render's recipe
 
 # ---------------------------------------------------------------- done frames
 
@@ -144,6 +147,7 @@ class FrameStore:
 
     `columns` names the extra losses.csv columns (after frame, final_loss, octave_losses,
     seconds) that write_frame may fill, in order: appended rows cannot add columns later.
+    `recipe`: the text every frame PNG carries (a text chunk under RECIPE_KEYWORD).
     """
 
     def __init__(
@@ -153,8 +157,12 @@ class FrameStore:
         *,
         restart: bool = False,
         columns: Sequence[str] = (),
+        recipe: str | None = None,
     ):
         self.columns = check_columns(columns)
+        # The render's recipe (renderer/rendering/recipe.py), made a PNG text chunk once:
+        # every frame carries it beside its pixels.
+        self._recipe_chunk = None if recipe is None else png_text_chunk(RECIPE_KEYWORD, recipe)
         self.out_dir = Path(out_dir)
         self.frames_dir = self.out_dir / FRAMES_DIR
         self.checkpoints_dir = self.out_dir / CHECKPOINTS_DIR
@@ -206,7 +214,7 @@ class FrameStore:
             f"or choose another --out"
         )
         if old is None:
-            raise DreamreelError(
+            raise Refused(
                 f"{self.out_dir} holds frames but no {MANIFEST_NAME} (not known to be this "
                 f"render); {hint}"
             )
@@ -214,7 +222,7 @@ class FrameStore:
             {**old["spec"], **old.get("identity_beyond_spec", {})},
             {**new_spec, **self.manifest.get("identity_beyond_spec", {})},
         )
-        raise DreamreelError(
+        raise Refused(
             f"{self.out_dir} holds frames of a different render (changed: {changed}); {hint}"
         )
 
@@ -233,7 +241,7 @@ class FrameStore:
         self._identify_input(known=recorded)
         changes = input_changes(recorded, self.manifest.get("input_identity"))
         if changes and self._has_render_files():
-            raise DreamreelError(
+            raise Refused(
                 f"the input changed since frames were rendered in {self.out_dir}: "
                 f"{one_line(', '.join(changes))}; use --restart to render the new input "
                 f"afresh (it deletes {restart_deletes(self.out_dir)}), or give the original "
@@ -386,7 +394,7 @@ class FrameStore:
         state = None if checkpoint is None else _npz_bytes(checkpoint)
 
         with signals_held():  # Ctrl-C here would leave a whole PNG that is not done
-            write_image_atomic(self.frame_path(index), image)
+            self._write_png(index, image)
             if state is not None:
                 write_bytes_atomic(self.checkpoint_path(index), state)
                 self._checkpoints.add(index)
@@ -396,6 +404,13 @@ class FrameStore:
             for older in self._checkpoints - {index}:
                 _remove_quietly(self.out_dir, self.checkpoint_path(older))
             self._checkpoints = {index}
+
+    def _write_png(self, index: int, image: np.ndarray) -> None:
+        if self._recipe_chunk is None:
+            write_image_atomic(self.frame_path(index), image)
+        else:  # the same pixel bytes, the recipe's chunk after the header
+            png = with_png_chunk(encode_png(image), self._recipe_chunk)
+            write_bytes_atomic(self.frame_path(index), png)
 
     def _append(self, line: str) -> None:
         """Add one line to losses.csv durably; on failure the file is as it was."""

@@ -24,16 +24,18 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from ..runtime.atomic_files import user_os_errors
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, Refused
 from .frame_names import (
     CHECKPOINT_NAME,
     CHECKPOINTS_DIR,
     FRAMES_DIR,
+    LATEST_JPG,
     LOSSES_CSV,
     LOSSES_PNG,
     MANAGED_FILES,
     MANAGED_FOLDERS,
     MANIFEST_NAME,
+    PREVIEW_MP4,
     numbered_files,
     numbered_frame_files,
     output_names,
@@ -58,7 +60,7 @@ def check_no_managed_links(out_dir: Path, also: Iterable[Path] = ()) -> None:
         with user_os_errors(Path(out_dir), "create output folder"):  # a name too long...
             linked = path.is_symlink()
         if linked:
-            raise DreamreelError(
+            raise Refused(
                 f"'{path}' is a symbolic link: dreamreel writes and deletes only inside "
                 f"--out and follows no link out of it; remove the link or choose another --out"
             )
@@ -73,14 +75,14 @@ def check_input_outside(
     out = Path(out_dir).expanduser().resolve()
     source = Path(path).expanduser().resolve()
     if source == out:
-        raise DreamreelError(
+        raise Refused(
             f"the {what} '{path}' is the output folder itself, where the render writes its "
             f"own files ({FRAMES_DIR}/, manifest.json, losses.png...); choose another --out"
         )
     for managed in managed_paths(out, mode):
         if source == managed or managed in source.parents:
             where = "is" if source == managed else "is inside"
-            raise DreamreelError(
+            raise Refused(
                 f"the {what} '{path}' {where} '{managed}', which the render into "
                 f"'{out_dir}' overwrites and --restart deletes; move it out of there "
                 f"or choose another --out"
@@ -102,18 +104,20 @@ def check_manifest_is_dreamreels(out_dir: str | Path) -> None:
         described = f"an unreadable {MANIFEST_NAME} ({reason})"
     if reason is None:
         return
-    raise DreamreelError(
+    raise Refused(
         f"{out_dir} holds {described}; add --restart to replace it and delete "
         f"{restart_deletes(out_dir)} there, or choose another --out"
     )
 
 
 def restart_doomed(out_dir: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    """What --restart deletes: our frames, our checkpoints, the loss log and its plot
-    (these two whether present or not: a URL's copy may hold them)."""
+    """What --restart deletes: our frames, our checkpoints, the loss log and its plot,
+    the latest frame and the partial MP4 (these whether present or not: a URL's copy may
+    hold them; the last two show the old frames)."""
     frames = numbered_frame_files(out_dir / FRAMES_DIR)
     checkpoints = [path for _, path in numbered_files(out_dir / CHECKPOINTS_DIR, CHECKPOINT_NAME)]
-    return frames, checkpoints, [out_dir / LOSSES_CSV, out_dir / LOSSES_PNG]
+    logs = [LOSSES_CSV, LOSSES_PNG, LATEST_JPG, PREVIEW_MP4]
+    return frames, checkpoints, [out_dir / name for name in logs]
 
 
 def restart_deletes(out_dir: str | Path) -> str:
@@ -188,6 +192,6 @@ def check_writable(out_dir: Path | RemotePath) -> None:
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
     if not existing.is_dir():
-        raise DreamreelError(f"cannot create output folder {out_dir}: {existing} is a file")
+        raise Refused(f"cannot create output folder {out_dir}: {existing} is a file")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise DreamreelError(f"cannot write output folder {out_dir}: {existing} is not writable")
+        raise Refused(f"cannot write output folder {out_dir}: {existing} is not writable")

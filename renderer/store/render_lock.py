@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ..runtime.atomic_files import write_error
-from ..runtime.errors import DreamreelError
+from ..runtime.errors import DreamreelError, Refused
 from .frame_names import LOCK_NAME
 
 try:
@@ -45,7 +45,7 @@ _held: dict[str, list] = {}  # resolved folder -> [fd, depth], locks this proces
 _held_guard = threading.Lock()
 
 
-class FolderBusy(DreamreelError):
+class FolderBusy(Refused):
     """Another process renders into (or stitches) the folder."""
 
     def __init__(self, message: str, pid: int | None):
@@ -152,7 +152,7 @@ def _open_lock_file(folder: Path, path: Path) -> int:
 
 
 def _not_ours(path: Path, problem: str) -> DreamreelError:
-    return DreamreelError(
+    return Refused(
         f"refusing the lock file '{path}': {problem}, and dreamreel writes nothing outside "
         f"--out; delete it and run again"
     )

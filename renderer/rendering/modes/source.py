@@ -13,6 +13,7 @@ from ...imaging.noise import make_noise
 from ...media.image_header import read_image_header
 from ...media.images import read_image
 from ...media.limits import check_frame_side, check_input_pixels
+from ...media.reader import Clip, open_video
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
@@ -83,3 +84,22 @@ def source_image(spec: RenderSpec) -> np.ndarray:
         return cv2.resize(image, (width, height), interpolation=interpolation).astype(np.float32)
     height, width = output_size(spec, None)
     return make_noise(height, width, kind=spec.noise, seed=spec.seed).astype(np.float32)
+
+
+def open_render_clip(spec: RenderSpec, *, max_size: int | None | str = "spec") -> Clip:
+    """The render's clip over its range (video.start/end, every...): the frames the video
+    mode reads, scaled to video.max_size ("spec"), another long side, or None (unscaled:
+    the range alone)."""
+    v = spec.video
+    return open_video(
+        spec.input,
+        start=v.start,
+        end=v.end,
+        start_frame=v.start_frame,
+        end_frame=v.end_frame,
+        every=v.every,
+        max_size=v.max_size if max_size == "spec" else max_size,
+        folder_fps=spec.fps,
+        max_pixels=spec.max_input_pixels,
+        background=spec.input_background,
+    )

@@ -33,14 +33,13 @@ from ...imaging.flow import (
 from ...imaging.stability import FrameTerms, StabilityMeter, measure_frame
 from ...media.images import to_uint8
 from ...media.limits import check_frame_side
-from ...media.reader import open_video
 from ...media.truncated_input import InputEnded
 from ...runtime.errors import DreamreelError, one_of
 from ...schedules.keyframe_parser import constant
 from ...schedules.keyframes import Schedule
 from ..stage_clock import NULL_CLOCK
 from .base import FrameOut, FrameStart, ModeBase, ModeSummary, register
-from .source import octave_notes
+from .source import octave_notes, open_render_clip
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
@@ -300,18 +299,7 @@ class VideoMode(ModeBase):
     def __init__(self, spec: RenderSpec):
         self.spec = spec
         v = spec.video
-        self.source = open_video(
-            spec.input,
-            start=v.start,
-            end=v.end,
-            start_frame=v.start_frame,
-            end_frame=v.end_frame,
-            every=v.every,
-            max_size=v.max_size,
-            folder_fps=spec.fps,
-            max_pixels=spec.max_input_pixels,
-            background=spec.input_background,
-        )
+        self.source = open_render_clip(spec)
         check_video_frame_side(spec.input, self.source.width, self.source.height, v.max_size)
         # What the header promises: a damaged clip's frames run out before it, and
         # prepare() then raises InputEnded where they do (the frame loop stops there).
