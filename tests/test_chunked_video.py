@@ -210,6 +210,21 @@ def test_the_assembled_folder_reads_as_a_render_folder(chunked, clip, tmp_path, 
         assert measured[key] == pytest.approx(result.report[key], rel=1e-6), key
 
 
+def test_another_encoding_is_assembled_from_every_frame_not_the_parts(chunked, clip, tmp_path):
+    """The workers encode their parts as H.264 at the default settings: a clip wanted in
+    another codec is encoded in one place, from every frame, and the stale MP4 goes."""
+    out, _ = chunked
+    copy = tmp_path / "ffv1"
+    shutil.copytree(out, copy)
+    shutil.rmtree(copy / "frames")
+    again = render_chunked(spec_for(clip, "output.codec=ffv1"), out=copy, chunks=3)
+    assert again.rendered == 0  # assembling only: the encoding is no part of the identity
+    with av.open(str(copy / "video.mkv")) as mkv:
+        assert mkv.streams.video[0].codec_context.name == "ffv1"
+    assert len(decode_frames(copy / "video.mkv")) == FRAMES
+    assert not (copy / "video.mp4").exists()
+
+
 def test_without_a_cross_fade_the_seams_would_show(clip, chunked, tmp_path):
     """The control for the test above: the same chunks butted together flicker at the
     seams (the chunks' dreams differ in detail)."""

@@ -22,6 +22,7 @@ import cv2
 import imageio_ffmpeg
 import numpy as np
 import pytest
+from helpers import frame_bytes as pixel_bytes
 from PIL import Image
 
 import renderer
@@ -151,6 +152,14 @@ def remuxed_mov(original: Path, folder: Path) -> Path:
     return mov
 
 
+def stitched_mkv(original: Path, folder: Path) -> Path:
+    """The render stitched again as FFV1 in an MKV (dreamreel stitch --set output.codec)."""
+    copy = folder / "copy"
+    shutil.copytree(original, copy)
+    assert main(["stitch", str(copy), "--set", "output.codec=ffv1"]) == 0
+    return copy / "zoom.mkv"
+
+
 SOURCES = {
     "frame": lambda out, tmp: out / "frames" / "000002.png",
     "gif": lambda out, tmp: out / "zoom.gif",
@@ -173,6 +182,18 @@ def test_a_render_is_made_again_from_each_of_its_outputs_alone(original, source,
     assert frame_bytes(again) == frame_bytes(original)
     with av.open(str(again / "zoom.mp4")) as mp4, av.open(str(original / "zoom.mp4")) as first:
         assert mp4.metadata["comment"] == first.metadata["comment"]
+
+
+def test_an_mkv_stitched_in_another_codec_makes_the_render_again_in_that_codec(original, tmp_path):
+    """FFV1 in MKV (stitch --set output.codec=ffv1) carries the recipe with its encoding:
+    the same pictures, encoded as that file was."""
+    mkv = stitched_mkv(original, tmp_path)
+    again = tmp_path / "again"
+    assert main(["render", str(mkv), "--out", str(again), "--quiet"]) == 0
+    assert pixel_bytes(again) == pixel_bytes(original)  # the pixels; the recipes differ
+    with av.open(str(again / "zoom.mkv")) as made, av.open(str(mkv)) as given:
+        assert made.streams.video[0].codec_context.name == "ffv1"
+        assert made.metadata["COMMENT"] == given.metadata["COMMENT"]  # Matroska's spelling
 
 
 def test_settings_given_on_top_of_a_recipe_change_the_render_and_its_folder(

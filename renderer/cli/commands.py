@@ -307,7 +307,8 @@ def cmd_stitch(args) -> int:
     from ..rendering.stitch import stitch_from_manifest  # lazy: loads OpenCV, numpy
 
     with staged(args.out_dir) as folder:  # a URL: fetched, stitched, put back
-        outputs = seen_from(args.out_dir, folder, stitch_from_manifest(folder))
+        written = stitch_from_manifest(folder, getattr(args, "overrides", ()))
+        outputs = seen_from(args.out_dir, folder, written)
     print(redacted(f"wrote {', '.join(str(p) for p in outputs)}"))
     return 0
 

@@ -36,7 +36,9 @@ from .commands import (
     cmd_stability,
     cmd_stitch,
 )
+from .import_deforum import cmd_import_deforum
 from .info import cmd_info
+from .messages import Messages
 from .preview import add_preview_arguments, cmd_preview
 from .progress_bar import STYLES
 from .shorthand_flags import SIZE_HELP
@@ -49,6 +51,8 @@ EXAMPLES = {
     "batch": "example: dreamreel batch samples/batch.toml",
     "bench": "example: dreamreel bench --json bench.json",
     "doctor": "example: dreamreel doctor",
+    "import-deforum": "example: dreamreel import-deforum 20230101_settings.txt > mine.toml",
+    "ui": "example: dreamreel ui --out-root renders  (then open http://127.0.0.1:7860/)",
     "stability": "example: dreamreel stability renders/video-quick-clip-1a2b3c4d --source clip.mp4",
     "models": "example: dreamreel models layers mobilenet_v2_dogs",
     "presets": "example: dreamreel presets show progress",
@@ -257,9 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_preview_arguments(preview)
     preview.set_defaults(run=cmd_preview)
 
-    stitch = _command(commands, "stitch", "re-stitch a render folder's frames into MP4 and GIF")
+    stitch = _command(
+        commands, "stitch", "re-stitch a render folder's frames into its video and GIF"
+    )
     stitch.add_argument(
         "out_dir", type=location, metavar="OUT_DIR", help="a render folder, or its URL (s3://...)"
+    )
+    stitch.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="output.KEY=VALUE",
+        help="re-encode with another output setting, without dreaming, e.g. "
+        "output.codec=prores (output.* keys only); the manifest records it",
     )
     stitch.set_defaults(run=cmd_stitch)
 
@@ -272,6 +287,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="a frame PNG, the GIF or MP4 of a render, its manifest.json or its folder",
     )
     info.set_defaults(run=cmd_info)
+
+    deforum = _command(commands, "import-deforum", "print a Deforum settings file as a zoom preset")
+    deforum.add_argument("settings", metavar="SETTINGS", help="Deforum's *_settings.txt or .json")
+    deforum.set_defaults(run=cmd_import_deforum)
 
     bench = _command(commands, "bench", "measure how fast this machine dreams (1-2 minutes)")
     bench.add_argument("--quick", action="store_true", help="tiny sizes: a smoke test")
@@ -328,6 +347,32 @@ def build_parser() -> argparse.ArgumentParser:
     classes.add_argument("name", help="a model with a class head (mobilenet_v2_dogs)")
     classes.set_defaults(run=cmd_models_classes, light=True)  # names only: no TensorFlow
 
+    studio = _command(
+        commands,
+        "ui",
+        "the local studio: a page in the browser to preview, render, stop, resume and "
+        "browse renders (one render at a time, the model kept loaded for previews)",
+    )
+    studio.add_argument(
+        "--host",
+        default="127.0.0.1",
+        metavar="ADDR",
+        help="the address to listen on (default: 127.0.0.1, this machine only); another "
+        "makes the studio reachable by anyone on that network, with a warning",
+    )
+    studio.add_argument(
+        "--port", type=int, default=7860, metavar="N", help="the port (default: 7860; 0: any free)"
+    )
+    studio.add_argument(
+        "--out-root",
+        type=Path,
+        default=Path("renders"),
+        metavar="DIR",
+        help="where renders go, one folder each as render names them, and the gallery "
+        "reads them (default: renders)",
+    )
+    studio.set_defaults(run=_cmd_ui)
+
     presets = _command(commands, "presets", "list the shipped presets or show one")
     preset_commands = presets.add_subparsers(
         dest="presets_command", required=True, metavar="ACTION"
@@ -339,6 +384,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("name")
     show.set_defaults(run=cmd_presets_show)
     return parser
+
+
+def _cmd_ui(args) -> int:
+    from ..ui.app import run_studio  # lazy: the studio's server and the render wing
+
+    messages = Messages(quiet=False)
+    return run_studio(args.host, args.port, args.out_root, messages.info, messages.warn)
 
 
 def _quiet_and_progress(command) -> None:
@@ -367,7 +419,18 @@ def _command(group, name: str, summary: str, example_key: str | None = None):
 # Commands that skip TensorFlow's multi-second import here: they never touch it, or load
 # it themselves when they need it (render after checking its spec and inputs; doctor, to
 # report a failed import; preview's --look after every check).
-_LIGHT_COMMANDS = {"presets", "stitch", "stability", "render", "doctor", "batch", "info", "preview"}
+_LIGHT_COMMANDS = {
+    "presets",
+    "stitch",
+    "stability",
+    "render",
+    "doctor",
+    "batch",
+    "info",
+    "preview",
+    "import-deforum",
+    "ui",  # the studio loads the model at the first preview
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from ..rendering.preflight import check_out_folder
 from ..rendering.recipe import recipe_text
 from ..rendering.schedule_binding import bind_render
 from ..rendering.seeds import resolve_random_seed
-from ..rendering.spec import RenderSpec, load_spec
+from ..rendering.spec import OutputSettings, RenderSpec, load_spec
 from ..rendering.stitch import Stitcher
 from ..runtime.errors import DreamreelError
 from ..store.frame_names import MANIFEST_NAME
@@ -244,8 +244,12 @@ def _assemble(
 
 def in_parts(spec: RenderSpec) -> bool:
     """Whether the workers encode the clip's parts (renderer/distributed/chunk_parts.py): an MP4
-    alone; a GIF, ping-pong or held last frame needs every frame in one place."""
-    o = spec.output
+    alone, encoded as they encode it (the default codec and settings); a GIF, ping-pong,
+    held last frame, in-betweens or another encoding needs every frame in one place."""
+    o, plain = spec.output, OutputSettings()
+    encoding = ("codec", "pixel_format", "crf", "preset", "interpolate")
+    if any(getattr(o, key) != getattr(plain, key) for key in encoding):
+        return False
     return o.mp4 and not (o.gif or o.pingpong or o.hold_last)
 
 

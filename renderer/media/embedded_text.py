@@ -37,6 +37,7 @@ _PNG_TEXT_CHUNKS = (b"iTXt", b"zTXt", b"tEXt")
 _PNG_KEYWORD_BYTES = 80  # a keyword is 1-79 Latin-1 characters, then a NUL
 _GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
 _MP4_TOP_BOXES = (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot")
+_MATROSKA_SIGNATURE = b"\x1a\x45\xdf\xa3"  # EBML: MKV (FFV1's container), WebM
 _MP4_COMMENT = b"\xa9cmt"  # FFmpeg's "comment" tag, in MP4's ilst and in MOV's udta
 
 
@@ -75,13 +76,15 @@ def with_png_chunk(png: bytes, chunk: bytes) -> bytes:
 
 
 def file_kind(head: bytes) -> str | None:
-    """ "PNG", "GIF" or "MP4" (MOV too) from a file's first 12 bytes; None for others."""
+    """ "PNG", "GIF", "MP4" (MOV too) or "MKV" from a file's first 12 bytes; None for others."""
     if head.startswith(_PNG_SIGNATURE):
         return "PNG"
     if head[:6] in _GIF_SIGNATURES:
         return "GIF"
     if head[4:8] in _MP4_TOP_BOXES:
         return "MP4"
+    if head.startswith(_MATROSKA_SIGNATURE):
+        return "MKV"
     return None
 
 
@@ -102,7 +105,29 @@ def read_embedded_text(path: str | os.PathLike, *, keyword: str, prefix: str) ->
                 return _starting_with(reader.gif_comments(), prefix)
             if kind == "MP4":
                 return _starting_with(reader.mp4_comments(), prefix)
+    if kind == "MKV":
+        return _matroska_comment(source, prefix)
     return None
+
+
+def _matroska_comment(path: Path, prefix: str) -> str | None:
+    """An MKV's COMMENT tag, read by FFmpeg's own demuxer (as every clip is: EBML's tags
+    sit anywhere in the file), held to the same size bound as the others."""
+    import av  # lazy: PNG, GIF and MP4 text is read without FFmpeg
+
+    try:
+        with av.open(str(path)) as container:
+            text = container.metadata.get("comment") or container.metadata.get("COMMENT")
+    except (av.FFmpegError, UnicodeDecodeError) as exc:
+        raise DreamreelError(f"cannot read the text in '{path}': damaged ({exc})") from None
+    if text is None or not text.startswith(prefix):
+        return None
+    if len(text.encode("utf-8")) > MAX_TEXT_BYTES:
+        raise DreamreelError(
+            f"cannot read the text in '{path}': its comment is over "
+            f"{MAX_TEXT_BYTES // (1 << 20)} MB (no recipe is that long)"
+        )
+    return text
 
 
 def _starting_with(texts: Iterator[str], prefix: str) -> str | None:

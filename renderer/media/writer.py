@@ -1,14 +1,17 @@
-"""MP4 and GIF output: the only places files are encoded.
+"""Video and GIF output: the only places files are encoded.
 
-MP4: H.264 (libx264, CRF 15: DeepDream's fine detail smears at the usual 23), yuv420p
-at even sizes (what browsers and phones play), +faststart, written with PyAV one frame
-at a time, with a clip's sound (renderer.media.audio) encoded alongside. GIF: with Pillow,
+Video: by default H.264 (libx264, CRF 15: DeepDream's fine detail smears at the usual 23),
+yuv420p at even sizes (what browsers and phones play), in an MP4 with +faststart; or any
+codec of renderer/media/codecs.py's table (HEVC, AV1, ProRes, DNxHR, FFV1: editors'
+intermediates, 10-bit), in the container it goes in (MP4, MOV, MKV). Written with PyAV one
+frame at a time (RGB, 8-bit or 16-bit: a 10-bit encode of 16-bit frames keeps their
+levels), with a clip's sound (renderer.media.audio) encoded alongside. GIF: with Pillow,
 looping, per-frame delays on GIF's 10 ms grid. Both may carry a text ``comment`` (a
-render's recipe): the MP4's ``comment`` tag, the GIF's comment extension
-(renderer/media/embedded_text.py reads them back).
+render's recipe): the video's ``comment`` tag (MP4/MOV's udta, MKV's tag), the GIF's
+comment extension (renderer/media/embedded_text.py reads them back).
 Both are written to a temp file and renamed into place only when complete. `Mp4Writer`
-and `GifWriter` take the frames one by one as a render makes them; `write_mp4` and
-`write_gif` feed them from an iterable.
+(any video codec, despite its name) and `GifWriter` take the frames one by one as a
+render makes them; `write_mp4` and `write_gif` feed them from an iterable.
 
 x264 keeps its default rc-lookahead (40 frames at preset medium), although a writer fed
 live then encodes the last 41 frames in `close()`, after the render's last frame: on
@@ -25,13 +28,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, cast
 
 import numpy as np
 
 from ..runtime.atomic_files import atomic_path, user_os_errors, write_error
 from ..runtime.errors import DreamreelError
 from .audio import AudioSource, AudioTrack, has_sound
+from .codecs import AUTO, DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, Encoding, pick_codec
 from .images import as_rgb, even_size, fit_long_side
 from .timeline import tidy_rate
 
@@ -41,11 +45,6 @@ if TYPE_CHECKING:
 
 _GIF_TICK_MS = 10  # GIF stores frame delays in hundredths of a second
 _GIF_MIN_DELAY_MS = 20  # browsers play shorter delays as 100 ms
-DEFAULT_CRF = 15
-# cpu-independent: x264's SIMD MB-tree propagation (mbtree_propagate_cost/list) gave
-# other bytes from run to run for the same frames (a noise zoom: about every other
-# encode); the C version it picks instead is deterministic, at no measurable cost.
-_X264_OPTIONS = {"preset": "medium", "x264-params": "cpu-independent=1"}
 
 
 def check_fps(fps: float | Fraction) -> float | Fraction:
@@ -126,7 +125,10 @@ class FrameWriter(ABC):
 
 
 class Mp4Writer(FrameWriter):
-    """An H.264/yuv420p MP4 that browsers and phones play, fed one RGB frame at a time.
+    """A video file fed one RGB frame at a time (uint8, or uint16 for 16-bit levels):
+    by default an H.264/yuv420p MP4 that browsers and phones play; `codec`,
+    `pixel_format`, `crf` and `preset` pick another encoding (renderer/media/codecs.py;
+    the path's suffix is the caller's: `Encoding.codec.suffix`).
 
     The first frame fixes the size (cropped to even). `audio` (what `open_video(...).audio`
     gives) adds the source's sound from its `start` on, exactly as long as the video; a
@@ -144,13 +146,17 @@ class Mp4Writer(FrameWriter):
         audio: AudioSource | None = None,
         crf: int = DEFAULT_CRF,
         comment: str | None = None,
+        codec: str = DEFAULT_CODEC,
+        pixel_format: str = AUTO,
+        preset: str = DEFAULT_PRESET,
     ):
         if audio is not None and not isinstance(audio, AudioSource):
             raise TypeError(f"audio must be an AudioSource or None, got {type(audio).__name__}")
         self.path = Path(path)
         self.rate = as_rate(fps)
         self.count = 0  # frames written
-        self._audio, self._crf, self._comment = audio, crf, comment
+        self._audio, self._comment = audio, comment
+        self.encoding: Encoding = pick_codec(codec, pixel_format, crf=crf, preset=preset)
         self._temp: _HeldTemp | None = None
         self._output: OutputContainer | None = None
         self._video: VideoStream | None = None
@@ -161,7 +167,7 @@ class Mp4Writer(FrameWriter):
     def add(self, frame: np.ndarray) -> None:
         self._check_open()
         try:
-            self._encode(np.ascontiguousarray(even_size(as_rgb(frame))))
+            self._encode(np.ascontiguousarray(even_size(_rgb(frame))))
         except OSError as err:  # FFmpeg's muxer writing the file: a full disk, EIO...
             self.abandon()
             raise write_error(self.path, err) from err
@@ -180,7 +186,8 @@ class Mp4Writer(FrameWriter):
                 f"{self._shape[1]}x{self._shape[0]}: all frames of a video must share one size"
             )
         assert self._video is not None and self._output is not None  # _open set them
-        picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+        layout = "rgb48le" if frame.dtype == np.uint16 else "rgb24"
+        picture = av.VideoFrame.from_ndarray(frame, format=layout)
         picture.pts = self.count
         for packet in self._video.encode(picture):
             self._output.mux(packet)
@@ -193,20 +200,31 @@ class Mp4Writer(FrameWriter):
 
         self._shape = shape
         audio = self._audio if self._audio is not None and has_sound(self._audio) else None
+        encoding = self.encoding
+        encoding.check_size(shape[1], shape[0], self.path)
+        if encoding.encoder == "libsvtav1":  # SVT-AV1 prints its whole setup unless told
+            os.environ.setdefault("SVT_LOG", "1")  # errors only
         self._temp = _HeldTemp(self.path)
+        # faststart: the index moved to the front, so players start before the end arrives
+        faststart = {"movflags": "+faststart"} if encoding.codec.container in ("mp4", "mov") else {}
         with user_os_errors(self.path, "write"):
             self._output = av.open(
                 str(self._temp.path.absolute()),
                 mode="w",
-                format="mp4",
-                options={"movflags": "+faststart"},
+                format=encoding.codec.container,
+                options=faststart,
             )
         if self._comment:
             self._output.metadata["comment"] = self._comment
-        video = self._video = self._output.add_stream(
-            "libx264", rate=self.rate, options={"crf": str(self._crf), **_X264_OPTIONS}
+        video = self._video = cast(
+            "VideoStream",  # a video encoder's name: a video stream
+            self._output.add_stream(
+                encoding.encoder, rate=self.rate, options=dict(encoding.options)
+            ),
         )
-        video.width, video.height, video.pix_fmt = shape[1], shape[0], "yuv420p"
+        video.width, video.height, video.pix_fmt = shape[1], shape[0], encoding.pixel_format
+        if encoding.codec.tag:
+            video.codec_context.codec_tag = encoding.codec.tag
         video.codec_context.time_base = 1 / self.rate
         if audio is not None:
             self._track = AudioTrack(self._output, audio)
@@ -263,16 +281,40 @@ def write_mp4(
     audio: AudioSource | None = None,
     crf: int = DEFAULT_CRF,
     comment: str | None = None,
+    codec: str = DEFAULT_CODEC,
+    pixel_format: str = AUTO,
+    preset: str = DEFAULT_PRESET,
 ) -> int:
     """Stream RGB frames into an MP4 (see Mp4Writer); return the frames written.
 
     Frames are encoded one at a time (a generator is never held in memory); the file is
     renamed into place only once complete.
     """
-    with Mp4Writer(path, fps, audio=audio, crf=crf, comment=comment) as writer:
+    with Mp4Writer(
+        path,
+        fps,
+        audio=audio,
+        crf=crf,
+        comment=comment,
+        codec=codec,
+        pixel_format=pixel_format,
+        preset=preset,
+    ) as writer:
         for frame in frames:
             writer.add(frame)
     return writer.count
+
+
+def _rgb(frame: np.ndarray) -> np.ndarray:
+    """HxWx3, uint8 or uint16 (16-bit frames: renderer/store/frame_store.py's frames16)."""
+    frame = np.asarray(frame)
+    if frame.dtype != np.uint16:
+        return as_rgb(frame)
+    if frame.ndim == 2:
+        frame = frame[:, :, None]
+    if frame.ndim != 3 or frame.shape[2] not in (1, 3, 4):
+        raise ValueError(f"expected an HxW, HxWx1, HxWx3 or HxWx4 image, got {frame.shape}")
+    return np.repeat(frame, 3, axis=2) if frame.shape[2] == 1 else frame[:, :, :3]
 
 
 def _gif_durations(count: int, fps: float | Fraction) -> list[int]:

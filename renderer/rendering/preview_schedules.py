@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..imaging.schedule_plot import AUDIO, BEAT, Panel, Row, schedule_plot
-from ..schedules.expressions import AUDIO_NAMES
+from ..schedules.beats import beats_available
+from ..schedules.expressions import AUDIO_NAMES, BEAT_NAMES
 from .modes.morph import photo_at
 
 if TYPE_CHECKING:
@@ -91,9 +92,11 @@ def _audio_panel(plan: PreviewPlan, frames: np.ndarray) -> Panel:
     track = plan.track
     assert track is not None
     # The track at the render's length: cut, or padded with silence (as schedules read it).
+    # The beat features with librosa only (an extra); tempo on a scale of its own (BPM).
+    names = [n for n in AUDIO_NAMES if n not in BEAT_NAMES or beats_available()]
     features = {
-        name: np.pad(values[: plan.count], (0, max(0, plan.count - len(values))))
-        for name, values in track.features.items()
+        name: np.pad(track.features[name][: plan.count], (0, max(0, plan.count - track.frames)))
+        for name in names
     }
     beats = beat_frames(features["onset"], plan.fps)
     rows = [
@@ -103,9 +106,9 @@ def _audio_panel(plan: PreviewPlan, frames: np.ndarray) -> Panel:
             AUDIO,
             beats if name == "onset" else (),
             BEAT,
-            (0.0, 1.0),
+            None if name == "tempo" else (0.0, 1.0),
         )
-        for name in AUDIO_NAMES
+        for name in names
     ]
     return Panel(f"music track: {Path(track.path).name}", rows, beats, BEAT)
 

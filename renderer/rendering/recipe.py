@@ -42,7 +42,7 @@ from .spec_toml import TOO_DEEP, dumps, too_deep
 
 RECIPE_MARKER = "# dreamreel recipe"  # its first line: a comment without it is not ours
 # What names a render's output rather than a preset file, by its suffix.
-RECIPE_SUFFIXES = (".png", ".gif", ".mp4", ".mov", ".m4v", ".json")
+RECIPE_SUFFIXES = (".png", ".gif", ".mp4", ".mov", ".m4v", ".mkv", ".json")
 MAX_MANIFEST_BYTES = 16 << 20  # a manifest is a few KB; 16 MB is no manifest at all
 _LEFT_OUT = ("name", "pipeline")  # the name is a header line; the pipeline decides no pixel
 _SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # a name for renders/NAME-...

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..runtime.errors import DreamreelError
 from ..schedules.audio_features import decode_track, load_features, track_source
+from ..schedules.beats import beats_available, librosa_for
+from ..schedules.expressions import BEAT_NAMES
 from ..schedules.keyframes import Schedule
 
 if TYPE_CHECKING:
@@ -206,8 +208,13 @@ def prepare_audio(spec: RenderSpec, max_frames: int | None = None) -> RenderSpec
 
 
 def check_audio_schedules(spec: RenderSpec) -> None:
-    """An ``audio:`` schedule needs a track: refuse one without, naming its keys."""
+    """An ``audio:`` schedule needs a track: refuse one without, naming its keys; one
+    that reads the beats needs librosa too (said here, before TensorFlow loads)."""
     if spec.audio:
+        if not beats_available():
+            for schedule in spec_schedules(spec):
+                for name in sorted(schedule.names & set(BEAT_NAMES)):
+                    librosa_for(name)  # one line naming the extra
         return
     keys = [schedule.key for schedule in spec_schedules(spec) if schedule.follows_audio]
     if keys:

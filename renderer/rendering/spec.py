@@ -18,6 +18,7 @@ from typing import Any
 from ..engine.dream import DreamSettings
 from ..engine.objective_parser import parse_objective
 from ..engine.objectives import Objective
+from ..media.codecs import AUTO, DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, check_output_encoding
 from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
 from ..media.transparency import DEFAULT_BACKGROUND, parse_background
 from ..runtime.atomic_files import resolved_user_path
@@ -30,6 +31,7 @@ from .recipe import recipe_preset
 from .spec_toml import TOO_DEEP, read_toml, refuse_nul, too_deep
 
 _ENGINE = DreamSettings()  # the engine's defaults, so the two never disagree
+MAX_INTERPOLATE = 16  # output.interpolate: at most 15 in-betweens a pair
 MAX_FPS = 1000.0  # a render's frame rate: beyond any camera a dream starts from
 # TOML's integers are 64-bit; Python's tomllib reads longer ones, which no setting means.
 _INT_LIMIT = 2**63
@@ -72,14 +74,28 @@ class OutputSettings:
     pingpong: bool = False  # forward then backward: a seamless loop
     # OUT/preview.mp4 of the frames so far every this many (live_preview.py); 0: none
     preview_every: int = 0
+    # The video's encoding (renderer/media/codecs.py): the container and the file's suffix
+    # follow the codec (zoom.mp4, zoom.mov, zoom.mkv). Not part of the render's identity.
+    codec: str = DEFAULT_CODEC
+    pixel_format: str = AUTO  # auto: the codec's first (h264: yuv420p)
+    crf: int = DEFAULT_CRF
+    preset: str = DEFAULT_PRESET  # x264/x265's speed preset
+    # N - 1 flow in-betweens after each played frame, at fps * N (inbetween_feed.py); 1: off
+    interpolate: int = 1
 
     def check(self, prefix: str) -> None:
+        check_output_encoding(self.codec, self.pixel_format, self.crf, self.preset, where=prefix)
         if self.gif_max_side < 16 or self.hold_last < 0:
             raise DreamreelError(f"{prefix}gif_max_side must be >= 16 and {prefix}hold_last >= 0")
         if not 0 <= self.preview_every <= MAX_FRAMES:
             raise DreamreelError(
                 f"{prefix}preview_every must be from 0 (none) to {MAX_FRAMES:,} frames, "
                 f"got {count_text(self.preview_every)}"
+            )
+        if not 1 <= self.interpolate <= MAX_INTERPOLATE:
+            raise DreamreelError(
+                f"{prefix}interpolate must be from 1 (off) to {MAX_INTERPOLATE}, "
+                f"got {count_text(self.interpolate)}"
             )
 
 
@@ -292,6 +308,26 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     if too_deep([value]) is not None:  # as deep as in a preset, whose table is a level
         raise DreamreelError(f"--set {key.strip()}: the value {TOO_DEEP}")
     return key.strip().split("."), value
+
+
+def output_settings(recorded: dict, overrides: Sequence[str] = ()) -> OutputSettings:
+    """A manifest's output table with ``--set output.KEY=VALUE`` on top (``dreamreel stitch``),
+    checked as a preset's is. Keys the manifest holds but this version has no setting for
+    are dropped; an override's must name one. Another key: one line."""
+    known = {f.name for f in dataclasses.fields(OutputSettings)}
+    table = {key: value for key, value in recorded.items() if key in known}
+    for item in overrides:
+        key, value = parse_override(item)
+        if len(key) != 2 or key[0] != "output":
+            raise DreamreelError(
+                f"stitch re-encodes; output.* only, {'.'.join(key)} changes the frames: "
+                f"render again"
+            )
+        if value is UNSET:
+            table.pop(key[1], None)
+        else:
+            table[key[1]] = value
+    return _build(OutputSettings, table, "output.", "linear")
 
 
 def _set_path(table: dict, key: list[str], value: Any) -> None:

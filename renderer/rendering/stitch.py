@@ -1,4 +1,4 @@
-"""Encode a render's frames into `<name>.mp4` and `<name>.gif`.
+"""Encode a render's frames into `<name>.mp4` (or .mov, .mkv: output.codec) and `<name>.gif`.
 
 `Stitcher` encodes them live, as the frame loop stores each frame (on its worker thread),
 so that after the last dream only the encoders' tails are left: the frames x264 still
@@ -11,21 +11,26 @@ stored but never played.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..media.audio import AudioSource
+from ..media.codecs import CODECS
 from ..media.images import read_image
 from ..media.writer import GifWriter, Mp4Writer, check_fps
+from ..runtime.atomic_files import user_os_errors, write_json_atomic
 from ..runtime.errors import DreamreelError
-from ..store.frame_names import FRAMES_DIR, numbered_frame_files
+from ..store.frame_names import FRAMES_DIR, MANIFEST_NAME, numbered_frame_files, output_names
 from ..store.frame_store import done_frame_count, read_manifest
+from ..store.removal_log import remove_noted
 from ..store.render_lock import render_lock
+from .inbetween_feed import InbetweenFeed, gif_steps
 from .pipelining import Ahead
 from .recipe import recipe_text
-from .spec import OutputSettings
+from .spec import MAX_INTERPOLATE, OutputSettings, output_settings
 from .stage_clock import NULL_CLOCK
 
 # Stitching's own defaults: both files, nothing held at the end (a render passes its
@@ -69,7 +74,9 @@ class Stitcher:
     `threaded=False` saves the GIF in line rather than beside the MP4's last frames.
     `lead_in`: frames 0..lead_in-1 are given to `add` like the others but not encoded.
     `recipe`: the render's recipe (renderer/rendering/recipe.py), the MP4's comment tag
-    and the GIF's comment.
+    and the GIF's comment. The video is encoded as output.codec etc. say, into the file
+    its container names (zoom.mp4, zoom.mov, zoom.mkv); once both are written, `finish`
+    removes the stitched outputs of `name` these settings no longer make.
     """
 
     def __init__(
@@ -97,20 +104,40 @@ class Stitcher:
             raise DreamreelError(f"no frames to stitch into '{out_dir / name}'{skipped}")
         self.count = count
         self.lead_in = lead_in
+        self._out_dir, self._name = out_dir, name
         self.order = play_order(
             count, fps=float(fps), pingpong=pingpong, hold_last=hold_last, lead_in=lead_in
         )
         self._clock = clock
+        # output.interpolate: N slots a played frame at N times the rate (inbetween_feed.py)
+        steps = _check_interpolate(output.interpolate)
+        gif_step = gif_steps(float(fps), steps)
         self._mp4 = (
-            Mp4Writer(out_dir / f"{name}.mp4", fps, audio=audio, comment=recipe) if mp4 else None
+            _video_writer(out_dir, name, fps * steps, output, audio, recipe) if mp4 else None
         )
         self._gif = (
             GifWriter(
-                out_dir / f"{name}.gif", fps, loop=True, max_side=gif_max_side, comment=recipe
+                out_dir / f"{name}.gif",
+                fps * gif_step,
+                loop=True,
+                max_side=gif_max_side,
+                comment=recipe,
             )
             if gif
             else None
         )
+        self._feed = (
+            None
+            if steps == 1
+            else InbetweenFeed(
+                steps,
+                gif_step=gif_step,
+                loop=pingpong or lead_in > 0,  # a ping-pong or a zoom loop: seamless
+                to_video=self._video_add if mp4 else None,
+                to_gif=self._gif_add if gif else None,
+            )
+        )
+        self._first: np.ndarray | None = None  # the first played frame, for the loop's seam
         self._next = 0  # the index add expects
         self._last: np.ndarray | None = None  # the last frame, for hold_last
         self._ended = False
@@ -130,12 +157,15 @@ class Stitcher:
             )
             raise ValueError(f"frame {index} given to the stitcher, {expected}")
         try:
-            if self._mp4 is not None and index >= self.lead_in:
-                with self._clock.stage("encode_mp4"):
-                    self._mp4.add(frame)
-            if self._gif is not None and index >= self.lead_in:
-                with self._clock.stage("encode_gif"):
-                    self._gif.add(frame)
+            if self._feed is not None and index >= self.lead_in:
+                self._feed.play(index, frame)  # the in-betweens, then the frame
+                if index == self.lead_in and self._feed.loop:
+                    self._first = frame
+            elif index >= self.lead_in:
+                if self._mp4 is not None:
+                    self._video_add(frame)
+                if self._gif is not None:
+                    self._gif_add(frame)
         except BaseException:
             self.abandon()
             raise
@@ -151,6 +181,16 @@ class Stitcher:
                 + (" and has ended" if self._ended else "")
             )
         repeats = self.order[self.count - self.lead_in :]
+        if self._feed is not None:  # the repeats and the end's slots, in-betweens and all
+            try:
+                for index in repeats:
+                    held = index == self.count - 1  # the last frame: held, or turned at
+                    self._feed.play(index, self._last if held else read_frame(index))
+                self._feed.end(self._first)
+            except BaseException:
+                self.abandon()
+                raise
+            repeats = []
         written = []
         # The GIF is saved on a worker while x264 encodes the frames its lookahead still
         # holds: both are all that is left after the last frame (Pillow and x264 release
@@ -177,8 +217,19 @@ class Stitcher:
             self.abandon()
             raise
         self._ended = True
-        self._last = None
+        self._last = self._first = None
+        remove_stale_outputs(self._out_dir, self._name, written)
         return written
+
+    def _video_add(self, frame: np.ndarray) -> None:
+        assert self._mp4 is not None  # called only with one
+        with self._clock.stage("encode_mp4"):
+            self._mp4.add(frame)
+
+    def _gif_add(self, frame: np.ndarray) -> None:
+        assert self._gif is not None  # called only with one
+        with self._clock.stage("encode_gif"):
+            self._gif.add(frame)
 
     def _close_gif(self, repeats) -> Path:
         with self._clock.stage("encode_gif"):
@@ -192,10 +243,58 @@ class Stitcher:
         """Stop and delete the outputs not yet complete (a render that failed or was
         interrupted); files already in place stay. Safe to repeat."""
         self._ended = True
-        self._last = None
+        self._last = self._first = None
         for writer in (self._mp4, self._gif):
             if writer is not None:
                 writer.abandon()
+
+
+def _check_interpolate(steps) -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= MAX_INTERPOLATE:
+        raise DreamreelError(
+            f"output.interpolate must be a whole number from 1 (off) to {MAX_INTERPOLATE}, "
+            f"got {steps!r}"
+        )
+    return steps
+
+
+def _video_writer(
+    out_dir: Path,
+    name: str,
+    fps: float,
+    output: OutputSettings,
+    audio: AudioSource | None,
+    recipe: str | None,
+) -> Mp4Writer:
+    """The video's writer, as output.codec/.pixel_format/.crf/.preset say; its file's
+    suffix follows the codec's container (zoom.mp4, zoom.mov, zoom.mkv)."""
+    suffix = CODECS[output.codec].suffix
+    return Mp4Writer(
+        out_dir / f"{name}{suffix}",
+        fps,
+        audio=audio,
+        comment=recipe,
+        codec=output.codec,
+        pixel_format=output.pixel_format,
+        crf=output.crf,
+        preset=output.preset,
+    )
+
+
+def remove_stale_outputs(out_dir: Path, name: str, written: list[Path]) -> list[Path]:
+    """Delete the stitched outputs of `name` that these settings did not make (zoom.mp4
+    after a switch to ProRes's zoom.mov; zoom.gif after output.gif = false): only
+    dreamreel's own names, only plain files (a link there is left alone, never
+    followed). Return the removed ones."""
+    made = {path.name for path in written}
+    removed = []
+    for other in output_names(name):
+        path = out_dir / other
+        if other not in made and not path.is_symlink() and path.is_file():
+            with user_os_errors(path, "remove"):
+                remove_noted(out_dir, path)  # noted: a URL's copy loses it too
+            removed.append(path)
+    return removed
 
 
 def stitch(
@@ -256,21 +355,24 @@ def stitch(
         raise
 
 
-def stitch_from_manifest(out_dir: str | Path) -> list[Path]:
+def stitch_from_manifest(out_dir: str | Path, overrides: Sequence[str] = ()) -> list[Path]:
     """`dreamreel stitch OUT_DIR`: stitch the done frames with the settings in manifest.json
     (and a video render's recorded fps and sound), both files carrying its recipe.
 
     Done frames are those with a PNG and a losses.csv row (FrameStore's rule), in every mode.
+    `overrides` (``--set output.codec=prores``...: output.* only, nothing that changes the
+    frames) re-encode them otherwise, without dreaming: the manifest records the new output
+    table, and the outputs the new settings no longer make are removed (Stitcher.finish).
     """
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
         raise DreamreelError(f"cannot stitch '{out_dir}': no such folder")
     # A render running there is still adding frames and encoding its own MP4/GIF.
     with render_lock(out_dir, purpose="stitch"):
-        return _stitch_folder(out_dir)
+        return _stitch_folder(out_dir, overrides)
 
 
-def _stitch_folder(out_dir: Path) -> list[Path]:
+def _stitch_folder(out_dir: Path, overrides: Sequence[str] = ()) -> list[Path]:
     manifest = read_manifest(out_dir)
     if manifest is None:
         raise DreamreelError(
@@ -281,18 +383,15 @@ def _stitch_folder(out_dir: Path) -> list[Path]:
     try:
         name = str(spec["mode"])
         fps = float(manifest.get("fps") or spec["fps"])  # a clip's own fps, when recorded
-        settings = OutputSettings(
-            mp4=bool(output.get("mp4", True)),
-            gif=bool(output.get("gif", True)),
-            gif_max_side=int(output.get("gif_max_side", 480)),
-            pingpong=bool(output.get("pingpong", False)),
-            hold_last=float(output.get("hold_last", 0.0)),
-        )
+        # An old manifest without hold_last held nothing.
+        settings = output_settings({"hold_last": 0.0, **output}, overrides)
         lead_in = int(manifest.get("lead_in", 0))  # frames stored but not played
     except (KeyError, TypeError, ValueError, AttributeError) as err:
         raise DreamreelError(
             f"cannot stitch '{out_dir}': manifest.json lacks a usable mode/fps/output ({err!r})"
         ) from err
+    if overrides:  # the recipe the new files carry names their own output settings
+        manifest = {**manifest, "spec": {**spec, "output": dataclasses.asdict(settings)}}
     count = done_frame_count(out_dir)
     if count <= 0:
         raise DreamreelError(f"no frames in {out_dir / FRAMES_DIR} to stitch")
@@ -304,7 +403,7 @@ def _stitch_folder(out_dir: Path) -> list[Path]:
         ) from err
     if audio is not None:
         _check_sound_source(out_dir, Path(audio.path))
-    return stitch(
+    written = stitch(
         out_dir,
         name=name,
         fps=fps,
@@ -314,6 +413,9 @@ def _stitch_folder(out_dir: Path) -> list[Path]:
         lead_in=lead_in,
         recipe=_recipe(manifest),
     )
+    if overrides:
+        write_json_atomic(out_dir / MANIFEST_NAME, manifest)
+    return written
 
 
 def _recipe(manifest: dict) -> str | None:

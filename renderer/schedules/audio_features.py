@@ -9,7 +9,16 @@ Any schedule may follow the track given as the spec's ``audio`` (``--audio PATH`
   frequency bins, how much the log-compressed magnitude ``log(1 + 100|X|)`` rose since
   the previous window (a drum hit or a new note rises, a fading one counts nothing);
 - ``low``, ``mid``, ``high``: the spectrum's RMS amplitude below 200 Hz, from 200 to
-  2000 Hz and above 2000 Hz.
+  2000 Hz and above 2000 Hz;
+
+and the beats (renderer/schedules/beats.py: librosa, an extra, loaded only when a
+schedule reads one of these; without it that schedule is refused in one line):
+
+- ``beat``: 1 on the frame of each beat, decaying as ``onset`` does (below);
+- ``downbeat``: the same on the first beat of each bar of 4;
+- ``beat_phase``: 0 on a beat's frame, rising linearly to 1 at the next beat's;
+- ``bar_phase``: the same over a bar, 0 on a downbeat (``beat_phase`` of each beat adds 1/4);
+- ``tempo``: beats a minute (not 0..1), the median of the beat intervals of a bar around.
 
 How they are computed, numpy only: the first audio stream is decoded with PyAV (anything
 FFmpeg reads: mp3, wav, m4a/aac, ogg/opus, flac...), mixed to mono at 22050 Hz and scaled
@@ -23,6 +32,8 @@ it rises at once (a beat shows on its own frame) and falls with a 0.1 s time con
 (``y = max(x, x + r (y_prev - x))``, ``r = exp(-1 / (0.1 fps))``), so motion decays over
 a beat instead of flickering; and divided by its maximum over the track: 1 is the track's
 peak, 0 silence (a silent track reads 0 everywhere). Frames past the track's end read 0.
+A beat at time t is on frame ``floor(t * fps)``; ``beat`` and ``downbeat`` are smoothed the
+same way (not normalised: each beat reads 1), the phases and tempo are not.
 
 A track sets a render's length: a mode whose length is ``frames`` (zoom) renders
 ``round(duration * fps)`` frames, a 30 s track at 12 fps 360, whatever ``frames`` says;
@@ -42,6 +53,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +64,8 @@ from ..media.audio import AudioSource
 from ..media.container import open_container
 from ..media.input_identity import input_identity
 from ..runtime.errors import DreamreelError, InputDamaged
-from .expressions import AUDIO_NAMES
+from .beats import beat_features, track_beats
+from .expressions import AUDIO_NAMES, BEAT_NAMES
 
 if TYPE_CHECKING:
     from ..media.audio import AudioSource
@@ -74,19 +87,46 @@ class AudioFeatures:
     path: str
     fps: float
     duration: float  # seconds of sound decoded
-    features: dict[str, np.ndarray]  # name (AUDIO_NAMES) -> float64 array, frames long
+    # name (AUDIO_NAMES) -> float64 array, frames long; the beats computed when first read
+    features: Mapping[str, np.ndarray]
 
     @property
     def frames(self) -> int:
         return len(self.features["rms"])
 
-    def at(self, frame: float) -> dict[str, float]:
-        """Every feature at ``frame`` (fractional frames: the frame they fall in;
-        before the track or after it: 0)."""
+    def at(self, frame: float, names: Iterable[str] = AUDIO_NAMES) -> dict[str, float]:
+        """The features ``names`` (every one by default; other names are left out) at
+        ``frame`` (fractional frames: the frame they fall in; before the track or after
+        it: 0)."""
         index = math.floor(frame)
+        wanted = [name for name in names if name in AUDIO_NAMES]
         if 0 <= index < self.frames:
-            return {name: float(values[index]) for name, values in self.features.items()}
-        return dict.fromkeys(AUDIO_NAMES, 0.0)
+            return {name: float(self.features[name][index]) for name in wanted}
+        return dict.fromkeys(wanted, 0.0)
+
+
+class FeatureTable(Mapping[str, np.ndarray]):
+    """Every feature by name: the beats' computed on first reading one (librosa loads
+    then, or the schedule reading it is refused in one line)."""
+
+    def __init__(self, plain: dict[str, np.ndarray], beats: Callable[[str], dict]) -> None:
+        self._plain, self._beats = plain, beats
+        self._computed: dict[str, np.ndarray] | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name in self._plain:
+            return self._plain[name]
+        if name not in BEAT_NAMES:
+            raise KeyError(name)
+        if self._computed is None:
+            self._computed = self._beats(name)
+        return self._computed[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(AUDIO_NAMES)
+
+    def __len__(self) -> int:
+        return len(AUDIO_NAMES)
 
 
 @dataclass(frozen=True, eq=False)
@@ -142,15 +182,26 @@ def _features(path: str, size: int, mtime_ns: int, fps: float) -> AudioFeatures:
     track = decode_track(path)
     per_window = window_features(track.samples)
     frames = round(track.duration * fps)
-    return AudioFeatures(
-        path,
-        fps,
-        track.duration,
-        {
-            name: normalise(smooth(per_frame(values, fps, frames, name), fps))
-            for name, values in per_window.items()
-        },
-    )
+    plain = {
+        name: normalise(smooth(per_frame(values, fps, frames, name), fps))
+        for name, values in per_window.items()
+    }
+
+    def beats(name: str) -> dict[str, np.ndarray]:
+        grid = track_beats(
+            per_window["onset"],
+            per_window["low"],
+            per_window["high"],
+            rate=SAMPLE_RATE,
+            hop=HOP,
+            name=name,
+        )
+        out = beat_features(grid, fps, frames)
+        for pulse in ("beat", "downbeat"):
+            out[pulse] = smooth(out[pulse], fps)
+        return out
+
+    return AudioFeatures(path, fps, track.duration, FeatureTable(plain, beats))
 
 
 def window_features(samples: np.ndarray) -> dict[str, np.ndarray]:
@@ -166,7 +217,7 @@ def window_features(samples: np.ndarray) -> dict[str, np.ndarray]:
         name: (frequencies > 0) & (frequencies >= low) & (frequencies < high)
         for name, (low, high) in BANDS.items()
     }
-    out = {name: np.empty(count) for name in AUDIO_NAMES}
+    out = {name: np.empty(count) for name in ("rms", "onset", *BANDS)}
     previous = None  # the last window's log magnitudes, across chunks
     for begin in range(0, count, _CHUNK):
         chunk = windows[begin : begin + _CHUNK]

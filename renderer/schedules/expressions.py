@@ -10,7 +10,8 @@ The language:
 
 - numbers, and the names ``t`` (the frame), ``s`` (seconds: t / fps), ``fps``, the
   constants ``pi`` and ``e``; in ``audio:`` schedules also the track's features ``rms``,
-  ``onset``, ``low``, ``mid``, ``high`` (renderer/schedules/audio_features.py);
+  ``onset``, ``low``, ``mid``, ``high`` and its beats ``beat``, ``beat_phase``,
+  ``bar_phase``, ``downbeat``, ``tempo`` (renderer/schedules/audio_features.py);
 - ``+ - * / % **``, unary ``+ -``, comparisons ``< <= > >= == !=`` (1.0 when true,
   0.0 when false; chains like ``0 < t < 10`` work);
 - the functions in FUNCTIONS: ``sin cos tan asin acos atan atan2 sqrt exp log log10 abs
@@ -37,7 +38,9 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 TIME_NAMES = ("t", "s", "fps")
-AUDIO_NAMES = ("rms", "onset", "low", "mid", "high")
+# Beat tracking needs librosa (an extra): computed only when a schedule reads one.
+BEAT_NAMES = ("beat", "beat_phase", "bar_phase", "downbeat", "tempo")
+AUDIO_NAMES = ("rms", "onset", "low", "mid", "high", *BEAT_NAMES)
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
 MAX_CHARS = 1000  # one expression's text

@@ -203,7 +203,8 @@ class Schedule:
                 )
             variables["s"], variables["fps"] = frame / self.fps, float(self.fps)
         if expression.names & _SILENCE.keys():
-            variables.update(self.track.at(frame) if self.track is not None else _SILENCE)
+            track = self.track
+            variables.update(_SILENCE if track is None else track.at(frame, expression.names))
         try:
             return expression(variables)
         except EvaluationError as error:

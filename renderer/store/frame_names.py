@@ -5,7 +5,8 @@ OUT/losses.csv              one row a finished frame; "frame" is the file number
 OUT/checkpoints/000001.npz  state a mode needs to resume after frame i+1 (only the latest)
 OUT/manifest.json           resolved spec, spec_hash, model, versions, progress fields
 OUT/losses.png              final loss per frame, drawn by renderer.loss_plot
-OUT/<mode>.mp4, .gif        the stitched outputs (renderer/rendering/stitch.py)
+OUT/<mode>.mp4, .gif        the stitched outputs (renderer/rendering/stitch.py); the video
+                            is .mov or .mkv for the codecs that go there (output.codec)
 OUT/latest.jpg              the last frame stored, replaced after each (live_preview.py)
 OUT/preview.mp4             the frames so far, while a render with output.preview_every runs
 OUT/.lock                   held while a render or a stitch runs (render_lock.py)
@@ -19,6 +20,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..media.codecs import VIDEO_SUFFIXES
 from .removal_log import MIRRORED_NAME, REMOVED_NAME
 
 MANIFEST_NAME = "manifest.json"
@@ -48,9 +50,10 @@ _FRAME_NAME = re.compile(r"^(\d{6,})\.png$")
 CHECKPOINT_NAME = re.compile(r"^(\d{6,})\.npz$")
 
 
-def output_names(mode: str) -> tuple[str, str]:
-    """The stitched outputs of a render in ``mode``: "zoom" -> zoom.mp4, zoom.gif."""
-    return f"{mode}.mp4", f"{mode}.gif"
+def output_names(mode: str) -> tuple[str, ...]:
+    """Every stitched output a render in ``mode`` may have: "zoom" -> zoom.mp4, zoom.mov,
+    zoom.mkv (the video, its suffix from output.codec), zoom.gif."""
+    return *(f"{mode}{suffix}" for suffix in VIDEO_SUFFIXES), f"{mode}.gif"
 
 
 def frame_file_name(index: int) -> str:
