@@ -301,6 +301,10 @@ def test_the_cli_renders_in_chunks_and_refuses_other_modes(clip, tmp_path, capsy
         "dreamreel: error: --ray and --chunks split a clip into chunks: only video mode "
         "renders in chunks, not zoom"
     )
+    sixteen = [*argv, "--out", str(tmp_path / "16"), "--set", "output.frames_format=png16"]
+    assert main(sixteen) == 2  # the chunks' 16-bit frames would not be gathered
+    assert "16-bit frames are made by a render in one piece" in capsys.readouterr().err
+    assert not (tmp_path / "16").exists()
 
 
 def test_ray_missing_is_one_line(clip, tmp_path, monkeypatch, capsys):

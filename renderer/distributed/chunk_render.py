@@ -80,6 +80,12 @@ def check_chunkable(spec: RenderSpec) -> None:
             f"--ray and --chunks split a clip into chunks: only video mode "
             f"renders in chunks, not {spec.mode}"
         )
+    if spec.output.frames_format != "png":  # the chunks' frames16/ are not gathered yet
+        raise DreamreelError(
+            f"output.frames_format = {spec.output.frames_format!r}: 16-bit frames are made "
+            f"by a render in one piece; drop --ray/--chunks, or keep output.frames_format = "
+            f'"png" for a chunked render'
+        )
 
 
 def chunk_spec(spec: RenderSpec, clip: ClipRange, chunk: Chunk) -> RenderSpec:

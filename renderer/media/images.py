@@ -1,4 +1,4 @@
-"""Still images: read any format as RGB uint8, write PNG frames atomically, sizes."""
+"""Still images: read any format as RGB uint8, write PNG frames atomically (8 or 16 bits), sizes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,11 @@ from .limits import check_input_pixels
 from .transparency import DEFAULT_BACKGROUND, read_flattened
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+# output.frames_format: "png" keeps only the 8-bit frames; the others add a 16-bit file
+# per frame, with this suffix (renderer/store/frame_store.py writes them).
+SIXTEEN_BIT_SUFFIXES = {"png16": ".png", "tiff16": ".tif"}
+FRAMES_FORMATS = ("png", *SIXTEEN_BIT_SUFFIXES)
 
 
 def as_rgb(image: np.ndarray) -> np.ndarray:
@@ -53,6 +58,40 @@ def encode_image(rgb_uint8: np.ndarray, suffix: str = ".png", target: object = N
         ok = False
     if not ok:
         reason = f"OpenCV cannot encode '{suffix}' images"
+        raise DreamreelError(f"cannot write '{target or 'an image'}': {reason}")
+    return encoded.tobytes()
+
+
+def to_uint16(exact: np.ndarray | None, stored: np.ndarray) -> np.ndarray:
+    """The 16-bit picture of a frame stored as ``stored`` (RGB uint8) whose float values
+    (0..255) were ``exact``: round(clip(exact) * 257), so round(value / 257) is always the
+    stored byte. A pixel whose float does not round to its byte (a caption drawn on it)
+    is the byte * 257, as is every pixel without ``exact``."""
+    byte = as_rgb(stored).astype(np.int32) * 257
+    if exact is None:
+        return byte.astype(np.uint16)
+    exact = np.asarray(exact, np.float64)
+    if exact.shape != byte.shape:
+        raise ValueError(f"exact image {exact.shape} is not the stored frame's {byte.shape}")
+    wide = np.rint(np.clip(exact, 0.0, 255.0) * 257.0).astype(np.int32)
+    near = np.clip(wide, byte - 128, byte + 128)  # float32 noise at a .5: still the byte
+    agrees = np.rint(np.clip(exact, 0.0, 255.0)).astype(np.int32) * 257 == byte
+    return np.clip(np.where(agrees, near, byte), 0, 65535).astype(np.uint16)
+
+
+def encode_image16(rgb_uint16: np.ndarray, suffix: str, target: object = None) -> bytes:
+    """An RGB uint16 image as a 16-bit PNG or TIFF (OpenCV's defaults)."""
+    if rgb_uint16.dtype != np.uint16 or rgb_uint16.ndim != 3 or rgb_uint16.shape[2] != 3:
+        raise ValueError(
+            f"expected an HxWx3 uint16 image, got {rgb_uint16.dtype} {rgb_uint16.shape}"
+        )
+    bgr = np.ascontiguousarray(rgb_uint16[:, :, ::-1])
+    try:
+        ok, encoded = cv2.imencode(suffix, bgr)
+    except cv2.error:
+        ok = False
+    if not ok:
+        reason = f"OpenCV cannot encode 16-bit '{suffix}' images"
         raise DreamreelError(f"cannot write '{target or 'an image'}': {reason}")
     return encoded.tobytes()
 

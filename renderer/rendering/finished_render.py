@@ -73,7 +73,11 @@ def finished_render(spec: RenderSpec, out_dir: Path) -> FinishedRender | None:
         and _same_input(spec, manifest)
     )
     outputs = [Path(out_dir) / output for output in manifest["outputs"]]
-    if not same or manifest["frames"] != count or done_frame_count(out_dir) < count:
+    if (
+        not same
+        or manifest["frames"] != count
+        or done_frame_count(out_dir, spec.output.frames_format) < count
+    ):
         return None
     made = [*outputs, *(Path(out_dir) / name for name in manifest["also_made"])]
     if not all(path.is_file() for path in made):

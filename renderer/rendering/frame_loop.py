@@ -86,7 +86,12 @@ def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = Non
     spec, mode, model, out_dir, clock = p.spec, p.mode, p.model, p.out_dir, p.clock
     restart, manifest, audio = p.restart, p.manifest, p.audio
     store = FrameStore(
-        out_dir, manifest, restart=restart, columns=("steps", *mode.columns), recipe=p.recipe
+        out_dir,
+        manifest,
+        restart=restart,
+        columns=("steps", *mode.columns),
+        recipe=p.recipe,
+        frames_format=spec.output.frames_format,
     )
     done = min(store.done_count(), mode.count)
     with clock.stage("mode"):
@@ -137,6 +142,7 @@ def run_frames(prepared: PreparedRender, *, progress: FrameProgress | None = Non
                 seconds=job.seconds,
                 steps=job.steps,
                 checkpoint=job.out.checkpoint,
+                exact=job.out.exact,
                 **job.log,
                 **job.out.log,
                 **log,

@@ -19,6 +19,7 @@ from ..engine.dream import DreamSettings
 from ..engine.objective_parser import parse_objective
 from ..engine.objectives import Objective
 from ..media.codecs import AUTO, DEFAULT_CODEC, DEFAULT_CRF, DEFAULT_PRESET, check_output_encoding
+from ..media.images import FRAMES_FORMATS
 from ..media.limits import DEFAULT_MAX_INPUT_PIXELS
 from ..media.transparency import DEFAULT_BACKGROUND, parse_background
 from ..runtime.atomic_files import resolved_user_path
@@ -82,9 +83,12 @@ class OutputSettings:
     preset: str = DEFAULT_PRESET  # x264/x265's speed preset
     # N - 1 flow in-betweens after each played frame, at fps * N (inbetween_feed.py); 1: off
     interpolate: int = 1
+    # "png16", "tiff16": a 16-bit copy of each frame beside the 8-bit ones (frames16/)
+    frames_format: str = "png"
 
     def check(self, prefix: str) -> None:
         check_output_encoding(self.codec, self.pixel_format, self.crf, self.preset, where=prefix)
+        one_of(f"{prefix}frames_format", self.frames_format, FRAMES_FORMATS)
         if self.gif_max_side < 16 or self.hold_last < 0:
             raise DreamreelError(f"{prefix}gif_max_side must be >= 16 and {prefix}hold_last >= 0")
         if not 0 <= self.preview_every <= MAX_FRAMES:

@@ -1,6 +1,8 @@
 """The names of a render folder's files: frames, checkpoints, loss log, manifest, plot.
 
 OUT/frames/000001.png ...   frame index i (0-based) is file i+1
+OUT/frames16/000001.png     the same frame in 16 bits (.tif: tiff16) from the dream's
+                            float values, with output.frames_format png16 or tiff16
 OUT/losses.csv              one row a finished frame; "frame" is the file number (1-based)
 OUT/checkpoints/000001.npz  state a mode needs to resume after frame i+1 (only the latest)
 OUT/manifest.json           resolved spec, spec_hash, model, versions, progress fields
@@ -27,6 +29,7 @@ MANIFEST_NAME = "manifest.json"
 LOSSES_CSV = "losses.csv"
 LOSSES_PNG = "losses.png"
 FRAMES_DIR = "frames"
+FRAMES16_DIR = "frames16"
 CHECKPOINTS_DIR = "checkpoints"
 LOCK_NAME = ".lock"
 LATEST_JPG = "latest.jpg"
@@ -34,7 +37,7 @@ PREVIEW_MP4 = "preview.mp4"
 
 # What dreamreel writes, rewrites or deletes in OUT, whatever the mode (the removal
 # notes only while OUT is a URL's staging copy, appended to in place).
-MANAGED_FOLDERS = (FRAMES_DIR, CHECKPOINTS_DIR)
+MANAGED_FOLDERS = (FRAMES_DIR, FRAMES16_DIR, CHECKPOINTS_DIR)
 MANAGED_FILES = (
     MANIFEST_NAME,
     LOSSES_CSV,
@@ -47,6 +50,7 @@ MANAGED_FILES = (
 )
 
 _FRAME_NAME = re.compile(r"^(\d{6,})\.png$")
+_FRAME16_NAME = re.compile(r"^(\d{6,})\.(png|tif)$")
 CHECKPOINT_NAME = re.compile(r"^(\d{6,})\.npz$")
 
 
@@ -61,6 +65,11 @@ def frame_file_name(index: int) -> str:
     if index < 0:
         raise ValueError(f"frame index must be >= 0, got {index}")
     return f"{index + 1:06d}.png"
+
+
+def frame16_file_name(index: int, suffix: str) -> str:
+    """File name of frame `index`'s 16-bit file: (0, ".tif") -> "000001.tif"."""
+    return frame_file_name(index)[: -len(".png")] + suffix
 
 
 def checkpoint_file_name(index: int) -> str:
@@ -83,3 +92,8 @@ def numbered_files(folder: Path, pattern: re.Pattern[str]) -> list[tuple[int, Pa
 def numbered_frame_files(frames_dir: Path) -> list[Path]:
     """Our frame PNGs in `frames_dir` (names like 000001.png), in frame order."""
     return [path for _, path in numbered_files(frames_dir, _FRAME_NAME)]
+
+
+def numbered_frame16_files(frames16_dir: Path) -> list[Path]:
+    """Our 16-bit frames in `frames16_dir` (000001.png or 000001.tif), in frame order."""
+    return [path for _, path in numbered_files(frames16_dir, _FRAME16_NAME)]

@@ -1,6 +1,8 @@
 """A render's folder as a resumable store: its frames, loss log, checkpoints and manifest.
 
-A frame is done only when its PNG exists AND its row is in losses.csv. The PNG is written
+A frame is done only when its PNG exists AND its row is in losses.csv (with
+output.frames_format png16 or tiff16, AND its 16-bit file in frames16/: a frame without
+one, e.g. rendered before the setting was, is rendered again). The PNGs are written
 (atomically) first, then its checkpoint if any (atomically), and the row is appended last
 and fsync'ed, so a kill anywhere before that leaves a frame without a row: it is simply
 rendered again on resume. losses.csv grows by one appended line a frame and is never
@@ -16,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -25,7 +26,13 @@ from typing import Any
 import numpy as np
 
 from ..media.embedded_text import encode_png, png_text_chunk, with_png_chunk
-from ..media.images import read_image, write_image_atomic
+from ..media.images import (
+    SIXTEEN_BIT_SUFFIXES,
+    encode_image16,
+    read_image,
+    to_uint16,
+    write_image_atomic,
+)
 from ..media.input_identity import input_changes, input_identity
 from ..runtime.atomic_files import (
     remove_partial_files,
@@ -40,17 +47,19 @@ from ..runtime.interrupts import signals_held
 from .frame_names import (
     CHECKPOINT_NAME,
     CHECKPOINTS_DIR,
+    FRAMES16_DIR,
     FRAMES_DIR,
     LOSSES_CSV,
     LOSSES_PNG,
     MANIFEST_NAME,
     checkpoint_file_name,
+    frame16_file_name,
     frame_file_name,
     numbered_files,
     numbered_frame_files,
 )
 from .loss_log import CORE_COLUMNS, check_columns, csv_line, read_log, read_loss_rows, row_line
-from .manifest import spec_hash
+from .manifest import read_manifest, spec_hash
 from .out_folder import (
     check_manifest_is_dreamreels,
     check_no_managed_links,
@@ -65,17 +74,24 @@ RECIPE_KEYWORD = "dreamreel"  # the frame PNGs' text chunk that holds the render
 # ---------------------------------------------------------------- done frames
 
 
-def _done_count(frames_dir: Path, rows: Mapping[int, Any]) -> int:
+def _done_count(out_dir: Path, rows: Mapping[int, Any], suffix16: str | None = None) -> int:
+    """Frames 1.. with a row and a whole PNG (with ``suffix16``: and a 16-bit file)."""
     count = 0
     while (count + 1) in rows:
-        png = frames_dir / frame_file_name(count)
-        try:
-            if not png.is_file() or png.stat().st_size == 0:
-                break
-        except OSError:
+        paths = [out_dir / FRAMES_DIR / frame_file_name(count)]
+        if suffix16:
+            paths.append(out_dir / FRAMES16_DIR / frame16_file_name(count, suffix16))
+        if not all(_whole(path) for path in paths):
             break
         count += 1
     return count
+
+
+def _whole(path: Path) -> bool:
+    try:
+        return path.is_file() and path.stat().st_size > 0
+    except OSError:
+        return False
 
 
 def what_a_render_finds(out_dir: str | Path, restart: bool = False) -> str:
@@ -90,10 +106,12 @@ def what_a_render_finds(out_dir: str | Path, restart: bool = False) -> str:
     return f"holds {frames}: resumed if they are this render's"
 
 
-def done_frame_count(out_dir: str | Path) -> int:
-    """Leading consecutive done frames of a render folder, read only (no manifest check)."""
+def done_frame_count(out_dir: str | Path, frames_format: str = "png") -> int:
+    """Leading consecutive done frames of a render folder, read only (no manifest check);
+    with a 16-bit ``frames_format``, only those with their 16-bit file too."""
     out_dir = Path(out_dir)
-    return _done_count(out_dir / FRAMES_DIR, read_loss_rows(out_dir / LOSSES_CSV))
+    rows = read_loss_rows(out_dir / LOSSES_CSV)
+    return _done_count(out_dir, rows, SIXTEEN_BIT_SUFFIXES.get(frames_format))
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -122,23 +140,6 @@ def _remove_quietly(folder: Path, path: Path) -> None:
         remove_noted(folder, path)
 
 
-# ---------------------------------------------------------------- manifest
-
-
-def read_manifest(out_dir: str | Path) -> dict[str, Any] | None:
-    """manifest.json of `out_dir` as a dict; None if absent; DreamreelError if unreadable."""
-    path = Path(out_dir) / MANIFEST_NAME
-    if not path.is_file():
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as err:
-        raise DreamreelError(f"cannot read '{path}': {one_line(str(err))}") from err
-    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
-        raise DreamreelError(f"cannot read '{path}': not a dreamreel manifest (no spec table)")
-    return data
-
-
 # ---------------------------------------------------------------- the store
 
 
@@ -148,6 +149,8 @@ class FrameStore:
     `columns` names the extra losses.csv columns (after frame, final_loss, octave_losses,
     seconds) that write_frame may fill, in order: appended rows cannot add columns later.
     `recipe`: the text every frame PNG carries (a text chunk under RECIPE_KEYWORD).
+    `frames_format` (output.frames_format): "png16" or "tiff16" add frames16/NNNNNN.png
+    or .tif, each frame's 16 bits (write_frame's `exact`), needed for a frame to be done.
     """
 
     def __init__(
@@ -158,13 +161,18 @@ class FrameStore:
         restart: bool = False,
         columns: Sequence[str] = (),
         recipe: str | None = None,
+        frames_format: str = "png",
     ):
         self.columns = check_columns(columns)
+        self._suffix16 = SIXTEEN_BIT_SUFFIXES.get(frames_format)
+        if self._suffix16 is None and frames_format != "png":
+            raise ValueError(f"unknown frames_format {frames_format!r}")
         # The render's recipe (renderer/rendering/recipe.py), made a PNG text chunk once:
         # every frame carries it beside its pixels.
         self._recipe_chunk = None if recipe is None else png_text_chunk(RECIPE_KEYWORD, recipe)
         self.out_dir = Path(out_dir)
         self.frames_dir = self.out_dir / FRAMES_DIR
+        self.frames16_dir = self.out_dir / FRAMES16_DIR
         self.checkpoints_dir = self.out_dir / CHECKPOINTS_DIR
         self.csv_path = self.out_dir / LOSSES_CSV
         self.plot_path = self.out_dir / LOSSES_PNG
@@ -183,10 +191,11 @@ class FrameStore:
             self._check_same_render()
         self._identify_input()
         self._sweep()
-        try:
-            self.frames_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise write_error(self.frames_dir, err, verb="create") from err
+        for folder in [self.frames_dir, *([self.frames16_dir] if self._suffix16 else [])]:
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as err:
+                raise write_error(folder, err, verb="create") from err
         self._rows: dict[int, dict[str, Any]] = {}
         self._log_exists = False
         self._open_log()
@@ -254,8 +263,8 @@ class FrameStore:
     def _clear(self) -> None:
         """Delete our frames, loss log, checkpoints and plot (nothing else the user put there):
         what restart_deletes says."""
-        frames, checkpoints, logs = restart_doomed(self.out_dir)
-        for path in [*frames, *checkpoints, *logs]:
+        frames, frames16, checkpoints, logs = restart_doomed(self.out_dir)
+        for path in [*frames, *frames16, *checkpoints, *logs]:
             try:
                 remove_noted(self.out_dir, path)
             except OSError as err:
@@ -265,7 +274,7 @@ class FrameStore:
             self.checkpoints_dir.rmdir()  # only when empty: it may hold the user's files
 
     def _sweep(self) -> None:
-        for folder in (self.frames_dir, self.checkpoints_dir, self.out_dir):
+        for folder in (self.frames_dir, self.frames16_dir, self.checkpoints_dir, self.out_dir):
             if folder.is_dir():
                 remove_partial_files(folder)
 
@@ -279,7 +288,7 @@ class FrameStore:
         log = read_log(self.csv_path)
         if log is None:
             return
-        done = _done_count(self.frames_dir, log.rows)
+        done = self._done(log.rows)
         header = [*CORE_COLUMNS, *self.columns]
         with user_os_errors(self.csv_path, "update"):
             if done == 0:  # nothing to keep: the header comes with the first row
@@ -324,7 +333,7 @@ class FrameStore:
 
     def _open_checkpoints(self) -> None:
         """Keep only the checkpoint of the last done frame: a resume starts right after it."""
-        keep = _done_count(self.frames_dir, self._rows) - 1
+        keep = self._done(self._rows) - 1
         for number, path in numbered_files(self.checkpoints_dir, CHECKPOINT_NAME):
             if number - 1 == keep:
                 self._checkpoints.add(keep)
@@ -337,13 +346,21 @@ class FrameStore:
         """Path of frame `index` (0-based): index 0 is frames/000001.png."""
         return self.frames_dir / frame_file_name(index)
 
+    def frame16_path(self, index: int) -> Path:
+        """Path of frame `index`'s 16-bit file (0-based): frames16/000001.png or .tif."""
+        return self.frames16_dir / frame16_file_name(index, self._suffix16 or ".png")
+
     def checkpoint_path(self, index: int) -> Path:
         """Path of frame `index`'s checkpoint (0-based): index 0 is checkpoints/000001.npz."""
         return self.checkpoints_dir / checkpoint_file_name(index)
 
     def done_count(self) -> int:
-        """Leading consecutive frames with both a PNG and a row: where a resume starts."""
-        return _done_count(self.frames_dir, self._rows)
+        """Leading consecutive frames with a PNG (and 16-bit file) and a row: where a resume
+        starts."""
+        return self._done(self._rows)
+
+    def _done(self, rows: Mapping[int, Any]) -> int:
+        return _done_count(self.out_dir, rows, self._suffix16)
 
     def read_frame(self, index: int) -> np.ndarray:
         return read_image(self.frame_path(index))
@@ -369,9 +386,13 @@ class FrameStore:
         final_loss: float,
         seconds: float,
         checkpoint: Mapping[str, np.ndarray] | None = None,
+        exact: np.ndarray | None = None,
         **extra: Any,
     ) -> None:
         """Write frame `index`: its PNG, its checkpoint, then append its losses.csv row.
+
+        `exact`: the frame's float values (0..255) before their rounding to `image`, for
+        its 16-bit file (frames_format png16, tiff16; none: the bytes * 257).
 
         `extra` fills the store's `columns` (a missing one is left empty). The row is
         fsync'ed before the call returns; only then are older checkpoints deleted. A frame
@@ -392,8 +413,11 @@ class FrameStore:
         }
         line = row_line(row, self.columns)  # bad values fail here, before any file changes
         state = None if checkpoint is None else _npz_bytes(checkpoint)
+        wide = None if self._suffix16 is None else self._encode16(index, image, exact)
 
         with signals_held():  # Ctrl-C here would leave a whole PNG that is not done
+            if wide is not None:
+                write_bytes_atomic(self.frame16_path(index), wide)
             self._write_png(index, image)
             if state is not None:
                 write_bytes_atomic(self.checkpoint_path(index), state)
@@ -411,6 +435,13 @@ class FrameStore:
         else:  # the same pixel bytes, the recipe's chunk after the header
             png = with_png_chunk(encode_png(image), self._recipe_chunk)
             write_bytes_atomic(self.frame_path(index), png)
+
+    def _encode16(self, index: int, image: np.ndarray, exact: np.ndarray | None) -> bytes:
+        suffix, path = self._suffix16 or ".png", self.frame16_path(index)
+        data = encode_image16(to_uint16(exact, image), suffix, path)
+        if suffix != ".png" or self._recipe_chunk is None:
+            return data
+        return with_png_chunk(data, self._recipe_chunk)  # the 8-bit PNG's recipe too
 
     def _append(self, line: str) -> None:
         """Add one line to losses.csv durably; on failure the file is as it was."""

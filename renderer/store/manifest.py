@@ -6,11 +6,15 @@ import hashlib
 import json
 import platform
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 from ..runtime.backend_choice import active
 from ..runtime.device import render_device
+from ..runtime.errors import DreamreelError
 from ..runtime.version import __version__
+from .frame_names import MANIFEST_NAME
+from .spec_diff import one_line
 
 _LIBRARIES = (
     "dreamreel",
@@ -90,3 +94,17 @@ def build_manifest(
         "backend": _backend(),
         **extra,
     }
+
+
+def read_manifest(out_dir: str | Path) -> dict[str, Any] | None:
+    """manifest.json of `out_dir` as a dict; None if absent; DreamreelError if unreadable."""
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise DreamreelError(f"cannot read '{path}': {one_line(str(err))}") from err
+    if not isinstance(data, dict) or not isinstance(data.get("spec"), dict):
+        raise DreamreelError(f"cannot read '{path}': not a dreamreel manifest (no spec table)")
+    return data

@@ -28,6 +28,7 @@ from ..runtime.errors import DreamreelError, Refused
 from .frame_names import (
     CHECKPOINT_NAME,
     CHECKPOINTS_DIR,
+    FRAMES16_DIR,
     FRAMES_DIR,
     LATEST_JPG,
     LOSSES_CSV,
@@ -37,6 +38,7 @@ from .frame_names import (
     MANIFEST_NAME,
     PREVIEW_MP4,
     numbered_files,
+    numbered_frame16_files,
     numbered_frame_files,
     output_names,
 )
@@ -110,22 +112,24 @@ def check_manifest_is_dreamreels(out_dir: str | Path) -> None:
     )
 
 
-def restart_doomed(out_dir: Path) -> tuple[list[Path], list[Path], list[Path]]:
-    """What --restart deletes: our frames, our checkpoints, the loss log and its plot,
-    the latest frame and the partial MP4 (these whether present or not: a URL's copy may
-    hold them; the last two show the old frames)."""
+def restart_doomed(out_dir: Path) -> tuple[list[Path], list[Path], list[Path], list[Path]]:
+    """What --restart deletes: our frames, our 16-bit frames, our checkpoints, the loss
+    log and its plot, the latest frame and the partial MP4 (these whether present or not:
+    a URL's copy may hold them; the last two show the old frames)."""
     frames = numbered_frame_files(out_dir / FRAMES_DIR)
+    frames16 = numbered_frame16_files(out_dir / FRAMES16_DIR)
     checkpoints = [path for _, path in numbered_files(out_dir / CHECKPOINTS_DIR, CHECKPOINT_NAME)]
     logs = [LOSSES_CSV, LOSSES_PNG, LATEST_JPG, PREVIEW_MP4]
-    return frames, checkpoints, [out_dir / name for name in logs]
+    return frames, frames16, checkpoints, [out_dir / name for name in logs]
 
 
 def restart_deletes(out_dir: str | Path) -> str:
     """What --restart would delete in ``out_dir``, in words (paths relative to it)."""
     out_dir = Path(out_dir)
-    frames, checkpoints, logs = restart_doomed(out_dir)
+    frames, frames16, checkpoints, logs = restart_doomed(out_dir)
     parts = [
         _numbered_in_words(out_dir, frames, "frame"),
+        _numbered_in_words(out_dir, frames16, "16-bit frame"),
         _numbered_in_words(out_dir, checkpoints, "checkpoint"),
         *(path.name for path in logs if path.exists()),
     ]

@@ -67,6 +67,9 @@ class FrameOut:
     image: np.ndarray  # RGB uint8, the stored picture
     checkpoint: dict[str, np.ndarray] | None = None  # what resuming needs beyond the PNG
     log: dict[str, Any] = field(default_factory=dict)  # columns known only after the dream
+    # The picture's float values (RGB float32 0..255) before their rounding to `image`,
+    # for the 16-bit frames (output.frames_format); None: `image` is all there is.
+    exact: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -375,7 +375,7 @@ class MorphMode(ModeBase):
         self.previous = frame  # frames chain through the stored uint8 picture
         if self.reference is None and self.spec.morph.color_coherence:
             self.reference = ColourStats.of(frame)
-        return FrameOut(frame)
+        return FrameOut(frame, exact=result.image)
 
     def release(self) -> None:
         self._fitted.clear()

@@ -129,7 +129,8 @@ class ProgressMode(ModeBase):
     def finish(self, index: int, result) -> FrameOut:
         self.state = result.state
         octave, step = self.plan[index]
-        frame = to_uint8(resize(result.image, (self.height, self.width)))
+        exact = resize(result.image, (self.height, self.width))
+        frame = to_uint8(exact)
         text = caption_text(
             octave + 1, len(self.shapes), step, self.settings.steps, result.final_loss
         )
@@ -146,6 +147,7 @@ class ProgressMode(ModeBase):
             frame,
             checkpoint=result.state.to_arrays(),
             log={"step_losses": " ".join(f"{v:.6f}" for v in step_losses)},
+            exact=exact,  # a caption's pixels: their bytes (renderer/media/images.py to_uint16)
         )
 
     def notes(self) -> list[str]:

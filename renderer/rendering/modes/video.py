@@ -387,7 +387,7 @@ class VideoMode(ModeBase):
     def finish(self, index: int, result) -> FrameOut:
         frame = to_uint8(result.image)
         self.previous_dream = frame
-        return FrameOut(frame)
+        return FrameOut(frame, exact=result.image)
 
     def measure(self, index: int, ready: RawFrame, out: FrameOut) -> dict:
         """The frame's stability terms (E_warp against the frame before, dream strength),

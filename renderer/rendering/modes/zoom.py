@@ -205,10 +205,14 @@ def loop_weights(loop: int) -> list[float]:
 
 def cross_fade(chain: np.ndarray, first: np.ndarray, weight: float) -> np.ndarray:
     """(1 - weight) * chain + weight * first, both RGB uint8, rounded back to uint8."""
-    mixed = np.asarray(chain, np.float32) * np.float32(1.0 - weight) + np.asarray(
+    return np.rint(mixed(chain, first, weight)).astype(np.uint8)
+
+
+def mixed(chain: np.ndarray, first: np.ndarray, weight: float) -> np.ndarray:
+    """(1 - weight) * chain + weight * first as float32 (chain may be float)."""
+    return np.asarray(chain, np.float32) * np.float32(1.0 - weight) + np.asarray(
         first, np.float32
     ) * np.float32(weight)
-    return np.rint(mixed).astype(np.uint8)
 
 
 @register
@@ -355,7 +359,9 @@ class ZoomMode(ModeBase):
         if index < self.loop:
             self.lead[index] = frame
         if index < self.played:
-            return FrameOut(frame)
+            return FrameOut(frame, exact=result.image)
         j = index - self.played  # the loop's fade: shown blended, chained unblended
-        shown = cross_fade(frame, self.lead.pop(j), self.weights[j])
-        return FrameOut(shown, checkpoint={"chain": frame})
+        first, weight = self.lead.pop(j), self.weights[j]
+        shown = cross_fade(frame, first, weight)
+        exact = mixed(result.image, first, weight)  # the dream's floats, faded the same
+        return FrameOut(shown, checkpoint={"chain": frame}, exact=exact)
