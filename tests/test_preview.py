@@ -350,3 +350,27 @@ def test_look_dreams_the_frames_it_shows(tmp_path, capsys, samples_dir, embedded
     start = cv2.resize(photo, (64, 64), interpolation=cv2.INTER_AREA).astype(int)
     first = sheet[4 : 4 + 28, 4 : 4 + 64].astype(int)  # above its caption (half the tile)
     assert np.abs(first - start[:28]).mean() > 8  # dreamed: not the start (JPEG's error: ~3)
+
+
+def test_a_later_zoom_frame_is_dreamed_as_settled_as_the_chain_makes_it(
+    tmp_path, capsys, samples_dir, embedded_cache
+):
+    """The render's later frames carry the dream its chain built up: a tile dreamed alone
+    with the frame's own 0 steps would show none of it, so the first frame's strength
+    stands in. zoom.first_steps then changes the later tile too."""
+
+    def second_tile(first_steps: int) -> np.ndarray:
+        out = previewed(
+            capsys,
+            tmp_path / str(first_steps),
+            "noise-zoom",
+            "-i",
+            str(samples_dir / "chelsea.jpg"),
+            *SMALL,
+            *("--frames", "3", "--look", "2"),
+            *("--set", "dream.steps=0", "--set", f"zoom.first_steps={first_steps}"),
+            *("--set", "zoom.first_octaves=1", "--set", "dream.step_size=0.2"),
+        )
+        return read_rgb(out / "look.jpg")[4 : 4 + 28, 4 + 64 + 4 : 4 + 64 + 4 + 64].astype(int)
+
+    assert np.abs(second_tile(2) - second_tile(0)).mean() > 8  # dreamed, not its start

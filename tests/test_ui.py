@@ -20,9 +20,12 @@ import pytest
 
 from renderer.cli.main import main
 from renderer.rendering.default_out import default_out
+from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
 from renderer.ui.app import exposed_warning
 from renderer.ui.form import Form
+from renderer.ui.gallery import gallery
+from renderer.ui.jobs import Job
 from renderer.ui.server import make_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +101,78 @@ def test_mistakes_come_back_as_one_line(studio):
     status, answer = _post(url + "/api/render", {"preset": "no-such-preset"})
     assert status == 400 and "no-such-preset" in answer["error"]
     assert _post(url + "/api/preview", {"preset": ""})[0] == 400
+
+
+def _fake_render(out_root: Path, name: str, overrides: list[str]) -> Path:
+    """A render folder as a stopped render leaves it: its manifest, no outputs."""
+    folder = out_root / name
+    folder.mkdir(parents=True)
+    spec = load_spec("noise-zoom", overrides)
+    manifest = {
+        "spec": spec.to_dict(),
+        "spec_hash": "0" * 16,
+        "mode": spec.mode,
+        "frames": spec.frames,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_blank_knobs_show_the_preset_or_recipe_value(studio):
+    """A blank knob keeps the preset's value: the page shows that value in it, and an
+    opened recipe's own settings (not the shipped preset's)."""
+    server, url = studio
+    status, answer = _post(url + "/api/spec", {"preset": "noise-zoom", "knobs": {"frames": "7"}})
+    assert status == 200
+    assert answer["values"]["frames"] == "7" and answer["values"]["width"] == "384"
+    assert answer["values"]["layers"].startswith("{block_12_expand_relu=")
+    assert answer["values"]["objective"] == "(none)"
+    folder = _fake_render(server.studio.out_root, "r", ["width=64", "frames=6", "seed=3"])
+    status, answer = _post(url + "/api/open", {"path": str(folder)})
+    assert status == 200, answer
+    assert answer["mode"] == "zoom"
+    assert (answer["values"]["width"], answer["values"]["frames"]) == ("64", "6")
+    assert answer["values"]["seed"] == "3"
+    # the layers as shown are taken back by --set as they are
+    layers = answer["values"]["layers"]
+    assert (
+        load_spec("noise-zoom", [f"layers={layers}"]).layers == load_spec("noise-zoom", []).layers
+    )
+
+
+def test_each_preset_knows_its_mode_before_a_check(studio):
+    """A video preset fails its check until a clip is given; its knobs show anyway."""
+    _, url = studio
+    with urllib.request.urlopen(url + "/api/state") as answer:
+        state = json.loads(answer.read())
+    assert state["modes"]["video-quick"] == "video"
+    assert state["modes"]["noise-zoom"] == "zoom" and state["modes"]["progress"] == "progress"
+    assert set(state["modes"]) == set(state["presets"])
+
+
+def test_a_stopped_job_resumes_with_its_own_command(studio, tmp_path):
+    """Stopped before its first frame, a render's folder may still hold an earlier run's
+    outputs (the gallery then calls it finished): the job itself offers Resume."""
+    server, url = studio
+    queue = server.studio.queue
+    queue.close()  # no worker: the resumed job stays queued, nothing renders
+    args = ["render", "noise-zoom", "--set", "frames=9", "--out", str(tmp_path / "r")]
+    queue.jobs.append(Job(41, "noise-zoom", tmp_path / "r", args, 9, state="stopped"))
+    status, answer = _post(url + "/api/resume", {"id": 41})
+    assert status == 200, answer
+    assert answer["state"] == "queued" and answer["id"] != 41
+    assert queue.jobs[-1].args == args and queue.jobs[-1].out == tmp_path / "r"
+    assert _post(url + "/api/resume", {"id": answer["id"]})[1]["id"] == answer["id"]  # once
+    assert _post(url + "/api/resume", {"id": "x"})[0] == 400
+    assert _post(url + "/api/resume", {"id": 999})[0] == 400
+
+
+def test_a_folder_being_rendered_is_not_offered_to_resume(tmp_path):
+    folder = _fake_render(tmp_path, "r", ["width=64", "frames=6"])
+    (entry,) = gallery(tmp_path)
+    assert not entry["finished"] and not entry["rendering"]  # stopped: resumable
+    (entry,) = gallery(tmp_path, {folder})
+    assert entry["rendering"]
 
 
 def test_files_only_from_render_folders(tmp_path, studio):
@@ -187,12 +262,20 @@ def test_studio_in_a_real_browser(studio, tmp_path):
     server, url = studio
     browser = _browser()
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
     find = browser.find_element
     try:
         browser.get(url)
         _wait(lambda: browser.execute_script("return document.body.dataset.ready"), 30, "page")
         assert find(By.ID, "preset").get_attribute("value") == "noise-zoom"
+        _wait(lambda: find(By.ID, "knob-width").get_attribute("placeholder") == "384", 10, "values")
+        Select(find(By.ID, "preset")).select_by_value("video-quick")  # no clip yet: knobs anyway
+        _wait(lambda: find(By.ID, "knob-video.max_size"), 10, "the video preset's knobs")
+        Select(find(By.ID, "preset")).select_by_value("noise-zoom")
+        find(By.ID, "guide-file").send_keys(str(PHOTO))
+        _wait(lambda: find(By.ID, "knob-objective").get_attribute("value").startswith("guide:"))
+        find(By.ID, "knob-objective").clear()
         find(By.ID, "input-file").send_keys(str(PHOTO))
         _wait(lambda: find(By.ID, "input").get_attribute("value").endswith("chelsea.jpg"))
         _wait(lambda: find(By.ID, "knob-frames"), 10, "the zoom's knobs")
@@ -212,6 +295,7 @@ def test_studio_in_a_real_browser(studio, tmp_path):
         job = server.studio.queue.jobs[0]
         stopped = len(list((job.out / "frames").glob("*.png")))
         assert 0 < stopped < 120, stopped  # stopped before the end, frames kept
+        assert find(By.CSS_SELECTOR, '.job[data-state="stopped"] button.resume-job')
 
         entry = '.entry[data-finished="false"] button.resume'
         _wait(lambda: find(By.CSS_SELECTOR, entry), 20, "the stopped render in the gallery")
@@ -221,12 +305,21 @@ def test_studio_in_a_real_browser(studio, tmp_path):
         find(By.CSS_SELECTOR, entry).click()  # the same recipe, the same folder: resumed
         video = _wait(lambda: find(By.CSS_SELECTOR, ".entry video"), 180, "the MP4")
         assert video.get_attribute("src").endswith("/zoom.mp4")
+        assert video.size["width"] == 256  # a 48 px render shown at a size one can see
         resumed = server.studio.queue.jobs[-1]
         _wait(lambda: resumed.state != "running", 60, "the resumed render's end")
         assert resumed.out == job.out and resumed.state == "done"
         assert resumed.result["resumed"] == stopped
         with urllib.request.urlopen(video.get_attribute("src")) as answer:
             assert answer.headers["Content-Type"] == "video/mp4" and answer.read(12)[4:8] == b"ftyp"
+        # a frame's recipe, chosen as a file: opened at once, its settings in the knobs
+        Select(find(By.ID, "preset")).select_by_value("noise-zoom")
+        _wait(lambda: find(By.ID, "knob-width").get_attribute("placeholder") == "384", 10, "preset")
+        assert not find(By.ID, "opened").text
+        find(By.ID, "recipe-file").send_keys(str(job.out / "frames" / "000002.png"))
+        _wait(lambda: find(By.ID, "opened").text, 20, "the recipe opened")
+        assert find(By.ID, "knob-frames").get_attribute("placeholder") == "120"
+        assert find(By.ID, "knob-width").get_attribute("placeholder") == "48"
         assert "Traceback" not in browser.page_source
     finally:
         browser.quit()

@@ -9,12 +9,14 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from ..rendering.deforum_settings import deforum_to_toml, read_settings
-from ..rendering.spec import load_spec
 from ..runtime.errors import DreamreelError
 
 
 def cmd_import_deforum(args) -> int:
+    # lazy: the spec loads numpy and OpenCV, which the CLI's other light commands never need
+    from ..rendering.deforum_settings import deforum_to_toml, read_settings
+    from ..rendering.spec import load_spec
+
     settings = read_settings(args.settings)
     text = deforum_to_toml(settings, Path(args.settings).name)
     with tempfile.TemporaryDirectory(prefix="dreamreel-deforum-") as folder:

@@ -7,6 +7,8 @@ picture moved by the camera up to the frame, a morph's photo or cross-fade, the 
 frame), dreamed with that frame's scheduled settings, the mode's own changes (frame 0
 and cuts dream harder, frames between cadence keyframes take ``between_steps``), its seed,
 layer or objective weights: the engine called as ``renderer.dream_image`` calls it. A
+zoom's later frames are dreamed as hard as its first (zoom.first_steps, first_octaves),
+standing in for the dream the chain builds up (captioned "settled"). A
 progress render is one dream: its tiles are that dream's snapshots, evenly spaced.
 Masks are not applied.
 """
@@ -77,6 +79,17 @@ def _frame_tile(plan, index, picture, changes, model, objective, size) -> np.nda
     spec = plan.spec
     seed = frame_seed(max(spec.seed, 0), spec.frame_offset + index)
     settings = dataclasses.replace(spec.dream.at(index, seed), **changes).validate()
+    settled = ""
+    if spec.mode == "zoom" and index > plan.lead_in:
+        # A zoom's later frame carries the dream its chain built up; dreamed alone from
+        # its start picture with its own few steps, noise would stay noise. The first
+        # frame's strength stands in for the chain's.
+        first = spec.zoom
+        stronger = {
+            "steps": max(settings.steps, first.first_steps),
+            "octaves": max(settings.octaves, first.first_octaves),
+        }
+        settings, settled = dataclasses.replace(settings, **stronger).validate(), " (settled)"
     start = cv2.resize(picture, size[::-1], interpolation=cv2.INTER_AREA)
     result = dream(
         start,
@@ -87,7 +100,7 @@ def _frame_tile(plan, index, picture, changes, model, objective, size) -> np.nda
         measure_octave_ends=False,
     )
     played = index - plan.lead_in
-    label = f"frame {played + 1}  t={index}  {settings.steps} steps"
+    label = f"frame {played + 1}  t={index}  {settings.steps} steps{settled}"
     return caption(to_uint8(result.image), label)
 
 

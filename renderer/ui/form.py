@@ -111,6 +111,31 @@ def knobs_for(mode: str) -> list[str]:
     return [*MODE_KNOBS.get(mode, ()), *COMMON_KNOBS]
 
 
+def knob_values(spec: RenderSpec) -> dict[str, str]:
+    """The value each of the mode's knobs has in ``spec``, as ``--set`` takes it: what the
+    page shows in a blank knob (a preset's or an opened recipe's own settings)."""
+    values: dict[str, str] = {}
+    tree = spec.to_dict()
+    for key in knobs_for(spec.mode):
+        value: Any = tree
+        for part in key.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        values[key] = (
+            "(from the input)" if value is None and key == "height" else _as_setting(value)
+        )
+    return values
+
+
+def _as_setting(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):  # layers: a TOML inline table, as --set takes it
+        return "{" + ", ".join(f"{k}={_as_setting(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def _text(value: Any, what: str) -> str:
     if value is None:
         return ""

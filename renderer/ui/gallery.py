@@ -6,6 +6,7 @@ report.json's stability line, the recipe. A folder without its MP4 or GIF was st
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,18 @@ MANIFEST = "manifest.json"
 MAX_ENTRIES = 60  # newest first; older ones stay on disk
 
 
-def gallery(out_root: Path) -> list[dict[str, Any]]:
-    """One entry per render folder directly under ``out_root``, newest first."""
+def gallery(out_root: Path, live: Collection[Path] = ()) -> list[dict[str, Any]]:
+    """One entry per render folder directly under ``out_root``, newest first; ``live``:
+    the folders a queued or running job renders into (not resumable: being rendered)."""
     if not out_root.is_dir():
         return []
     folders = [p.parent for p in out_root.glob(f"*/{MANIFEST}") if p.is_file()]
     folders.sort(key=lambda p: (p / MANIFEST).stat().st_mtime, reverse=True)
-    return [entry for p in folders[:MAX_ENTRIES] if (entry := _entry(p)) is not None]
+    entries = [entry for p in folders[:MAX_ENTRIES] if (entry := _entry(p)) is not None]
+    rendering = {p.resolve() for p in live}
+    for entry in entries:
+        entry["rendering"] = Path(entry["path"]).resolve() in rendering
+    return entries
 
 
 def _entry(folder: Path) -> dict[str, Any] | None:

@@ -90,6 +90,20 @@ class JobQueue:
             self._wake.notify()
             return job
 
+    def resume(self, job_id: int) -> Job | None:
+        """A stopped or failed job's command again, a new job (the CLI resumes its frames);
+        a job still queued or running, or done, is itself."""
+        with self._lock:
+            job = next((j for j in self.jobs if j.id == job_id), None)
+        if job is None or job.state not in ("stopped", "failed"):
+            return job
+        return self.add(job.name, job.out, job.args, job.frames)
+
+    def live_folders(self) -> set[Path]:
+        """The folders of the jobs queued or running."""
+        with self._lock:
+            return {j.out for j in self.jobs if j.state in ("queued", "running")}
+
     def stop(self, job_id: int) -> Job | None:
         """A queued job leaves the queue; a running one gets SIGTERM and keeps its frames."""
         with self._lock:

@@ -23,6 +23,7 @@ button.quiet{background:#3a3b44}
 pre{white-space:pre-wrap;word-break:break-all;background:#101116;padding:6px;max-height:220px;overflow:auto;font-size:12px}
 .job,.entry{border-top:1px solid #333;padding:8px 0}
 .job img,.entry img,.entry video{max-width:256px;max-height:256px;vertical-align:top;margin-right:6px}
+.entry video,.entry img.look{width:256px;height:auto;image-rendering:pixelated}
 progress{width:240px}
 svg.loss{background:#101116;vertical-align:top}
 .muted{color:#889}
@@ -44,6 +45,8 @@ svg.loss{background:#101116;vertical-align:top}
  <label for="audio-file">song</label>
  <input type="file" id="audio-file" accept="audio/*">
  <input type="text" id="audio" placeholder="no track">
+ <label for="guide-file">guide image (sets the objective to guide:PATH)</label>
+ <input type="file" id="guide-file" accept="image/*">
 </section>
 <section><h2>Knobs <span class="muted" id="mode"></span></h2>
  <div class="muted">blank: the preset's value; a schedule works: 0:(1.02), 48:(1.05)</div>
@@ -67,7 +70,7 @@ svg.loss{background:#101116;vertical-align:top}
 <script>
 "use strict";
 const $ = (id) => document.getElementById(id);
-let knobLists = {}, mode = "", groupCount = 0;
+let knobLists = {}, presetModes = {}, mode = "", groupCount = 0;
 function say(text) { $("error").textContent = text || ""; }
 async function call(path, body) {
   const r = await fetch(path, body === undefined ? {} :
@@ -83,7 +86,11 @@ function form() {
   return {preset: $("preset").value, input: $("input").value, audio: $("audio").value,
           knobs, more: $("more").value, frame: $("preview-frame").value};
 }
+function showValues(values) {  // a blank knob shows the preset's (or recipe's) value
+  for (const key of knobKeys()) { const el = $("knob-" + key); if (el) el.placeholder = (values || {})[key] || ""; }
+}
 function drawKnobs(newMode) {
+  if (newMode === mode && $("knobs").children.length) return;
   const kept = form().knobs; mode = newMode; $("mode").textContent = "(" + mode + ")";
   const box = $("knobs"); box.innerHTML = "";
   for (const key of knobKeys()) {
@@ -96,7 +103,7 @@ function drawKnobs(newMode) {
 }
 async function checkForm() {
   const data = await call("/api/spec", form());
-  if (data.mode !== mode) drawKnobs(data.mode);
+  drawKnobs(data.mode); showValues(data.values);
   return data;
 }
 async function upload(file, group) {
@@ -117,9 +124,14 @@ $("audio-file").onchange = async (e) => {
   const f = e.target.files[0]; if (!f) return;
   $("audio").value = (await upload(f, "")).path; checkForm().catch(() => {});
 };
-$("recipe-file").onchange = async (e) => {
+$("guide-file").onchange = async (e) => {
+  const f = e.target.files[0]; if (!f) return;
+  $("knob-objective").value = "guide:" + (await upload(f, "")).path; checkForm().catch(() => {});
+};
+$("recipe-file").onchange = async (e) => {  // chosen: opened at once
   const f = e.target.files[0]; if (!f) return;
   $("recipe-path").value = (await upload(f, "")).path;
+  await openRecipe($("recipe-path").value).catch(() => {});
 };
 async function openRecipe(path) {
   const data = await call("/api/open", {path});
@@ -127,11 +139,15 @@ async function openRecipe(path) {
   if (!option) { option = new Option("recipe: " + data.preset, data.preset); $("preset").add(option); }
   $("preset").value = data.preset; drawKnobs(data.mode);
   for (const key of knobKeys()) $("knob-" + key).value = "";
-  $("more").value = ""; $("opened").textContent = "opened " + data.preset;
+  showValues(data.values);
+  $("more").value = ""; $("opened").textContent = "opened " + data.preset + " (its settings show in the blank knobs)";
   return data;
 }
 $("open").onclick = () => openRecipe($("recipe-path").value).catch(() => {});
-$("preset").onchange = () => checkForm().catch(() => {});
+$("preset").onchange = () => {
+  if (presetModes[$("preset").value]) drawKnobs(presetModes[$("preset").value]);
+  $("opened").textContent = ""; checkForm().catch(() => {});
+};
 $("copy").onclick = async () => {
   const data = await checkForm().catch(() => null); if (!data) return;
   $("command").textContent = data.command; $("toml").textContent = data.toml;
@@ -163,11 +179,13 @@ function drawJobs(jobs) {
   if (!jobs.length) return;
   $("jobs").innerHTML = jobs.map((j) => {
     const total = j.frames || 0, live = j.state === "running" || j.state === "queued";
+    const again = j.state === "stopped" || j.state === "failed";
     return '<div class="job" data-id="' + j.id + '" data-state="' + j.state + '">' +
       '<b>' + esc(j.folder) + '</b> <span class="state">' + j.state + '</span> ' +
       '<span class="count">' + j.done + (total ? " / " + total : "") + ' frames</span> ' +
       (total ? '<progress max="' + total + '" value="' + j.done + '"></progress> ' : "") +
       (live ? '<button class="stop quiet" data-id="' + j.id + '">Stop</button>' : "") +
+      (again ? '<button class="resume-job" data-id="' + j.id + '">Resume</button>' : "") +
       (j.error ? '<div class="job-error" style="color:#ff8a80">' + esc(j.error) + "</div>" : "") +
       "<div>" + (j.latest ? '<img class="latest" alt="latest frame" src="' +
         fileUrl(j.folder, "latest.jpg") + "?n=" + j.done + '">' : "") + lossCurve(j.losses) + "</div>" +
@@ -175,23 +193,26 @@ function drawJobs(jobs) {
   }).join("");
   for (const b of document.querySelectorAll("button.stop"))
     b.onclick = () => call("/api/stop", {id: Number(b.dataset.id)}).then(refresh, () => {});
+  for (const b of document.querySelectorAll("button.resume-job"))
+    b.onclick = () => call("/api/resume", {id: Number(b.dataset.id)}).then(refresh, () => {});
 }
 let galleryKey = "";
 function drawGallery(entries) {
   const key = JSON.stringify(entries); if (key === galleryKey) return; galleryKey = key;
   if (!entries.length) return;
   $("gallery").innerHTML = entries.map((e, i) =>
-    '<div class="entry" data-folder="' + esc(e.folder) + '" data-finished="' + e.finished + '">' +
+    '<div class="entry" data-folder="' + esc(e.folder) + '" data-finished="' + e.finished +
+    '" data-rendering="' + e.rendering + '">' +
     "<b>" + esc(e.folder) + "</b> " + esc(e.mode) + ", " + e.stored + (e.frames ? " / " + e.frames : "") +
-    " frames" + (e.finished ? "" : " (stopped: resumable)") + "<div>" +
-    (e.mp4 ? '<video controls loop muted src="' + fileUrl(e.folder, e.mp4) + '"></video>'
-      : e.gif ? '<img src="' + fileUrl(e.folder, e.gif) + '">'
-      : e.latest ? '<img src="' + fileUrl(e.folder, "latest.jpg") + '">' : "") +
+    " frames" + (e.rendering ? " (rendering)" : e.finished ? "" : " (stopped: resumable)") + "<div>" +
+    (e.mp4 ? '<video controls loop muted preload="metadata" src="' + fileUrl(e.folder, e.mp4) + '"></video>'
+      : e.gif ? '<img class="look" src="' + fileUrl(e.folder, e.gif) + '">'
+      : e.latest ? '<img class="look" src="' + fileUrl(e.folder, "latest.jpg") + '">' : "") +
     (e.losses_png ? '<img alt="losses" src="' + fileUrl(e.folder, "losses.png") + '">' : "") + "</div>" +
     (e.stability ? '<div class="stability">' + esc(e.stability) + "</div>" : "") +
     '<details><summary>recipe</summary><pre>' + esc(e.recipe) + "</pre></details>" +
     '<button class="quiet reopen" data-i="' + i + '">Reopen (re-render with changes)</button>' +
-    (e.finished ? "" : '<button class="resume" data-i="' + i + '">Resume</button>') + "</div>").join("");
+    (e.finished || e.rendering ? "" : '<button class="resume" data-i="' + i + '">Resume</button>') + "</div>").join("");
   for (const b of document.querySelectorAll("button.reopen"))
     b.onclick = () => openRecipe(entries[b.dataset.i].path).catch(() => {});
   for (const b of document.querySelectorAll("button.resume"))
@@ -203,7 +224,7 @@ function drawGallery(entries) {
 async function refresh() {
   const s = await fetch("/api/state").then((r) => r.json()).catch(() => null);
   if (!s || s.error) return;
-  knobLists = s.knobs; $("root").textContent = "renders in " + s.out_root;
+  knobLists = s.knobs; presetModes = s.modes || {}; $("root").textContent = "renders in " + s.out_root;
   drawJobs(s.jobs); drawGallery(s.gallery);
   return s;
 }

@@ -12,6 +12,7 @@ import json
 import mimetypes
 import re
 import sys
+import tomllib
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -19,11 +20,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from ..rendering.preset_files import preset_names
+from ..rendering.preset_files import preset_names, resolve_preset
 from ..rendering.recipe import read_recipe
 from ..rendering.spec_toml import spec_to_toml
 from ..runtime.errors import DreamreelError
-from .form import COMMON_KNOBS, MODE_KNOBS, Form, cli_line, out_folder
+from .form import COMMON_KNOBS, MODE_KNOBS, Form, cli_line, knob_values, out_folder
 from .gallery import gallery
 from .jobs import JobQueue
 from .page import PAGE
@@ -42,15 +43,17 @@ class Studio:
         self.out_root = out_root.resolve()
         self.host = host
         self.queue = JobQueue()
+        self.modes = preset_modes()
 
     # ------------------------------------------------------------ calls
     def state(self) -> dict[str, Any]:
         return {
             "presets": preset_names(),
+            "modes": self.modes,
             "out_root": str(self.out_root),
             "knobs": {"common": list(COMMON_KNOBS), **{m: list(k) for m, k in MODE_KNOBS.items()}},
             "jobs": [job.to_json() for job in reversed(self.queue.jobs)],
-            "gallery": gallery(self.out_root),
+            "gallery": gallery(self.out_root, self.queue.live_folders()),
         }
 
     def spec_call(self, data: dict) -> dict[str, Any]:
@@ -60,6 +63,7 @@ class Studio:
         out = out_folder(spec, self.out_root)
         return {
             "mode": spec.mode,
+            "values": knob_values(spec),
             "toml": spec_to_toml(spec),
             "command": cli_line(form.render_args(out)),
             "out": str(out),
@@ -89,8 +93,15 @@ class Studio:
         job = self.queue.add(spec.name, out, form.render_args(out), frames)
         return job.to_json()
 
+    def resume_call(self, data: dict) -> dict[str, Any]:
+        """A stopped (or failed) job's very command again: it carries on in its folder."""
+        job = self.queue.resume(_job_id(data))
+        if job is None:
+            raise DreamreelError("no such render in the queue")
+        return job.to_json()
+
     def stop_call(self, data: dict) -> dict[str, Any]:
-        job = self.queue.stop(int(data.get("id", 0)))
+        job = self.queue.stop(_job_id(data))
         if job is None:
             raise DreamreelError("no such render in the queue")
         return job.to_json()
@@ -100,12 +111,14 @@ class Studio:
         path = str(data.get("path") or "").strip()
         if not path:
             raise DreamreelError("give a recipe: a .toml, or a render's folder or output")
-        if path.endswith(".toml"):
-            spec = Form(preset=path).spec()
-            return {"preset": path, "mode": spec.mode, "toml": spec_to_toml(spec)}
-        recipe = read_recipe(path)
+        source = path if path.endswith(".toml") else str(read_recipe(path).source)
         spec = Form(preset=path).spec()
-        return {"preset": str(recipe.source), "mode": spec.mode, "toml": spec_to_toml(spec)}
+        return {
+            "preset": source,
+            "mode": spec.mode,
+            "values": knob_values(spec),
+            "toml": spec_to_toml(spec),
+        }
 
     def upload(self, name: str, group: str, body) -> dict[str, Any]:
         """Store a dropped file under OUT_ROOT/.uploads/: a group of files (a folder of
@@ -137,6 +150,26 @@ class Studio:
         if path.is_symlink() or not path.is_file():
             return None
         return path
+
+
+def preset_modes() -> dict[str, str]:
+    """Each shipped preset's mode, read from its TOML: the page shows a preset's knobs
+    before the form checks (a video preset fails its check until a clip is given)."""
+    modes = {}
+    for name in preset_names():
+        try:
+            with open(resolve_preset(name), "rb") as file:
+                modes[name] = str(tomllib.load(file).get("mode", ""))
+        except (OSError, ValueError, DreamreelError):
+            continue
+    return modes
+
+
+def _job_id(data: dict) -> int:
+    try:
+        return int(data.get("id", 0))
+    except (TypeError, ValueError):
+        raise DreamreelError("the page sent no render's id") from None
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -195,6 +228,7 @@ class Handler(BaseHTTPRequestHandler):
             "/api/preview": studio.preview_call,
             "/api/render": studio.render_call,
             "/api/stop": studio.stop_call,
+            "/api/resume": studio.resume_call,
             "/api/open": studio.open_call,
         }
         call = calls.get(url.path)
