@@ -223,6 +223,11 @@ def test_crashes_are_retried_and_mistakes_are_not(tmp_path, monkeypatch):
     assert outcome.outcome == "failed: RuntimeError: worker crashed"
 
 
+FINISHED_WITHOUT_TENSORFLOW = (
+    "code = main(sys.argv[1:]); print('tensorflow:', 'tensorflow' in sys.modules); sys.exit(code)"
+)
+
+
 def test_without_ray_the_jobs_run_one_after_another(jobs_file, one_by_one, tmp_path):
     """`import ray` failing (as where it is not installed): one line saying so, then the
     same frames."""
@@ -242,6 +247,17 @@ def test_without_ray_the_jobs_run_one_after_another(jobs_file, one_by_one, tmp_p
         "'dreamreel[ray]' to run them in parallel)"
     ) in proc.stderr
     assert f"3 jobs from {jobs_file}, one after another" in proc.stderr
+    assert batch_frames(tmp_path) == one_by_one
+    # Run again, every job finished already: answered from the manifests, no TensorFlow.
+    again = probe.replace("sys.exit(main(sys.argv[1:]))", FINISHED_WITHOUT_TENSORFLOW)
+    proc = subprocess.run(
+        [sys.executable, "-c", again, "batch", str(jobs_file), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[-1] == "tensorflow: False", proc.stdout
     assert batch_frames(tmp_path) == one_by_one
     argv = [sys.executable, "-c", probe, "batch", str(jobs_file), "--ray"]
     refused = subprocess.run(argv, capture_output=True, text=True, timeout=120)

@@ -30,7 +30,6 @@ from pathlib import Path
 
 from ..runtime.errors import DreamreelError
 from ..runtime.interrupts import HANDLED, as_interrupted
-from ..runtime.quiet_tensorflow import use_backend_quietly
 from ..store.render_lock import FolderBusy
 from .batch_jobs import Job
 
@@ -82,8 +81,8 @@ def run_job(job: Job, spec, restart: bool = False, report: FrameReport | None = 
 def _render(job: Job, spec, restart: bool, progress):
     from ..rendering.render_preset import render  # lazy: loads OpenCV, Pillow, numpy
 
-    # TensorFlow's C++ start-up chatter would interleave with the batch's progress bar.
-    use_backend_quietly(spec.backend)
+    # render() imports the backend quietly (TensorFlow's C++ start-up chatter would
+    # interleave with the batch's bar), and only for a job not finished already.
     return render(spec, out=job.out, restart=restart, progress=progress, then=job.after)
 
 
