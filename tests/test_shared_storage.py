@@ -72,14 +72,17 @@ def test_a_render_at_a_url_resumes_to_the_frames_of_one_run(tmp_path, staging, c
 
 
 def test_every_row_at_the_url_has_its_frame_there_while_rendering(staging, monkeypatch):
-    """The log goes up after the frames it lists, at every sync of a running render."""
+    """The log goes up after the frames it lists, at every sync of a running render; the
+    latest frame goes up as it changes, for whoever watches the URL."""
     url = "memory://renders/ordered"
     monkeypatch.setattr(shared_storage, "_SYNC_SECONDS", 0.005)
     put = shared_storage.Mirror._put
-    checked, missing = [], []
+    checked, missing, latest = [], [], []
 
     def checking_put(mirror, relative, upload):
         put(mirror, relative, upload)
+        if relative == "latest.jpg":
+            latest.append(mirror.fs.cat(f"{mirror.root}/latest.jpg"))
         if relative == "losses.csv":
             rows = list(
                 csv.DictReader(io.StringIO(mirror.fs.cat(f"{mirror.root}/losses.csv").decode()))
@@ -95,6 +98,7 @@ def test_every_row_at_the_url_has_its_frame_there_while_rendering(staging, monke
     render("noise-zoom", out=url, overrides=[*TINY, "frames=40"])
     assert missing == []
     assert len(set(checked)) > 2 and max(checked) == 40  # logs of several lengths went up
+    assert len(set(latest)) > 2  # several frames went up as latest.jpg, not the last alone
 
 
 def _rows_at(fs, root: str) -> int:

@@ -68,6 +68,7 @@ _LOG = "losses.csv"
 _MANIFEST = "manifest.json"  # says whose frames they are: up before them
 # Uploaded at every sync, before the log that lists them.
 _FIRST = ("frames", "checkpoints")
+_LATEST = "latest.jpg"  # the frame just made: up at every sync, for whoever watches the URL
 
 
 class RemotePath(str):
@@ -353,8 +354,8 @@ class Mirror:
                 return
 
     def sync(self, *, final: bool = False, remove: bool = True) -> None:
-        """Frames and checkpoints, then the log read before them; at the end also the
-        rest, and removals. Only what the render noted as removed is removed at the URL
+        """Frames and checkpoints, then the log read before them, then latest.jpg; at the
+        end also the rest, and removals. Only what the render noted as removed is removed at the URL
         (renderer/store/removal_log.py), and only once it is gone from the copy."""
         # Before the log: what the log read next no longer lists.
         new, self._noted_to = removed_since(self.local, self._noted_to)
@@ -370,6 +371,7 @@ class Mirror:
         self._send(first)
         if listed is not None:
             self._send_bytes(_LOG, listed)
+        self._send([_LATEST] if _LATEST in files else [])  # only when it changed
         gone = [f for f in self.remote if f in self.noted and f not in files]
         if final:
             self._send([f for f in files if f not in first and f not in (_LOG, _MANIFEST)])
