@@ -25,13 +25,13 @@ from pathlib import Path
 
 import av
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from _common import SAMPLES, machine_info
+from helpers import beat_zoom_settings, frame_jumps, nearest_errors
 
 RATE = 44100
-RISE_FLOOR = 0.5  # grey levels: a smaller change is no jump
 
 
 def _decay(u: np.ndarray, seconds: float) -> np.ndarray:
@@ -106,24 +106,6 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
-def errors(found, truth) -> np.ndarray:
-    found = np.asarray(found)
-    if not len(found):
-        return np.full(len(truth), np.inf)
-    return np.array([np.abs(found - frame).min() for frame in truth], np.float64)
-
-
-def jumps(folder: Path) -> list[int]:
-    frames = [np.asarray(Image.open(p), np.float64) for p in sorted(folder.glob("*.png"))]
-    change = np.array([0.0] + [np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
-    return [
-        t
-        for t in range(1, len(change))
-        if change[t] > max(2 * change[t - 1], RISE_FLOOR)
-        and (t + 1 == len(change) or change[t] >= change[t + 1])
-    ]
-
-
 def check(name: str, track: Path, beats, downbeats, fps: int, out: Path) -> dict:
     import renderer
     from renderer.rendering.spec import load_spec
@@ -135,24 +117,11 @@ def check(name: str, track: Path, beats, downbeats, fps: int, out: Path) -> dict
     found = np.flatnonzero(features["beat"] == 1.0)
     downs = np.flatnonzero(features["downbeat"] == 1.0)
     true_downs = np.floor(np.asarray(downbeats) * fps).astype(int)
-    spec = load_spec(
-        "noise-zoom",
-        [
-            "width=48",
-            "height=48",
-            f"fps={fps}",
-            "dream.steps=0",
-            "zoom.first_steps=0",
-            "output.gif=false",
-            "output.mp4=false",
-            'zoom.scale="audio: 1.0 + 0.2*beat"',
-        ],
-        audio=str(track),
-    )
+    spec = load_spec("noise-zoom", beat_zoom_settings(fps), audio=str(track))
     renderer.render(spec, out=out / name, restart=True)
-    jumped = jumps(out / name / "frames")
-    feature_error, jump_error = errors(found, truth), errors(jumped, truth)
-    down_hits = (errors(downs, true_downs) <= 1).sum()
+    jumped = frame_jumps(out / name / "frames")
+    feature_error, jump_error = nearest_errors(found, truth), nearest_errors(jumped, truth)
+    down_hits = (nearest_errors(downs, true_downs) <= 1).sum()
     return {
         "song": name,
         "beats": len(truth),

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import av
 import numpy as np
+from PIL import Image
 
 AUDIO_RATE = 48000
 
@@ -339,3 +340,44 @@ def fetched(url: str, into: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         fs.get_file(remote, str(target))
     return into
+
+
+# ---------------------------------------- beats (tests/test_beats.py, benchmarks/beat_check.py)
+JUMP_FLOOR = 0.5  # grey levels: a smaller change between frames is no jump
+
+
+def beat_zoom_settings(fps: int) -> list[str]:
+    """A tiny zoom that dreams nothing and jumps on every beat: its picture changes only
+    where the track's beats push it."""
+    return [
+        "width=48",
+        "height=48",
+        f"fps={fps}",
+        "dream.steps=0",
+        "zoom.first_steps=0",
+        "output.gif=false",
+        "output.mp4=false",
+        'zoom.scale="audio: 1.0 + 0.2*beat"',
+    ]
+
+
+def frame_jumps(folder) -> list[int]:
+    """Frames where the picture starts to jump: the mean absolute difference from the
+    frame before (grey levels) is more than twice the one before it, and peaks."""
+    paths = sorted(Path(folder).glob("*.png"))
+    frames = [np.asarray(Image.open(p), np.float64) for p in paths]
+    change = np.array([0.0] + [np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
+    return [
+        t
+        for t in range(1, len(change))
+        if change[t] > max(2 * change[t - 1], JUMP_FLOOR)
+        and (t + 1 == len(change) or change[t] >= change[t + 1])
+    ]
+
+
+def nearest_errors(found, truth) -> np.ndarray:
+    """For each true beat, frames to the nearest one found (infinite when none was)."""
+    found = np.asarray(found)
+    if not len(found):
+        return np.full(len(truth), np.inf)
+    return np.array([np.abs(found - frame).min() for frame in truth], np.float64)

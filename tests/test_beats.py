@@ -9,7 +9,7 @@ import sys
 
 import numpy as np
 import pytest
-from PIL import Image
+from helpers import beat_zoom_settings, frame_jumps, nearest_errors
 from test_audio_features import RATE, StubMode, encode_track
 
 import renderer
@@ -21,7 +21,6 @@ from renderer.schedules.audio_features import load_features
 BPM = 120
 START = 0.13  # the first kick, s: the beats fall inside frames, not on their edges
 ACCENTED = 1  # kick 1, 5, 9... is louder: the downbeats
-RISE_FLOOR = 0.5  # grey levels: a smaller change is no jump
 
 
 def kick_track(seconds: float, bpm: float = BPM, start: float = START) -> tuple[np.ndarray, list]:
@@ -42,12 +41,6 @@ def kick_track(seconds: float, bpm: float = BPM, start: float = START) -> tuple[
 
 def frames_of(times, fps: int) -> np.ndarray:
     return np.floor(np.asarray(times) * fps).astype(int)
-
-
-def nearest_errors(found, truth) -> np.ndarray:
-    """For each true beat, frames to the nearest one found."""
-    found = np.asarray(found)
-    return np.array([np.abs(found - frame).min() for frame in truth])
 
 
 @pytest.fixture(scope="module")
@@ -120,34 +113,11 @@ def test_the_missing_librosa_is_said_before_the_render_starts(tmp_path, monkeypa
     assert main([*argv, "--set", 'zoom.scale="audio: 1 + 0.1*onset"']) == 0
 
 
-def frame_jumps(folder) -> list[int]:
-    """Frames where the picture starts to jump: the mean absolute difference from the
-    frame before (grey levels) is more than twice the one before it, and peaks."""
-    frames = [np.asarray(Image.open(p), np.float64) for p in sorted(folder.glob("*.png"))]
-    change = np.array([0.0] + [np.abs(b - a).mean() for a, b in zip(frames, frames[1:])])
-    return [
-        t
-        for t in range(1, len(change))
-        if change[t] > max(2 * change[t - 1], RISE_FLOOR)
-        and (t + 1 == len(change) or change[t] >= change[t + 1])
-    ]
-
-
 def test_a_zoom_jumps_on_the_beats(embedded_cache, tmp_path):
     fps = 8
     samples, times = kick_track(4.0)
     track = encode_track(tmp_path / "kicks.wav", samples)
-    overrides = [
-        "width=48",
-        "height=48",
-        f"fps={fps}",
-        "dream.steps=0",
-        "zoom.first_steps=0",
-        "output.gif=false",
-        "output.mp4=false",
-        'zoom.scale="audio: 1.0 + 0.2*beat"',
-    ]
-    spec = load_spec("noise-zoom", overrides, audio=str(track))
+    spec = load_spec("noise-zoom", beat_zoom_settings(fps), audio=str(track))
     renderer.render(spec, out=tmp_path / "out")
     jumps = frame_jumps(tmp_path / "out" / "frames")
     truth = frames_of(times, fps)

@@ -41,7 +41,7 @@ from .info import cmd_info
 from .messages import Messages
 from .preview import add_preview_arguments, cmd_preview
 from .progress_bar import STYLES
-from .shorthand_flags import SIZE_HELP
+from .shorthand_flags import add_spec_arguments
 
 EXAMPLES = {
     "render": "example: dreamreel render noise-zoom --set frames=120 --set zoom.scale=1.05",
@@ -100,22 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     render = _command(commands, "render", "render a preset (a bare name or a .toml path)")
-    render.add_argument(
-        "preset",
-        metavar="PRESET_OR_TOML",
-        help="a shipped preset's name (dreamreel presets list), or a TOML file: a path "
-        "(x.toml, ./mine); a bare name is the shipped preset's even beside a folder of that "
-        "name; or a render's folder, manifest.json, frame PNG, GIF or MP4: the recipe it "
-        "carries (dreamreel info FILE shows it), rendered again",
-    )
-    render.add_argument(
-        "-i",
-        "--input",
-        action="append",
-        metavar="PATH",
-        help="input image or clip (default: the preset's, else noise); a morph takes "
-        "several: repeat --input for its photos, in order",
-    )
+    add_spec_arguments(render)
     render.add_argument(
         "-o",
         "--out",
@@ -124,28 +109,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="output folder (default: renders/PRESET-INPUT-HASH, one per recipe), or a URL such as "
         "s3://bucket/renders/x (fsspec; see docs/storage.md)",
     )
-    render.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a preset key, e.g. dream.steps=30 (KEY= or KEY=none: back to its default)",
-    )
-    render.add_argument("--seed", metavar="N", help="the same as --set seed=N (negative: random)")
-    render.add_argument(
-        "--frames",
-        metavar="N",
-        help="the same as --set frames=N (zoom and progress renders; with "
-        "--audio, the track sets the length and N keeps the first N)",
-    )
-    render.add_argument(
-        "--audio",
-        metavar="PATH",
-        help='a music track: "audio: ..." schedules follow it, it sets a '
-        "zoom's length and the MP4 carries it (the same as --set audio=PATH)",
-    )
-    render.add_argument("--size", metavar="WxH", help=SIZE_HELP)
     dry_run_or_json = render.add_mutually_exclusive_group()
     dry_run_or_json.add_argument(
         "--dry-run",

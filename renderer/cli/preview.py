@@ -16,40 +16,11 @@ from ..runtime.errors import DreamreelError
 from ..runtime.redaction import redacted
 from ..store.shared_storage import is_url
 from .commands import _render_spec
-from .shorthand_flags import SIZE_HELP, shorthand_overrides
+from .shorthand_flags import add_spec_arguments, shorthand_overrides
 
 
 def add_preview_arguments(parser) -> None:
-    parser.add_argument(
-        "preset",
-        metavar="PRESET_OR_TOML",
-        help="a shipped preset's name (dreamreel presets list), or a TOML file, as render takes it",
-    )
-    parser.add_argument(
-        "-i",
-        "--input",
-        action="append",
-        metavar="PATH",
-        help="input image or clip, as render takes it (a morph: repeat for its photos)",
-    )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a preset key, e.g. zoom.scale=1.05 (as render takes it)",
-    )
-    parser.add_argument("--seed", metavar="N", help="the same as --set seed=N")
-    parser.add_argument(
-        "--frames",
-        metavar="N",
-        help="the same as --set frames=N (with --audio: the track's first N frames)",
-    )
-    parser.add_argument(
-        "--audio", metavar="PATH", help="a music track (the same as --set audio=PATH)"
-    )
-    parser.add_argument("--size", metavar="WxH", help=SIZE_HELP)
+    add_spec_arguments(parser)  # render's own: a preview of what that render would do
     parser.add_argument(
         "-o",
         "--out",

@@ -52,14 +52,7 @@ def encode_image(rgb_uint8: np.ndarray, suffix: str = ".png", target: object = N
     """An RGB image encoded by OpenCV with its defaults (every frame is: a recipe chunk
     added later changes no pixel byte); ``target`` names the file in a refusal."""
     bgr = cv2.cvtColor(np.ascontiguousarray(as_rgb(rgb_uint8)), cv2.COLOR_RGB2BGR)
-    try:
-        ok, encoded = cv2.imencode(suffix, bgr)
-    except cv2.error:
-        ok = False
-    if not ok:
-        reason = f"OpenCV cannot encode '{suffix}' images"
-        raise DreamreelError(f"cannot write '{target or 'an image'}': {reason}")
-    return encoded.tobytes()
+    return _encoded(bgr, suffix, target, f"'{suffix}' images")
 
 
 def to_uint16(exact: np.ndarray | None, stored: np.ndarray) -> np.ndarray:
@@ -86,13 +79,17 @@ def encode_image16(rgb_uint16: np.ndarray, suffix: str, target: object = None) -
             f"expected an HxWx3 uint16 image, got {rgb_uint16.dtype} {rgb_uint16.shape}"
         )
     bgr = np.ascontiguousarray(rgb_uint16[:, :, ::-1])
+    return _encoded(bgr, suffix, target, f"16-bit '{suffix}' images")
+
+
+def _encoded(bgr: np.ndarray, suffix: str, target: object, what: str) -> bytes:
+    """OpenCV's encoding of ``bgr`` as ``suffix``; one line naming ``target`` if it can't."""
     try:
         ok, encoded = cv2.imencode(suffix, bgr)
     except cv2.error:
         ok = False
     if not ok:
-        reason = f"OpenCV cannot encode 16-bit '{suffix}' images"
-        raise DreamreelError(f"cannot write '{target or 'an image'}': {reason}")
+        raise DreamreelError(f"cannot write '{target or 'an image'}': OpenCV cannot encode {what}")
     return encoded.tobytes()
 
 
