@@ -7,6 +7,7 @@ count, fps and sound, and per seam (report.json "seams") its flicker and dream s
 against the rest of the clip.
 
     PYTHONPATH=. python benchmarks/chunk_seams.py [--out /tmp/chunk_seams] [--no-ray]
+        [--no-plain] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -61,10 +62,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("/tmp/chunk_seams"))
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--no-plain", action="store_true", help="the chunked runs only")
+    parser.add_argument("--set", action="append", default=[], help="KEY=VALUE for every run")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     clip = make_clip(args.out / "long.mp4")
     runs = {"plain": [], "2 chunks": ["--chunks", "2"]}
+    if args.no_plain:
+        del runs["plain"]
     if not args.no_ray and util.find_spec("ray") is not None:
         runs["2 chunks on Ray"] = ["--chunks", "2", "--ray"]
     for name, extra in runs.items():
@@ -87,6 +92,7 @@ def main() -> None:
                 "video.end=",
                 "--set",
                 "output.gif=false",
+                *[arg for value in args.set for arg in ("--set", value)],
                 *extra,
             ],
             check=True,
@@ -96,7 +102,8 @@ def main() -> None:
         for seam in json.loads((out / "report.json").read_text()).get("seams", []):
             print(
                 f"  seam at frames {seam['frames'][0]}-{seam['frames'][1]}: flicker "
-                f"{seam['e_warp_ratio']}x the median elsewhere (added flicker "
+                f"{seam['e_warp_ratio']}x the median elsewhere ("
+                f"{seam['e_warp_over_source_ratio']}x against the source's, added flicker "
                 f"{seam['added_flicker_ratio']}x), dream strength "
                 f"{seam['dream_strength_ratio']}x"
             )

@@ -63,6 +63,14 @@ reader = load_dream_model("mobilenet_v2_dogs", composite.layer_names())
 single = DreamSettings(steps=6, octaves=1, tile_size=64, tile_margin=16, jitter=8,
                        smoothing=0.5, seed=5).validate()
 mixed = dream(image, reader, single, objective=bind(composite, reader))
+# The temporal term: the left half held to a reference 40 grey levels off.
+from renderer.engine.dream import TemporalTarget
+reference = np.clip(image + 40.0, 0, 255).astype(np.float32)
+where = np.zeros(image.shape[:2], np.float32)
+where[:, :48] = 300.0
+holding = bind(resolved_objective(parse_objective(
+    "channel:block_12_expand_relu:37 - temporal"), "mobilenet_v2_dogs"), reader)
+held = dream(image, reader, single, objective=holding, temporal=TemporalTarget(reference, where))
 # Determinism: four steps run whole, and run as two plus two (as a resumed dream is).
 ascent = compiled_ascent(model, settings.ascent)
 start = model.preprocessing.to_model(image[:64, :64])
@@ -71,7 +79,8 @@ half, _ = ascent.run(start, 2, np.full(3, 0.02, np.float32), seed=3)
 chunked, _ = ascent.run(half, 2, np.full(3, 0.02, np.float32), first_step=2, seed=3)
 np.savez(sys.argv[2], image=result.image, losses=np.concatenate(result.losses),
          gradient=gradient, whole=whole, chunked=chunked,
-         composite_losses=np.concatenate(mixed.losses), composite_image=mixed.image)
+         composite_losses=np.concatenate(mixed.losses), composite_image=mixed.image,
+         held_losses=np.concatenate(held.losses), held_image=held.image, reference=reference)
 """
 
 
@@ -148,6 +157,12 @@ def test_backend_dreams_what_tensorflow_dreams(backend, tensorflow_dream, tmp_pa
     # The composite objective's terms (keras.ops, shared) agree the same way.
     np.testing.assert_allclose(other["composite_losses"], tf_run["composite_losses"], rtol=0.01)
     assert np.abs(other["composite_image"] - tf_run["composite_image"]).mean() < 2.0
+    # The temporal term's value and its step (keras.ops, shared) agree too; both held.
+    np.testing.assert_allclose(other["held_losses"], tf_run["held_losses"], rtol=0.01)
+    assert np.abs(other["held_image"] - tf_run["held_image"]).mean() < 2.0
+    for run in (tf_run, other):
+        off = np.abs(run["held_image"] - run["reference"])
+        assert off[:, :48].mean() < 0.2 * off[:, 56:].mean()
     # Deterministic: the same bits whole or in chunks.
     assert np.array_equal(other["whole"], other["chunked"])
 

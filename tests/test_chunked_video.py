@@ -39,8 +39,8 @@ QUICK = [
     "video.first_octaves=1",
     "output.gif=false",
     "output.hold_last=0",
-    "video.warmup=6",
-    "video.crossfade=3",
+    "video.warmup=0",  # a held dream has its strength from its first frame
+    "video.crossfade=9",  # ... and changes little elsewhere: a slow dissolve
 ]
 
 
@@ -90,8 +90,8 @@ def test_the_stitched_clip_has_the_clips_frames_fps_and_sound(chunked):
     assert click_time(out / "video.mp4") == pytest.approx(CLICK_AT, abs=0.02)
     # Each worker encoded the frames its chunk gives alone; the driver joined them.
     assert [p.name for c in _plan(out) for p in chunk_folder(out, c).glob("part-*.mp4")] == [
-        "part-000000-000009.mp4",
-        "part-000012-000021.mp4",
+        "part-000000-000003.mp4",
+        "part-000012-000015.mp4",
         "part-000024-000036.mp4",
     ]
     # The warm-up frames were dreamed in the chunk folders but are not in the clip.
@@ -110,30 +110,46 @@ def _plan(out):
 
 def test_the_seams_flicker_no_more_than_the_rest_and_keep_the_dream(chunked, clip):
     """Measured here from the stored frames and the clip: E_warp in each seam's window at
-    most 1.5x the median of the frames outside every window, dream strength within 10% (no
-    frame below 0.88x)."""
+    most 1.5x the median of the frames outside every window, each frame's taken against
+    the source's own E_warp there (a long window spans parts of the clip whose flow errs
+    more or less by itself), dream strength within 10% of the frames around it (no frame
+    below 0.88x). Measured
+    1.25x; the old 3 cross-faded frames after 6 warm-up ones: 2.6x, held as the dream is."""
     out, result = chunked
     plan = _plan(out)
-    assert [c.warmup for c in plan[1:]] == [6, 6] and [c.overlap for c in plan[1:]] == [3, 3]
+    assert [c.warmup for c in plan[1:]] == [0, 0] and [c.overlap for c in plan[1:]] == [9, 9]
     meter = StabilityMeter(FPS)
     terms = [meter.add(raw, frame) for raw, frame in zip(decode_frames(clip), read_frames(out))]
     assert len(terms) == FRAMES
     windows = [set(seam_window(c)) for c in plan[1:]]
     elsewhere = [t for f, t in enumerate(terms[1:], 1) if not any(f in w for w in windows)]
-    flicker = statistics.median(t.e_warp_output for t in elsewhere)
-    strength = statistics.median(t.dream_strength for t in elsewhere)
+
+    def flicker_of(t):
+        return t.e_warp_output / t.e_warp_input
+
+    flicker = statistics.median(flicker_of(t) for t in elsewhere)
     for window in windows:
-        seam_flicker = max(terms[f].e_warp_output for f in window)
+        seam_flicker = max(flicker_of(terms[f]) for f in window)
         seam_strength = statistics.fmean(terms[f].dream_strength for f in window)
         assert seam_flicker <= 1.5 * flicker, (sorted(window), seam_flicker, flicker)
         # A plain mix of the two chunks' dreams dims a fade to ~0.85x (0.79x on its worst
-        # frame here); the level mix keeps every frame within 10%.
+        # frame here); the level mix keeps every frame within 10% of the frames around the
+        # window (the dream grows a little along this clip: not the median elsewhere).
+        around = [
+            terms[f].dream_strength
+            for f in [
+                *range(min(window) - 3, min(window)),
+                *range(max(window) + 1, max(window) + 4),
+            ]
+            if 0 <= f < len(terms)
+        ]
+        strength = statistics.fmean(around)
         assert 0.9 <= seam_strength / strength <= 1.1, (sorted(window), seam_strength, strength)
         weakest = min(terms[f].dream_strength for f in window)
         assert weakest >= 0.88 * strength, (sorted(window), weakest, strength)
     seams = result.report["seams"]  # report.json says the same
     assert [s["frames"] for s in seams] == [[min(w), max(w)] for w in windows]
-    assert all(s["e_warp_ratio"] <= 1.5 for s in seams)
+    assert all(s["e_warp_over_source_ratio"] <= 1.5 for s in seams)
 
 
 def test_the_report_reuses_the_chunks_terms_and_equals_the_whole_clip_measured(
@@ -289,12 +305,12 @@ def test_the_cli_renders_in_chunks_and_refuses_other_modes(clip, tmp_path, capsy
         "--chunks",
         "2",
         "--set",
-        "video.end_frame=18",
+        "video.end_frame=20",  # 2 chunks: each at least a cross-fade and a frame long
     ]
     for item in QUICK:
         argv += ["--set", item]
     assert main(argv) == 0
-    assert len(decode_frames(tmp_path / "cli" / "video.mp4")) == 18
+    assert len(decode_frames(tmp_path / "cli" / "video.mp4")) == 20
     assert "seam at frames" in capsys.readouterr().err
     assert main(["render", "noise-zoom", "--ray", "--out", str(tmp_path / "zoom")]) == 2
     assert capsys.readouterr().err.strip() == (

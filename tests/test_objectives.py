@@ -10,7 +10,7 @@ from PIL import Image
 
 import renderer
 from renderer.engine.ascent import Ascent
-from renderer.engine.dream import DreamSettings, dream
+from renderer.engine.dream import DreamSettings, TemporalTarget, dream
 from renderer.engine.objective_graph import bind
 from renderer.engine.objective_parser import parse_objective
 from renderer.engine.objectives import (
@@ -20,6 +20,7 @@ from renderer.engine.objectives import (
     guide,
     layer,
     neuron,
+    temporal,
     tv,
 )
 from renderer.engine.step_cache import compiled_ascent
@@ -84,6 +85,7 @@ def test_spaced_minus_is_an_operator_and_a_hyphen_inside_a_name_is_not():
         ("layer:a -", "ends with an operator"),
         ('guide:"unclosed', "quote is not closed"),
         ("1e999*layer:a", "out of range"),
+        ("layer:a - temporal:3", "temporal takes no value"),
     ],
 )
 def test_bad_text_is_one_line_naming_the_place(text, words):
@@ -264,6 +266,67 @@ def test_subtracting_tv_smooths_the_dream(dogs, blobs):
     plain = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER13), dogs))
     smooth = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER13) - 20 * tv(), dogs))
     assert roughness(smooth.image) < 0.9 * roughness(plain.image)
+
+
+def held_setup(blobs):
+    """A reference 40 grey levels off the image, held on the left half only."""
+    reference = np.clip(blobs + 40.0, 0, 255).astype(np.float32)
+    where = np.zeros(blobs.shape[:2], np.float32)
+    where[:, :56] = 1.0
+    return reference, where
+
+
+def test_the_temporal_term_measures_the_held_difference_and_holds_the_dream(dogs, blobs):
+    """Its value is mean(weight * ((x - ref) / range)^2) over the tiles; its step pulls the
+    held pixels to the reference (harder with more weight) and leaves the rest to the
+    dream, which still dreams there as hard as without the term."""
+    reference, where = held_setup(blobs)
+    objective = layer(LAYER13) - temporal()
+    assert parse_objective(str(objective)) == objective and str(objective).endswith("temporal")
+    bound = bind(objective, dogs)
+    x = dogs.preprocessing.to_model(blobs)
+    held = (dogs.preprocessing.to_model(reference), where[..., None])
+    ascent = Ascent(dogs, AscentSettings(tile_size=64, tile_margin=16), bound)
+    by_hand = np.mean(where[..., None] * ((blobs - reference) / 255.0) ** 2)
+    weights = [1.0, -50.0]
+    loss_held, loss_free = ascent.loss(x, weights, held), ascent.loss(x, weights)
+    assert loss_free - loss_held == pytest.approx(50 * by_hand, rel=0.02)  # tiles overlap
+    # a step's loss: the reference rolled with the image (unrolled, it would be 8 px off)
+    whole = compiled_ascent(dogs, STEPS.ascent, bound)
+
+    def first_loss(w):
+        still = np.zeros(3, np.float32)
+        return whole.run(x, 1, still, seed=7, layer_weights=[1.0, w], held=held)[1][0]
+
+    assert first_loss(0.0) - first_loss(-50.0) == pytest.approx(50 * by_hand, rel=0.02)
+
+    def distance(weight):
+        target = TemporalTarget(reference, where * weight)
+        out = dream(blobs, dogs, STEPS, objective=bound, temporal=target).image
+        return np.abs(out - reference).mean(axis=2), np.abs(out - blobs).mean(axis=2)
+
+    free_held, free_dream = distance(0.0)
+    weak, _ = distance(10.0)
+    strong, strong_dream = distance(1000.0)
+    assert strong[:, :56].mean() < 0.1 * free_held[:, :56].mean()
+    assert strong[:, :56].mean() < weak[:, :56].mean() < free_held[:, :56].mean()
+    # the right half, not held: dreamed as hard as by the layer alone
+    assert strong_dream[:, 60:].mean() == pytest.approx(free_dream[:, 60:].mean(), rel=0.15)
+
+
+def test_a_temporal_term_weighing_nothing_changes_no_bit(dogs, blobs):
+    reference, where = held_setup(blobs)
+    plain = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER13), dogs))
+    held = dream(
+        blobs,
+        dogs,
+        STEPS,
+        objective=bind(layer(LAYER13) - temporal(), dogs),
+        temporal=TemporalTarget(reference, where * 0.0),
+    )
+    np.testing.assert_array_equal(plain.image, held.image)
+    unset = dream(blobs, dogs, STEPS, objective=bind(layer(LAYER13) - temporal(), dogs))
+    np.testing.assert_array_equal(plain.image, unset.image)
 
 
 def test_binding_refuses_a_channel_the_layer_lacks_and_a_layer_not_extracted(dogs):

@@ -52,6 +52,7 @@ QUICK = [
     "video.first_steps=8",
     "video.first_octaves=1",
     "video.blend=0.9",
+    "video.temporal_frames=3",  # every render here holds frames 1..3 back (the default dial)
     "output.gif=false",
     "output.hold_last=0",
 ]
@@ -304,6 +305,58 @@ def test_a_scene_cut_restarts_the_dream(embedded_cache, tmp_path, samples_dir):
     assert not differ, f"frames {[4 + n for n in differ]} differ from a render from the cut"
 
 
+# ---------------------------------------------------------------- held to the scene
+
+
+def test_the_temporal_term_holds_the_dream_to_the_frames_before(clip, with_flow, tmp_path):
+    """The default dial holds each frame to the earlier ones warped onto it: the added
+    flicker falls well below the same render's without the term, the dream keeps the
+    strength of every frame dreamed alone (flow off), and losses.csv logs the term (blank
+    where nothing was held: frame 1)."""
+    held_out, held = with_flow
+    free = render(spec_for(clip, "video.temporal_weight=0"), tmp_path)
+    alone = render(spec_for(clip, "flow.enabled=false"), tmp_path / "alone")
+    assert held.report["added_flicker"] < 0.5 * free.report["added_flicker"]
+    assert held.report["dream_strength"] > 0.8 * alone.report["dream_strength"]
+    held_rows, free_rows = loss_rows(held_out), loss_rows(tmp_path)
+    assert held_rows[0]["temporal"] == "" and all(r["temporal"] for r in held_rows[1:])
+    mean = [np.mean([float(r["temporal"]) for r in rows[1:]]) for rows in (held_rows, free_rows)]
+    assert mean[0] < 0.5 * mean[1]
+
+
+def revealing_frames(samples_dir, frames=8):
+    """A slow pan on the left; on the right, new noise every frame (no flow holds there,
+    so the carry brings no dream: it starts from the raw frame each time)."""
+    base = photo(samples_dir, "astronaut.jpg")
+    rng = np.random.default_rng(5)
+    images = []
+    for t in range(frames):
+        frame = base[30:126, 10 + 2 * t : 138 + 2 * t].copy()
+        noise = cv2.GaussianBlur(rng.uniform(0, 255, (96, 48, 3)).astype(np.float32), (0, 0), 3)
+        frame[:, 80:] = np.clip((noise - 128) * 3 + 128, 0, 255).astype(np.uint8)
+        images.append(frame)
+    return images
+
+
+def test_pixels_the_carry_brought_nothing_catch_up(embedded_cache, samples_dir, tmp_path):
+    """Where no flow holds, a frame starts from its raw pixels: they dream catch_up times
+    as hard, so they reach the strength of the dream carried around them."""
+    clip = write_clip(tmp_path / "reveal.mkv", revealing_frames(samples_dir), FPS)
+    raws = decode_frames(clip)
+
+    def strength(catch_up):
+        out = tmp_path / f"catch-{catch_up}"
+        render(spec_for(clip, f"video.catch_up={catch_up}", "video.temporal_weight=0"), out)
+        frames = read_frames(out)[2:]  # carried frames
+        diff = [np.abs(f.astype(np.float32) - r).mean(axis=2) for f, r in zip(frames, raws[2:])]
+        return np.mean([d[:, 84:] for d in diff]), np.mean([d[:, :76] for d in diff])
+
+    plain_new, plain_carried = strength(1)
+    caught_new, caught_carried = strength(3)
+    assert caught_new > 1.6 * plain_new  # dreamed harder where nothing was carried
+    assert caught_carried == pytest.approx(plain_carried, rel=0.25)  # the rest as it was
+
+
 # ---------------------------------------------------------------- resume
 
 
@@ -476,6 +529,8 @@ def test_cadence_3_dreams_every_third_frame_and_carries_the_frames_between(clip,
         8 if i == 0 else 4 if i % 3 == 0 else 0 for i in range(FRAMES)
     ]
     assert [int(r["keyframe"]) for r in rows] == [int(i % 3 == 0) for i in range(FRAMES)]
+    # every frame after the first is held (the keyframes to the carried frames before)
+    assert rows[0]["temporal"] == "" and all(r["temporal"] for r in rows[1:])
     spec = spec_for(clip, *CADENCE)
     raws, outputs = decode_frames(clip), read_frames(out)
     estimator = FlowEstimator(spec.flow.method, spec.flow.preset)
@@ -541,7 +596,7 @@ def test_a_render_with_cadence_resumes_to_identical_frames(clip, with_cadence, t
     assert result.rendered == FRAMES - 5
     differ = differing_frames(frame_bytes(tmp_path), frame_bytes(whole))
     assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
-    columns = ("frame", "steps", "keyframe", "cut")
+    columns = ("frame", "steps", "keyframe", "cut", "temporal")
     assert [[r[k] for k in columns] for r in loss_rows(tmp_path)] == [
         [r[k] for k in columns] for r in loss_rows(whole)
     ]

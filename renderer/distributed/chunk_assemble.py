@@ -236,8 +236,9 @@ def seam_window(chunk: Chunk) -> range:
 
 
 def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
-    """Per seam: the largest flicker (E_warp of the output, and its excess over the
-    source's) in its window against the median of the frames outside every window, the
+    """Per seam: the largest flicker (E_warp of the output, its excess over the source's,
+    and its ratio to the source's) in its window against the median of the frames
+    outside every window, the
     largest added flicker against the typical worst frame of as many frames elsewhere,
     and the mean dream strength there against the median elsewhere."""
     windows = [seam_window(c) for c in plan[1:]]
@@ -249,6 +250,11 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
 
     def added(t: FrameTerms) -> float | None:
         return None if e_out(t) is None else t.e_warp_output - t.e_warp_input
+
+    def over_source(t: FrameTerms) -> float | None:
+        """E_warp against the source's own there: what a long seam window compares
+        fairly with frames elsewhere (the flow errs more in some parts of a clip)."""
+        return None if e_out(t) is None or not t.e_warp_input else t.e_warp_output / t.e_warp_input
 
     def median_elsewhere(value) -> float | None:
         values = [value(t) for f, t in enumerate(terms) if f not in at_seams]
@@ -276,6 +282,7 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
         for name, fn in (
             ("e_warp", e_out),
             ("added", added),
+            ("over_source", over_source),
             ("strength", lambda t: t.dream_strength),
         )
     }
@@ -284,6 +291,7 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
         inside = [terms[f] for f in window if f < len(terms)]
         e_values = [v for v in map(e_out, inside) if v is not None]
         added_values = [v for v in map(added, inside) if v is not None]
+        over_max = max((v for v in map(over_source, inside) if v is not None), default=None)
         e_max = max(e_values, default=None)
         added_max = max(added_values, default=None)
         stretch_max = typical_stretch_max(added, len(window))
@@ -294,6 +302,7 @@ def seam_report(plan: list[Chunk], terms: list[FrameTerms]) -> list[dict]:
                 "e_warp": e_max,
                 "e_warp_median_elsewhere": base["e_warp"],
                 "e_warp_ratio": ratio(e_max, base["e_warp"]),
+                "e_warp_over_source_ratio": ratio(over_max, base["over_source"]),
                 "added_flicker": added_max,
                 "added_flicker_median_elsewhere": base["added"],
                 "added_flicker_ratio": ratio(added_max, base["added"]),

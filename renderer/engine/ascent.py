@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .numeric_faults import check_steps
-from .steps.base import AscentSettings, AscentStep, LayerWeights, gaussian_taps
+from .steps.base import AscentSettings, AscentStep, Held, LayerWeights, gaussian_taps
 from .steps.tiling import tile_bounds, tile_grid
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ class Ascent(AscentStep):
         _deterministic_ops()
         super().__init__(model, settings, objective)
         objective_value = self._value
+        hold = self._hold
         with_point = self._with_point
         low = tf.constant(model.preprocessing.low, tf.float32)
         high = tf.constant(model.preprocessing.high, tf.float32)
@@ -48,11 +49,11 @@ class Ascent(AscentStep):
         kernel = _gaussian_kernel(settings.smoothing)
         extractor = self._extractor
 
-        def window_loss(window, layer_weights, focus):
+        def window_loss(window, layer_weights, focus, held):
             activations = extractor(window[tf.newaxis], training=False)
-            return objective_value(window, activations, layer_weights, focus)
+            return objective_value(window, activations, layer_weights, focus, held)
 
-        def tiled_loss_and_gradient(image, layer_weights, focus, with_gradient=True):
+        def tiled_loss_and_gradient(image, layer_weights, focus, held, with_gradient=True):
             """The image's loss (and gradient), assembled tile by tile.
 
             Tiles run one at a time (parallel_iterations=1): autograph's default of 10
@@ -60,6 +61,8 @@ class Ascent(AscentStep):
             with the image after all. Without ``with_gradient`` no tape is recorded, so
             measuring a loss costs a forward pass, not a whole step. ``focus`` is the
             image place (row, col) neuron terms read: the image's centre, rolled along.
+            ``held``: the temporal term's (reference, weight), rolled as ``image`` is, or
+            None (no such term).
             """
             shape = tf.shape(image)
             height, width = shape[0], shape[1]
@@ -94,8 +97,9 @@ class Ascent(AscentStep):
                             in_window,
                         ]
                     )
+                    cut = None if held is None else tuple(t[wy0:wy1, wx0:wx1] for t in held)
                     if not with_gradient:
-                        mean, point = window_loss(image[wy0:wy1, wx0:wx1], layer_weights, at)
+                        mean, point = window_loss(image[wy0:wy1, wx0:wx1], layer_weights, at, cut)
                         loss += core_share * mean + point * in_core
                         continue
                     # Scaled by the window's share of the image, each activation weighs what
@@ -104,7 +108,7 @@ class Ascent(AscentStep):
                     with tf.GradientTape() as tape:
                         window = image[wy0:wy1, wx0:wx1]
                         tape.watch(window)
-                        mean, point = window_loss(window, layer_weights, at)
+                        mean, point = window_loss(window, layer_weights, at, cut)
                         # A place term (neuron) counts once, unscaled; without one the
                         # graph is the classic dream's, op for op.
                         target = window_share * mean + point if with_point else mean
@@ -144,11 +148,18 @@ class Ascent(AscentStep):
             spec([None, None, 1], tf.float32),
         ]
 
+        # The temporal term's reference and weight: inputs only of an objective with one.
+        held_signature = (
+            [spec([None, None, 3], tf.float32), spec([None, None, 1], tf.float32)]
+            if self._with_held
+            else []
+        )
+
         def centre(image):
             return tf.shape(image)[:2] // 2
 
-        @tf.function(input_signature=signature)
-        def run(image, layer_weights, steps, step_size, first_step, seed, mask):
+        @tf.function(input_signature=signature + held_signature)
+        def run(image, layer_weights, steps, step_size, first_step, seed, mask, *held):
             losses = tf.TensorArray(tf.float32, size=steps)
             finite = tf.TensorArray(tf.bool, size=steps)
             size = tf.shape(image)[:2]
@@ -156,12 +167,15 @@ class Ascent(AscentStep):
                 shift = step_shift(seed, first_step + i)
                 rolled = tf.roll(image, shift, axis=[0, 1])
                 focus = (centre(image) + shift) % size  # the centre, rolled with the image
-                loss, gradient = tiled_loss_and_gradient(rolled, layer_weights, focus)
+                rolled_held = tuple(tf.roll(t, shift, axis=[0, 1]) for t in held) or None
+                loss, gradient = tiled_loss_and_gradient(rolled, layer_weights, focus, rolled_held)
                 gradient = smooth(tf.roll(gradient, -shift, axis=[0, 1]))
                 if settings.normalize_gradients:
                     gradient /= tf.math.reduce_std(gradient) + 1e-8
                 gradient *= mask  # after normalising: white dreams as hard as unmasked
                 moved = image + step_size * gradient
+                if held:  # the temporal term's own step (objective_graph.hold_step)
+                    moved = hold(moved, held, layer_weights, step_size)
                 # A NaN or inf in the gradient or the image shows here, before the clip
                 # could hide it: one pass over the image, nothing next to the network's.
                 finite = finite.write(i, tf.reduce_all(tf.math.is_finite(moved)))
@@ -169,15 +183,15 @@ class Ascent(AscentStep):
                 losses = losses.write(i, loss)
             return image, losses.stack(), finite.stack()
 
-        @tf.function(input_signature=signature[:2])
-        def measure(image, layer_weights):
+        @tf.function(input_signature=signature[:2] + held_signature)
+        def measure(image, layer_weights, *held):
             return tiled_loss_and_gradient(
-                image, layer_weights, centre(image), with_gradient=False
+                image, layer_weights, centre(image), held or None, with_gradient=False
             )[0]
 
-        @tf.function(input_signature=signature[:2])
-        def gradient_of(image, layer_weights):
-            return tiled_loss_and_gradient(image, layer_weights, centre(image))[1]
+        @tf.function(input_signature=signature[:2] + held_signature)
+        def gradient_of(image, layer_weights, *held):
+            return tiled_loss_and_gradient(image, layer_weights, centre(image), held or None)[1]
 
         self._run, self._measure, self._gradient = run, measure, gradient_of
 
@@ -190,6 +204,7 @@ class Ascent(AscentStep):
         seed: int,
         weights: np.ndarray,
         mask: np.ndarray,
+        held: Held,
     ) -> tuple[np.ndarray, np.ndarray]:
         out, losses, finite = self._run(
             np.asarray(image, np.float32),
@@ -199,18 +214,27 @@ class Ascent(AscentStep):
             np.int32(first_step),
             np.int32(seed % 2**31),
             mask,
+            *(held or ()),
         )
         losses = losses.numpy()
         check_steps(losses, finite.numpy())  # NumericalFault, step 1-based in this run
         return out.numpy(), losses
 
-    def loss(self, image: np.ndarray, layer_weights: LayerWeights = None) -> float:
+    def loss(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
-        return float(self._measure(np.asarray(image, np.float32), self._weights(layer_weights)))
+        image = np.asarray(image, np.float32)
+        held = self._held(image, held)
+        return float(self._measure(image, self._weights(layer_weights), *(held or ())))
 
-    def gradient(self, image: np.ndarray, layer_weights: LayerWeights = None) -> np.ndarray:
+    def gradient(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
-        return self._gradient(np.asarray(image, np.float32), self._weights(layer_weights)).numpy()
+        image = np.asarray(image, np.float32)
+        held = self._held(image, held)
+        return self._gradient(image, self._weights(layer_weights), *(held or ())).numpy()
 
 
 _determinism_enabled = False

@@ -244,6 +244,23 @@ def resize(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     )
 
 
+@dataclass(frozen=True)
+class TemporalTarget:
+    """What the objective's temporal term holds a dream to: earlier dreamed frames warped
+    onto this one (``reference``, RGB float32 0..255, the image's size) and how much each
+    pixel is held (``weight``, (H, W) >= 0: 0 where no earlier frame's flow holds; the
+    term's weight in the objective scales it all)."""
+
+    reference: np.ndarray
+    weight: np.ndarray
+
+    def at(self, prep, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """(reference in model space, weight (h, w, 1)) at an octave's ``shape``."""
+        reference = prep.to_model(resize(self.reference, shape))
+        weight = resize(np.asarray(self.weight, np.float32), shape)
+        return reference, weight.reshape(*shape, 1)
+
+
 def ascent_for(model, settings: DreamSettings, objective=None) -> AscentStep:
     """The model's compiled Ascent for these settings' tiling options and ``objective``
     (kept on the model)."""
@@ -258,6 +275,7 @@ def dream(
     layer_weights: Sequence[float] | None = None,
     objective=None,
     mask: np.ndarray | None = None,
+    temporal: TemporalTarget | None = None,
     measure_octave_ends: bool = True,
     snapshot_every: int | None = None,
     on_snapshot: Callable[[Snapshot], None] | None = None,
@@ -270,7 +288,10 @@ def dream(
     None: the model's layers' weighted mean activations. ``layer_weights`` (one per
     objective term: per model layer for the default) replaces its own weights for this
     dream. ``mask`` (H, W) in 0..1 at the image's size confines the gradient steps: black
-    pixels take none, grey ones part (renderer/rendering/masks.py composites the result too).
+    pixels take none, grey ones part (renderer/rendering/masks.py composites the result too);
+    above 1, a pixel steps that much further (a video's pixels catching up).
+    ``temporal`` is what an objective's temporal term holds the image to (at the image's
+    size; resized with each octave); without it that term is 0.
     ``measure_octave_ends`` measures the loss of each octave's final image and of the
     image the call returns (one forward pass each, ~2-5% of a dream): what losses.csv
     logs. Callers that only want the image and the per-step losses
@@ -312,6 +333,13 @@ def dream(
                 f"the mask is {mask.shape[1]}x{mask.shape[0]}, the image "
                 f"{rgb.shape[1]}x{rgb.shape[0]}"
             )
+    if temporal is not None and (
+        temporal.reference.shape != rgb.shape or temporal.weight.shape != rgb.shape[:2]
+    ):
+        raise DreamreelError(
+            f"the temporal reference {temporal.reference.shape} and weight "
+            f"{temporal.weight.shape} do not fit the image {rgb.shape}"
+        )
     # A step moves every channel by the same fraction of its range, whatever the family.
     # An absurd step_size overflows float32 here: no warning, the first step reports it.
     with np.errstate(over="ignore"):
@@ -342,8 +370,18 @@ def dream(
     def octave_mask(index: int) -> np.ndarray | None:
         return None if mask is None else resize(mask, shapes[index])
 
+    held_at: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # per octave, made once
+
+    def octave_held(index: int) -> tuple[np.ndarray, np.ndarray] | None:
+        if temporal is None:
+            return None
+        if index not in held_at:
+            held_at[index] = temporal.at(prep, shapes[index])
+        return held_at[index]
+
     def measured(step: int) -> float:  # the loss of `current`, never NaN or inf
-        return checked_loss(ascent.loss(current, layer_weights), octave=octave + 1, step=step)
+        loss = ascent.loss(current, layer_weights, octave_held(octave))
+        return checked_loss(loss, octave=octave + 1, step=step)
 
     if on_snapshot and resume is None:
         known_loss = measured(0)
@@ -366,6 +404,7 @@ def dream(
                         settings.seed,
                         layer_weights,
                         octave_mask(octave),
+                        octave_held(octave),
                     )
                 except NumericalFault as fault:  # its step counts within this run
                     fault.octave = octave + 1

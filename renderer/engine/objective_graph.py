@@ -9,7 +9,7 @@ The function is written in keras.ops, so every Keras backend's step shares it.
 
 A window's value comes in two parts, because tiles must add up to the whole image:
 - the *mean* part: terms that are a mean over positions (layer, channel, class, guide
-  terms, tv; the guide direction is taken on each window's mean activation). The engine
+  terms, tv, temporal; the guide direction is taken on each window's mean activation). The engine
   weighs it by the window's share of the image, so tiles add up to the
   whole image's mean;
 - the *point* part: terms at one place (neuron), counted in the one tile whose core holds
@@ -32,12 +32,17 @@ from .objectives import Objective, from_layers
 @dataclass(frozen=True, eq=False)
 class TermPlan:
     kind: str
-    output: int  # the extractor output it reads (-1: the image, tv)
+    output: int  # the extractor output it reads (-1: the image, tv and temporal)
     index: int = 0  # channel / neuron channel
     vector: np.ndarray | None = None  # class: the head's kernel column (channels,)
     bias: float = 0.0  # class: the head's bias for it
     features: np.ndarray | None = None  # guide_match: (positions, channels); guide: the
     # unit mean feature (1, channels); float32
+    scale: np.ndarray | None = None  # temporal: 1 / each channel's model-space range, so
+    # differences read as RGB in 0..1 whatever the model family's input range
+
+
+TEMPORAL = "temporal"
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,6 +57,11 @@ class BoundObjective:
     @property
     def has_point_terms(self) -> bool:
         return any(plan.kind == "neuron" for plan in self.plans)
+
+    @property
+    def has_temporal(self) -> bool:
+        """A term reads the reference the frame is held to (the steps then take one)."""
+        return any(plan.kind == TEMPORAL for plan in self.plans)
 
     def weights(self, frame: int = 0) -> list[float]:
         return self.objective.weights(frame)
@@ -77,6 +87,12 @@ def bind(
         if term.kind == "tv":
             plans.append(TermPlan("tv", -1))
             key_parts.append("tv")
+            continue
+        if term.kind == TEMPORAL:
+            prep = model.preprocessing
+            scale = 1.0 / (np.asarray(prep.high, np.float32) - np.asarray(prep.low, np.float32))
+            plans.append(TermPlan(TEMPORAL, -1, scale=np.broadcast_to(scale, (3,)).copy()))
+            key_parts.append(TEMPORAL)
             continue
         if term.layer not in outputs:
             raise DreamreelError(
@@ -139,11 +155,13 @@ def guide_features(model, image: np.ndarray, output: int) -> np.ndarray:
 
 
 def window_value(bound: BoundObjective):
-    """``value(window, activations, weights, focus)`` -> (mean part, point part) for the
-    engine's tiled step (``activations``: the extractor's outputs, a list or one tensor),
-    in keras.ops: one definition traced into TensorFlow's graph, JAX's jit and PyTorch's
-    eager steps alike (renderer/backends). ``focus`` is (row, col, inside): the neuron
-    place relative to the window, and 1.0 when this tile's core holds it (else 0.0).
+    """``value(window, activations, weights, focus, held=None)`` -> (mean part, point part)
+    for the engine's tiled step (``activations``: the extractor's outputs, a list or one
+    tensor), in keras.ops: one definition traced into TensorFlow's graph, JAX's jit and
+    PyTorch's eager steps alike (renderer/backends). ``focus`` is (row, col, inside): the
+    neuron place relative to the window, and 1.0 when this tile's core holds it (else 0.0).
+    ``held`` is (reference, weight) cut to the window, rolled as the window was: what the
+    temporal term holds the image to, model-space (h, w, 3), and where, (h, w, 1) in 0..1.
     On TensorFlow each op is the tf op the engine always used (keras.ops.mean is
     tf.reduce_mean...), so its renders keep their bytes."""
     from keras import ops
@@ -156,13 +174,22 @@ def window_value(bound: BoundObjective):
         for plan in bound.plans
     ]
 
-    def value(window, activations, weights, focus):
+    scales = [
+        None if plan.scale is None else ops.convert_to_tensor(plan.scale) for plan in bound.plans
+    ]
+
+    def value(window, activations, weights, focus, held=None):
         if not isinstance(activations, (list, tuple)):  # an extractor of one layer
             activations = [activations]
         means, points = [], []
         for i, plan in enumerate(bound.plans):
             if plan.kind == "tv":
                 means.append(weights[i] * _total_variation(window))
+                continue
+            if plan.kind == TEMPORAL:  # its value only: the step takes it by hold_step
+                if held is not None:  # none: no frame to be held to, the term is 0
+                    difference = ops.stop_gradient(_held_difference(window, held, scales[i]))
+                    means.append(weights[i] * difference)
                 continue
             a = activations[plan.output]
             if plan.kind == "layer":
@@ -183,6 +210,35 @@ def window_value(bound: BoundObjective):
         return _add_all(means), _add_all(points)
 
     return value
+
+
+def hold_step(bound: BoundObjective):
+    """``hold(image, held, weights, step_size)`` -> the image after the temporal term's
+    step, or None for an objective without that term; in keras.ops, for every backend.
+
+    The term is a quadratic in the image itself, so the engine takes it by its exact
+    proximal step after each (normalised) gradient step, not through the gradient: in
+    0..1 units u, with the gradient step moving u by eta = step_size / range per step,
+    ``u = (u' + a * u_ref) / (1 + a)``, ``a = 2 * eta * w * weight`` (w: minus the term's
+    weight; a positive weight is taken as 0). The dream's normalised gradient keeps its
+    full scale wherever the frame is not held (folded into the gradient, the term's large
+    gradient shrank every pixel's step through the normalisation), a weight means the same
+    at any gradient scale, and a strong hold settles instead of overshooting.
+    ``held`` is (reference, weight) at the image's size, not rolled."""
+    from keras import ops
+
+    terms = [(i, plan) for i, plan in enumerate(bound.plans) if plan.kind == TEMPORAL]
+    if not terms:
+        return None
+    scale = ops.convert_to_tensor(terms[0][1].scale)  # every such term's: the model's
+
+    def hold(image, held, weights, step_size):
+        reference, weight = held
+        w = _add_all([ops.maximum(-weights[i], 0.0) for i, _ in terms])
+        rate = 2.0 * ops.abs(step_size) * scale * w * weight  # (h, w, 3): each channel's eta
+        return image + (rate / (1.0 + rate)) * (reference - image)
+
+    return hold
 
 
 def _add_all(parts):
@@ -220,6 +276,15 @@ def _total_variation(window):
     return ops.mean(ops.abs(window[1:] - window[:-1])) + ops.mean(
         ops.abs(window[:, 1:] - window[:, :-1])
     )
+
+
+def _held_difference(window, held, scale):
+    """mean(weight * ((window - reference) * scale)^2) over pixels and channels: Ruder et
+    al.'s short- and long-term terms in one, the weight 0 where no earlier frame holds."""
+    from keras import ops
+
+    reference, weight = held
+    return ops.mean(weight * ops.square((window - reference) * scale))
 
 
 def _unit_at(activation, channel: int, window, focus):

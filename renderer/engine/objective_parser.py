@@ -21,6 +21,7 @@ from ..schedules.keyframe_parser import parse_schedule
 from ..schedules.keyframes import Schedule, check_value
 from .objectives import (
     EXAMPLE,
+    IMAGE_KINDS,
     INDEX_RE,
     KINDS,
     Objective,
@@ -29,6 +30,7 @@ from .objectives import (
     guide,
     layer,
     neuron,
+    temporal,
     tv,
 )
 
@@ -181,14 +183,16 @@ def _parse_atom(atom: str, text: str, column: int, key: str) -> Objective:
     kind, _, rest = atom.partition(":")
     kind = kind.strip().lower()
     try:
-        if kind == "tv" and not rest:
-            return tv()
-        if kind not in KINDS or kind == "tv":
+        if kind in IMAGE_KINDS and not rest:
+            return tv() if kind == "tv" else temporal()
+        if kind in IMAGE_KINDS:
+            _fail(text, column, f"{kind} takes no value after ':' (write {kind})", key)
+        if kind not in KINDS:
             _fail(
                 text,
                 column,
                 f"unknown term {atom.split(':')[0]!r} (terms: "
-                f"{', '.join(k + ':...' if k != 'tv' else k for k in KINDS)})",
+                f"{', '.join(k if k in IMAGE_KINDS else k + ':...' for k in KINDS)})",
                 key,
             )
         if not rest:

@@ -29,6 +29,10 @@ Terms:
                         need not turn toward the guide's
   tv                    total variation of the image (mean absolute difference between
                         neighbouring pixels): subtract it to smooth the dream
+  temporal              video: the mean squared difference (RGB in 0..1) between the image
+                        and the earlier dreamed frames warped onto it by the clip's optical
+                        flow, where the flow holds (Ruder et al. 2016); subtract it to hold
+                        the dream to the scene. video.coherence adds it; elsewhere it is 0
 
 This module imports no TensorFlow: a spec is checked before any model loads.
 """
@@ -45,7 +49,8 @@ from typing import Any
 from ..runtime.errors import DreamreelError
 from ..schedules.keyframes import Schedule
 
-KINDS = ("layer", "channel", "neuron", "class", "guide", "guide_match", "tv")
+KINDS = ("layer", "channel", "neuron", "class", "guide", "guide_match", "tv", "temporal")
+IMAGE_KINDS = ("tv", "temporal")  # terms of the image itself: no layer, no value after ":"
 GUIDE_KINDS = ("guide", "guide_match")
 EXAMPLE = '"layer:block_13_expand_relu + 0.5*channel:block_12_expand_relu:37 - 0.1*tv"'
 INDEX_RE = re.compile(r"\d+")  # a channel, neuron or class index
@@ -58,13 +63,13 @@ class Term:
     it to the layer feeding its head; ``key`` is a channel/neuron index or a class key."""
 
     kind: str
-    layer: str | None = None
+    layer: str | None = None  # None for the image's own terms (IMAGE_KINDS)
     key: int | str | None = None
     guide: str | None = None  # the guide image's path (guide terms)
 
     def __str__(self) -> str:
-        if self.kind == "tv":
-            return "tv"
+        if self.kind in IMAGE_KINDS:
+            return self.kind
         if self.kind == "class":
             return f"class:{self.key}"
         if self.kind in GUIDE_KINDS:
@@ -271,6 +276,10 @@ def guide(image: str, layer_name: str | None = None, *, match: bool = False) -> 
 
 def tv() -> Objective:
     return Objective(((Term("tv"), Weight()),))
+
+
+def temporal() -> Objective:
+    return Objective(((Term("temporal"), Weight()),))
 
 
 def from_layers(weights: Mapping[str, float | Schedule]) -> Objective:

@@ -113,8 +113,11 @@ def sample_maps(flow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return map_x, map_y
 
 
-def backward_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """``cv2.remap(image, grid + flow)``: bilinear, border replicate; same dtype as image.
+def backward_warp(
+    image: np.ndarray, flow: np.ndarray, interpolation: int = cv2.INTER_LINEAR
+) -> np.ndarray:
+    """``cv2.remap(image, grid + flow)``: bilinear (or ``interpolation``), border
+    replicate; same dtype as image.
 
     With ``flow = calc(gray_t, gray_{t-1})`` this carries frame t-1's image onto frame t:
     ``out(y, x) = image(y + flow[y, x, 1], x + flow[y, x, 0])``.
@@ -126,8 +129,10 @@ def backward_warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     map_x, map_y = sample_maps(flow)
     src = np.ascontiguousarray(image)
     if src.ndim == 3 and src.shape[2] > 4:  # remap handles up to 4 channels at a time
-        return np.stack([backward_warp(src[..., c], flow) for c in range(src.shape[2])], -1)
-    warped = cv2.remap(src, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        return np.stack(
+            [backward_warp(src[..., c], flow, interpolation) for c in range(src.shape[2])], -1
+        )
+    warped = cv2.remap(src, map_x, map_y, interpolation, borderMode=cv2.BORDER_REPLICATE)
     if src.ndim == 3 and warped.ndim == 2:  # remap drops a single channel axis
         warped = warped[..., None]
     return warped

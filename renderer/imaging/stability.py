@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from ..runtime.errors import DreamreelError
-from .flow import FlowEstimator, flow_pair, occlusion_mask, sample_maps, to_gray
+from .flow import FlowEstimator, flow_pair, is_scene_cut, occlusion_mask, sample_maps, to_gray
 
 # ---------------------------------------------------------------- E_warp
 
@@ -46,7 +46,8 @@ def warp_error(
     differences are **summed over the channels** (the squared L2 norm of the RGB error, as
     in Lai et al. 2018, so the value lies in [0, 3] for RGB), then averaged over pixels with
     the mask as weights. ``O_{t-1}`` is warped in float (no uint8 rounding). Returns NaN
-    when the mask has no reliable pixel (nothing to measure; `StabilityMeter` skips it).
+    when the mask has no reliable pixel (nothing to measure; `StabilityMeter` skips it);
+    ``measure_frame`` gives NaN for a pair across a scene cut too.
     ``maps``: ``sample_maps(backward_flow)``, when the caller warps more than one image.
     OpenCV per pixel, numpy's sum in double: 2.5x faster than numpy alone.
     """
@@ -160,7 +161,7 @@ class FrameTerms:
     its report is the same whether it ran in one go or was resumed."""
 
     dream_strength: float
-    e_warp_output: float | None = None  # None: no frame before it; NaN: no reliable pixel
+    e_warp_output: float | None = None  # None: no frame before; NaN: a cut or no reliable pixel
     e_warp_input: float | None = None
 
     def to_log(self) -> dict[str, float | None]:
@@ -215,6 +216,10 @@ def measure_frame(
     backward, forward = flows
     if mask is None:
         mask = occlusion_mask(backward, forward)
+    if is_scene_cut(to_gray(prev_source), to_gray(source), mask):
+        # No correspondence across a cut (Lai et al. measure within shots): the few pixels
+        # that pass the flow check there would weigh a whole clip's flicker by chance.
+        return FrameTerms(strength, math.nan, math.nan)
     maps = sample_maps(np.asarray(backward, dtype=np.float32))  # shared by both terms
     return FrameTerms(
         strength,
@@ -329,8 +334,8 @@ class StabilityMeter:
         notes = list(self.notes)
         if self._empty_masks:
             notes.append(
-                f"{self._empty_masks} frame pair(s) had no reliable pixel and "
-                "were left out of E_warp"
+                f"{self._empty_masks} frame pair(s) crossed a scene cut or had no reliable "
+                "pixel and were left out of E_warp"
             )
         return StabilityReport(
             frames=self.frames,

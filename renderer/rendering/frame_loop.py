@@ -309,6 +309,9 @@ def _dream_frames(
         # The engine takes no step where the mask is black; how much of the dream shows
         # where it is grey is the composite's to say (masking both would dim it twice).
         mask = masks.mask_for(index, start.image.shape[:2]) if masks.active else None
+        steps_where = None if mask is None else (mask > 0).astype(np.float32)
+        if start.step_map is not None:  # the engine's mask scales each pixel's step
+            steps_where = start.step_map if steps_where is None else steps_where * start.step_map
         with clock.stage("dream"):
             try:
                 result = dream(
@@ -317,7 +320,8 @@ def _dream_frames(
                     settings,
                     layer_weights=None if weights is None else list(weights.values()),
                     objective=objective,
-                    mask=None if mask is None else (mask > 0).astype(np.float32),
+                    mask=steps_where,
+                    temporal=start.temporal,
                     resume=start.state,
                     max_steps=start.max_steps,
                     # A frame that takes no step (between cadence keyframes) skips

@@ -31,6 +31,7 @@ from ..store.render_lock import render_lock
 from .guides import read_guides
 from .masks import FrameMasks, open_masks
 from .modes.builtin import create_mode
+from .modes.video_hold import held_objective
 from .preflight import check_out_folder
 from .recipe import recipe_text
 from .schedule_binding import bind_render
@@ -88,7 +89,8 @@ def prepared_render(
     if seed_note and announce:
         announce(seed_note)
     with removed_if_nothing_rendered(out_dir):  # a failure before frame 0 leaves no folder
-        objective = resolved_objective(spec.objective, spec.model)
+        # a video whose dream is held to earlier frames: its objective's temporal term
+        objective = held_objective(spec, resolved_objective(spec.objective, spec.model))
         layers = spec.layer_weights(0) if objective is None else objective.layer_names()
         if model is None:  # kept between calls: a notebook rendering again pays only frames
             model = cached_dream_model(

@@ -354,7 +354,7 @@ def _video(plan: PreviewPlan, size, wanted: set[int], notes: list[str]) -> Itera
                 markers,
                 (
                     f"clip {clip_seconds:.2f} s",
-                    f"blend {video.blend(index):.2f}",
+                    f"blend {video.blend_at(index):.2f}",
                     f"steps {_steps(plan, index, settings)}",
                 ),
                 raw.astype(np.float32) if index in wanted else None,

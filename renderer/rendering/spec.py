@@ -396,6 +396,10 @@ def _build(cls, table: dict, prefix: str, interpolation: str):
         kind = hints[key]
         if kind is Schedule:
             values[key] = parse_schedule(raw, key=full, interpolation=interpolation)
+        elif kind == Schedule | None:  # unset (None): another setting decides
+            values[key] = (
+                None if raw is None else parse_schedule(raw, key=full, interpolation=interpolation)
+            )
         elif full == "layers":
             values[key] = None if raw is None else _layers(raw, interpolation)
         elif full == "objective":

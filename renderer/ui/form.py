@@ -29,7 +29,13 @@ COMMON_KNOBS = (
 MODE_KNOBS = {
     "zoom": ("width", "height", "frames", "zoom.scale", "zoom.rotation", "zoom.first_steps"),
     "progress": ("width", "height", "progress.every"),
-    "video": ("video.max_size", "video.end", "video.blend", "video.cadence", "video.first_steps"),
+    "video": (
+        "video.max_size",
+        "video.end",
+        "video.coherence",
+        "video.cadence",
+        "video.first_steps",
+    ),
     "morph": ("width", "height", "morph.hold", "morph.fade", "morph.blend"),
 }
 MAX_FIELD = 4000  # characters of one value: a schedule fits, a pasted file does not

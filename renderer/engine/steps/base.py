@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...runtime.errors import DreamreelError
-from ..objective_graph import BoundObjective, classic, window_value
+from ..objective_graph import BoundObjective, classic, hold_step, window_value
 
 if TYPE_CHECKING:
     from ...models.loading import DreamModel
@@ -33,6 +33,9 @@ class AscentSettings:
 
 # One weight per objective term, or None: the objective's own.
 LayerWeights = Sequence[float] | np.ndarray | None
+# What the temporal term holds the image to: (reference, weight), model-space (H, W, 3)
+# and (H, W, 1) >= 0 (0: held to nothing); None: no earlier frame.
+Held = tuple[np.ndarray, np.ndarray] | None
 
 _NO_MASK = np.ones((1, 1, 1), np.float32)  # broadcasts: every pixel dreams
 
@@ -45,8 +48,11 @@ class AscentStep(ABC):
     descends). The random roll of step i depends only on (seed, first_step + i), so a
     run split into chunks (for snapshots) equals one uninterrupted run. The objective's
     term weights are an input, so a schedule that morphs one layer into another never
-    recompiles. A ``mask`` (H, W, 1) in 0..1 scales the normalised gradient: black
-    stays, white dreams as without one.
+    recompiles. A ``mask`` (H, W, 1) >= 0 scales the normalised gradient: black stays,
+    white dreams as without one (above 1: harder). ``held`` (reference, weight) is what
+    the objective's temporal term holds the image to: rolled with the image each step and
+    cut like it into tiles for the term's value, and pulled toward after each gradient step
+    (objective_graph.hold_step); ignored by an objective without that term.
     A step whose loss or moved image is NaN or inf raises NumericalFault (numeric_faults).
     """
 
@@ -59,6 +65,10 @@ class AscentStep(ABC):
         self._value = window_value(self.objective)
         # Terms at one place (neuron) need to know where that place is in each window.
         self._with_point = self.objective.has_point_terms
+        # Only an objective with a temporal term takes a reference: the steps of every
+        # other one stay the graphs they always were, op for op.
+        self._with_held = self.objective.has_temporal
+        self._hold = hold_step(self.objective)  # its step toward the reference, or None
         self._tile = int(settings.tile_size)
         self._margin = int(settings.tile_margin)
         self._jitter = int(settings.jitter)
@@ -73,6 +83,7 @@ class AscentStep(ABC):
         seed: int = 0,
         layer_weights: LayerWeights = None,
         mask: np.ndarray | None = None,
+        held: Held = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``steps`` steps from ``image``: the moved image and each step's loss."""
         if steps <= 0:
@@ -83,7 +94,9 @@ class AscentStep(ABC):
             else np.asarray(mask, np.float32).reshape(*np.shape(image)[:2], 1)
         )
         weights = self._weights(layer_weights)
-        return self._ascend(image, steps, step_size, first_step, seed, weights, mask)
+        return self._ascend(
+            image, steps, step_size, first_step, seed, weights, mask, self._held(image, held)
+        )
 
     @abstractmethod
     def _ascend(
@@ -95,17 +108,39 @@ class AscentStep(ABC):
         seed: int,
         weights: np.ndarray,
         mask: np.ndarray,
+        held: Held,
     ) -> tuple[np.ndarray, np.ndarray]:
         """``run`` on this backend, ``steps`` > 0: ``weights`` checked, ``mask`` (H, W, 1)
-        or (1, 1, 1)."""
+        or (1, 1, 1), ``held`` checked (None exactly when the objective has no temporal
+        term)."""
 
     @abstractmethod
-    def loss(self, image: np.ndarray, layer_weights: LayerWeights = None) -> float:
+    def loss(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
 
     @abstractmethod
-    def gradient(self, image: np.ndarray, layer_weights: LayerWeights = None) -> np.ndarray:
+    def gradient(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
+
+    def _held(self, image: np.ndarray, held: Held) -> Held:
+        """``held`` as the backends take it: None without a temporal term; with one,
+        full-size arrays (a weight of zeros where no reference was given: the term is 0)."""
+        if not self._with_held:
+            return None
+        shape = np.shape(image)[:2]
+        if held is None:
+            return np.asarray(image, np.float32), np.zeros((*shape, 1), np.float32)
+        reference, weight = held
+        reference = np.asarray(reference, np.float32)
+        if reference.shape != (*shape, 3):
+            raise DreamreelError(
+                f"the temporal reference is {reference.shape}, the image {np.shape(image)}"
+            )
+        return reference, np.asarray(weight, np.float32).reshape(*shape, 1)
 
     def _weights(self, layer_weights: LayerWeights) -> np.ndarray:
         """One weight per objective term: the objective's own (for the classic objective

@@ -22,7 +22,7 @@ import numpy as np
 
 from ...models.embedded import cache_dir
 from ..numeric_faults import check_steps
-from .base import AscentSettings, AscentStep, LayerWeights, gaussian_taps
+from .base import AscentSettings, AscentStep, Held, LayerWeights, gaussian_taps
 from .shifts import jitter_shift
 from .tiling import tiled_loss_and_gradient, tiles
 
@@ -59,6 +59,7 @@ class JaxAscent(AscentStep):
 
         super().__init__(model, settings, objective)
         objective_value = self._value
+        hold = self._hold
         with_point = self._with_point
         low = np.float32(model.preprocessing.low)
         high = np.float32(model.preprocessing.high)
@@ -71,18 +72,18 @@ class JaxAscent(AscentStep):
             [v.value for v in extractor.non_trainable_variables],
         )
 
-        def window_loss(state, window, layer_weights, at):
+        def window_loss(state, window, layer_weights, at, held):
             activations, _ = extractor.stateless_call(
                 state[0], state[1], window[None], training=False
             )
-            return objective_value(window, activations, layer_weights, at)
+            return objective_value(window, activations, layer_weights, at, held)
 
-        def tiled(state, image, layer_weights, focus, with_gradient=True):
+        def tiled(state, image, layer_weights, focus, held, with_gradient=True):
             """The shared tiled loss and gradient (steps/tiling.py). Shapes are static
             here, so the tiles are cut in Python while tracing."""
 
-            def loss_of(window, at):
-                return window_loss(state, window, layer_weights, at)
+            def loss_of(window, at, cut):
+                return window_loss(state, window, layer_weights, at, cut)
 
             def value_and_grad(target, window):
                 return jax.value_and_grad(target, has_aux=True)(window)
@@ -93,7 +94,7 @@ class JaxAscent(AscentStep):
 
             grid = tiles(image.shape[0], image.shape[1], tile, margin)
             if not with_gradient:
-                return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
+                return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of, held=held)
             return tiled_loss_and_gradient(
                 image,
                 focus,
@@ -103,6 +104,7 @@ class JaxAscent(AscentStep):
                 add_core=add_core,
                 zeros=jnp.zeros_like(image),
                 with_point=with_point,
+                held=held,
             )
 
         def smooth(gradient):
@@ -122,24 +124,29 @@ class JaxAscent(AscentStep):
         def centre(image):
             return jnp.array([image.shape[0] // 2, image.shape[1] // 2], jnp.int32)
 
-        def step(state, image, layer_weights, shift, step_size, mask):
+        def step(state, image, layer_weights, shift, step_size, mask, held):
             size = jnp.array(image.shape[:2], jnp.int32)
             rolled = jnp.roll(image, shift, axis=(0, 1))
             focus = (centre(image) + shift) % size  # the centre, rolled with the image
-            loss, gradient = tiled(state, rolled, layer_weights, focus)
+            rolled_held = None
+            if held is not None:  # the temporal term's reference, rolled with the image
+                rolled_held = tuple(jnp.roll(t, shift, axis=(0, 1)) for t in held)
+            loss, gradient = tiled(state, rolled, layer_weights, focus, rolled_held)
             gradient = smooth(jnp.roll(gradient, -shift, axis=(0, 1)))
             if settings.normalize_gradients:
                 gradient = gradient / (jnp.std(gradient) + 1e-8)
             gradient = gradient * mask  # after normalising: white dreams as hard as unmasked
             moved = image + step_size * gradient
+            if held is not None:  # the temporal term's own step (objective_graph.hold_step)
+                moved = hold(moved, held, layer_weights, step_size)
             finite = jnp.all(jnp.isfinite(moved))  # checked before the clip could hide it
             return jnp.clip(moved, low, high), loss, finite
 
-        def measure(state, image, layer_weights):
-            return tiled(state, image, layer_weights, centre(image), with_gradient=False)[0]
+        def measure(state, image, layer_weights, held):
+            return tiled(state, image, layer_weights, centre(image), held, with_gradient=False)[0]
 
-        def gradient_of(state, image, layer_weights):
-            return tiled(state, image, layer_weights, centre(image))[1]
+        def gradient_of(state, image, layer_weights, held):
+            return tiled(state, image, layer_weights, centre(image), held)[1]
 
         self._step = jax.jit(step)
         self._measure = jax.jit(measure)
@@ -154,6 +161,7 @@ class JaxAscent(AscentStep):
         seed: int,
         weights: np.ndarray,
         mask: np.ndarray,
+        held: Held,
     ) -> tuple[np.ndarray, np.ndarray]:
         import jax.numpy as jnp  # only on this backend's path
 
@@ -163,27 +171,30 @@ class JaxAscent(AscentStep):
         losses, finite = [], []
         for i in range(steps):
             shift = jitter_shift(seed, int(np.int32(first_step + i)), self._jitter)
-            current, loss, ok = self._step(self._state, current, weights, shift, step_size, mask)
+            current, loss, ok = self._step(
+                self._state, current, weights, shift, step_size, mask, held
+            )
             losses.append(loss)
             finite.append(ok)
         losses_out = np.asarray(jnp.stack(losses), np.float32)
         check_steps(losses_out, np.asarray(jnp.stack(finite)))  # NumericalFault, 1-based step
         return np.asarray(current, np.float32), losses_out
 
-    def loss(self, image: np.ndarray, layer_weights: LayerWeights = None) -> float:
+    def loss(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
-        return float(
-            self._measure(self._state, np.asarray(image, np.float32), self._weights(layer_weights))
-        )
+        image = np.asarray(image, np.float32)
+        weights, held = self._weights(layer_weights), self._held(image, held)
+        return float(self._measure(self._state, image, weights, held))
 
-    def gradient(self, image: np.ndarray, layer_weights: LayerWeights = None) -> np.ndarray:
+    def gradient(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
-        return np.asarray(
-            self._gradient(
-                self._state, np.asarray(image, np.float32), self._weights(layer_weights)
-            ),
-            np.float32,
-        )
+        image = np.asarray(image, np.float32)
+        weights, held = self._weights(layer_weights), self._held(image, held)
+        return np.asarray(self._gradient(self._state, image, weights, held), np.float32)
 
 
 def _gaussian_kernel(sigma: float) -> np.ndarray | None:

@@ -100,10 +100,12 @@ def tiled_loss_and_gradient(
     add_core=None,
     zeros=None,
     with_point: bool = False,
+    held=None,
 ):
     """The image's loss and gradient, tile by tile; the backend gives the calculus:
 
-    - ``loss_of(window, at)`` -> (mean part, point part), forward only;
+    - ``loss_of(window, at, held)`` -> (mean part, point part), forward only, ``held``
+      the temporal term's (reference, weight) cut to the window (None without one);
     - ``value_and_grad(target, window)`` -> ((value, aux), gradient of value) for
       ``target(window) -> (value, aux)``;
     - ``add_core(gradient, core_gradient, tile)`` -> gradient with the core added, from
@@ -119,13 +121,14 @@ def tiled_loss_and_gradient(
         y0, y1, x0, x1 = tile.core
         at, in_core = focus_in(tile, focus)
         window = image[wy0:wy1, wx0:wx1]
+        cut = None if held is None else tuple(t[wy0:wy1, wx0:wx1] for t in held)
         if value_and_grad is None:
-            mean, point = loss_of(window, at)
+            mean, point = loss_of(window, at, cut)
             loss = loss + tile.core_share * mean + point * in_core
             continue
 
-        def target(w, at=at, share=tile.window_share):
-            mean, point = loss_of(w, at)
+        def target(w, at=at, share=tile.window_share, cut=cut):
+            mean, point = loss_of(w, at, cut)
             return (share * mean + point if with_point else mean), (mean, point)
 
         (_, (mean, point)), window_gradient = value_and_grad(target, window)

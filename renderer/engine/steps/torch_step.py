@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..numeric_faults import check_steps
-from .base import AscentSettings, AscentStep, LayerWeights, gaussian_taps
+from .base import AscentSettings, AscentStep, Held, LayerWeights, gaussian_taps
 from .shifts import jitter_shift
 from .tiling import tiled_loss_and_gradient, tiles
 
@@ -61,16 +61,16 @@ class TorchAscent(AscentStep):
     def _tensor(self, array) -> torch.Tensor:
         return self._torch.as_tensor(np.asarray(array, np.float32), device=self._device)
 
-    def _window_loss(self, window, weights, at):
+    def _window_loss(self, window, weights, at, held):
         activations = self._extractor(window[None], training=False)
-        return self._value(window, activations, weights, at)
+        return self._value(window, activations, weights, at, held)
 
-    def _tiled(self, image, weights, focus, with_gradient=True):
+    def _tiled(self, image, weights, focus, held, with_gradient=True):
         """The shared tiled loss and gradient (steps/tiling.py), eagerly."""
         torch = self._torch
 
-        def loss_of(window, at):
-            return self._window_loss(window, weights, at)
+        def loss_of(window, at, cut):
+            return self._window_loss(window, weights, at, cut)
 
         def value_and_grad(target, window):
             window = window.detach().requires_grad_(True)
@@ -85,7 +85,7 @@ class TorchAscent(AscentStep):
 
         grid = tiles(image.shape[0], image.shape[1], self._tile, self._margin)
         if not with_gradient:
-            return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of)
+            return tiled_loss_and_gradient(image, focus, grid, loss_of=loss_of, held=held)
         return tiled_loss_and_gradient(
             image,
             focus,
@@ -95,6 +95,7 @@ class TorchAscent(AscentStep):
             add_core=add_core,
             zeros=torch.zeros_like(image),
             with_point=self._with_point,
+            held=held,
         )
 
     def _smooth(self, gradient):
@@ -106,18 +107,23 @@ class TorchAscent(AscentStep):
         padded = functional.pad(nchw, (pad, pad, pad, pad), mode="reflect")
         return functional.conv2d(padded, self._kernel, groups=3)[0].permute(1, 2, 0)
 
-    def _step(self, image, weights, shift, step_size, mask):
+    def _step(self, image, weights, shift, step_size, mask, held):
         torch = self._torch
         height, width = image.shape[:2]
         dy, dx = int(shift[0]), int(shift[1])
         rolled = torch.roll(image, (dy, dx), dims=(0, 1))
         focus = ((height // 2 + dy) % height, (width // 2 + dx) % width)  # rolled centre
-        loss, gradient = self._tiled(rolled, weights, focus)
+        rolled_held = None
+        if held is not None:  # the temporal term's reference, rolled with the image
+            rolled_held = tuple(torch.roll(t, (dy, dx), dims=(0, 1)) for t in held)
+        loss, gradient = self._tiled(rolled, weights, focus, rolled_held)
         gradient = self._smooth(torch.roll(gradient, (-dy, -dx), dims=(0, 1)))
         if self.settings.normalize_gradients:
             gradient = gradient / (torch.std(gradient, correction=0) + 1e-8)
         gradient = gradient * mask  # after normalising: white dreams as hard as unmasked
         moved = image + step_size * gradient
+        if held is not None:  # the temporal term's own step (objective_graph.hold_step)
+            moved = self._hold(moved, held, weights, step_size)
         finite = torch.isfinite(moved).all()  # checked before the clip could hide it
         return torch.clamp(moved, self._low, self._high), loss, finite
 
@@ -130,39 +136,51 @@ class TorchAscent(AscentStep):
         seed: int,
         weights: np.ndarray,
         mask: np.ndarray,
+        held: Held,
     ) -> tuple[np.ndarray, np.ndarray]:
         torch = self._torch
         mask_t, weights_t = self._tensor(mask), self._tensor(weights)
+        held_t = self._held_tensors(held)
         step_size_t = self._tensor(step_size)
         seed = int(np.int32(seed % 2**31))
         current = self._tensor(image)
         losses, finite = [], []
         for i in range(steps):
             shift = jitter_shift(seed, int(np.int32(first_step + i)), self._jitter)
-            current, loss, ok = self._step(current, weights_t, shift, step_size_t, mask_t)
+            current, loss, ok = self._step(current, weights_t, shift, step_size_t, mask_t, held_t)
             losses.append(loss)
             finite.append(ok)
         losses_out = torch.stack(losses).cpu().numpy().astype(np.float32)
         check_steps(losses_out, torch.stack(finite).cpu().numpy())  # NumericalFault
         return current.cpu().numpy().astype(np.float32), losses_out
 
-    def loss(self, image: np.ndarray, layer_weights: LayerWeights = None) -> float:
+    def _held_tensors(self, held: Held):
+        return None if held is None else tuple(self._tensor(t) for t in held)
+
+    def loss(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> float:
         """Loss of a model-space image (tiled the same way, no roll)."""
         tensor = self._tensor(image)
+        held_t = self._held_tensors(self._held(image, held))
         with self._torch.no_grad():
             loss, _ = self._tiled(
                 tensor,
                 self._tensor(self._weights(layer_weights)),
                 _centre(tensor),
+                held_t,
                 with_gradient=False,
             )
         return float(loss)
 
-    def gradient(self, image: np.ndarray, layer_weights: LayerWeights = None) -> np.ndarray:
+    def gradient(
+        self, image: np.ndarray, layer_weights: LayerWeights = None, held: Held = None
+    ) -> np.ndarray:
         """The raw (unnormalised, unsmoothed) tiled gradient; for tests and teaching."""
         tensor = self._tensor(image)
         weights = self._tensor(self._weights(layer_weights))
-        _, gradient = self._tiled(tensor, weights, _centre(tensor))
+        held_t = self._held_tensors(self._held(image, held))
+        _, gradient = self._tiled(tensor, weights, _centre(tensor), held_t)
         return gradient.cpu().numpy().astype(np.float32)
 
 

@@ -39,7 +39,7 @@ from ...runtime.errors import DreamreelError, closest
 from ..stage_clock import NULL_CLOCK
 
 if TYPE_CHECKING:
-    from ...engine.dream import DreamResult, DreamState
+    from ...engine.dream import DreamResult, DreamState, TemporalTarget
     from ...media.audio import AudioSource
     from ...store.frame_store import FrameStore
     from ..spec import RenderSpec
@@ -58,6 +58,12 @@ class FrameStart:
     # What the frame is without dreaming, where a mask keeps it (renderer/rendering/masks.py): a
     # video's raw frame; None: the start image.
     source: np.ndarray | None = None
+    # What the objective's temporal term holds the dream to (a video's earlier frames
+    # warped onto this one); None: nothing, the term is 0.
+    temporal: TemporalTarget | None = None
+    # Each pixel's step size, times the dream's (H, W); None: 1 everywhere. A video dreams
+    # harder where the carry brought no dream (renderer/rendering/modes/video.py).
+    step_map: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ Pure numpy/OpenCV: the frame loop runs the dream.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,8 +22,6 @@ import cv2
 import numpy as np
 
 from ...imaging.flow import (
-    DIS_PRESETS,
-    FLOW_METHODS,
     FlowEstimator,
     backward_warp,
     flow_pair,
@@ -34,112 +33,22 @@ from ...imaging.stability import FrameTerms, StabilityMeter, measure_frame
 from ...media.images import to_uint8
 from ...media.limits import check_frame_side
 from ...media.truncated_input import InputEnded
-from ...runtime.errors import DreamreelError, one_of
-from ...schedules.keyframe_parser import constant
-from ...schedules.keyframes import Schedule
+from ...runtime.errors import DreamreelError
 from ..stage_clock import NULL_CLOCK
 from .base import FrameOut, FrameStart, ModeBase, ModeSummary, register
 from .source import octave_notes, open_render_clip
+from .video_hold import (
+    CARRY_INTERPOLATION,
+    EarlierMotion,
+    RawHistory,
+    held_frame,
+)
+from .video_settings import FlowSettings, VideoSettings
 
 if TYPE_CHECKING:
     from ..spec import RenderSpec
 
-BLEND_MODES = ("residual", "full")  # residual: warp (dream - raw); full: warp the dream
 ALLOW_PARTIAL_KEY = "video.allow_partial"
-
-
-@dataclass(frozen=True)
-class VideoSettings:
-    """The ``video`` table: which part of the clip, and how frames carry the dream."""
-
-    start: float | None = None  # seconds into the clip
-    end: float | None = None
-    start_frame: int | None = None  # or a frame range (end exclusive)
-    end_frame: int | None = None
-    every: int = 1  # keep every n-th frame (fps divides by n)
-    max_size: int | None = None  # long side at most this (aspect kept, even sizes)
-    blend: Schedule = constant(0.9)  # how much of the last frame's dream carries over
-    blend_mode: str = "residual"  # residual: warp (dream - raw); full: warp the dream
-    first_steps: int = 20  # the first frame and frames after a cut dream fully
-    first_octaves: int = 3
-    audio: bool = True  # mux the clip's sound into the MP4
-    # A clip that cannot be decoded to the end of its range (damaged, truncated): true
-    # stitches the frames before the damage into a shorter video (report.json says where
-    # it stopped); false, the default, keeps them but ends the render with an error.
-    allow_partial: bool = False
-    # Cadence, as Deforum users know it: dream every cadence-th frame (a keyframe) with
-    # the full dream.steps; the frames between only carry the dream along the flow, with
-    # between_steps steps on top (0: the carried frame is the output). Frames 0, k, 2k...
-    # are keyframes, and so is every first frame and frame after a cut. About cadence
-    # times fewer gradient steps: for previews. blend fades the dream once a keyframe,
-    # not once a frame, so the dream keeps its strength between keyframes.
-    cadence: int = 1
-    between_steps: int = 0
-    # A carried keyframe dreams with dream.step_size times this: it stands in for the
-    # frames between, which add no dream while the flow's unreliable pixels drop some.
-    # Unset: sqrt(cadence), which kept dream strength and added flicker level with
-    # cadence 1 on a real clip (benchmarks/RESULTS.md; 1 left 0.7x the strength, 2 added
-    # 1.4x the flicker). 1 (or cadence 1) leaves the steps as they are.
-    keyframe_step_scale: float | None = None
-    # Chunked renders (--ray, --chunks; renderer/distributed/chunk_plan.py): each chunk dreams
-    # warmup
-    # frames before its first shown one, and crossfade frames overlap the chunk before.
-    # chunks: how many (0: one per worker, none too short). A plain render ignores them.
-    # 8 cross-faded frames kept a seam's flicker at 1.14x the rest on a 320x180 pan with
-    # video-quick (4 frames: 1.53x); 16 warm-up frames brought the strength to 0.98x.
-    warmup: int = 16
-    crossfade: int = 8
-    chunks: int = 0
-
-    def check(self, prefix: str) -> None:
-        check_chunk_settings(self.warmup, self.crossfade, self.chunks, prefix)
-        if self.every < 1 or self.first_steps < 0 or self.first_octaves < 1:
-            raise DreamreelError(
-                f"{prefix}every and {prefix}first_octaves must be >= 1, {prefix}first_steps >= 0"
-            )
-        if self.cadence < 1 or self.between_steps < 0:
-            raise DreamreelError(
-                f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
-                f"{prefix}between_steps >= 0 (0: frames between keyframes "
-                f"are the carried dream only)"
-            )
-        if self.keyframe_step_scale is not None and not self.keyframe_step_scale > 0:
-            raise DreamreelError(f"{prefix}keyframe_step_scale must be > 0")
-        one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
-        seconds = [k for k in ("start", "end") if getattr(self, k) is not None]
-        frames = [k for k in ("start_frame", "end_frame") if getattr(self, k) is not None]
-        if seconds and frames:  # often a preset's end plus the user's end_frame
-            clear = " ".join(f"--set {prefix}{k}=" for k in seconds)
-            raise DreamreelError(
-                f"{prefix}{' and '.join(seconds)} (seconds) and {prefix}{' and '.join(frames)} "
-                f"(frames) both set: give the range one way; clear the seconds with {clear} "
-                f"(or the frames with --set {prefix}{frames[0]}=)"
-            )
-        if not all(0.0 <= v <= 1.0 for _, v in self.blend.keyframes):
-            raise DreamreelError(f"{prefix}blend must stay between 0 and 1")
-
-    def step_scale(self) -> float:
-        """What a carried keyframe's step_size is multiplied by (1 without cadence)."""
-        if self.cadence == 1:
-            return 1.0
-        if self.keyframe_step_scale is None:
-            return self.cadence**0.5
-        return float(self.keyframe_step_scale)
-
-
-@dataclass(frozen=True)
-class FlowSettings:
-    """The ``flow`` table: optical flow on the raw frames (OpenCV)."""
-
-    enabled: bool = True  # off: every frame dreamed alone (the flicker baseline)
-    method: str = "dis"  # dis or farneback
-    preset: str = "medium"  # DIS: ultrafast, fast, medium
-    cut_min_reliable: float = 0.4  # a cut when less of the frame has a reliable flow
-    cut_hist_threshold: float = 0.5  # ... or grey histograms jump more than this
-
-    def check(self, prefix: str) -> None:
-        one_of(prefix + "method", self.method, FLOW_METHODS)
-        one_of(prefix + "preset", self.preset, DIS_PRESETS)
 
 
 @dataclass(frozen=True)
@@ -150,6 +59,8 @@ class RawMotion:
     flows: tuple[np.ndarray, np.ndarray]  # (backward t -> t-1, forward t-1 -> t)
     mask: np.ndarray  # occlusion mask: 1 where the flow holds
     cut: bool  # a new shot starts at frame t
+    # flows to frames 2..video.temporal_frames back (long-term temporal term), since a cut
+    earlier: tuple[EarlierMotion, ...] = ()
 
     @property
     def reliable(self) -> float:
@@ -190,6 +101,10 @@ class Carry:
     fresh: bool  # no dream carried: first frame, cut, or flow off
     cut: bool = False
     reliable: float = 1.0  # share of pixels whose flow passed the consistency check
+    # The carry before blend and mask fade it: raw + the whole warped residual (or the
+    # warped dream): what the temporal term holds the frame to. None when fresh.
+    held: np.ndarray | None = None
+    carried: np.ndarray | None = None  # (H, W): the share of the dream carried, blend * mask
 
 
 def carry_dream(
@@ -233,20 +148,21 @@ def carry_motion(
     if motion.cut:
         return Carry(raw.astype(np.float32), fresh=True, cut=True, reliable=motion.reliable)
     backward = motion.flows[0]
-    weight = ((spec.video.blend(frame) if fade else 1.0) * motion.mask)[..., None]
+    weight = ((spec.video.blend_at(frame) if fade else 1.0) * motion.mask)[..., None]
     if spec.video.blend_mode == "residual":
-        # raw + weight * warp(dream - raw), in place: half the time of the plain numpy
-        # expression at 720p (it is on the critical path), the same floats.
-        start = backward_warp(
-            cv2.subtract(previous_dream, previous_raw, dtype=cv2.CV_32F), backward
-        )
-        start *= weight
+        # raw + weight * warp(dream - raw), in numpy's fused steps: half the time of the
+        # plain expression at 720p (it is on the critical path), the same floats.
+        residual = cv2.subtract(previous_dream, previous_raw, dtype=cv2.CV_32F)
+        held = backward_warp(residual, backward, CARRY_INTERPOLATION)
+        start = held * weight
         start += raw
+        held += raw
     else:
-        warped = backward_warp(previous_dream.astype(np.float32), backward)
-        start = weight * warped + (1.0 - weight) * raw.astype(np.float32)
+        held = backward_warp(previous_dream.astype(np.float32), backward, CARRY_INTERPOLATION)
+        start = weight * held + (1.0 - weight) * raw.astype(np.float32)
     np.clip(start, 0.0, 255.0, out=start)
-    return Carry(start, fresh=False, reliable=motion.reliable)
+    np.clip(held, 0.0, 255.0, out=held)
+    return Carry(start, fresh=False, reliable=motion.reliable, held=held, carried=weight[..., 0])
 
 
 def between_settings(steps: int) -> dict:
@@ -275,7 +191,17 @@ class VideoMode(ModeBase):
     name = "video"
     # dream_strength, e_warp_*: each frame's stability terms (imaging.stability.FrameTerms), which
     # report.json adds up.
-    columns = ("cut", "reliable", "keyframe", "dream_strength", "e_warp_output", "e_warp_input")
+    # temporal: the temporal term's mean squared difference over the pixels held, before its
+    # weight (video_hold.HeldFrame.difference), blank where nothing held the frame.
+    columns = (
+        "cut",
+        "reliable",
+        "keyframe",
+        "dream_strength",
+        "e_warp_output",
+        "e_warp_input",
+        "temporal",
+    )
     settings = {"video": VideoSettings, "flow": FlowSettings}
 
     @classmethod
@@ -312,7 +238,11 @@ class VideoMode(ModeBase):
         self._measure_estimator = self._report_estimator()  # flow off: measuring needs one
         self._raws = None
         self._last_raw: np.ndarray | None = None  # prepare's: the frame decoded last
+        # prepare's: raw frames further back, for the long-term temporal term
+        self._history = RawHistory(v.temporal_frames if self.estimator is not None else 1)
         self.previous_dream: np.ndarray | None = None  # start/finish's: the last dream
+        self._dreams: dict[int, np.ndarray] = {}  # start/finish's: the last few, by index
+        self._held = None  # start's HeldFrame: what finish logs the term of
         self._measured: tuple[np.ndarray, np.ndarray] | None = None  # measure's: (raw, dream)
 
     def release(self) -> None:
@@ -320,13 +250,34 @@ class VideoMode(ModeBase):
 
     def resume(self, done: int, store) -> int:
         """Stream raw frames from ``done - 1`` on; the dream chain restarts from disk."""
+        back = self.spec.video.temporal_frames if self._history.wanted else 1
         with self.clock.stage("decode"):
-            self._raws = self.source.frames(first=max(0, done - 1))
-            self._last_raw = self._next_raw(done - 1) if done > 0 else None
+            self._raws = self.source.frames(first=max(0, done - back))
+        for index in range(max(0, done - back), done):  # the frames held in memory
+            self._remember_raw(index)
         if done > 0:
-            self.previous_dream = store.read_frame(done - 1)
+            for index in range(max(0, done - back), done):
+                self._dreams[index] = store.read_frame(index)
+            self.previous_dream = self._dreams[done - 1]
             self._measured = (self._last_raw, self.previous_dream)
         return done
+
+    def _remember_raw(self, index: int) -> RawMotion | None:
+        """Decode frame ``index`` and keep it as the last one; its flow from the frame
+        before (None without flow or a frame before), and flows further back when the
+        long-term term wants them."""
+        with self.clock.stage("decode"):
+            raw = self._next_raw(index)
+        previous, self._last_raw = self._last_raw, raw
+        motion = None
+        if self.estimator is not None and previous is not None:
+            with self.clock.stage("flow"):
+                motion = raw_motion(self.spec, self.estimator, previous, raw)
+                if self._history.wanted and not motion.cut:
+                    earlier = self._history.motions(self.estimator, raw)
+                    motion = dataclasses.replace(motion, earlier=earlier)
+        self._history.add(raw, cut=motion is not None and motion.cut)
+        return motion
 
     def _next_raw(self, index: int) -> np.ndarray:
         """The clip's next frame; where the clip ends early, InputEnded naming the key
@@ -341,14 +292,9 @@ class VideoMode(ModeBase):
 
     def prepare(self, index: int) -> RawFrame:
         """Decode frame ``index`` and its flow from the frame before: the clip alone."""
-        with self.clock.stage("decode"):
-            raw = self._next_raw(index)
-        previous, self._last_raw = self._last_raw, raw
-        motion = None
-        if self.estimator is not None and previous is not None:
-            with self.clock.stage("flow"):
-                motion = raw_motion(self.spec, self.estimator, previous, raw)
-        return RawFrame(raw, previous, motion)
+        previous = self._last_raw
+        motion = self._remember_raw(index)
+        return RawFrame(self._last_raw, previous, motion)
 
     def start(self, index: int, seed: int, ready: RawFrame) -> FrameStart:
         # A keyframe by its index alone (and by a cut, which the raw frames decide): a
@@ -381,13 +327,46 @@ class VideoMode(ModeBase):
             "reliable": round(carry.reliable, 4),
             "keyframe": int(carry.fresh or not between),
         }
+        self._held = None
+        if carry.held is not None and ready.motion is not None:
+            earlier = tuple(
+                (motion, self._dreams[index - motion.distance])
+                for motion in ready.motion.earlier
+                if index - motion.distance in self._dreams
+            )
+            self._held = held_frame(
+                carry.held,
+                ready.motion.mask,
+                ready.image,
+                earlier,
+                full=self.spec.video.blend_mode == "full",
+            )
+        target = (
+            None
+            if self._held is None
+            else self._held.target(self.spec.video.temporal_weight_at(index))
+        )
+        step_map = None
+        if carry.carried is not None and self.spec.video.catch_up != 1.0 and not between:
+            step_map = 1.0 + np.float32(self.spec.video.catch_up - 1.0) * (1.0 - carry.carried)
         # A mask keeps the raw frame, not the carried dream (renderer/rendering/masks.py).
-        return FrameStart(carry.image, settings, log, source=ready.image)
+        return FrameStart(
+            carry.image,
+            settings,
+            log,
+            source=ready.image,
+            temporal=target,
+            step_map=step_map,
+        )
 
     def finish(self, index: int, result) -> FrameOut:
         frame = to_uint8(result.image)
         self.previous_dream = frame
-        return FrameOut(frame, exact=result.image)
+        self._dreams[index] = frame
+        self._dreams.pop(index - self.spec.video.temporal_frames, None)
+        held = None if self._held is None else self._held.difference(frame)
+        log = {"temporal": None if held is None else float(f"{held:.6g}")}
+        return FrameOut(frame, exact=result.image, log=log)
 
     def measure(self, index: int, ready: RawFrame, out: FrameOut) -> dict:
         """The frame's stability terms (E_warp against the frame before, dream strength),
@@ -447,11 +426,3 @@ class VideoMode(ModeBase):
         report = {"summary": stability.summary_line(), **stability.to_dict()}
         report["cuts"] = [int(r["frame"]) for r in rows if int(r.get("cut", 0))]
         return ModeSummary(report)
-
-
-def check_chunk_settings(warmup: int, crossfade: int, chunks: int, prefix: str) -> None:
-    if warmup < 0 or crossfade < 0 or chunks < 0:
-        raise DreamreelError(
-            f"{prefix}warmup and {prefix}crossfade must be >= 0, "
-            f"{prefix}chunks >= 0 (0: one per worker)"
-        )
