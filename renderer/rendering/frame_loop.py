@@ -291,6 +291,7 @@ def _dream_frames(
     ``objective``: a BoundObjective (None: the layers' weighted means).
     Returns the last measured loss (None if no frame measured one)."""
     final_loss = None
+    dreamed_before = None  # the user mask's pixels dreamed in the frame before (0/1)
     for index in range(first, mode.count):
         frame_started = time.perf_counter()  # the row's seconds: input, start, dream, finish
         with clock.stage("wait_ahead"):  # in line (pipeline = false): the mode's own stages
@@ -308,8 +309,17 @@ def _dream_frames(
         )
         # The engine takes no step where the mask is black; how much of the dream shows
         # where it is grey is the composite's to say (masking both would dim it twice).
-        mask = masks.mask_for(index, start.image.shape[:2]) if masks.active else None
+        shape = start.image.shape[:2]
+        temporal = start.temporal
+        if masks.active and temporal is not None:
+            # Held only where the frame before was dreamed: what its mask kept raw, a
+            # mask that moves on may now dream (its carried residual there is 0).
+            if dreamed_before is None:  # a resumed render's first frame
+                dreamed_before = (masks.mask_for(index - 1, shape) > 0).astype(np.float32)
+            temporal = dataclasses.replace(temporal, weight=temporal.weight * dreamed_before)
+        mask = masks.mask_for(index, shape) if masks.active else None
         steps_where = None if mask is None else (mask > 0).astype(np.float32)
+        dreamed_before = steps_where
         if start.step_map is not None:  # the engine's mask scales each pixel's step
             steps_where = start.step_map if steps_where is None else steps_where * start.step_map
         with clock.stage("dream"):
@@ -321,7 +331,7 @@ def _dream_frames(
                     layer_weights=None if weights is None else list(weights.values()),
                     objective=objective,
                     mask=steps_where,
-                    temporal=start.temporal,
+                    temporal=temporal,
                     resume=start.state,
                     max_steps=start.max_steps,
                     # A frame that takes no step (between cadence keyframes) skips
