@@ -17,6 +17,8 @@ from renderer.rendering.modes.video_hold import (
     coherence_settings,
     held_frame,
     held_objective,
+    last_fresh_strength,
+    level_gain,
 )
 from renderer.rendering.spec import load_spec
 from renderer.runtime.errors import DreamreelError
@@ -199,3 +201,17 @@ def test_a_dream_carried_frame_after_frame_keeps_its_detail():
         dream = np.clip(np.rint(carry.image), 0, 255).astype(np.uint8)
     after = float(np.std(dream[8:-8, 8:-8].astype(np.float32)))
     assert 0.85 * before < after < 1.25 * before
+
+
+def test_a_carried_dream_is_scaled_back_only_past_a_fresh_dreams_strength():
+    assert level_gain(0.04, 0.03) == 1.0 and level_gain(None, 0.05) == 1.0
+    assert level_gain(0.04, 0.05) == pytest.approx(0.8)
+    rows = [
+        {"frame": 1, "cut": 0, "dream_strength": 0.05},
+        {"frame": 2, "cut": 0, "dream_strength": 0.06},
+        {"frame": 3, "cut": 1, "dream_strength": 0.03},  # a new shot, dreamed afresh
+        {"frame": 4, "cut": 0, "dream_strength": 0.031},
+    ]
+    assert last_fresh_strength(rows) == 0.03  # what a resumed render continues from
+    assert last_fresh_strength(rows[:2]) == 0.05
+    assert last_fresh_strength([]) is None

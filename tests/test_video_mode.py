@@ -324,6 +324,27 @@ def test_the_temporal_term_holds_the_dream_to_the_frames_before(clip, with_flow,
     assert mean[0] < 0.5 * mean[1]
 
 
+def test_a_glued_dream_keeps_the_strength_it_was_dreamed_with(clip, tmp_path):
+    """Held without a fade (coherence 1), each frame still nudges the dream the same way:
+    it grew 1.13x over this clip. The carried residual is scaled back to the strength of
+    the frame dreamed afresh: the dream stays level."""
+    glued = ["video.coherence=1", "video.blend="]
+    render(spec_for(clip, *glued), tmp_path / "whole")
+    strength = [float(r["dream_strength"]) for r in loss_rows(tmp_path / "whole")]
+    assert max(strength[-4:]) < 1.06 * strength[0], strength
+    assert min(strength) > 0.95 * strength[0], strength
+
+    def stop_after_nine(done, total, loss):
+        if done == 9:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # resumed, it scales back to the same strength
+        render(spec_for(clip, *glued), tmp_path / "resumed", progress=stop_after_nine)
+    render(spec_for(clip, *glued), tmp_path / "resumed")
+    differ = differing_frames(frame_bytes(tmp_path / "resumed"), frame_bytes(tmp_path / "whole"))
+    assert not differ, f"resumed frames {differ} differ from the uninterrupted render"
+
+
 def revealing_frames(samples_dir, frames=8):
     """A slow pan on the left; on the right, new noise every frame (no flow holds there,
     so the carry brings no dream: it starts from the raw frame each time)."""

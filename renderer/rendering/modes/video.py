@@ -29,7 +29,7 @@ from ...imaging.flow import (
     occlusion_mask,
     to_gray,
 )
-from ...imaging.stability import FrameTerms, StabilityMeter, measure_frame
+from ...imaging.stability import FrameTerms, StabilityMeter, dream_strength, measure_frame
 from ...media.images import to_uint8
 from ...media.limits import check_frame_side
 from ...media.truncated_input import InputEnded
@@ -42,6 +42,8 @@ from .video_hold import (
     EarlierMotion,
     RawHistory,
     held_frame,
+    last_fresh_strength,
+    level_gain,
 )
 from .video_settings import FlowSettings, VideoSettings
 
@@ -136,12 +138,14 @@ def carry_motion(
     previous_dream: np.ndarray | None,
     *,
     fade: bool = True,
+    gain: float = 1.0,
 ) -> Carry:
     """Carry the previous frame's dream along ``motion`` onto ``raw``.
 
     ``fade=False`` carries the whole dream (blend 1, the occlusion mask still applies):
     frames between cadence keyframes add no dream, so fading them too would thin the
-    dream by blend**cadence a keyframe instead of by blend.
+    dream by blend**cadence a keyframe instead of by blend. ``gain`` scales the carried
+    residual, the reference held included (video_hold.level_gain).
     """
     if motion is None or previous_raw is None or previous_dream is None:
         return Carry(raw.astype(np.float32), fresh=True)
@@ -153,12 +157,17 @@ def carry_motion(
         # raw + weight * warp(dream - raw), in numpy's fused steps: half the time of the
         # plain expression at 720p (it is on the critical path), the same floats.
         residual = cv2.subtract(previous_dream, previous_raw, dtype=cv2.CV_32F)
+        if gain != 1.0:
+            residual *= np.float32(gain)
         held = backward_warp(residual, backward, CARRY_INTERPOLATION)
         start = held * weight
         start += raw
         held += raw
     else:
-        held = backward_warp(previous_dream.astype(np.float32), backward, CARRY_INTERPOLATION)
+        dream = previous_dream.astype(np.float32)
+        if gain != 1.0:
+            dream = previous_raw + np.float32(gain) * (dream - previous_raw)
+        held = backward_warp(dream, backward, CARRY_INTERPOLATION)
         start = weight * held + (1.0 - weight) * raw.astype(np.float32)
     np.clip(start, 0.0, 255.0, out=start)
     np.clip(held, 0.0, 255.0, out=held)
@@ -243,6 +252,11 @@ class VideoMode(ModeBase):
         self.previous_dream: np.ndarray | None = None  # start/finish's: the last dream
         self._dreams: dict[int, np.ndarray] = {}  # start/finish's: the last few, by index
         self._held = None  # start's HeldFrame: what finish logs the term of
+        # The strength of the last frame dreamed afresh (the first, or after a cut): a
+        # carried dream is scaled back to it where it grows past it (level_gain).
+        self._fresh_strength: float | None = None
+        self._fresh_start = False  # start's: this frame dreams afresh
+        self._raw_now: np.ndarray | None = None  # start's: this frame's raw image
         self._measured: tuple[np.ndarray, np.ndarray] | None = None  # measure's: (raw, dream)
 
     def release(self) -> None:
@@ -256,6 +270,7 @@ class VideoMode(ModeBase):
         for index in range(max(0, done - back), done):  # the frames held in memory
             self._remember_raw(index)
         if done > 0:
+            self._fresh_strength = last_fresh_strength(store.rows()[:done])
             for index in range(max(0, done - back), done):
                 self._dreams[index] = store.read_frame(index)
             self.previous_dream = self._dreams[done - 1]
@@ -301,6 +316,10 @@ class VideoMode(ModeBase):
         # resumed render decides the same, whatever it stored before.
         between = index % self.spec.video.cadence != 0
         with self.clock.stage("carry"):  # the warp and blend
+            gain = 1.0
+            if self.previous_dream is not None and ready.previous is not None:
+                previous = dream_strength(ready.previous, self.previous_dream)
+                gain = level_gain(self._fresh_strength, previous)
             carry = carry_motion(
                 self.spec,
                 ready.motion,
@@ -309,7 +328,10 @@ class VideoMode(ModeBase):
                 ready.previous,
                 self.previous_dream,
                 fade=not between,
+                gain=gain,
             )
+        self._fresh_start = carry.fresh
+        self._raw_now = ready.image
         if carry.fresh:
             settings = {
                 "steps": self.spec.video.first_steps,
@@ -364,6 +386,8 @@ class VideoMode(ModeBase):
         self.previous_dream = frame
         self._dreams[index] = frame
         self._dreams.pop(index - self.spec.video.temporal_frames, None)
+        if self._fresh_start:  # the strength the carried dream is held at until a cut
+            self._fresh_strength = dream_strength(self._raw_now, frame)
         held = None if self._held is None else self._held.difference(frame)
         log = {"temporal": None if held is None else float(f"{held:.6g}")}
         return FrameOut(frame, exact=result.image, log=log)
