@@ -464,3 +464,25 @@ def test_scene_cut_by_histogram_when_flow_cannot_tell():
     assert is_scene_cut(dark, light, None)
     assert not is_scene_cut(dark, dark.copy(), all_reliable)
     assert not is_scene_cut(dark, light, all_reliable, hist_threshold=1.01)
+
+
+def test_e_warp_leaves_out_the_pair_across_a_scene_cut():
+    """A pan, then another shot: the flow has no correspondence across the cut, so that
+    pair is not measured (whatever few pixels pass the check there) and the note says so;
+    the pairs within each shot are, and the cut frame's dream strength still counts."""
+    pan = panning_clip(4)
+    other = [crop(smooth_texture(H + 64, W + 72, seed=9), 0, -2 * t) for t in range(3)]
+    sources = pan + other
+    rng = np.random.default_rng(4)
+    outputs = [np.clip(f + rng.normal(0, 8, f.shape), 0, 255).astype(np.uint8) for f in sources]
+    whole = measure(sources, outputs, estimator=FlowEstimator("dis", "fast"))
+    shots = [
+        measure(part, outs, estimator=FlowEstimator("dis", "fast"))
+        for part, outs in ((pan, outputs[:4]), (other, outputs[4:]))
+    ]
+    within = (shots[0].e_warp_output * 3 + shots[1].e_warp_output * 2) / 5  # 3 + 2 pairs
+    assert whole.e_warp_output == pytest.approx(within, rel=1e-9)
+    assert any("scene cut" in note for note in whole.notes)
+    assert whole.dream_strength == pytest.approx(
+        np.mean([np.abs(o / 255.0 - s / 255.0).mean() for s, o in zip(sources, outputs)])
+    )
