@@ -67,8 +67,8 @@ class VideoSettings:
     # them. A held dream (the default coherence) keeps its first frame's strength, so no
     # warm-up is needed, but it changes so little elsewhere that a seam between two
     # chunks' dreams shows unless the cross-fade is long: on a 320x180 pan with
-    # video-quick, 24 cross-faded frames kept a seam's flicker at 1.25x the rest (16 after
-    # 8 warm-up frames: 1.47x; the old 8 after 16: 2.49x), the same frames dreamed twice.
+    # video-quick, 24 cross-faded frames kept a seam's flicker at 1.25-1.40x the rest (16
+    # after 8 warm-up frames: 1.47x; the old 8 after 16: 2.49x), the same frames dreamed.
     warmup: int = 0
     crossfade: int = 24
     chunks: int = 0
