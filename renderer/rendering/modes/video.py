@@ -3,9 +3,11 @@
 Each frame starts from its raw frame plus the previous frame's dream residual
 (dream - raw) warped onto it by backward optical flow, weighted by ``video.blend`` and by
 the occlusion mask: where the flow is unreliable (occluded, uncovered, from outside the
-image) the raw frame shows through, so nothing smears and no ghost lingers. The blend
-below 1 lets old dream fade instead of building up brightness frame after frame.
-A scene cut (flow collapses or histograms jump) starts afresh from the raw frame.
+image) the raw frame shows through, so nothing smears and no ghost lingers; those pixels
+dream ``video.catch_up`` times as hard. The dream itself is then held to the earlier
+frames by the objective's temporal term (video_hold.py: the reference, the dial
+``video.coherence`` that sets blend and weight, the level that keeps the carried dream
+at a fresh dream's strength). A scene cut (flow collapses or histograms jump) starts afresh from the raw frame.
 With ``video.cadence = k`` only every k-th frame (a keyframe) dreams; the frames between
 are carried along the flow (Deforum's cadence: previews in about 1/k of the time).
 Pure numpy/OpenCV: the frame loop runs the dream.
