@@ -121,7 +121,9 @@ def test_the_dream_names_the_octave_and_the_step_within_it(dogs, monkeypatch):
 def test_a_loss_measured_at_an_octave_end_is_checked_too(dogs, monkeypatch):
     from renderer.engine import ascent as ascent_module
 
-    monkeypatch.setattr(ascent_module.Ascent, "loss", lambda self, image, weights=None: np.nan)
+    monkeypatch.setattr(
+        ascent_module.Ascent, "loss", lambda self, image, weights=None, held=None: np.nan
+    )
     with pytest.raises(NumericalFault, match="^octave 1, step 2: the loss became nan"):
         dream(
             np.full((64, 64, 3), 128.0, np.float32),
