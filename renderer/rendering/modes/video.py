@@ -7,7 +7,8 @@ image) the raw frame shows through, so nothing smears and no ghost lingers; thos
 dream ``video.catch_up`` times as hard. The dream itself is then held to the earlier
 frames by the objective's temporal term (video_hold.py: the reference, the dial
 ``video.coherence`` that sets blend and weight, the level that keeps the carried dream
-at a fresh dream's strength). A scene cut (flow collapses or histograms jump) starts afresh from the raw frame.
+at a fresh dream's strength). A scene cut (flow collapses or histograms jump) starts
+afresh from the raw frame.
 With ``video.cadence = k`` only every k-th frame (a keyframe) dreams; the frames between
 are carried along the flow (Deforum's cadence: previews in about 1/k of the time).
 Pure numpy/OpenCV: the frame loop runs the dream.
