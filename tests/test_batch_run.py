@@ -235,12 +235,12 @@ def test_without_ray_the_jobs_run_one_after_another(jobs_file, one_by_one, tmp_p
         "import sys; sys.modules['ray'] = None; from renderer.cli.main import main; "
         "sys.exit(main(sys.argv[1:]))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", probe, "batch", str(jobs_file), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def batch_without_ray(code):
+        argv = [sys.executable, "-c", code, "batch", str(jobs_file), "--out", str(tmp_path)]
+        return subprocess.run(argv, capture_output=True, text=True, timeout=300)
+
+    proc = batch_without_ray(probe)
     assert proc.returncode == 0, proc.stderr
     assert (
         "Ray is not installed: the jobs run one after another (pip install "
@@ -250,12 +250,7 @@ def test_without_ray_the_jobs_run_one_after_another(jobs_file, one_by_one, tmp_p
     assert batch_frames(tmp_path) == one_by_one
     # Run again, every job finished already: answered from the manifests, no TensorFlow.
     again = probe.replace("sys.exit(main(sys.argv[1:]))", FINISHED_WITHOUT_TENSORFLOW)
-    proc = subprocess.run(
-        [sys.executable, "-c", again, "batch", str(jobs_file), "--out", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    proc = batch_without_ray(again)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[-1] == "tensorflow: False", proc.stdout
     assert batch_frames(tmp_path) == one_by_one

@@ -208,6 +208,16 @@ class ModeBase:
         self.release()
 
 
+def check_cadence(prefix: str, cadence: int, between_steps: int, between: str) -> None:
+    """Zoom's and video's cadence settings; ``between`` says what a frame between
+    keyframes is when it takes no step."""
+    if cadence < 1 or between_steps < 0:
+        raise DreamreelError(
+            f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
+            f"{prefix}between_steps >= 0 (0: frames between keyframes are {between})"
+        )
+
+
 class ModeRegistry:
     """Mode name -> class; ``@register`` adds one."""
 

@@ -8,6 +8,7 @@ from ...imaging.flow import DIS_PRESETS, FLOW_METHODS
 from ...runtime.errors import DreamreelError, one_of
 from ...schedules.keyframe_parser import constant
 from ...schedules.keyframes import Schedule
+from .base import check_cadence
 from .video_hold import CATCH_UP, DEFAULT_COHERENCE, MAX_TEMPORAL_FRAMES, coherence_settings
 
 BLEND_MODES = ("residual", "full")  # residual: warp (dream - raw); full: warp the dream
@@ -79,12 +80,7 @@ class VideoSettings:
             raise DreamreelError(
                 f"{prefix}every and {prefix}first_octaves must be >= 1, {prefix}first_steps >= 0"
             )
-        if self.cadence < 1 or self.between_steps < 0:
-            raise DreamreelError(
-                f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
-                f"{prefix}between_steps >= 0 (0: frames between keyframes "
-                f"are the carried dream only)"
-            )
+        check_cadence(prefix, self.cadence, self.between_steps, "the carried dream only")
         if self.keyframe_step_scale is not None and not self.keyframe_step_scale > 0:
             raise DreamreelError(f"{prefix}keyframe_step_scale must be > 0")
         one_of(prefix + "blend_mode", self.blend_mode, BLEND_MODES)
@@ -131,15 +127,11 @@ class VideoSettings:
     def may_hold(self) -> bool:
         """Whether the temporal term can weigh anything on some frame (only then is it
         added to the objective: a render without it keeps the graph it always had)."""
-        schedule = self.temporal_weight
-        if schedule is None:
-            schedule = self.coherence
-            if schedule.expressions:
-                return True
-            values = [coherence_settings(v)[1] for _, v in schedule.keyframes]
+        if self.temporal_weight is not None:
+            schedule, weight_of = self.temporal_weight, float
         else:
-            values = [v for _, v in schedule.keyframes]
-        return bool(schedule.expressions) or any(v > 0 for v in values)
+            schedule, weight_of = self.coherence, lambda c: coherence_settings(c)[1]
+        return bool(schedule.expressions) or any(weight_of(v) > 0 for _, v in schedule.keyframes)
 
     def step_scale(self) -> float:
         """What a carried keyframe's step_size is multiplied by (1 without cadence)."""

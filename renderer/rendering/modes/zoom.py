@@ -26,7 +26,7 @@ from ...media.images import to_uint8
 from ...runtime.errors import DreamreelError
 from ...schedules.keyframe_parser import constant
 from ...schedules.keyframes import Schedule
-from .base import FrameOut, FrameStart, ModeBase, register
+from .base import FrameOut, FrameStart, ModeBase, check_cadence, register
 from .source import frame_shape, octave_notes, source_image
 
 if TYPE_CHECKING:
@@ -61,12 +61,7 @@ class ZoomSettings:
                 f"{prefix}loop must be >= 0 (0: no loop; k: the last k "
                 f"frames cross-fade into the first), got {self.loop}"
             )
-        if self.cadence < 1 or self.between_steps < 0:
-            raise DreamreelError(
-                f"{prefix}cadence must be >= 1 (1 dreams every frame) and "
-                f"{prefix}between_steps >= 0 (0: frames between keyframes "
-                f"are the camera move alone)"
-            )
+        check_cadence(prefix, self.cadence, self.between_steps, "the camera move alone")
         if min(v for _, v in self.scale.keyframes) <= 0:
             raise DreamreelError(f"{prefix}scale must be > 0 (1.0 is still, > 1 zooms in)")
         if min(v for _, v in self.noise.keyframes) < 0:
