@@ -94,20 +94,19 @@ def test_the_raw_frames_kept_give_flows_further_back_and_a_cut_forgets_them():
     frames = [np.ascontiguousarray(base[:, 2 * t : 2 * t + W]) for t in range(6)]
     history = RawHistory(3)
     assert history.wanted
-    history.add(frames[0], cut=False)
-    assert history.motions(estimator, frames[1]) == ()  # only the frame before
-    history.add(frames[1], cut=False)
-    (two_back,) = history.motions(estimator, frames[2])
+    assert history.advance(estimator, frames[0], cut=False) == ()
+    assert history.advance(estimator, frames[1], cut=False) == ()  # only the frame before
+    (two_back,) = history.advance(estimator, frames[2], cut=False)
     assert two_back.distance == 2 and two_back.raw is frames[0]
     # the flow from frame 2 back to frame 0: 4 px to the right, reliable over most of it
     middle = two_back.backward[8:-8, 8:-8]
     assert np.median(middle[..., 0]) == pytest.approx(4.0, abs=0.5)
     assert two_back.mask.mean() > 0.7
-    history.add(frames[2], cut=False)
-    assert [m.distance for m in history.motions(estimator, frames[3])] == [2, 3]
-    history.add(frames[3], cut=True)  # frame 3 starts a new shot
-    assert history.motions(estimator, frames[4]) == ()
+    assert [m.distance for m in history.advance(estimator, frames[3], cut=False)] == [2, 3]
+    assert history.advance(estimator, frames[4], cut=True) == ()  # frame 4: a new shot
+    assert history.advance(estimator, frames[5], cut=False) == ()  # only frame 4 before
     assert not RawHistory(1).wanted
+    assert RawHistory(1).advance(estimator, frames[0], cut=False) == ()
 
 
 def test_the_dial_runs_from_dreaming_afresh_to_glued():

@@ -151,7 +151,7 @@ class Ascent(AscentStep):
         # The temporal term's reference and weight: inputs only of an objective with one.
         held_signature = (
             [spec([None, None, 3], tf.float32), spec([None, None, 1], tf.float32)]
-            if self._with_held
+            if hold is not None
             else []
         )
 

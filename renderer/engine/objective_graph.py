@@ -58,11 +58,6 @@ class BoundObjective:
     def has_point_terms(self) -> bool:
         return any(plan.kind == "neuron" for plan in self.plans)
 
-    @property
-    def has_temporal(self) -> bool:
-        """A term reads the reference the frame is held to (the steps then take one)."""
-        return any(plan.kind == TEMPORAL for plan in self.plans)
-
     def weights(self, frame: int = 0) -> list[float]:
         return self.objective.weights(frame)
 
@@ -161,7 +156,7 @@ def window_value(bound: BoundObjective):
     PyTorch's eager steps alike (renderer/backends). ``focus`` is (row, col, inside): the
     neuron place relative to the window, and 1.0 when this tile's core holds it (else 0.0).
     ``held`` is (reference, weight) cut to the window, rolled as the window was: what the
-    temporal term holds the image to, model-space (h, w, 3), and where, (h, w, 1) in 0..1.
+    temporal term holds the image to, model-space (h, w, 3), and how hard, (h, w, 1) >= 0.
     On TensorFlow each op is the tf op the engine always used (keras.ops.mean is
     tf.reduce_mean...), so its renders keep their bytes."""
     from keras import ops

@@ -65,10 +65,9 @@ class AscentStep(ABC):
         self._value = window_value(self.objective)
         # Terms at one place (neuron) need to know where that place is in each window.
         self._with_point = self.objective.has_point_terms
-        # Only an objective with a temporal term takes a reference: the steps of every
-        # other one stay the graphs they always were, op for op.
-        self._with_held = self.objective.has_temporal
-        self._hold = hold_step(self.objective)  # its step toward the reference, or None
+        # The temporal term's step toward its reference; None without that term, whose
+        # steps take no reference and stay the graphs they always were, op for op.
+        self._hold = hold_step(self.objective)
         self._tile = int(settings.tile_size)
         self._margin = int(settings.tile_margin)
         self._jitter = int(settings.jitter)
@@ -129,7 +128,7 @@ class AscentStep(ABC):
     def _held(self, image: np.ndarray, held: Held) -> Held:
         """``held`` as the backends take it: None without a temporal term; with one,
         full-size arrays (a weight of zeros where no reference was given: the term is 0)."""
-        if not self._with_held:
+        if self._hold is None:
             return None
         shape = np.shape(image)[:2]
         if held is None:

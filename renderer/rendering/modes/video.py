@@ -287,14 +287,16 @@ class VideoMode(ModeBase):
         with self.clock.stage("decode"):
             raw = self._next_raw(index)
         previous, self._last_raw = self._last_raw, raw
+        if self.estimator is None:  # flow off
+            return None
         motion = None
-        if self.estimator is not None and previous is not None:
-            with self.clock.stage("flow"):
+        with self.clock.stage("flow"):
+            if previous is not None:
                 motion = raw_motion(self.spec, self.estimator, previous, raw)
-                if self._history.wanted and not motion.cut:
-                    earlier = self._history.motions(self.estimator, raw)
-                    motion = dataclasses.replace(motion, earlier=earlier)
-        self._history.add(raw, cut=motion is not None and motion.cut)
+            cut = motion is not None and motion.cut
+            earlier = self._history.advance(self.estimator, raw, cut)
+        if earlier and motion is not None:
+            motion = dataclasses.replace(motion, earlier=earlier)
         return motion
 
     def _next_raw(self, index: int) -> np.ndarray:

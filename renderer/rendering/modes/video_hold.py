@@ -124,29 +124,25 @@ class RawHistory:
     def wanted(self) -> bool:
         return self._kept.maxlen != 0
 
-    def motions(self, estimator: FlowEstimator, raw: np.ndarray) -> tuple[EarlierMotion, ...]:
-        """Flows from ``raw`` to the frames kept (oldest last): 2, 3... frames back."""
-        if not self._kept or len(self._kept) < 2:
+    def advance(
+        self, estimator: FlowEstimator, raw: np.ndarray, cut: bool
+    ) -> tuple[EarlierMotion, ...]:
+        """``raw``'s flows to the frames 2, 3... back (none at a cut, which forgets the
+        frames before it); then ``raw`` is kept as the newest frame."""
+        if not self.wanted:
             return ()
         gray = to_gray(raw)
+        if cut:
+            self._kept.clear()
         motions = []
         # the newest kept frame is t-1 (the short-term flow's): start one before it
-        for distance, (earlier, earlier_gray) in enumerate(reversed(self._kept), start=1):
-            if distance == 1:
-                continue
+        for distance, (earlier, earlier_gray) in enumerate(list(reversed(self._kept))[1:], 2):
             backward, forward = flow_pair(estimator, earlier_gray, gray)
             motions.append(
                 EarlierMotion(distance, earlier, backward, occlusion_mask(backward, forward))
             )
+        self._kept.append((raw, gray))
         return tuple(motions)
-
-    def add(self, raw: np.ndarray, cut: bool) -> None:
-        """``raw`` is the newest frame; a cut forgets the frames before it."""
-        if not self.wanted:
-            return
-        if cut:
-            self._kept.clear()
-        self._kept.append((raw, to_gray(raw)))
 
 
 @dataclass(frozen=True)
